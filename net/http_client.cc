@@ -49,6 +49,8 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Size of the buffer streamed bodies are decoded into (allocated on the first Stream call).
 constexpr std::size_t kStreamChunk = 16 * 1024;
+// A kept-alive connection's read buffer larger than this is released between requests.
+constexpr std::size_t kMaxIdleBuffer = 16 * 1024;
 
 bool IsIpLiteral(const std::string& host) {
   boost::system::error_code ec;
@@ -76,6 +78,8 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
     return base::MakeError(OpenSslError("setting minimum TLS version"));
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  // Thousands of idle kept-alive connections must not each hold OpenSSL's ~34 KiB of buffers.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   boost::system::error_code ec;
 
   if (config.insecure_skip_verify) {
@@ -363,6 +367,7 @@ class HttpClientImpl final : public HttpClient {
     tls_stream_.reset();
     tcp_stream_.reset();
     buffer_.clear();
+    if (buffer_.capacity() > kMaxIdleBuffer) buffer_.shrink_to_fit();
   }
 
   static Clock::time_point Earlier(Clock::time_point deadline, std::chrono::milliseconds d) {
@@ -526,7 +531,11 @@ class HttpClientImpl final : public HttpClient {
     if (ct != msg.end()) out.content_type = std::string(ct->value());
     bool keep = parser.keep_alive();
     out.body = std::move(msg.body());
-    if (!keep) ResetConnection();
+    if (!keep) {
+      ResetConnection();
+    } else if (buffer_.capacity() > kMaxIdleBuffer) {
+      buffer_.shrink_to_fit();
+    }
     co_return std::nullopt;
   }
 
