@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <stdexcept>
 
 namespace testing_support {
@@ -342,23 +343,33 @@ bool LocalHttpsServer::WaitForRequests(std::size_t n, std::chrono::milliseconds 
 }
 
 std::size_t LocalHttpsServer::CloseIdleConnections() {
-  auto done = std::make_shared<std::promise<std::size_t>>();
-  auto result = done->get_future();
-  asio::post(*impl_->io, [impl = impl_.get(), done] {
-    std::size_t closed = 0;
-    for (auto& conn : impl->connections) {
-      if (conn->idle && conn->socket != nullptr && conn->socket->is_open()) {
-        boost::system::error_code ignored;
-        conn->socket->shutdown(tcp::socket::shutdown_both, ignored);
-        conn->socket->close(ignored);
-        ++closed;
+  // A connection that just sent a response becomes idle a moment later, when the server is
+  // back to reading; wait (bounded) for busy connections to settle before closing.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    bool last_try = std::chrono::steady_clock::now() >= give_up;
+    auto done = std::make_shared<std::promise<std::optional<std::size_t>>>();
+    auto result = done->get_future();
+    asio::post(*impl_->io, [impl = impl_.get(), done, last_try] {
+      bool busy = false;
+      for (auto& conn : impl->connections) busy = busy || (!conn->idle && conn->socket != nullptr);
+      if (busy && !last_try) return done->set_value(std::nullopt);
+      std::size_t closed = 0;
+      for (auto& conn : impl->connections) {
+        if (conn->idle && conn->socket != nullptr && conn->socket->is_open()) {
+          boost::system::error_code ignored;
+          conn->socket->shutdown(tcp::socket::shutdown_both, ignored);
+          conn->socket->close(ignored);
+          ++closed;
+        }
       }
-    }
-    done->set_value(closed);
-  });
-  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    throw std::runtime_error("LocalHttpsServer: server thread unresponsive");
-  return result.get();
+      done->set_value(closed);
+    });
+    if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      throw std::runtime_error("LocalHttpsServer: server thread unresponsive");
+    if (auto closed = result.get()) return *closed;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 }  // namespace testing_support

@@ -126,7 +126,8 @@ class LocalHttpsServer {
   // Waits until at least `n` requests were seen; false on timeout.
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
   // Closes every connection that is waiting for its next request (as a server's idle timeout
-  // would) and returns how many it closed. Returns after the sockets are closed.
+  // would) and returns how many it closed. Connections still finishing a response are given up
+  // to 2 s to become idle first. Returns after the sockets are closed.
   std::size_t CloseIdleConnections();
 
  private:
