@@ -558,6 +558,8 @@ class HttpClientImpl final : public HttpClient {
 
   awaitable<base::Status> DoSend(Call& call, Response& out) {
     if (auto f = BuildRequest(call.request)) co_return Error(*f);
+    if (Clock::now() >= call.deadline)
+      co_return Error(Failure{"queue", "deadline passed while waiting for earlier calls"});
     for (int attempt = 0;; ++attempt) {
       bool reused = Connected();
       if (!reused) {

@@ -338,6 +338,45 @@ TEST_F(HttpClientTest, QueuedCallsRunInOrderOnOneConnection) {
   EXPECT_EQ(server.connections_accepted(), 1u);
 }
 
+TEST_F(HttpClientTest, QueuedCallWhoseDeadlinePassedIsNotSent) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    Reply r = Echo(req);
+    if (req.target == "/slow") r.delay = 400ms;
+    return r;
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  std::promise<base::Result<Response>> slow, late;
+  auto now = std::chrono::steady_clock::now();
+  client->Send(Get("/slow"), now + 5s, kMiB,
+               [&slow](base::Result<Response> r) { slow.set_value(std::move(r)); });
+  client->Send(Get("/late"), now + 100ms, kMiB,
+               [&late](base::Result<Response> r) { late.set_value(std::move(r)); });
+  auto slow_f = slow.get_future(), late_f = late.get_future();
+  auto slow_r = Await(slow_f);
+  ASSERT_TRUE(slow_r.ok()) << slow_r.error();
+  auto late_r = Await(late_f);
+  ASSERT_FALSE(late_r.ok());
+  EXPECT_EQ(late_r.error(), server.endpoint().HostPort() +
+                                ": queue: deadline passed while waiting for earlier calls");
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(HttpClientTest, HeaderInjectionIsRefused) {
+  ServerOptions o;
+  o.tls = false;
+  LocalHttpsServer server(o, Echo);
+  auto client = Client(server.endpoint(), {});
+  Request req = Get("/");
+  req.headers = {{"X-Evil", "a\r\nX-Injected: b"}};
+  auto r = client->SendSync(req, 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr(": write: invalid header \"X-Evil\""));
+  r = client->SendSync(Get("/path with space"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("invalid request target"));
+  EXPECT_TRUE(server.requests().empty());
+}
+
 TEST_F(HttpClientTest, HandshakeThatNeverCompletesTimesOut) {
   ServerOptions o = TlsServer(pki_.ServerCert());
   o.stall_handshake = true;
