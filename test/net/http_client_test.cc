@@ -102,6 +102,7 @@ TEST_F(HttpClientTest, TlsWithIpSanVerifies) {
   EXPECT_EQ(seen[0].Header("Host"), server.endpoint().HostPort());
   EXPECT_EQ(seen[0].Header("User-Agent"), "cpp-metrics-server");
   EXPECT_EQ(seen[0].Header("Authorization"), "");
+  EXPECT_EQ(seen[0].sni, "");  // no SNI for IP literals
 }
 
 TEST_F(HttpClientTest, Ipv6LiteralVerifiesAgainstIpSan) {
@@ -119,6 +120,8 @@ TEST_F(HttpClientTest, DnsNameVerifiesAgainstDnsSan) {
   auto r = Client(server.endpoint("localhost"), TrustingPki())->SendSync(Get("/dns"), 5s, kMiB);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "path=/dns");
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].sni, "localhost");
 }
 
 TEST_F(HttpClientTest, WrongCaFailsHandshakeWithVerificationError) {
@@ -160,6 +163,8 @@ TEST_F(HttpClientTest, ServerNameOverridesTheVerifiedIdentity) {
   auto named = Client(server.endpoint(), config)->SendSync(Get("/named"), 5s, kMiB);
   ASSERT_TRUE(named.ok()) << named.error();
   EXPECT_EQ(named->body, "path=/named");
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].sni, "kubelet.internal");
 }
 
 TEST_F(HttpClientTest, InsecureSkipVerifyAcceptsAnyCertificate) {

@@ -82,7 +82,7 @@ struct LocalHttpsServer::Impl {
   awaitable<void> Session(tcp::socket socket, std::size_t index);
   template <typename Stream>
   awaitable<void> Serve(Stream& stream, Connection& conn, std::size_t index,
-                        const std::string& client_cn);
+                        const std::string& client_cn, const std::string& sni);
   template <typename Stream>
   awaitable<bool> Respond(Stream& stream, const Reply& reply, bool keep_alive);
   template <typename Stream>
@@ -139,12 +139,14 @@ awaitable<void> LocalHttpsServer::Impl::Session(tcp::socket socket, std::size_t 
       beast::get_lowest_layer(stream).expires_after(options.io_timeout);
       auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
       if (!ec) {
-        co_await Serve(stream, *conn, index, PeerCommonName(stream.native_handle()));
+        const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+        co_await Serve(stream, *conn, index, PeerCommonName(stream.native_handle()),
+                       sni != nullptr ? sni : "");
       }
     } else {
       beast::tcp_stream stream(std::move(socket));
       conn->socket = &Socket(stream);
-      co_await Serve(stream, *conn, index, "");
+      co_await Serve(stream, *conn, index, "", "");
     }
   } catch (const std::exception&) {
     // A test server never lets an exception escape; the connection just ends.
@@ -154,7 +156,8 @@ awaitable<void> LocalHttpsServer::Impl::Session(tcp::socket socket, std::size_t 
 
 template <typename Stream>
 awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, std::size_t index,
-                                              const std::string& client_cn) {
+                                              const std::string& client_cn,
+                                              const std::string& sni) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -172,6 +175,7 @@ awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, 
       req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     req.body = msg.body();
     req.client_cn = client_cn;
+    req.sni = sni;
     req.connection = index;
     Reply reply;
     try {

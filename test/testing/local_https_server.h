@@ -38,6 +38,7 @@ struct SeenRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names as sent
   std::string body;
   std::string client_cn;       // CN of the verified client certificate, "" if none
+  std::string sni;             // server name the client sent in its TLS hello, "" if none
   std::size_t connection = 0;  // 1-based index of the TCP connection it arrived on
 
   // The first header named `name` (case-insensitive), "" if absent.
