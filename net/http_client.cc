@@ -378,6 +378,12 @@ class HttpClientImpl final : public HttpClient {
     if (buffer_.capacity() > kMaxIdleBuffer) buffer_.shrink_to_fit();
   }
 
+  // No timer stays armed on an idle connection, so nothing runs for this client between calls.
+  void DisarmTimers() {
+    if (tls_stream_) tls_stream_->expires_never();
+    if (tcp_stream_) tcp_stream_->expires_never();
+  }
+
   static Clock::time_point Earlier(Clock::time_point deadline, std::chrono::milliseconds d) {
     return std::min(deadline, Clock::now() + d);
   }
@@ -440,6 +446,7 @@ class HttpClientImpl final : public HttpClient {
         co_return Failure{"handshake", cause};
       }
     }
+    DisarmTimers();
     connected_ = true;
     co_return std::nullopt;
   }
@@ -559,7 +566,6 @@ class HttpClientImpl final : public HttpClient {
     if (ct != msg.end()) out.content_type = std::string(ct->value());
     bool keep = parser.keep_alive();
     out.body = std::move(msg.body());
-    beast::get_lowest_layer(stream).expires_never();
     if (!keep) {
       ResetConnection(/*clean=*/true);
     } else if (buffer_.capacity() > kMaxIdleBuffer) {
@@ -586,6 +592,7 @@ class HttpClientImpl final : public HttpClient {
         f = co_await Exchange(*tls_stream_, call, reused, out);
       else
         f = co_await Exchange(*tcp_stream_, call, reused, out);
+      DisarmTimers();
       if (!f) co_return base::Status::Ok();
       ResetConnection();
       if (f->retryable && attempt == 0 && call.epoch == epoch_) continue;
@@ -666,6 +673,7 @@ class HttpClientImpl final : public HttpClient {
         f = co_await StreamExchange(*tls_stream_, call, reused, deadline, stopped);
       else
         f = co_await StreamExchange(*tcp_stream_, call, reused, deadline, stopped);
+      DisarmTimers();
       if (!f) {
         // A stream stopped early leaves unread bytes on the connection: never reuse it.
         if (stopped) ResetConnection(/*clean=*/true);
