@@ -459,7 +459,7 @@ TEST_F(HttpClientTest, SlowResponseHitsTheDeadlineInReadPhase) {
     return r;
   });
   auto start = std::chrono::steady_clock::now();
-  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 300ms, kMiB);
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 800ms, kMiB);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), server.endpoint().HostPort() + ": read: timed out");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
@@ -471,7 +471,7 @@ TEST_F(HttpClientTest, TricklingResponseCannotOutliveTheOverallDeadline) {
     r.trickle = 20ms;  // a byte every 20 ms keeps each read short but the whole slow
     return r;
   });
-  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 400ms, kMiB);
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 1s, kMiB);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error(), HasSubstr(": read: timed out"));
 }
