@@ -163,9 +163,10 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
     PodState& pod = fresh.pods.back();
     const PodState* old_pod = nullptr;
     if (old_pods) {
-      auto key = std::tie(usage.namespace_, usage.pod);
+      using Key = std::tuple<std::string_view, std::string_view>;
+      Key key(usage.namespace_, usage.pod);
       while (old_index < old_pods->size() &&
-             std::tie((*old_pods)[old_index].namespace_, (*old_pods)[old_index].name) < key) {
+             Key((*old_pods)[old_index].namespace_, (*old_pods)[old_index].name) < key) {
         ++old_index;
       }
       if (old_index < old_pods->size() && (*old_pods)[old_index].namespace_ == usage.namespace_ &&

@@ -23,9 +23,10 @@ const NodeMetrics* Window::FindNode(std::string_view name) const {
 
 const PodMetrics* Window::FindPod(std::string_view namespace_, std::string_view name) const {
   auto key = std::make_tuple(namespace_, name);
-  auto it = std::lower_bound(
-      pods_.begin(), pods_.end(), key,
-      [](const PodMetrics& p, const auto& k) { return std::tie(p.namespace_, p.name) < k; });
+  auto it =
+      std::lower_bound(pods_.begin(), pods_.end(), key, [](const PodMetrics& p, const auto& k) {
+        return std::make_tuple(std::string_view(p.namespace_), std::string_view(p.name)) < k;
+      });
   return it != pods_.end() && it->namespace_ == namespace_ && it->name == name ? &*it : nullptr;
 }
 
