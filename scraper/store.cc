@@ -18,6 +18,13 @@ struct Point {
 
 }  // namespace
 
+StoreSettings MakeStoreSettings(const Options& options) {
+  StoreSettings s;
+  s.resolution = options.metric_resolution;
+  s.failure_retention_ticks = static_cast<int>(options.kubelet_failure_retention_ticks);
+  return s;
+}
+
 uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window) {
   if (window.count() <= 0) return 0;
   unsigned __int128 scaled = static_cast<unsigned __int128>(cpu_delta_ns) * 1'000'000'000u;
