@@ -41,6 +41,10 @@ struct TlsClientConfig {
 };
 
 // Builds an OpenSSL client context (TLS 1.2+). Fails with a message naming the bad file/field.
+// Every connection made with the context verifies the peer chain (unless insecure_skip_verify)
+// and the peer identity: `server_name` when set, else the endpoint host. DNS names are matched
+// against DNS SANs and sent as SNI; IP literals are matched against IP SANs, without SNI.
+// The context is immutable once built and may be shared by any number of clients.
 base::Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientContext(
     const TlsClientConfig& config);
 
@@ -54,9 +58,15 @@ class FileTokenSource {
   explicit FileTokenSource(std::string path,
                            std::chrono::milliseconds recheck = std::chrono::seconds(1));
   ~FileTokenSource();
-  // The current token (trimmed), or the error from the last read if none was ever read.
+  // The current token (surrounding whitespace trimmed), or the error from the last read if no
+  // token was ever read. When the file becomes unreadable or empty, the last good token is kept
+  // and LastError() reports why.
   base::Result<std::string> Token();
-  TokenProvider AsProvider();  // "" when the file cannot be read
+  // The error of the most recent read attempt; Ok after a successful read.
+  base::Status LastError();
+  // A provider backed by this source (shares its state; may outlive it). Returns "" when no
+  // token was ever read.
+  TokenProvider AsProvider();
 
  private:
   struct State;
@@ -88,7 +98,7 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds handshake_timeout{5000};
   std::size_t max_header_bytes = 64 * 1024;
-  TokenProvider token;          // adds "Authorization: Bearer ..." when it returns non-empty
+  TokenProvider token;  // adds "Authorization: Bearer ..." when it returns non-empty
   std::string user_agent = "cpp-metrics-server";
 };
 
@@ -109,25 +119,39 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
   virtual ~HttpClient() = default;
 
   // Sends `request` and reads the whole response. `deadline` bounds everything (connect,
-  // handshake, write, read); `max_body_bytes` caps the body. A kept-alive connection is reused
-  // and replaced transparently when the server closed it. Calls queued while one is in flight
-  // run in order. Errors read "<host:port>: <phase>: <cause>", e.g.
-  // "10.0.0.5:10250: handshake: certificate verify failed".
+  // handshake, write, read; connect and handshake are further bounded by their ClientOptions
+  // timeouts); `max_body_bytes` caps the body (0 = no cap). A kept-alive connection is reused;
+  // when a reused connection turns out to be closed by the server before any byte of the
+  // response arrived, the request is sent once more on a fresh connection (for any method).
+  // Calls queued while one is in flight run in order. Any status code is a successful
+  // Response. Errors read "<host:port>: <phase>: <cause>" with phase one of resolve, connect,
+  // handshake, write, read, e.g. "10.0.0.5:10250: handshake: certificate verify failed
+  // (hostname mismatch)", "10.0.0.5:10250: read: timed out",
+  // "10.0.0.5:10250: read: body exceeds limit of 1048576 bytes"; a cancelled call gets
+  // "<host:port>: cancelled".
   virtual void Send(Request request, std::chrono::steady_clock::time_point deadline,
                     std::size_t max_body_bytes,
                     std::function<void(base::Result<Response>)> done) = 0;
 
-  // Like Send, for long responses read as they arrive. `idle_timeout` bounds the wait for each
-  // read; `max_body_bytes` caps the whole stream (0 = no cap). `done` gets Ok when the server
-  // ended the stream cleanly or a handler returned false, else the error.
+  // Like Send, for long responses read as they arrive (e.g. chunked watch streams; handlers get
+  // the decoded body). `connect_deadline` bounds, from when the call starts running, everything
+  // up to and including the response headers; `idle_timeout` bounds the wait for each read of
+  // the body ("read: idle timeout after Nms"); `max_body_bytes` caps the whole decoded stream
+  // (0 = no cap). `done` gets Ok when the server ended the stream cleanly or a handler returned
+  // false, else the error. A stream occupies the client's connection until it ends (queued
+  // calls wait), so watches want a client of their own. A stream stopped by a handler closes
+  // the connection.
   virtual void Stream(Request request, std::chrono::milliseconds connect_deadline,
                       std::chrono::milliseconds idle_timeout, std::size_t max_body_bytes,
                       StreamHandlers handlers, std::function<void(base::Status)> done) = 0;
 
-  // Closes the connection and fails pending calls with "cancelled". Idempotent.
+  // Closes the connection and fails the running and queued calls with "<host:port>: cancelled"
+  // (asynchronously, on the strand). Idempotent. The client stays usable: calls made after
+  // Close() returns open a new connection.
   virtual void Close() = 0;
 
   // Blocking convenience for threads that are not running `io`: waits for Send's result.
+  // Must not be called from a thread running `io` (it would wait on itself).
   base::Result<Response> SendSync(Request request, std::chrono::milliseconds timeout,
                                   std::size_t max_body_bytes);
 };

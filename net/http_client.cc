@@ -1,0 +1,684 @@
+#include "net/http_client.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <sys/stat.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include "net/pki.h"
+
+namespace net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Size of the buffer streamed bodies are decoded into (allocated on the first Stream call).
+constexpr std::size_t kStreamChunk = 16 * 1024;
+
+bool IsIpLiteral(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+std::string Millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+base::Status ContextError(const std::string& what, const boost::system::error_code& ec) {
+  std::string reason = ec.message();
+  return base::Status::Error(what + ": " + reason);
+}
+
+}  // namespace
+
+std::string Endpoint::HostPort() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientConfig& config) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
+    return base::MakeError(OpenSslError("setting minimum TLS version"));
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  boost::system::error_code ec;
+
+  if (config.insecure_skip_verify) {
+    ctx->set_verify_mode(ssl::verify_none);
+  } else {
+    ctx->set_verify_mode(ssl::verify_peer);
+    if (!config.ca_data.empty()) {
+      ctx->add_certificate_authority(asio::buffer(config.ca_data), ec);
+      if (ec) return ContextError("ca_data", ec);
+    }
+    if (!config.ca_file.empty()) {
+      ctx->load_verify_file(config.ca_file, ec);
+      if (ec) return ContextError("ca_file " + config.ca_file, ec);
+    }
+    if (config.ca_data.empty() && config.ca_file.empty()) {
+      ctx->set_default_verify_paths(ec);
+      if (ec) return ContextError("system trust roots", ec);
+    }
+    if (!config.server_name.empty()) {
+      // Stored on the context so every connection made with it verifies this name instead of
+      // the endpoint's host (see ConfigureTls).
+      X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
+      int ok = IsIpLiteral(config.server_name)
+                   ? X509_VERIFY_PARAM_set1_ip_asc(param, config.server_name.c_str())
+                   : X509_VERIFY_PARAM_set1_host(param, config.server_name.c_str(), 0);
+      if (ok != 1)
+        return base::MakeError(OpenSslError(("server_name " + config.server_name).c_str()));
+    }
+  }
+
+  bool has_file = !config.cert_file.empty() || !config.key_file.empty();
+  bool has_data = !config.cert_data.empty() || !config.key_data.empty();
+  if (has_file && has_data)
+    return base::MakeError("client certificate given both as files and as data");
+  if (has_file) {
+    if (config.cert_file.empty() || config.key_file.empty())
+      return base::MakeError("cert_file and key_file must be given together");
+    ctx->use_certificate_chain_file(config.cert_file, ec);
+    if (ec) return ContextError("cert_file " + config.cert_file, ec);
+    ctx->use_private_key_file(config.key_file, ssl::context::pem, ec);
+    if (ec) return ContextError("key_file " + config.key_file, ec);
+  } else if (has_data) {
+    if (config.cert_data.empty() || config.key_data.empty())
+      return base::MakeError("cert_data and key_data must be given together");
+    ctx->use_certificate_chain(asio::buffer(config.cert_data), ec);
+    if (ec) return ContextError("cert_data", ec);
+    ctx->use_private_key(asio::buffer(config.key_data), ssl::context::pem, ec);
+    if (ec) return ContextError("key_data", ec);
+  }
+  if ((has_file || has_data) && SSL_CTX_check_private_key(native) != 1)
+    return base::MakeError(OpenSslError("client key does not match client certificate"));
+  return ctx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FileTokenSource
+
+struct FileTokenSource::State {
+  std::string path;
+  std::chrono::milliseconds recheck;
+  std::mutex mu;
+  bool checked = false;              // guarded by mu
+  Clock::time_point last_check;      // guarded by mu
+  struct timespec mtime {};          // guarded by mu
+  off_t size = -1;                   // guarded by mu
+  std::optional<std::string> token;  // guarded by mu; last good token
+  std::string error;                 // guarded by mu; last read error, "" after success
+
+  void RefreshLocked() {
+    auto now = Clock::now();
+    if (checked && now - last_check < recheck) return;
+    checked = true;
+    last_check = now;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      error = "token file " + path + ": " + std::strerror(errno);
+      return;
+    }
+    if (token && error.empty() && st.st_mtim.tv_sec == mtime.tv_sec &&
+        st.st_mtim.tv_nsec == mtime.tv_nsec && st.st_size == size)
+      return;
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    if (!in) {
+      error = "token file " + path + ": cannot read";
+      return;
+    }
+    std::string text = content.str();
+    auto first = text.find_first_not_of(" \t\r\n");
+    auto last = text.find_last_not_of(" \t\r\n");
+    text = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+    if (text.empty()) {
+      error = "token file " + path + ": empty";
+      return;
+    }
+    token = std::move(text);
+    error.clear();
+    mtime = st.st_mtim;
+    size = st.st_size;
+  }
+};
+
+FileTokenSource::FileTokenSource(std::string path, std::chrono::milliseconds recheck)
+    : state_(std::make_shared<State>()) {
+  state_->path = std::move(path);
+  state_->recheck = recheck;
+}
+
+FileTokenSource::~FileTokenSource() = default;
+
+base::Result<std::string> FileTokenSource::Token() {
+  std::lock_guard lock(state_->mu);
+  state_->RefreshLocked();
+  if (!state_->token) return base::MakeError(state_->error);
+  return *state_->token;
+}
+
+base::Status FileTokenSource::LastError() {
+  std::lock_guard lock(state_->mu);
+  state_->RefreshLocked();
+  return state_->error.empty() ? base::Status::Ok() : base::Status::Error(state_->error);
+}
+
+TokenProvider FileTokenSource::AsProvider() {
+  return [state = state_]() -> std::string {
+    std::lock_guard lock(state->mu);
+    state->RefreshLocked();
+    return state->token.value_or("");
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpClient
+
+namespace {
+
+class HttpClientImpl final : public HttpClient {
+ public:
+  HttpClientImpl(asio::io_context& io, std::shared_ptr<ssl::context> tls, Endpoint endpoint,
+                 ClientOptions options)
+      : strand_(asio::make_strand(io)),
+        tls_(std::move(tls)),
+        endpoint_(std::move(endpoint)),
+        options_(std::move(options)),
+        host_port_(endpoint_.HostPort()),
+        host_is_ip_(IsIpLiteral(endpoint_.host)),
+        resolver_(strand_),
+        resolve_timer_(strand_) {}
+
+  void Send(Request request, Clock::time_point deadline, std::size_t max_body_bytes,
+            std::function<void(base::Result<Response>)> done) override {
+    Call call;
+    call.request = std::move(request);
+    call.deadline = deadline;
+    call.max_body_bytes = max_body_bytes;
+    call.send_done = std::move(done);
+    Enqueue(std::move(call));
+  }
+
+  void Stream(Request request, std::chrono::milliseconds connect_deadline,
+              std::chrono::milliseconds idle_timeout, std::size_t max_body_bytes,
+              StreamHandlers handlers, std::function<void(base::Status)> done) override {
+    Call call;
+    call.is_stream = true;
+    call.request = std::move(request);
+    call.connect_budget = connect_deadline;
+    call.idle_timeout = idle_timeout;
+    call.max_body_bytes = max_body_bytes;
+    call.handlers = std::move(handlers);
+    call.stream_done = std::move(done);
+    Enqueue(std::move(call));
+  }
+
+  void Close() override {
+    asio::post(strand_, [self = Self()] {
+      ++self->epoch_;
+      std::deque<Call> queued;
+      queued.swap(self->queue_);
+      for (Call& call : queued) self->Finish(call, self->Cancelled());
+      // The running call (if any) sees its operation aborted and reports "cancelled".
+      self->resolver_.cancel();
+      self->resolve_timer_.cancel();
+      self->AbortConnection();
+    });
+  }
+
+ private:
+  struct Call {
+    bool is_stream = false;
+    Request request;
+    Clock::time_point deadline;                  // Send: the overall deadline
+    std::chrono::milliseconds connect_budget{};  // Stream: connect..headers budget
+    std::chrono::milliseconds idle_timeout{};    // Stream: per read
+    std::size_t max_body_bytes = 0;
+    StreamHandlers handlers;
+    std::function<void(base::Result<Response>)> send_done;
+    std::function<void(base::Status)> stream_done;
+    uint64_t epoch = 0;
+  };
+
+  // An error in one phase; `retryable` when a reused connection was found closed before any
+  // response byte arrived.
+  struct Failure {
+    std::string phase;
+    std::string cause;
+    bool retryable = false;
+  };
+
+  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+  std::shared_ptr<HttpClientImpl> Self() {
+    return std::static_pointer_cast<HttpClientImpl>(shared_from_this());
+  }
+
+  void Enqueue(Call call) {
+    asio::post(strand_, [self = Self(), call = std::move(call)]() mutable {
+      call.epoch = self->epoch_;
+      self->queue_.push_back(std::move(call));
+      if (!self->running_) {
+        self->running_ = true;
+        asio::co_spawn(self->strand_, self->Run(self), asio::detached);
+      }
+    });
+  }
+
+  base::Status Cancelled() const { return base::Status::Error(host_port_ + ": cancelled"); }
+
+  base::Status Error(const Failure& f) const {
+    return base::Status::Error(host_port_ + ": " + f.phase + ": " + f.cause);
+  }
+
+  // Runs exactly once per call; user callbacks must not throw, but a throwing one must not
+  // wedge the client either.
+  void Finish(Call& call, const base::Status& status, Response* response = nullptr) {
+    try {
+      if (call.is_stream) {
+        if (call.stream_done) call.stream_done(status);
+      } else if (call.send_done) {
+        if (status.ok() && response != nullptr)
+          call.send_done(std::move(*response));
+        else
+          call.send_done(status.ok() ? base::Status::Error(host_port_ + ": no response") : status);
+      }
+    } catch (...) {
+    }
+  }
+
+  // The worker: drains the queue in order, one call at a time, on the strand. Holds `self`.
+  awaitable<void> Run(std::shared_ptr<HttpClientImpl> /*self: keeps the client alive*/) {
+    while (!queue_.empty()) {
+      Call call = std::move(queue_.front());
+      queue_.pop_front();
+      try {
+        if (call.is_stream) {
+          base::Status st = co_await DoStream(call);
+          Finish(call, call.epoch != epoch_ ? Cancelled() : st);
+        } else {
+          Response response;
+          base::Status st = co_await DoSend(call, response);
+          Finish(call, call.epoch != epoch_ ? Cancelled() : st, &response);
+        }
+      } catch (const std::exception& e) {
+        ResetConnection();
+        Finish(call, base::Status::Error(host_port_ + ": internal error: " + e.what()));
+      }
+    }
+    running_ = false;
+  }
+
+  // --- connection management -----------------------------------------------------------------
+
+  bool Connected() const { return connected_; }
+
+  // Closes the socket so pending operations complete with an error; the worker cleans up.
+  void AbortConnection() {
+    if (tls_stream_) beast::get_lowest_layer(*tls_stream_).close();
+    if (tcp_stream_) tcp_stream_->close();
+    connected_ = false;
+  }
+
+  // Drops the connection objects; only called by the worker between operations.
+  void ResetConnection() {
+    AbortConnection();
+    tls_stream_.reset();
+    tcp_stream_.reset();
+    buffer_.clear();
+  }
+
+  static Clock::time_point Earlier(Clock::time_point deadline, std::chrono::milliseconds d) {
+    return std::min(deadline, Clock::now() + d);
+  }
+
+  static std::string Cause(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout) return "timed out";
+    return ec.message();
+  }
+
+  // Resolves, connects and (for TLS) handshakes, leaving a connected stream.
+  awaitable<std::optional<Failure>> Connect(Clock::time_point deadline) {
+    ResetConnection();
+    // Resolve (skipped for IP literals, the usual case for kubelets).
+    tcp::resolver::results_type endpoints;
+    if (host_is_ip_) {
+      endpoints = tcp::resolver::results_type::create(
+          tcp::endpoint(asio::ip::make_address(endpoint_.host), endpoint_.port), endpoint_.host,
+          std::to_string(endpoint_.port));
+    } else {
+      resolve_timer_.expires_at(Earlier(deadline, options_.connect_timeout));
+      uint64_t generation = ++resolve_generation_;
+      resolve_timed_out_ = false;
+      resolve_timer_.async_wait([self = Self(), generation](const boost::system::error_code& ec) {
+        // A late expiry must not touch a later resolve.
+        if (!ec && generation == self->resolve_generation_) {
+          self->resolve_timed_out_ = true;
+          self->resolver_.cancel();
+        }
+      });
+      auto [ec, results] =
+          co_await resolver_.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kTuple);
+      ++resolve_generation_;
+      resolve_timer_.cancel();
+      if (ec) co_return Failure{"resolve", resolve_timed_out_ ? "timed out" : ec.message()};
+      endpoints = std::move(results);
+    }
+
+    tcp_stream_.emplace(strand_);
+    tcp_stream_->expires_at(Earlier(deadline, options_.connect_timeout));
+    auto [cec, ep] = co_await tcp_stream_->async_connect(endpoints, kTuple);
+    if (cec) co_return Failure{"connect", Cause(cec)};
+    boost::system::error_code ignored;
+    tcp_stream_->socket().set_option(tcp::no_delay(true), ignored);
+
+    if (endpoint_.tls) {
+      if (!tls_) co_return Failure{"handshake", "no TLS context"};
+      tls_stream_.emplace(std::move(*tcp_stream_), *tls_);
+      tcp_stream_.reset();
+      if (auto f = ConfigureTls(tls_stream_->native_handle())) co_return f;
+      beast::get_lowest_layer(*tls_stream_)
+          .expires_at(Earlier(deadline, options_.handshake_timeout));
+      auto [hec] = co_await tls_stream_->async_handshake(ssl::stream_base::client, kTuple);
+      if (hec) {
+        std::string cause = Cause(hec);
+        long verify = SSL_get_verify_result(tls_stream_->native_handle());
+        if (verify != X509_V_OK)
+          cause += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        co_return Failure{"handshake", cause};
+      }
+    }
+    connected_ = true;
+    co_return std::nullopt;
+  }
+
+  // Sets the name or address to verify and the SNI for one connection.
+  std::optional<Failure> ConfigureTls(SSL* ssl) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    const char* configured_host = X509_VERIFY_PARAM_get0_host(param, 0);
+    char* configured_ip = X509_VERIFY_PARAM_get1_ip_asc(param);
+    bool configured = configured_host != nullptr || configured_ip != nullptr;
+    OPENSSL_free(configured_ip);
+    std::string sni;
+    if (configured) {
+      // TlsClientConfig::server_name, inherited from the context.
+      if (configured_host != nullptr) sni = configured_host;
+    } else if (host_is_ip_) {
+      // IP literals verify against IP SANs and send no SNI (RFC 6066).
+      if (X509_VERIFY_PARAM_set1_ip_asc(param, endpoint_.host.c_str()) != 1)
+        return Failure{"handshake", OpenSslError("setting IP to verify")};
+    } else {
+      if (X509_VERIFY_PARAM_set1_host(param, endpoint_.host.c_str(), 0) != 1)
+        return Failure{"handshake", OpenSslError("setting host name to verify")};
+      sni = endpoint_.host;
+    }
+    if (!sni.empty() && SSL_set_tlsext_host_name(ssl, sni.c_str()) != 1)
+      return Failure{"handshake", OpenSslError("setting SNI")};
+    return std::nullopt;
+  }
+
+  // --- one exchange ----------------------------------------------------------------------------
+
+  void BuildRequest(const Request& in) {
+    request_ = {};
+    request_.version(11);
+    request_.method(in.method);
+    request_.target(in.target);
+    request_.set(http::field::host, host_port_);
+    if (!options_.user_agent.empty()) request_.set(http::field::user_agent, options_.user_agent);
+    if (options_.token) {
+      std::string token = options_.token();
+      if (!token.empty()) request_.set(http::field::authorization, "Bearer " + token);
+    }
+    for (const auto& [name, value] : in.headers) request_.insert(name, value);
+    if (!in.body.empty()) {
+      if (!in.content_type.empty()) request_.set(http::field::content_type, in.content_type);
+      request_.body() = in.body;
+    }
+    request_.keep_alive(true);
+    request_.prepare_payload();
+  }
+
+  static bool ClosedBeforeResponse(const boost::system::error_code& ec, bool got_some) {
+    if (got_some) return false;
+    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == ssl::error::stream_truncated;
+  }
+
+  std::string ReadCause(const boost::system::error_code& ec, std::size_t max_body) const {
+    if (ec == http::error::body_limit)
+      return "body exceeds limit of " + std::to_string(max_body) + " bytes";
+    if (ec == http::error::header_limit)
+      return "response header exceeds limit of " + std::to_string(options_.max_header_bytes) +
+             " bytes";
+    if (ec == http::error::end_of_stream) return "connection closed before response";
+    if (ec == http::error::partial_message) return "connection closed mid-response";
+    if (ec.category() == beast::http::make_error_code(http::error::bad_version).category())
+      return "malformed response (" + ec.message() + ")";
+    return Cause(ec);
+  }
+
+  template <typename S>
+  awaitable<std::optional<Failure>> WriteRequest(S& stream, Clock::time_point deadline,
+                                                 bool reused) {
+    beast::get_lowest_layer(stream).expires_at(deadline);
+    auto [ec, n] = co_await http::async_write(stream, request_, kTuple);
+    if (ec) co_return Failure{"write", Cause(ec), reused && ClosedBeforeResponse(ec, false)};
+    co_return std::nullopt;
+  }
+
+  template <typename S>
+  awaitable<std::optional<Failure>> Exchange(S& stream, Call& call, bool reused, Response& out) {
+    if (auto f = co_await WriteRequest(stream, call.deadline, reused)) co_return f;
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    if (call.max_body_bytes > 0)
+      parser.body_limit(call.max_body_bytes);
+    else
+      parser.body_limit(boost::none);
+    beast::get_lowest_layer(stream).expires_at(call.deadline);
+    auto [ec, n] = co_await http::async_read(stream, buffer_, parser, kTuple);
+    if (ec) {
+      co_return Failure{"read", ReadCause(ec, call.max_body_bytes),
+                        reused && ClosedBeforeResponse(ec, parser.got_some())};
+    }
+    auto& msg = parser.get();
+    out.status = msg.result_int();
+    auto ct = msg.find(http::field::content_type);
+    if (ct != msg.end()) out.content_type = std::string(ct->value());
+    bool keep = parser.keep_alive();
+    out.body = std::move(msg.body());
+    if (!keep) ResetConnection();
+    co_return std::nullopt;
+  }
+
+  awaitable<base::Status> DoSend(Call& call, Response& out) {
+    BuildRequest(call.request);
+    for (int attempt = 0;; ++attempt) {
+      bool reused = Connected();
+      if (!reused) {
+        if (auto f = co_await Connect(call.deadline)) {
+          ResetConnection();
+          co_return Error(*f);
+        }
+      }
+      if (call.epoch != epoch_) co_return Cancelled();
+      std::optional<Failure> f;
+      if (tls_stream_)
+        f = co_await Exchange(*tls_stream_, call, reused, out);
+      else
+        f = co_await Exchange(*tcp_stream_, call, reused, out);
+      if (!f) co_return base::Status::Ok();
+      ResetConnection();
+      if (f->retryable && attempt == 0 && call.epoch == epoch_) continue;
+      co_return Error(*f);
+    }
+  }
+
+  // --- streaming -------------------------------------------------------------------------------
+
+  template <typename S>
+  awaitable<std::optional<Failure>> StreamExchange(S& stream, Call& call, bool reused,
+                                                   Clock::time_point deadline, bool& stopped) {
+    if (auto f = co_await WriteRequest(stream, deadline, reused)) co_return f;
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    parser.body_limit(boost::none);  // enforced below, over decoded bytes
+    beast::get_lowest_layer(stream).expires_at(deadline);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer_, parser, kTuple);
+    if (ec) {
+      co_return Failure{"read", ReadCause(ec, call.max_body_bytes),
+                        reused && ClosedBeforeResponse(ec, parser.got_some())};
+    }
+    const auto& head = parser.get();
+    auto ct = head.find(http::field::content_type);
+    std::string_view content_type = ct != head.end()
+                                        ? std::string_view(ct->value().data(), ct->value().size())
+                                        : std::string_view();
+    if (call.handlers.on_headers && !call.handlers.on_headers(head.result_int(), content_type)) {
+      stopped = true;
+      co_return std::nullopt;
+    }
+    if (!stream_buffer_) stream_buffer_ = std::make_unique<char[]>(kStreamChunk);
+    std::size_t total = 0;
+    while (!parser.is_done()) {
+      parser.get().body().data = stream_buffer_.get();
+      parser.get().body().size = kStreamChunk;
+      beast::get_lowest_layer(stream).expires_after(call.idle_timeout);
+      auto [rec, rn] = co_await http::async_read_some(stream, buffer_, parser, kTuple);
+      if (rec == http::error::need_buffer) rec = {};
+      std::size_t got = kStreamChunk - parser.get().body().size;
+      if (got > 0) {
+        total += got;
+        if (call.max_body_bytes > 0 && total > call.max_body_bytes) {
+          co_return Failure{
+              "read", "body exceeds limit of " + std::to_string(call.max_body_bytes) + " bytes"};
+        }
+        if (call.handlers.on_data &&
+            !call.handlers.on_data(std::string_view(stream_buffer_.get(), got))) {
+          stopped = true;
+          co_return std::nullopt;
+        }
+      }
+      if (rec) {
+        if (rec == beast::error::timeout)
+          co_return Failure{"read", "idle timeout after " + Millis(call.idle_timeout)};
+        co_return Failure{"read", ReadCause(rec, call.max_body_bytes)};
+      }
+    }
+    if (!parser.keep_alive()) stopped = true;
+    co_return std::nullopt;
+  }
+
+  awaitable<base::Status> DoStream(Call& call) {
+    BuildRequest(call.request);
+    Clock::time_point deadline = Clock::now() + call.connect_budget;
+    for (int attempt = 0;; ++attempt) {
+      bool reused = Connected();
+      if (!reused) {
+        if (auto f = co_await Connect(deadline)) {
+          ResetConnection();
+          co_return Error(*f);
+        }
+      }
+      if (call.epoch != epoch_) co_return Cancelled();
+      bool stopped = false;
+      std::optional<Failure> f;
+      if (tls_stream_)
+        f = co_await StreamExchange(*tls_stream_, call, reused, deadline, stopped);
+      else
+        f = co_await StreamExchange(*tcp_stream_, call, reused, deadline, stopped);
+      if (!f) {
+        // A stream stopped early leaves unread bytes on the connection: never reuse it.
+        if (stopped) ResetConnection();
+        co_return base::Status::Ok();
+      }
+      ResetConnection();
+      if (f->retryable && attempt == 0 && call.epoch == epoch_) continue;
+      co_return Error(*f);
+    }
+  }
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  const std::shared_ptr<ssl::context> tls_;
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  const std::string host_port_;
+  const bool host_is_ip_;
+
+  // Everything below is touched only on strand_.
+  tcp::resolver resolver_;
+  asio::steady_timer resolve_timer_;
+  uint64_t resolve_generation_ = 0;
+  bool resolve_timed_out_ = false;
+  std::optional<beast::tcp_stream> tcp_stream_;  // plain connection, or TCP before the handshake
+  std::optional<TlsStream> tls_stream_;
+  bool connected_ = false;
+  beast::flat_buffer buffer_;                 // read buffer, kept across requests
+  http::request<http::string_body> request_;  // the request being sent, storage reused
+  std::unique_ptr<char[]> stream_buffer_;
+  std::deque<Call> queue_;
+  bool running_ = false;
+  uint64_t epoch_ = 0;  // bumped by Close(); calls from an older epoch are cancelled
+};
+
+}  // namespace
+
+std::shared_ptr<HttpClient> HttpClient::Create(asio::io_context& io,
+                                               std::shared_ptr<ssl::context> tls, Endpoint endpoint,
+                                               ClientOptions options) {
+  return std::make_shared<HttpClientImpl>(io, std::move(tls), std::move(endpoint),
+                                          std::move(options));
+}
+
+base::Result<Response> HttpClient::SendSync(Request request, std::chrono::milliseconds timeout,
+                                            std::size_t max_body_bytes) {
+  auto promise = std::make_shared<std::promise<base::Result<Response>>>();
+  auto future = promise->get_future();
+  Send(std::move(request), Clock::now() + timeout, max_body_bytes,
+       [promise](base::Result<Response> r) { promise->set_value(std::move(r)); });
+  // The client enforces `timeout`; the margin only guards against an io_context nobody runs.
+  if (future.wait_for(timeout + std::chrono::seconds(5)) != std::future_status::ready)
+    return base::MakeError("no result within " + Millis(timeout) + " (is the io_context running?)");
+  return future.get();
+}
+
+}  // namespace net

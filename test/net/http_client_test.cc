@@ -1,0 +1,539 @@
+#include "net/http_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "test/testing/local_https_server.h"
+#include "test/testing/test_pki.h"
+
+namespace net {
+namespace {
+
+namespace asio = boost::asio;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using testing_support::ChunkFeed;
+using testing_support::LocalHttpsServer;
+using testing_support::Reply;
+using testing_support::SeenRequest;
+using testing_support::ServerOptions;
+using testing_support::TestPki;
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMiB = 1 << 20;
+
+Reply Echo(const SeenRequest& req) { return Reply::Ok("path=" + req.target); }
+
+Request Get(std::string target) {
+  Request r;
+  r.target = std::move(target);
+  return r;
+}
+
+// Waits for a future with a timeout so a broken client fails the test instead of hanging it.
+template <typename T>
+T Await(std::future<T>& f, std::chrono::milliseconds timeout = 10s) {
+  if (f.wait_for(timeout) != std::future_status::ready) {
+    ADD_FAILURE() << "no completion within " << timeout.count() << "ms";
+    throw std::runtime_error("timeout waiting for completion");
+  }
+  return f.get();
+}
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  HttpClientTest() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~HttpClientTest() override {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  ServerOptions TlsServer(net::CertAndKey cert) {
+    ServerOptions o;
+    o.certificate = std::move(cert);
+    return o;
+  }
+
+  std::shared_ptr<asio::ssl::context> Context(const TlsClientConfig& config) {
+    auto ctx = MakeClientContext(config);
+    if (!ctx.ok()) throw std::runtime_error("MakeClientContext: " + ctx.error());
+    return *ctx;
+  }
+
+  TlsClientConfig TrustingPki() {
+    TlsClientConfig c;
+    c.ca_file = pki_.ca_file();
+    return c;
+  }
+
+  std::shared_ptr<HttpClient> Client(const Endpoint& ep, const TlsClientConfig& config,
+                                     ClientOptions options = {}) {
+    return HttpClient::Create(io_, ep.tls ? Context(config) : nullptr, ep, std::move(options));
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  TestPki pki_;
+};
+
+TEST_F(HttpClientTest, TlsWithIpSanVerifies) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    return Reply::Ok("{\"path\":\"" + req.target + "\"}", "application/json");
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  auto r = client->SendSync(Get("/metrics/resource"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->content_type, "application/json");
+  EXPECT_EQ(r->body, "{\"path\":\"/metrics/resource\"}");
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].Header("Host"), server.endpoint().HostPort());
+  EXPECT_EQ(seen[0].Header("User-Agent"), "cpp-metrics-server");
+  EXPECT_EQ(seen[0].Header("Authorization"), "");
+}
+
+TEST_F(HttpClientTest, Ipv6LiteralVerifiesAgainstIpSan) {
+  ServerOptions o = TlsServer(pki_.ServerCert({}, {"::1"}));
+  o.ipv6 = true;
+  LocalHttpsServer server(o, Echo);
+  EXPECT_EQ(server.endpoint().HostPort(), "[::1]:" + std::to_string(server.port()));
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/six"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/six");
+}
+
+TEST_F(HttpClientTest, DnsNameVerifiesAgainstDnsSan) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert({"localhost"}, {})), Echo);
+  auto r = Client(server.endpoint("localhost"), TrustingPki())->SendSync(Get("/dns"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/dns");
+}
+
+TEST_F(HttpClientTest, WrongCaFailsHandshakeWithVerificationError) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), Echo);
+  TestPki other("other-ca");
+  TlsClientConfig config;
+  config.ca_data = other.ca().cert_pem;
+  auto r = Client(server.endpoint(), config)->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), StartsWith(server.endpoint().HostPort() + ": handshake: "));
+  EXPECT_THAT(r.error(), HasSubstr("certificate verify failed"));
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(HttpClientTest, DnsNameMismatchIsRejected) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert({"other.example"}, {"127.0.0.1"})), Echo);
+  auto r = Client(server.endpoint("localhost"), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("handshake: certificate verify failed"));
+  EXPECT_THAT(r.error(), HasSubstr("hostname mismatch"));
+}
+
+TEST_F(HttpClientTest, IpSanMismatchIsRejectedEvenWithMatchingDnsName) {
+  // An IP literal must match an IP SAN; a DNS SAN spelling the address does not count.
+  LocalHttpsServer server(TlsServer(pki_.ServerCert({"127.0.0.1", "localhost"}, {"10.1.2.3"})),
+                          Echo);
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("handshake: certificate verify failed"));
+  EXPECT_THAT(r.error(), HasSubstr("IP address mismatch"));
+}
+
+TEST_F(HttpClientTest, ServerNameOverridesTheVerifiedIdentity) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert({"kubelet.internal"}, {})), Echo);
+  TlsClientConfig config = TrustingPki();
+  auto direct = Client(server.endpoint(), config)->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(direct.ok());
+  config.server_name = "kubelet.internal";
+  auto named = Client(server.endpoint(), config)->SendSync(Get("/named"), 5s, kMiB);
+  ASSERT_TRUE(named.ok()) << named.error();
+  EXPECT_EQ(named->body, "path=/named");
+}
+
+TEST_F(HttpClientTest, InsecureSkipVerifyAcceptsAnyCertificate) {
+  TestPki other("other-ca");
+  LocalHttpsServer server(TlsServer(other.ServerCert({"nowhere.example"}, {})), Echo);
+  TlsClientConfig config;
+  config.insecure_skip_verify = true;
+  auto r = Client(server.endpoint(), config)->SendSync(Get("/insecure"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/insecure");
+}
+
+TEST_F(HttpClientTest, ExpiredServerCertificateIsRejected) {
+  net::CertificateSpec spec;
+  spec.common_name = "expired";
+  spec.ip_addresses = {"127.0.0.1"};
+  spec.server_auth = true;
+  spec.not_before = std::chrono::system_clock::now() - 48h;
+  spec.not_after = std::chrono::system_clock::now() - 24h;
+  LocalHttpsServer server(TlsServer(pki_.Issue(spec)), Echo);
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("certificate has expired"));
+}
+
+TEST_F(HttpClientTest, ClientCertificateIsPresented) {
+  ServerOptions o = TlsServer(pki_.ServerCert());
+  o.client_ca_pem = pki_.ca().cert_pem;
+  o.require_client_cert = true;
+  LocalHttpsServer server(o, Echo);
+
+  auto from_memory = pki_.ClientCert("system:metrics-server", {"system:masters"});
+  TlsClientConfig config = TrustingPki();
+  config.cert_data = from_memory.cert_pem;
+  config.key_data = from_memory.key_pem;
+  auto r = Client(server.endpoint(), config)->SendSync(Get("/a"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+
+  auto files = pki_.WriteFiles("client", pki_.ClientCert("from-file"));
+  config = TrustingPki();
+  config.cert_file = files.cert_file;
+  config.key_file = files.key_file;
+  r = Client(server.endpoint(), config)->SendSync(Get("/b"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+
+  // Without a certificate the server refuses (during or right after the handshake).
+  r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/c"), 5s, kMiB);
+  EXPECT_FALSE(r.ok());
+
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].client_cn, "system:metrics-server");
+  EXPECT_EQ(seen[1].client_cn, "from-file");
+}
+
+TEST_F(HttpClientTest, ContextErrorsNameTheBadInput) {
+  TlsClientConfig config;
+  config.ca_file = pki_.dir().File("missing.crt");
+  auto ctx = MakeClientContext(config);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_THAT(ctx.error(), HasSubstr("ca_file " + config.ca_file));
+
+  config = {};
+  config.ca_data = "not a certificate";
+  ctx = MakeClientContext(config);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_THAT(ctx.error(), StartsWith("ca_data: "));
+
+  auto a = pki_.ClientCert("a"), b = pki_.ClientCert("b");
+  config = {};
+  config.cert_data = a.cert_pem;
+  config.key_data = b.key_pem;
+  ctx = MakeClientContext(config);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_THAT(ctx.error(), StartsWith("key_data: "));
+  EXPECT_THAT(ctx.error(), HasSubstr("mismatch"));
+
+  config = {};
+  config.cert_file = pki_.ca_file();
+  ctx = MakeClientContext(config);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_THAT(ctx.error(), HasSubstr("together"));
+}
+
+TEST_F(HttpClientTest, KeepAliveReusesOneConnectionAndRecoversWhenServerClosesIt) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), Echo);
+  auto client = Client(server.endpoint(), TrustingPki());
+  for (int i = 0; i < 5; ++i) {
+    auto r = client->SendSync(Get("/n" + std::to_string(i)), 5s, kMiB);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->body, "path=/n" + std::to_string(i));
+  }
+  EXPECT_EQ(server.connections_accepted(), 1u);
+
+  // The server drops the idle connection; the next call retries transparently on a new one.
+  EXPECT_EQ(server.CloseIdleConnections(), 1u);
+  auto r = client->SendSync(Get("/after"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/after");
+  EXPECT_EQ(server.connections_accepted(), 2u);
+}
+
+TEST_F(HttpClientTest, ReusedConnectionClosedBeforeResponseIsRetriedOnce) {
+  int calls = 0;  // handler runs on the server thread only
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [&calls](const SeenRequest& req) {
+    ++calls;
+    if (calls == 2) {
+      Reply r;
+      r.action = Reply::Action::kClose;
+      return r;
+    }
+    return Echo(req);
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  ASSERT_TRUE(client->SendSync(Get("/first"), 5s, kMiB).ok());
+  auto r = client->SendSync(Get("/second"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/second");
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections_accepted(), 2u);
+}
+
+TEST_F(HttpClientTest, ConnectionClosedMidResponseIsNotRetried) {
+  int calls = 0;
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [&calls](const SeenRequest& req) {
+    if (++calls == 2) {
+      Reply r;
+      r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial";
+      return r;
+    }
+    return Echo(req);
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  ASSERT_TRUE(client->SendSync(Get("/first"), 5s, kMiB).ok());
+  auto r = client->SendSync(Get("/second"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr(": read: "));
+  EXPECT_EQ(server.requests().size(), 2u);
+  // The client recovers on the next call.
+  r = client->SendSync(Get("/third"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+}
+
+TEST_F(HttpClientTest, FreshConnectionClosedBeforeResponseIsAnError) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest&) {
+    Reply r;
+    r.action = Reply::Action::kReset;
+    return r;
+  });
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr(": read: "));
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(HttpClientTest, QueuedCallsRunInOrderOnOneConnection) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), Echo);
+  auto client = Client(server.endpoint(), TrustingPki());
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  std::promise<void> all;
+  constexpr int kCalls = 8;
+  for (int i = 0; i < kCalls; ++i) {
+    client->Send(Get("/q" + std::to_string(i)), std::chrono::steady_clock::now() + 5s, kMiB,
+                 [&, i](base::Result<Response> r) {
+                   std::lock_guard lock(mu);
+                   bodies.push_back(r.ok() ? r->body : r.error());
+                   if (i == kCalls - 1) all.set_value();
+                 });
+  }
+  auto f = all.get_future();
+  Await(f);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(bodies.size(), static_cast<std::size_t>(kCalls));
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(bodies[i], "path=/q" + std::to_string(i));
+  EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
+TEST_F(HttpClientTest, HandshakeThatNeverCompletesTimesOut) {
+  ServerOptions o = TlsServer(pki_.ServerCert());
+  o.stall_handshake = true;
+  LocalHttpsServer server(o, Echo);
+  ClientOptions options;
+  options.handshake_timeout = 200ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = Client(server.endpoint(), TrustingPki(), options)->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), server.endpoint().HostPort() + ": handshake: timed out");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+TEST_F(HttpClientTest, ConnectToFullAcceptQueueTimesOut) {
+  // A listener that never accepts, its accept queue filled: further SYNs are dropped, so
+  // connect() hangs until the client's connect timeout.
+  asio::io_context local;
+  asio::ip::tcp::acceptor acceptor(local, {asio::ip::make_address("127.0.0.1"), 0});
+  acceptor.listen(0);
+  auto target = acceptor.local_endpoint();
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
+  bool saturated = false;
+  for (int i = 0; i < 16 && !saturated; ++i) {
+    auto s = std::make_unique<asio::ip::tcp::socket>(local);
+    bool connected = false;
+    s->async_connect(target, [&](const boost::system::error_code& ec) { connected = !ec; });
+    local.restart();
+    local.run_for(300ms);
+    if (!connected) saturated = true;
+    fillers.push_back(std::move(s));
+  }
+  ASSERT_TRUE(saturated) << "could not fill the accept queue";
+  Endpoint ep{false, "127.0.0.1", target.port()};
+  ClientOptions options;
+  options.connect_timeout = 200ms;
+  auto r = Client(ep, {}, options)->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), ep.HostPort() + ": connect: timed out");
+}
+
+TEST_F(HttpClientTest, ConnectRefusedIsAConnectError) {
+  asio::io_context local;
+  asio::ip::tcp::acceptor acceptor(local, {asio::ip::make_address("127.0.0.1"), 0});
+  uint16_t port = acceptor.local_endpoint().port();
+  acceptor.close();
+  Endpoint ep{false, "127.0.0.1", port};
+  auto r = Client(ep, {})->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), StartsWith(ep.HostPort() + ": connect: "));
+}
+
+TEST_F(HttpClientTest, SlowResponseHitsTheDeadlineInReadPhase) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    Reply r = Echo(req);
+    r.delay = 3s;
+    return r;
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 300ms, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), server.endpoint().HostPort() + ": read: timed out");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+}
+
+TEST_F(HttpClientTest, TricklingResponseCannotOutliveTheOverallDeadline) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest&) {
+    Reply r = Reply::Ok(std::string(200, 'y'));
+    r.trickle = 20ms;  // a byte every 20 ms keeps each read short but the whole slow
+    return r;
+  });
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 400ms, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr(": read: timed out"));
+}
+
+TEST_F(HttpClientTest, OversizedBodyIsRejectedWithTheLimit) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest&) {
+    Reply r;
+    r.huge_body_bytes = 3 * kMiB;
+    return r;
+  });
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(),
+            server.endpoint().HostPort() + ": read: body exceeds limit of 1048576 bytes");
+}
+
+TEST_F(HttpClientTest, OversizedHeaderIsRejectedWithTheLimit) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest&) {
+    Reply r = Reply::Ok("x");
+    r.headers = {{"X-Big", std::string(8192, 'h')}};
+    return r;
+  });
+  ClientOptions options;
+  options.max_header_bytes = 4096;
+  auto r = Client(server.endpoint(), TrustingPki(), options)->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("read: response header exceeds limit of 4096 bytes"));
+}
+
+TEST_F(HttpClientTest, GarbageResponseIsAParseError) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest&) {
+    Reply r;
+    r.raw = "SSH-2.0-OpenSSH_9.2\r\n\x01\x02garbage\r\n\r\n";
+    return r;
+  });
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), StartsWith(server.endpoint().HostPort() + ": read: malformed response ("));
+}
+
+TEST_F(HttpClientTest, ErrorStatusIsAResponse) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()),
+                          [](const SeenRequest&) { return Reply::Status(500, "boom"); });
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 500u);
+  EXPECT_EQ(r->body, "boom");
+}
+
+TEST_F(HttpClientTest, PostSendsBodyHeadersAndContentType) {
+  ServerOptions o;
+  o.tls = false;
+  LocalHttpsServer server(o, [](const SeenRequest& req) { return Reply::Status(201, req.body); });
+  auto client = Client(server.endpoint(), {});
+  Request req;
+  req.method = boost::beast::http::verb::post;
+  req.target = "/apis/authentication.k8s.io/v1/tokenreviews";
+  req.body = "{\"kind\":\"TokenReview\"}";
+  req.content_type = "application/json";
+  req.headers = {{"Accept", "application/json"}};
+  auto r = client->SendSync(req, 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 201u);
+  EXPECT_EQ(r->body, req.body);
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].Header("Content-Type"), "application/json");
+  EXPECT_EQ(seen[0].Header("Accept"), "application/json");
+  EXPECT_EQ(seen[0].Header("Content-Length"), std::to_string(req.body.size()));
+}
+
+TEST_F(HttpClientTest, BearerTokenIsSentAndFollowsTheFile) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), Echo);
+  std::string path = pki_.dir().Write("token", "  first-token\n");
+  FileTokenSource source(path, 0ms);
+  ClientOptions options;
+  options.token = source.AsProvider();
+  auto client = Client(server.endpoint(), TrustingPki(), options);
+  ASSERT_TRUE(client->SendSync(Get("/1"), 5s, kMiB).ok());
+  pki_.dir().Write("token", "second-token-longer\n");
+  ASSERT_TRUE(client->SendSync(Get("/2"), 5s, kMiB).ok());
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].Header("Authorization"), "Bearer first-token");
+  EXPECT_EQ(seen[1].Header("Authorization"), "Bearer second-token-longer");
+}
+
+TEST(FileTokenSourceTest, KeepsLastGoodTokenAndReportsErrors) {
+  testing_support::TempDir dir;
+  std::string path = dir.File("token");
+  FileTokenSource source(path, 0ms);
+  auto missing = source.Token();
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error(), HasSubstr(path));
+  EXPECT_EQ(source.AsProvider()(), "");
+
+  dir.Write("token", "\tabc \r\n");
+  auto t = source.Token();
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_EQ(*t, "abc");
+  EXPECT_TRUE(source.LastError().ok());
+
+  std::remove(path.c_str());
+  t = source.Token();
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, "abc");
+  EXPECT_THAT(source.LastError().message(), HasSubstr(path));
+
+  dir.Write("token", "   \n");
+  EXPECT_EQ(*source.Token(), "abc");
+  EXPECT_THAT(source.LastError().message(), HasSubstr("empty"));
+
+  dir.Write("token", "def");
+  EXPECT_EQ(*source.Token(), "def");
+  EXPECT_TRUE(source.LastError().ok());
+}
+
+TEST(FileTokenSourceTest, ChecksTheFileAtMostOncePerInterval) {
+  testing_support::TempDir dir;
+  std::string path = dir.Write("token", "one");
+  FileTokenSource source(path, std::chrono::hours(1));
+  EXPECT_EQ(*source.Token(), "one");
+  dir.Write("token", "two");
+  EXPECT_EQ(*source.Token(), "one");
+}
+
+}  // namespace
+}  // namespace net
