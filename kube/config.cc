@@ -258,20 +258,6 @@ base::Result<RestConfig> ParseKubeconfigNoThrow(std::string_view yaml, const std
 
 }  // namespace
 
-net::TokenProvider RestConfig::MakeTokenProvider() const {
-  if (!token_file.empty()) {
-    auto source = std::make_shared<net::FileTokenSource>(token_file);
-    return [source] {
-      auto t = source->Token();
-      return t.ok() ? t.value() : std::string();
-    };
-  }
-  if (!bearer_token.empty()) {
-    return [token = bearer_token] { return token; };
-  }
-  return {};
-}
-
 base::Result<RestConfig> ParseKubeconfig(std::string_view yaml, const std::string& base_dir,
                                          std::string_view context,
                                          std::string_view name_for_errors) {

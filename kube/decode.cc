@@ -100,6 +100,11 @@ base::Result<Pod> PodFromJson(const json& j) {
   return p;
 }
 
+base::Result<std::string> RawFromJson(const json& j) {
+  if (!j.is_object()) return base::MakeError("object: not an object");
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 template <typename T>
 base::Result<ListPage<T>> DecodeList(std::string_view text,
                                      base::Result<T> (*decode)(const json&)) {
@@ -193,6 +198,13 @@ base::Result<WatchEvent<Node>> DecodeNodeWatchEvent(std::string_view line) {
 }
 base::Result<WatchEvent<Pod>> DecodePodWatchEvent(std::string_view line) {
   return DecodeEvent<Pod>(line, &PodFromJson);
+}
+
+base::Result<ListPage<std::string>> DecodeRawList(std::string_view json_text) {
+  return DecodeList<std::string>(json_text, &RawFromJson);
+}
+base::Result<WatchEvent<std::string>> DecodeRawWatchEvent(std::string_view line) {
+  return DecodeEvent<std::string>(line, &RawFromJson);
 }
 
 base::Result<int64_t> ParseQuantity(std::string_view text, bool milli) {
