@@ -61,29 +61,28 @@ void TokenReviewAuthenticator::Authenticate(
     return;
   }
   std::weak_ptr<Impl> weak = impl_;
-  impl_->client.Send(
-      JsonPost("/apis/authentication.k8s.io/v1/tokenreviews",
-               EncodeTokenReview(token, impl_->options.audiences)),
-      impl_->options.timeout, impl_->options.max_response_bytes,
-      [weak, key, done = std::move(done)](base::Result<net::Response> r) {
-        if (!r.ok()) {
-          done(base::MakeError("TokenReview: " + r.error()));
-          return;
-        }
-        if (r->status != 200 && r->status != 201) {
-          done(base::MakeError("TokenReview: " + ErrorFromResponse(*r).message()));
-          return;
-        }
-        auto user = DecodeTokenReview(r->body);
-        if (user.ok()) {
-          if (auto impl = weak.lock()) {
-            const auto& ttl = user->has_value() ? impl->options.cache.allowed_ttl
-                                                : impl->options.cache.denied_ttl;
-            impl->cache.Put(key, user.value(), ttl);
-          }
-        }
-        done(std::move(user));
-      });
+  impl_->client.Send(JsonPost("/apis/authentication.k8s.io/v1/tokenreviews",
+                              EncodeTokenReview(token, impl_->options.audiences)),
+                     impl_->options.timeout, impl_->options.max_response_bytes,
+                     [weak, key, done = std::move(done)](base::Result<net::Response> r) {
+                       if (!r.ok()) {
+                         done(base::MakeError("TokenReview: " + r.error()));
+                         return;
+                       }
+                       if (r->status != 200 && r->status != 201) {
+                         done(base::MakeError("TokenReview: " + ErrorFromResponse(*r).message()));
+                         return;
+                       }
+                       auto user = DecodeTokenReview(r->body);
+                       if (user.ok()) {
+                         if (auto impl = weak.lock()) {
+                           const auto& ttl = user->has_value() ? impl->options.cache.allowed_ttl
+                                                               : impl->options.cache.denied_ttl;
+                           impl->cache.Put(key, user.value(), ttl);
+                         }
+                       }
+                       done(std::move(user));
+                     });
 }
 
 // ---- SubjectAccessReview ----

@@ -91,9 +91,10 @@ struct AuthenticationConfigWatcher::Impl {
   std::shared_ptr<internal::Reflector<AuthenticationConfig>> reflector;
 };
 
-AuthenticationConfigWatcher::AuthenticationConfigWatcher(
-    ApiClient& client, const base::Clock& clock, AuthenticationConfigWatcherOptions options,
-    Scheduler* scheduler)
+AuthenticationConfigWatcher::AuthenticationConfigWatcher(ApiClient& client,
+                                                         const base::Clock& clock,
+                                                         AuthenticationConfigWatcherOptions options,
+                                                         Scheduler* scheduler)
     : impl_(std::make_shared<Impl>()) {
   InformerOptions io;
   io.page_size = 0;

@@ -70,7 +70,8 @@ class AuthenticationConfigWatcher {
   std::shared_ptr<const AuthenticationConfig> Current() const;
   // True once the first list completed (even if the ConfigMap does not exist).
   bool HasSynced() const;
-  // The last error of the list/watch loop (e.g. "list configmaps: 403 ..."), "" if none.
+  // The most recent error of the list/watch loop (e.g. "list configmap kube-system/...: 403
+  // ..."), even if it recovered since; "" if none ever happened.
   std::string LastError() const;
 
  private:

@@ -29,7 +29,6 @@ struct ResourceSpec {
   std::string field_selector;  // server-side; "" = none
 };
 
-
 // Percent-encodes a query parameter value (RFC 3986 unreserved characters stay).
 inline std::string QueryEscape(std::string_view s) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -185,9 +184,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
         // The continue token expired between pages: start over.
         UpdateStats([](InformerStats& s) { ++s.relists_gone; });
       }
-      RetryLater(Next::kList,
-                 "list " + spec_.name + ": " + ErrorFromResponse(*r).message(),
-                 false);
+      RetryLater(Next::kList, "list " + spec_.name + ": " + ErrorFromResponse(*r).message(), false);
       return;
     }
     auto page = Traits<T>::DecodeList(r->body);
@@ -218,7 +215,6 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     UpdateStats([&](InformerStats& s) {
       ++s.lists;
       s.resource_version = resource_version_;
-      s.last_error.clear();
     });
     spdlog::debug("informer {}: listed {} objects at resourceVersion {}", spec_.name, count,
                   resource_version_);
@@ -237,8 +233,8 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     watch_started_ = clock_.Steady();
 
     double u = std::clamp(jitter_(), 0.0, 0.999);
-    auto timeout = std::chrono::seconds(static_cast<int64_t>(
-        static_cast<double>(options_.min_watch_timeout.count()) * (1.0 + u)));
+    auto timeout = std::chrono::seconds(
+        static_cast<int64_t>(static_cast<double>(options_.min_watch_timeout.count()) * (1.0 + u)));
     if (timeout.count() <= 0) timeout = std::chrono::seconds(1);
     net::Request req;
     req.target = client_.Target(spec_.path + "?allowWatchBookmarks=true" +
@@ -267,14 +263,14 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
       self->Step([&] { go_on = self->OnWatchData(data); });
       return go_on;
     };
-    watch_client_->Stream(std::move(req), options_.list_timeout,
-                          std::chrono::duration_cast<std::chrono::milliseconds>(
-                              timeout + options_.watch_idle_grace),
-                          0, std::move(handlers), [weak](base::Status s) {
-                            if (auto self = weak.lock()) {
-                              self->Step([&] { self->OnWatchDone(std::move(s)); });
-                            }
-                          });
+    watch_client_->Stream(
+        std::move(req), options_.list_timeout,
+        std::chrono::duration_cast<std::chrono::milliseconds>(timeout + options_.watch_idle_grace),
+        0, std::move(handlers), [weak](base::Status s) {
+          if (auto self = weak.lock()) {
+            self->Step([&] { self->OnWatchDone(std::move(s)); });
+          }
+        });
   }
 
   bool OnWatchData(std::string_view data) {
@@ -283,6 +279,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
       return watch_error_body_.size() < kMaxErrorBody;
     }
     base::Status s = splitter_.Feed(data, [this](std::string_view line) { return OnEvent(line); });
+    UpdateStats([&](InformerStats& st) { st.resource_version = resource_version_; });
     if (!s.ok()) {
       if (watch_end_ == WatchEnd::kNone) watch_end_ = WatchEnd::kDecode;
       watch_error_ = s.message();
