@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -125,17 +126,20 @@ std::string ResolvePath(const std::string& path, const std::string& base_dir) {
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
 
-// Finds the entry of a named list (clusters, users, contexts) and returns its inner map.
-const YAML::Node FindNamed(const YAML::Node& list, const std::string& name, const char* inner) {
-  if (!list || !list.IsSequence()) return YAML::Node();
+// Finds the entry of a named list (clusters, users, contexts) and returns its inner map
+// (an empty map when the entry has none); nullopt when there is no such entry.
+std::optional<YAML::Node> FindNamed(const YAML::Node& list, const std::string& name,
+                                    const char* inner) {
+  if (!list || !list.IsSequence()) return std::nullopt;
   for (const YAML::Node& entry : list) {
     if (entry.IsMap() && entry["name"] && entry["name"].IsScalar() &&
         entry["name"].Scalar() == name) {
       const YAML::Node in = entry[inner];
-      return in ? in : YAML::Node(YAML::NodeType::Map);
+      if (in && in.IsMap()) return in;
+      return YAML::Node(YAML::NodeType::Map);
     }
   }
-  return YAML::Node();
+  return std::nullopt;
 }
 
 std::string Scalar(const YAML::Node& map, const char* key) {
@@ -161,15 +165,16 @@ base::Result<RestConfig> ParseKubeconfigNoThrow(std::string_view yaml, const std
   std::string context_name =
       context_override.empty() ? Scalar(root, "current-context") : std::string(context_override);
   if (context_name.empty()) return fail("current-context", "not set");
-  const YAML::Node context = FindNamed(root["contexts"], context_name, "context");
+  const auto context = FindNamed(root["contexts"], context_name, "context");
   if (!context) return fail("contexts[" + context_name + "]", "no such context");
-  std::string cluster_name = Scalar(context, "cluster");
-  std::string user_name = Scalar(context, "user");
+  std::string cluster_name = Scalar(*context, "cluster");
+  std::string user_name = Scalar(*context, "user");
   if (cluster_name.empty()) return fail("contexts[" + context_name + "].cluster", "not set");
 
-  const YAML::Node cluster = FindNamed(root["clusters"], cluster_name, "cluster");
+  const auto found_cluster = FindNamed(root["clusters"], cluster_name, "cluster");
   const std::string cf = "clusters[" + cluster_name + "]";
-  if (!cluster) return fail(cf, "no such cluster");
+  if (!found_cluster) return fail(cf, "no such cluster");
+  const YAML::Node& cluster = *found_cluster;
 
   RestConfig config;
   config.source = where;
@@ -204,9 +209,10 @@ base::Result<RestConfig> ParseKubeconfigNoThrow(std::string_view yaml, const std
   }
 
   if (!user_name.empty()) {
-    const YAML::Node user = FindNamed(root["users"], user_name, "user");
+    const auto found_user = FindNamed(root["users"], user_name, "user");
     const std::string uf = "users[" + user_name + "]";
-    if (!user) return fail(uf, "no such user");
+    if (!found_user) return fail(uf, "no such user");
+    const YAML::Node& user = *found_user;
     for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {
       if (user.IsMap() && user[unsupported]) {
         return fail(uf + "." + unsupported, "not supported (use a token or a client certificate)");
