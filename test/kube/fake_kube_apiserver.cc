@@ -371,12 +371,15 @@ Reply FakeKubeApiserver::List(Collection& c, const std::map<std::string, std::st
     --corrupt_lists_;
     return Reply::Ok(corrupt_body_, "application/json");
   }
-  std::size_t offset = 0;
+  // Continue tokens are "<list rv>:<last key>" (opaque to clients, like the real ones).
+  std::string after_key;
+  bool has_after = false;
   uint64_t list_rv = rv_;
   if (auto it = q.find("continue"); it != q.end() && !it->second.empty()) {
     std::size_t colon = it->second.find(':');
     list_rv = std::stoull(it->second.substr(0, colon));
-    offset = std::stoull(it->second.substr(colon + 1));
+    after_key = it->second.substr(colon + 1);
+    has_after = true;
     if (list_rv < compacted_) {
       return StatusReply(410, "Expired",
                          "The provided continue parameter is too old to display a consistent list "
@@ -384,34 +387,35 @@ Reply FakeKubeApiserver::List(Collection& c, const std::map<std::string, std::st
     }
   }
   std::size_t limit = c.items.size();
-  if (auto it = q.find("limit"); it != q.end() && !it->second.empty()) {
+  if (auto it = q.find("limit"); it != q.end() && !it->second.empty() && it->second != "0") {
     limit = std::stoull(it->second);
   }
-  std::string field_selector = q.count("fieldSelector") ? q.at("fieldSelector") : "";
   Watch filter;
-  filter.field_selector = field_selector;
-  json items = json::array();
-  std::size_t index = 0, taken = 0;
-  auto it = c.items.begin();
-  std::advance(it, std::min(offset, c.items.size()));
-  for (index = offset; it != c.items.end() && taken < limit; ++it, ++index) {
+  filter.field_selector = q.count("fieldSelector") ? q.at("fieldSelector") : "";
+  // Rendered by hand: dumping each stored object is much cheaper than copying it into a DOM.
+  std::string items;
+  std::size_t taken = 0;
+  std::string last_key;
+  auto it = has_after ? c.items.upper_bound(after_key) : c.items.begin();
+  for (; it != c.items.end() && taken < limit; ++it) {
     if (!Selected(filter, it->second)) continue;
+    if (taken++ > 0) items += ',';
     if (metadata_only) {
-      items.push_back({{"kind", "PartialObjectMetadata"},
-                       {"apiVersion", "meta.k8s.io/v1"},
-                       {"metadata", it->second["metadata"]}});
+      items += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)";
+      items += it->second["metadata"].dump();
+      items += '}';
     } else {
-      items.push_back(it->second);
+      items += it->second.dump();
     }
-    ++taken;
+    last_key = it->first;
   }
   json meta = {{"resourceVersion", std::to_string(list_rv)}};
-  if (it != c.items.end()) meta["continue"] = std::to_string(list_rv) + ":" + std::to_string(index);
-  json list = {{"kind", metadata_only ? "PartialObjectMetadataList" : "List"},
-               {"apiVersion", metadata_only ? "meta.k8s.io/v1" : "v1"},
-               {"metadata", meta},
-               {"items", std::move(items)}};
-  return Reply::Ok(list.dump(), "application/json");
+  if (it != c.items.end()) meta["continue"] = std::to_string(list_rv) + ":" + last_key;
+  std::string body = std::string(R"({"kind":")") +
+                     (metadata_only ? "PartialObjectMetadataList" : "List") +
+                     R"(","apiVersion":")" + (metadata_only ? "meta.k8s.io/v1" : "v1") +
+                     R"(","metadata":)" + meta.dump() + R"(,"items":[)" + items + "]}";
+  return Reply::Ok(std::move(body), "application/json");
 }
 
 Reply FakeKubeApiserver::StartWatch(Collection& c, const std::map<std::string, std::string>& q,
