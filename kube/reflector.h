@@ -199,7 +199,8 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     if (pending_.empty()) {
       pending_ = std::move(page->items);
     } else {
-      pending_.reserve(pending_.size() + page->items.size());
+      // push_back grows geometrically; reserving the exact size per page would copy the whole
+      // accumulated list on every page.
       for (T& item : page->items) pending_.push_back(std::move(item));
     }
     if (!page->continue_token.empty()) {
