@@ -22,10 +22,12 @@ std::shared_ptr<const PeerCertificates> Peer(const std::string& pem) {
 
 class FakeTokens : public kube::TokenAuthenticator {
  public:
-  void Authenticate(std::string token,
-                    std::function<void(base::Result<std::optional<kube::UserInfo>>)> done) override {
+  void Authenticate(
+      std::string token,
+      std::function<void(base::Result<std::optional<kube::UserInfo>>)> done) override {
     ++calls;
-    if (token == "good") return done(std::optional<kube::UserInfo>(kube::UserInfo{"alice", "", {"dev"}, {}}));
+    if (token == "good")
+      return done(std::optional<kube::UserInfo>(kube::UserInfo{"alice", "", {"dev"}, {}}));
     if (token == "broken") return done(base::MakeError("tokenreview: timed out"));
     done(std::optional<kube::UserInfo>());
   }
@@ -91,7 +93,11 @@ TEST(AuthenticationTest, TableOfCases) {
   using O = AuthnResult::Outcome;
   const std::vector<AuthnCase> cases = {
       {"no credentials", "", {}, O::kAnonymous, "system:anonymous", {"system:unauthenticated"}},
-      {"client cert", "client", {}, O::kAuthenticated, "bob",
+      {"client cert",
+       "client",
+       {},
+       O::kAuthenticated,
+       "bob",
        {"ops", "system:masters", "system:authenticated"}},
       {"client cert from the wrong CA", "client-rogue", {}, O::kUnauthorized, "", {}},
       {"front proxy",
@@ -103,20 +109,38 @@ TEST(AuthenticationTest, TableOfCases) {
        O::kAuthenticated,
        "alice",
        {"dev", "system:masters", "system:authenticated"}},
-      {"front proxy with a CN not allowed", "proxy-bad-cn", {{"X-Remote-User", "alice"}},
-       O::kUnauthorized, "", {}},
-      {"spoofed X-Remote-User without a proxy cert", "",
-       {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}}, O::kAnonymous,
-       "system:anonymous", {"system:unauthenticated"}},
-      {"spoofed X-Remote-User with a client cert", "client",
-       {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}}, O::kAuthenticated,
-       "bob", {"ops", "system:masters", "system:authenticated"}},
-      {"token accepted", "", {{"Authorization", "Bearer good"}}, O::kAuthenticated, "alice",
+      {"front proxy with a CN not allowed",
+       "proxy-bad-cn",
+       {{"X-Remote-User", "alice"}},
+       O::kUnauthorized,
+       "",
+       {}},
+      {"spoofed X-Remote-User without a proxy cert",
+       "",
+       {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}},
+       O::kAnonymous,
+       "system:anonymous",
+       {"system:unauthenticated"}},
+      {"spoofed X-Remote-User with a client cert",
+       "client",
+       {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}},
+       O::kAuthenticated,
+       "bob",
+       {"ops", "system:masters", "system:authenticated"}},
+      {"token accepted",
+       "",
+       {{"Authorization", "Bearer good"}},
+       O::kAuthenticated,
+       "alice",
        {"dev", "system:authenticated"}},
       {"token denied", "", {{"Authorization", "Bearer bad"}}, O::kUnauthorized, "", {}},
       {"token review error", "", {{"Authorization", "Bearer broken"}}, O::kUnauthorized, "", {}},
-      {"bad cert but good token", "client-rogue", {{"Authorization", "Bearer good"}},
-       O::kAuthenticated, "alice", {"dev", "system:authenticated"}},
+      {"bad cert but good token",
+       "client-rogue",
+       {{"Authorization", "Bearer good"}},
+       O::kAuthenticated,
+       "alice",
+       {"dev", "system:authenticated"}},
   };
   FakeTokens tokens;
   RequestAuthenticator authn(&tokens);
@@ -189,7 +213,8 @@ struct AuthzCase {
 };
 
 TEST(AuthorizationTest, TableOfCases) {
-  const kube::UserInfo masters{"system:kube-aggregator", "", {"system:masters", "system:authenticated"}, {}};
+  const kube::UserInfo masters{
+      "system:kube-aggregator", "", {"system:masters", "system:authenticated"}, {}};
   const kube::UserInfo alice{"alice", "", {"dev", "system:authenticated"}, {}};
   const kube::UserInfo anonymous{"system:anonymous", "", {"system:unauthenticated"}, {}};
   const std::vector<AuthzCase> cases = {
@@ -220,8 +245,8 @@ TEST(AuthorizationTest, SarGetsResourceAttributes) {
   FakeSar sar;
   RequestAuthorizer authz({}, &sar);
   kube::UserInfo alice{"alice", "", {"system:authenticated"}, {}};
-  RequestInfo info =
-      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0", Query(""));
+  RequestInfo info = ParseRequestInfo(
+      "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0", Query(""));
   authz.Authorize(MakeAttributes(alice, info), [](AuthzResult) {});
   EXPECT_TRUE(sar.last.resource_request);
   EXPECT_EQ(sar.last.verb, "get");
@@ -236,7 +261,8 @@ TEST(AuthorizationTest, SarGetsResourceAttributes) {
 TEST(AuthorizationTest, ErrorBodies) {
   kube::UserInfo alice{"alice", "", {}, {}};
   auto list = MakeAttributes(
-      alice, ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", Query("")));
+      alice,
+      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", Query("")));
   ApiError e = ForbiddenError(list, "");
   EXPECT_EQ(e.code, 403u);
   EXPECT_EQ(e.reason, "Forbidden");

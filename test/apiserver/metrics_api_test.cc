@@ -13,9 +13,8 @@ using nlohmann::json;
 class FakeWindows : public scraper::WindowSource {
  public:
   std::shared_ptr<const scraper::Window> Current() const override { return window; }
-  std::shared_ptr<const scraper::Window> window =
-      std::make_shared<scraper::Window>(0, std::vector<scraper::NodeMetrics>{},
-                                        std::vector<scraper::PodMetrics>{});
+  std::shared_ptr<const scraper::Window> window = std::make_shared<scraper::Window>(
+      0, std::vector<scraper::NodeMetrics>{}, std::vector<scraper::PodMetrics>{});
 };
 
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;
@@ -133,13 +132,17 @@ TEST_F(MetricsApiTest, NodeLabelAndFieldSelectors) {
   MetricsApi api = Api();
   EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=role%3Dinfra")),
             (std::vector<std::string>{"node-b"}));
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name!%3Dnode-b")),
-            (std::vector<std::string>{"node-a"}));
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name!%3Dnode-b")),
+      (std::vector<std::string>{"node-a"}));
   // Nodes have no namespace: "metadata.namespace=x" matches none, "=" matches all.
-  EXPECT_TRUE(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.namespace%3Dx"))
-                  .empty());
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.namespace%3D")).size(),
-            2u);
+  EXPECT_TRUE(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.namespace%3Dx"))
+          .empty());
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.namespace%3D"))
+          .size(),
+      2u);
 }
 
 TEST_F(MetricsApiTest, NodeSelectorOptionHidesNodes) {
@@ -175,7 +178,8 @@ TEST_F(MetricsApiTest, GetNodeAndItsNotFoundForms) {
 
 TEST_F(MetricsApiTest, GetPodAndItsNotFoundForms) {
   MetricsApi api = Api();
-  auto pod = json::parse(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0").body);
+  auto pod =
+      json::parse(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0").body);
   EXPECT_EQ(pod["kind"], "PodMetrics");
   EXPECT_EQ(pod["metadata"]["namespace"], "default");
   EXPECT_EQ(pod["containers"][0]["usage"]["cpu"], "1m");
@@ -210,22 +214,31 @@ TEST_F(MetricsApiTest, ListPodsOnlyRunningSortedByNamespaceThenName) {
 TEST_F(MetricsApiTest, PodSelectorsAreFormDecoded) {
   MetricsApi api = Api();
   // As the aggregator re-encodes it: spaces as '+', parentheses and commas escaped.
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app+in+%28web%2Cdns%29")),
-            (std::vector<std::string>{"default/web-0", "default/web-1", "kube-system/dns"}));
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dweb%2C%21tier")),
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app+in+%28web%2Cdns%29")),
+      (std::vector<std::string>{"default/web-0", "default/web-1", "kube-system/dns"}));
+  EXPECT_EQ(Names(Get(api,
+                      "/apis/metrics.k8s.io/v1beta1/namespaces/default/"
+                      "pods?labelSelector=app%3Dweb%2C%21tier")),
             (std::vector<std::string>{"default/web-1"}));
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.namespace!%3Ddefault")),
-            (std::vector<std::string>{"kube-system/dns"}));
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.name%3Dweb-1")),
-            (std::vector<std::string>{"default/web-1"}));
+  EXPECT_EQ(
+      Names(Get(api,
+                "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.namespace!%3Ddefault")),
+      (std::vector<std::string>{"kube-system/dns"}));
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.name%3Dweb-1")),
+      (std::vector<std::string>{"default/web-1"}));
   // The first value of a repeated key wins.
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Ddb&labelSelector=app%3Dweb")),
-            (std::vector<std::string>{"default/db-0"}));
+  EXPECT_EQ(
+      Names(Get(
+          api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Ddb&labelSelector=app%3Dweb")),
+      (std::vector<std::string>{"default/db-0"}));
 }
 
 TEST_F(MetricsApiTest, BadSelectorsAre400) {
   MetricsApi api = Api();
-  HttpResponse field = Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=spec.nodeName%3Dx");
+  HttpResponse field =
+      Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=spec.nodeName%3Dx");
   EXPECT_EQ(field.status, 400u);
   EXPECT_EQ(json::parse(field.body)["message"],
             "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", "
@@ -271,8 +284,9 @@ TEST_F(MetricsApiTest, ContentNegotiation) {
   EXPECT_EQ(pb.body.substr(0, 4), std::string("k8s\0", 4));
   EXPECT_EQ(Get(api, path, "application/json, */*").content_type, "application/json");
   EXPECT_EQ(Get(api, path, "").content_type, "application/json");
-  EXPECT_EQ(Get(api, path, "application/vnd.kubernetes.protobuf;q=0.5,application/json").content_type,
-            "application/json");
+  EXPECT_EQ(
+      Get(api, path, "application/vnd.kubernetes.protobuf;q=0.5,application/json").content_type,
+      "application/json");
   HttpResponse table = Get(api, path,
                            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;"
                            "v=v1beta1;g=meta.k8s.io,application/json");
@@ -302,8 +316,9 @@ TEST_F(MetricsApiTest, EncodingsAreCachedPerWindow) {
   MetricsApi api = Api();
   auto first = api.Encoded();
   EXPECT_EQ(api.Encoded(), first);
-  windows_.window = std::make_shared<scraper::Window>(
-      2, std::vector<scraper::NodeMetrics>{}, std::vector<scraper::PodMetrics>{Pod("default", "web-0")});
+  windows_.window =
+      std::make_shared<scraper::Window>(2, std::vector<scraper::NodeMetrics>{},
+                                        std::vector<scraper::PodMetrics>{Pod("default", "web-0")});
   auto second = api.Encoded();
   EXPECT_NE(second, first);
   EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods")),
@@ -334,7 +349,8 @@ TEST(QueryTest, FormDecoding) {
 
 TEST(RequestInfoTest, ResourceAttributes) {
   Query none("");
-  RequestInfo list = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", none);
+  RequestInfo list =
+      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", none);
   EXPECT_TRUE(list.is_resource);
   EXPECT_EQ(list.verb, "list");
   EXPECT_EQ(list.namespace_, "default");
@@ -343,7 +359,8 @@ TEST(RequestInfoTest, ResourceAttributes) {
   EXPECT_EQ(get.verb, "get");
   EXPECT_EQ(get.name, "node-1");
   EXPECT_EQ(get.namespace_, "");
-  RequestInfo watch = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/pods", Query("watch=1"));
+  RequestInfo watch =
+      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/pods", Query("watch=1"));
   EXPECT_EQ(watch.verb, "watch");
   RequestInfo discovery = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1", none);
   EXPECT_FALSE(discovery.is_resource);
