@@ -129,7 +129,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Write(HttpResponse r, bool counted) {
-    counted_ = counted;
+    // The request is handled once its response exists; writing it no longer counts.
+    if (counted) server_.in_flight_.fetch_sub(1);
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
@@ -157,8 +158,6 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void OnWrite(bool keep, beast::error_code ec, std::size_t) {
-    if (counted_) server_.in_flight_.fetch_sub(1);
-    counted_ = false;
     busy_ = false;
     response_.reset();
     serializer_.reset();
@@ -193,7 +192,6 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
-  bool counted_ = false;
 };
 
 Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
@@ -237,7 +235,9 @@ void Server::Accept() {
 }
 
 void Server::OnAccept(beast::error_code ec, tcp::socket socket) {
-  if (draining_flag_.load() || !acceptor_.is_open()) return;
+  if (draining_flag_.load() || !acceptor_.is_open() || ec == asio::error::operation_aborted) {
+    return;
+  }
   if (ec) {
     spdlog::warn("accept: {}", ec.message());
   } else if (connections() >= options_.max_connections) {
