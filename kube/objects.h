@@ -24,10 +24,10 @@ struct Node {
   Labels labels;
   // Only the annotations this server reads (metrics.k8s.io/resource-metrics-path).
   std::map<std::string, std::string> annotations;
-  std::vector<NodeAddress> addresses;       // status.addresses, in the order the node lists them
-  int32_t kubelet_port = 0;                 // status.daemonEndpoints.kubeletEndpoint.Port; 0 = unset
-  int64_t allocatable_cpu_millicores = 0;   // status.allocatable.cpu; 0 = unknown
-  int64_t allocatable_memory_bytes = 0;     // status.allocatable.memory; 0 = unknown
+  std::vector<NodeAddress> addresses;      // status.addresses, in the order the node lists them
+  int32_t kubelet_port = 0;                // status.daemonEndpoints.kubeletEndpoint.Port; 0 = unset
+  int64_t allocatable_cpu_millicores = 0;  // status.allocatable.cpu; 0 = unknown
+  int64_t allocatable_memory_bytes = 0;    // status.allocatable.memory; 0 = unknown
 };
 
 // What the API needs of a Running pod (watched as PartialObjectMetadata).

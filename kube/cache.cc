@@ -1,0 +1,177 @@
+#include "kube/cache.h"
+
+#include <mutex>
+#include <utility>
+
+namespace kube {
+
+// ---- NodeCache ----
+
+std::shared_ptr<const Node> NodeCache::Get(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  auto it = nodes_.find(name);
+  return it == nodes_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const Node>> NodeCache::List(const LabelSelector& selector) const {
+  std::vector<std::shared_ptr<const Node>> out;
+  std::shared_lock lock(mu_);
+  if (selector.Empty()) out.reserve(nodes_.size());
+  for (const auto& [name, node] : nodes_) {
+    if (selector.Matches(node->labels)) out.push_back(node);
+  }
+  return out;
+}
+
+std::size_t NodeCache::Size() const {
+  std::shared_lock lock(mu_);
+  return nodes_.size();
+}
+
+void NodeCache::Replace(std::vector<Node> nodes) {
+  std::map<std::string_view, std::shared_ptr<const Node>> fresh;
+  for (Node& n : nodes) {
+    auto p = std::make_shared<const Node>(std::move(n));
+    std::string_view key = p->name;
+    fresh.erase(key);  // a duplicate: the last one wins, keyed by its own name
+    fresh.emplace(key, std::move(p));
+  }
+  {
+    std::unique_lock lock(mu_);
+    nodes_.swap(fresh);
+  }
+  // `fresh` (the old content) is freed outside the lock.
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  synced_.store(true, std::memory_order_release);
+}
+
+void NodeCache::Upsert(Node node) {
+  auto p = std::make_shared<const Node>(std::move(node));
+  std::shared_ptr<const Node> old;
+  {
+    std::unique_lock lock(mu_);
+    auto it = nodes_.find(p->name);
+    if (it != nodes_.end()) {
+      old = std::move(it->second);
+      nodes_.erase(it);  // the key views the old node's name: re-insert with the new one's
+    }
+    std::string_view key = p->name;
+    nodes_.emplace(key, std::move(p));
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void NodeCache::Remove(std::string_view name) {
+  std::shared_ptr<const Node> old;
+  {
+    std::unique_lock lock(mu_);
+    auto it = nodes_.find(name);
+    if (it == nodes_.end()) return;
+    old = std::move(it->second);
+    nodes_.erase(it);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+// ---- PodCache ----
+
+std::shared_ptr<const Pod> PodCache::Get(std::string_view ns, std::string_view name) const {
+  std::shared_lock lock(mu_);
+  auto nit = by_namespace_.find(ns);
+  if (nit == by_namespace_.end()) return nullptr;
+  auto it = nit->second.find(name);
+  return it == nit->second.end() ? nullptr : it->second;
+}
+
+void PodCache::ForEach(std::string_view ns, const LabelSelector& selector,
+                       const std::function<void(const std::shared_ptr<const Pod>&)>& fn) const {
+  std::shared_lock lock(mu_);
+  auto visit = [&](const NameIndex& index) {
+    for (const auto& [name, pod] : index) {
+      if (selector.Matches(pod->labels)) fn(pod);
+    }
+  };
+  if (ns.empty()) {
+    for (const auto& [unused, index] : by_namespace_) visit(index);
+  } else if (auto it = by_namespace_.find(ns); it != by_namespace_.end()) {
+    visit(it->second);
+  }
+}
+
+std::vector<std::shared_ptr<const Pod>> PodCache::List(std::string_view ns,
+                                                       const LabelSelector& selector) const {
+  std::vector<std::shared_ptr<const Pod>> out;
+  if (selector.Empty()) {
+    std::shared_lock lock(mu_);
+    if (ns.empty()) {
+      out.reserve(size_);
+    } else if (auto it = by_namespace_.find(ns); it != by_namespace_.end()) {
+      out.reserve(it->second.size());
+    }
+  }
+  ForEach(ns, selector, [&](const std::shared_ptr<const Pod>& p) { out.push_back(p); });
+  return out;
+}
+
+std::size_t PodCache::Size() const {
+  std::shared_lock lock(mu_);
+  return size_;
+}
+
+void PodCache::Replace(std::vector<Pod> pods) {
+  std::map<std::string, NameIndex, std::less<>> fresh;
+  std::size_t count = 0;
+  for (Pod& pod : pods) {
+    auto p = std::make_shared<const Pod>(std::move(pod));
+    NameIndex& index = fresh[p->namespace_];
+    std::string_view key = p->name;
+    if (index.erase(key) == 0) ++count;  // a duplicate: the last one wins, keyed by its own name
+    index.emplace(key, std::move(p));
+  }
+  {
+    std::unique_lock lock(mu_);
+    by_namespace_.swap(fresh);
+    size_ = count;
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  synced_.store(true, std::memory_order_release);
+}
+
+void PodCache::Upsert(Pod pod) {
+  auto p = std::make_shared<const Pod>(std::move(pod));
+  std::shared_ptr<const Pod> old;
+  {
+    std::unique_lock lock(mu_);
+    auto nit = by_namespace_.find(p->namespace_);
+    if (nit == by_namespace_.end()) nit = by_namespace_.emplace(p->namespace_, NameIndex()).first;
+    NameIndex& index = nit->second;
+    auto it = index.find(p->name);
+    if (it != index.end()) {
+      old = std::move(it->second);
+      index.erase(it);
+    } else {
+      ++size_;
+    }
+    std::string_view key = p->name;
+    index.emplace(key, std::move(p));
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void PodCache::Remove(std::string_view ns, std::string_view name) {
+  std::shared_ptr<const Pod> old;
+  {
+    std::unique_lock lock(mu_);
+    auto nit = by_namespace_.find(ns);
+    if (nit == by_namespace_.end()) return;
+    auto it = nit->second.find(name);
+    if (it == nit->second.end()) return;
+    old = std::move(it->second);
+    nit->second.erase(it);
+    --size_;
+    if (nit->second.empty()) by_namespace_.erase(nit);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+}  // namespace kube

@@ -1,0 +1,102 @@
+// In-memory mirrors of the cluster's nodes and Running pods, filled by informers (informer.h)
+// or, in tests, directly through the mutation methods.
+//
+// Objects are published as shared_ptr<const T>: a reader keeps what it got even if the cache
+// replaces or removes the object afterwards, and never blocks an update for longer than a map
+// lookup. Lists are fresh vectors of those pointers (no object is copied).
+//
+// Thread-safety: every method may be called from any thread concurrently (a reader/writer
+// lock guards the maps). Mutations are meant to come from one informer at a time.
+//
+// Memory: a pod costs its Pod struct (namespace, name, uid strings; labels), one shared_ptr
+// control block and one node in its namespace's index, whose key is a view of the pod's own
+// name. Namespaces are indexed, so per-namespace lists and gets cost O(log n) + the result.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/objects.h"
+#include "kube/selector.h"
+
+namespace kube {
+
+class NodeCache {
+ public:
+  NodeCache() = default;
+  NodeCache(const NodeCache&) = delete;
+  NodeCache& operator=(const NodeCache&) = delete;
+
+  // The node named `name`, or null.
+  std::shared_ptr<const Node> Get(std::string_view name) const;
+  // Nodes whose labels match `selector`, sorted by name.
+  std::vector<std::shared_ptr<const Node>> List(const LabelSelector& selector = {}) const;
+  std::size_t Size() const;
+
+  // True once Replace() was called (the informer's first complete list).
+  bool HasSynced() const { return synced_.load(std::memory_order_acquire); }
+  // Increases on every change; lets pollers skip work when nothing changed.
+  uint64_t Generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // Replaces the whole content (a fresh list) and marks the cache synced.
+  void Replace(std::vector<Node> nodes);
+  // Adds or replaces the node with the same name.
+  void Upsert(Node node);
+  // Removes the node; no-op if absent.
+  void Remove(std::string_view name);
+
+ private:
+  mutable std::shared_mutex mu_;
+  // Keys view the names inside the values.
+  std::map<std::string_view, std::shared_ptr<const Node>> nodes_;  // guarded by mu_
+  std::atomic<bool> synced_{false};
+  std::atomic<uint64_t> generation_{0};
+};
+
+class PodCache {
+ public:
+  PodCache() = default;
+  PodCache(const PodCache&) = delete;
+  PodCache& operator=(const PodCache&) = delete;
+
+  // The pod `ns`/`name`, or null.
+  std::shared_ptr<const Pod> Get(std::string_view ns, std::string_view name) const;
+  // Pods in namespace `ns` ("" = all namespaces) whose labels match `selector`, sorted by
+  // namespace, then name.
+  std::vector<std::shared_ptr<const Pod>> List(std::string_view ns,
+                                               const LabelSelector& selector = {}) const;
+  // Calls `fn` for each matching pod in the same order as List, under the read lock (fn must not
+  // call back into the cache). Avoids building a vector when the caller only aggregates.
+  void ForEach(std::string_view ns, const LabelSelector& selector,
+               const std::function<void(const std::shared_ptr<const Pod>&)>& fn) const;
+  std::size_t Size() const;
+
+  bool HasSynced() const { return synced_.load(std::memory_order_acquire); }
+  uint64_t Generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // Replaces the whole content and marks the cache synced.
+  void Replace(std::vector<Pod> pods);
+  // Adds or replaces the pod with the same namespace and name.
+  void Upsert(Pod pod);
+  // Removes the pod; no-op if absent.
+  void Remove(std::string_view ns, std::string_view name);
+
+ private:
+  using NameIndex = std::map<std::string_view, std::shared_ptr<const Pod>>;
+  mutable std::shared_mutex mu_;
+  // namespace -> name -> pod. Namespace keys are owned (namespaces are few); name keys view the
+  // name inside the pod they map to. Empty namespaces are erased.
+  std::map<std::string, NameIndex, std::less<>> by_namespace_;  // guarded by mu_
+  std::size_t size_ = 0;                                        // guarded by mu_
+  std::atomic<bool> synced_{false};
+  std::atomic<uint64_t> generation_{0};
+};
+
+}  // namespace kube

@@ -1,0 +1,154 @@
+#include "kube/cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+namespace kube {
+namespace {
+
+Pod MakePod(std::string ns, std::string name, Labels labels = {}) {
+  Pod p;
+  p.namespace_ = std::move(ns);
+  p.name = std::move(name);
+  p.uid = "uid-" + p.namespace_ + "-" + p.name;
+  p.labels = std::move(labels);
+  return p;
+}
+
+Node MakeNode(std::string name, Labels labels = {}) {
+  Node n;
+  n.name = std::move(name);
+  n.labels = std::move(labels);
+  return n;
+}
+
+std::vector<std::string> Names(const std::vector<std::shared_ptr<const Pod>>& pods) {
+  std::vector<std::string> out;
+  for (const auto& p : pods) out.push_back(p->namespace_ + "/" + p->name);
+  return out;
+}
+
+LabelSelector Sel(std::string_view s) { return LabelSelector::Parse(s).value(); }
+
+TEST(PodCacheTest, ReplaceListsSortedAndMarksSynced) {
+  PodCache cache;
+  EXPECT_FALSE(cache.HasSynced());
+  EXPECT_EQ(cache.Get("default", "a"), nullptr);
+  cache.Replace({MakePod("ns-b", "z"), MakePod("default", "b", {{"app", "web"}}),
+                 MakePod("default", "a", {{"app", "db"}}), MakePod("ns-b", "a")});
+  EXPECT_TRUE(cache.HasSynced());
+  EXPECT_EQ(cache.Size(), 4u);
+  EXPECT_EQ(Names(cache.List("")),
+            (std::vector<std::string>{"default/a", "default/b", "ns-b/a", "ns-b/z"}));
+  EXPECT_EQ(Names(cache.List("ns-b")), (std::vector<std::string>{"ns-b/a", "ns-b/z"}));
+  EXPECT_EQ(Names(cache.List("missing")), std::vector<std::string>{});
+  EXPECT_EQ(Names(cache.List("", Sel("app"))),
+            (std::vector<std::string>{"default/a", "default/b"}));
+  EXPECT_EQ(Names(cache.List("default", Sel("app!=db"))), (std::vector<std::string>{"default/b"}));
+  auto p = cache.Get("default", "b");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->labels.at("app"), "web");
+  EXPECT_EQ(cache.Get("default", "z"), nullptr);
+}
+
+TEST(PodCacheTest, ReplaceDropsWhatIsGoneAndKeepsLastDuplicate) {
+  PodCache cache;
+  cache.Replace({MakePod("a", "1"), MakePod("a", "2")});
+  auto held = cache.Get("a", "1");
+  cache.Replace({MakePod("a", "2", {{"v", "1"}}), MakePod("a", "2", {{"v", "2"}})});
+  EXPECT_EQ(cache.Size(), 1u);
+  EXPECT_EQ(cache.Get("a", "1"), nullptr);
+  ASSERT_NE(held, nullptr);  // a reader keeps what it got
+  EXPECT_EQ(held->name, "1");
+  EXPECT_EQ(cache.Get("a", "2")->labels.at("v"), "2");
+  cache.Replace({});
+  EXPECT_EQ(cache.Size(), 0u);
+  EXPECT_TRUE(cache.HasSynced());
+}
+
+TEST(PodCacheTest, UpsertAndRemove) {
+  PodCache cache;
+  uint64_t g0 = cache.Generation();
+  cache.Upsert(MakePod("ns", "p", {{"v", "1"}}));
+  EXPECT_GT(cache.Generation(), g0);
+  EXPECT_FALSE(cache.HasSynced());  // only a full list syncs
+  cache.Upsert(MakePod("ns", "p", {{"v", "2"}}));
+  EXPECT_EQ(cache.Size(), 1u);
+  EXPECT_EQ(cache.Get("ns", "p")->labels.at("v"), "2");
+  // Lookups still work after the object behind the key was replaced (keys view object names).
+  EXPECT_EQ(Names(cache.List("ns")), std::vector<std::string>{"ns/p"});
+  cache.Remove("ns", "missing");
+  cache.Remove("other", "p");
+  EXPECT_EQ(cache.Size(), 1u);
+  uint64_t g1 = cache.Generation();
+  cache.Remove("ns", "p");
+  EXPECT_GT(cache.Generation(), g1);
+  EXPECT_EQ(cache.Size(), 0u);
+  EXPECT_EQ(cache.Get("ns", "p"), nullptr);
+  EXPECT_TRUE(cache.List("").empty());
+}
+
+TEST(PodCacheTest, ForEachVisitsInListOrder) {
+  PodCache cache;
+  cache.Replace({MakePod("b", "1"), MakePod("a", "2"), MakePod("a", "1")});
+  std::vector<std::string> seen;
+  cache.ForEach("", LabelSelector(), [&](const std::shared_ptr<const Pod>& p) {
+    seen.push_back(p->namespace_ + "/" + p->name);
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "a/2", "b/1"}));
+}
+
+TEST(PodCacheTest, ConcurrentReadersAndWriter) {
+  PodCache cache;
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 2000; ++i) {
+      cache.Upsert(MakePod("ns" + std::to_string(i % 7), "p" + std::to_string(i % 50)));
+      if (i % 3 == 0) cache.Remove("ns" + std::to_string(i % 7), "p" + std::to_string(i % 50));
+      if (i % 500 == 0) cache.Replace({MakePod("ns0", "p0")});
+    }
+    stop = true;
+  });
+  std::size_t reads = 0;
+  while (!stop) {
+    for (const auto& p : cache.List("")) {
+      ASSERT_FALSE(p->name.empty());
+      ++reads;
+    }
+    cache.Get("ns1", "p1");
+  }
+  writer.join();
+  // Whatever interleaving happened, the index is consistent with Size().
+  EXPECT_EQ(cache.List("").size(), cache.Size());
+  (void)reads;
+}
+
+TEST(NodeCacheTest, GetListUpsertRemove) {
+  NodeCache cache;
+  EXPECT_FALSE(cache.HasSynced());
+  cache.Replace({MakeNode("n2", {{"zone", "b"}}), MakeNode("n1", {{"zone", "a"}}), MakeNode("n3")});
+  EXPECT_TRUE(cache.HasSynced());
+  auto all = cache.List();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0]->name, "n1");
+  EXPECT_EQ(all[2]->name, "n3");
+  auto zoned = cache.List(Sel("zone in (a,b)"));
+  ASSERT_EQ(zoned.size(), 2u);
+  EXPECT_EQ(zoned[1]->name, "n2");
+  cache.Upsert(MakeNode("n1", {{"zone", "c"}}));
+  EXPECT_EQ(cache.Get("n1")->labels.at("zone"), "c");
+  EXPECT_EQ(cache.List(Sel("zone=a")).size(), 0u);
+  cache.Remove("n1");
+  cache.Remove("n1");
+  EXPECT_EQ(cache.Get("n1"), nullptr);
+  EXPECT_EQ(cache.Size(), 2u);
+  cache.Replace({MakeNode("x"), MakeNode("x")});
+  EXPECT_EQ(cache.Size(), 1u);
+  EXPECT_EQ(cache.Get("x")->name, "x");
+}
+
+}  // namespace
+}  // namespace kube
