@@ -227,6 +227,10 @@ void Store::Publish() {
 std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats* stats) const {
   std::vector<NodeMetrics> nodes;
   std::vector<PodMetrics> pods;
+  size_t pod_count = 0;
+  for (const auto& entry : *state_) pod_count += entry.second.pods.size();
+  nodes.reserve(state_->size());
+  pods.reserve(pod_count);
   stats->nodes = state_->size();
   for (const auto& [name, node] : *state_) {
     if (node.failed_ticks > 0) ++stats->retained_nodes;
