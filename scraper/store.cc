@@ -84,6 +84,23 @@ struct Store::NodeState {
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
 };
 
+namespace {}  // namespace
+
+// True when `usages` lists exactly the containers of `node`, in the same order.
+bool Store::SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages) {
+  size_t k = 0;
+  for (const PodState& pod : node.pods) {
+    for (const ContainerState& c : pod.containers) {
+      if (k == usages.size()) return false;
+      const ContainerUsage& u = usages[k++];
+      if (c.name != u.container || pod.name != u.pod || pod.namespace_ != u.namespace_) {
+        return false;
+      }
+    }
+  }
+  return k == usages.size();
+}
+
 namespace {
 
 void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
@@ -147,6 +164,22 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
   NodeState fresh;
   if (metrics->node.has_cpu && metrics->node.has_memory) {
     Advance(old ? &old->series : nullptr, metrics->node, &fresh.series);
+  }
+  if (old != nullptr && SameLayout(*old, metrics->containers)) {
+    // Nothing was created or deleted on the node since the last scrape: update in place.
+    size_t k = 0;
+    for (PodState& pod : old->pods) {
+      for (ContainerState& c : pod.containers) {
+        ContainerState next;
+        AdvanceContainer(&c, metrics->containers[k++], settings_.resolution, &next);
+        c.start_time = next.start_time;
+        c.series = next.series;
+      }
+    }
+    old->series = fresh.series;
+    old->failed_ticks = 0;
+    next_->emplace(std::string(node), std::move(*old));
+    return;
   }
   // Containers arrive sorted by (namespace, pod, container), and the old state is sorted the
   // same way: one merge walk finds each pod's old state. A pod whose containers did not change
