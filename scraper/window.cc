@@ -15,25 +15,25 @@ Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<
 }
 
 const NodeMetrics* Window::FindNode(std::string_view name) const {
-  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), name,
-                             [](const NodeMetrics& n, std::string_view key) { return n.name < key; });
+  auto it =
+      std::lower_bound(nodes_.begin(), nodes_.end(), name,
+                       [](const NodeMetrics& n, std::string_view key) { return n.name < key; });
   return it != nodes_.end() && it->name == name ? &*it : nullptr;
 }
 
 const PodMetrics* Window::FindPod(std::string_view namespace_, std::string_view name) const {
   auto key = std::make_tuple(namespace_, name);
-  auto it = std::lower_bound(pods_.begin(), pods_.end(), key,
-                             [](const PodMetrics& p, const auto& k) {
-                               return std::tie(p.namespace_, p.name) < k;
-                             });
+  auto it =
+      std::lower_bound(pods_.begin(), pods_.end(), key, [](const PodMetrics& p, const auto& k) {
+        return std::make_tuple(std::string_view(p.namespace_), std::string_view(p.name)) < k;
+      });
   return it != pods_.end() && it->namespace_ == namespace_ && it->name == name ? &*it : nullptr;
 }
 
 std::pair<const PodMetrics*, const PodMetrics*> Window::PodsInNamespace(
     std::string_view namespace_) const {
-  auto [first, last] = std::equal_range(
-      pods_.begin(), pods_.end(), namespace_,
-      [](const auto& a, const auto& b) {
+  auto [first, last] =
+      std::equal_range(pods_.begin(), pods_.end(), namespace_, [](const auto& a, const auto& b) {
         if constexpr (std::is_same_v<std::decay_t<decltype(a)>, PodMetrics>) {
           return std::string_view(a.namespace_) < b;
         } else {

@@ -19,10 +19,10 @@ namespace scraper {
 // Usage of one node over its window.
 struct NodeMetrics {
   std::string name;
-  base::UnixNanos timestamp = 0;   // kubelet sample time of the newer point
+  base::UnixNanos timestamp = 0;       // kubelet sample time of the newer point
   std::chrono::nanoseconds window{0};  // newer minus older sample time (> 0)
-  uint64_t cpu_nanocores = 0;      // Δ cumulative CPU ns / Δ seconds, truncated
-  uint64_t memory_bytes = 0;       // working set of the newer point
+  uint64_t cpu_nanocores = 0;          // Δ cumulative CPU ns / Δ seconds, truncated
+  uint64_t memory_bytes = 0;           // working set of the newer point
 };
 
 struct ContainerMetrics {
@@ -57,7 +57,8 @@ class Window {
   const NodeMetrics* FindNode(std::string_view name) const;
   const PodMetrics* FindPod(std::string_view namespace_, std::string_view name) const;
   // The pods of one namespace, as a contiguous range of pods(). O(log n).
-  std::pair<const PodMetrics*, const PodMetrics*> PodsInNamespace(std::string_view namespace_) const;
+  std::pair<const PodMetrics*, const PodMetrics*> PodsInNamespace(
+      std::string_view namespace_) const;
 
  private:
   uint64_t generation_;

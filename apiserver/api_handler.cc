@@ -1,0 +1,82 @@
+#include "apiserver/api_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace apiserver {
+namespace {
+
+std::string UpperVerb(const std::string& verb) {
+  std::string v = verb;
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return v;
+}
+
+}  // namespace
+
+HttpResponse ApiHandler::Route(const HttpRequest& request, const RequestInfo& info,
+                               const Query& query) const {
+  const std::string_view accept = request.Header("Accept").value_or("");
+  if (info.is_resource) return d_.api.ServeResource(info, query, accept);
+  const std::string_view path = request.Path();
+  const bool read = request.method == "GET" || request.method == "HEAD";
+  std::optional<HttpResponse> r;
+  if (path == "/apis" || path.substr(0, 6) == "/apis/") {
+    r = d_.api.ServeDiscovery(path, accept);
+  } else if (path == "/metrics") {
+    HttpResponse m;
+    m.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    m.body = d_.registry.Render();
+    r = std::move(m);
+  } else if (path.substr(0, 8) == "/openapi") {
+    r = d_.openapi.Serve(path, request);
+  } else {
+    r = d_.health.Serve(path, query);
+  }
+  if (!r) return ErrorResponse(NotFoundError());
+  if (!read) return ErrorResponse(MethodNotAllowedError());
+  return std::move(*r);
+}
+
+void ApiHandler::Handle(HttpRequest request, std::function<void(HttpResponse)> done) {
+  auto start = d_.clock.Steady();
+  auto req = std::make_shared<HttpRequest>(std::move(request));
+  d_.authenticator.Authenticate(*req, [this, req, start,
+                                       done = std::move(done)](AuthnResult authn) mutable {
+    Query query(req->RawQuery());
+    RequestInfo info = ParseRequestInfo(req->method, req->Path(), query);
+    auto finish = [this, start, info](std::function<void(HttpResponse)>& done, HttpResponse r) {
+      if (d_.metrics.request_duration != nullptr) {
+        double seconds = std::chrono::duration<double>(d_.clock.Steady() - start).count();
+        d_.metrics.request_duration->Observe(
+            {UpperVerb(info.verb), info.is_resource ? info.resource : "", std::to_string(r.status)},
+            seconds);
+      }
+      done(std::move(r));
+    };
+    if (d_.metrics.authn_outcomes != nullptr) {
+      static const char* const kNames[] = {"success", "anonymous", "failure"};
+      d_.metrics.authn_outcomes->Add({kNames[static_cast<int>(authn.outcome)]}, 1);
+    }
+    if (authn.outcome == AuthnResult::Outcome::kUnauthorized) {
+      spdlog::debug("unauthorized {} {}: {}", req->method, req->Path(), authn.error);
+      return finish(done, ErrorResponse(UnauthorizedError()));
+    }
+    kube::Attributes attributes = MakeAttributes(authn.user, info);
+    d_.authorizer.Authorize(
+        attributes, [this, req, info = std::move(info), query = std::move(query), attributes,
+                     finish, done = std::move(done)](AuthzResult authz) mutable {
+          if (!authz.allowed) {
+            spdlog::debug("forbidden {} {} for {}: {}", req->method, req->Path(),
+                          attributes.user.name, authz.reason);
+            return finish(done, ErrorResponse(ForbiddenError(attributes, authz.reason)));
+          }
+          finish(done, Route(*req, info, query));
+        });
+  });
+}
+
+}  // namespace apiserver

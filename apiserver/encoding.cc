@@ -1,0 +1,402 @@
+#include "apiserver/encoding.h"
+
+#include "apiserver/wire_format.h"
+#include "base/duration.h"
+
+namespace apiserver {
+namespace {
+
+constexpr std::string_view kMagic("k8s\0", 4);
+
+std::string_view ItemKindName(Kind kind) {
+  return kind == Kind::kNode ? "NodeMetrics" : "PodMetrics";
+}
+std::string_view ListKindName(Kind kind) {
+  return kind == Kind::kNode ? "NodeMetricsList" : "PodMetricsList";
+}
+
+// `"usage":{"cpu":"...","memory":"..."}` without the key.
+void AppendUsageJson(std::string& out, uint64_t cpu, uint64_t memory) {
+  out.append("{\"cpu\":\"");
+  AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
+  out.append("\",\"memory\":\"");
+  AppendBinarySI(out, static_cast<int64_t>(memory));
+  out.append("\"}");
+}
+
+void AppendTimeWindowJson(std::string& out, base::UnixNanos ts, std::chrono::nanoseconds window) {
+  out.append("\"timestamp\":\"");
+  out.append(FormatTime(ts));
+  out.append("\",\"window\":");
+  AppendJsonString(out, base::FormatDuration(window));
+}
+
+// Appends map<string,Quantity> entries for cpu and memory as repeated field `field`.
+void AppendUsageProto(std::string& out, uint32_t field, uint64_t cpu, uint64_t memory) {
+  for (int i = 0; i < 2; ++i) {
+    std::string value = i == 0 ? FormatCpu(cpu) : FormatMemory(memory);
+    std::string q;
+    AppendBytesField(q, 1, value);
+    std::string entry;
+    AppendBytesField(entry, 1, i == 0 ? "cpu" : "memory");
+    AppendBytesField(entry, 2, q);
+    AppendBytesField(out, field, entry);
+  }
+}
+
+void AppendTimeProto(std::string& out, uint32_t field, base::UnixNanos t) {
+  std::string msg;
+  AppendVarintField(msg, 1, static_cast<uint64_t>(UnixSeconds(t)));
+  AppendVarintField(msg, 2, 0);
+  AppendBytesField(out, field, msg);
+}
+
+void AppendDurationProto(std::string& out, uint32_t field, std::chrono::nanoseconds d) {
+  std::string msg;
+  AppendVarintField(msg, 1, static_cast<uint64_t>(d.count()));
+  AppendBytesField(out, field, msg);
+}
+
+EncodedWindow::Item EncodeNode(const scraper::NodeMetrics& n) {
+  EncodedWindow::Item item;
+  std::string& j = item.json_tail;
+  AppendTimeWindowJson(j, n.timestamp, n.window);
+  j.append(",\"usage\":");
+  AppendUsageJson(j, n.cpu_nanocores, n.memory_bytes);
+  j.push_back('}');
+  std::string& p = item.proto_tail;
+  AppendTimeProto(p, 2, n.timestamp);
+  AppendDurationProto(p, 3, n.window);
+  AppendUsageProto(p, 4, n.cpu_nanocores, n.memory_bytes);
+  return item;
+}
+
+EncodedWindow::Item EncodePod(const scraper::PodMetrics& pod) {
+  EncodedWindow::Item item;
+  std::string& j = item.json_tail;
+  AppendTimeWindowJson(j, pod.timestamp, pod.window);
+  j.append(",\"containers\":[");
+  std::string& p = item.proto_tail;
+  AppendTimeProto(p, 2, pod.timestamp);
+  AppendDurationProto(p, 3, pod.window);
+  bool first = true;
+  for (const auto& c : pod.containers) {
+    if (!first) j.push_back(',');
+    first = false;
+    j.append("{\"name\":");
+    AppendJsonString(j, c.name);
+    j.append(",\"usage\":");
+    AppendUsageJson(j, c.cpu_nanocores, c.memory_bytes);
+    j.push_back('}');
+    std::string cm;
+    AppendBytesField(cm, 1, c.name);
+    AppendUsageProto(cm, 2, c.cpu_nanocores, c.memory_bytes);
+    AppendBytesField(p, 4, cm);
+  }
+  j.append("]}");
+  return item;
+}
+
+// `"metadata":{...}` for an item (no leading comma).
+void AppendMetaJson(std::string& out, const ItemMeta& meta, std::string_view creation) {
+  out.append("\"metadata\":{\"name\":");
+  AppendJsonString(out, meta.name);
+  if (!meta.namespace_.empty()) {
+    out.append(",\"namespace\":");
+    AppendJsonString(out, meta.namespace_);
+  }
+  out.append(",\"creationTimestamp\":\"");
+  out.append(creation);
+  out.push_back('"');
+  if (meta.labels != nullptr && !meta.labels->empty()) {
+    out.append(",\"labels\":{");
+    bool first = true;
+    for (const auto& [k, v] : *meta.labels) {
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(out, k);
+      out.push_back(':');
+      AppendJsonString(out, v);
+    }
+    out.push_back('}');
+  }
+  out.push_back('}');
+}
+
+void AppendItemJson(std::string& out, const ListEntry& e, std::string_view creation,
+                    std::string_view kind, std::string_view api_version) {
+  out.push_back('{');
+  if (!kind.empty()) {
+    out.append("\"kind\":\"");
+    out.append(kind);
+    out.append("\",\"apiVersion\":\"");
+    out.append(api_version);
+    out.append("\",");
+  }
+  AppendMetaJson(out, e.meta, creation);
+  out.push_back(',');
+  out.append(e.item->json_tail);
+}
+
+std::string MetaProto(const ItemMeta& meta, base::UnixNanos now) {
+  std::string m;
+  AppendBytesField(m, 1, meta.name);
+  if (!meta.namespace_.empty()) AppendBytesField(m, 3, meta.namespace_);
+  AppendTimeProto(m, 8, now);
+  if (meta.labels != nullptr) {
+    for (const auto& [k, v] : *meta.labels) {
+      std::string entry;
+      AppendBytesField(entry, 1, k);
+      AppendBytesField(entry, 2, v);
+      AppendBytesField(m, 11, entry);
+    }
+  }
+  return m;
+}
+
+// The NodeMetrics/PodMetrics message bytes.
+std::string ItemProto(const ListEntry& e, base::UnixNanos now) {
+  std::string out;
+  AppendBytesField(out, 1, MetaProto(e.meta, now));
+  out.append(e.item->proto_tail);
+  return out;
+}
+
+// Table helpers.
+void AppendColumn(std::string& out, std::string_view name, std::string_view format,
+                  std::string_view description) {
+  out.append("{\"name\":\"");
+  out.append(name);
+  out.append("\",\"type\":\"string\",\"format\":\"");
+  out.append(format);
+  out.append("\",\"description\":\"");
+  out.append(description);
+  out.append("\",\"priority\":0}");
+}
+
+}  // namespace
+
+EncodedWindow::EncodedWindow(std::shared_ptr<const scraper::Window> window)
+    : window_(std::move(window)) {
+  nodes_.reserve(window_->nodes().size());
+  for (const auto& n : window_->nodes()) nodes_.push_back(EncodeNode(n));
+  pods_.reserve(window_->pods().size());
+  for (const auto& p : window_->pods()) pods_.push_back(EncodePod(p));
+}
+
+std::string WrapProtobuf(std::string_view api_version, std::string_view kind,
+                         std::string_view raw) {
+  std::string type_meta;
+  AppendBytesField(type_meta, 1, api_version);
+  AppendBytesField(type_meta, 2, kind);
+  std::string out;
+  out.reserve(raw.size() + type_meta.size() + 24);
+  out.append(kMagic);
+  AppendBytesField(out, 1, type_meta);
+  AppendBytesField(out, 2, raw);
+  AppendBytesField(out, 3, "");
+  AppendBytesField(out, 4, "");
+  return out;
+}
+
+std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
+                         const ListEntry& entry, base::UnixNanos now) {
+  if (format == Format::kProtobuf) {
+    return WrapProtobuf(api_version, ItemKindName(kind), ItemProto(entry, now));
+  }
+  std::string out;
+  AppendItemJson(out, entry, FormatTime(now), ItemKindName(kind), api_version);
+  out.push_back('\n');
+  return out;
+}
+
+std::string EncodeList(Format format, Kind kind, std::string_view api_version,
+                       const std::vector<ListEntry>& entries, base::UnixNanos now) {
+  if (format == Format::kProtobuf) {
+    std::string raw;
+    std::string meta;
+    size_t estimate = 8;
+    for (const auto& e : entries) estimate += e.item->proto_tail.size() + 96;
+    raw.reserve(estimate);
+    AppendBytesField(raw, 1, "");  // empty ListMeta
+    for (const auto& e : entries) {
+      meta = MetaProto(e.meta, now);
+      size_t item_len = 1 + VarintSize(meta.size()) + meta.size() + e.item->proto_tail.size();
+      AppendVarint(raw, (2 << 3) | 2);
+      AppendVarint(raw, item_len);
+      AppendBytesField(raw, 1, meta);
+      raw.append(e.item->proto_tail);
+    }
+    return WrapProtobuf(api_version, ListKindName(kind), raw);
+  }
+  const std::string creation = FormatTime(now);
+  std::string out;
+  size_t estimate = 128;
+  for (const auto& e : entries) estimate += e.item->json_tail.size() + 160;
+  out.reserve(estimate);
+  out.append("{\"kind\":\"");
+  out.append(ListKindName(kind));
+  out.append("\",\"apiVersion\":\"");
+  out.append(api_version);
+  out.append("\",\"metadata\":{},\"items\":[");
+  bool first = true;
+  for (const auto& e : entries) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendItemJson(out, e, creation, {}, {});
+  }
+  out.append("]}\n");
+  return out;
+}
+
+std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
+                        std::string_view include_object, const std::vector<ListEntry>& entries,
+                        base::UnixNanos now) {
+  const std::string creation = FormatTime(now);
+  std::string out;
+  out.append("{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/");
+  out.append(table_version);
+  out.append("\",\"metadata\":{},\"columnDefinitions\":[");
+  if (!entries.empty()) {
+    AppendColumn(out, "Name", "name", "Name of the resource");
+    out.push_back(',');
+    AppendColumn(out, "cpu", "quantity", "");
+    out.push_back(',');
+    AppendColumn(out, "memory", "quantity", "");
+    out.push_back(',');
+    AppendColumn(out, "Window", "duration", "");
+  }
+  out.append("],\"rows\":[");
+  bool first = true;
+  for (const auto& e : entries) {
+    if (!first) out.push_back(',');
+    first = false;
+    uint64_t cpu = 0, memory = 0;
+    std::chrono::nanoseconds window{0};
+    if (e.node != nullptr) {
+      cpu = e.node->cpu_nanocores;
+      memory = e.node->memory_bytes;
+      window = e.node->window;
+    } else {
+      for (const auto& c : e.pod->containers) {
+        cpu += c.cpu_nanocores;
+        memory += c.memory_bytes;
+      }
+      window = e.pod->window;
+    }
+    out.append("{\"cells\":[");
+    AppendJsonString(out, e.meta.name);
+    out.append(",\"");
+    AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
+    out.append("\",\"");
+    AppendBinarySI(out, static_cast<int64_t>(memory));
+    out.append("\",");
+    AppendJsonString(out, base::FormatDuration(window));
+    out.push_back(']');
+    if (include_object == "Object") {
+      out.append(",\"object\":");
+      AppendItemJson(out, e, creation, ItemKindName(kind), api_version);
+    } else if (include_object != "None") {
+      out.append(",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/");
+      out.append(table_version);
+      out.append("\",");
+      AppendMetaJson(out, e.meta, creation);
+      out.push_back('}');
+    }
+    out.push_back('}');
+  }
+  out.append("]}\n");
+  return out;
+}
+
+std::string EncodeStatus(Format format, const ApiError& error) {
+  if (format == Format::kProtobuf) {
+    std::string raw;
+    AppendBytesField(raw, 1, "");  // ListMeta
+    AppendBytesField(raw, 2, "Failure");
+    AppendBytesField(raw, 3, error.message);
+    AppendBytesField(raw, 4, error.reason);
+    if (error.has_details) {
+      std::string d;
+      AppendBytesField(d, 1, error.details.name);
+      AppendBytesField(d, 2, error.details.group);
+      AppendBytesField(d, 3, error.details.kind);
+      AppendVarintField(d, 5, 0);
+      AppendBytesField(raw, 5, d);
+    }
+    AppendVarintField(raw, 6, error.code);
+    return WrapProtobuf("v1", "Status", raw);
+  }
+  std::string out =
+      "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",";
+  out.append("\"message\":");
+  AppendJsonString(out, error.message);
+  if (!error.reason.empty()) {
+    out.append(",\"reason\":");
+    AppendJsonString(out, error.reason);
+  }
+  if (error.has_details) {
+    out.append(",\"details\":{");
+    bool first = true;
+    auto field = [&](std::string_view key, const std::string& value) {
+      if (value.empty()) return;
+      if (!first) out.push_back(',');
+      first = false;
+      out.push_back('"');
+      out.append(key);
+      out.append("\":");
+      AppendJsonString(out, value);
+    };
+    field("name", error.details.name);
+    field("group", error.details.group);
+    field("kind", error.details.kind);
+    out.push_back('}');
+  }
+  out.append(",\"code\":");
+  out.append(std::to_string(error.code));
+  out.append("}\n");
+  return out;
+}
+
+namespace {
+
+void AppendGroup(std::string& out, const std::vector<std::string>& versions) {
+  out.append("\"name\":\"metrics.k8s.io\",\"versions\":[");
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append("{\"groupVersion\":\"metrics.k8s.io/" + versions[i] + "\",\"version\":\"" +
+               versions[i] + "\"}");
+  }
+  out.append("],\"preferredVersion\":{\"groupVersion\":\"metrics.k8s.io/" + versions.front() +
+             "\",\"version\":\"" + versions.front() + "\"}");
+}
+
+}  // namespace
+
+std::string EncodeApiGroupList(const std::vector<std::string>& versions) {
+  std::string out = "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{";
+  AppendGroup(out, versions);
+  out.append("}]}\n");
+  return out;
+}
+
+std::string EncodeApiGroup(const std::vector<std::string>& versions) {
+  std::string out = "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",";
+  AppendGroup(out, versions);
+  out.append("}\n");
+  return out;
+}
+
+std::string EncodeApiResourceList(std::string_view version) {
+  std::string out =
+      "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"metrics.k8s.io/";
+  out.append(version);
+  out.append(
+      "\",\"resources\":[{\"name\":\"nodes\",\"singularName\":\"\",\"namespaced\":false,"
+      "\"kind\":\"NodeMetrics\",\"verbs\":[\"get\",\"list\"]},{\"name\":\"pods\","
+      "\"singularName\":\"\",\"namespaced\":true,\"kind\":\"PodMetrics\",\"verbs\":[\"get\","
+      "\"list\"]}]}\n");
+  return out;
+}
+
+}  // namespace apiserver

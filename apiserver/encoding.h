@@ -1,0 +1,108 @@
+// Encoders for the metrics.k8s.io objects, metav1.Status, discovery documents and metav1.Table,
+// in JSON (byte-compatible with what metrics-server's Go encoder writes) and in Kubernetes
+// protobuf (the "k8s\0" + runtime.Unknown envelope).
+//
+// The per-object parts that do not depend on the request (timestamp, window, usage) are
+// pre-encoded once per window generation into an EncodedWindow; a response then only writes the
+// object metadata (name, namespace, labels, creationTimestamp = response time) around them.
+//
+// Thread-safety: functions are pure; an EncodedWindow is immutable and may be shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "kube/objects.h"
+#include "scraper/window.h"
+
+namespace apiserver {
+
+inline constexpr std::string_view kGroup = "metrics.k8s.io";
+inline constexpr std::string_view kJsonContentType = "application/json";
+inline constexpr std::string_view kProtobufContentType = "application/vnd.kubernetes.protobuf";
+
+// Output formats a client can negotiate (negotiation.h).
+enum class Format { kJson, kProtobuf, kTable };
+
+// The request-independent encodings of one window, indexed like Window::nodes()/pods().
+class EncodedWindow {
+ public:
+  struct Item {
+    std::string json_tail;   // `"timestamp":...,"window":...,"usage"|"containers":...}`
+    std::string proto_tail;  // NodeMetrics/PodMetrics fields 2.. (everything but metadata)
+  };
+  // Encodes every node and pod of `window`; `window` must outlive the result.
+  explicit EncodedWindow(std::shared_ptr<const scraper::Window> window);
+
+  const scraper::Window& window() const { return *window_; }
+  const Item& node(const scraper::NodeMetrics* n) const {
+    return nodes_[n - window_->nodes().data()];
+  }
+  const Item& pod(const scraper::PodMetrics* p) const { return pods_[p - window_->pods().data()]; }
+
+ private:
+  std::shared_ptr<const scraper::Window> window_;
+  std::vector<Item> nodes_;
+  std::vector<Item> pods_;
+};
+
+// The object metadata written around a pre-encoded item.
+struct ItemMeta {
+  std::string_view name;
+  std::string_view namespace_;           // empty for nodes
+  const kube::Labels* labels = nullptr;  // copied from the Node/Pod; may be null
+};
+
+// One element of a list response.
+struct ListEntry {
+  ItemMeta meta;
+  const EncodedWindow::Item* item = nullptr;
+  const scraper::NodeMetrics* node = nullptr;  // exactly one of node/pod is set
+  const scraper::PodMetrics* pod = nullptr;
+};
+
+enum class Kind { kNode, kPod };
+
+// Full response bodies. `api_version` is "metrics.k8s.io/v1beta1" or "metrics.k8s.io/v1"; `now`
+// becomes metadata.creationTimestamp as metrics-server does.
+std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
+                         const ListEntry& entry, base::UnixNanos now);
+std::string EncodeList(Format format, Kind kind, std::string_view api_version,
+                       const std::vector<ListEntry>& entries, base::UnixNanos now);
+
+// metav1.Table for `kubectl get {nodes,pods}.metrics.k8s.io`. `table_version` is "v1" or
+// "v1beta1" (meta.k8s.io); `include_object` is "Metadata", "Object" or "None".
+std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
+                        std::string_view include_object, const std::vector<ListEntry>& entries,
+                        base::UnixNanos now);
+
+// metav1.Status details.
+struct StatusDetails {
+  std::string name;
+  std::string group;
+  std::string kind;
+};
+// A failure Status: code, reason (e.g. "NotFound"), message, optional details.
+struct ApiError {
+  unsigned code = 500;
+  std::string reason;
+  std::string message;
+  bool has_details = false;
+  StatusDetails details;
+};
+// JSON or protobuf Status body (protobuf only when `format` is kProtobuf).
+std::string EncodeStatus(Format format, const ApiError& error);
+
+// Discovery documents for the served versions (preferred = first of `versions`).
+std::string EncodeApiGroupList(const std::vector<std::string>& versions);
+std::string EncodeApiGroup(const std::vector<std::string>& versions);
+std::string EncodeApiResourceList(std::string_view version);
+
+// Wraps a protobuf-encoded object into the "k8s\0" + runtime.Unknown envelope.
+std::string WrapProtobuf(std::string_view api_version, std::string_view kind, std::string_view raw);
+
+}  // namespace apiserver

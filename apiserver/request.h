@@ -1,0 +1,107 @@
+// The request and response values passed between the TLS server and the handlers, the query
+// string decoder, Accept negotiation and the Kubernetes request-info parser (what a path means
+// for authorization and routing). Plain values and pure functions; thread-safe.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "apiserver/encoding.h"
+
+namespace apiserver {
+
+// The verified-or-not certificate chain a client presented (leaf first), owned via X509
+// reference counts. Immutable.
+class PeerCertificates {
+ public:
+  // Takes new references to `leaf` and every element of `chain` (which may include the leaf).
+  PeerCertificates(X509* leaf, STACK_OF(X509) * chain);
+  ~PeerCertificates();
+  PeerCertificates(const PeerCertificates&) = delete;
+  PeerCertificates& operator=(const PeerCertificates&) = delete;
+
+  X509* leaf() const { return leaf_; }
+  // Intermediates offered by the peer (never null, may be empty).
+  STACK_OF(X509) * intermediates() const { return intermediates_; }
+
+ private:
+  X509* leaf_;
+  STACK_OF(X509) * intermediates_;
+};
+
+struct HttpRequest {
+  std::string method;                                        // "GET", ...
+  std::string target;                                        // path and query as received
+  std::vector<std::pair<std::string, std::string>> headers;  // in order, names as received
+  std::shared_ptr<const PeerCertificates> peer;              // null without a client cert
+
+  std::string_view Path() const;
+  std::string_view RawQuery() const;  // after '?', may be empty
+  // First value of a header (case-insensitive name), or nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+// A Status response in `format` (JSON unless protobuf was negotiated).
+HttpResponse ErrorResponse(const ApiError& error, Format format = Format::kJson);
+
+// Decoded query string: HTML form rules ('+' is a space, %XX escapes, first value wins).
+// Malformed pairs are dropped, as Go's url.Values parsing does for Request.URL.Query().
+class Query {
+ public:
+  explicit Query(std::string_view raw);
+  // First value of `key`, or nullopt when absent.
+  std::optional<std::string> Get(std::string_view key) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+};
+
+// Percent-decodes `s`; `plus_is_space` for form values. nullopt on a bad escape.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+
+// The outcome of Accept negotiation.
+struct Negotiated {
+  Format format = Format::kJson;
+  std::string table_version;  // "v1" or "v1beta1" when format == kTable
+};
+// Picks the first acceptable entry of `accept` (by q, then order) among the formats allowed:
+// JSON always; protobuf if `allow_protobuf`; Table if `allow_table`. Empty header = JSON.
+// nullopt = nothing acceptable (406).
+std::optional<Negotiated> Negotiate(std::string_view accept, bool allow_protobuf, bool allow_table);
+// The 406 error body listing what is served.
+ApiError NotAcceptable(bool allow_protobuf);
+
+// What a path means, as k8s.io/apiserver's RequestInfoFactory derives it.
+struct RequestInfo {
+  bool is_resource = false;
+  std::string path;
+  std::string verb;  // resource: get, list, watch, create, ...; non-resource: lower-case method
+  std::string api_group;
+  std::string api_version;
+  std::string namespace_;
+  std::string resource;
+  std::string subresource;
+  std::string name;
+  size_t parts = 0;           // path segments after /apis/<group>/<version>[/namespaces/<ns>]
+  bool watch_prefix = false;  // legacy /apis/<g>/<v>/watch/... form
+};
+RequestInfo ParseRequestInfo(std::string_view method, std::string_view path, const Query& query);
+
+// Apimachinery's string-to-bool for query flags such as `watch`: absent/"0"/"false" are false,
+// anything else (even "") is true.
+bool QueryBool(const std::optional<std::string>& value);
+
+}  // namespace apiserver

@@ -1,0 +1,210 @@
+#include "apiserver/self_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace apiserver {
+namespace {
+
+void AppendNumber(std::string& out, double v) {
+  if (std::isinf(v)) {
+    out.append(v > 0 ? "+Inf" : "-Inf");
+    return;
+  }
+  if (std::isnan(v)) {
+    out.append("NaN");
+    return;
+  }
+  char buf[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+  }
+  out.append(buf);
+}
+
+void AppendLabels(std::string& out, const std::vector<std::string>& names,
+                  const std::vector<std::string>& values, const std::string& le = "") {
+  if (names.empty() && le.empty()) return;
+  out.push_back('{');
+  bool first = true;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!first) out.push_back(',');
+    first = false;
+    out += names[i] + "=\"" + EscapeLabelValue(values[i]) + "\"";
+  }
+  if (!le.empty()) {
+    if (!first) out.push_back(',');
+    out += "le=\"" + le + "\"";
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+MetricFamily::MetricFamily(std::string name, std::string help, Type type,
+                           std::vector<std::string> labels, std::vector<double> buckets)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      type_(type),
+      labels_(std::move(labels)),
+      buckets_(std::move(buckets)) {
+  std::sort(buckets_.begin(), buckets_.end());
+}
+
+void MetricFamily::Add(const std::vector<std::string>& label_values, double v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  series_[label_values].value += v;
+}
+
+void MetricFamily::Set(const std::vector<std::string>& label_values, double v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  series_[label_values].value = v;
+}
+
+void MetricFamily::Observe(const std::vector<std::string>& label_values, double v) {
+  size_t bucket = std::lower_bound(buckets_.begin(), buckets_.end(), v) - buckets_.begin();
+  std::lock_guard<std::mutex> lock(mu_);
+  Series& s = series_[label_values];
+  if (s.bucket_counts.empty()) s.bucket_counts.assign(buckets_.size() + 1, 0);
+  s.bucket_counts[bucket]++;
+  s.sum += v;
+  s.count++;
+}
+
+void MetricFamily::ObserveAll(const std::vector<std::string>& label_values,
+                              const std::vector<double>& vs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Series& s = series_[label_values];
+  if (s.bucket_counts.empty()) s.bucket_counts.assign(buckets_.size() + 1, 0);
+  for (double v : vs) {
+    s.bucket_counts[std::lower_bound(buckets_.begin(), buckets_.end(), v) - buckets_.begin()]++;
+    s.sum += v;
+  }
+  s.count += vs.size();
+}
+
+void MetricFamily::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  series_.clear();
+}
+
+void MetricFamily::Render(std::string& out) const {
+  static const char* const kTypes[] = {"counter", "gauge", "histogram"};
+  out += "# HELP " + name_ + " " + help_ + "\n";
+  out += "# TYPE " + name_ + " " + kTypes[static_cast<int>(type_)] + "\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [values, s] : series_) {
+    if (type_ != Type::kHistogram) {
+      out += name_;
+      AppendLabels(out, labels_, values);
+      out.push_back(' ');
+      AppendNumber(out, s.value);
+      out.push_back('\n');
+      continue;
+    }
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= buckets_.size(); ++i) {
+      cumulative += s.bucket_counts.empty() ? 0 : s.bucket_counts[i];
+      std::string le;
+      if (i < buckets_.size()) {
+        AppendNumber(le, buckets_[i]);
+      } else {
+        le = "+Inf";
+      }
+      out += name_ + "_bucket";
+      AppendLabels(out, labels_, values, le);
+      out += " " + std::to_string(cumulative) + "\n";
+    }
+    out += name_ + "_sum";
+    AppendLabels(out, labels_, values);
+    out.push_back(' ');
+    AppendNumber(out, s.sum);
+    out += "\n" + name_ + "_count";
+    AppendLabels(out, labels_, values);
+    out += " " + std::to_string(s.count) + "\n";
+  }
+}
+
+MetricFamily& MetricsRegistry::Counter(std::string name, std::string help,
+                                       std::vector<std::string> labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.push_back(std::make_unique<MetricFamily>(
+      std::move(name), std::move(help), MetricFamily::Type::kCounter, std::move(labels)));
+  return *families_.back();
+}
+
+MetricFamily& MetricsRegistry::Gauge(std::string name, std::string help,
+                                     std::vector<std::string> labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.push_back(std::make_unique<MetricFamily>(
+      std::move(name), std::move(help), MetricFamily::Type::kGauge, std::move(labels)));
+  return *families_.back();
+}
+
+MetricFamily& MetricsRegistry::Histogram(std::string name, std::string help,
+                                         std::vector<std::string> labels,
+                                         std::vector<double> buckets) {
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.push_back(std::make_unique<MetricFamily>(std::move(name), std::move(help),
+                                                     MetricFamily::Type::kHistogram,
+                                                     std::move(labels), std::move(buckets)));
+  return *families_.back();
+}
+
+void MetricsRegistry::AddCollector(std::function<void()> refresh) {
+  std::lock_guard<std::mutex> lock(mu_);
+  collectors_.push_back(std::move(refresh));
+}
+
+std::string MetricsRegistry::Render() const {
+  std::vector<std::function<void()>> collectors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    collectors = collectors_;
+  }
+  for (const auto& c : collectors) c();
+  std::string out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& f : families_) f->Render(out);
+  return out;
+}
+
+ServerMetrics ServerMetrics::Create(MetricsRegistry& registry) {
+  ServerMetrics m;
+  m.request_duration = &registry.Histogram(
+      "metrics_server_api_request_duration_seconds",
+      "Time to serve an API request, from parsed headers to the response being handed to the "
+      "connection, by verb, resource and HTTP code.",
+      {"verb", "resource", "code"},
+      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+       10});
+  m.metric_freshness = &registry.Histogram(
+      "metrics_server_api_metric_freshness_seconds",
+      "Age of the served metrics (response time minus sample timestamp), per served object.", {},
+      {1, 1.364, 1.859, 2.535, 3.456, 4.711, 6.423, 8.757, 11.94, 16.28, 22.19, 30.26, 41.26, 56.25,
+       76.69, 104.6, 142.6, 194.4});
+  m.authn_outcomes = &registry.Counter("metrics_server_authentication_attempts_total",
+                                       "Authentication outcomes of incoming requests.", {"result"});
+  return m;
+}
+
+}  // namespace apiserver

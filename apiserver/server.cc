@@ -1,0 +1,300 @@
+#include "apiserver/server.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+namespace apiserver {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class Server::Session : public std::enable_shared_from_this<Server::Session> {
+ public:
+  Session(Server& server, tcp::socket socket, std::shared_ptr<asio::ssl::context> ctx)
+      : server_(server),
+        ctx_(std::move(ctx)),
+        stream_(beast::tcp_stream(std::move(socket)), *ctx_) {
+    // Request (not require) a client certificate; authentication verifies it.
+    SSL_set_verify(stream_.native_handle(), SSL_VERIFY_PEER,
+                   [](int, X509_STORE_CTX*) { return 1; });
+  }
+  ~Session() { server_.Unregister(this); }
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::Handshake, shared_from_this()));
+  }
+
+  // Called on Shutdown(): closes the connection unless a request is being handled.
+  void Drain() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) beast::get_lowest_layer(self->stream_).close();
+    });
+  }
+
+ private:
+  void Handshake() {
+    beast::get_lowest_layer(stream_).expires_after(server_.options_.handshake_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) return Fail(ec, "handshake");
+    X509* leaf = SSL_get1_peer_certificate(stream_.native_handle());
+    if (leaf != nullptr) {
+      peer_ = std::make_shared<const PeerCertificates>(
+          leaf, SSL_get_peer_cert_chain(stream_.native_handle()));
+      X509_free(leaf);
+    }
+    Read(true);
+  }
+
+  void Read(bool first) {
+    if (server_.draining_flag_.load()) return Close();
+    parser_.emplace();
+    parser_->header_limit(server_.options_.header_limit_bytes);
+    parser_->body_limit(server_.options_.body_limit_bytes);
+    // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
+    // by the read timeout as a whole (the shorter of both applies to the first request).
+    beast::get_lowest_layer(stream_).expires_after(first ? server_.options_.read_timeout
+                                                         : server_.options_.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) return ReadFailed(ec);
+    beast::get_lowest_layer(stream_).expires_after(server_.options_.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void ReadFailed(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
+      return Close();
+    }
+    if (ec == http::error::header_limit || ec == http::error::body_limit) {
+      HttpResponse r;
+      r.status = ec == http::error::header_limit ? 431 : 413;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = ec == http::error::header_limit ? "request header fields too large\n"
+                                               : "request body too large\n";
+      keep_alive_ = false;
+      return Write(std::move(r), false);
+    }
+    Fail(ec, "read");
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) return ReadFailed(ec);
+    http::request<http::string_body> msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    head_ = msg.method() == http::verb::head;
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.headers.reserve(8);
+    for (const auto& field : msg) {
+      req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    req.peer = peer_;
+    busy_ = true;
+    beast::get_lowest_layer(stream_).expires_never();
+    if (server_.in_flight_.fetch_add(1) >= server_.options_.max_requests_in_flight) {
+      server_.in_flight_.fetch_sub(1);
+      ApiError e;
+      e.code = 429;
+      e.reason = "TooManyRequests";
+      e.message = "Too many requests, please try again later.";
+      HttpResponse r = ErrorResponse(e);
+      r.headers.emplace_back("Retry-After", "1");
+      return Write(std::move(r), false);
+    }
+    server_.handler_.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
+    });
+  }
+
+  void Write(HttpResponse r, bool counted) {
+    // The request is handled once its response exists; writing it no longer counts.
+    if (counted) server_.in_flight_.fetch_sub(1);
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(11);
+    res->result(r.status);
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-cache, private");
+    res->set("X-Content-Type-Options", "nosniff");
+    for (auto& [k, v] : r.headers) res->insert(k, v);
+    const bool keep = keep_alive_ && !server_.draining_flag_.load();
+    res->keep_alive(keep);
+    const size_t size = r.body.size();
+    if (!head_) res->body() = std::move(r.body);
+    res->prepare_payload();
+    if (head_) res->content_length(size);
+    response_ = res;
+    beast::get_lowest_layer(stream_).expires_after(server_.options_.write_timeout);
+    if (head_) {
+      auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
+      serializer_ = sr;
+      http::async_write_header(
+          stream_, *sr, beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
+      return;
+    }
+    http::async_write(stream_, *res,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
+  }
+
+  void OnWrite(bool keep, beast::error_code ec, std::size_t) {
+    busy_ = false;
+    response_.reset();
+    serializer_.reset();
+    if (ec) return Fail(ec, "write");
+    if (!keep) return Close();
+    Read(false);
+  }
+
+  void Close() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
+  }
+
+  void OnShutdown(beast::error_code) { beast::get_lowest_layer(stream_).close(); }
+
+  void Fail(beast::error_code ec, const char* what) {
+    if (ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      return;
+    }
+    spdlog::debug("https connection: {}: {}", what, ec.message());
+  }
+
+  Server& server_;
+  std::shared_ptr<asio::ssl::context> ctx_;  // must outlive stream_
+  asio::ssl::stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<const PeerCertificates> peer_;
+  std::shared_ptr<void> response_;
+  std::shared_ptr<void> serializer_;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  bool busy_ = false;
+};
+
+Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
+               Handler& handler)
+    : io_(io),
+      options_(std::move(options)),
+      tls_(tls),
+      handler_(handler),
+      acceptor_(asio::make_strand(io)) {}
+
+Server::~Server() = default;
+
+base::Status Server::Listen() {
+  const std::string where = "listen " + options_.bind_address + ":" + std::to_string(options_.port);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options_.bind_address, ec);
+  if (ec) return base::Status::Error(where + ": invalid address: " + ec.message());
+  tcp::endpoint endpoint(address, options_.port);
+  if (acceptor_.open(endpoint.protocol(), ec); ec) {
+    return base::Status::Error(where + ": open: " + ec.message());
+  }
+  if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+    return base::Status::Error(where + ": set_option: " + ec.message());
+  }
+  if (acceptor_.bind(endpoint, ec); ec)
+    return base::Status::Error(where + ": bind: " + ec.message());
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return base::Status::Error(where + ": listen: " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return base::Status::Ok();
+}
+
+void Server::Start() {
+  asio::dispatch(acceptor_.get_executor(), [this] { Accept(); });
+}
+
+void Server::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_),
+                         beast::bind_front_handler(&Server::OnAccept, this));
+}
+
+void Server::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (draining_flag_.load() || !acceptor_.is_open() || ec == asio::error::operation_aborted) {
+    return;
+  }
+  if (ec) {
+    spdlog::warn("accept: {}", ec.message());
+  } else if (connections() >= options_.max_connections) {
+    socket.close(ec);
+  } else {
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(*this, std::move(socket), tls_.Current());
+    Register(session);
+    session->Run();
+  }
+  Accept();
+}
+
+void Server::Register(const std::shared_ptr<Session>& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.emplace(s.get(), s);
+}
+
+void Server::Unregister(Session* s) {
+  std::function<void()> drained;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.erase(s);
+    if (draining_ && sessions_.empty() && drained_) drained = std::move(drained_);
+  }
+  if (drained) drained();
+}
+
+size_t Server::connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sessions_.size();
+}
+
+void Server::Shutdown(std::function<void()> drained) {
+  std::vector<std::shared_ptr<Session>> live;
+  bool call_now = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) return;
+    draining_ = true;
+    draining_flag_.store(true);
+    for (auto& [ptr, weak] : sessions_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    if (sessions_.empty()) {
+      call_now = true;
+    } else {
+      drained_ = std::move(drained);
+    }
+  }
+  asio::dispatch(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  for (auto& s : live) s->Drain();
+  live.clear();
+  if (call_now && drained) drained();
+}
+
+}  // namespace apiserver

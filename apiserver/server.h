@@ -1,0 +1,113 @@
+// HTTPS/1.1 server on Boost.Beast in the shape of Beast's advanced server examples: one
+// self-owning Session per connection living exactly as long as an async operation holds
+// shared_from_this(), all of a session's work on its own strand, a deadline before every
+// handshake/read/write, limits on header and body size, keep-alive, and a server-wide cap on
+// requests being handled at once (excess requests get 429 with Retry-After).
+//
+// Client certificates are requested but not required; the presented chain is handed to the
+// Handler unverified (authentication verifies it against the right CA, so a bad certificate is
+// a 401 rather than a failed handshake).
+//
+// Shutdown() stops accepting, closes idle connections, lets in-flight requests finish (their
+// connections close after the response) and then reports "drained".
+//
+// Thread-safety: public methods may be called from any thread. The io_context, the
+// TlsContextProvider and the Handler must outlive the Server and every session (stop the
+// io_context and join its threads before destroying them).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "apiserver/request.h"
+#include "base/result.h"
+
+namespace apiserver {
+
+// Supplies the TLS context for each new connection (so certificates can be rotated).
+class TlsContextProvider {
+ public:
+  virtual ~TlsContextProvider() = default;
+  // Never null once construction succeeded. Called on accept, from any thread.
+  virtual std::shared_ptr<boost::asio::ssl::context> Current() = 0;
+};
+
+// Handles one parsed request.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Must call `done` exactly once, from any thread, possibly before returning. Must not throw.
+  virtual void Handle(HttpRequest request, std::function<void(HttpResponse)> done) = 0;
+};
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 10250;  // 0 = any free port (tests)
+  std::chrono::milliseconds handshake_timeout{10000};
+  // From the first byte of a request to its complete headers and body.
+  std::chrono::milliseconds read_timeout{30000};
+  // Keep-alive: how long an idle connection may wait for its next request.
+  std::chrono::milliseconds idle_timeout{90000};
+  std::chrono::milliseconds write_timeout{60000};
+  uint32_t header_limit_bytes = 256 * 1024;
+  uint64_t body_limit_bytes = 1024 * 1024;
+  uint32_t max_requests_in_flight = 400;
+  uint32_t max_connections = 10000;
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
+         Handler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Fails with `listen <addr>:<port>: <reason>`.
+  base::Status Listen();
+  // The bound port (useful with port 0). Valid after Listen().
+  uint16_t port() const { return port_; }
+  // Starts accepting on the io_context.
+  void Start();
+  // Stops accepting and drains; `drained` runs once (on an io thread, or inline if already
+  // idle) when no connection remains. Idempotent; later callers' callbacks are ignored.
+  void Shutdown(std::function<void()> drained);
+
+  size_t connections() const;
+  uint32_t requests_in_flight() const { return in_flight_.load(); }
+
+ private:
+  class Session;
+  friend class Session;
+  void Accept();
+  void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& io_;
+  ServerOptions options_;
+  TlsContextProvider& tls_;
+  Handler& handler_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<uint32_t> in_flight_{0};
+
+  // Live sessions, so Shutdown() can close the idle ones.
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+  mutable std::mutex mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by mu_
+  bool draining_ = false;                                          // guarded by mu_
+  std::function<void()> drained_;                                  // guarded by mu_
+  std::atomic<bool> draining_flag_{false};
+};
+
+}  // namespace apiserver

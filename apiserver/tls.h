@@ -1,0 +1,81 @@
+// The serving certificate and TLS policy: TLS 1.2+ (or 1.3 only), a modern cipher list named
+// the way Kubernetes flags name them (Go's constants), certificate and key files reloaded when
+// they change, or a self-signed certificate kept in --cert-dir when no files are given, and the
+// client-certificate CAs advertised to clients (the request-header CA and the client CA).
+//
+// Thread-safety: all public methods may be called from any thread.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "apiserver/server.h"
+#include "base/clock.h"
+#include "base/result.h"
+
+namespace apiserver {
+
+struct TlsServingOptions {
+  std::string cert_file;  // --tls-cert-file (PEM, may include intermediates)
+  std::string key_file;   // --tls-private-key-file
+  std::string cert_dir = "apiserver.local.config/certificates";  // --cert-dir
+  std::string min_version = "VersionTLS12";  // --tls-min-version: VersionTLS12 | VersionTLS13
+  // --tls-cipher-suites, Go names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...); empty = default
+  // modern list (ECDHE with AES-GCM or ChaCha20-Poly1305). TLS 1.3 suites are always enabled.
+  std::vector<std::string> cipher_suites;
+  // How often the certificate files are checked for changes.
+  std::chrono::milliseconds reload_check_interval{10000};
+};
+
+// Validates names only (no file access); every problem is reported.
+std::vector<std::string> ValidateTlsServingOptions(const TlsServingOptions& options);
+
+// The OpenSSL cipher list for Go cipher-suite names; error names the unknown suite.
+base::Result<std::string> OpenSslCipherList(const std::vector<std::string>& go_names);
+
+// Makes (or reuses) `<cert_dir>/apiserver.crt` and `apiserver.key`: a self-signed CA
+// "localhost-ca@<unix>" and a serving certificate "localhost@<unix>" for localhost, 127.0.0.1
+// and `extra_names` (DNS names or IPs), valid one year, as k8s.io/apiserver does. Returns the
+// paths of the certificate and key files.
+base::Result<std::pair<std::string, std::string>> EnsureSelfSignedCertificate(
+    const std::string& cert_dir, const std::vector<std::string>& extra_names);
+
+class ServingCertificates final : public TlsContextProvider {
+ public:
+  // Loads the files once (after EnsureSelfSignedCertificate when no cert_file is given); fails
+  // when they are unreadable, mismatched or the options invalid.
+  static base::Result<std::unique_ptr<ServingCertificates>> Create(TlsServingOptions options,
+                                                                   const base::Clock& clock);
+
+  // The current context; at most once per reload_check_interval, checks the files and rebuilds
+  // the context when they changed (keeping the old one if the new files do not load).
+  std::shared_ptr<boost::asio::ssl::context> Current() override;
+
+  // Sets the CA bundles (PEM) whose subjects are advertised as acceptable client-certificate
+  // issuers; takes effect for new connections.
+  void SetClientCas(std::vector<std::string> ca_pems);
+
+  // Forces a check of the files now (tests, SIGHUP). Returns the reload error, if any.
+  base::Status Reload();
+
+ private:
+  ServingCertificates(TlsServingOptions options, const base::Clock& clock);
+  base::Result<std::shared_ptr<boost::asio::ssl::context>> Build() const;  // needs mu_
+
+  TlsServingOptions options_;
+  const base::Clock& clock_;
+  std::string cipher_list_;
+  std::mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_;  // guarded by mu_
+  std::vector<std::string> client_ca_pems_;             // guarded by mu_
+  std::chrono::steady_clock::time_point next_check_;    // guarded by mu_
+  std::string stamp_;  // mtimes and sizes of the loaded files; guarded by mu_
+};
+
+}  // namespace apiserver

@@ -1,0 +1,305 @@
+#include "scraper/manager.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <optional>
+
+#include "scraper/resource_metrics.h"
+
+namespace scraper {
+
+using std::chrono::nanoseconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::vector<nanoseconds> PlanLaunches(size_t count, nanoseconds spread) {
+  std::vector<nanoseconds> offsets(count);
+  if (spread.count() <= 0 || count == 0) return offsets;
+  for (size_t i = 0; i < count; ++i) {
+    offsets[i] =
+        nanoseconds(static_cast<int64_t>(static_cast<__int128>(spread.count()) *
+                                         static_cast<__int128>(i) / static_cast<__int128>(count)));
+  }
+  return offsets;
+}
+
+base::Result<ManagerSettings> MakeManagerSettings(const Options& options) {
+  ManagerSettings s;
+  s.resolution = options.metric_resolution;
+  s.request_timeout = options.kubelet_request_timeout;
+  s.max_concurrency = static_cast<size_t>(std::max<int64_t>(1, options.kubelet_max_concurrency));
+  s.spread = true;
+  s.target.preferred_address_types = options.kubelet_preferred_address_types;
+  s.target.port = static_cast<uint16_t>(options.kubelet_port);
+  s.target.use_node_status_port = options.kubelet_use_node_status_port;
+  s.target.plain_http = options.deprecated_kubelet_completely_insecure;
+  auto selector = kube::LabelSelector::Parse(options.node_selector);
+  if (!selector.ok()) return base::MakeError("node-selector: " + selector.error());
+  s.node_selector = std::move(selector.value());
+  return s;
+}
+
+struct Manager::Job {
+  std::string node;
+  std::optional<Target> target;
+  nanoseconds offset{0};
+  SteadyTime started{};
+  NodeOutcome outcome;
+};
+
+struct Manager::TickRun {
+  explicit TickRun(boost::asio::strand<boost::asio::io_context::executor_type>& strand)
+      : launch_timer(strand) {}
+  SteadyTime start{};
+  SteadyTime deadline{};  // every scrape of this tick ends by then
+  base::UnixNanos wall_start = 0;
+  std::vector<Job> jobs;
+  size_t next = 0;  // next job to launch
+  size_t in_flight = 0;
+  size_t remaining = 0;  // jobs not finished
+  Store::Tick* tick = nullptr;
+  boost::asio::steady_timer launch_timer;
+  std::function<void()> done;
+};
+
+Manager::Manager(boost::asio::io_context& io, base::Clock& clock, NodeSource& nodes,
+                 KubeletClient& client, Store& store, ManagerSettings settings)
+    : clock_(clock),
+      nodes_(nodes),
+      client_(client),
+      store_(store),
+      settings_(std::move(settings)),
+      strand_(boost::asio::make_strand(io)),
+      tick_timer_(strand_) {}
+
+Manager::~Manager() = default;
+
+void Manager::Start() {
+  boost::asio::post(strand_, [this] {
+    if (running_) return;
+    running_ = true;
+    SteadyTime now = clock_.Steady();
+    BeginTick(nullptr);
+    ScheduleNext(now + settings_.resolution);
+  });
+}
+
+void Manager::Stop() {
+  boost::asio::post(strand_, [this] {
+    running_ = false;
+    tick_timer_.cancel();
+  });
+}
+
+void Manager::RunTick(std::function<void()> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)]() mutable {
+    if (current_) {
+      if (done) done();
+      return;
+    }
+    BeginTick(std::move(done));
+  });
+}
+
+void Manager::ScheduleNext(SteadyTime due) {
+  SteadyTime now = clock_.Steady();
+  if (due + settings_.resolution < now) due = now;  // fell far behind: drop missed ticks
+  tick_timer_.expires_after(due - now);
+  tick_timer_.async_wait([this, due](boost::system::error_code ec) {
+    if (ec || !running_) return;
+    if (current_) {
+      spdlog::warn("skipping a scrape tick: the previous one is still running");
+    } else {
+      BeginTick(nullptr);
+    }
+    ScheduleNext(due + settings_.resolution);
+  });
+}
+
+bool Manager::HasData() const {
+  auto window = store_.Current();
+  return !window->nodes().empty() || !window->pods().empty();
+}
+
+std::shared_ptr<const TickReport> Manager::LastReport() const {
+  std::lock_guard<std::mutex> lock(report_mu_);
+  return report_;
+}
+
+void Manager::BeginTick(std::function<void()> done) {
+  auto run = std::make_shared<TickRun>(strand_);
+  run->start = clock_.Steady();
+  run->wall_start = clock_.Now();
+  // Leave a twentieth of the tick to publish before the next one starts.
+  run->deadline = run->start + settings_.resolution - settings_.resolution / 20;
+  run->done = std::move(done);
+  last_tick_start_.store(run->wall_start);
+
+  std::vector<std::shared_ptr<const kube::Node>> nodes = nodes_.Nodes();
+  run->jobs.reserve(nodes.size());
+  for (const auto& node : nodes) {
+    if (!node || node->name.empty()) continue;
+    if (!settings_.node_selector.Empty() && !settings_.node_selector.Matches(node->labels)) {
+      continue;
+    }
+    Job job;
+    job.node = node->name;
+    job.outcome.node = node->name;
+    auto target = ResolveTarget(*node, settings_.target);
+    if (target.ok()) {
+      job.outcome.url = target->Url();
+      job.target = std::move(target.value());
+    } else {
+      job.outcome.error = target.error();
+    }
+    run->jobs.push_back(std::move(job));
+  }
+  std::stable_sort(run->jobs.begin(), run->jobs.end(),
+                   [](const Job& a, const Job& b) { return a.node < b.node; });
+  run->jobs.erase(std::unique(run->jobs.begin(), run->jobs.end(),
+                              [](const Job& a, const Job& b) { return a.node == b.node; }),
+                  run->jobs.end());
+  std::vector<std::string> names;
+  names.reserve(run->jobs.size());
+  for (const auto& job : run->jobs) names.push_back(job.node);
+  client_.Retain(names);
+
+  nanoseconds spread =
+      settings_.spread ? settings_.resolution - settings_.request_timeout : nanoseconds(0);
+  auto offsets = PlanLaunches(run->jobs.size(), spread);
+  for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
+
+  run->tick = &store_.BeginTick();
+  run->remaining = run->jobs.size();
+  current_ = run;
+  // Nodes without a usable target fail now (keeping their history while retention allows).
+  for (auto& job : run->jobs) {
+    if (!job.target) {
+      run->tick->Failure(job.node);
+      job.outcome.error = "target: " + job.outcome.error;
+      spdlog::warn("Failed to scrape node {}: {}", job.node, job.outcome.error);
+      --run->remaining;
+      total_failure_.fetch_add(1);
+    }
+  }
+  if (run->remaining == 0) {
+    EndTick(run);
+    return;
+  }
+  LaunchDue(run);
+}
+
+void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
+  SteadyTime now = clock_.Steady();
+  while (run->next < run->jobs.size() && run->in_flight < settings_.max_concurrency) {
+    Job& job = run->jobs[run->next];
+    if (!job.target) {
+      ++run->next;
+      continue;
+    }
+    if (run->start + job.offset > now) break;
+    if (now >= run->deadline) {
+      // Queued behind the concurrency limit until the tick ran out.
+      size_t index = run->next++;
+      ++run->in_flight;
+      NodeOutcome outcome = job.outcome;
+      outcome.error = "not started before the tick deadline (" +
+                      std::to_string(settings_.max_concurrency) + " scrapes in flight)";
+      run->tick->Failure(job.node);
+      Finish(run, index, std::move(outcome));
+      return;  // Finish calls LaunchDue again
+    }
+    Launch(run, run->next++);
+  }
+  while (run->next < run->jobs.size() && !run->jobs[run->next].target) ++run->next;
+  if (run->next < run->jobs.size() && run->in_flight < settings_.max_concurrency) {
+    SteadyTime due = run->start + run->jobs[run->next].offset;
+    run->launch_timer.expires_after(due - now);
+    run->launch_timer.async_wait([this, run](boost::system::error_code ec) {
+      if (!ec) LaunchDue(run);
+    });
+  }
+}
+
+void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
+  Job& job = run->jobs[index];
+  ++run->in_flight;
+  job.started = clock_.Steady();
+  job.outcome.started = clock_.Now();
+  SteadyTime deadline = std::min(job.started + settings_.request_timeout, run->deadline);
+  client_.Get(job.node, *job.target, deadline, [this, run, index](base::Result<std::string> body) {
+    // Runs on the client's thread: parse and merge here, so the body is dropped at once.
+    thread_local ResourceMetrics metrics;
+    const Job& job = run->jobs[index];  // immutable while the request is in flight
+    NodeOutcome outcome = job.outcome;
+    if (!body.ok()) {
+      outcome.error = body.error();
+    } else {
+      base::Status parsed = ParseResourceMetrics(*body, outcome.started, &metrics);
+      if (!parsed.ok()) {
+        outcome.error = "parse: " + parsed.message();
+      } else if (metrics.scrape_error) {
+        outcome.error = "kubelet reported resource_scrape_error 1";
+      } else {
+        outcome.success = true;
+        run->tick->Success(job.node, metrics);
+      }
+    }
+    if (!outcome.success) run->tick->Failure(job.node);
+    outcome.duration = clock_.Steady() - job.started;
+    boost::asio::post(strand_, [this, run, index, outcome = std::move(outcome)]() mutable {
+      Finish(run, index, std::move(outcome));
+    });
+  });
+}
+
+void Manager::Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome) {
+  --run->in_flight;
+  --run->remaining;
+  if (outcome.success) {
+    total_success_.fetch_add(1);
+  } else {
+    total_failure_.fetch_add(1);
+    spdlog::warn("Failed to scrape node {} ({}): {}", outcome.node, outcome.url, outcome.error);
+  }
+  run->jobs[index].outcome = std::move(outcome);
+  if (run->remaining == 0) {
+    run->launch_timer.cancel();
+    EndTick(run);
+    return;
+  }
+  LaunchDue(run);
+}
+
+void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
+  store_.Publish();
+  auto report = std::make_shared<TickReport>();
+  report->start = run->wall_start;
+  report->duration = clock_.Steady() - run->start;
+  report->nodes.reserve(run->jobs.size());
+  std::map<std::string, base::UnixNanos, std::less<>> last_success;
+  for (Job& job : run->jobs) {
+    NodeOutcome& o = job.outcome;
+    if (o.success) {
+      o.last_success = o.started;
+      ++report->succeeded;
+    } else {
+      auto it = last_success_.find(o.node);
+      if (it != last_success_.end()) o.last_success = it->second;
+      ++report->failed;
+    }
+    if (o.last_success != 0) last_success.emplace_hint(last_success.end(), o.node, o.last_success);
+    report->nodes.push_back(std::move(o));
+  }
+  last_success_ = std::move(last_success);  // forget deleted nodes
+  {
+    std::lock_guard<std::mutex> lock(report_mu_);
+    report_ = std::move(report);
+  }
+  current_.reset();
+  if (run->done) run->done();
+}
+
+}  // namespace scraper

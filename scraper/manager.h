@@ -1,0 +1,134 @@
+// The scrape loop: one tick per resolution; in each tick every node from the NodeSource is
+// scraped once, launches spread evenly over the first part of the tick, at most
+// `max_concurrency` in flight, each with its own deadline that ends before the next tick. Each
+// result is parsed and merged into the Store as it arrives (the response body is dropped right
+// away); when the last node is done the tick's Window is published and a TickReport records
+// every node's outcome for self-metrics and logs.
+//
+// Thread-safety: the public accessors may be called from any thread. Start/Stop/RunTick may be
+// called from any thread; the loop itself runs on a strand of `io`. `io`, `clock`, `nodes`,
+// `client` and `store` must outlive the Manager, and the Manager must outlive every handler it
+// posted: call Stop() and let `io` run until idle (or stop and join its threads) before
+// destroying it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "kube/selector.h"
+#include "scraper/kubelet_client.h"
+#include "scraper/node_source.h"
+#include "scraper/options.h"
+#include "scraper/store.h"
+#include "scraper/target.h"
+
+namespace scraper {
+
+struct ManagerSettings {
+  std::chrono::nanoseconds resolution = std::chrono::seconds(15);       // tick interval
+  std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);  // per node, < resolution
+  size_t max_concurrency = 64;
+  // Spread launches over [0, resolution - request_timeout) of the tick; false launches all at
+  // once (subject to max_concurrency).
+  bool spread = true;
+  TargetSettings target;
+  // Nodes whose labels do not match are not scraped (and leave the window after one tick).
+  kube::LabelSelector node_selector;
+};
+
+// Derives the loop settings from validated flags; fails only on a bad --node-selector.
+base::Result<ManagerSettings> MakeManagerSettings(const Options& options);
+
+// One node's result in one tick.
+struct NodeOutcome {
+  std::string node;
+  std::string url;                       // empty when no target could be chosen
+  base::UnixNanos started = 0;           // wall time the request started; 0 = never started
+  std::chrono::nanoseconds duration{0};  // request + parse time
+  bool success = false;
+  std::string error;                 // why it failed; empty on success
+  base::UnixNanos last_success = 0;  // wall time of the last successful scrape; 0 = never
+};
+
+struct TickReport {
+  base::UnixNanos start = 0;  // wall time the tick started
+  std::chrono::nanoseconds duration{0};
+  std::vector<NodeOutcome> nodes;  // sorted by node name
+  size_t succeeded = 0;
+  size_t failed = 0;
+};
+
+class Manager {
+ public:
+  Manager(boost::asio::io_context& io, base::Clock& clock, NodeSource& nodes, KubeletClient& client,
+          Store& store, ManagerSettings settings);
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // Runs the first tick now, then one every resolution. A tick still running when the next is
+  // due (it cannot be, given the deadlines) makes that next tick be skipped.
+  void Start();
+  // Stops scheduling ticks; a running tick finishes within its deadlines.
+  void Stop();
+  // Runs one tick now unless one is running; `done` (optional) runs on the strand after the
+  // window is published.
+  void RunTick(std::function<void()> done = nullptr);
+
+  // Wall time at which the last tick started; 0 before the first (for liveness).
+  base::UnixNanos LastTickStart() const { return last_tick_start_.load(); }
+  // True once the store serves at least one node or pod (for readiness).
+  bool HasData() const;
+  // The last finished tick; empty before the first.
+  std::shared_ptr<const TickReport> LastReport() const;
+  // Requests since start, for kubelet_request_total{success}.
+  uint64_t TotalSuccesses() const { return total_success_.load(); }
+  uint64_t TotalFailures() const { return total_failure_.load(); }
+
+ private:
+  struct TickRun;
+  struct Job;
+
+  void ScheduleNext(std::chrono::steady_clock::time_point due);
+  void BeginTick(std::function<void()> done);
+  void LaunchDue(const std::shared_ptr<TickRun>& run);
+  void Launch(const std::shared_ptr<TickRun>& run, size_t index);
+  void Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
+  void EndTick(const std::shared_ptr<TickRun>& run);
+
+  base::Clock& clock_;
+  NodeSource& nodes_;
+  KubeletClient& client_;
+  Store& store_;
+  const ManagerSettings settings_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::steady_timer tick_timer_;
+
+  // Owned by the strand.
+  bool running_ = false;
+  std::shared_ptr<TickRun> current_;
+  std::map<std::string, base::UnixNanos, std::less<>> last_success_;
+
+  std::atomic<base::UnixNanos> last_tick_start_{0};
+  std::atomic<uint64_t> total_success_{0};
+  std::atomic<uint64_t> total_failure_{0};
+  mutable std::mutex report_mu_;
+  std::shared_ptr<const TickReport> report_;
+};
+
+// Launch offsets for `count` nodes spread evenly over `spread`: i * spread / count.
+std::vector<std::chrono::nanoseconds> PlanLaunches(size_t count, std::chrono::nanoseconds spread);
+
+}  // namespace scraper

@@ -1,0 +1,110 @@
+#include "scraper/options.h"
+
+#include "base/duration.h"
+#include "kube/selector.h"
+
+namespace scraper {
+
+void Options::AddFlags(base::FlagSet& flags) {
+  flags.Group("Kubelet scraping");
+  flags.Duration("metric-resolution", &metric_resolution,
+                 "The resolution at which metrics are scraped from kubelets (at least 5s).");
+  flags.Int("kubelet-port", &kubelet_port, "The port to use to connect to kubelets.");
+  flags.Bool("kubelet-use-node-status-port", &kubelet_use_node_status_port,
+             "Use the port in the node status. Takes precedence over --kubelet-port.");
+  flags.StringList("kubelet-preferred-address-types", &kubelet_preferred_address_types,
+                   "The priority of node address types to use when determining which address to "
+                   "use to connect to a particular node.");
+  flags.Bool("kubelet-insecure-tls", &kubelet_insecure_tls,
+             "Do not verify CA of serving certificates presented by kubelets. For testing "
+             "purposes only.");
+  flags.String("kubelet-certificate-authority", &kubelet_certificate_authority,
+               "Path to the CA to use to validate the kubelet's serving certificates.");
+  flags.String("kubelet-client-certificate", &kubelet_client_certificate,
+               "Path to a client cert file for TLS.");
+  flags.String("kubelet-client-key", &kubelet_client_key, "Path to a client key file for TLS.");
+  flags.String("kubelet-bearer-token-file", &kubelet_bearer_token_file,
+               "Path to a file holding the bearer token sent to kubelets; re-read when it "
+               "changes. Default: the service-account token when running in a cluster.");
+  flags.Duration("kubelet-request-timeout", &kubelet_request_timeout,
+                 "The length of time to wait before giving up on a single request to Kubelet.");
+  flags.Bool("deprecated-kubelet-completely-insecure", &deprecated_kubelet_completely_insecure,
+             "Do not use any encryption, authorization, or authentication when communicating "
+             "with the Kubelet. This is rarely the right option.");
+  flags.String("node-selector", &node_selector,
+               "Selector (label query) to filter on, not including uninitialized ones, supports "
+               "'=', '==', and '!='.(e.g. -l key1=value1,key2=value2).");
+  flags.Int("kubelet-max-concurrency", &kubelet_max_concurrency,
+            "Maximum number of kubelet scrapes in flight at once.");
+  flags.Int("kubelet-max-response-bytes", &kubelet_max_response_bytes,
+            "Maximum size of one kubelet response body.");
+  flags.Int("kubelet-failure-retention-ticks", &kubelet_failure_retention_ticks,
+            "Number of failed scrapes of a node during which its last good metrics are kept "
+            "and served; 0 drops them at the first failure.");
+}
+
+std::vector<std::string> Options::Validate() const {
+  std::vector<std::string> errors;
+  using std::chrono::seconds;
+  if (metric_resolution < seconds(5)) {
+    errors.push_back("metric-resolution should be a time duration at least 5s, but value " +
+                     base::FormatDuration(metric_resolution) + " provided");
+  }
+  if (kubelet_request_timeout <= std::chrono::nanoseconds(0)) {
+    errors.push_back("kubelet-request-timeout should be positive, but value " +
+                     base::FormatDuration(kubelet_request_timeout) + " provided");
+  } else if (kubelet_request_timeout >= metric_resolution) {
+    errors.push_back(
+        "metric-resolution should be larger than kubelet-request-timeout, but metric-resolution "
+        "value " +
+        base::FormatDuration(metric_resolution) + " kubelet-request-timeout value " +
+        base::FormatDuration(kubelet_request_timeout) + " provided");
+  }
+  if (kubelet_port <= 0 || kubelet_port > 65535) {
+    errors.push_back("kubelet-port must be between 1 and 65535, got " +
+                     std::to_string(kubelet_port));
+  }
+  if (kubelet_preferred_address_types.empty()) {
+    errors.push_back("kubelet-preferred-address-types must not be empty");
+  }
+  for (const auto& type : kubelet_preferred_address_types) {
+    if (type != "Hostname" && type != "InternalDNS" && type != "InternalIP" &&
+        type != "ExternalDNS" && type != "ExternalIP") {
+      errors.push_back("kubelet-preferred-address-types: unknown address type \"" + type +
+                       "\" (want Hostname, InternalDNS, InternalIP, ExternalDNS, ExternalIP)");
+    }
+  }
+  if (kubelet_insecure_tls && !kubelet_certificate_authority.empty()) {
+    errors.push_back("cannot use both --kubelet-certificate-authority and --kubelet-insecure-tls");
+  }
+  if (kubelet_client_certificate.empty() != kubelet_client_key.empty()) {
+    errors.push_back("need both --kubelet-client-certificate and --kubelet-client-key, or neither");
+  }
+  if (deprecated_kubelet_completely_insecure &&
+      (kubelet_insecure_tls || !kubelet_certificate_authority.empty() ||
+       !kubelet_client_certificate.empty() || !kubelet_client_key.empty() ||
+       !kubelet_bearer_token_file.empty())) {
+    errors.push_back(
+        "cannot use --deprecated-kubelet-completely-insecure together with "
+        "--kubelet-insecure-tls, --kubelet-certificate-authority, "
+        "--kubelet-client-certificate, --kubelet-client-key or --kubelet-bearer-token-file");
+  }
+  if (auto selector = kube::LabelSelector::Parse(node_selector); !selector.ok()) {
+    errors.push_back("node-selector: " + selector.error());
+  }
+  if (kubelet_max_concurrency < 1) {
+    errors.push_back("kubelet-max-concurrency must be at least 1, got " +
+                     std::to_string(kubelet_max_concurrency));
+  }
+  if (kubelet_max_response_bytes < 1024) {
+    errors.push_back("kubelet-max-response-bytes must be at least 1024, got " +
+                     std::to_string(kubelet_max_response_bytes));
+  }
+  if (kubelet_failure_retention_ticks < 0) {
+    errors.push_back("kubelet-failure-retention-ticks must not be negative, got " +
+                     std::to_string(kubelet_failure_retention_ticks));
+  }
+  return errors;
+}
+
+}  // namespace scraper

@@ -1,0 +1,59 @@
+// Settings of the kubelet scraper, with metrics-server's flag names and defaults where the
+// meaning is the same, so its users can switch by changing the image.
+//
+// Life cycle: default-construct, AddFlags() onto the process FlagSet, parse, then Validate()
+// (all errors at once). Inner classes take the derived plain settings structs. Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/flags.h"
+
+namespace scraper {
+
+struct Options {
+  // --metric-resolution: interval between two scrapes of every node. Minimum 5s.
+  std::chrono::nanoseconds metric_resolution = std::chrono::seconds(15);
+  // --kubelet-port: port used when the node status port is not used or not set.
+  int64_t kubelet_port = 10250;
+  // --kubelet-use-node-status-port: prefer status.daemonEndpoints.kubeletEndpoint.Port.
+  bool kubelet_use_node_status_port = false;
+  // --kubelet-preferred-address-types: order matters; the first type a node has wins.
+  std::vector<std::string> kubelet_preferred_address_types = {
+      "Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"};
+  // --kubelet-insecure-tls: do not verify the kubelet's serving certificate.
+  bool kubelet_insecure_tls = false;
+  // --kubelet-certificate-authority: CA bundle (PEM file) for kubelet serving certificates.
+  // Empty: the in-cluster CA chosen by main, else the system roots.
+  std::string kubelet_certificate_authority;
+  // --kubelet-client-certificate / --kubelet-client-key: client certificate (both or neither).
+  std::string kubelet_client_certificate;
+  std::string kubelet_client_key;
+  // --kubelet-bearer-token-file: bearer token sent to kubelets, re-read when the file changes.
+  // Empty: main may fill in the service-account token.
+  std::string kubelet_bearer_token_file;
+  // --kubelet-request-timeout: deadline of one scrape (connect, TLS, request, body).
+  std::chrono::nanoseconds kubelet_request_timeout = std::chrono::seconds(10);
+  // --deprecated-kubelet-completely-insecure: plain HTTP, no authentication to kubelets.
+  bool deprecated_kubelet_completely_insecure = false;
+  // --node-selector: label selector restricting the scraped nodes (applied by the node cache).
+  std::string node_selector;
+  // --kubelet-max-concurrency: scrapes in flight at once.
+  int64_t kubelet_max_concurrency = 64;
+  // --kubelet-max-response-bytes: cap on one kubelet response body.
+  int64_t kubelet_max_response_bytes = 16 << 20;
+  // --kubelet-failure-retention-ticks: ticks a node's last good points are kept (and served)
+  // after failed scrapes; 0 drops them at the first failure, as metrics-server does.
+  int64_t kubelet_failure_retention_ticks = 2;
+
+  // Registers every flag above; the current values are the defaults shown in help.
+  void AddFlags(base::FlagSet& flags);
+
+  // Returns every problem found; empty when the options are usable.
+  std::vector<std::string> Validate() const;
+};
+
+}  // namespace scraper

@@ -1,0 +1,71 @@
+// Parser for the kubelet's `/metrics/resource` endpoint: the Prometheus text exposition format
+// 0.0.4, all of it (HELP/TYPE, escaped label values in any order, exponents, NaN/±Inf, optional
+// millisecond timestamps), keeping only what the window needs: node and container cumulative
+// CPU, working set and container start time, plus `scrape_error`/`resource_scrape_error`.
+//
+// The parser does not allocate per sample: label values are string_views into the input (an
+// escaped value is decoded once into the result's own storage), and a ResourceMetrics reused
+// across calls keeps its capacity.
+//
+// Thread-safety: ParseResourceMetrics is reentrant; a ResourceMetrics is a plain value.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+
+namespace scraper {
+
+// One object's usage as read from one scrape. A field is meaningful only when its has_ flag is
+// set: the kubelet omits lines it has no stats for.
+struct ResourceUsage {
+  bool has_cpu = false;
+  bool has_memory = false;
+  base::UnixNanos cpu_timestamp = 0;     // sample time of the CPU line (scrape time if absent)
+  base::UnixNanos memory_timestamp = 0;  // sample time of the memory line
+  uint64_t cpu_ns = 0;                   // cumulative CPU, core-nanoseconds
+  uint64_t memory_bytes = 0;             // working set, bytes
+};
+
+struct ContainerUsage : ResourceUsage {
+  // Views into the parsed text or into ResourceMetrics::decoded; valid while both live.
+  std::string_view namespace_;
+  std::string_view pod;
+  std::string_view container;
+  base::UnixNanos start_time = 0;  // container_start_time_seconds; 0 = not reported
+};
+
+struct ResourceMetrics {
+  ResourceUsage node;
+  // One entry per (namespace, pod, container), sorted by that key.
+  std::vector<ContainerUsage> containers;
+  // scrape_error or resource_scrape_error was present with a non-zero value: the kubelet failed
+  // to collect container stats.
+  bool scrape_error = false;
+  // Samples of known metrics dropped because their value or timestamp was out of range
+  // (negative, NaN, ±Inf, timestamp ≤ 0 or beyond int64 nanoseconds); the object then lacks
+  // that field.
+  int ignored_samples = 0;
+
+  // Storage for label values that contained escapes. Internal to the parser.
+  std::deque<std::string> decoded;
+  // Open-addressing index over `containers` used while parsing. Internal to the parser.
+  std::vector<uint32_t> index;
+
+  // Empties the result but keeps its capacity.
+  void Clear();
+};
+
+// Parses `text` (the whole response body). Samples without a timestamp get `scrape_time`.
+// On success fills `out` (cleared first); the views in `out` point into `text`, which must
+// outlive them. On malformed input returns an error naming the line and the problem, e.g.
+// "line 7: label value: missing closing quote"; `out` is then unspecified but valid.
+base::Status ParseResourceMetrics(std::string_view text, base::UnixNanos scrape_time,
+                                  ResourceMetrics* out);
+
+}  // namespace scraper

@@ -1,0 +1,293 @@
+#include "scraper/store.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace scraper {
+namespace {
+
+// metrics-server's freshContainerMinMetricsResolution: a container must have run at least this
+// long before its start time serves as the older point.
+constexpr base::UnixNanos kFreshContainerMinAge = 10'000'000'000;
+
+// A cumulative CPU reading at a kubelet sample time.
+struct Point {
+  base::UnixNanos ts = 0;
+  uint64_t cpu_ns = 0;
+};
+
+}  // namespace
+
+StoreSettings MakeStoreSettings(const Options& options) {
+  StoreSettings s;
+  s.resolution = options.metric_resolution;
+  s.failure_retention_ticks = static_cast<int>(options.kubelet_failure_retention_ticks);
+  return s;
+}
+
+uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window) {
+  if (window.count() <= 0) return 0;
+  unsigned __int128 scaled = static_cast<unsigned __int128>(cpu_delta_ns) * 1'000'000'000u;
+  unsigned __int128 rate = scaled / static_cast<uint64_t>(window.count());
+  return rate > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(rate);
+}
+
+namespace {
+
+// The last and (optionally) previous point of one object. prev.ts < last.ts whenever has_prev.
+struct Series {
+  Point last;
+  Point prev;
+  bool has_last = false;
+  bool has_prev = false;
+  uint64_t memory_bytes = 0;
+
+  bool Servable() const { return has_last && has_prev && last.ts > prev.ts; }
+};
+
+// metrics-server's rule for choosing the older point when a new one arrives (storage/node.go),
+// plus: a counter lower than the older point means a reset, so there is no older point.
+void Advance(const Series* old, const ResourceUsage& usage, Series* out) {
+  out->last = {usage.cpu_timestamp, usage.cpu_ns};
+  out->has_last = true;
+  out->memory_bytes = usage.memory_bytes;
+  out->has_prev = false;
+  if (old == nullptr || !old->has_last) return;
+  if (out->last.ts > old->last.ts) {
+    out->prev = old->last;
+    out->has_prev = true;
+  } else if (old->has_prev && old->prev.ts < out->last.ts) {
+    // The same sample again (equal timestamps) or an out-of-order one: keep the older point.
+    out->prev = old->prev;
+    out->has_prev = true;
+  }
+  if (out->has_prev && out->prev.cpu_ns > out->last.cpu_ns) out->has_prev = false;
+}
+
+}  // namespace
+
+struct ContainerState {
+  std::string name;
+  base::UnixNanos start_time = 0;
+  Series series;  // has_last is false when the kubelet sent no CPU or no memory line
+};
+
+struct PodState {
+  std::string namespace_;
+  std::string name;
+  std::vector<ContainerState> containers;  // sorted by name
+};
+
+struct Store::NodeState {
+  Series series;               // the node's own usage
+  std::vector<PodState> pods;  // sorted by (namespace, name)
+  int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
+};
+
+namespace {
+
+void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
+                      std::chrono::nanoseconds resolution, ContainerState* out) {
+  out->start_time = usage.start_time;
+  if (!usage.has_cpu || !usage.has_memory) return;  // no point: the pod is not servable
+  const base::UnixNanos ts = usage.cpu_timestamp;
+  const base::UnixNanos start = usage.start_time;
+  // A fresh container: its start is the older point (zero CPU used then), so it is served
+  // after its first scrape. Checked first, as in metrics-server.
+  if (start > 0 && start < ts && ts - start >= kFreshContainerMinAge &&
+      ts - start < resolution.count()) {
+    out->series.last = {ts, usage.cpu_ns};
+    out->series.has_last = true;
+    out->series.memory_bytes = usage.memory_bytes;
+    out->series.prev = {start, 0};
+    out->series.has_prev = true;
+    return;
+  }
+  bool restarted =
+      old != nullptr && old->series.has_last && start > 0 &&
+      ((old->start_time > 0 && old->start_time != start) || start >= old->series.last.ts);
+  Advance(restarted || old == nullptr ? nullptr : &old->series, usage, &out->series);
+}
+
+}  // namespace
+
+Store::Store(StoreSettings settings)
+    : settings_(settings),
+      state_(std::make_unique<StateMap>()),
+      window_(std::make_shared<Window>(0, std::vector<NodeMetrics>{}, std::vector<PodMetrics>{})) {}
+
+Store::~Store() = default;
+
+Store::Tick& Store::BeginTick() {
+  std::lock_guard<std::mutex> lock(tick_mu_);
+  next_ = std::make_unique<StateMap>();
+  return tick_;
+}
+
+void Store::Tick::Success(std::string_view node, const ResourceMetrics& metrics) {
+  store_->Merge(node, &metrics);
+}
+
+void Store::Tick::Failure(std::string_view node) { store_->Merge(node, nullptr); }
+
+void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
+  std::lock_guard<std::mutex> lock(tick_mu_);
+  if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
+  auto old_it = state_->find(node);
+  // The old state is replaced at Publish(): its strings are moved into the new one.
+  NodeState* old = old_it == state_->end() ? nullptr : &old_it->second;
+  if (metrics == nullptr) {
+    if (old != nullptr && old->failed_ticks < settings_.failure_retention_ticks) {
+      NodeState carried = std::move(old_it->second);
+      ++carried.failed_ticks;
+      next_->emplace(std::string(node), std::move(carried));
+    }
+    return;
+  }
+  NodeState fresh;
+  if (metrics->node.has_cpu && metrics->node.has_memory) {
+    Advance(old ? &old->series : nullptr, metrics->node, &fresh.series);
+  }
+  // Containers arrive sorted by (namespace, pod, container), and the old state is sorted the
+  // same way: one merge walk finds each container's old state. Matched names are moved into
+  // the new state, so cursors only ever compare entries after the last match.
+  std::vector<PodState>* old_pods = old ? &old->pods : nullptr;
+  size_t next_old_pod = 0;        // first old pod not yet matched or passed
+  PodState* old_pod = nullptr;    // old state of the current pod, if any
+  size_t next_old_container = 0;  // first container of old_pod not yet matched or passed
+  using Key = std::tuple<std::string_view, std::string_view>;
+  fresh.pods.reserve(old_pods ? old_pods->size() : 0);
+  for (const ContainerUsage& usage : metrics->containers) {
+    if (fresh.pods.empty() || fresh.pods.back().name != usage.pod ||
+        fresh.pods.back().namespace_ != usage.namespace_) {
+      old_pod = nullptr;
+      next_old_container = 0;
+      if (old_pods) {
+        Key key(usage.namespace_, usage.pod);
+        while (next_old_pod < old_pods->size() &&
+               Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) < key) {
+          ++next_old_pod;
+        }
+        if (next_old_pod < old_pods->size() &&
+            Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) == key) {
+          old_pod = &(*old_pods)[next_old_pod++];
+        }
+      }
+      PodState pod;
+      if (old_pod != nullptr) {
+        pod.namespace_ = std::move(old_pod->namespace_);
+        pod.name = std::move(old_pod->name);
+        pod.containers.reserve(old_pod->containers.size());
+      } else {
+        pod.namespace_ = usage.namespace_;
+        pod.name = usage.pod;
+      }
+      fresh.pods.push_back(std::move(pod));
+    }
+    ContainerState* old_container = nullptr;
+    if (old_pod != nullptr) {
+      auto& old_containers = old_pod->containers;
+      while (next_old_container < old_containers.size() &&
+             std::string_view(old_containers[next_old_container].name) < usage.container) {
+        ++next_old_container;
+      }
+      if (next_old_container < old_containers.size() &&
+          old_containers[next_old_container].name == usage.container) {
+        old_container = &old_containers[next_old_container++];
+      }
+    }
+    ContainerState container;
+    AdvanceContainer(old_container, usage, settings_.resolution, &container);
+    if (old_container != nullptr) {
+      container.name = std::move(old_container->name);
+    } else {
+      container.name = usage.container;
+    }
+    fresh.pods.back().containers.push_back(std::move(container));
+  }
+  for (auto& pod : fresh.pods) pod.containers.shrink_to_fit();
+  fresh.pods.shrink_to_fit();
+  next_->emplace(std::string(node), std::move(fresh));
+}
+
+void Store::Publish() {
+  StoreStats stats;
+  std::shared_ptr<const Window> window;
+  {
+    std::lock_guard<std::mutex> lock(tick_mu_);
+    if (!next_) return;
+    state_ = std::move(next_);
+    window = BuildWindow(++generation_, &stats);
+  }
+  std::lock_guard<std::mutex> lock(window_mu_);
+  window_ = std::move(window);
+  stats_ = stats;
+}
+
+std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats* stats) const {
+  std::vector<NodeMetrics> nodes;
+  std::vector<PodMetrics> pods;
+  stats->nodes = state_->size();
+  for (const auto& [name, node] : *state_) {
+    if (node.failed_ticks > 0) ++stats->retained_nodes;
+    const Series& s = node.series;
+    if (s.Servable()) {
+      NodeMetrics m;
+      m.name = name;
+      m.timestamp = s.last.ts;
+      m.window = std::chrono::nanoseconds(s.last.ts - s.prev.ts);
+      m.cpu_nanocores = CpuNanocores(s.last.cpu_ns - s.prev.cpu_ns, m.window);
+      m.memory_bytes = s.memory_bytes;
+      nodes.push_back(std::move(m));
+    }
+    for (const PodState& pod : node.pods) {
+      stats->containers += pod.containers.size();
+      bool complete = !pod.containers.empty();
+      for (const ContainerState& c : pod.containers) complete = complete && c.series.Servable();
+      if (!complete) continue;
+      PodMetrics m;
+      m.namespace_ = pod.namespace_;
+      m.name = pod.name;
+      m.containers.reserve(pod.containers.size());
+      base::UnixNanos earliest = 0;
+      for (const ContainerState& c : pod.containers) {
+        const Series& cs = c.series;
+        std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
+        m.containers.push_back(
+            {c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window), cs.memory_bytes});
+        if (earliest == 0 || cs.last.ts < earliest) {
+          earliest = cs.last.ts;
+          m.timestamp = cs.last.ts;
+          m.window = window;
+        }
+      }
+      pods.push_back(std::move(m));
+    }
+  }
+  // A pod reported by two nodes (a kubelet bug or a stale node): keep the first, as
+  // metrics-server does, so lookups stay unambiguous.
+  std::stable_sort(pods.begin(), pods.end(), [](const PodMetrics& a, const PodMetrics& b) {
+    return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
+  });
+  pods.erase(std::unique(pods.begin(), pods.end(),
+                         [](const PodMetrics& a, const PodMetrics& b) {
+                           return a.namespace_ == b.namespace_ && a.name == b.name;
+                         }),
+             pods.end());
+  stats->servable_nodes = nodes.size();
+  stats->servable_pods = pods.size();
+  for (const auto& p : pods) stats->servable_containers += p.containers.size();
+  return std::make_shared<const Window>(generation, std::move(nodes), std::move(pods));
+}
+
+std::shared_ptr<const Window> Store::Current() const {
+  std::lock_guard<std::mutex> lock(window_mu_);
+  return window_;
+}
+
+StoreStats Store::Stats() const {
+  std::lock_guard<std::mutex> lock(window_mu_);
+  return stats_;
+}
+
+}  // namespace scraper

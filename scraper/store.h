@@ -1,0 +1,109 @@
+// The latest-window store: per node and per container only what the rate needs (the newest
+// point and the one before it), turned into an immutable Window after each tick.
+//
+// Semantics follow metrics-server's storage (last/prev, the fresh-container rule, restarts
+// detected by start time) with two deliberate differences:
+//  - a failed scrape does not erase a node: its last good points are kept and served for at
+//    most `failure_retention_ticks` ticks, then dropped;
+//  - a container whose cumulative CPU or memory is legitimately zero is served; only a
+//    container with no CPU or no memory line at all (or without two usable points) keeps its
+//    pod out of the window, because clients such as the HPA need every container of a pod.
+// A decrease of a cumulative counter without a start-time change is treated like a restart:
+// the object has no rate for that tick instead of a wrong one.
+//
+// Thread-safety: Current() may be called from any thread at any time and never waits for a
+// scrape. BeginTick()/Publish() and the Tick's methods are for one writer; a Tick's methods are
+// internally serialized, so scrape completions on several threads may call them concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "scraper/options.h"
+#include "scraper/resource_metrics.h"
+#include "scraper/window.h"
+
+namespace scraper {
+
+struct StoreSettings {
+  // The scrape interval; containers younger than this get a start-time-based first point.
+  std::chrono::nanoseconds resolution = std::chrono::seconds(15);
+  // Ticks during which a node whose scrapes fail keeps (and serves) its last good points.
+  int failure_retention_ticks = 2;
+};
+
+StoreSettings MakeStoreSettings(const Options& options);
+
+// Counts for self-metrics, as of the last published tick.
+struct StoreStats {
+  size_t nodes = 0;           // nodes with state
+  size_t containers = 0;      // containers with state
+  size_t servable_nodes = 0;  // nodes in the window
+  size_t servable_pods = 0;   // pods in the window
+  size_t servable_containers = 0;
+  size_t retained_nodes = 0;  // nodes served from points kept across failed scrapes
+};
+
+class Store final : public WindowSource {
+ private:
+  struct NodeState;
+
+ public:
+  explicit Store(StoreSettings settings);
+  ~Store() override;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Collects one tick's results. Nodes reported neither as success nor as failure before
+  // Publish() are forgotten (deleted or deselected nodes leave no trace).
+  class Tick {
+   public:
+    // A successful scrape. `metrics` is only read during the call.
+    void Success(std::string_view node, const ResourceMetrics& metrics);
+    // A failed scrape: the node's previous points are carried forward while retention allows.
+    void Failure(std::string_view node);
+
+   private:
+    friend class Store;
+    explicit Tick(Store* store) : store_(store) {}
+    Store* store_;
+  };
+
+  // Starts collecting the next tick. Only one tick may be open at a time.
+  Tick& BeginTick();
+  // Ends the open tick: swaps in the new state and publishes a new Window.
+  void Publish();
+
+  std::shared_ptr<const Window> Current() const override;
+  StoreStats Stats() const;
+
+ private:
+  using StateMap = std::map<std::string, NodeState, std::less<>>;
+
+  void Merge(std::string_view node, const ResourceMetrics* metrics);
+  std::shared_ptr<const Window> BuildWindow(uint64_t generation, StoreStats* stats) const;
+
+  const StoreSettings settings_;
+  Tick tick_{this};
+
+  std::mutex tick_mu_;               // guards state_ and next_ while a tick is open
+  std::unique_ptr<StateMap> state_;  // the points of the last published tick
+  std::unique_ptr<StateMap> next_;   // the tick being collected
+  uint64_t generation_ = 0;
+
+  mutable std::mutex window_mu_;  // held only to copy or swap the pointers below
+  std::shared_ptr<const Window> window_;
+  StoreStats stats_;
+};
+
+// Exposed for tests: Δcpu / Δt in nanocores, truncated; 0 when window <= 0.
+uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window);
+
+}  // namespace scraper

@@ -1,0 +1,281 @@
+#include "apiserver/auth.h"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "test/testing/test_pki.h"
+
+namespace apiserver {
+namespace {
+
+std::shared_ptr<const PeerCertificates> Peer(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  auto peer = std::make_shared<const PeerCertificates>(cert, nullptr);
+  X509_free(cert);
+  return peer;
+}
+
+class FakeTokens : public kube::TokenAuthenticator {
+ public:
+  void Authenticate(
+      std::string token,
+      std::function<void(base::Result<std::optional<kube::UserInfo>>)> done) override {
+    ++calls;
+    if (token == "good")
+      return done(std::optional<kube::UserInfo>(kube::UserInfo{"alice", "", {"dev"}, {}}));
+    if (token == "broken") return done(base::MakeError("tokenreview: timed out"));
+    done(std::optional<kube::UserInfo>());
+  }
+  int calls = 0;
+};
+
+class FakeSar : public kube::Authorizer {
+ public:
+  void Authorize(kube::Attributes attributes,
+                 std::function<void(base::Result<kube::Decision>)> done) override {
+    ++calls;
+    last = attributes;
+    if (mode == "allow") return done(kube::Decision{true, ""});
+    if (mode == "deny") return done(kube::Decision{false, "no RBAC policy matched"});
+    done(base::MakeError("subjectaccessreview: connection refused"));
+  }
+  std::string mode = "allow";
+  int calls = 0;
+  kube::Attributes last;
+};
+
+struct Pkis {
+  testing_support::TestPki client_ca{"client-ca"};
+  testing_support::TestPki proxy_ca{"front-proxy-ca"};
+  testing_support::TestPki rogue_ca{"rogue-ca"};
+};
+
+const Pkis& pki() {
+  static Pkis* p = new Pkis();
+  return *p;
+}
+
+std::shared_ptr<const CompiledAuthConfig> Config() {
+  kube::AuthenticationConfig c;
+  c.client_ca_pem = pki().client_ca.ca().cert_pem;
+  c.requestheader_client_ca_pem = pki().proxy_ca.ca().cert_pem;
+  c.allowed_names = {"front-proxy-client"};
+  c.username_headers = {"X-Remote-User"};
+  c.group_headers = {"X-Remote-Group"};
+  c.extra_headers_prefix = {"X-Remote-Extra-"};
+  c.uid_headers = {"X-Remote-Uid"};
+  auto compiled = CompiledAuthConfig::Compile(c);
+  EXPECT_TRUE(compiled.ok()) << compiled.error();
+  return *compiled;
+}
+
+struct AuthnCase {
+  std::string name;
+  std::string cert;  // "", "client", "client-rogue", "proxy", "proxy-bad-cn"
+  std::vector<std::pair<std::string, std::string>> headers;
+  AuthnResult::Outcome outcome;
+  std::string user;
+  std::vector<std::string> groups;
+};
+
+TEST(AuthenticationTest, TableOfCases) {
+  std::map<std::string, std::string> certs = {
+      {"client", pki().client_ca.ClientCert("bob", {"ops", "system:masters"}).cert_pem},
+      {"client-rogue", pki().rogue_ca.ClientCert("bob", {"system:masters"}).cert_pem},
+      {"proxy", pki().proxy_ca.ClientCert("front-proxy-client").cert_pem},
+      {"proxy-bad-cn", pki().proxy_ca.ClientCert("someone-else").cert_pem},
+  };
+  using O = AuthnResult::Outcome;
+  const std::vector<AuthnCase> cases = {
+      {"no credentials", "", {}, O::kAnonymous, "system:anonymous", {"system:unauthenticated"}},
+      {"client cert",
+       "client",
+       {},
+       O::kAuthenticated,
+       "bob",
+       {"ops", "system:masters", "system:authenticated"}},
+      {"client cert from the wrong CA", "client-rogue", {}, O::kUnauthorized, "", {}},
+      {"front proxy",
+       "proxy",
+       {{"X-Remote-User", "alice"},
+        {"X-Remote-Group", "dev"},
+        {"x-remote-group", "system:masters"},
+        {"X-Remote-Extra-Scopes", "a"}},
+       O::kAuthenticated,
+       "alice",
+       {"dev", "system:masters", "system:authenticated"}},
+      {"front proxy with a CN not allowed",
+       "proxy-bad-cn",
+       {{"X-Remote-User", "alice"}},
+       O::kUnauthorized,
+       "",
+       {}},
+      {"spoofed X-Remote-User without a proxy cert",
+       "",
+       {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}},
+       O::kAnonymous,
+       "system:anonymous",
+       {"system:unauthenticated"}},
+      {"spoofed X-Remote-User with a client cert",
+       "client",
+       {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}},
+       O::kAuthenticated,
+       "bob",
+       {"ops", "system:masters", "system:authenticated"}},
+      {"token accepted",
+       "",
+       {{"Authorization", "Bearer good"}},
+       O::kAuthenticated,
+       "alice",
+       {"dev", "system:authenticated"}},
+      {"token denied", "", {{"Authorization", "Bearer bad"}}, O::kUnauthorized, "", {}},
+      {"token review error", "", {{"Authorization", "Bearer broken"}}, O::kUnauthorized, "", {}},
+      {"bad cert but good token",
+       "client-rogue",
+       {{"Authorization", "Bearer good"}},
+       O::kAuthenticated,
+       "alice",
+       {"dev", "system:authenticated"}},
+  };
+  FakeTokens tokens;
+  RequestAuthenticator authn(&tokens);
+  authn.SetConfig(Config());
+  for (const auto& c : cases) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = "/apis/metrics.k8s.io/v1beta1/pods";
+    req.headers = c.headers;
+    if (!c.cert.empty()) req.peer = Peer(certs.at(c.cert));
+    std::optional<AuthnResult> got;
+    authn.Authenticate(req, [&](AuthnResult r) { got = std::move(r); });
+    ASSERT_TRUE(got.has_value()) << c.name;
+    EXPECT_EQ(got->outcome, c.outcome) << c.name << ": " << got->error;
+    if (c.outcome != O::kUnauthorized) {
+      EXPECT_EQ(got->user.name, c.user) << c.name;
+      EXPECT_EQ(got->user.groups, c.groups) << c.name;
+    }
+  }
+}
+
+TEST(AuthenticationTest, FrontProxyExtraAndUid) {
+  RequestAuthenticator authn(nullptr);
+  authn.SetConfig(Config());
+  HttpRequest req;
+  req.peer = Peer(pki().proxy_ca.ClientCert("front-proxy-client").cert_pem);
+  req.headers = {{"X-Remote-User", "alice"},
+                 {"X-Remote-Uid", "42"},
+                 {"X-Remote-Extra-Acme.com%2Fproject", "p1"},
+                 {"X-Remote-Extra-acme.com%2fproject", "p2"},
+                 {"X-Remote-Group", ""}};
+  std::optional<AuthnResult> got;
+  authn.Authenticate(req, [&](AuthnResult r) { got = std::move(r); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->how, "front-proxy");
+  EXPECT_EQ(got->user.uid, "42");
+  EXPECT_EQ(got->user.extra["acme.com/project"], (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_EQ(got->user.groups, (std::vector<std::string>{"system:authenticated"}));
+}
+
+TEST(AuthenticationTest, WithoutRequestHeaderCaProxyHeadersAreIgnored) {
+  kube::AuthenticationConfig c;
+  c.client_ca_pem = pki().client_ca.ca().cert_pem;
+  c.username_headers = {"X-Remote-User"};
+  RequestAuthenticator authn(nullptr);
+  authn.SetConfig(*CompiledAuthConfig::Compile(c));
+  HttpRequest req;
+  req.peer = Peer(pki().client_ca.ClientCert("kube-apiserver-proxy", {"system:masters"}).cert_pem);
+  req.headers = {{"X-Remote-User", "alice"}};
+  std::optional<AuthnResult> got;
+  authn.Authenticate(req, [&](AuthnResult r) { got = std::move(r); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->user.name, "kube-apiserver-proxy");
+}
+
+TEST(AuthenticationTest, CompileRejectsGarbageCa) {
+  kube::AuthenticationConfig c;
+  c.client_ca_pem = "not a certificate";
+  EXPECT_FALSE(CompiledAuthConfig::Compile(c).ok());
+}
+
+struct AuthzCase {
+  std::string name;
+  kube::UserInfo user;
+  std::string method;
+  std::string path;
+  std::string sar_mode;
+  bool allowed;
+  int sar_calls;
+};
+
+TEST(AuthorizationTest, TableOfCases) {
+  const kube::UserInfo masters{
+      "system:kube-aggregator", "", {"system:masters", "system:authenticated"}, {}};
+  const kube::UserInfo alice{"alice", "", {"dev", "system:authenticated"}, {}};
+  const kube::UserInfo anonymous{"system:anonymous", "", {"system:unauthenticated"}, {}};
+  const std::vector<AuthzCase> cases = {
+      {"system:masters skips SAR", masters, "GET", "/apis/metrics.k8s.io/v1beta1", "deny", true, 0},
+      {"SAR allow", alice, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", "allow",
+       true, 1},
+      {"SAR deny", alice, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", "deny", false, 1},
+      {"SAR error", alice, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", "error", false, 1},
+      {"always-allowed path", anonymous, "GET", "/healthz", "deny", true, 0},
+      {"always-allowed prefix", anonymous, "GET", "/livez/ping", "deny", true, 0},
+      {"/metrics needs SAR", anonymous, "GET", "/metrics", "deny", false, 1},
+      {"/readyzz is not /readyz", anonymous, "GET", "/readyzz", "deny", false, 1},
+  };
+  for (const auto& c : cases) {
+    FakeSar sar;
+    sar.mode = c.sar_mode;
+    RequestAuthorizer authz({"/healthz", "readyz", "/livez*"}, &sar);
+    RequestInfo info = ParseRequestInfo(c.method, c.path, Query(""));
+    std::optional<AuthzResult> got;
+    authz.Authorize(MakeAttributes(c.user, info), [&](AuthzResult r) { got = std::move(r); });
+    ASSERT_TRUE(got) << c.name;
+    EXPECT_EQ(got->allowed, c.allowed) << c.name;
+    EXPECT_EQ(sar.calls, c.sar_calls) << c.name;
+  }
+}
+
+TEST(AuthorizationTest, SarGetsResourceAttributes) {
+  FakeSar sar;
+  RequestAuthorizer authz({}, &sar);
+  kube::UserInfo alice{"alice", "", {"system:authenticated"}, {}};
+  RequestInfo info = ParseRequestInfo(
+      "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0", Query(""));
+  authz.Authorize(MakeAttributes(alice, info), [](AuthzResult) {});
+  EXPECT_TRUE(sar.last.resource_request);
+  EXPECT_EQ(sar.last.verb, "get");
+  EXPECT_EQ(sar.last.api_group, "metrics.k8s.io");
+  EXPECT_EQ(sar.last.api_version, "v1beta1");
+  EXPECT_EQ(sar.last.resource, "pods");
+  EXPECT_EQ(sar.last.namespace_, "default");
+  EXPECT_EQ(sar.last.name, "web-0");
+  EXPECT_EQ(sar.last.user.name, "alice");
+}
+
+TEST(AuthorizationTest, ErrorBodies) {
+  kube::UserInfo alice{"alice", "", {}, {}};
+  auto list = MakeAttributes(
+      alice,
+      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", Query("")));
+  ApiError e = ForbiddenError(list, "");
+  EXPECT_EQ(e.code, 403u);
+  EXPECT_EQ(e.reason, "Forbidden");
+  EXPECT_EQ(e.message,
+            "pods.metrics.k8s.io is forbidden: User \"alice\" cannot list resource \"pods\" in API "
+            "group \"metrics.k8s.io\" in the namespace \"default\"");
+  auto path = MakeAttributes(alice, ParseRequestInfo("GET", "/metrics", Query("")));
+  EXPECT_EQ(ForbiddenError(path, "denied").message,
+            "forbidden: User \"alice\" cannot get path \"/metrics\": denied");
+  auto body = nlohmann::json::parse(EncodeStatus(Format::kJson, UnauthorizedError()));
+  EXPECT_EQ(body["code"], 401);
+  EXPECT_EQ(body["reason"], "Unauthorized");
+}
+
+}  // namespace
+}  // namespace apiserver

@@ -1,0 +1,249 @@
+#include "apiserver/encoding.h"
+
+#include <gtest/gtest.h>
+
+#include "test/apiserver/proto_reader.h"
+
+namespace apiserver {
+namespace {
+
+using testing::ProtoBytes;
+using testing::ProtoRepeated;
+using testing::ProtoVarint;
+
+constexpr base::UnixNanos kNow = 1736430364'500'000'000LL;     // 2025-01-09T13:46:04.5Z
+constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;  // 2025-01-09T13:45:39Z
+
+std::shared_ptr<const scraper::Window> SampleWindow() {
+  scraper::NodeMetrics node{"node-1", kSample, std::chrono::milliseconds(15001), 164843745,
+                            1616273408};
+  scraper::PodMetrics pod;
+  pod.namespace_ = "default";
+  pod.name = "example-pod-with-ephemeral-storage";
+  pod.timestamp = kSample;
+  pod.window = std::chrono::milliseconds(17913);
+  pod.containers = {{"example-container", 0, 4620 * 1024}};
+  return std::make_shared<scraper::Window>(7, std::vector<scraper::NodeMetrics>{node},
+                                           std::vector<scraper::PodMetrics>{pod});
+}
+
+struct Fixture {
+  std::shared_ptr<const scraper::Window> window = SampleWindow();
+  EncodedWindow encoded{window};
+  kube::Labels node_labels = {{"kubernetes.io/os", "linux"}, {"kubernetes.io/hostname", "node-1"}};
+  ListEntry NodeEntry() const {
+    const auto* n = &window->nodes()[0];
+    return ListEntry{{"node-1", "", &node_labels}, &encoded.node(n), n, nullptr};
+  }
+  ListEntry PodEntry() const {
+    const auto* p = &window->pods()[0];
+    return ListEntry{{p->name, p->namespace_, nullptr}, &encoded.pod(p), nullptr, p};
+  }
+};
+
+TEST(EncodingTest, NodeMetricsJsonMatchesReferenceShape) {
+  Fixture f;
+  EXPECT_EQ(EncodeObject(Format::kJson, Kind::kNode, "metrics.k8s.io/v1beta1", f.NodeEntry(), kNow),
+            R"({"kind":"NodeMetrics","apiVersion":"metrics.k8s.io/v1beta1",)"
+            R"("metadata":{"name":"node-1","creationTimestamp":"2025-01-09T13:46:04Z",)"
+            R"("labels":{"kubernetes.io/hostname":"node-1","kubernetes.io/os":"linux"}},)"
+            R"("timestamp":"2025-01-09T13:45:39Z","window":"15.001s",)"
+            R"("usage":{"cpu":"164843745n","memory":"1578392Ki"}})"
+            "\n");
+}
+
+TEST(EncodingTest, PodMetricsJsonMatchesReferenceShape) {
+  Fixture f;
+  EXPECT_EQ(EncodeObject(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", f.PodEntry(), kNow),
+            R"({"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1beta1",)"
+            R"("metadata":{"name":"example-pod-with-ephemeral-storage","namespace":"default",)"
+            R"("creationTimestamp":"2025-01-09T13:46:04Z"},)"
+            R"("timestamp":"2025-01-09T13:45:39Z","window":"17.913s",)"
+            R"("containers":[{"name":"example-container","usage":{"cpu":"0","memory":"4620Ki"}}]})"
+            "\n");
+}
+
+TEST(EncodingTest, ListsOmitItemTypeMetaAndUseEmptyListMeta) {
+  Fixture f;
+  EXPECT_EQ(
+      EncodeList(Format::kJson, Kind::kPod, "metrics.k8s.io/v1", {f.PodEntry()}, kNow),
+      R"({"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1","metadata":{},"items":[)"
+      R"({"metadata":{"name":"example-pod-with-ephemeral-storage","namespace":"default",)"
+      R"("creationTimestamp":"2025-01-09T13:46:04Z"},)"
+      R"("timestamp":"2025-01-09T13:45:39Z","window":"17.913s",)"
+      R"("containers":[{"name":"example-container","usage":{"cpu":"0","memory":"4620Ki"}}]}]})"
+      "\n");
+  EXPECT_EQ(
+      EncodeList(Format::kJson, Kind::kNode, "metrics.k8s.io/v1beta1", {}, kNow),
+      R"({"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[]})"
+      "\n");
+}
+
+TEST(EncodingTest, StatusJsonMatchesReference) {
+  ApiError e;
+  e.code = 404;
+  e.reason = "NotFound";
+  e.message = "podmetrics.metrics.k8s.io \"default/web-0\" not found";
+  e.has_details = true;
+  e.details = {"default/web-0", "metrics.k8s.io", "podmetrics"};
+  EXPECT_EQ(
+      EncodeStatus(Format::kJson, e),
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+      R"("message":"podmetrics.metrics.k8s.io \"default/web-0\" not found","reason":"NotFound",)"
+      R"("details":{"name":"default/web-0","group":"metrics.k8s.io","kind":"podmetrics"},"code":404})"
+      "\n");
+  ApiError plain;
+  plain.code = 401;
+  plain.reason = "Unauthorized";
+  plain.message = "Unauthorized";
+  EXPECT_EQ(EncodeStatus(Format::kJson, plain),
+            R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+            R"("message":"Unauthorized","reason":"Unauthorized","code":401})"
+            "\n");
+}
+
+TEST(EncodingTest, DiscoveryDocumentsMatchReference) {
+  EXPECT_EQ(
+      EncodeApiResourceList("v1beta1"),
+      R"({"kind":"APIResourceList","apiVersion":"v1","groupVersion":"metrics.k8s.io/v1beta1","resources":[)"
+      R"({"name":"nodes","singularName":"","namespaced":false,"kind":"NodeMetrics","verbs":["get","list"]},)"
+      R"({"name":"pods","singularName":"","namespaced":true,"kind":"PodMetrics","verbs":["get","list"]}]})"
+      "\n");
+  EXPECT_EQ(EncodeApiGroup({"v1beta1"}),
+            R"({"kind":"APIGroup","apiVersion":"v1","name":"metrics.k8s.io",)"
+            R"("versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],)"
+            R"("preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}})"
+            "\n");
+  EXPECT_EQ(EncodeApiGroupList({"v1beta1"}),
+            R"({"kind":"APIGroupList","apiVersion":"v1","groups":[)"
+            R"({"name":"metrics.k8s.io",)"
+            R"("versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],)"
+            R"("preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}}]})"
+            "\n");
+  EXPECT_NE(EncodeApiGroupList({"v1", "v1beta1"})
+                .find(R"("preferredVersion":{"groupVersion":"metrics.k8s.io/v1","version":"v1"})"),
+            std::string::npos);
+}
+
+TEST(EncodingTest, TableMatchesReferenceShape) {
+  Fixture f;
+  f.node_labels.clear();
+  EXPECT_EQ(
+      EncodeTable(Kind::kNode, "metrics.k8s.io/v1beta1", "v1", "Metadata", {f.NodeEntry()}, kNow),
+      R"({"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{},)"
+      R"("columnDefinitions":[)"
+      R"({"name":"Name","type":"string","format":"name","description":"Name of the resource","priority":0},)"
+      R"({"name":"cpu","type":"string","format":"quantity","description":"","priority":0},)"
+      R"({"name":"memory","type":"string","format":"quantity","description":"","priority":0},)"
+      R"({"name":"Window","type":"string","format":"duration","description":"","priority":0}],)"
+      R"("rows":[{"cells":["node-1","164843745n","1578392Ki","15.001s"],)"
+      R"("object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+      R"("metadata":{"name":"node-1","creationTimestamp":"2025-01-09T13:46:04Z"}}}]})"
+      "\n");
+  EXPECT_EQ(
+      EncodeTable(Kind::kPod, "metrics.k8s.io/v1beta1", "v1", "Metadata", {}, kNow),
+      R"({"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{},"columnDefinitions":[],"rows":[]})"
+      "\n");
+  std::string none =
+      EncodeTable(Kind::kPod, "metrics.k8s.io/v1beta1", "v1beta1", "None", {f.PodEntry()}, kNow);
+  EXPECT_EQ(none.find("\"object\""), std::string::npos);
+  EXPECT_NE(none.find(R"("cells":["example-pod-with-ephemeral-storage","0","4620Ki","17.913s"])"),
+            std::string::npos);
+  std::string full =
+      EncodeTable(Kind::kPod, "metrics.k8s.io/v1beta1", "v1", "Object", {f.PodEntry()}, kNow);
+  EXPECT_NE(full.find(R"("object":{"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1beta1")"),
+            std::string::npos);
+}
+
+// The envelope: magic, runtime.Unknown{typeMeta{apiVersion=1, kind=2}, raw=2}.
+void ExpectEnvelope(const std::string& body, const std::string& api_version,
+                    const std::string& kind, std::string* raw) {
+  ASSERT_GE(body.size(), 4u);
+  ASSERT_EQ(body.substr(0, 4), std::string("k8s\0", 4));
+  std::string unknown = body.substr(4);
+  std::string type_meta = ProtoBytes(unknown, 1);
+  EXPECT_EQ(ProtoBytes(type_meta, 1), api_version);
+  EXPECT_EQ(ProtoBytes(type_meta, 2), kind);
+  *raw = ProtoBytes(unknown, 2);
+}
+
+TEST(EncodingTest, PodListProtobufDecodesFieldByField) {
+  Fixture f;
+  std::string body =
+      EncodeList(Format::kProtobuf, Kind::kPod, "metrics.k8s.io/v1beta1", {f.PodEntry()}, kNow);
+  // Prefix bytes from the wire contract.
+  EXPECT_EQ(body.substr(0, 8), std::string("k8s\0\x0a\x28\x0a\x16", 8));
+  std::string raw;
+  ExpectEnvelope(body, "metrics.k8s.io/v1beta1", "PodMetricsList", &raw);
+  auto items = ProtoRepeated(raw, 2);
+  ASSERT_EQ(items.size(), 1u);
+  const std::string& pod = items[0];
+  std::string meta = ProtoBytes(pod, 1);
+  EXPECT_EQ(ProtoBytes(meta, 1), "example-pod-with-ephemeral-storage");
+  EXPECT_EQ(ProtoBytes(meta, 3), "default");
+  EXPECT_EQ(ProtoVarint(ProtoBytes(meta, 8), 1), 1736430364u);
+  EXPECT_EQ(ProtoVarint(ProtoBytes(pod, 2), 1), 1736430339u);
+  EXPECT_EQ(ProtoVarint(ProtoBytes(pod, 3), 1), 17913000000u);
+  auto containers = ProtoRepeated(pod, 4);
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(ProtoBytes(containers[0], 1), "example-container");
+  auto usage = ProtoRepeated(containers[0], 2);
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(ProtoBytes(usage[0], 1), "cpu");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(usage[0], 2), 1), "0");
+  EXPECT_EQ(ProtoBytes(usage[1], 1), "memory");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(usage[1], 2), 1), "4620Ki");
+}
+
+TEST(EncodingTest, NodeProtobufCarriesLabelsAndUsage) {
+  Fixture f;
+  std::string body =
+      EncodeObject(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1", f.NodeEntry(), kNow);
+  std::string raw;
+  ExpectEnvelope(body, "metrics.k8s.io/v1", "NodeMetrics", &raw);
+  std::string meta = ProtoBytes(raw, 1);
+  EXPECT_EQ(ProtoBytes(meta, 1), "node-1");
+  auto labels = ProtoRepeated(meta, 11);
+  ASSERT_EQ(labels.size(), 2u);
+  EXPECT_EQ(ProtoBytes(labels[0], 1), "kubernetes.io/hostname");
+  EXPECT_EQ(ProtoBytes(labels[0], 2), "node-1");
+  auto usage = ProtoRepeated(raw, 4);
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(usage[0], 2), 1), "164843745n");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(usage[1], 2), 1), "1578392Ki");
+  EXPECT_EQ(ProtoVarint(ProtoBytes(raw, 3), 1), 15001000000u);
+}
+
+TEST(EncodingTest, StatusProtobuf) {
+  ApiError e;
+  e.code = 404;
+  e.reason = "NotFound";
+  e.message = "pods \"x\" not found";
+  e.has_details = true;
+  e.details = {"x", "", "pods"};
+  std::string raw;
+  std::string body = EncodeStatus(Format::kProtobuf, e);
+  EXPECT_EQ(body.substr(4, 2), std::string("\x0a\x0c", 2));
+  ExpectEnvelope(body, "v1", "Status", &raw);
+  EXPECT_EQ(ProtoBytes(raw, 2), "Failure");
+  EXPECT_EQ(ProtoBytes(raw, 3), "pods \"x\" not found");
+  EXPECT_EQ(ProtoBytes(raw, 4), "NotFound");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 5), 1), "x");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 5), 3), "pods");
+  EXPECT_EQ(ProtoVarint(raw, 6), 404u);
+}
+
+TEST(EncodingTest, TypeMetaLengthsMatchReference) {
+  Fixture f;
+  EXPECT_EQ(EncodeList(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1beta1", {}, kNow)[5],
+            '\x29');
+  EXPECT_EQ(EncodeObject(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1beta1", f.NodeEntry(),
+                         kNow)[5],
+            '\x25');
+  EXPECT_EQ(
+      EncodeObject(Format::kProtobuf, Kind::kPod, "metrics.k8s.io/v1beta1", f.PodEntry(), kNow)[5],
+      '\x24');
+}
+
+}  // namespace
+}  // namespace apiserver

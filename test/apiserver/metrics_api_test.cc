@@ -1,0 +1,374 @@
+#include "apiserver/metrics_api.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test/apiserver/proto_reader.h"
+
+namespace apiserver {
+namespace {
+
+using nlohmann::json;
+
+class FakeWindows : public scraper::WindowSource {
+ public:
+  std::shared_ptr<const scraper::Window> Current() const override { return window; }
+  std::shared_ptr<const scraper::Window> window = std::make_shared<scraper::Window>(
+      0, std::vector<scraper::NodeMetrics>{}, std::vector<scraper::PodMetrics>{});
+};
+
+constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;
+
+scraper::PodMetrics Pod(std::string ns, std::string name) {
+  scraper::PodMetrics p;
+  p.namespace_ = std::move(ns);
+  p.name = std::move(name);
+  p.timestamp = kSample;
+  p.window = std::chrono::seconds(15);
+  p.containers = {{"app", 1000000, 1 << 20}};
+  return p;
+}
+
+class MetricsApiTest : public ::testing::Test {
+ protected:
+  MetricsApiTest() : clock_(kSample + 25'000'000'000LL) {
+    windows_.window = std::make_shared<scraper::Window>(
+        1,
+        std::vector<scraper::NodeMetrics>{
+            {"node-b", kSample, std::chrono::seconds(15), 2000000000, 2ull << 30},
+            {"node-a", kSample, std::chrono::seconds(15), 500000000, 1ull << 30},
+            {"node-gone", kSample, std::chrono::seconds(15), 1, 1}},
+        std::vector<scraper::PodMetrics>{Pod("default", "web-1"), Pod("default", "web-0"),
+                                         Pod("kube-system", "dns"), Pod("default", "db-0"),
+                                         Pod("default", "completed")});
+    nodes_.Replace({{"node-a", "uid-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
+                    {"node-b", "uid-b", {{"role", "infra"}}, {}, {}, 0, 0, 0},
+                    {"node-c", "uid-c", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
+    // "completed" is not Running, so it is not in the Running-pod cache.
+    pods_.Replace({{"default", "web-0", "u1", {{"app", "web"}, {"tier", "front"}}},
+                   {"default", "web-1", "u2", {{"app", "web"}}},
+                   {"default", "db-0", "u3", {{"app", "db"}}},
+                   {"default", "pending-metrics", "u4", {{"app", "web"}}},
+                   {"kube-system", "dns", "u5", {{"app", "dns"}}}});
+  }
+
+  MetricsApi Api(MetricsApiOptions options = {}) {
+    return MetricsApi(windows_, nodes_, pods_, clock_, std::move(options));
+  }
+
+  HttpResponse Get(const MetricsApi& api, const std::string& target,
+                   const std::string& accept = "application/json",
+                   const std::string& method = "GET") {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    Query query(req.RawQuery());
+    RequestInfo info = ParseRequestInfo(method, req.Path(), query);
+    if (!info.is_resource) {
+      auto r = api.ServeDiscovery(req.Path(), accept);
+      if (!r) return ErrorResponse(NotFoundError());
+      return *r;
+    }
+    return api.ServeResource(info, query, accept);
+  }
+
+  static std::vector<std::string> Names(const HttpResponse& r) {
+    std::vector<std::string> out;
+    const json body = json::parse(r.body);
+    for (const auto& item : body["items"]) {
+      std::string ns = item["metadata"].value("namespace", "");
+      out.push_back((ns.empty() ? "" : ns + "/") + item["metadata"]["name"].get<std::string>());
+    }
+    return out;
+  }
+
+  FakeWindows windows_;
+  kube::NodeCache nodes_;
+  kube::PodCache pods_;
+  base::ManualClock clock_;
+};
+
+TEST_F(MetricsApiTest, DiscoveryServesTheConfiguredVersions) {
+  MetricsApi api = Api();
+  auto group = json::parse(Get(api, "/apis/metrics.k8s.io").body);
+  ASSERT_EQ(group["versions"].size(), 2u);
+  EXPECT_EQ(group["versions"][0]["version"], "v1beta1");
+  EXPECT_EQ(group["versions"][1]["version"], "v1");
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1").status, 200u);
+  EXPECT_EQ(json::parse(Get(api, "/apis").body)["groups"][0]["name"], "metrics.k8s.io");
+
+  MetricsApi v1_only = Api({{"v1"}, {}, nullptr});
+  EXPECT_EQ(Get(v1_only, "/apis/metrics.k8s.io/v1beta1").status, 404u);
+  EXPECT_EQ(Get(v1_only, "/apis/metrics.k8s.io/v1beta1/nodes").status, 404u);
+  EXPECT_EQ(Get(v1_only, "/apis/metrics.k8s.io/v1/nodes").status, 200u);
+  auto list = json::parse(Get(v1_only, "/apis/metrics.k8s.io/v1/nodes").body);
+  EXPECT_EQ(list["apiVersion"], "metrics.k8s.io/v1");
+}
+
+TEST_F(MetricsApiTest, AggregatedDiscoveryOnlyAcceptIs406) {
+  MetricsApi api = Api();
+  HttpResponse r = Get(api, "/apis",
+                       "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+                       "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
+  EXPECT_EQ(r.status, 406u);
+  EXPECT_EQ(json::parse(r.body)["reason"], "NotAcceptable");
+}
+
+TEST_F(MetricsApiTest, ListNodesSortedSkippingNodesWithoutMetricsOrNotInCache) {
+  MetricsApi api = Api();
+  HttpResponse r = Get(api, "/apis/metrics.k8s.io/v1beta1/nodes");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(Names(r), (std::vector<std::string>{"node-a", "node-b"}));
+  auto body = json::parse(r.body);
+  EXPECT_EQ(body["kind"], "NodeMetricsList");
+  EXPECT_EQ(body["items"][0]["usage"]["cpu"], "500m");
+  EXPECT_EQ(body["items"][0]["usage"]["memory"], "1Gi");
+  EXPECT_EQ(body["items"][0]["metadata"]["labels"]["role"], "worker");
+  EXPECT_EQ(body["items"][0]["metadata"]["creationTimestamp"], "2025-01-09T13:46:04Z");
+}
+
+TEST_F(MetricsApiTest, NodeLabelAndFieldSelectors) {
+  MetricsApi api = Api();
+  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=role%3Dinfra")),
+            (std::vector<std::string>{"node-b"}));
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name!%3Dnode-b")),
+      (std::vector<std::string>{"node-a"}));
+  // Nodes have no namespace: "metadata.namespace=x" matches none, "=" matches all.
+  EXPECT_TRUE(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.namespace%3Dx"))
+          .empty());
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.namespace%3D"))
+          .size(),
+      2u);
+}
+
+TEST_F(MetricsApiTest, NodeSelectorOptionHidesNodes) {
+  MetricsApiOptions options;
+  options.node_selector = *kube::LabelSelector::Parse("role=worker");
+  MetricsApi api = Api(options);
+  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes")),
+            (std::vector<std::string>{"node-a"}));
+  HttpResponse r = Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/node-b");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(json::parse(r.body)["message"], "nodemetrics.metrics.k8s.io \"node-b\" not found");
+}
+
+TEST_F(MetricsApiTest, GetNodeAndItsNotFoundForms) {
+  MetricsApi api = Api();
+  HttpResponse ok = Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/node-a");
+  ASSERT_EQ(ok.status, 200u);
+  auto node = json::parse(ok.body);
+  EXPECT_EQ(node["kind"], "NodeMetrics");
+  EXPECT_EQ(node["apiVersion"], "metrics.k8s.io/v1beta1");
+  EXPECT_EQ(node["window"], "15s");
+
+  auto missing = json::parse(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/node-x").body);
+  EXPECT_EQ(missing["code"], 404);
+  EXPECT_EQ(missing["message"], "node \"node-x\" not found");
+  EXPECT_EQ(missing["details"], json::parse(R"({"name":"node-x","kind":"node"})"));
+
+  auto no_metrics = json::parse(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/node-c").body);
+  EXPECT_EQ(no_metrics["message"], "nodemetrics.metrics.k8s.io \"node-c\" not found");
+  EXPECT_EQ(no_metrics["details"],
+            json::parse(R"({"name":"node-c","group":"metrics.k8s.io","kind":"nodemetrics"})"));
+}
+
+TEST_F(MetricsApiTest, GetPodAndItsNotFoundForms) {
+  MetricsApi api = Api();
+  auto pod =
+      json::parse(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0").body);
+  EXPECT_EQ(pod["kind"], "PodMetrics");
+  EXPECT_EQ(pod["metadata"]["namespace"], "default");
+  EXPECT_EQ(pod["containers"][0]["usage"]["cpu"], "1m");
+  EXPECT_EQ(pod["metadata"]["labels"]["tier"], "front");
+
+  auto not_running =
+      json::parse(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/completed").body);
+  EXPECT_EQ(not_running["message"], "pods \"completed\" not found");
+  EXPECT_EQ(not_running["details"], json::parse(R"({"name":"completed","kind":"pods"})"));
+
+  auto no_metrics = json::parse(
+      Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/pending-metrics").body);
+  EXPECT_EQ(no_metrics["message"],
+            "podmetrics.metrics.k8s.io \"default/pending-metrics\" not found");
+  EXPECT_EQ(no_metrics["details"]["name"], "default/pending-metrics");
+  EXPECT_EQ(no_metrics["reason"], "NotFound");
+
+  // Cluster-scoped path of a namespaced resource only lists.
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/pods/web-0").status, 404u);
+}
+
+TEST_F(MetricsApiTest, ListPodsOnlyRunningSortedByNamespaceThenName) {
+  MetricsApi api = Api();
+  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods")),
+            (std::vector<std::string>{"default/db-0", "default/web-0", "default/web-1",
+                                      "kube-system/dns"}));
+  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")),
+            (std::vector<std::string>{"default/db-0", "default/web-0", "default/web-1"}));
+  EXPECT_TRUE(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/empty/pods")).empty());
+}
+
+TEST_F(MetricsApiTest, PodSelectorsAreFormDecoded) {
+  MetricsApi api = Api();
+  // As the aggregator re-encodes it: spaces as '+', parentheses and commas escaped.
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app+in+%28web%2Cdns%29")),
+      (std::vector<std::string>{"default/web-0", "default/web-1", "kube-system/dns"}));
+  EXPECT_EQ(Names(Get(api,
+                      "/apis/metrics.k8s.io/v1beta1/namespaces/default/"
+                      "pods?labelSelector=app%3Dweb%2C%21tier")),
+            (std::vector<std::string>{"default/web-1"}));
+  EXPECT_EQ(
+      Names(Get(api,
+                "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.namespace!%3Ddefault")),
+      (std::vector<std::string>{"kube-system/dns"}));
+  EXPECT_EQ(
+      Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=metadata.name%3Dweb-1")),
+      (std::vector<std::string>{"default/web-1"}));
+  // The first value of a repeated key wins.
+  EXPECT_EQ(
+      Names(Get(
+          api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Ddb&labelSelector=app%3Dweb")),
+      (std::vector<std::string>{"default/db-0"}));
+}
+
+TEST_F(MetricsApiTest, BadSelectorsAre400) {
+  MetricsApi api = Api();
+  HttpResponse field =
+      Get(api, "/apis/metrics.k8s.io/v1beta1/pods?fieldSelector=spec.nodeName%3Dx");
+  EXPECT_EQ(field.status, 400u);
+  EXPECT_EQ(json::parse(field.body)["message"],
+            "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", "
+            "\"metadata.namespace\"");
+  HttpResponse label = Get(api, "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Dweb%2C");
+  EXPECT_EQ(label.status, 400u);
+  EXPECT_EQ(json::parse(label.body)["reason"], "BadRequest");
+}
+
+TEST_F(MetricsApiTest, WatchAndOtherMethodsAre405UnknownPathsAre404) {
+  MetricsApi api = Api();
+  for (const char* value : {"true", "1", "", "yes"}) {
+    HttpResponse r = Get(api, std::string("/apis/metrics.k8s.io/v1beta1/pods?watch=") + value);
+    EXPECT_EQ(r.status, 405u) << value;
+    EXPECT_EQ(json::parse(r.body)["message"],
+              "watch is not supported on resources of kind \"pods.metrics.k8s.io\"");
+    EXPECT_EQ(json::parse(r.body)["details"],
+              json::parse(R"({"group":"metrics.k8s.io","kind":"pods"})"));
+  }
+  for (const char* value : {"false", "0", "FALSE"}) {
+    EXPECT_EQ(Get(api, std::string("/apis/metrics.k8s.io/v1beta1/nodes?watch=") + value).status,
+              200u)
+        << value;
+  }
+  HttpResponse post = Get(api, "/apis/metrics.k8s.io/v1beta1/nodes", "", "POST");
+  EXPECT_EQ(post.status, 405u);
+  EXPECT_EQ(json::parse(post.body)["message"],
+            "the server does not allow this method on the requested resource");
+  HttpResponse unknown = Get(api, "/apis/metrics.k8s.io/v1beta1/services");
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(json::parse(unknown.body)["message"],
+            "the server could not find the requested resource");
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/watch/pods").status, 404u);
+  EXPECT_EQ(Get(api, "/apis/other.k8s.io/v1/pods").status, 404u);
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/default/nodes").status, 404u);
+}
+
+TEST_F(MetricsApiTest, ContentNegotiation) {
+  MetricsApi api = Api();
+  const std::string path = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods";
+  HttpResponse pb = Get(api, path, "application/vnd.kubernetes.protobuf, */*");
+  EXPECT_EQ(pb.content_type, "application/vnd.kubernetes.protobuf");
+  EXPECT_EQ(pb.body.substr(0, 4), std::string("k8s\0", 4));
+  EXPECT_EQ(Get(api, path, "application/json, */*").content_type, "application/json");
+  EXPECT_EQ(Get(api, path, "").content_type, "application/json");
+  EXPECT_EQ(
+      Get(api, path, "application/vnd.kubernetes.protobuf;q=0.5,application/json").content_type,
+      "application/json");
+  HttpResponse table = Get(api, path,
+                           "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;"
+                           "v=v1beta1;g=meta.k8s.io,application/json");
+  EXPECT_EQ(table.content_type, "application/json");
+  auto t = json::parse(table.body);
+  EXPECT_EQ(t["kind"], "Table");
+  EXPECT_EQ(t["rows"].size(), 3u);
+  EXPECT_EQ(t["rows"][0]["cells"][1], "1m");
+  EXPECT_EQ(t["rows"][0]["object"]["metadata"]["namespace"], "default");
+  HttpResponse yaml = Get(api, path, "application/yaml");
+  EXPECT_EQ(yaml.status, 406u);
+  EXPECT_EQ(json::parse(yaml.body)["reason"], "NotAcceptable");
+  HttpResponse bad_include =
+      Get(api, path + "?includeObject=Everything", "application/json;as=Table;v=v1;g=meta.k8s.io");
+  EXPECT_EQ(bad_include.status, 400u);
+  // Errors follow the negotiated format.
+  HttpResponse pb_error = Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/node-x",
+                              "application/vnd.kubernetes.protobuf, */*");
+  EXPECT_EQ(pb_error.status, 404u);
+  EXPECT_EQ(pb_error.content_type, "application/vnd.kubernetes.protobuf");
+  std::string raw = testing::ProtoBytes(pb_error.body.substr(4), 2);
+  EXPECT_EQ(testing::ProtoBytes(raw, 3), "node \"node-x\" not found");
+  EXPECT_EQ(testing::ProtoVarint(raw, 6), 404u);
+}
+
+TEST_F(MetricsApiTest, EncodingsAreCachedPerWindow) {
+  MetricsApi api = Api();
+  auto first = api.Encoded();
+  EXPECT_EQ(api.Encoded(), first);
+  windows_.window =
+      std::make_shared<scraper::Window>(2, std::vector<scraper::NodeMetrics>{},
+                                        std::vector<scraper::PodMetrics>{Pod("default", "web-0")});
+  auto second = api.Encoded();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods")),
+            (std::vector<std::string>{"default/web-0"}));
+  EXPECT_TRUE(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes")).empty());
+}
+
+TEST_F(MetricsApiTest, FreshnessIsObserved) {
+  MetricsRegistry registry;
+  ServerMetrics metrics = ServerMetrics::Create(registry);
+  MetricsApiOptions options;
+  options.freshness = metrics.metric_freshness;
+  MetricsApi api = Api(options);
+  Get(api, "/apis/metrics.k8s.io/v1beta1/nodes");
+  EXPECT_NE(registry.Render().find("metrics_server_api_metric_freshness_seconds_count 2\n"),
+            std::string::npos);
+}
+
+TEST(QueryTest, FormDecoding) {
+  Query q("a=1+2&b=%41%zz&c&d=x%3Dy&a=second&e=%2");
+  EXPECT_EQ(q.Get("a"), "1 2");
+  EXPECT_EQ(q.Get("b"), std::nullopt);  // malformed escape: pair dropped
+  EXPECT_EQ(q.Get("c"), "");
+  EXPECT_EQ(q.Get("d"), "x=y");
+  EXPECT_EQ(q.Get("e"), std::nullopt);
+  EXPECT_EQ(q.Get("zzz"), std::nullopt);
+}
+
+TEST(RequestInfoTest, ResourceAttributes) {
+  Query none("");
+  RequestInfo list =
+      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", none);
+  EXPECT_TRUE(list.is_resource);
+  EXPECT_EQ(list.verb, "list");
+  EXPECT_EQ(list.namespace_, "default");
+  EXPECT_EQ(list.resource, "pods");
+  RequestInfo get = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/nodes/node-1", none);
+  EXPECT_EQ(get.verb, "get");
+  EXPECT_EQ(get.name, "node-1");
+  EXPECT_EQ(get.namespace_, "");
+  RequestInfo watch =
+      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/pods", Query("watch=1"));
+  EXPECT_EQ(watch.verb, "watch");
+  RequestInfo discovery = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1", none);
+  EXPECT_FALSE(discovery.is_resource);
+  EXPECT_EQ(discovery.verb, "get");
+  EXPECT_EQ(ParseRequestInfo("POST", "/apis/metrics.k8s.io/v1beta1/pods", none).verb, "create");
+  EXPECT_EQ(ParseRequestInfo("DELETE", "/apis/metrics.k8s.io/v1beta1/pods", none).verb,
+            "deletecollection");
+}
+
+}  // namespace
+}  // namespace apiserver

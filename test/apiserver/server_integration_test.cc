@@ -1,0 +1,386 @@
+// The real server over real TLS on 127.0.0.1 port 0: handshake policy, the full request pipeline
+// (authentication, authorization, routing, negotiation), limits, certificate handling and
+// graceful shutdown with requests in flight.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "apiserver/api_handler.h"
+#include "apiserver/tls.h"
+#include "net/http_client.h"
+#include "test/testing/temp_dir.h"
+#include "test/testing/test_pki.h"
+
+namespace apiserver {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class IoThreads {
+ public:
+  explicit IoThreads(int n) : work_(io.get_executor()) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io.run(); });
+  }
+  ~IoThreads() { Stop(); }
+  void Stop() {
+    work_.reset();
+    io.stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  boost::asio::io_context io;
+
+ private:
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+};
+
+class FakeWindows : public scraper::WindowSource {
+ public:
+  std::shared_ptr<const scraper::Window> Current() const override {
+    std::lock_guard<std::mutex> lock(mu);
+    return window;
+  }
+  mutable std::mutex mu;
+  std::shared_ptr<const scraper::Window> window;
+};
+
+class DenyAll : public kube::Authorizer {
+ public:
+  void Authorize(kube::Attributes,
+                 std::function<void(base::Result<kube::Decision>)> done) override {
+    done(kube::Decision{false, ""});
+  }
+};
+
+// Holds requests to /slow until released, to have requests in flight.
+class GatedHandler : public Handler {
+ public:
+  explicit GatedHandler(Handler& inner) : inner_(inner) {}
+  void Handle(HttpRequest request, std::function<void(HttpResponse)> done) override {
+    if (request.Path() != "/slow") return inner_.Handle(std::move(request), std::move(done));
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.push_back(std::move(done));
+    cv_.notify_all();
+  }
+  bool WaitHeld(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_.size() >= n; });
+  }
+  void ReleaseAll() {
+    std::vector<std::function<void(HttpResponse)>> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& done : held) {
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.body = "slow done";
+      done(std::move(r));
+    }
+  }
+
+ private:
+  Handler& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::function<void(HttpResponse)>> held_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    windows_.window = std::make_shared<scraper::Window>(
+        1,
+        std::vector<scraper::NodeMetrics>{
+            {"node-a", clock_.Now() - 5'000'000'000LL, 15s, 250000000, 1ull << 30}},
+        std::vector<scraper::PodMetrics>{});
+    nodes_.Replace({{"node-a", "uid", {}, {}, {}, 0, 0, 0}});
+    pods_.Replace({});
+    serving_files_ = server_pki_.WriteFiles("serving", server_pki_.ServerCert());
+    kube::AuthenticationConfig config;
+    config.client_ca_pem = client_pki_.ca().cert_pem;
+    config.requestheader_client_ca_pem = proxy_pki_.ca().cert_pem;
+    config.allowed_names = {"front-proxy-client"};
+    config.username_headers = {"X-Remote-User"};
+    config.group_headers = {"X-Remote-Group"};
+    authn_.SetConfig(*CompiledAuthConfig::Compile(config));
+    health_.Add("ping", HealthChecks::kHealthz | HealthChecks::kLivez | HealthChecks::kReadyz,
+                [] { return base::Status::Ok(); });
+    health_.Add("metric-storage-ready", HealthChecks::kReadyz,
+                [this] { return ready_ ? base::Status::Ok() : base::Status::Error("no data"); });
+  }
+
+  void StartServer(ServerOptions options = {}, TlsServingOptions tls = {}) {
+    if (tls.cert_file.empty() && tls.cert_dir == TlsServingOptions().cert_dir) {
+      tls.cert_file = serving_files_.cert_file;
+      tls.key_file = serving_files_.key_file;
+    }
+    auto certs = ServingCertificates::Create(tls, clock_);
+    ASSERT_TRUE(certs.ok()) << certs.error();
+    certs_ = std::move(*certs);
+    certs_->SetClientCas({client_pki_.ca().cert_pem, proxy_pki_.ca().cert_pem});
+    options.bind_address = "127.0.0.1";
+    options.port = 0;
+    server_ = std::make_unique<Server>(server_io_.io, options, *certs_, gated_);
+    ASSERT_TRUE(server_->Listen().ok());
+    server_->Start();
+  }
+
+  std::shared_ptr<net::HttpClient> Client(const net::CertAndKey* client_cert,
+                                          const std::string& ca_file = "") {
+    net::TlsClientConfig tls;
+    tls.ca_file = ca_file.empty() ? server_pki_.ca_file() : ca_file;
+    if (client_cert != nullptr) {
+      tls.cert_data = client_cert->cert_pem;
+      tls.key_data = client_cert->key_pem;
+    }
+    auto ctx = net::MakeClientContext(tls);
+    EXPECT_TRUE(ctx.ok()) << ctx.error();
+    return net::HttpClient::Create(client_io_.io, *ctx, {true, "127.0.0.1", server_->port()}, {});
+  }
+
+  static base::Result<net::Response> Get(
+      net::HttpClient& client, const std::string& target,
+      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    net::Request req;
+    req.target = target;
+    req.headers = std::move(headers);
+    return client.SendSync(std::move(req), 10s, 0);
+  }
+
+  base::ManualClock clock_{std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()};
+  testing_support::TestPki server_pki_{"server-ca"};
+  testing_support::TestPki client_pki_{"client-ca"};
+  testing_support::TestPki proxy_pki_{"front-proxy-ca"};
+  testing_support::PemFiles serving_files_;
+  FakeWindows windows_;
+  kube::NodeCache nodes_;
+  kube::PodCache pods_;
+  DenyAll deny_;
+  RequestAuthenticator authn_{nullptr};
+  RequestAuthorizer authz_{{"/healthz", "/readyz", "/livez"}, &deny_};
+  MetricsApi api_{windows_, nodes_, pods_, clock_, {}};
+  HealthChecks health_;
+  OpenApi openapi_{{"v1beta1", "v1"}};
+  MetricsRegistry registry_;
+  ApiHandler handler_{{authn_, authz_, api_, health_, openapi_, registry_,
+                       ServerMetrics::Create(registry_), clock_}};
+  GatedHandler gated_{handler_};
+  bool ready_ = true;
+  // Declared last: destroyed first, so no thread runs while the objects above go away.
+  IoThreads client_io_{1};
+  std::unique_ptr<ServingCertificates> certs_;
+  IoThreads server_io_{2};
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, ServesMetricsToAClientCertificateUser) {
+  StartServer();
+  auto admin = client_pki_.ClientCert("admin", {"system:masters"});
+  auto client = Client(&admin);
+  auto r = Get(*client, "/apis/metrics.k8s.io/v1beta1/nodes");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->content_type, "application/json");
+  auto body = json::parse(r->body);
+  EXPECT_EQ(body["items"][0]["usage"]["cpu"], "250m");
+
+  auto pb = Get(*client, "/apis/metrics.k8s.io/v1beta1/nodes",
+                {{"Accept", "application/vnd.kubernetes.protobuf, */*"}});
+  ASSERT_TRUE(pb.ok());
+  EXPECT_EQ(pb->content_type, "application/vnd.kubernetes.protobuf");
+  EXPECT_EQ(pb->body.substr(0, 4), std::string("k8s\0", 4));
+  EXPECT_EQ(server_->connections(), 1u);  // keep-alive: both requests on one connection
+}
+
+TEST_F(ServerTest, AnonymousGetsHealthButNotMetrics) {
+  StartServer();
+  auto client = Client(nullptr);
+  auto health = Get(*client, "/healthz");
+  ASSERT_TRUE(health.ok()) << health.error();
+  EXPECT_EQ(health->status, 200u);
+  EXPECT_EQ(health->body, "ok");
+  ready_ = false;
+  auto ready = Get(*client, "/readyz?verbose");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 500u);
+  EXPECT_EQ(ready->body,
+            "[+]ping ok\n[-]metric-storage-ready failed: reason withheld\nreadyz check failed\n");
+  auto metrics = Get(*client, "/apis/metrics.k8s.io/v1beta1/nodes");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 403u);
+  EXPECT_EQ(json::parse(metrics->body)["reason"], "Forbidden");
+  auto spoofed = Get(*client, "/apis/metrics.k8s.io/v1beta1/nodes",
+                     {{"X-Remote-User", "admin"}, {"X-Remote-Group", "system:masters"}});
+  ASSERT_TRUE(spoofed.ok());
+  EXPECT_EQ(spoofed->status, 403u);
+}
+
+TEST_F(ServerTest, FrontProxyHeadersAreTrustedOnlyWithTheProxyCertificate) {
+  StartServer();
+  auto proxy_cert = proxy_pki_.ClientCert("front-proxy-client");
+  auto proxy = Client(&proxy_cert);
+  auto r = Get(*proxy, "/apis/metrics.k8s.io/v1beta1",
+               {{"X-Remote-User", "system:kube-aggregator"}, {"X-Remote-Group", "system:masters"}});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(json::parse(r->body)["kind"], "APIResourceList");
+
+  auto rogue_cert = proxy_pki_.ClientCert("not-allowed");
+  auto rogue = Client(&rogue_cert);
+  auto denied =
+      Get(*rogue, "/apis/metrics.k8s.io/v1beta1",
+          {{"X-Remote-User", "system:kube-aggregator"}, {"X-Remote-Group", "system:masters"}});
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ(denied->status, 401u);
+  EXPECT_EQ(json::parse(denied->body)["reason"], "Unauthorized");
+}
+
+TEST_F(ServerTest, MetricsEndpointIsPrometheusText) {
+  StartServer();
+  auto admin = client_pki_.ClientCert("admin", {"system:masters"});
+  auto client = Client(&admin);
+  ASSERT_TRUE(Get(*client, "/apis/metrics.k8s.io/v1beta1/nodes").ok());
+  auto r = Get(*client, "/metrics");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(r->body.find("metrics_server_api_request_duration_seconds_count{verb=\"LIST\","
+                         "resource=\"nodes\",code=\"200\"} 1"),
+            std::string::npos)
+      << r->body;
+  auto openapi = Get(*client, "/openapi/v2");
+  ASSERT_TRUE(openapi.ok());
+  EXPECT_EQ(json::parse(openapi->body)["swagger"], "2.0");
+}
+
+TEST_F(ServerTest, OversizedHeadersAre431) {
+  ServerOptions options;
+  options.header_limit_bytes = 4096;
+  StartServer(options);
+  auto client = Client(nullptr);
+  auto r = Get(*client, "/healthz", {{"X-Big", std::string(8192, 'x')}});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 431u);
+}
+
+TEST_F(ServerTest, RequestsBeyondTheInFlightCapGet429) {
+  ServerOptions options;
+  options.max_requests_in_flight = 1;
+  StartServer(options);
+  auto slow_client = Client(nullptr);
+  net::Request slow;
+  slow.target = "/slow";
+  std::promise<base::Result<net::Response>> slow_result;
+  slow_client->Send(slow, std::chrono::steady_clock::now() + 10s, 0,
+                    [&](base::Result<net::Response> r) { slow_result.set_value(std::move(r)); });
+  ASSERT_TRUE(gated_.WaitHeld(1));
+  auto other = Client(nullptr);
+  auto r = Get(*other, "/healthz");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 429u);
+  gated_.ReleaseAll();
+  auto done = slow_result.get_future().get();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->body, "slow done");
+  auto after = Get(*other, "/healthz");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 200u);
+}
+
+TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequests) {
+  StartServer();
+  auto slow_client = Client(nullptr);
+  auto idle_client = Client(nullptr);
+  ASSERT_TRUE(Get(*idle_client, "/healthz").ok());  // an idle keep-alive connection
+  std::promise<base::Result<net::Response>> slow_result;
+  net::Request slow;
+  slow.target = "/slow";
+  slow_client->Send(slow, std::chrono::steady_clock::now() + 10s, 0,
+                    [&](base::Result<net::Response> r) { slow_result.set_value(std::move(r)); });
+  ASSERT_TRUE(gated_.WaitHeld(1));
+
+  std::promise<void> drained;
+  server_->Shutdown([&] { drained.set_value(); });
+  auto drained_future = drained.get_future();
+  // Still draining: the in-flight request holds its connection.
+  EXPECT_EQ(drained_future.wait_for(200ms), std::future_status::timeout);
+  // No new connections are accepted.
+  auto late = Client(nullptr);
+  auto refused = Get(*late, "/healthz");
+  EXPECT_FALSE(refused.ok());
+
+  gated_.ReleaseAll();
+  auto done = slow_result.get_future().get();
+  ASSERT_TRUE(done.ok()) << done.error();
+  EXPECT_EQ(done->status, 200u);
+  EXPECT_EQ(done->body, "slow done");
+  EXPECT_EQ(drained_future.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(server_->connections(), 0u);
+}
+
+TEST_F(ServerTest, SelfSignedCertificateInCertDir) {
+  testing_support::TempDir dir;
+  TlsServingOptions tls;
+  tls.cert_dir = dir.path() + "/certs";
+  StartServer({}, tls);
+  EXPECT_TRUE(std::filesystem::exists(tls.cert_dir + "/apiserver.crt"));
+  EXPECT_TRUE(std::filesystem::exists(tls.cert_dir + "/apiserver.key"));
+  EXPECT_EQ(std::filesystem::status(tls.cert_dir + "/apiserver.key").permissions() &
+                std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  // The bundle's CA verifies the serving certificate for 127.0.0.1.
+  auto client = Client(nullptr, tls.cert_dir + "/apiserver.crt");
+  auto r = Get(*client, "/livez");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+}
+
+TEST_F(ServerTest, ServingCertificateIsReloadedWhenFilesChange) {
+  TlsServingOptions tls;
+  tls.cert_file = serving_files_.cert_file;
+  tls.key_file = serving_files_.key_file;
+  tls.reload_check_interval = 1s;
+  StartServer({}, tls);
+  ASSERT_TRUE(Get(*Client(nullptr), "/healthz").ok());
+
+  testing_support::TestPki rotated("rotated-ca");
+  auto pair = rotated.ServerCert();
+  server_pki_.dir().Write("serving.crt", pair.cert_pem);
+  server_pki_.dir().Write("serving.key", pair.key_pem);
+  clock_.Advance(2s);  // past the check interval
+  // The old CA no longer verifies new connections; the new one does.
+  auto old_ca = Get(*Client(nullptr), "/healthz");
+  EXPECT_FALSE(old_ca.ok());
+  auto new_ca = Get(*Client(nullptr, rotated.ca_file()), "/healthz");
+  ASSERT_TRUE(new_ca.ok()) << new_ca.error();
+  EXPECT_EQ(new_ca->status, 200u);
+}
+
+TEST(TlsOptionsTest, Validation) {
+  TlsServingOptions o;
+  o.min_version = "VersionTLS10";
+  o.cipher_suites = {"TLS_RSA_WITH_RC4_128_SHA"};
+  o.cert_file = "x";
+  auto errors = ValidateTlsServingOptions(o);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_NE(errors[0].find("--tls-min-version"), std::string::npos);
+  EXPECT_NE(errors[1].find("TLS_RSA_WITH_RC4_128_SHA"), std::string::npos);
+  EXPECT_EQ(*OpenSslCipherList({"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"}),
+            "ECDHE-RSA-AES128-GCM-SHA256");
+}
+
+}  // namespace
+}  // namespace apiserver

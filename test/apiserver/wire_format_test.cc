@@ -1,0 +1,73 @@
+#include "apiserver/wire_format.h"
+
+#include <gtest/gtest.h>
+
+namespace apiserver {
+namespace {
+
+TEST(QuantityTest, CpuFollowsDecimalSICanonicalForm) {
+  EXPECT_EQ(FormatCpu(12345678), "12345678n");
+  EXPECT_EQ(FormatCpu(500000000), "500m");
+  EXPECT_EQ(FormatCpu(1000000000), "1");
+  EXPECT_EQ(FormatCpu(1500000000), "1500m");
+  EXPECT_EQ(FormatCpu(1000000), "1m");
+  EXPECT_EQ(FormatCpu(0), "0");
+  EXPECT_EQ(FormatCpu(164843745), "164843745n");
+  EXPECT_EQ(FormatCpu(10), "10n");
+  EXPECT_EQ(FormatCpu(1000), "1u");
+  EXPECT_EQ(FormatCpu(120000), "120u");
+  EXPECT_EQ(FormatCpu(64000000000), "64");
+  EXPECT_EQ(FormatCpu(2000000000000), "2k");
+}
+
+TEST(QuantityTest, MemoryFollowsBinarySICanonicalForm) {
+  EXPECT_EQ(FormatMemory(12533760), "12240Ki");
+  EXPECT_EQ(FormatMemory(1616273408), "1578392Ki");
+  EXPECT_EQ(FormatMemory(1048576), "1Mi");
+  EXPECT_EQ(FormatMemory(1025), "1025");
+  EXPECT_EQ(FormatMemory(1000), "1k");
+  EXPECT_EQ(FormatMemory(512), "512");
+  EXPECT_EQ(FormatMemory(0), "0");
+  EXPECT_EQ(FormatMemory(1024), "1Ki");
+  EXPECT_EQ(FormatMemory(3ull << 30), "3Gi");
+  EXPECT_EQ(FormatMemory(4620 * 1024), "4620Ki");
+}
+
+TEST(QuantityTest, DecimalExponentsAreLoweredToMultiplesOfThree) {
+  std::string s;
+  AppendDecimalSI(s, 15, -1);  // 1.5 = 1500m
+  EXPECT_EQ(s, "1500m");
+  s.clear();
+  AppendDecimalSI(s, -25, -2);
+  EXPECT_EQ(s, "-250m");
+}
+
+TEST(TimeTest, Rfc3339WholeSecondsUtc) {
+  // 2025-01-09T13:45:39.999Z
+  EXPECT_EQ(FormatTime(1736430339'999'000'000LL), "2025-01-09T13:45:39Z");
+  EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(UnixSeconds(-1), -1);
+}
+
+TEST(JsonStringTest, EscapesLikeGo) {
+  std::string s;
+  AppendJsonString(s, "a\"b\\c\n<&>\x01");
+  EXPECT_EQ(s, "\"a\\\"b\\\\c\\n\\u003c\\u0026\\u003e\\u0001\"");
+  s.clear();
+  AppendJsonString(s, "\xc3\xa9\xff");
+  EXPECT_EQ(s, "\"\xc3\xa9\\ufffd\"");
+  s.clear();
+  AppendJsonString(s, "\xe2\x80\xa8");
+  EXPECT_EQ(s, "\"\\u2028\"");
+}
+
+TEST(ProtoTest, Varints) {
+  std::string s;
+  AppendVarint(s, 300);
+  EXPECT_EQ(s, std::string("\xac\x02", 2));
+  EXPECT_EQ(VarintSize(300), 2u);
+  EXPECT_EQ(VarintSize(127), 1u);
+}
+
+}  // namespace
+}  // namespace apiserver

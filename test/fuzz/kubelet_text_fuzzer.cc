@@ -1,0 +1,45 @@
+// libFuzzer target for the kubelet text parser, also run over the seed corpus by
+// kubelet_text_corpus_test. Checks the parser's output contract and feeds the result through
+// the store, so malformed or hostile input can neither crash nor break an invariant.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <tuple>
+
+#include "scraper/resource_metrics.h"
+#include "scraper/store.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  scraper::ResourceMetrics metrics;
+  constexpr base::UnixNanos kScrapeTime = 1'700'000'000'000'000'000;
+  base::Status status = scraper::ParseResourceMetrics(text, kScrapeTime, &metrics);
+  if (!status.ok()) {
+    if (status.message().rfind("line ", 0) != 0) std::abort();  // errors name the line
+    return 0;
+  }
+  for (size_t i = 0; i < metrics.containers.size(); ++i) {
+    const auto& c = metrics.containers[i];
+    if (c.namespace_.empty() || c.pod.empty() || c.container.empty()) std::abort();
+    if (i > 0) {
+      const auto& p = metrics.containers[i - 1];
+      if (!(std::tie(p.namespace_, p.pod, p.container) <
+            std::tie(c.namespace_, c.pod, c.container))) {
+        std::abort();  // sorted and unique
+      }
+    }
+    if (c.has_cpu && c.cpu_timestamp <= 0) std::abort();
+  }
+  // Two ticks through the store: rates computed from arbitrary values must not crash.
+  scraper::Store store(scraper::StoreSettings{});
+  for (int tick = 0; tick < 2; ++tick) {
+    store.BeginTick().Success("node", metrics);
+    store.Publish();
+  }
+  auto window = store.Current();
+  for (const auto& pod : window->pods()) {
+    if (pod.containers.empty()) std::abort();
+  }
+  return 0;
+}

@@ -1,0 +1,265 @@
+#include "scraper/manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <map>
+
+namespace scraper {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class FakeNodes : public NodeSource {
+ public:
+  void Add(const std::string& name, const std::string& ip) {
+    auto node = std::make_shared<kube::Node>();
+    node->name = name;
+    if (!ip.empty()) node->addresses = {{"InternalIP", ip}};
+    nodes_.push_back(node);
+  }
+  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override { return nodes_; }
+  std::vector<std::shared_ptr<const kube::Node>> nodes_;
+};
+
+std::string Payload(double cpu_seconds, int64_t ts_ms) {
+  std::string ts = std::to_string(ts_ms);
+  return "node_cpu_usage_seconds_total " + std::to_string(cpu_seconds) + " " + ts +
+         "\nnode_memory_working_set_bytes 1000 " + ts +
+         "\ncontainer_cpu_usage_seconds_total{container=\"c\",namespace=\"ns\",pod=\"p\"} " +
+         std::to_string(cpu_seconds / 2) + " " + ts +
+         "\ncontainer_memory_working_set_bytes{container=\"c\",namespace=\"ns\",pod=\"p\"} 10 " +
+         ts + "\n";
+}
+
+// Answers from a table, on the io_context, after advancing the manual clock by `delay`.
+class FakeKubelet : public KubeletClient {
+ public:
+  FakeKubelet(boost::asio::io_context& io, base::ManualClock* clock) : io_(io), clock_(clock) {}
+
+  struct Call {
+    std::string node;
+    Target target;
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point at;
+  };
+
+  void Get(std::string_view node, const Target& target,
+           std::chrono::steady_clock::time_point deadline, Callback done) override {
+    std::string name(node);
+    calls.push_back({name, target, deadline, std::chrono::steady_clock::now()});
+    ++in_flight;
+    max_in_flight = std::max(max_in_flight, in_flight);
+    // Complete two hops later so that several requests overlap.
+    boost::asio::post(io_, [this, name, done = std::move(done)]() mutable {
+      boost::asio::post(io_, [this, name, done = std::move(done)]() mutable {
+        --in_flight;
+        if (clock_) clock_->Advance(delay[name]);
+        auto it = responses.find(name);
+        if (it == responses.end()) {
+          done(base::MakeError("connect: connection refused"));
+        } else {
+          done(it->second);
+        }
+      });
+    });
+  }
+  void Retain(const std::vector<std::string>& nodes) override { retained.push_back(nodes); }
+
+  std::map<std::string, base::Result<std::string>> responses;
+  std::map<std::string, std::chrono::nanoseconds> delay;
+  std::vector<Call> calls;
+  std::vector<std::vector<std::string>> retained;
+  int in_flight = 0;
+  int max_in_flight = 0;
+
+ private:
+  boost::asio::io_context& io_;
+  base::ManualClock* clock_;
+};
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  ManagerTest() : kubelet_(io_, &clock_), store_(StoreSettings{seconds(15), 2}) {}
+
+  std::unique_ptr<Manager> Make(ManagerSettings settings, base::Clock& clock) {
+    return std::make_unique<Manager>(io_, clock, nodes_, kubelet_, store_, settings);
+  }
+
+  // Runs one tick to completion (bounded by a real-time timeout).
+  void RunTick(Manager& m) {
+    bool done = false;
+    m.RunTick([&] { done = true; });
+    io_.restart();
+    auto limit = std::chrono::steady_clock::now() + seconds(10);
+    while (!done && std::chrono::steady_clock::now() < limit) io_.run_for(milliseconds(50));
+    ASSERT_TRUE(done);
+  }
+
+  boost::asio::io_context io_;
+  base::ManualClock clock_;
+  FakeNodes nodes_;
+  FakeKubelet kubelet_;
+  Store store_;
+};
+
+ManagerSettings NoSpread() {
+  ManagerSettings s;
+  s.spread = false;
+  s.target.preferred_address_types = {"InternalIP"};
+  return s;
+}
+
+TEST_F(ManagerTest, TickScrapesEveryNodeAndReportsOutcomes) {
+  nodes_.Add("good", "10.0.0.1");
+  nodes_.Add("garbage", "10.0.0.2");
+  nodes_.Add("refused", "10.0.0.3");
+  nodes_.Add("erroring", "10.0.0.4");
+  nodes_.Add("no-address", "");
+  kubelet_.responses.emplace("good", Payload(10, 1'700'000'000'000));
+  kubelet_.responses.emplace("garbage", std::string("<html>\n"));
+  kubelet_.responses.emplace("erroring", std::string("scrape_error 1\n"));
+  kubelet_.delay["good"] = milliseconds(30);
+  auto m = Make(NoSpread(), clock_);
+  EXPECT_EQ(m->LastTickStart(), 0);
+  EXPECT_EQ(m->LastReport(), nullptr);
+  base::UnixNanos start = clock_.Now();
+  RunTick(*m);
+  EXPECT_EQ(m->LastTickStart(), start);
+  auto report = m->LastReport();
+  ASSERT_NE(report, nullptr);
+  EXPECT_EQ(report->succeeded, 1u);
+  EXPECT_EQ(report->failed, 4u);
+  ASSERT_EQ(report->nodes.size(), 5u);
+  std::map<std::string, NodeOutcome> by_name;
+  for (const auto& o : report->nodes) by_name[o.node] = o;
+  EXPECT_EQ(report->nodes[0].node, "erroring");  // sorted
+  EXPECT_TRUE(by_name["good"].success);
+  EXPECT_EQ(by_name["good"].url, "https://10.0.0.1:10250/metrics/resource");
+  EXPECT_EQ(by_name["good"].duration, milliseconds(30));
+  EXPECT_EQ(by_name["good"].last_success, start);
+  EXPECT_THAT(by_name["garbage"].error, HasSubstr("parse: line 1"));
+  EXPECT_EQ(by_name["refused"].error, "connect: connection refused");
+  EXPECT_EQ(by_name["erroring"].error, "kubelet reported resource_scrape_error 1");
+  EXPECT_EQ(by_name["no-address"].error, "target: no address matched types [InternalIP]");
+  EXPECT_EQ(by_name["no-address"].started, 0);
+  EXPECT_EQ(m->TotalSuccesses(), 1u);
+  EXPECT_EQ(m->TotalFailures(), 4u);
+  EXPECT_EQ(kubelet_.calls.size(), 4u);
+  ASSERT_EQ(kubelet_.retained.size(), 1u);
+  EXPECT_THAT(kubelet_.retained[0],
+              ElementsAre("erroring", "garbage", "good", "no-address", "refused"));
+  EXPECT_FALSE(m->HasData());  // one point only
+
+  kubelet_.responses.erase("good");
+  kubelet_.responses.emplace("good", Payload(25, 1'700'000'015'000));
+  clock_.Advance(seconds(15));
+  RunTick(*m);
+  EXPECT_TRUE(m->HasData());
+  auto window = store_.Current();
+  ASSERT_NE(window->FindNode("good"), nullptr);
+  EXPECT_EQ(window->FindNode("good")->cpu_nanocores, 1'000'000'000u);
+  ASSERT_NE(window->FindPod("ns", "p"), nullptr);
+  EXPECT_EQ(window->FindPod("ns", "p")->containers[0].cpu_nanocores, 500'000'000u);
+  // A failure keeps the last success time.
+  kubelet_.responses.erase("good");
+  base::UnixNanos second_start = m->LastTickStart();
+  clock_.Advance(seconds(15));
+  RunTick(*m);
+  for (const auto& o : m->LastReport()->nodes) {
+    if (o.node == "good") {
+      EXPECT_FALSE(o.success);
+      EXPECT_EQ(o.last_success, second_start);
+    }
+  }
+  EXPECT_NE(store_.Current()->FindNode("good"), nullptr);  // retained across one failure
+}
+
+TEST_F(ManagerTest, ConcurrencyIsBoundedAndDeadlinesFitTheTick) {
+  for (int i = 0; i < 20; ++i) nodes_.Add("n" + std::to_string(i), "10.0.1." + std::to_string(i));
+  ManagerSettings s = NoSpread();
+  s.max_concurrency = 3;
+  s.request_timeout = seconds(10);
+  s.resolution = seconds(15);
+  auto m = Make(s, clock_);
+  auto start = clock_.Steady();
+  RunTick(*m);
+  EXPECT_EQ(kubelet_.calls.size(), 20u);
+  EXPECT_EQ(kubelet_.max_in_flight, 3);
+  for (const auto& call : kubelet_.calls) {
+    EXPECT_LE(call.deadline, start + seconds(10));
+    EXPECT_GT(call.deadline, start);
+  }
+  EXPECT_EQ(m->LastReport()->failed, 20u);
+}
+
+TEST_F(ManagerTest, RequestDeadlineNeverPassesTheTick) {
+  nodes_.Add("slowpoke", "10.0.0.1");
+  ManagerSettings s = NoSpread();
+  s.request_timeout = seconds(30);  // longer than the tick: capped
+  s.resolution = seconds(20);
+  auto m = Make(s, clock_);
+  auto start = clock_.Steady();
+  RunTick(*m);
+  ASSERT_EQ(kubelet_.calls.size(), 1u);
+  EXPECT_EQ(kubelet_.calls[0].deadline, start + seconds(19));
+}
+
+TEST_F(ManagerTest, DeletedNodesAreForgotten) {
+  nodes_.Add("a", "10.0.0.1");
+  nodes_.Add("b", "10.0.0.2");
+  kubelet_.responses.emplace("a", Payload(1, 1'700'000'000'000));
+  kubelet_.responses.emplace("b", Payload(1, 1'700'000'000'000));
+  auto m = Make(NoSpread(), clock_);
+  RunTick(*m);
+  nodes_.nodes_.pop_back();
+  RunTick(*m);
+  EXPECT_THAT(kubelet_.retained.back(), ElementsAre("a"));
+  ASSERT_EQ(m->LastReport()->nodes.size(), 1u);
+  EXPECT_EQ(store_.Stats().nodes, 1u);
+}
+
+TEST(PlanLaunches, SpreadsEvenly) {
+  auto offsets = PlanLaunches(4, seconds(2));
+  EXPECT_THAT(offsets, ElementsAre(milliseconds(0), milliseconds(500), milliseconds(1000),
+                                   milliseconds(1500)));
+  EXPECT_THAT(PlanLaunches(2, seconds(0)), ElementsAre(seconds(0), seconds(0)));
+  EXPECT_TRUE(PlanLaunches(0, seconds(5)).empty());
+}
+
+TEST(ManagerRealTime, SpreadsLaunchesOverTheTickAndTicksPeriodically) {
+  boost::asio::io_context io;
+  FakeNodes nodes;
+  for (int i = 0; i < 5; ++i) nodes.Add("n" + std::to_string(i), "10.0.0.1");
+  FakeKubelet kubelet(io, nullptr);
+  Store store(StoreSettings{});
+  ManagerSettings s;
+  s.target.preferred_address_types = {"InternalIP"};
+  s.resolution = milliseconds(400);
+  s.request_timeout = milliseconds(150);  // launches spread over 250 ms
+  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
+  auto started = std::chrono::steady_clock::now();
+  m.Start();
+  auto limit = started + seconds(20);
+  while (kubelet.calls.size() < 15 && std::chrono::steady_clock::now() < limit) {
+    io.run_for(milliseconds(20));
+  }
+  m.Stop();
+  io.run_for(milliseconds(50));
+  ASSERT_GE(kubelet.calls.size(), 15u);
+  // Within the first tick, node i starts no earlier than i * 50 ms.
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_GE(kubelet.calls[i].at - started, milliseconds(50 * i) - milliseconds(1)) << i;
+  }
+  // The third tick starts no earlier than two resolutions after the first.
+  EXPECT_GE(kubelet.calls[10].at - started, milliseconds(800) - milliseconds(1));
+  EXPECT_GE(m.TotalFailures(), 10u);
+}
+
+}  // namespace
+}  // namespace scraper

@@ -1,0 +1,327 @@
+#include "scraper/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <tuple>
+
+namespace scraper {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr base::UnixNanos kT0 = 1'700'000'000'000'000'000;
+constexpr int64_t kSec = 1'000'000'000;
+
+base::UnixNanos At(double s) { return kT0 + static_cast<int64_t>(s * 1e9); }
+
+struct C {
+  std::string ns = "default";
+  std::string pod = "web";
+  std::string name = "app";
+  double ts = 0;   // seconds after kT0
+  double cpu = 0;  // core-seconds
+  uint64_t memory = 100;
+  double start = -1000;  // seconds after kT0; NaN = not reported
+  bool has_cpu = true;
+  bool has_memory = true;
+};
+
+// Builds a parse result; keeps the strings alive in `owned`.
+struct Batch {
+  std::vector<C> owned;
+  ResourceMetrics metrics;
+
+  Batch(double node_ts, double node_cpu, uint64_t node_mem, std::vector<C> containers)
+      : owned(std::move(containers)) {
+    if (node_ts >= 0) {
+      metrics.node.has_cpu = metrics.node.has_memory = true;
+      metrics.node.cpu_timestamp = metrics.node.memory_timestamp = At(node_ts);
+      metrics.node.cpu_ns = static_cast<uint64_t>(node_cpu * 1e9);
+      metrics.node.memory_bytes = node_mem;
+    }
+    for (const C& c : owned) {
+      ContainerUsage u;
+      u.namespace_ = c.ns;
+      u.pod = c.pod;
+      u.container = c.name;
+      u.has_cpu = c.has_cpu;
+      u.has_memory = c.has_memory;
+      u.cpu_timestamp = u.memory_timestamp = At(c.ts);
+      u.cpu_ns = static_cast<uint64_t>(c.cpu * 1e9);
+      u.memory_bytes = c.memory;
+      u.start_time = std::isnan(c.start) ? 0 : At(c.start);
+      metrics.containers.push_back(u);
+    }
+    std::sort(metrics.containers.begin(), metrics.containers.end(),
+              [](const ContainerUsage& a, const ContainerUsage& b) {
+                return std::tie(a.namespace_, a.pod, a.container) <
+                       std::tie(b.namespace_, b.pod, b.container);
+              });
+  }
+};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  explicit StoreTest(int retention = 2) : store_(StoreSettings{seconds(15), retention}) {}
+
+  // One tick: every (node, batch) pair succeeds; names in `failed` fail.
+  std::shared_ptr<const Window> Tick(std::vector<std::pair<std::string, const Batch*>> ok,
+                                     std::vector<std::string> failed = {}) {
+    Store::Tick& tick = store_.BeginTick();
+    for (auto& [node, batch] : ok) tick.Success(node, batch->metrics);
+    for (auto& node : failed) tick.Failure(node);
+    store_.Publish();
+    return store_.Current();
+  }
+
+  Store store_;
+};
+
+TEST_F(StoreTest, EmptyBeforeFirstTick) {
+  auto w = store_.Current();
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->generation(), 0u);
+  EXPECT_TRUE(w->nodes().empty());
+}
+
+TEST_F(StoreTest, RateFromTwoScrapes) {
+  // metrics-server's pod_test: 1 core-second at t+120s, 6 at t+125s -> 1 core over 5s.
+  Batch first(120, 100, 1000, {{.ts = 120, .cpu = 1}});
+  Batch second(125, 110, 2000, {{.ts = 125, .cpu = 6, .memory = 555}});
+  auto w = Tick({{"n1", &first}});
+  EXPECT_TRUE(w->nodes().empty());  // one point is not a rate
+  EXPECT_TRUE(w->pods().empty());
+  w = Tick({{"n1", &second}});
+  EXPECT_EQ(w->generation(), 2u);
+  const NodeMetrics* n = w->FindNode("n1");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->cpu_nanocores, 2'000'000'000u);
+  EXPECT_EQ(n->memory_bytes, 2000u);
+  EXPECT_EQ(n->timestamp, At(125));
+  EXPECT_EQ(n->window, seconds(5));
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->containers.size(), 1u);
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 1'000'000'000u);
+  EXPECT_EQ(p->containers[0].memory_bytes, 555u);
+  EXPECT_EQ(p->timestamp, At(125));
+  EXPECT_EQ(p->window, seconds(5));
+}
+
+TEST_F(StoreTest, FreshContainerServedAfterOneScrape) {
+  // metrics-server's restart example: started t+15s, sampled t+25s -> window 10s, 0.5 core.
+  Batch b(-1, 0, 0, {{.ts = 25, .cpu = 5, .start = 15}});
+  auto w = Tick({{"n1", &b}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->window, seconds(10));
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 500'000'000u);
+  EXPECT_EQ(w->FindNode("n1"), nullptr);  // node lines absent
+}
+
+TEST_F(StoreTest, VeryYoungContainerWaitsForSecondScrape) {
+  Batch b1(-1, 0, 0, {{.ts = 20, .cpu = 0.5, .start = 15}});  // 5s old: below 10s
+  Batch b2(-1, 0, 0, {{.ts = 35, .cpu = 2, .start = 15}});    // 20s old: older than resolution
+  EXPECT_EQ(Tick({{"n1", &b1}})->FindPod("default", "web"), nullptr);
+  auto w = Tick({{"n1", &b2}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->window, seconds(15));
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 100'000'000u);
+}
+
+TEST_F(StoreTest, RestartDetectedByStartTime) {
+  Batch b1(-1, 0, 0, {{.ts = 100, .cpu = 50, .start = 0}});
+  Batch b2(-1, 0, 0, {{.ts = 115, .cpu = 60, .start = 0}});
+  // Restarted at t+112 (younger than 10s at t+130 -> no fresh point), counter from 0.
+  Batch b3(-1, 0, 0, {{.ts = 118, .cpu = 0.5, .start = 112}});
+  Batch b4(-1, 0, 0, {{.ts = 133, .cpu = 2, .start = 112}});
+  Tick({{"n1", &b1}});
+  ASSERT_NE(Tick({{"n1", &b2}})->FindPod("default", "web"), nullptr);
+  EXPECT_EQ(Tick({{"n1", &b3}})->FindPod("default", "web"), nullptr);
+  auto w = Tick({{"n1", &b4}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->window, seconds(15));
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 100'000'000u);
+}
+
+TEST_F(StoreTest, RestartServedAtOnceWhenFreshRuleApplies) {
+  Batch b1(-1, 0, 0, {{.ts = 100, .cpu = 50, .start = 0}});
+  Batch b2(-1, 0, 0, {{.ts = 130, .cpu = 6, .start = 118}});  // restarted 12s ago
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->window, seconds(12));
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 500'000'000u);
+}
+
+TEST_F(StoreTest, CounterDecreaseWithoutRestartHidesPodForOneTick) {
+  Batch b1(100, 10, 1, {{.ts = 100, .cpu = 50}});
+  Batch b2(115, 20, 1, {{.ts = 115, .cpu = 60}});
+  Batch b3(130, 5, 1, {{.ts = 130, .cpu = 40}});  // both counters went down
+  Batch b4(145, 20, 1, {{.ts = 145, .cpu = 43}});
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  ASSERT_NE(w->FindPod("default", "web"), nullptr);
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  w = Tick({{"n1", &b3}});
+  EXPECT_EQ(w->FindPod("default", "web"), nullptr);  // never a bogus huge rate
+  EXPECT_EQ(w->FindNode("n1"), nullptr);
+  w = Tick({{"n1", &b4}});
+  ASSERT_NE(w->FindPod("default", "web"), nullptr);
+  EXPECT_EQ(w->FindPod("default", "web")->containers[0].cpu_nanocores, 200'000'000u);
+  EXPECT_EQ(w->FindNode("n1")->cpu_nanocores, 1'000'000'000u);
+}
+
+TEST_F(StoreTest, IdenticalRepeatedSampleKeepsWindow) {
+  Batch b1(100, 10, 1, {{.ts = 100, .cpu = 10}});
+  Batch b2(115, 25, 1, {{.ts = 115, .cpu = 13}});
+  Tick({{"n1", &b1}});
+  auto w2 = Tick({{"n1", &b2}});
+  auto w3 = Tick({{"n1", &b2}});  // the kubelet returned its cached sample again
+  const PodMetrics* p = w3->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->window, seconds(15));
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 200'000'000u);
+  EXPECT_EQ(w3->FindNode("n1")->cpu_nanocores, w2->FindNode("n1")->cpu_nanocores);
+  EXPECT_EQ(w3->FindNode("n1")->window, seconds(15));
+}
+
+TEST_F(StoreTest, OutOfOrderSample) {
+  Batch b1(100, 10, 1, {});
+  Batch b2(115, 25, 1, {});
+  Batch older(110, 20, 1, {});  // between prev and last
+  Batch oldest(90, 5, 1, {});   // before prev
+  Tick({{"n1", &b1}});
+  Tick({{"n1", &b2}});
+  auto w = Tick({{"n1", &older}});
+  const NodeMetrics* n = w->FindNode("n1");
+  ASSERT_NE(n, nullptr);  // last = the older sample, prev kept since it is older still
+  EXPECT_EQ(n->timestamp, At(110));
+  EXPECT_EQ(n->window, seconds(10));
+  EXPECT_EQ(n->cpu_nanocores, 1'000'000'000u);
+  EXPECT_EQ(Tick({{"n1", &oldest}})->FindNode("n1"), nullptr);
+}
+
+TEST_F(StoreTest, SeveralContainersSortedAndPodTimeFromEarliest) {
+  Batch b1(-1, 0, 0, {{.name = "z", .ts = 100, .cpu = 1}, {.name = "a", .ts = 101, .cpu = 1}});
+  Batch b2(-1, 0, 0, {{.name = "z", .ts = 115, .cpu = 4}, {.name = "a", .ts = 111, .cpu = 2}});
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->containers.size(), 2u);
+  EXPECT_EQ(p->containers[0].name, "a");
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 100'000'000u);
+  EXPECT_EQ(p->containers[1].name, "z");
+  EXPECT_EQ(p->containers[1].cpu_nanocores, 200'000'000u);
+  EXPECT_EQ(p->timestamp, At(111));
+  EXPECT_EQ(p->window, seconds(10));
+}
+
+TEST_F(StoreTest, ZeroUsageIsServedButMissingLineHidesPod) {
+  Batch b1(-1, 0, 0,
+           {{.pod = "idle", .name = "a", .ts = 100, .cpu = 0, .memory = 0},
+            {.pod = "idle", .name = "b", .ts = 100, .cpu = 3},
+            {.pod = "partial", .name = "a", .ts = 100, .cpu = 3},
+            {.pod = "partial", .name = "b", .ts = 100, .cpu = 3, .has_memory = false}});
+  Batch b2(-1, 0, 0,
+           {{.pod = "idle", .name = "a", .ts = 115, .cpu = 0, .memory = 0},
+            {.pod = "idle", .name = "b", .ts = 115, .cpu = 4.5},
+            {.pod = "partial", .name = "a", .ts = 115, .cpu = 4.5},
+            {.pod = "partial", .name = "b", .ts = 115, .cpu = 4.5, .has_memory = false}});
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  const PodMetrics* idle = w->FindPod("default", "idle");
+  ASSERT_NE(idle, nullptr);  // metrics-server drops this pod
+  EXPECT_EQ(idle->containers[0].cpu_nanocores, 0u);
+  EXPECT_EQ(idle->containers[0].memory_bytes, 0u);
+  EXPECT_EQ(idle->containers[1].cpu_nanocores, 100'000'000u);
+  EXPECT_EQ(w->FindPod("default", "partial"), nullptr);
+}
+
+TEST_F(StoreTest, FailedScrapeKeepsHistoryForBoundedTicks) {
+  Batch b1(100, 10, 1, {{.ts = 100, .cpu = 10}});
+  Batch b2(115, 25, 7, {{.ts = 115, .cpu = 13}});
+  Batch b5(160, 70, 8, {{.ts = 160, .cpu = 22}});
+  Tick({{"n1", &b1}});
+  auto good = Tick({{"n1", &b2}});
+  for (int i = 0; i < 2; ++i) {
+    auto w = Tick({}, {"n1"});
+    const NodeMetrics* n = w->FindNode("n1");
+    ASSERT_NE(n, nullptr) << "failure " << i;
+    EXPECT_EQ(n->timestamp, At(115));  // stale data shows its age
+    EXPECT_EQ(n->memory_bytes, 7u);
+    ASSERT_NE(w->FindPod("default", "web"), nullptr);
+    EXPECT_EQ(store_.Stats().retained_nodes, 1u);
+  }
+  // Success after two failures: the window spans the gap.
+  auto w = Tick({{"n1", &b5}});
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_EQ(w->FindNode("n1")->window, seconds(45));
+  EXPECT_EQ(w->FindNode("n1")->cpu_nanocores, 1'000'000'000u);
+  EXPECT_EQ(w->FindPod("default", "web")->containers[0].cpu_nanocores, 200'000'000u);
+  // Three failures in a row: gone.
+  Tick({}, {"n1"});
+  Tick({}, {"n1"});
+  w = Tick({}, {"n1"});
+  EXPECT_EQ(w->FindNode("n1"), nullptr);
+  EXPECT_EQ(w->FindPod("default", "web"), nullptr);
+  EXPECT_EQ(store_.Stats().nodes, 0u);
+}
+
+class StoreNoRetentionTest : public StoreTest {
+ protected:
+  StoreNoRetentionTest() : StoreTest(0) {}
+};
+
+TEST_F(StoreNoRetentionTest, FirstFailureDropsNodeLikeMetricsServer) {
+  Batch b1(100, 10, 1, {{.ts = 100, .cpu = 10}});
+  Batch b2(115, 25, 1, {{.ts = 115, .cpu = 13}});
+  Tick({{"n1", &b1}});
+  ASSERT_NE(Tick({{"n1", &b2}})->FindNode("n1"), nullptr);
+  auto w = Tick({}, {"n1"});
+  EXPECT_EQ(w->FindNode("n1"), nullptr);
+  EXPECT_EQ(w->FindPod("default", "web"), nullptr);
+}
+
+TEST_F(StoreTest, DeletedNodesAndPodsLeaveNoTrace) {
+  Batch a1(100, 10, 1, {{.pod = "p1", .ts = 100, .cpu = 1}, {.pod = "p2", .ts = 100, .cpu = 1}});
+  Batch a2(115, 25, 1, {{.pod = "p1", .ts = 115, .cpu = 2}});  // p2 deleted
+  Batch b1(100, 10, 1, {{.ns = "other", .ts = 100, .cpu = 1}});
+  Tick({{"a", &a1}, {"b", &b1}});
+  EXPECT_EQ(store_.Stats().nodes, 2u);
+  EXPECT_EQ(store_.Stats().containers, 3u);
+  auto w = Tick({{"a", &a2}});  // node b deleted: not even reported as failed
+  EXPECT_EQ(store_.Stats().nodes, 1u);
+  EXPECT_EQ(store_.Stats().containers, 1u);
+  EXPECT_NE(w->FindPod("default", "p1"), nullptr);
+  EXPECT_EQ(w->FindPod("default", "p2"), nullptr);
+  EXPECT_EQ(w->FindNode("b"), nullptr);
+  // A deleted node that comes back starts from scratch.
+  EXPECT_EQ(Tick({{"a", &a2}, {"b", &b1}})->FindNode("b"), nullptr);
+}
+
+TEST_F(StoreTest, PodReportedByTwoNodesIsServedOnce) {
+  Batch a1(-1, 0, 0, {{.ts = 100, .cpu = 1}});
+  Batch a2(-1, 0, 0, {{.ts = 115, .cpu = 2}});
+  Tick({{"a", &a1}, {"b", &a1}});
+  auto w = Tick({{"a", &a2}, {"b", &a2}});
+  EXPECT_EQ(w->pods().size(), 1u);
+  EXPECT_EQ(store_.Stats().servable_pods, 1u);
+}
+
+TEST(CpuNanocores, LargeCountersDoNotOverflow) {
+  // 10^6 core-seconds over 1000 s: 1000 cores.
+  EXPECT_EQ(CpuNanocores(1'000'000ull * kSec, seconds(1000)), 1000ull * kSec);
+  EXPECT_EQ(CpuNanocores(1, seconds(0)), 0u);
+  EXPECT_EQ(CpuNanocores(999'999'999, seconds(1)), 999'999'999u);
+  EXPECT_EQ(CpuNanocores(1, seconds(3)), 0u);  // truncated
+}
+
+}  // namespace
+}  // namespace scraper
