@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "kube/backoff.h"
 
 namespace kube {
 
@@ -43,18 +44,21 @@ struct AuthenticationConfigWatcherOptions {
   std::string name = "extension-apiserver-authentication";
   std::chrono::milliseconds request_timeout{10000};
   std::size_t max_object_bytes = 4 << 20;
-  std::chrono::milliseconds resync_period = std::chrono::hours(12);  // full re-get on top of watch
+  std::chrono::seconds min_watch_timeout{300};
+  BackoffOptions backoff;
 };
 
-// Gets the ConfigMap, then watches it (fieldSelector=metadata.name=<name>) and publishes each
-// changed version. Reconnects with the informers' backoff.
+// Lists the ConfigMap (fieldSelector=metadata.name=<name>), then watches it, with the informers'
+// loop (informer.h: re-watch, re-list on 410, backoff), and publishes each changed version. A
+// deleted ConfigMap leaves the last config in place (as k8s.io/apiserver keeps its last CAs).
 class AuthenticationConfigWatcher {
  public:
   using Callback = std::function<void(std::shared_ptr<const AuthenticationConfig>)>;
 
-  // `client` and `clock` must outlive the watcher.
+  // `client`, `clock` and `scheduler` (null = Asio timers) must outlive the watcher.
   AuthenticationConfigWatcher(ApiClient& client, const base::Clock& clock,
-                              AuthenticationConfigWatcherOptions options = {});
+                              AuthenticationConfigWatcherOptions options = {},
+                              Scheduler* scheduler = nullptr);
   ~AuthenticationConfigWatcher();  // stops
 
   // Starts on the client's io_context. `on_change` (may be empty) runs on an io thread after
@@ -64,8 +68,11 @@ class AuthenticationConfigWatcher {
 
   // The latest config, or null before the first successful read.
   std::shared_ptr<const AuthenticationConfig> Current() const;
-  // The last error (e.g. a 403 with the RBAC hint) or Ok.
-  base::Status LastError() const;
+  // True once the first list completed (even if the ConfigMap does not exist).
+  bool HasSynced() const;
+  // The most recent error of the list/watch loop (e.g. "list configmap kube-system/...: 403
+  // ..."), even if it recovered since; "" if none ever happened.
+  std::string LastError() const;
 
  private:
   struct Impl;

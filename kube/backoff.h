@@ -57,8 +57,9 @@ class Backoff {
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  // Calls `fn` once after `delay` on an io thread. There is no cancellation: `fn` checks whether
-  // it is still wanted (informers hold a weak_ptr).
+  // Calls `fn` once after `delay` on an io thread, never synchronously from After() itself.
+  // There is no cancellation: `fn` checks whether it is still wanted (informers hold a
+  // weak_ptr).
   virtual void After(std::chrono::nanoseconds delay, std::function<void()> fn) = 0;
 };
 

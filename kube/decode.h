@@ -45,6 +45,9 @@ struct WatchEvent {
 };
 base::Result<WatchEvent<Node>> DecodeNodeWatchEvent(std::string_view line);
 base::Result<WatchEvent<Pod>> DecodePodWatchEvent(std::string_view line);
+// Generic forms for other kinds (e.g. ConfigMaps): each object is handed back as its JSON text.
+base::Result<ListPage<std::string>> DecodeRawList(std::string_view json);
+base::Result<WatchEvent<std::string>> DecodeRawWatchEvent(std::string_view line);
 
 // Splits a watch stream into newline-delimited JSON objects as bytes arrive. A line longer than
 // max_line_bytes is an error and poisons the splitter. Not thread-safe.

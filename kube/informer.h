@@ -53,10 +53,10 @@ struct InformerStats {
   uint64_t watches = 0;  // watch requests started
   uint64_t events = 0;   // ADDED/MODIFIED/DELETED applied
   uint64_t bookmarks = 0;
-  uint64_t relists_gone = 0;   // re-lists caused by 410 Gone
-  uint64_t decode_errors = 0;  // events/pages that could not be decoded (or were too big)
-  uint64_t failures = 0;       // transport errors and unexpected statuses
-  std::string last_error;
+  uint64_t relists_gone = 0;     // re-lists caused by 410 Gone
+  uint64_t decode_errors = 0;    // events/pages that could not be decoded (or were too big)
+  uint64_t failures = 0;         // transport errors and unexpected statuses
+  std::string last_error;        // the most recent error, even if recovered since
   std::string resource_version;  // the last one seen
 };
 

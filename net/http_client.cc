@@ -13,14 +13,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,6 +32,7 @@
 #include <sstream>
 
 #include "net/pki.h"
+#include "net/tls_socket.h"
 
 namespace net {
 
@@ -49,6 +49,8 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Size of the buffer streamed bodies are decoded into (allocated on the first Stream call).
 constexpr std::size_t kStreamChunk = 16 * 1024;
+// A kept-alive connection's read buffer larger than this is released between requests.
+constexpr std::size_t kMaxIdleBuffer = 8 * 1024;
 
 bool IsIpLiteral(const std::string& host) {
   boost::system::error_code ec;
@@ -76,6 +78,8 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
     return base::MakeError(OpenSslError("setting minimum TLS version"));
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  // Thousands of idle kept-alive connections must not each hold OpenSSL's record buffers.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   boost::system::error_code ec;
 
   if (config.insecure_skip_verify) {
@@ -285,8 +289,6 @@ class HttpClientImpl final : public HttpClient {
     bool retryable = false;
   };
 
-  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
   std::shared_ptr<HttpClientImpl> Self() {
     return std::static_pointer_cast<HttpClientImpl>(shared_from_this());
   }
@@ -352,7 +354,7 @@ class HttpClientImpl final : public HttpClient {
 
   // Closes the socket so pending operations complete with an error; the worker cleans up.
   void AbortConnection() {
-    if (tls_stream_) beast::get_lowest_layer(*tls_stream_).close();
+    if (tls_stream_) tls_stream_->close();
     if (tcp_stream_) tcp_stream_->close();
     connected_ = false;
   }
@@ -363,6 +365,7 @@ class HttpClientImpl final : public HttpClient {
     tls_stream_.reset();
     tcp_stream_.reset();
     buffer_.clear();
+    if (buffer_.capacity() > kMaxIdleBuffer) buffer_.shrink_to_fit();
   }
 
   static Clock::time_point Earlier(Clock::time_point deadline, std::chrono::milliseconds d) {
@@ -411,12 +414,12 @@ class HttpClientImpl final : public HttpClient {
 
     if (endpoint_.tls) {
       if (!tls_) co_return Failure{"handshake", "no TLS context"};
-      tls_stream_.emplace(std::move(*tcp_stream_), *tls_);
+      tls_stream_.emplace(tcp_stream_->release_socket(), *tls_);
       tcp_stream_.reset();
+      if (!tls_stream_->ok()) co_return Failure{"handshake", OpenSslError("creating TLS session")};
       if (auto f = ConfigureTls(tls_stream_->native_handle())) co_return f;
-      beast::get_lowest_layer(*tls_stream_)
-          .expires_at(Earlier(deadline, options_.handshake_timeout));
-      auto [hec] = co_await tls_stream_->async_handshake(ssl::stream_base::client, kTuple);
+      tls_stream_->expires_at(Earlier(deadline, options_.handshake_timeout));
+      auto [hec, hn] = co_await tls_stream_->async_handshake(kTuple);
       if (hec) {
         std::string cause = Cause(hec);
         long verify = SSL_get_verify_result(tls_stream_->native_handle());
@@ -456,24 +459,42 @@ class HttpClientImpl final : public HttpClient {
 
   // --- one exchange ----------------------------------------------------------------------------
 
-  void BuildRequest(const Request& in) {
-    request_ = {};
-    request_.version(11);
-    request_.method(in.method);
-    request_.target(in.target);
-    request_.set(http::field::host, host_port_);
-    if (!options_.user_agent.empty()) request_.set(http::field::user_agent, options_.user_agent);
+  static bool HasLineBreak(std::string_view s) {
+    return s.find_first_of("\r\n") != std::string_view::npos;
+  }
+
+  // Serializes the request head and body into request_bytes_ (storage reused across calls).
+  std::optional<Failure> BuildRequest(const Request& in) {
+    std::string& out = request_bytes_;
+    out.clear();
+    if (in.target.empty() || HasLineBreak(in.target) || in.target.find(' ') != std::string::npos)
+      return Failure{"write", "invalid request target"};
+    std::string_view method = http::to_string(in.method);
+    out.append(method.data(), method.size()).append(" ").append(in.target).append(" HTTP/1.1\r\n");
+    out.append("Host: ").append(host_port_).append("\r\n");
+    if (!options_.user_agent.empty())
+      out.append("User-Agent: ").append(options_.user_agent).append("\r\n");
     if (options_.token) {
       std::string token = options_.token();
-      if (!token.empty()) request_.set(http::field::authorization, "Bearer " + token);
+      if (HasLineBreak(token)) return Failure{"write", "bearer token contains a line break"};
+      if (!token.empty()) out.append("Authorization: Bearer ").append(token).append("\r\n");
     }
-    for (const auto& [name, value] : in.headers) request_.insert(name, value);
-    if (!in.body.empty()) {
-      if (!in.content_type.empty()) request_.set(http::field::content_type, in.content_type);
-      request_.body() = in.body;
+    for (const auto& [name, value] : in.headers) {
+      if (name.empty() || HasLineBreak(name) || HasLineBreak(value) ||
+          name.find(':') != std::string::npos)
+        return Failure{"write", "invalid header \"" + name + "\""};
+      out.append(name).append(": ").append(value).append("\r\n");
     }
-    request_.keep_alive(true);
-    request_.prepare_payload();
+    bool has_body = !in.body.empty() || in.method == http::verb::post ||
+                    in.method == http::verb::put || in.method == http::verb::patch;
+    if (!in.body.empty() && !in.content_type.empty()) {
+      if (HasLineBreak(in.content_type)) return Failure{"write", "invalid content type"};
+      out.append("Content-Type: ").append(in.content_type).append("\r\n");
+    }
+    if (has_body)
+      out.append("Content-Length: ").append(std::to_string(in.body.size())).append("\r\n");
+    out.append("\r\n").append(in.body);
+    return std::nullopt;
   }
 
   static bool ClosedBeforeResponse(const boost::system::error_code& ec, bool got_some) {
@@ -500,7 +521,7 @@ class HttpClientImpl final : public HttpClient {
   awaitable<std::optional<Failure>> WriteRequest(S& stream, Clock::time_point deadline,
                                                  bool reused) {
     beast::get_lowest_layer(stream).expires_at(deadline);
-    auto [ec, n] = co_await http::async_write(stream, request_, kTuple);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(request_bytes_), kTuple);
     if (ec) co_return Failure{"write", Cause(ec), reused && ClosedBeforeResponse(ec, false)};
     co_return std::nullopt;
   }
@@ -526,12 +547,19 @@ class HttpClientImpl final : public HttpClient {
     if (ct != msg.end()) out.content_type = std::string(ct->value());
     bool keep = parser.keep_alive();
     out.body = std::move(msg.body());
-    if (!keep) ResetConnection();
+    beast::get_lowest_layer(stream).expires_never();
+    if (!keep) {
+      ResetConnection();
+    } else if (buffer_.capacity() > kMaxIdleBuffer) {
+      buffer_.shrink_to_fit();
+    }
     co_return std::nullopt;
   }
 
   awaitable<base::Status> DoSend(Call& call, Response& out) {
-    BuildRequest(call.request);
+    if (auto f = BuildRequest(call.request)) co_return Error(*f);
+    if (Clock::now() >= call.deadline)
+      co_return Error(Failure{"queue", "deadline passed while waiting for earlier calls"});
     for (int attempt = 0;; ++attempt) {
       bool reused = Connected();
       if (!reused) {
@@ -609,7 +637,7 @@ class HttpClientImpl final : public HttpClient {
   }
 
   awaitable<base::Status> DoStream(Call& call) {
-    BuildRequest(call.request);
+    if (auto f = BuildRequest(call.request)) co_return Error(*f);
     Clock::time_point deadline = Clock::now() + call.connect_budget;
     for (int attempt = 0;; ++attempt) {
       bool reused = Connected();
@@ -650,10 +678,10 @@ class HttpClientImpl final : public HttpClient {
   uint64_t resolve_generation_ = 0;
   bool resolve_timed_out_ = false;
   std::optional<beast::tcp_stream> tcp_stream_;  // plain connection, or TCP before the handshake
-  std::optional<TlsStream> tls_stream_;
+  std::optional<TlsSocket> tls_stream_;
   bool connected_ = false;
-  beast::flat_buffer buffer_;                 // read buffer, kept across requests
-  http::request<http::string_body> request_;  // the request being sent, storage reused
+  beast::flat_buffer buffer_;  // read buffer, kept across requests
+  std::string request_bytes_;  // the serialized request being sent, storage reused
   std::unique_ptr<char[]> stream_buffer_;
   std::deque<Call> queue_;
   bool running_ = false;

@@ -6,6 +6,10 @@
 // Every phase has a deadline and every response a size limit. TLS verifies the peer chain and
 // the host name or IP address unless the TlsClientConfig says otherwise.
 //
+// Cost (see test/net/http_client_bench.cc): a kept-alive TLS connection is OpenSSL talking to
+// the socket directly (net/tls_socket.h), whose record buffers are released while idle; the
+// read buffer and request storage are reused across calls. Reconnecting costs a full handshake.
+//
 // Thread-safety: all public methods may be called from any thread. Callbacks run on the client's
 // strand, exactly once per call, and must not throw. The io_context must outlive the client;
 // pending operations keep the client alive (shared_from_this).

@@ -27,8 +27,10 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "kube/selector.h"
 #include "scraper/kubelet_client.h"
 #include "scraper/node_source.h"
+#include "scraper/options.h"
 #include "scraper/store.h"
 #include "scraper/target.h"
 
@@ -42,7 +44,12 @@ struct ManagerSettings {
   // once (subject to max_concurrency).
   bool spread = true;
   TargetSettings target;
+  // Nodes whose labels do not match are not scraped (and leave the window after one tick).
+  kube::LabelSelector node_selector;
 };
+
+// Derives the loop settings from validated flags; fails only on a bad --node-selector.
+base::Result<ManagerSettings> MakeManagerSettings(const Options& options);
 
 // One node's result in one tick.
 struct NodeOutcome {

@@ -1,6 +1,7 @@
 #include "scraper/options.h"
 
 #include "base/duration.h"
+#include "kube/selector.h"
 
 namespace scraper {
 
@@ -87,6 +88,9 @@ std::vector<std::string> Options::Validate() const {
         "cannot use --deprecated-kubelet-completely-insecure together with "
         "--kubelet-insecure-tls, --kubelet-certificate-authority, "
         "--kubelet-client-certificate, --kubelet-client-key or --kubelet-bearer-token-file");
+  }
+  if (auto selector = kube::LabelSelector::Parse(node_selector); !selector.ok()) {
+    errors.push_back("node-selector: " + selector.error());
   }
   if (kubelet_max_concurrency < 1) {
     errors.push_back("kubelet-max-concurrency must be at least 1, got " +

@@ -1,6 +1,7 @@
 #include "scraper/resource_metrics.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -44,11 +45,20 @@ Metric Classify(std::string_view name) {
   return Metric::kOther;
 }
 
-inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-inline bool IsNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-inline bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
+// Character classes, one table lookup per byte.
+enum : uint8_t { kBlank = 1, kNameStart = 2, kDigit = 4, kColon = 8 };
+constexpr auto kClass = [] {
+  std::array<uint8_t, 256> t{};
+  t[' '] = t['\t'] = kBlank;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kNameStart;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kNameStart;
+  t['_'] = kNameStart;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit;
+  t[':'] = kColon;
+  return t;
+}();
+inline uint8_t Class(char c) { return kClass[static_cast<unsigned char>(c)]; }
+inline bool IsBlank(char c) { return Class(c) & kBlank; }
 
 // A cursor over one line (without its '\n').
 struct Line {
@@ -62,9 +72,11 @@ struct Line {
   // Reads a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*) or, with colons=false, a label name.
   std::string_view Name(bool colons) {
     const char* start = p;
-    if (p < end && (IsNameStart(*p) || (colons && *p == ':'))) {
+    const uint8_t first = colons ? (kNameStart | kColon) : kNameStart;
+    const uint8_t rest = first | kDigit;
+    if (p < end && (Class(*p) & first)) {
       ++p;
-      while (p < end && (IsNameChar(*p) || (colons && *p == ':'))) ++p;
+      while (p < end && (Class(*p) & rest)) ++p;
     }
     return {start, static_cast<size_t>(p - start)};
   }
@@ -105,10 +117,23 @@ bool ParseFloat(std::string_view s, double* out) {
 }
 
 bool ParseInt64(std::string_view s, int64_t* out) {
-  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
-  if (s.empty() || s[0] == '+') return false;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && ptr == s.data() + s.size();
+  size_t i = 0;
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    i = 1;
+  }
+  if (i == s.size() || s.size() - i > 19) return false;
+  uint64_t value = 0;
+  for (; i < s.size(); ++i) {
+    unsigned digit = static_cast<unsigned char>(s[i]) - '0';
+    if (digit > 9) return false;
+    value = value * 10 + digit;  // at most 19 digits: cannot wrap
+  }
+  const uint64_t limit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + negative;
+  if (value > limit) return false;
+  *out = negative ? static_cast<int64_t>(0 - value) : static_cast<int64_t>(value);
+  return true;
 }
 
 constexpr int64_t kNanosPerMilli = 1'000'000;
@@ -199,10 +224,12 @@ class Parser {
   // Reads a quoted label value at line.p (just after '"'), decoding escapes.
   base::Status LabelValue(Line& line, std::string_view* value) {
     const char* start = line.p;
-    while (line.p < line.end && *line.p != '"' && *line.p != '\\') ++line.p;
-    if (line.p < line.end && *line.p == '"') {
-      *value = {start, static_cast<size_t>(line.p - start)};
-      ++line.p;
+    const char* quote =
+        static_cast<const char*>(std::memchr(start, '"', static_cast<size_t>(line.end - start)));
+    if (quote != nullptr &&
+        std::memchr(start, '\\', static_cast<size_t>(quote - start)) == nullptr) {
+      *value = {start, static_cast<size_t>(quote - start)};
+      line.p = quote + 1;
       return base::Status::Ok();
     }
     // Slow path: the value holds escapes.
@@ -241,6 +268,7 @@ class Parser {
     Metric metric = Classify(name);
     if (name != last_sampled_) {
       last_sampled_ = name;
+      hint_ = 0;
       if (std::find(sampled_.begin(), sampled_.end(), name) == sampled_.end()) {
         sampled_.push_back(name);
       }
@@ -388,6 +416,15 @@ class Parser {
   ContainerUsage* Find(std::string_view ns, std::string_view pod, std::string_view container) {
     auto& index = out_->index;
     auto& containers = out_->containers;
+    // Kubelets list the containers of every family in the same order: try the one after the
+    // previous match before hashing.
+    if (hint_ < containers.size()) {
+      ContainerUsage& c = containers[hint_];
+      if (c.container == container && c.pod == pod && c.namespace_ == ns) {
+        ++hint_;
+        return &c;
+      }
+    }
     if (containers.size() * 2 >= index.size()) Rehash(std::max<size_t>(64, index.size() * 2));
     size_t mask = index.size() - 1;
     for (size_t i = Hash(ns, pod, container) & mask;; i = (i + 1) & mask) {
@@ -399,10 +436,14 @@ class Parser {
         c.pod = pod;
         c.container = container;
         index[i] = static_cast<uint32_t>(containers.size());
+        hint_ = containers.size();
         return &c;
       }
       ContainerUsage& c = containers[slot - 1];
-      if (c.container == container && c.pod == pod && c.namespace_ == ns) return &c;
+      if (c.container == container && c.pod == pod && c.namespace_ == ns) {
+        hint_ = slot;
+        return &c;
+      }
     }
   }
 
@@ -435,6 +476,7 @@ class Parser {
   ResourceMetrics* out_;
   int line_number_ = 0;
   std::string_view last_sampled_;
+  size_t hint_ = 0;  // position in out_->containers expected to match the next container line
   std::vector<std::string_view> typed_;
   std::vector<std::string_view> sampled_;
   std::vector<std::string_view> seen_labels_;

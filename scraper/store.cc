@@ -18,6 +18,13 @@ struct Point {
 
 }  // namespace
 
+StoreSettings MakeStoreSettings(const Options& options) {
+  StoreSettings s;
+  s.resolution = options.metric_resolution;
+  s.failure_retention_ticks = static_cast<int>(options.kubelet_failure_retention_ticks);
+  return s;
+}
+
 uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window) {
   if (window.count() <= 0) return 0;
   unsigned __int128 scaled = static_cast<unsigned __int128>(cpu_delta_ns) * 1'000'000'000u;
@@ -79,14 +86,6 @@ struct Store::NodeState {
 
 namespace {
 
-const ContainerState* FindContainer(const PodState* pod, std::string_view name) {
-  if (pod == nullptr) return nullptr;
-  auto it =
-      std::lower_bound(pod->containers.begin(), pod->containers.end(), name,
-                       [](const ContainerState& c, std::string_view key) { return c.name < key; });
-  return it != pod->containers.end() && it->name == name ? &*it : nullptr;
-}
-
 void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
                       std::chrono::nanoseconds resolution, ContainerState* out) {
   out->start_time = usage.start_time;
@@ -135,7 +134,8 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
   std::lock_guard<std::mutex> lock(tick_mu_);
   if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
   auto old_it = state_->find(node);
-  const NodeState* old = old_it == state_->end() ? nullptr : &old_it->second;
+  // The old state is replaced at Publish(): its strings are moved into the new one.
+  NodeState* old = old_it == state_->end() ? nullptr : &old_it->second;
   if (metrics == nullptr) {
     if (old != nullptr && old->failed_ticks < settings_.failure_retention_ticks) {
       NodeState carried = std::move(old_it->second);
@@ -148,37 +148,62 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
   if (metrics->node.has_cpu && metrics->node.has_memory) {
     Advance(old ? &old->series : nullptr, metrics->node, &fresh.series);
   }
-  // Containers arrive sorted by (namespace, pod, container): group them into pods, reusing the
-  // old pod list by a merge walk.
-  const std::vector<PodState>* old_pods = old ? &old->pods : nullptr;
-  size_t old_index = 0;
+  // Containers arrive sorted by (namespace, pod, container), and the old state is sorted the
+  // same way: one merge walk finds each container's old state. Matched names are moved into
+  // the new state, so cursors only ever compare entries after the last match.
+  std::vector<PodState>* old_pods = old ? &old->pods : nullptr;
+  size_t next_old_pod = 0;        // first old pod not yet matched or passed
+  PodState* old_pod = nullptr;    // old state of the current pod, if any
+  size_t next_old_container = 0;  // first container of old_pod not yet matched or passed
+  using Key = std::tuple<std::string_view, std::string_view>;
+  fresh.pods.reserve(old_pods ? old_pods->size() : 0);
   for (const ContainerUsage& usage : metrics->containers) {
     if (fresh.pods.empty() || fresh.pods.back().name != usage.pod ||
         fresh.pods.back().namespace_ != usage.namespace_) {
+      old_pod = nullptr;
+      next_old_container = 0;
+      if (old_pods) {
+        Key key(usage.namespace_, usage.pod);
+        while (next_old_pod < old_pods->size() &&
+               Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) < key) {
+          ++next_old_pod;
+        }
+        if (next_old_pod < old_pods->size() &&
+            Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) == key) {
+          old_pod = &(*old_pods)[next_old_pod++];
+        }
+      }
       PodState pod;
-      pod.namespace_ = usage.namespace_;
-      pod.name = usage.pod;
+      if (old_pod != nullptr) {
+        pod.namespace_ = std::move(old_pod->namespace_);
+        pod.name = std::move(old_pod->name);
+        pod.containers.reserve(old_pod->containers.size());
+      } else {
+        pod.namespace_ = usage.namespace_;
+        pod.name = usage.pod;
+      }
       fresh.pods.push_back(std::move(pod));
     }
-    PodState& pod = fresh.pods.back();
-    const PodState* old_pod = nullptr;
-    if (old_pods) {
-      using Key = std::tuple<std::string_view, std::string_view>;
-      Key key(usage.namespace_, usage.pod);
-      while (old_index < old_pods->size() &&
-             Key((*old_pods)[old_index].namespace_, (*old_pods)[old_index].name) < key) {
-        ++old_index;
+    ContainerState* old_container = nullptr;
+    if (old_pod != nullptr) {
+      auto& old_containers = old_pod->containers;
+      while (next_old_container < old_containers.size() &&
+             std::string_view(old_containers[next_old_container].name) < usage.container) {
+        ++next_old_container;
       }
-      if (old_index < old_pods->size() && (*old_pods)[old_index].namespace_ == usage.namespace_ &&
-          (*old_pods)[old_index].name == usage.pod) {
-        old_pod = &(*old_pods)[old_index];
+      if (next_old_container < old_containers.size() &&
+          old_containers[next_old_container].name == usage.container) {
+        old_container = &old_containers[next_old_container++];
       }
     }
     ContainerState container;
-    container.name = usage.container;
-    AdvanceContainer(FindContainer(old_pod, usage.container), usage, settings_.resolution,
-                     &container);
-    pod.containers.push_back(std::move(container));
+    AdvanceContainer(old_container, usage, settings_.resolution, &container);
+    if (old_container != nullptr) {
+      container.name = std::move(old_container->name);
+    } else {
+      container.name = usage.container;
+    }
+    fresh.pods.back().containers.push_back(std::move(container));
   }
   for (auto& pod : fresh.pods) pod.containers.shrink_to_fit();
   fresh.pods.shrink_to_fit();

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "scraper/options.h"
 #include "scraper/resource_metrics.h"
 #include "scraper/window.h"
 
@@ -37,6 +38,8 @@ struct StoreSettings {
   // Ticks during which a node whose scrapes fail keeps (and serves) its last good points.
   int failure_retention_ticks = 2;
 };
+
+StoreSettings MakeStoreSettings(const Options& options);
 
 // Counts for self-metrics, as of the last published tick.
 struct StoreStats {

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -101,6 +102,7 @@ TEST_F(HttpClientTest, TlsWithIpSanVerifies) {
   EXPECT_EQ(seen[0].Header("Host"), server.endpoint().HostPort());
   EXPECT_EQ(seen[0].Header("User-Agent"), "cpp-metrics-server");
   EXPECT_EQ(seen[0].Header("Authorization"), "");
+  EXPECT_EQ(seen[0].sni, "");  // no SNI for IP literals
 }
 
 TEST_F(HttpClientTest, Ipv6LiteralVerifiesAgainstIpSan) {
@@ -118,6 +120,8 @@ TEST_F(HttpClientTest, DnsNameVerifiesAgainstDnsSan) {
   auto r = Client(server.endpoint("localhost"), TrustingPki())->SendSync(Get("/dns"), 5s, kMiB);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "path=/dns");
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].sni, "localhost");
 }
 
 TEST_F(HttpClientTest, WrongCaFailsHandshakeWithVerificationError) {
@@ -159,6 +163,8 @@ TEST_F(HttpClientTest, ServerNameOverridesTheVerifiedIdentity) {
   auto named = Client(server.endpoint(), config)->SendSync(Get("/named"), 5s, kMiB);
   ASSERT_TRUE(named.ok()) << named.error();
   EXPECT_EQ(named->body, "path=/named");
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].sni, "kubelet.internal");
 }
 
 TEST_F(HttpClientTest, InsecureSkipVerifyAcceptsAnyCertificate) {
@@ -337,6 +343,45 @@ TEST_F(HttpClientTest, QueuedCallsRunInOrderOnOneConnection) {
   EXPECT_EQ(server.connections_accepted(), 1u);
 }
 
+TEST_F(HttpClientTest, QueuedCallWhoseDeadlinePassedIsNotSent) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    Reply r = Echo(req);
+    if (req.target == "/slow") r.delay = 400ms;
+    return r;
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  std::promise<base::Result<Response>> slow, late;
+  auto now = std::chrono::steady_clock::now();
+  client->Send(Get("/slow"), now + 5s, kMiB,
+               [&slow](base::Result<Response> r) { slow.set_value(std::move(r)); });
+  client->Send(Get("/late"), now + 100ms, kMiB,
+               [&late](base::Result<Response> r) { late.set_value(std::move(r)); });
+  auto slow_f = slow.get_future(), late_f = late.get_future();
+  auto slow_r = Await(slow_f);
+  ASSERT_TRUE(slow_r.ok()) << slow_r.error();
+  auto late_r = Await(late_f);
+  ASSERT_FALSE(late_r.ok());
+  EXPECT_EQ(late_r.error(), server.endpoint().HostPort() +
+                                ": queue: deadline passed while waiting for earlier calls");
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(HttpClientTest, HeaderInjectionIsRefused) {
+  ServerOptions o;
+  o.tls = false;
+  LocalHttpsServer server(o, Echo);
+  auto client = Client(server.endpoint(), {});
+  Request req = Get("/");
+  req.headers = {{"X-Evil", "a\r\nX-Injected: b"}};
+  auto r = client->SendSync(req, 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr(": write: invalid header \"X-Evil\""));
+  r = client->SendSync(Get("/path with space"), 5s, kMiB);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("invalid request target"));
+  EXPECT_TRUE(server.requests().empty());
+}
+
 TEST_F(HttpClientTest, HandshakeThatNeverCompletesTimesOut) {
   ServerOptions o = TlsServer(pki_.ServerCert());
   o.stall_handshake = true;
@@ -494,6 +539,239 @@ TEST_F(HttpClientTest, BearerTokenIsSentAndFollowsTheFile) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].Header("Authorization"), "Bearer first-token");
   EXPECT_EQ(seen[1].Header("Authorization"), "Bearer second-token-longer");
+}
+
+// Collects what a Stream call delivers; safe to read from the test thread.
+struct StreamProbe {
+  std::mutex mu;
+  std::condition_variable cv;
+  unsigned status = 0;
+  std::string content_type;
+  std::string data;
+  int headers_calls = 0;
+  std::promise<base::Status> done;
+
+  StreamHandlers Handlers(std::function<bool(const std::string&)> keep_going = nullptr) {
+    StreamHandlers h;
+    h.on_headers = [this](unsigned s, std::string_view ct) {
+      std::lock_guard lock(mu);
+      status = s;
+      content_type = std::string(ct);
+      ++headers_calls;
+      return true;
+    };
+    h.on_data = [this, keep_going](std::string_view d) {
+      std::lock_guard lock(mu);
+      data.append(d);
+      cv.notify_all();
+      return keep_going ? keep_going(data) : true;
+    };
+    return h;
+  }
+  std::function<void(base::Status)> Done() {
+    return [this](base::Status st) { done.set_value(std::move(st)); };
+  }
+  bool WaitFor(const std::string& want) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, 10s, [&] { return data == want; });
+  }
+  std::string Data() {
+    std::lock_guard lock(mu);
+    return data;
+  }
+};
+
+TEST_F(HttpClientTest, StreamDeliversChunksInOrderAsTheyArrive) {
+  auto feed = std::make_shared<ChunkFeed>();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [feed](const SeenRequest& req) {
+    if (req.target == "/after") return Echo(req);
+    Reply r;
+    r.content_type = "application/json";
+    r.stream = feed;
+    return r;
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  client->Stream(Get("/api/v1/pods?watch=1"), 5s, 5s, 0, probe.Handlers(), probe.Done());
+  // Each chunk must arrive before the next is even sent: bytes are delivered as they come.
+  feed->Push("{\"type\":\"ADDED\"}\n");
+  ASSERT_TRUE(probe.WaitFor("{\"type\":\"ADDED\"}\n"));
+  feed->Push("{\"type\":");
+  ASSERT_TRUE(probe.WaitFor("{\"type\":\"ADDED\"}\n{\"type\":"));
+  feed->Push("\"DELETED\"}\n");
+  ASSERT_TRUE(probe.WaitFor("{\"type\":\"ADDED\"}\n{\"type\":\"DELETED\"}\n"));
+  feed->End();
+  base::Status st = Await(done);
+  EXPECT_TRUE(st.ok()) << st.message();
+  {
+    std::lock_guard lock(probe.mu);
+    EXPECT_EQ(probe.status, 200u);
+    EXPECT_EQ(probe.content_type, "application/json");
+    EXPECT_EQ(probe.headers_calls, 1);
+  }
+  // A cleanly ended stream leaves the connection reusable.
+  auto r = client->SendSync(Get("/after"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
+TEST_F(HttpClientTest, StreamHonoursIdleTimeout) {
+  auto feed = std::make_shared<ChunkFeed>();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [feed](const SeenRequest&) {
+    Reply r;
+    r.stream = feed;
+    return r;
+  });
+  feed->Push("only");
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  Client(server.endpoint(), TrustingPki())
+      ->Stream(Get("/watch"), 5s, 200ms, 0, probe.Handlers(), probe.Done());
+  base::Status st = Await(done);
+  EXPECT_EQ(st.message(), server.endpoint().HostPort() + ": read: idle timeout after 200ms");
+  EXPECT_EQ(probe.Data(), "only");
+}
+
+TEST_F(HttpClientTest, StreamStopsWhenAHandlerSaysSo) {
+  auto feed = std::make_shared<ChunkFeed>();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [feed](const SeenRequest&) {
+    Reply r;
+    r.stream = feed;
+    return r;
+  });
+  feed->Push("first");
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  auto client = Client(server.endpoint(), TrustingPki());
+  client->Stream(Get("/watch"), 5s, 5s, 0, probe.Handlers([](const std::string&) { return false; }),
+                 probe.Done());
+  base::Status st = Await(done);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(probe.Data(), "first");
+
+  // on_headers can refuse too, before any data.
+  StreamProbe refuse;
+  auto refused = refuse.done.get_future();
+  StreamHandlers h = refuse.Handlers();
+  h.on_headers = [](unsigned, std::string_view) { return false; };
+  client->Stream(Get("/watch"), 5s, 5s, 0, h, refuse.Done());
+  st = Await(refused);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(refuse.Data(), "");
+}
+
+TEST_F(HttpClientTest, StreamCapIsEnforced) {
+  auto feed = std::make_shared<ChunkFeed>();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [feed](const SeenRequest&) {
+    Reply r;
+    r.stream = feed;
+    return r;
+  });
+  feed->Push("0123456789");
+  feed->Push("abcdefghij");
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  Client(server.endpoint(), TrustingPki())
+      ->Stream(Get("/watch"), 5s, 5s, 15, probe.Handlers(), probe.Done());
+  base::Status st = Await(done);
+  EXPECT_THAT(st.message(), HasSubstr("read: body exceeds limit of 15 bytes"));
+}
+
+TEST_F(HttpClientTest, StreamOfAnOrdinaryResponseDeliversItsBody) {
+  ServerOptions o;
+  o.tls = false;
+  LocalHttpsServer server(o, [](const SeenRequest&) { return Reply::Status(410, "gone"); });
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  Client(server.endpoint(), {})->Stream(Get("/watch"), 5s, 5s, 0, probe.Handlers(), probe.Done());
+  base::Status st = Await(done);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(probe.Data(), "gone");
+  std::lock_guard lock(probe.mu);
+  EXPECT_EQ(probe.status, 410u);
+}
+
+TEST_F(HttpClientTest, StreamAbortedByServerIsAnError) {
+  auto feed = std::make_shared<ChunkFeed>();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [feed](const SeenRequest&) {
+    Reply r;
+    r.stream = feed;
+    return r;
+  });
+  feed->Push("part");
+  feed->Abort();
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  Client(server.endpoint(), TrustingPki())
+      ->Stream(Get("/watch"), 5s, 5s, 0, probe.Handlers(), probe.Done());
+  base::Status st = Await(done);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr(": read: "));
+  EXPECT_EQ(probe.Data(), "part");
+}
+
+TEST_F(HttpClientTest, CloseFailsRunningAndQueuedCallsAndClientStaysUsable) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    Reply r = Echo(req);
+    if (req.target == "/slow") r.delay = 5s;
+    return r;
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  std::vector<std::promise<base::Result<Response>>> results(3);
+  for (auto& p : results) {
+    client->Send(Get("/slow"), std::chrono::steady_clock::now() + 10s, kMiB,
+                 [&p](base::Result<Response> r) { p.set_value(std::move(r)); });
+  }
+  ASSERT_TRUE(server.WaitForRequests(1, 5s));
+  auto start = std::chrono::steady_clock::now();
+  client->Close();
+  client->Close();  // idempotent
+  for (auto& p : results) {
+    auto f = p.get_future();
+    auto r = Await(f);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), server.endpoint().HostPort() + ": cancelled");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  auto r = client->SendSync(Get("/fast"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/fast");
+}
+
+TEST_F(HttpClientTest, CloseEndsAStream) {
+  auto feed = std::make_shared<ChunkFeed>();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [feed](const SeenRequest&) {
+    Reply r;
+    r.stream = feed;
+    return r;
+  });
+  feed->Push("x");
+  StreamProbe probe;
+  auto done = probe.done.get_future();
+  auto client = Client(server.endpoint(), TrustingPki());
+  client->Stream(Get("/watch"), 5s, 30s, 0, probe.Handlers(), probe.Done());
+  ASSERT_TRUE(probe.WaitFor("x"));
+  client->Close();
+  base::Status st = Await(done);
+  EXPECT_EQ(st.message(), server.endpoint().HostPort() + ": cancelled");
+}
+
+TEST_F(HttpClientTest, ClientOutlivedByNothingButItsPendingCall) {
+  // Dropping the last reference while a call is in flight is safe: the call completes.
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    Reply r = Echo(req);
+    r.delay = 100ms;
+    return r;
+  });
+  std::promise<base::Result<Response>> p;
+  auto f = p.get_future();
+  Client(server.endpoint(), TrustingPki())
+      ->Send(Get("/orphan"), std::chrono::steady_clock::now() + 5s, kMiB,
+             [&p](base::Result<Response> r) { p.set_value(std::move(r)); });
+  auto r = Await(f);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/orphan");
 }
 
 TEST(FileTokenSourceTest, KeepsLastGoodTokenAndReportsErrors) {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <stdexcept>
 
 namespace testing_support {
@@ -81,7 +82,7 @@ struct LocalHttpsServer::Impl {
   awaitable<void> Session(tcp::socket socket, std::size_t index);
   template <typename Stream>
   awaitable<void> Serve(Stream& stream, Connection& conn, std::size_t index,
-                        const std::string& client_cn);
+                        const std::string& client_cn, const std::string& sni);
   template <typename Stream>
   awaitable<bool> Respond(Stream& stream, const Reply& reply, bool keep_alive);
   template <typename Stream>
@@ -138,12 +139,14 @@ awaitable<void> LocalHttpsServer::Impl::Session(tcp::socket socket, std::size_t 
       beast::get_lowest_layer(stream).expires_after(options.io_timeout);
       auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
       if (!ec) {
-        co_await Serve(stream, *conn, index, PeerCommonName(stream.native_handle()));
+        const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+        co_await Serve(stream, *conn, index, PeerCommonName(stream.native_handle()),
+                       sni != nullptr ? sni : "");
       }
     } else {
       beast::tcp_stream stream(std::move(socket));
       conn->socket = &Socket(stream);
-      co_await Serve(stream, *conn, index, "");
+      co_await Serve(stream, *conn, index, "", "");
     }
   } catch (const std::exception&) {
     // A test server never lets an exception escape; the connection just ends.
@@ -153,7 +156,8 @@ awaitable<void> LocalHttpsServer::Impl::Session(tcp::socket socket, std::size_t 
 
 template <typename Stream>
 awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, std::size_t index,
-                                              const std::string& client_cn) {
+                                              const std::string& client_cn,
+                                              const std::string& sni) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -171,6 +175,7 @@ awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, 
       req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     req.body = msg.body();
     req.client_cn = client_cn;
+    req.sni = sni;
     req.connection = index;
     Reply reply;
     try {
@@ -342,23 +347,33 @@ bool LocalHttpsServer::WaitForRequests(std::size_t n, std::chrono::milliseconds 
 }
 
 std::size_t LocalHttpsServer::CloseIdleConnections() {
-  auto done = std::make_shared<std::promise<std::size_t>>();
-  auto result = done->get_future();
-  asio::post(*impl_->io, [impl = impl_.get(), done] {
-    std::size_t closed = 0;
-    for (auto& conn : impl->connections) {
-      if (conn->idle && conn->socket != nullptr && conn->socket->is_open()) {
-        boost::system::error_code ignored;
-        conn->socket->shutdown(tcp::socket::shutdown_both, ignored);
-        conn->socket->close(ignored);
-        ++closed;
+  // A connection that just sent a response becomes idle a moment later, when the server is
+  // back to reading; wait (bounded) for busy connections to settle before closing.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    bool last_try = std::chrono::steady_clock::now() >= give_up;
+    auto done = std::make_shared<std::promise<std::optional<std::size_t>>>();
+    auto result = done->get_future();
+    asio::post(*impl_->io, [impl = impl_.get(), done, last_try] {
+      bool busy = false;
+      for (auto& conn : impl->connections) busy = busy || (!conn->idle && conn->socket != nullptr);
+      if (busy && !last_try) return done->set_value(std::nullopt);
+      std::size_t closed = 0;
+      for (auto& conn : impl->connections) {
+        if (conn->idle && conn->socket != nullptr && conn->socket->is_open()) {
+          boost::system::error_code ignored;
+          conn->socket->shutdown(tcp::socket::shutdown_both, ignored);
+          conn->socket->close(ignored);
+          ++closed;
+        }
       }
-    }
-    done->set_value(closed);
-  });
-  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    throw std::runtime_error("LocalHttpsServer: server thread unresponsive");
-  return result.get();
+      done->set_value(closed);
+    });
+    if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      throw std::runtime_error("LocalHttpsServer: server thread unresponsive");
+    if (auto closed = result.get()) return *closed;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 }  // namespace testing_support

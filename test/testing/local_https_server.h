@@ -38,6 +38,7 @@ struct SeenRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names as sent
   std::string body;
   std::string client_cn;       // CN of the verified client certificate, "" if none
+  std::string sni;             // server name the client sent in its TLS hello, "" if none
   std::size_t connection = 0;  // 1-based index of the TCP connection it arrived on
 
   // The first header named `name` (case-insensitive), "" if absent.
@@ -126,7 +127,8 @@ class LocalHttpsServer {
   // Waits until at least `n` requests were seen; false on timeout.
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
   // Closes every connection that is waiting for its next request (as a server's idle timeout
-  // would) and returns how many it closed. Returns after the sockets are closed.
+  // would) and returns how many it closed. Connections still finishing a response are given up
+  // to 2 s to become idle first. Returns after the sockets are closed.
   std::size_t CloseIdleConnections();
 
  private:

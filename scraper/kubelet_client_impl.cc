@@ -1,0 +1,132 @@
+#include "scraper/kubelet_client_impl.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/beast/http/status.hpp>
+
+#include <algorithm>
+
+namespace scraper {
+
+KubeletClientSettings MakeKubeletClientSettings(const Options& options,
+                                                const std::string& default_ca_file,
+                                                const std::string& default_token_file) {
+  KubeletClientSettings s;
+  auto timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.kubelet_request_timeout);
+  s.connect_timeout = timeout;
+  s.handshake_timeout = timeout;
+  s.max_response_bytes = static_cast<size_t>(options.kubelet_max_response_bytes);
+  s.plain_http = options.deprecated_kubelet_completely_insecure;
+  if (s.plain_http) return s;  // no encryption, authorization or authentication
+  s.tls.insecure_skip_verify = options.kubelet_insecure_tls;
+  if (!s.tls.insecure_skip_verify) {
+    s.tls.ca_file = options.kubelet_certificate_authority.empty()
+                        ? default_ca_file
+                        : options.kubelet_certificate_authority;
+  }
+  s.tls.cert_file = options.kubelet_client_certificate;
+  s.tls.key_file = options.kubelet_client_key;
+  s.token_file = options.kubelet_bearer_token_file.empty() ? default_token_file
+                                                           : options.kubelet_bearer_token_file;
+  return s;
+}
+
+base::Result<std::unique_ptr<KubeletClientImpl>> KubeletClientImpl::Create(
+    boost::asio::io_context& io, KubeletClientSettings settings) {
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (!settings.plain_http) {
+    auto made = net::MakeClientContext(settings.tls);
+    if (!made.ok()) return base::MakeError("kubelet TLS: " + made.error());
+    tls = std::move(made.value());
+    // Idle kept-alive connections give their TLS record buffers back: with a connection per
+    // node this is most of the per-node memory.
+    SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  }
+  return std::unique_ptr<KubeletClientImpl>(
+      new KubeletClientImpl(io, std::move(settings), std::move(tls)));
+}
+
+KubeletClientImpl::KubeletClientImpl(boost::asio::io_context& io, KubeletClientSettings settings,
+                                     std::shared_ptr<boost::asio::ssl::context> tls)
+    : io_(io), settings_(std::move(settings)), tls_(std::move(tls)) {
+  client_options_.connect_timeout = settings_.connect_timeout;
+  client_options_.handshake_timeout = settings_.handshake_timeout;
+  if (!settings_.plain_http && !settings_.token_file.empty()) {
+    token_ = std::make_unique<net::FileTokenSource>(settings_.token_file, settings_.token_recheck);
+    client_options_.token = token_->AsProvider();
+  }
+}
+
+KubeletClientImpl::~KubeletClientImpl() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, entry] : clients_) entry.client->Close();
+}
+
+void KubeletClientImpl::Get(std::string_view node, const Target& target,
+                            std::chrono::steady_clock::time_point deadline, Callback done) {
+  if (target.tls && !tls_) {
+    done(base::MakeError(target.HostPort() + ": TLS target but kubelets are reached over HTTP"));
+    return;
+  }
+  std::shared_ptr<net::HttpClient> client;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = clients_.find(node);
+    bool same = it != clients_.end() && it->second.endpoint.host == target.host &&
+                it->second.endpoint.port == target.port && it->second.endpoint.tls == target.tls;
+    if (!same) {
+      if (it != clients_.end()) it->second.client->Close();  // the node moved
+      net::Endpoint endpoint;
+      endpoint.tls = target.tls;
+      endpoint.host = target.host;
+      endpoint.port = target.port;
+      Entry entry{endpoint, net::HttpClient::Create(io_, target.tls ? tls_ : nullptr, endpoint,
+                                                    client_options_)};
+      it = clients_.insert_or_assign(std::string(node), std::move(entry)).first;
+    }
+    client = it->second.client;
+  }
+  net::Request request;
+  request.target = target.path;
+  // Ask for the classic text format so the kubelet cannot negotiate OpenMetrics.
+  request.headers.emplace_back("Accept", "text/plain;version=0.0.4");
+  client->Send(std::move(request), deadline, settings_.max_response_bytes,
+               [done = std::move(done)](base::Result<net::Response> response) {
+                 if (!response.ok()) {
+                   done(base::MakeError(response.error()));
+                   return;
+                 }
+                 if (response->status != 200) {
+                   std::string reason(boost::beast::http::obsolete_reason(
+                       static_cast<boost::beast::http::status>(response->status)));
+                   done(base::MakeError("request failed, status: \"" +
+                                        std::to_string(response->status) + " " + reason + "\""));
+                   return;
+                 }
+                 done(std::move(response->body));
+               });
+}
+
+void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // `nodes` is sorted (the manager sorts it); fall back to a lookup otherwise.
+  bool sorted = std::is_sorted(nodes.begin(), nodes.end());
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    bool keep = sorted ? std::binary_search(nodes.begin(), nodes.end(), it->first)
+                       : std::find(nodes.begin(), nodes.end(), it->first) != nodes.end();
+    if (keep) {
+      ++it;
+    } else {
+      it->second.client->Close();
+      it = clients_.erase(it);
+    }
+  }
+}
+
+size_t KubeletClientImpl::connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return clients_.size();
+}
+
+}  // namespace scraper

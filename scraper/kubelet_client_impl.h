@@ -1,0 +1,74 @@
+// The production KubeletClient: HTTPS (or, behind an explicit flag, plain HTTP) GETs on
+// net::HttpClient, one kept-alive connection per node, CA verification with host name / IP SAN
+// check unless --kubelet-insecure-tls, an optional client certificate, and a bearer token read
+// from a file and re-read when it changes.
+//
+// Thread-safety: Get and Retain may be called from any thread. `io` must outlive the client;
+// connections are closed on destruction.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/result.h"
+#include "net/http_client.h"
+#include "scraper/kubelet_client.h"
+#include "scraper/options.h"
+
+namespace scraper {
+
+struct KubeletClientSettings {
+  bool plain_http = false;                          // no TLS and no credentials at all
+  net::TlsClientConfig tls;                         // CA, client certificate, insecure_skip_verify
+  std::string token_file;                           // bearer token file; empty = no token
+  std::chrono::milliseconds token_recheck{1000};    // how often the token file is checked
+  std::chrono::milliseconds connect_timeout{5000};  // also bounded by each request deadline
+  std::chrono::milliseconds handshake_timeout{5000};  // also bounded by each request deadline
+  size_t max_response_bytes = 16 << 20;
+};
+
+// Derives the client settings from the flags. `default_ca_file`/`default_token_file` are used
+// when the flags leave them empty (main passes the in-cluster service-account files, if any).
+KubeletClientSettings MakeKubeletClientSettings(const Options& options,
+                                                const std::string& default_ca_file = "",
+                                                const std::string& default_token_file = "");
+
+class KubeletClientImpl final : public KubeletClient {
+ public:
+  // Fails when the CA, certificate or key cannot be loaded (message names the file).
+  static base::Result<std::unique_ptr<KubeletClientImpl>> Create(boost::asio::io_context& io,
+                                                                 KubeletClientSettings settings);
+  ~KubeletClientImpl() override;
+
+  void Get(std::string_view node, const Target& target,
+           std::chrono::steady_clock::time_point deadline, Callback done) override;
+  void Retain(const std::vector<std::string>& nodes) override;
+
+  size_t connections() const;  // clients currently held (one per node)
+
+ private:
+  KubeletClientImpl(boost::asio::io_context& io, KubeletClientSettings settings,
+                    std::shared_ptr<boost::asio::ssl::context> tls);
+
+  struct Entry {
+    net::Endpoint endpoint;
+    std::shared_ptr<net::HttpClient> client;
+  };
+
+  boost::asio::io_context& io_;
+  const KubeletClientSettings settings_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<net::FileTokenSource> token_;
+  net::ClientOptions client_options_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> clients_;  // by node name
+};
+
+}  // namespace scraper

@@ -1,0 +1,309 @@
+// One full scrape tick against many simulated kubelets served locally over TLS. Prints the
+// scraper's CPU time per node per tick and its memory per node; not a test.
+//
+//   build/test/bench/tick_bench [nodes=1000] [pods-per-node=30] [containers-per-pod=2]
+//                               [steady-ticks=5] [max-concurrency=64]
+//
+// The kubelets run in a forked child process (one io_context, one listening port per kubelet
+// on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away CA, keep-alive, a fresh
+// payload with current timestamps per request), so the figures below are the scraper's own:
+// getrusage(RUSAGE_SELF) and /proc/self/status of the parent only.
+#include <malloc.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/pki.h"
+#include "scraper/kubelet_client_impl.h"
+#include "scraper/manager.h"
+#include "test/bench/kubelet_payload.h"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Config {
+  int nodes = 1000;
+  int pods = 30;
+  int containers = 2;
+  int steady_ticks = 5;
+  int concurrency = 64;
+};
+
+// ---- the simulated kubelets (child process) ----
+
+class SimSession : public std::enable_shared_from_this<SimSession> {
+ public:
+  SimSession(tcp::socket socket, asio::ssl::context& tls, const Config& config, int node)
+      : stream_(std::move(socket), tls), config_(config), node_(node) {}
+
+  void Start() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(120));
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](beast::error_code ec) {
+                              if (!ec) self->Read();
+                            });
+  }
+
+ private:
+  void Read() {
+    request_ = {};
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(120));
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (!ec) self->Respond();
+                     });
+  }
+  void Respond() {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    response_ = {};
+    response_.result(http::status::ok);
+    response_.version(11);
+    response_.set(http::field::content_type, "text/plain; version=0.0.4");
+    response_.keep_alive(request_.keep_alive());
+    response_.body() = bench::KubeletPayload(config_.pods, config_.containers, now_ms,
+                                             static_cast<uint32_t>(node_ + 1));
+    response_.prepare_payload();
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (!ec) self->Read();
+                      });
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::empty_body> request_;
+  http::response<http::string_body> response_;
+  const Config& config_;
+  int node_;
+};
+
+void Accept(tcp::acceptor& acceptor, asio::ssl::context& tls, const Config& config, int node) {
+  acceptor.async_accept([&acceptor, &tls, &config, node](beast::error_code ec, tcp::socket s) {
+    if (!ec) std::make_shared<SimSession>(std::move(s), tls, config, node)->Start();
+    Accept(acceptor, tls, config, node);
+  });
+}
+
+[[noreturn]] void RunKubelets(const Config& config, const net::CertAndKey& cert, int port_pipe) {
+  asio::io_context io;
+  asio::ssl::context tls(asio::ssl::context::tls_server);
+  tls.use_certificate_chain(asio::buffer(cert.cert_pem));
+  tls.use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem);
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < config.nodes; ++i) {
+    auto a =
+        std::make_unique<tcp::acceptor>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    a->listen(1024);
+    ports.push_back(a->local_endpoint().port());
+    Accept(*a, tls, config, i);
+    acceptors.push_back(std::move(a));
+  }
+  ssize_t n = write(port_pipe, ports.data(), ports.size() * sizeof(uint16_t));
+  close(port_pipe);
+  if (n != static_cast<ssize_t>(ports.size() * sizeof(uint16_t))) _exit(2);
+  io.run();
+  _exit(0);
+}
+
+// ---- the scraper (parent process) ----
+
+class StaticNodes : public scraper::NodeSource {
+ public:
+  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override { return nodes; }
+  std::vector<std::shared_ptr<const kube::Node>> nodes;
+};
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// VmRSS or VmHWM in KiB.
+long StatusKiB(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field) + 1);
+  }
+  return -1;
+}
+
+bool Tick(scraper::Manager& manager) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  manager.RunTick([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  return cv.wait_for(lock, std::chrono::seconds(120), [&] { return done; });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config config;
+  if (argc > 1) config.nodes = std::atoi(argv[1]);
+  if (argc > 2) config.pods = std::atoi(argv[2]);
+  if (argc > 3) config.containers = std::atoi(argv[3]);
+  if (argc > 4) config.steady_ticks = std::atoi(argv[4]);
+  if (argc > 5) config.concurrency = std::atoi(argv[5]);
+
+  auto ca = net::MakeCa("bench-ca");
+  if (!ca.ok()) return std::fprintf(stderr, "%s\n", ca.error().c_str()), 1;
+  net::CertificateSpec spec;
+  spec.common_name = "kubelet";
+  spec.ip_addresses = {"127.0.0.1"};
+  spec.server_auth = true;
+  auto cert = net::IssueCertificate(spec, *ca);
+  if (!cert.ok()) return std::fprintf(stderr, "%s\n", cert.error().c_str()), 1;
+  char ca_path[] = "/tmp/tick-bench-ca-XXXXXX";
+  int ca_fd = mkstemp(ca_path);
+  if (ca_fd < 0 || write(ca_fd, ca->cert_pem.data(), ca->cert_pem.size()) < 0) return 1;
+  close(ca_fd);
+
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return 1;
+  pid_t child = fork();
+  if (child == 0) {
+    close(pipe_fds[0]);
+    RunKubelets(config, *cert, pipe_fds[1]);
+  }
+  close(pipe_fds[1]);
+  std::vector<uint16_t> ports(config.nodes);
+  size_t want = ports.size() * sizeof(uint16_t), got = 0;
+  while (got < want) {
+    ssize_t n = read(pipe_fds[0], reinterpret_cast<char*>(ports.data()) + got, want - got);
+    if (n <= 0) return std::fprintf(stderr, "simulator failed to start\n"), 1;
+    got += static_cast<size_t>(n);
+  }
+  close(pipe_fds[0]);
+
+  StaticNodes nodes;
+  for (int i = 0; i < config.nodes; ++i) {
+    auto n = std::make_shared<kube::Node>();
+    n->name = "node-" + std::to_string(i);
+    n->addresses = {{"InternalIP", "127.0.0.1"}, {"Hostname", n->name}};
+    n->kubelet_port = ports[i];
+    nodes.nodes.push_back(std::move(n));
+  }
+  malloc_trim(0);
+  long rss_base = StatusKiB("VmRSS:");
+
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) threads.emplace_back([&io] { io.run(); });
+
+  scraper::Options options;
+  options.kubelet_certificate_authority = ca_path;
+  options.kubelet_use_node_status_port = true;
+  options.kubelet_preferred_address_types = {"InternalIP"};
+  options.kubelet_max_concurrency = config.concurrency;
+  options.metric_resolution = std::chrono::seconds(15);
+  options.kubelet_request_timeout = std::chrono::seconds(10);
+  auto client = scraper::KubeletClientImpl::Create(io, scraper::MakeKubeletClientSettings(options));
+  if (!client.ok()) return std::fprintf(stderr, "%s\n", client.error().c_str()), 1;
+  scraper::Store store(scraper::MakeStoreSettings(options));
+  auto settings = scraper::MakeManagerSettings(options);
+  settings->spread = false;  // one tick as fast as the concurrency allows
+  scraper::Manager manager(io, base::SystemClock::Instance(), nodes, **client, store, *settings);
+
+  std::printf("%d simulated kubelets, %d pods x %d containers each, concurrency %d, 2 io threads\n",
+              config.nodes, config.pods, config.containers, config.concurrency);
+  int exit_code = 0;
+  double steady_cpu = 0, steady_wall = 0;
+  for (int t = 0; t <= config.steady_ticks; ++t) {
+    double cpu0 = CpuSeconds();
+    auto wall0 = std::chrono::steady_clock::now();
+    if (!Tick(manager)) {
+      std::fprintf(stderr, "tick timed out\n");
+      exit_code = 1;
+      break;
+    }
+    double cpu = CpuSeconds() - cpu0;
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    auto report = manager.LastReport();
+    std::printf("tick %d%s: %zu ok, %zu failed, wall %.3f s, CPU %.3f s = %.1f us per node\n", t,
+                t == 0 ? " (cold: TLS handshakes)" : "", report->succeeded, report->failed, wall,
+                cpu, cpu * 1e6 / config.nodes);
+    if (report->failed > 0) {
+      for (const auto& o : report->nodes) {
+        if (!o.success) {
+          std::printf("  first failure: %s: %s\n", o.node.c_str(), o.error.c_str());
+          break;
+        }
+      }
+      exit_code = 1;
+    }
+    if (t > 0) {
+      steady_cpu += cpu;
+      steady_wall += wall;
+    }
+  }
+  auto stats = store.Stats();
+  auto window = store.Current();
+  long rss = StatusKiB("VmRSS:");
+  long hwm = StatusKiB("VmHWM:");
+  malloc_trim(0);
+  long rss_trimmed = StatusKiB("VmRSS:");
+  if (config.steady_ticks > 0) {
+    std::printf("steady state: CPU %.1f us per node per tick (mean of %d ticks, wall %.3f s)\n",
+                steady_cpu * 1e6 / config.nodes / config.steady_ticks, config.steady_ticks,
+                steady_wall / config.steady_ticks);
+  }
+  std::printf("window: %zu nodes, %zu pods, %zu containers served\n", window->nodes().size(),
+              window->pods().size(), stats.servable_containers);
+  std::printf(
+      "memory: baseline RSS %ld KiB; after ticks RSS %ld KiB (%.1f KiB per node), "
+      "after malloc_trim %ld KiB (%.1f KiB per node); peak RSS %ld KiB (%.1f KiB per node "
+      "above baseline)\n",
+      rss_base, rss, static_cast<double>(rss - rss_base) / config.nodes, rss_trimmed,
+      static_cast<double>(rss_trimmed - rss_base) / config.nodes, hwm,
+      static_cast<double>(hwm - rss_base) / config.nodes);
+  std::printf("connections held: %zu\n", (*client)->connections());
+
+  guard.reset();
+  io.stop();
+  for (auto& t : threads) t.join();
+  kill(child, SIGTERM);
+  waitpid(child, nullptr, 0);
+  unlink(ca_path);
+  return exit_code;
+}

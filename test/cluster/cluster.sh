@@ -1,0 +1,607 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on this machine, as plain processes on 127.0.0.1:
+# etcd, kube-apiserver (aggregation layer with its own front-proxy CA), kube-controller-manager
+# (deployment, replicaset, HPA with short periods, garbage collector, namespace), kube-scheduler
+# and kwok simulating N nodes whose pods report the CPU/memory of their annotations
+# kwok.x-k8s.io/usage-cpu and kwok.x-k8s.io/usage-memory on /metrics/nodes/<node>/metrics/resource.
+# Aggregated backends (our server, metrics-server) run beside it and are registered through an
+# ExternalName Service (externalName: localhost) and the APIService v1beta1.metrics.k8s.io.
+#
+# Binaries come from test/cluster/build-binaries.sh (run it first; it caches them).
+#
+# Usage: test/cluster/cluster.sh COMMAND [ARGS]
+#   up                         PKI, etcd, kube-apiserver, kwok + nodes, controller-manager, scheduler
+#   down                       stop everything this state dir started, free the ports, delete state
+#   status                     processes, readiness, nodes, APIServices
+#   env                        shell exports (eval "$(cluster.sh env)"): KUBECONFIG, KUBECTL, ports
+#   backend NAME PORT -- CMD [ARGS...]
+#                              run any aggregated backend command as component NAME; in ARGS,
+#                              {port} {cert} {key} {ca} {kubeconfig} {state} {name} are replaced
+#                              with its port, serving cert/key (cluster CA, SANs localhost,
+#                              127.0.0.1, NAME.kube-system.svc), the cluster CA, and a kubeconfig
+#                              whose user is system:serviceaccount:kube-system:NAME (bound by
+#                              `rbac`); waits until https://127.0.0.1:PORT/readyz answers
+#   metrics-server NAME PORT   run the reference metrics-server as backend NAME on PORT
+#   rbac NAME                  RBAC for backend NAME: nodes/metrics get, nodes+pods get/list/watch,
+#                              system:auth-delegator, extension-apiserver-authentication-reader
+#   register NAME PORT [--insecure]
+#                              Service kube-system/NAME (ExternalName localhost) and APIService
+#                              v1beta1.metrics.k8s.io -> NAME:PORT with caBundle (default) or
+#                              insecureSkipTLSVerify; waits for Available=True
+#   stop NAME                  stop one backend (or any component) by name
+#   workload [N]               Deployment default/demo, N replicas (default 2), annotated with
+#                              usage-cpu 250m / usage-memory 64Mi; waits until Running
+#   query NAME PATH            GET https://127.0.0.1:<NAME's port>PATH directly as the admin
+#
+# Environment:
+#   CLUSTER_STATE_DIR   state (PKI, etcd data, logs, pids) default ${TMPDIR:-/tmp}/cpp-metrics-server-cluster
+#   CLUSTER_NODES       number of kwok nodes (default 2)
+#   CLUSTER_TIMEOUT     seconds per readiness wait (default 120)
+#   HPA_SYNC_PERIOD     controller-manager HPA sync period (default 5s)
+#   BACKEND_READY_PATH  path a backend must answer 200 on before `backend` returns (default /readyz)
+#   K8S_VERSION, KWOK_VERSION, METRICS_SERVER_VERSION, ETCD_SOURCE, CMS_BIN_CACHE: see build-binaries.sh
+# Ports are picked free on 127.0.0.1 at `up` and recorded in $CLUSTER_STATE_DIR/env.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+state=${CLUSTER_STATE_DIR:-${TMPDIR:-/tmp}/cpp-metrics-server-cluster}
+nodes=${CLUSTER_NODES:-2}
+timeout=${CLUSTER_TIMEOUT:-120}
+pki=$state/pki
+pids=$state/pids
+logs=$state/logs
+
+log() { echo "[cluster] $*" >&2; }
+die() {
+  echo "[cluster] ERROR: $*" >&2
+  exit 1
+}
+
+# --- binaries -------------------------------------------------------------------------------
+
+load_binaries() {
+  local line
+  if ! line=$("$here/build-binaries.sh" --print-env); then
+    die "binaries missing: run $here/build-binaries.sh first"
+  fi
+  while IFS='=' read -r key path; do
+    case $key in
+      KUBE_APISERVER | KUBE_CONTROLLER_MANAGER | KUBE_SCHEDULER | KUBECTL | KWOK | KWOK_CONFIG_DIR | METRICS_SERVER | ETCD)
+        printf -v "BIN_$key" '%s' "$path"
+        ;;
+    esac
+  done <<<"$line"
+}
+
+kubectl() { "$BIN_KUBECTL" --kubeconfig="$state/admin.kubeconfig" "$@"; }
+
+# --- helpers --------------------------------------------------------------------------------
+
+# free_port: prints a TCP port that is free on 127.0.0.1 right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.5 s.
+wait_for() {
+  local what=$1 limit=$2 start
+  shift 2
+  start=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    if (($(date +%s) - start >= limit)); then
+      log "timed out after ${limit}s waiting for $what"
+      return 1
+    fi
+    sleep 0.5
+  done
+  log "$what: ready after $(($(date +%s) - start))s"
+}
+
+# start NAME BINARY ARGS...: runs BINARY in its own session (so down can signal its whole process
+# group), logs to $logs/NAME.log, records the pid in $pids/NAME.pid.
+start() {
+  local name=$1 bin=$2 pid
+  shift 2
+  [ -x "$bin" ] || die "$name: binary $bin not found"
+  if running "$name"; then die "$name is already running (pid $(cat "$pids/$name.pid"))"; fi
+  setsid "$bin" "$@" >"$logs/$name.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$pids/$name.pid"
+  printf '%s\n' "$bin" "$@" >"$pids/$name.cmd"
+  sleep 0.3
+  if ! kill -0 "$pid" 2>/dev/null; then
+    tail -n 20 "$logs/$name.log" >&2
+    die "$name exited at once (log: $logs/$name.log)"
+  fi
+  log "$name started (pid $pid, log $logs/$name.log)"
+}
+
+# running NAME: true if NAME's recorded pid is alive and still runs the recorded binary.
+running() {
+  local f=$pids/$1.pid pid bin
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  bin=$(head -n1 "$pids/$1.cmd" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ]
+}
+
+# stop_component NAME: TERM its process group, KILL after 15 s.
+stop_component() {
+  local name=$1 pid i
+  [ -f "$pids/$name.pid" ] || return 0
+  pid=$(cat "$pids/$name.pid")
+  if running "$name"; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name (pid $pid) ignored TERM for 15s; killing"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "$name stopped (pid $pid)"
+  fi
+  rm -f "$pids/$name.pid" "$pids/$name.cmd"
+}
+
+load_env() {
+  [ -f "$state/env" ] || die "no cluster in $state (run: $0 up)"
+  # shellcheck source=/dev/null
+  . "$state/env"
+}
+
+# --- PKI ------------------------------------------------------------------------------------
+
+# ca NAME: self-signed CA NAME.{crt,key}.
+ca() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$1" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature \
+    -keyout "$pki/$1.key" -out "$pki/$1.crt" 2>/dev/null
+}
+
+# sign NAME SUBJECT ISSUER USAGE [SANS]: leaf cert NAME.{crt,key}; USAGE serverAuth/clientAuth.
+sign() {
+  local name=$1 subj=$2 issuer=$3 usage=$4 sans=${5:-}
+  {
+    echo "basicConstraints=critical,CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=$usage"
+    [ -z "$sans" ] || echo "subjectAltName=$sans"
+  } >"$pki/$name.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$issuer.crt" -CAkey "$pki/$issuer.key" \
+    -CAcreateserial -days 30 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
+  rm -f "$pki/$name.csr" "$pki/$name.ext"
+}
+
+make_pki() {
+  mkdir -p "$pki"
+  chmod 700 "$pki"
+  ca ca                 # cluster CA: client certs, serving certs
+  ca front-proxy-ca     # separate: only the aggregator's proxy client cert
+  sign apiserver "/CN=kube-apiserver" ca serverAuth \
+    "IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+  sign admin "/O=system:masters/CN=admin" ca clientAuth
+  sign front-proxy-client "/CN=front-proxy-client" front-proxy-ca clientAuth
+  sign kwok "/CN=kwok" ca serverAuth "IP:127.0.0.1,DNS:localhost"
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  log "PKI in $pki (cluster CA, separate front-proxy CA)"
+}
+
+# kubeconfig FILE USER CERT KEY
+kubeconfig() {
+  local f=$1 user=$2 cert=$3 key=$4
+  cat >"$f" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority: $pki/ca.crt
+users:
+- name: $user
+  user:
+    client-certificate: $cert
+    client-key: $key
+contexts:
+- name: local
+  context: {cluster: local, user: $user}
+current-context: local
+EOF
+}
+
+# --- components -----------------------------------------------------------------------------
+
+start_etcd() {
+  local extra=()
+  mkdir -p "$state/etcd"
+  # Test data need no durability; etcd 3.4 (Debian) lacks the flag.
+  if "$BIN_ETCD" --help 2>&1 | grep -q -- --unsafe-no-fsync; then extra+=(--unsafe-no-fsync); fi
+  start etcd "$BIN_ETCD" --name=node0 --data-dir="$state/etcd" "${extra[@]}" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="node0=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=2147483648
+  wait_for "etcd /health" "$timeout" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_apiserver() {
+  start kube-apiserver "$BIN_KUBE_APISERVER" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+    --client-ca-file="$pki/ca.crt" \
+    --service-account-issuer=https://kubernetes.default.svc \
+    --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
+    --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount,TaintNodesByCondition \
+    --requestheader-client-ca-file="$pki/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-uid-headers=X-Remote-Uid \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key"
+  wait_for "kube-apiserver /readyz" "$timeout" kubectl get --raw /readyz
+}
+
+kwok_config() {
+  local f
+  : >"$state/kwok.yaml"
+  for f in node-initialize node-heartbeat pod-ready pod-complete pod-delete metrics-resource usage-from-annotation; do
+    [ -f "$BIN_KWOK_CONFIG_DIR/$f.yaml" ] || die "kwok config $BIN_KWOK_CONFIG_DIR/$f.yaml missing (rerun build-binaries.sh)"
+    { echo "---"; cat "$BIN_KWOK_CONFIG_DIR/$f.yaml"; } >>"$state/kwok.yaml"
+  done
+}
+
+create_nodes() {
+  local i name
+  for ((i = 0; i < nodes; i++)); do
+    name=kwok-node-$i
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $name
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/$name/metrics/resource
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: $name
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+    type: kwok
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+  nodeInfo: {architecture: amd64, operatingSystem: linux}
+EOF
+  done | kubectl apply -f - >/dev/null
+}
+
+nodes_ready() {
+  local ready
+  ready=$(kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$' || true)
+  [ "$ready" -ge "$nodes" ]
+}
+
+start_kwok() {
+  kwok_config
+  # --node-ip/--node-name/--node-port fill every node's addresses (InternalIP 127.0.0.1,
+  # Hostname localhost) and kubelet port: all "kubelets" are this one kwok server.
+  start kwok "$BIN_KWOK" --kubeconfig="$state/admin.kubeconfig" --config="$state/kwok.yaml" \
+    --manage-all-nodes=true \
+    --tls-cert-file="$pki/kwok.crt" --tls-private-key-file="$pki/kwok.key" \
+    --node-ip=127.0.0.1 --node-name=localhost --node-port="$KWOK_PORT" \
+    --server-address="127.0.0.1:$KWOK_PORT"
+  wait_for "kwok /healthz" "$timeout" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"
+  create_nodes
+  wait_for "$nodes kwok nodes Ready" "$timeout" nodes_ready
+}
+
+start_controller_manager() {
+  start kube-controller-manager "$BIN_KUBE_CONTROLLER_MANAGER" \
+    --kubeconfig="$state/admin.kubeconfig" \
+    --authentication-kubeconfig="$state/admin.kubeconfig" --authorization-kubeconfig="$state/admin.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
+    --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
+    --use-service-account-credentials=false \
+    --controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller \
+    --horizontal-pod-autoscaler-sync-period="${HPA_SYNC_PERIOD:-5s}" \
+    --horizontal-pod-autoscaler-cpu-initialization-period=10s \
+    --horizontal-pod-autoscaler-initial-readiness-delay=5s \
+    --horizontal-pod-autoscaler-downscale-stabilization=15s
+  wait_for "kube-controller-manager /healthz" "$timeout" \
+    curl -sfk "https://127.0.0.1:$KCM_PORT/healthz"
+}
+
+start_scheduler() {
+  start kube-scheduler "$BIN_KUBE_SCHEDULER" \
+    --kubeconfig="$state/admin.kubeconfig" \
+    --authentication-kubeconfig="$state/admin.kubeconfig" --authorization-kubeconfig="$state/admin.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false
+  wait_for "kube-scheduler /healthz" "$timeout" \
+    curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
+}
+
+cmd_up() {
+  local t0
+  t0=$(date +%s)
+  load_binaries
+  if [ -f "$state/env" ]; then die "a cluster already exists in $state (run: $0 down)"; fi
+  mkdir -p "$state" "$pids" "$logs"
+  cat >"$state/env" <<EOF
+ETCD_PORT=$(free_port)
+ETCD_PEER_PORT=$(free_port)
+APISERVER_PORT=$(free_port)
+KWOK_PORT=$(free_port)
+KCM_PORT=$(free_port)
+SCHEDULER_PORT=$(free_port)
+EOF
+  load_env
+  make_pki
+  kubeconfig "$state/admin.kubeconfig" admin "$pki/admin.crt" "$pki/admin.key"
+  start_etcd
+  start_apiserver
+  start_kwok
+  start_controller_manager
+  start_scheduler
+  echo "UP_SECONDS=$(($(date +%s) - t0))" >>"$state/env"
+  log "cluster up in $(($(date +%s) - t0))s; use: eval \"\$($0 env)\""
+}
+
+cmd_down() {
+  local f name port
+  [ -d "$pids" ] || {
+    log "nothing to stop in $state"
+    rm -rf "$state"
+    return 0
+  }
+  # Backends first, then the control plane in reverse start order.
+  for f in "$pids"/*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    case $name in
+      etcd | kube-apiserver | kwok | kube-controller-manager | kube-scheduler) ;;
+      *) stop_component "$name" ;;
+    esac
+  done
+  for name in kube-scheduler kube-controller-manager kwok kube-apiserver etcd; do
+    stop_component "$name"
+  done
+  if [ -f "$state/env" ]; then
+    while read -r port; do
+      if ss -Hltn "sport = :$port" | grep -q .; then log "warning: port $port still in use"; fi
+    done < <(sed -n 's/^[A-Z_]*PORT=\([0-9]*\)$/\1/p' "$state/env")
+  fi
+  rm -rf "$state"
+  log "cluster down, $state removed"
+}
+
+cmd_env() {
+  load_binaries
+  load_env
+  echo "export KUBECONFIG=$state/admin.kubeconfig"
+  echo "export KUBECTL=$BIN_KUBECTL"
+  echo "export CLUSTER_STATE_DIR=$state"
+  sed 's/^/export CLUSTER_/' "$state/env"
+}
+
+cmd_status() {
+  local f name
+  load_binaries
+  load_env
+  for f in "$pids"/*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if running "$name"; then echo "$name: running (pid $(cat "$f"))"; else echo "$name: DEAD (log: $logs/$name.log)"; fi
+  done
+  echo "apiserver readyz: $(kubectl get --raw /readyz 2>&1 || true)"
+  kubectl get nodes -o wide 2>&1 || true
+  kubectl get apiservices -l '!kube-aggregator.kubernetes.io/automanaged' 2>&1 || true
+}
+
+# --- backends -------------------------------------------------------------------------------
+
+backend_certs() {
+  local name=$1
+  [ -f "$pki/$name-serving.crt" ] ||
+    sign "$name-serving" "/CN=$name" ca serverAuth \
+      "DNS:localhost,DNS:$name.kube-system.svc,DNS:$name.kube-system.svc.cluster.local,IP:127.0.0.1"
+  [ -f "$pki/$name-client.crt" ] || {
+    sign "$name-client" "/CN=system:serviceaccount:kube-system:$name" ca clientAuth
+    kubeconfig "$state/$name.kubeconfig" "$name" "$pki/$name-client.crt" "$pki/$name-client.key"
+  }
+}
+
+cmd_rbac() {
+  local name=$1
+  load_binaries
+  load_env
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "backend:$name"}
+rules:
+- apiGroups: [""]
+  resources: [nodes/metrics]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [nodes, pods]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "backend:$name"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "backend:$name"}
+subjects: [{kind: ServiceAccount, name: $name, namespace: kube-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "backend:$name:auth-delegator"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:auth-delegator"}
+subjects: [{kind: ServiceAccount, name: $name, namespace: kube-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: "backend:$name:auth-reader", namespace: kube-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
+subjects: [{kind: ServiceAccount, name: $name, namespace: kube-system}]
+EOF
+  log "RBAC applied for system:serviceaccount:kube-system:$name"
+}
+
+cmd_backend() {
+  local name=$1 port=$2 bin args=() a
+  shift 2
+  [ "${1:-}" = -- ] && shift
+  [ $# -gt 0 ] || die "usage: $0 backend NAME PORT -- CMD [ARGS...]"
+  load_binaries
+  load_env
+  backend_certs "$name"
+  bin=$(command -v "$1") || die "backend command $1 not found"
+  shift
+  for a in "$@"; do
+    a=${a//\{port\}/$port}
+    a=${a//\{cert\}/$pki/$name-serving.crt}
+    a=${a//\{key\}/$pki/$name-serving.key}
+    a=${a//\{ca\}/$pki/ca.crt}
+    a=${a//\{kubeconfig\}/$state/$name.kubeconfig}
+    a=${a//\{state\}/$state}
+    a=${a//\{name\}/$name}
+    args+=("$a")
+  done
+  echo "${name^^}_PORT=$port" | tr '-' '_' >>"$state/env"
+  start "$name" "$bin" "${args[@]}"
+  # Ready = /readyz answers 200 to the admin over TLS verified against the cluster CA.
+  local ready=${BACKEND_READY_PATH:-/readyz}
+  wait_for "$name https://127.0.0.1:$port$ready" "$timeout" \
+    curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    -f "https://127.0.0.1:$port$ready"
+}
+
+cmd_metrics_server() {
+  local name=${1:-metrics-server} port=${2:-}
+  [ -n "$port" ] || port=$(free_port)
+  load_binaries
+  cmd_rbac "$name"
+  cmd_backend "$name" "$port" -- "$BIN_METRICS_SERVER" \
+    '--secure-port={port}' --bind-address=127.0.0.1 \
+    '--tls-cert-file={cert}' '--tls-private-key-file={key}' \
+    '--kubeconfig={kubeconfig}' '--authentication-kubeconfig={kubeconfig}' \
+    '--authorization-kubeconfig={kubeconfig}' \
+    --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s
+}
+
+apiservice_available() {
+  [ "$(kubectl get apiservice v1beta1.metrics.k8s.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
+}
+
+cmd_register() {
+  local name=$1 port=$2 mode=${3:-cabundle} tls t0
+  load_binaries
+  load_env
+  if [ "$mode" = --insecure ]; then
+    tls="insecureSkipTLSVerify: true"
+  else
+    tls="caBundle: $(base64 -w0 "$pki/ca.crt")"
+  fi
+  t0=$(date +%s)
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: $name, namespace: kube-system}
+spec: {type: ExternalName, externalName: localhost}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  $tls
+  service: {name: $name, namespace: kube-system, port: $port}
+EOF
+  # A previous registration's Available=True may linger for a moment: require the new service.
+  wait_for "APIService v1beta1.metrics.k8s.io -> $name:$port ($mode) Available" "$timeout" \
+    apiservice_available_for "$name" "$port" || {
+    kubectl get apiservice v1beta1.metrics.k8s.io \
+      -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' >&2
+    return 1
+  }
+  echo "APISERVICE_AVAILABLE_SECONDS=$(($(date +%s) - t0))" >>"$state/env"
+}
+
+apiservice_available_for() {
+  local got
+  got=$(kubectl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.spec.service.name}:{.spec.service.port}')
+  [ "$got" = "$1:$2" ] && apiservice_available && kubectl get --raw /apis/metrics.k8s.io/v1beta1 >/dev/null
+}
+
+cmd_workload() {
+  local n=${1:-2}
+  load_binaries
+  load_env
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: $n
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata:
+      labels: {app: demo}
+      annotations: {kwok.x-k8s.io/usage-cpu: 250m, kwok.x-k8s.io/usage-memory: 64Mi}
+    spec:
+      containers:
+      - name: app
+        image: fake
+        resources: {requests: {cpu: 500m, memory: 128Mi}}
+EOF
+  wait_for "deployment demo: $n pods Running" "$timeout" demo_running "$n"
+}
+
+demo_running() {
+  [ "$(kubectl get pods -l app=demo --field-selector=status.phase=Running -o name | wc -l)" -ge "$1" ]
+}
+
+cmd_query() {
+  local name=$1 path=$2 var port
+  load_env
+  var=$(echo "${name^^}_PORT" | tr '-' '_')
+  port=${!var:-}
+  [ -n "$port" ] || die "no port recorded for backend $name"
+  curl -sS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "https://127.0.0.1:$port$path"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  rbac) cmd_rbac "$@" ;;
+  backend) cmd_backend "$@" ;;
+  metrics-server) cmd_metrics_server "$@" ;;
+  register) cmd_register "$@" ;;
+  stop) stop_component "${1:?usage: $0 stop NAME}" ;;
+  workload) cmd_workload "$@" ;;
+  query) cmd_query "$@" ;;
+  *)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2
+    ;;
+esac

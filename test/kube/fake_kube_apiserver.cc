@@ -1,0 +1,505 @@
+#include "test/kube/fake_kube_apiserver.h"
+
+#include <algorithm>
+
+namespace kube::fake {
+namespace {
+
+using nlohmann::json;
+using testing_support::Reply;
+
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    std::size_t amp = q.find('&');
+    std::string_view kv = q.substr(0, amp);
+    std::size_t eq = kv.find('=');
+    out[Unescape(kv.substr(0, eq))] = eq == kv.npos ? "" : Unescape(kv.substr(eq + 1));
+    if (amp == q.npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+Reply StatusReply(unsigned code, const std::string& reason, const std::string& message) {
+  json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+            {"status", "Failure"}, {"message", message}, {"reason", reason},
+            {"code", code}};
+  Reply r = Reply::Status(code, s.dump());
+  r.content_type = "application/json";
+  return r;
+}
+
+}  // namespace
+
+FakeKubeApiserver::FakeKubeApiserver() {
+  nodes_.name = "nodes";
+  pods_.name = "pods";
+  configmaps_.name = "configmaps";
+  sar_policy_ = [](const json& spec) {
+    bool allowed = spec.value("user", "") == "alice";
+    return json{{"allowed", allowed}, {"reason", allowed ? "alice may" : ""}};
+  };
+  testing_support::ServerOptions options;
+  options.certificate = pki_.ServerCert();
+  options.io_timeout = std::chrono::milliseconds(30000);
+  options.max_request_body = 1 << 20;
+  server_ = std::make_unique<testing_support::LocalHttpsServer>(
+      options, [this](const testing_support::SeenRequest& req) { return Handle(req); });
+}
+
+FakeKubeApiserver::~FakeKubeApiserver() {
+  {
+    std::lock_guard lock(mu_);
+    for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+      for (Watch& w : c->watches) w.feed->Abort();
+    }
+  }
+  server_.reset();
+}
+
+RestConfig FakeKubeApiserver::Config() const {
+  RestConfig config;
+  config.endpoint = server_->endpoint();
+  config.tls.ca_file = pki_.ca_file();
+  config.bearer_token = kToken;
+  config.source = "fake kube-apiserver";
+  return config;
+}
+
+uint64_t FakeKubeApiserver::resource_version() const {
+  std::lock_guard lock(mu_);
+  return rv_;
+}
+
+// ---- state ----
+
+void FakeKubeApiserver::Change(Collection& c, const std::string& key, const std::string& type,
+                               json object) {
+  ++rv_;
+  object["metadata"]["resourceVersion"] = std::to_string(rv_);
+  if (type == "DELETED") {
+    c.items.erase(key);
+  } else {
+    c.items[key] = object;
+  }
+  c.history.push_back({rv_, type, object});
+  for (Watch& w : c.watches) {
+    if (Selected(w, object)) w.feed->Push(EventLine(type, object, w.metadata_only));
+  }
+}
+
+void FakeKubeApiserver::UpsertNode(const std::string& name,
+                                   const std::map<std::string, std::string>& labels,
+                                   int kubelet_port) {
+  json node = {{"kind", "Node"},
+               {"apiVersion", "v1"},
+               {"metadata", {{"name", name}, {"uid", "uid-" + name}, {"labels", labels}}},
+               {"status",
+                {{"addresses", json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
+                                            {{"type", "Hostname"}, {"address", name}}})},
+                 {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kubelet_port}}}}},
+                 {"allocatable", {{"cpu", "4"}, {"memory", "8Gi"}}}}}};
+  std::lock_guard lock(mu_);
+  Change(nodes_, name, nodes_.items.count(name) ? "MODIFIED" : "ADDED", std::move(node));
+}
+
+void FakeKubeApiserver::DeleteNode(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.items.find(name);
+  if (it == nodes_.items.end()) return;
+  Change(nodes_, name, "DELETED", it->second);
+}
+
+void FakeKubeApiserver::UpsertPod(const std::string& ns, const std::string& name,
+                                  const std::map<std::string, std::string>& labels) {
+  json pod = {{"kind", "Pod"},
+              {"apiVersion", "v1"},
+              {"metadata",
+               {{"name", name},
+                {"namespace", ns},
+                {"uid", "uid-" + ns + "-" + name},
+                {"labels", labels},
+                {"creationTimestamp", "2026-01-01T00:00:00Z"}}},
+              {"spec", {{"nodeName", "node-1"}, {"containers", json::array({{{"name", "c"}}})}}},
+              {"status", {{"phase", "Running"}}}};
+  std::string key = ns + "/" + name;
+  std::lock_guard lock(mu_);
+  Change(pods_, key, pods_.items.count(key) ? "MODIFIED" : "ADDED", std::move(pod));
+}
+
+void FakeKubeApiserver::DeletePod(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.items.find(ns + "/" + name);
+  if (it == pods_.items.end()) return;
+  Change(pods_, it->first, "DELETED", it->second);
+}
+
+void FakeKubeApiserver::SetAuthConfigMap(const json& data) {
+  json cm = {
+      {"kind", "ConfigMap"},
+      {"apiVersion", "v1"},
+      {"metadata", {{"name", "extension-apiserver-authentication"}, {"namespace", "kube-system"}}},
+      {"data", data}};
+  const std::string key = "extension-apiserver-authentication";
+  std::lock_guard lock(mu_);
+  Change(configmaps_, key, configmaps_.items.count(key) ? "MODIFIED" : "ADDED", std::move(cm));
+}
+
+void FakeKubeApiserver::BulkAddPods(std::size_t n, std::size_t namespaces,
+                                    std::size_t labels_per_pod) {
+  std::lock_guard lock(mu_);
+  ++rv_;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string ns = "ns-" + std::to_string(i % std::max<std::size_t>(1, namespaces));
+    std::string name = "pod-" + std::to_string(i) + "-7d9f8b6c5d-x2k4q";
+    json labels = json::object();
+    for (std::size_t l = 0; l < labels_per_pod; ++l) {
+      labels["label-" + std::to_string(l)] = "value-" + std::to_string((i + l) % 10);
+    }
+    json pod = {{"kind", "Pod"},
+                {"apiVersion", "v1"},
+                {"metadata",
+                 {{"name", name},
+                  {"namespace", ns},
+                  {"uid", "0b9f3c2e-5d1a-4f7b-9e8c-" + std::to_string(100000000000 + i)},
+                  {"resourceVersion", std::to_string(rv_)},
+                  {"labels", labels}}},
+                {"status", {{"phase", "Running"}}}};
+    pods_.items[ns + "/" + name] = std::move(pod);
+  }
+  compacted_ = rv_;  // no history for these
+}
+
+// ---- faults ----
+
+void FakeKubeApiserver::SetUnavailable(bool unavailable) {
+  unavailable_ = unavailable;
+  if (unavailable) AbortWatches();
+}
+
+void FakeKubeApiserver::CompactHistory() {
+  std::lock_guard lock(mu_);
+  compacted_ = rv_;
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) c->history.clear();
+}
+
+void FakeKubeApiserver::SendGoneToWatches() {
+  std::lock_guard lock(mu_);
+  json status = {{"kind", "Status"},
+                 {"apiVersion", "v1"},
+                 {"metadata", json::object()},
+                 {"status", "Failure"},
+                 {"message", "too old resource version: 1 (" + std::to_string(rv_) + ")"},
+                 {"reason", "Expired"},
+                 {"code", 410}};
+  std::string line = json{{"type", "ERROR"}, {"object", status}}.dump() + "\n";
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    for (Watch& w : c->watches) {
+      w.feed->Push(line);
+      w.feed->End();
+    }
+    c->watches.clear();
+  }
+}
+
+void FakeKubeApiserver::EndWatches() {
+  std::lock_guard lock(mu_);
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    for (Watch& w : c->watches) w.feed->End();
+    c->watches.clear();
+  }
+}
+
+void FakeKubeApiserver::AbortWatches() {
+  std::lock_guard lock(mu_);
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    for (Watch& w : c->watches) w.feed->Abort();
+    c->watches.clear();
+  }
+}
+
+void FakeKubeApiserver::PushRawToWatches(const std::string& raw) {
+  std::lock_guard lock(mu_);
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    for (Watch& w : c->watches) w.feed->Push(raw);
+  }
+}
+
+void FakeKubeApiserver::SendBookmarks() {
+  std::lock_guard lock(mu_);
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    for (Watch& w : c->watches) {
+      if (!w.bookmarks) continue;
+      json obj = {{"kind", w.metadata_only ? "PartialObjectMetadata" : "Pod"},
+                  {"apiVersion", w.metadata_only ? "meta.k8s.io/v1" : "v1"},
+                  {"metadata", {{"resourceVersion", std::to_string(rv_)}}}};
+      w.feed->Push(json{{"type", "BOOKMARK"}, {"object", obj}}.dump() + "\n");
+    }
+  }
+}
+
+void FakeKubeApiserver::CorruptNextLists(int n, std::string body) {
+  std::lock_guard lock(mu_);
+  corrupt_lists_ = n;
+  corrupt_body_ = std::move(body);
+}
+
+void FakeKubeApiserver::FailNextWatches(int n, unsigned status) {
+  std::lock_guard lock(mu_);
+  fail_watches_ = n;
+  fail_watch_status_ = status;
+}
+
+void FakeKubeApiserver::AddToken(const std::string& token, const std::string& user,
+                                 const std::vector<std::string>& groups) {
+  std::lock_guard lock(mu_);
+  tokens_[token] = {user, groups};
+}
+
+void FakeKubeApiserver::SetSarPolicy(SarPolicy policy) {
+  std::lock_guard lock(mu_);
+  sar_policy_ = std::move(policy);
+}
+
+std::size_t FakeKubeApiserver::open_watches(const std::string& collection) const {
+  std::lock_guard lock(mu_);
+  for (const Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    if (c->name == collection) return c->watches.size();
+  }
+  return 0;
+}
+
+int FakeKubeApiserver::list_requests(const std::string& collection) const {
+  std::lock_guard lock(mu_);
+  for (const Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    if (c->name == collection) return c->lists;
+  }
+  return 0;
+}
+
+int FakeKubeApiserver::watch_requests(const std::string& collection) const {
+  std::lock_guard lock(mu_);
+  for (const Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    if (c->name == collection) return c->watch_count;
+  }
+  return 0;
+}
+
+std::vector<std::string> FakeKubeApiserver::targets() const {
+  std::vector<std::string> out;
+  for (const auto& r : server_->requests()) out.push_back(r.method + " " + r.target);
+  return out;
+}
+
+// ---- serving ----
+
+std::string FakeKubeApiserver::EventLine(const std::string& type, const json& object,
+                                         bool metadata_only) {
+  json obj = object;
+  if (metadata_only) {
+    obj = {{"kind", "PartialObjectMetadata"},
+           {"apiVersion", "meta.k8s.io/v1"},
+           {"metadata", object["metadata"]}};
+  }
+  return json{{"type", type}, {"object", obj}}.dump() + "\n";
+}
+
+bool FakeKubeApiserver::Selected(const Watch& w, const json& object) {
+  if (w.field_selector.rfind("metadata.name=", 0) == 0) {
+    return object["metadata"].value("name", "") == w.field_selector.substr(14);
+  }
+  return true;
+}
+
+Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
+  if (unavailable_) {
+    Reply r;
+    r.action = Reply::Action::kReset;
+    return r;
+  }
+  if (req.Header("Authorization") != std::string("Bearer ") + kToken) {
+    return StatusReply(401, "Unauthorized", "Unauthorized");
+  }
+  std::string_view target = req.target;
+  std::size_t qpos = target.find('?');
+  std::string path(target.substr(0, qpos));
+  auto query = ParseQuery(qpos == target.npos ? "" : target.substr(qpos + 1));
+  if (req.method == "POST" && path == "/apis/authentication.k8s.io/v1/tokenreviews") {
+    return TokenReview(req.body);
+  }
+  if (req.method == "POST" && path == "/apis/authorization.k8s.io/v1/subjectaccessreviews") {
+    return AccessReview(req.body);
+  }
+  if (req.method != "GET") return StatusReply(405, "MethodNotAllowed", "method not allowed");
+  bool metadata_only = req.Header("Accept").find("as=PartialObjectMetadata") != std::string::npos;
+  std::lock_guard lock(mu_);
+  Collection* c = nullptr;
+  if (path == "/api/v1/nodes") c = &nodes_;
+  if (path == "/api/v1/pods") {
+    c = &pods_;
+    if (query["fieldSelector"] != "status.phase=Running") {
+      return StatusReply(400, "BadRequest", "this fake serves only Running pods");
+    }
+  }
+  if (path == "/api/v1/namespaces/kube-system/configmaps") c = &configmaps_;
+  if (!c) return StatusReply(404, "NotFound", "the server could not find the requested resource");
+  if (query["watch"] == "true" || query["watch"] == "1")
+    return StartWatch(*c, query, metadata_only);
+  return List(*c, query, metadata_only);
+}
+
+Reply FakeKubeApiserver::List(Collection& c, const std::map<std::string, std::string>& q,
+                              bool metadata_only) {
+  ++c.lists;
+  if (corrupt_lists_ > 0) {
+    --corrupt_lists_;
+    return Reply::Ok(corrupt_body_, "application/json");
+  }
+  // Continue tokens are "<list rv>:<last key>" (opaque to clients, like the real ones).
+  std::string after_key;
+  bool has_after = false;
+  uint64_t list_rv = rv_;
+  if (auto it = q.find("continue"); it != q.end() && !it->second.empty()) {
+    std::size_t colon = it->second.find(':');
+    list_rv = std::stoull(it->second.substr(0, colon));
+    after_key = it->second.substr(colon + 1);
+    has_after = true;
+    if (list_rv < compacted_) {
+      return StatusReply(410, "Expired",
+                         "The provided continue parameter is too old to display a consistent list "
+                         "result.");
+    }
+  }
+  std::size_t limit = c.items.size();
+  if (auto it = q.find("limit"); it != q.end() && !it->second.empty() && it->second != "0") {
+    limit = std::stoull(it->second);
+  }
+  Watch filter;
+  filter.field_selector = q.count("fieldSelector") ? q.at("fieldSelector") : "";
+  // Rendered by hand: dumping each stored object is much cheaper than copying it into a DOM.
+  std::string items;
+  std::size_t taken = 0;
+  std::string last_key;
+  auto it = has_after ? c.items.upper_bound(after_key) : c.items.begin();
+  for (; it != c.items.end() && taken < limit; ++it) {
+    if (!Selected(filter, it->second)) continue;
+    if (taken++ > 0) items += ',';
+    if (metadata_only) {
+      items += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)";
+      items += it->second["metadata"].dump();
+      items += '}';
+    } else {
+      items += it->second.dump();
+    }
+    last_key = it->first;
+  }
+  json meta = {{"resourceVersion", std::to_string(list_rv)}};
+  if (it != c.items.end()) meta["continue"] = std::to_string(list_rv) + ":" + last_key;
+  std::string body = std::string(R"({"kind":")") +
+                     (metadata_only ? "PartialObjectMetadataList" : "List") +
+                     R"(","apiVersion":")" + (metadata_only ? "meta.k8s.io/v1" : "v1") +
+                     R"(","metadata":)" + meta.dump() + R"(,"items":[)" + items + "]}";
+  return Reply::Ok(std::move(body), "application/json");
+}
+
+Reply FakeKubeApiserver::StartWatch(Collection& c, const std::map<std::string, std::string>& q,
+                                    bool metadata_only) {
+  ++c.watch_count;
+  if (fail_watches_ > 0) {
+    --fail_watches_;
+    return StatusReply(fail_watch_status_, "InternalError", "injected watch failure");
+  }
+  Watch w;
+  w.feed = std::make_shared<testing_support::ChunkFeed>();
+  w.bookmarks = q.count("allowWatchBookmarks") && q.at("allowWatchBookmarks") == "true";
+  w.metadata_only = metadata_only;
+  w.field_selector = q.count("fieldSelector") ? q.at("fieldSelector") : "";
+  uint64_t from = 0;
+  if (auto it = q.find("resourceVersion"); it != q.end() && !it->second.empty()) {
+    from = std::stoull(it->second);
+  }
+  Reply r;
+  r.content_type = "application/json";
+  r.stream = w.feed;
+  if (from < compacted_) {
+    json status = {{"kind", "Status"},
+                   {"apiVersion", "v1"},
+                   {"metadata", json::object()},
+                   {"status", "Failure"},
+                   {"message", "too old resource version: " + std::to_string(from) + " (" +
+                                   std::to_string(rv_) + ")"},
+                   {"reason", "Expired"},
+                   {"code", 410}};
+    w.feed->Push(json{{"type", "ERROR"}, {"object", status}}.dump() + "\n");
+    w.feed->End();
+    return r;
+  }
+  for (const Event& e : c.history) {
+    if (e.rv > from && Selected(w, e.object)) {
+      w.feed->Push(EventLine(e.type, e.object, metadata_only));
+    }
+  }
+  c.watches.push_back(std::move(w));
+  return r;
+}
+
+Reply FakeKubeApiserver::TokenReview(const std::string& body) {
+  ++token_reviews_;
+  json req = json::parse(body, nullptr, false);
+  if (req.is_discarded() || req.value("kind", "") != "TokenReview") {
+    return StatusReply(400, "BadRequest", "not a TokenReview");
+  }
+  std::string token = req["spec"].value("token", "");
+  json status = {{"authenticated", false}};
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = tokens_.find(token); it != tokens_.end()) {
+      status = {{"authenticated", true},
+                {"user",
+                 {{"username", it->second.first},
+                  {"uid", "uid-" + it->second.first},
+                  {"groups", it->second.second}}}};
+    } else {
+      status["error"] = "invalid bearer token";
+    }
+  }
+  req["status"] = status;
+  Reply r = Reply::Ok(req.dump(), "application/json");
+  r.status = 201;
+  return r;
+}
+
+Reply FakeKubeApiserver::AccessReview(const std::string& body) {
+  ++access_reviews_;
+  json req = json::parse(body, nullptr, false);
+  if (req.is_discarded() || req.value("kind", "") != "SubjectAccessReview") {
+    return StatusReply(400, "BadRequest", "not a SubjectAccessReview");
+  }
+  SarPolicy policy;
+  {
+    std::lock_guard lock(mu_);
+    policy = sar_policy_;
+  }
+  req["status"] = policy(req["spec"]);
+  Reply r = Reply::Ok(req.dump(), "application/json");
+  r.status = 201;
+  return r;
+}
+
+}  // namespace kube::fake

@@ -1,0 +1,143 @@
+// A test double of the kube-apiserver on a real local TLS server (127.0.0.1, port 0): nodes,
+// Running pods (as PartialObjectMetadata when asked) and the authentication ConfigMap with
+// paged lists and watches that replay history from a resourceVersion, TokenReview and
+// SubjectAccessReview, plus switches for the faults the informers must survive (outage, 410
+// Gone, clean or aborted watch ends, garbage, bookmarks).
+//
+// The pod collection is the "status.phase=Running" view: removing a pod or making it
+// non-Running produces DELETED, as a filtered watch on a real kube-apiserver does.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kube/config.h"
+#include "test/testing/local_https_server.h"
+#include "test/testing/test_pki.h"
+
+namespace kube::fake {
+
+class FakeKubeApiserver {
+ public:
+  static constexpr char kToken[] = "fake-apiserver-token";
+
+  FakeKubeApiserver();
+  ~FakeKubeApiserver();
+
+  // Connection settings for the library under test (endpoint, CA file, bearer token).
+  RestConfig Config() const;
+  const testing_support::TestPki& pki() const { return pki_; }
+  testing_support::LocalHttpsServer& server() { return *server_; }
+
+  // ---- state (each change gets the next resourceVersion and is sent to open watches) ----
+  void UpsertNode(const std::string& name, const std::map<std::string, std::string>& labels = {},
+                  int kubelet_port = 10250);
+  void DeleteNode(const std::string& name);
+  void UpsertPod(const std::string& ns, const std::string& name,
+                 const std::map<std::string, std::string>& labels = {});
+  void DeletePod(const std::string& ns, const std::string& name);
+  // Replaces kube-system/extension-apiserver-authentication's data.
+  void SetAuthConfigMap(const nlohmann::json& data);
+  // Adds `n` pods "pod-<i>" spread over `namespaces` namespaces "ns-<j>", without history
+  // (for benchmarks and big-list tests).
+  void BulkAddPods(std::size_t n, std::size_t namespaces, std::size_t labels_per_pod);
+  uint64_t resource_version() const;
+
+  // ---- faults ----
+  // Every request is answered by a connection reset; open watches are aborted.
+  void SetUnavailable(bool unavailable);
+  // Forgets history: watches from an older resourceVersion get an ERROR 410 event (as the real
+  // server does), continue tokens from before get a 410 status.
+  void CompactHistory();
+  // Sends an ERROR event with code 410 on every open watch, then ends it.
+  void SendGoneToWatches();
+  // Ends open watches cleanly (terminating chunk) / by closing the connection.
+  void EndWatches();
+  void AbortWatches();
+  // Writes `raw` (should end in "\n") into every open watch.
+  void PushRawToWatches(const std::string& raw);
+  // Sends a BOOKMARK with the current resourceVersion on open watches that asked for them.
+  void SendBookmarks();
+  // The next `n` list requests get `body` with status 200 (e.g. garbage).
+  void CorruptNextLists(int n, std::string body = "{\"items\": [");
+  // The next `n` watch requests get this HTTP status (with a Status body).
+  void FailNextWatches(int n, unsigned status);
+
+  // ---- reviews ----
+  // Tokens the TokenReview endpoint accepts.
+  void AddToken(const std::string& token, const std::string& user,
+                const std::vector<std::string>& groups);
+  // Decides SubjectAccessReviews from their spec. Default: allow user "alice" everything.
+  using SarPolicy = std::function<nlohmann::json(const nlohmann::json& spec)>;  // returns status
+  void SetSarPolicy(SarPolicy policy);
+
+  // ---- observations ----
+  std::size_t open_watches(const std::string& collection) const;  // "nodes", "pods", "configmaps"
+  int list_requests(const std::string& collection) const;
+  int watch_requests(const std::string& collection) const;
+  int token_reviews() const { return token_reviews_.load(); }
+  int access_reviews() const { return access_reviews_.load(); }
+  std::vector<std::string> targets() const;  // request targets seen, in order
+
+ private:
+  struct Watch {
+    std::shared_ptr<testing_support::ChunkFeed> feed;
+    bool bookmarks = false;
+    bool metadata_only = false;
+    std::string field_selector;
+  };
+  struct Event {
+    uint64_t rv;
+    std::string type;
+    nlohmann::json object;
+  };
+  struct Collection {
+    std::string name;  // "nodes", "pods", "configmaps"
+    std::map<std::string, nlohmann::json> items;
+    std::vector<Event> history;
+    std::vector<Watch> watches;
+    int lists = 0;
+    int watch_count = 0;
+  };
+
+  testing_support::Reply Handle(const testing_support::SeenRequest& req);
+  testing_support::Reply List(Collection& c, const std::map<std::string, std::string>& q,
+                              bool metadata_only);
+  testing_support::Reply StartWatch(Collection& c, const std::map<std::string, std::string>& q,
+                                    bool metadata_only);
+  testing_support::Reply TokenReview(const std::string& body);
+  testing_support::Reply AccessReview(const std::string& body);
+  void Change(Collection& c, const std::string& key, const std::string& type,
+              nlohmann::json object);  // requires mu_
+  static std::string EventLine(const std::string& type, const nlohmann::json& object,
+                               bool metadata_only);
+  static bool Selected(const Watch& w, const nlohmann::json& object);
+
+  testing_support::TestPki pki_;
+  mutable std::mutex mu_;
+  uint64_t rv_ = 100;                     // guarded by mu_
+  uint64_t compacted_ = 0;                // guarded by mu_
+  Collection nodes_, pods_, configmaps_;  // guarded by mu_
+  int corrupt_lists_ = 0;                 // guarded by mu_
+  std::string corrupt_body_;              // guarded by mu_
+  int fail_watches_ = 0;                  // guarded by mu_
+  unsigned fail_watch_status_ = 0;        // guarded by mu_
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> tokens_;  // guarded
+  SarPolicy sar_policy_;  // guarded by mu_
+  std::atomic<bool> unavailable_{false};
+  std::atomic<int> token_reviews_{0};
+  std::atomic<int> access_reviews_{0};
+  std::unique_ptr<testing_support::LocalHttpsServer> server_;
+};
+
+}  // namespace kube::fake

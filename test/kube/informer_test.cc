@@ -1,0 +1,529 @@
+// Informers, reviews and the ConfigMap watcher against the fake kube-apiserver (real TLS on a
+// local port). Retry waits go through a scheduler that advances a ManualClock instead of
+// sleeping, so outages of many minutes run in milliseconds.
+#include "kube/informer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include <thread>
+
+#include "kube/auth.h"
+#include "kube/authentication_config.h"
+#include "kube/client.h"
+#include "test/kube/fake_kube_apiserver.h"
+
+namespace kube {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+// Runs each callback on the io_context after advancing the clock by the requested delay.
+class VirtualTimeScheduler final : public Scheduler {
+ public:
+  VirtualTimeScheduler(boost::asio::io_context& io, base::ManualClock& clock)
+      : io_(io), clock_(clock) {}
+  void After(std::chrono::nanoseconds delay, std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      delays_.push_back(delay);
+      total_ += delay;
+    }
+    clock_.Advance(delay);
+    boost::asio::post(io_, std::move(fn));
+  }
+  std::vector<std::chrono::nanoseconds> delays() const {
+    std::lock_guard lock(mu_);
+    return delays_;
+  }
+  std::chrono::nanoseconds total() const {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  base::ManualClock& clock_;
+  mutable std::mutex mu_;
+  std::vector<std::chrono::nanoseconds> delays_;
+  std::chrono::nanoseconds total_{0};
+};
+
+template <typename Pred>
+bool WaitFor(Pred pred, milliseconds timeout = milliseconds(15000)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return pred();
+}
+
+std::vector<std::string> PodKeys(const PodCache& cache) {
+  std::vector<std::string> out;
+  for (const auto& p : cache.List("")) out.push_back(p->namespace_ + "/" + p->name);
+  return out;
+}
+
+class InformerTest : public ::testing::Test {
+ protected:
+  InformerTest() : work_(io_.get_executor()), scheduler_(io_, clock_) {
+    thread_ = std::thread([this] { io_.run(); });
+    auto client = ApiClient::Create(io_, fake_.Config());
+    EXPECT_TRUE(client.ok()) << client.error();
+    client_ = std::move(client.value());
+  }
+  ~InformerTest() override {
+    pods_informer_.reset();
+    nodes_informer_.reset();
+    client_.reset();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  InformerOptions Options() {
+    InformerOptions o;
+    o.page_size = 10;
+    o.list_timeout = milliseconds(5000);
+    o.max_event_bytes = 4096;
+    return o;
+  }
+
+  void StartPods(InformerOptions o) {
+    pods_informer_ = NewPodInformer(*client_, pods_, clock_, o, &scheduler_, [] { return 0.5; });
+    pods_informer_->Start();
+    ASSERT_TRUE(WaitFor([&] { return pods_informer_->HasSynced(); }))
+        << pods_informer_->Stats().last_error;
+  }
+
+  // The pods the fake holds, as the cache should mirror them.
+  std::vector<std::string> Expected(std::initializer_list<std::string> keys) {
+    std::vector<std::string> v(keys);
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  bool Converged(const std::vector<std::string>& want) {
+    return WaitFor([&] { return PodKeys(pods_) == want; });
+  }
+
+  fake::FakeKubeApiserver fake_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  base::ManualClock clock_;
+  VirtualTimeScheduler scheduler_;
+  std::thread thread_;
+  std::unique_ptr<ApiClient> client_;
+  PodCache pods_;
+  NodeCache nodes_;
+  std::unique_ptr<Informer> pods_informer_;
+  std::unique_ptr<Informer> nodes_informer_;
+};
+
+TEST_F(InformerTest, ListsInPagesAsMetadataThenFollowsTheWatch) {
+  for (int i = 0; i < 25; ++i) {
+    fake_.UpsertPod("ns-" + std::to_string(i % 3), "p" + std::to_string(i),
+                    {{"app", i % 2 ? "web" : "db"}});
+  }
+  StartPods(Options());
+  EXPECT_EQ(pods_.Size(), 25u);
+  EXPECT_EQ(fake_.list_requests("pods"), 3);  // 10 + 10 + 5
+  auto targets = fake_.targets();
+  EXPECT_THAT(targets[0], HasSubstr("limit=10"));
+  EXPECT_THAT(targets[0], HasSubstr("fieldSelector=status.phase%3DRunning"));
+  EXPECT_THAT(targets[1], HasSubstr("continue="));
+  auto first = fake_.server().requests().front();
+  EXPECT_EQ(first.Header("Accept"),
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json");
+  EXPECT_EQ(first.Header("Authorization"),
+            std::string("Bearer ") + fake::FakeKubeApiserver::kToken);
+
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  auto watch_target = fake_.targets().back();
+  EXPECT_THAT(watch_target, HasSubstr("watch=true"));
+  EXPECT_THAT(watch_target, HasSubstr("allowWatchBookmarks=true"));
+  EXPECT_THAT(watch_target,
+              HasSubstr("resourceVersion=" + std::to_string(fake_.resource_version())));
+
+  fake_.UpsertPod("ns-0", "new", {{"app", "web"}});
+  fake_.UpsertPod("ns-1", "p1", {{"app", "changed"}});
+  fake_.DeletePod("ns-2", "p2");
+  ASSERT_TRUE(WaitFor([&] {
+    auto changed = pods_.Get("ns-1", "p1");
+    return pods_.Get("ns-0", "new") && !pods_.Get("ns-2", "p2") && changed &&
+           changed->labels.at("app") == "changed";
+  }));
+  EXPECT_EQ(pods_.Size(), 25u);
+  EXPECT_EQ(pods_.List("ns-0", LabelSelector::Parse("app=web").value()).size(), 5u);
+  EXPECT_EQ(fake_.list_requests("pods"), 3);  // no re-list
+  auto stats = pods_informer_->Stats();
+  EXPECT_EQ(stats.lists, 1u);
+  EXPECT_EQ(stats.list_pages, 3u);
+  EXPECT_EQ(stats.events, 3u);
+  EXPECT_EQ(stats.resource_version, std::to_string(fake_.resource_version()));
+}
+
+TEST_F(InformerTest, NodesKeepAddressesPortAndAllocatable) {
+  fake_.UpsertNode("node-b", {{"zone", "b"}}, 10250);
+  fake_.UpsertNode("node-a", {{"zone", "a"}}, 12345);
+  nodes_informer_ = NewNodeInformer(*client_, nodes_, clock_, Options(), &scheduler_);
+  nodes_informer_->Start();
+  ASSERT_TRUE(WaitFor([&] { return nodes_informer_->HasSynced(); }));
+  auto list = nodes_.List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]->name, "node-a");
+  EXPECT_EQ(list[0]->kubelet_port, 12345);
+  ASSERT_EQ(list[0]->addresses.size(), 2u);
+  EXPECT_EQ(list[0]->addresses[0].address, "127.0.0.1");
+  EXPECT_EQ(list[0]->allocatable_cpu_millicores, 4000);
+  EXPECT_EQ(list[0]->allocatable_memory_bytes, 8LL << 30);
+  fake_.DeleteNode("node-b");
+  fake_.UpsertNode("node-c", {{"zone", "c"}});
+  ASSERT_TRUE(WaitFor([&] { return !nodes_.Get("node-b") && nodes_.Get("node-c"); }));
+  EXPECT_EQ(nodes_.List(LabelSelector::Parse("zone in (a,c)").value()).size(), 2u);
+}
+
+TEST_F(InformerTest, CleanCloseRewatchesFromLastResourceVersionWithoutRelisting) {
+  fake_.UpsertPod("a", "1");
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  fake_.UpsertPod("a", "2");
+  ASSERT_TRUE(WaitFor([&] { return pods_.Get("a", "2") != nullptr; }));
+  const uint64_t rv_before_close = fake_.resource_version();
+  clock_.Advance(seconds(5));  // the watch lived long enough not to count as "very short"
+  fake_.EndWatches();
+  ASSERT_TRUE(WaitFor([&] { return fake_.watch_requests("pods") == 2; }));
+  EXPECT_THAT(fake_.targets().back(),
+              HasSubstr("resourceVersion=" + std::to_string(rv_before_close)));
+  fake_.UpsertPod("a", "3");
+  fake_.DeletePod("a", "1");
+  EXPECT_TRUE(Converged(Expected({"a/2", "a/3"})));
+  EXPECT_EQ(fake_.list_requests("pods"), 1);
+  EXPECT_TRUE(scheduler_.delays().size() <= 1u);  // only the initial start
+}
+
+TEST_F(InformerTest, AbortedWatchBacksOffThenResumes) {
+  fake_.UpsertPod("a", "1");
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  fake_.AbortWatches();
+  fake_.UpsertPod("a", "2");  // happens while no watch is open: replayed from history
+  EXPECT_TRUE(Converged(Expected({"a/1", "a/2"})));
+  EXPECT_EQ(fake_.list_requests("pods"), 1);
+  EXPECT_GE(pods_informer_->Stats().failures, 1u);
+  auto delays = scheduler_.delays();
+  ASSERT_GE(delays.size(), 2u);
+  EXPECT_EQ(delays[1], milliseconds(1200));  // 800 ms + 50 % jitter
+}
+
+TEST_F(InformerTest, GoneDuringWatchRelists) {
+  fake_.UpsertPod("a", "1");
+  fake_.UpsertPod("a", "2");
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  fake_.SendGoneToWatches();
+  ASSERT_TRUE(WaitFor([&] { return fake_.list_requests("pods") == 2; }));
+  EXPECT_EQ(pods_informer_->Stats().relists_gone, 1u);
+  // Changes missed while the history is gone are picked up by the next list.
+  fake_.AbortWatches();
+  fake_.DeletePod("a", "1");
+  fake_.UpsertPod("b", "9");
+  fake_.CompactHistory();
+  EXPECT_TRUE(Converged(Expected({"a/2", "b/9"})));
+  EXPECT_GE(pods_informer_->Stats().relists_gone, 2u);
+  EXPECT_GE(fake_.list_requests("pods"), 3);
+  EXPECT_THAT(pods_informer_->Stats().last_error, HasSubstr("too old resource version"));
+}
+
+TEST_F(InformerTest, BookmarkOnlyStreamAdvancesResourceVersion) {
+  fake_.UpsertPod("a", "1");
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  fake_.UpsertNode("unrelated");  // moves the global resourceVersion, nothing for pods
+  fake_.UpsertNode("unrelated-2");
+  const std::string bookmark_rv = std::to_string(fake_.resource_version());
+  fake_.SendBookmarks();
+  fake_.SendBookmarks();
+  ASSERT_TRUE(WaitFor([&] { return pods_informer_->Stats().bookmarks == 2; }));
+  EXPECT_EQ(pods_informer_->Stats().events, 0u);
+  clock_.Advance(seconds(5));
+  fake_.EndWatches();
+  ASSERT_TRUE(WaitFor([&] { return fake_.watch_requests("pods") == 2; }));
+  EXPECT_THAT(fake_.targets().back(), HasSubstr("resourceVersion=" + bookmark_rv));
+  EXPECT_EQ(PodKeys(pods_), Expected({"a/1"}));
+}
+
+TEST_F(InformerTest, VeryShortEmptyWatchesBackOff) {
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  for (int i = 0; i < 3; ++i) {
+    fake_.EndWatches();  // immediately, without events, with no virtual time passing
+    ASSERT_TRUE(WaitFor([&] { return fake_.watch_requests("pods") == i + 2; }));
+    ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  }
+  EXPECT_GE(scheduler_.delays().size(), 4u);  // start + three waits
+  EXPECT_THAT(pods_informer_->Stats().last_error, HasSubstr("very short watch"));
+}
+
+TEST_F(InformerTest, OversizedAndMalformedEventsRelist) {
+  fake_.UpsertPod("a", "1");
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  fake_.PushRawToWatches(std::string(10000, 'x'));  // larger than max_event_bytes, no newline
+  ASSERT_TRUE(WaitFor([&] { return fake_.list_requests("pods") == 2; }));
+  EXPECT_THAT(pods_informer_->Stats().last_error, HasSubstr("larger than 4096 bytes"));
+  // (The fake keeps dead streams in its list; wait for the new watch request instead.)
+  ASSERT_TRUE(WaitFor([&] { return fake_.watch_requests("pods") == 2; }));
+  fake_.PushRawToWatches("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":1}}}\n");
+  ASSERT_TRUE(WaitFor([&] { return fake_.list_requests("pods") == 3; }));
+  ASSERT_TRUE(WaitFor([&] { return fake_.watch_requests("pods") == 3; }));
+  fake_.PushRawToWatches("not json at all\n");
+  ASSERT_TRUE(WaitFor([&] { return fake_.list_requests("pods") == 4; }));
+  EXPECT_EQ(pods_informer_->Stats().decode_errors, 3u);
+  fake_.UpsertPod("a", "2");
+  EXPECT_TRUE(Converged(Expected({"a/1", "a/2"})));
+}
+
+TEST_F(InformerTest, CorruptListsAndFailedWatchesAreRetried) {
+  fake_.UpsertPod("a", "1");
+  fake_.CorruptNextLists(2);
+  fake_.FailNextWatches(1, 500);
+  StartPods(Options());
+  EXPECT_EQ(pods_.Size(), 1u);
+  EXPECT_EQ(fake_.list_requests("pods"), 3);
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  EXPECT_EQ(fake_.list_requests("pods"), 3);  // a 500 on watch re-watches, no re-list
+  EXPECT_EQ(fake_.watch_requests("pods"), 2);
+  fake_.FailNextWatches(1, 403);
+  clock_.Advance(seconds(5));
+  fake_.EndWatches();
+  ASSERT_TRUE(WaitFor([&] { return fake_.list_requests("pods") == 4; }));  // 403 re-lists
+  EXPECT_THAT(pods_informer_->Stats().last_error, HasSubstr("403 injected watch failure"));
+  fake_.UpsertPod("a", "2");
+  EXPECT_TRUE(Converged(Expected({"a/1", "a/2"})));
+}
+
+TEST_F(InformerTest, TenMinuteOutageConvergesWithCappedBackoff) {
+  for (int i = 0; i < 30; ++i) fake_.UpsertPod("ns", "p" + std::to_string(i));
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  const std::size_t delays_before = scheduler_.delays().size();
+  const auto total_before = scheduler_.total();
+
+  fake_.SetUnavailable(true);
+  // The cluster changes while the informer cannot see it, and history is lost meanwhile.
+  for (int i = 0; i < 10; ++i) fake_.DeletePod("ns", "p" + std::to_string(i));
+  fake_.UpsertPod("ns", "during-outage");
+  fake_.CompactHistory();
+  ASSERT_TRUE(WaitFor([&] { return scheduler_.total() - total_before >= std::chrono::minutes(10); },
+                      milliseconds(60000)));
+  EXPECT_TRUE(pods_informer_->HasSynced());  // the cache keeps serving what it had
+  EXPECT_EQ(pods_.Size(), 30u);
+  fake_.SetUnavailable(false);
+
+  std::vector<std::string> want;
+  for (int i = 10; i < 30; ++i) want.push_back("ns/p" + std::to_string(i));
+  want.push_back("ns/during-outage");
+  std::sort(want.begin(), want.end());
+  EXPECT_TRUE(Converged(want));
+
+  auto delays = scheduler_.delays();
+  ASSERT_GT(delays.size(), delays_before + 10);
+  for (std::size_t i = delays_before; i < delays.size(); ++i) {
+    EXPECT_GE(delays[i], milliseconds(800));
+    EXPECT_LE(delays[i], milliseconds(45000));  // 30 s cap + 50 % jitter
+  }
+  // Once capped, retries are evenly spaced: at most 10 min / 45 s + the ramp-up.
+  EXPECT_LE(delays.size() - delays_before, 30u);
+  auto stats = pods_informer_->Stats();
+  EXPECT_GE(stats.failures, 10u);
+  EXPECT_GE(stats.lists, 2u);
+}
+
+TEST_F(InformerTest, LabelSelectorIsSentToTheServer) {
+  InformerOptions o = Options();
+  o.label_selector = "tier in (a,b),!canary";
+  nodes_informer_ = NewNodeInformer(*client_, nodes_, clock_, o, &scheduler_);
+  nodes_informer_->Start();
+  ASSERT_TRUE(WaitFor([&] { return nodes_informer_->HasSynced(); }));
+  EXPECT_THAT(fake_.targets().front(),
+              HasSubstr("labelSelector=tier%20in%20%28a%2Cb%29%2C%21canary"));
+}
+
+TEST_F(InformerTest, StopEndsTheLoop) {
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  pods_informer_->Stop();
+  pods_informer_->Stop();  // idempotent
+  int watches = fake_.watch_requests("pods");
+  fake_.UpsertPod("x", "after-stop");
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(pods_.Get("x", "after-stop"), nullptr);
+  EXPECT_EQ(fake_.watch_requests("pods"), watches);
+  EXPECT_TRUE(pods_informer_->HasSynced());
+}
+
+// ---- reviews ----
+
+class ReviewTest : public InformerTest {};
+
+template <typename T>
+struct Captured {
+  std::mutex mu;
+  std::optional<base::Result<T>> value;
+  bool sync = false;
+};
+
+template <typename T, typename Call>
+base::Result<T> Await(Call call, bool* was_sync = nullptr) {
+  auto c = std::make_shared<Captured<T>>();
+  std::atomic<bool> returned{false};
+  call([c, &returned](base::Result<T> r) {
+    std::lock_guard lock(c->mu);
+    c->sync = !returned.load();
+    c->value.emplace(std::move(r));
+  });
+  returned = true;
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard lock(c->mu);
+    return c->value.has_value();
+  }));
+  std::lock_guard lock(c->mu);
+  if (was_sync) *was_sync = c->sync;
+  if (!c->value) return base::MakeError("timed out");
+  return std::move(*c->value);
+}
+
+TEST_F(ReviewTest, TokenReviewAuthenticatesAndCaches) {
+  fake_.AddToken("good", "system:serviceaccount:monitoring:prom", {"system:serviceaccounts"});
+  TokenReviewAuthenticator authn(*client_, clock_);
+  using R = std::optional<UserInfo>;
+  bool sync = true;
+  auto r = Await<R>([&](auto done) { authn.Authenticate("good", done); }, &sync);
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->name, "system:serviceaccount:monitoring:prom");
+  EXPECT_EQ((*r)->groups, std::vector<std::string>{"system:serviceaccounts"});
+  EXPECT_FALSE(sync);
+  EXPECT_EQ(fake_.token_reviews(), 1);
+
+  auto again = Await<R>([&](auto done) { authn.Authenticate("good", done); }, &sync);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->has_value());
+  EXPECT_TRUE(sync);  // served from the cache, synchronously
+  EXPECT_EQ(fake_.token_reviews(), 1);
+
+  auto bad = Await<R>([&](auto done) { authn.Authenticate("bad", done); });
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->has_value());
+  EXPECT_TRUE(Await<R>([&](auto done) { authn.Authenticate("bad", done); }, &sync).ok());
+  EXPECT_TRUE(sync);  // rejections are cached too
+  EXPECT_EQ(fake_.token_reviews(), 2);
+
+  clock_.Advance(seconds(11));
+  EXPECT_TRUE(Await<R>([&](auto done) { authn.Authenticate("good", done); }, &sync).ok());
+  EXPECT_FALSE(sync);
+  EXPECT_EQ(fake_.token_reviews(), 3);
+
+  fake_.SetUnavailable(true);
+  auto down = Await<R>([&](auto done) { authn.Authenticate("other", done); });
+  ASSERT_FALSE(down.ok());
+  EXPECT_THAT(down.error(), HasSubstr("TokenReview"));
+  fake_.SetUnavailable(false);
+  auto retried = Await<R>([&](auto done) { authn.Authenticate("other", done); });
+  EXPECT_TRUE(retried.ok());  // errors are not cached
+}
+
+TEST_F(ReviewTest, SubjectAccessReviewAllowsDeniesAndCachesSeparately) {
+  ReviewOptions options;
+  options.cache.allowed_ttl = seconds(10);
+  options.cache.denied_ttl = seconds(2);
+  SubjectAccessReviewAuthorizer authz(*client_, clock_, options);
+  Attributes a;
+  a.verb = "list";
+  a.api_group = "metrics.k8s.io";
+  a.api_version = "v1beta1";
+  a.resource = "pods";
+  a.namespace_ = "default";
+  a.user.name = "alice";
+  Attributes b = a;
+  b.user.name = "bob";
+
+  auto allowed = Await<Decision>([&](auto done) { authz.Authorize(a, done); });
+  ASSERT_TRUE(allowed.ok()) << allowed.error();
+  EXPECT_TRUE(allowed->allowed);
+  EXPECT_EQ(allowed->reason, "alice may");
+  auto denied = Await<Decision>([&](auto done) { authz.Authorize(b, done); });
+  ASSERT_TRUE(denied.ok());
+  EXPECT_FALSE(denied->allowed);
+  EXPECT_EQ(fake_.access_reviews(), 2);
+
+  bool sync = false;
+  EXPECT_TRUE(Await<Decision>([&](auto done) { authz.Authorize(a, done); }, &sync).ok());
+  EXPECT_TRUE(sync);
+  EXPECT_TRUE(Await<Decision>([&](auto done) { authz.Authorize(b, done); }, &sync).ok());
+  EXPECT_TRUE(sync);
+  EXPECT_EQ(fake_.access_reviews(), 2);
+
+  clock_.Advance(seconds(3));  // denied expired, allowed not
+  EXPECT_TRUE(Await<Decision>([&](auto done) { authz.Authorize(a, done); }, &sync).ok());
+  EXPECT_TRUE(sync);
+  EXPECT_TRUE(Await<Decision>([&](auto done) { authz.Authorize(b, done); }, &sync).ok());
+  EXPECT_FALSE(sync);
+  EXPECT_EQ(fake_.access_reviews(), 3);
+
+  // A different request is a different cache entry.
+  Attributes other_ns = a;
+  other_ns.namespace_ = "kube-system";
+  EXPECT_TRUE(Await<Decision>([&](auto done) { authz.Authorize(other_ns, done); }, &sync).ok());
+  EXPECT_FALSE(sync);
+  EXPECT_EQ(fake_.access_reviews(), 4);
+
+  fake_.SetSarPolicy([](const nlohmann::json&) {
+    return nlohmann::json{{"allowed", true}, {"denied", true}};
+  });
+  Attributes c = a;
+  c.user.name = "carol";
+  auto broken = Await<Decision>([&](auto done) { authz.Authorize(c, done); });
+  EXPECT_FALSE(broken.ok());
+}
+
+TEST_F(ReviewTest, AuthenticationConfigMapIsWatchedLive) {
+  fake_.SetAuthConfigMap({{"client-ca-file", "CA-1"},
+                          {"requestheader-client-ca-file", "PROXY-CA"},
+                          {"requestheader-allowed-names", "[\"front-proxy-client\"]"},
+                          {"requestheader-username-headers", "[\"X-Remote-User\"]"},
+                          {"requestheader-group-headers", "[\"X-Remote-Group\"]"},
+                          {"requestheader-extra-headers-prefix", "[\"X-Remote-Extra-\"]"}});
+  AuthenticationConfigWatcher watcher(*client_, clock_, {}, &scheduler_);
+  std::mutex mu;
+  std::vector<std::string> seen;
+  watcher.Start([&](std::shared_ptr<const AuthenticationConfig> c) {
+    std::lock_guard lock(mu);
+    seen.push_back(c->client_ca_pem);
+  });
+  ASSERT_TRUE(WaitFor([&] { return watcher.Current() != nullptr; })) << watcher.LastError();
+  EXPECT_TRUE(watcher.HasSynced());
+  auto c = watcher.Current();
+  EXPECT_EQ(c->client_ca_pem, "CA-1");
+  EXPECT_EQ(c->requestheader_client_ca_pem, "PROXY-CA");
+  EXPECT_EQ(c->allowed_names, std::vector<std::string>{"front-proxy-client"});
+  EXPECT_EQ(c->extra_headers_prefix, std::vector<std::string>{"X-Remote-Extra-"});
+  EXPECT_THAT(fake_.targets().front(),
+              HasSubstr("fieldSelector=metadata.name%3Dextension-apiserver-authentication"));
+
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("configmaps") == 1; }));
+  fake_.SetAuthConfigMap({{"client-ca-file", "CA-2"}});
+  ASSERT_TRUE(WaitFor([&] { return watcher.Current()->client_ca_pem == "CA-2"; }));
+  EXPECT_TRUE(watcher.Current()->requestheader_client_ca_pem.empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"CA-1", "CA-2"}));
+}
+
+}  // namespace
+}  // namespace kube

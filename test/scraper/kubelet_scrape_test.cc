@@ -1,0 +1,351 @@
+// Integration: the Manager with the real KubeletClientImpl against several real local TLS
+// "kubelets" on 127.0.0.1 port 0: healthy ones, a slow one, one returning garbage, one
+// returning 500, one with a certificate from another CA, one whose certificate lacks the
+// dialled IP.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "scraper/kubelet_client_impl.h"
+#include "scraper/manager.h"
+#include "test/testing/local_https_server.h"
+#include "test/testing/test_pki.h"
+
+namespace scraper {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using testing_support::LocalHttpsServer;
+using testing_support::Reply;
+using testing_support::SeenRequest;
+using testing_support::ServerOptions;
+
+// A payload whose sample time is the real time of the request, so rates are computed.
+std::string Payload(double cpu_per_second) {
+  auto now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::string cpu = std::to_string(cpu_per_second * static_cast<double>(now_ms) / 1000.0 -
+                                   cpu_per_second * 1.7e9);
+  std::string ts = std::to_string(now_ms);
+  return "# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time\n"
+         "# TYPE node_cpu_usage_seconds_total counter\n"
+         "node_cpu_usage_seconds_total " +
+         cpu + " " + ts + "\nnode_memory_working_set_bytes 1.5e+09 " + ts +
+         "\ncontainer_cpu_usage_seconds_total{container=\"app\",namespace=\"default\",pod=\"web\"}"
+         " " +
+         cpu + " " + ts +
+         "\ncontainer_memory_working_set_bytes{container=\"app\",namespace=\"default\",pod=\"web\"}"
+         " "
+         "4096 " +
+         ts + "\n";
+}
+
+class FakeNodes : public NodeSource {
+ public:
+  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override {
+    std::lock_guard<std::mutex> lock(mu);
+    return nodes;
+  }
+  void Add(std::string name, uint16_t port, std::string path = "") {
+    auto n = std::make_shared<kube::Node>();
+    n->name = std::move(name);
+    n->addresses = {{"Hostname", "kubelet.invalid"}, {"InternalIP", "127.0.0.1"}};
+    n->kubelet_port = port;
+    if (!path.empty()) n->annotations["metrics.k8s.io/resource-metrics-path"] = path;
+    std::lock_guard<std::mutex> lock(mu);
+    nodes.push_back(n);
+  }
+  mutable std::mutex mu;
+  std::vector<std::shared_ptr<const kube::Node>> nodes;
+};
+
+// Runs an io_context on two threads for the duration of a test.
+class IoThreads {
+ public:
+  IoThreads() : guard_(io.get_executor()) {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io.run(); });
+  }
+  ~IoThreads() {
+    guard_.reset();
+    io.stop();
+    for (auto& t : threads_) t.join();
+  }
+  boost::asio::io_context io;
+
+ private:
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+};
+
+// Runs one tick and waits for it (bounded).
+bool RunTick(Manager& m) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  m.RunTick([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  return cv.wait_for(lock, seconds(20), [&] { return done; });
+}
+
+std::map<std::string, NodeOutcome> ByName(const TickReport& r) {
+  std::map<std::string, NodeOutcome> out;
+  for (const auto& o : r.nodes) out[o.node] = o;
+  return out;
+}
+
+ManagerSettings Settings() {
+  ManagerSettings s;
+  s.resolution = seconds(3);
+  s.request_timeout = milliseconds(1500);
+  s.spread = false;
+  s.target.preferred_address_types = {"InternalIP"};
+  s.target.use_node_status_port = true;
+  return s;
+}
+
+class KubeletScrapeTest : public ::testing::Test {
+ protected:
+  KubeletScrapeTest() : other_pki_("other-ca"), store_(StoreSettings{seconds(3), 2}) {}
+
+  ServerOptions Tls(net::CertAndKey cert) {
+    ServerOptions o;
+    o.certificate = std::move(cert);
+    o.io_timeout = seconds(5);
+    return o;
+  }
+  static LocalHttpsServer::Handler Serve(std::string path = "/metrics/resource") {
+    return [path](const SeenRequest& r) {
+      if (r.target != path) return Reply::Status(404, "not found");
+      return Reply::Ok(Payload(0.25));
+    };
+  }
+
+  testing_support::TestPki pki_;
+  testing_support::TestPki other_pki_;
+  FakeNodes nodes_;
+  Store store_;
+};
+
+TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
+  LocalHttpsServer good1(Tls(pki_.ServerCert()), Serve());
+  LocalHttpsServer good2(Tls(pki_.ServerCert()), Serve("/metrics/nodes/good-2/metrics/resource"));
+  LocalHttpsServer slow(Tls(pki_.ServerCert()), [](const SeenRequest&) {
+    Reply r = Reply::Ok(Payload(1));
+    r.delay = milliseconds(4000);
+    return r;
+  });
+  LocalHttpsServer garbage(Tls(pki_.ServerCert()),
+                           [](const SeenRequest&) { return Reply::Ok("<html>oops</html>\n"); });
+  LocalHttpsServer failing(Tls(pki_.ServerCert()),
+                           [](const SeenRequest&) { return Reply::Status(500, "boom"); });
+  LocalHttpsServer foreign(Tls(other_pki_.ServerCert()), Serve());
+  LocalHttpsServer no_ip_san(Tls(pki_.ServerCert({"localhost"}, {})), Serve());
+  nodes_.Add("good-1", good1.port());
+  nodes_.Add("good-2", good2.port(), "/metrics/nodes/good-2/metrics/resource");
+  nodes_.Add("slow", slow.port());
+  nodes_.Add("garbage", garbage.port());
+  nodes_.Add("failing", failing.port());
+  nodes_.Add("foreign-ca", foreign.port());
+  nodes_.Add("no-ip-san", no_ip_san.port());
+
+  testing_support::TempDir dir;
+  std::string token_file = dir.Write("token", "first-token\n");
+  KubeletClientSettings cs;
+  cs.tls.ca_file = pki_.ca_file();
+  cs.token_file = token_file;
+  cs.token_recheck = milliseconds(10);
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok()) << client.error();
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+
+  ASSERT_TRUE(RunTick(manager));
+  auto report = manager.LastReport();
+  ASSERT_NE(report, nullptr);
+  auto outcomes = ByName(*report);
+  ASSERT_EQ(outcomes.size(), 7u);
+  EXPECT_TRUE(outcomes["good-1"].success) << outcomes["good-1"].error;
+  EXPECT_TRUE(outcomes["good-2"].success) << outcomes["good-2"].error;
+  std::string slow_hp = "127.0.0.1:" + std::to_string(slow.port());
+  EXPECT_EQ(outcomes["slow"].error, slow_hp + ": read: timed out");
+  EXPECT_EQ(outcomes["garbage"].error, "parse: line 1: expected a metric name or '#'");
+  EXPECT_EQ(outcomes["failing"].error, "request failed, status: \"500 Internal Server Error\"");
+  EXPECT_THAT(outcomes["foreign-ca"].error, HasSubstr(": handshake: certificate verify failed"));
+  EXPECT_THAT(outcomes["no-ip-san"].error, HasSubstr(": handshake: certificate verify failed"));
+  EXPECT_EQ(outcomes["good-2"].url, "https://127.0.0.1:" + std::to_string(good2.port()) +
+                                        "/metrics/nodes/good-2/metrics/resource");
+  // The slow kubelet did not hold the healthy ones back: they finished long before its
+  // deadline, and the tick ended at that deadline rather than when the slow one answered.
+  EXPECT_LT(outcomes["good-1"].duration, outcomes["slow"].duration);
+  EXPECT_LT(outcomes["good-2"].duration, outcomes["slow"].duration);
+  EXPECT_GE(outcomes["slow"].duration, milliseconds(1500));
+  EXPECT_LT(report->duration, milliseconds(4000));
+  EXPECT_EQ(report->succeeded, 2u);
+  EXPECT_EQ(report->failed, 5u);
+
+  // Bearer token and the Accept header reached the kubelet.
+  auto seen = good1.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].Header("Authorization"), "Bearer first-token");
+  EXPECT_EQ(seen[0].Header("Accept"), "text/plain;version=0.0.4");
+
+  // Second tick: rates appear; the rotated token is used; the connection is reused.
+  dir.Write("token", "second-token\n");
+  std::this_thread::sleep_for(milliseconds(300));  // token recheck interval + distinct sample ms
+  ASSERT_TRUE(RunTick(manager));
+  seen = good1.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].Header("Authorization"), "Bearer second-token");
+  EXPECT_EQ(good1.connections_accepted(), 1u);
+  auto window = store_.Current();
+  ASSERT_NE(window->FindNode("good-1"), nullptr);
+  ASSERT_NE(window->FindNode("good-2"), nullptr);
+  EXPECT_EQ(window->FindNode("slow"), nullptr);
+  const NodeMetrics* n = window->FindNode("good-1");
+  EXPECT_EQ(n->memory_bytes, 1'500'000'000u);
+  // 0.25 core from real timestamps (the payload's counter grows by 0.25 s per second).
+  EXPECT_NEAR(static_cast<double>(n->cpu_nanocores), 2.5e8, 2.5e7);
+  ASSERT_NE(window->FindPod("default", "web"), nullptr);
+  EXPECT_TRUE(manager.HasData());
+}
+
+TEST_F(KubeletScrapeTest, InsecureTlsAcceptsAnyCertificate) {
+  LocalHttpsServer foreign(Tls(other_pki_.ServerCert({"localhost"}, {})), Serve());
+  nodes_.Add("foreign", foreign.port());
+  KubeletClientSettings cs;
+  cs.tls.insecure_skip_verify = true;
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok()) << client.error();
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+  ASSERT_TRUE(RunTick(manager));
+  EXPECT_TRUE(manager.LastReport()->nodes.at(0).success) << manager.LastReport()->nodes.at(0).error;
+  EXPECT_EQ(foreign.requests().at(0).Header("Authorization"), "");
+}
+
+TEST_F(KubeletScrapeTest, ClientCertificateIsPresented) {
+  ServerOptions o = Tls(pki_.ServerCert());
+  o.client_ca_pem = pki_.ca().cert_pem;
+  o.require_client_cert = true;
+  LocalHttpsServer kubelet(o, Serve());
+  nodes_.Add("mtls", kubelet.port());
+  auto files = pki_.WriteFiles("scraper", pki_.ClientCert("system:metrics-server"));
+  KubeletClientSettings cs;
+  cs.tls.ca_file = pki_.ca_file();
+  cs.tls.cert_file = files.cert_file;
+  cs.tls.key_file = files.key_file;
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok()) << client.error();
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+  ASSERT_TRUE(RunTick(manager));
+  EXPECT_TRUE(manager.LastReport()->nodes.at(0).success) << manager.LastReport()->nodes.at(0).error;
+  EXPECT_EQ(kubelet.requests().at(0).client_cn, "system:metrics-server");
+}
+
+TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
+  ServerOptions plain;
+  plain.tls = false;
+  LocalHttpsServer kubelet(plain, Serve());
+  LocalHttpsServer huge(plain, [](const SeenRequest&) {
+    Reply r;
+    r.huge_body_bytes = 64 * 1024;
+    return r;
+  });
+  nodes_.Add("plain", kubelet.port());
+  nodes_.Add("huge", huge.port());
+  Options options;
+  options.deprecated_kubelet_completely_insecure = true;
+  options.kubelet_max_response_bytes = 16 * 1024;
+  KubeletClientSettings cs = MakeKubeletClientSettings(options, "/ca", "/token");
+  EXPECT_TRUE(cs.plain_http);
+  EXPECT_TRUE(cs.token_file.empty());  // no credentials over plain HTTP
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok()) << client.error();
+  ManagerSettings s = Settings();
+  s.target.plain_http = true;
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, s);
+  ASSERT_TRUE(RunTick(manager));
+  auto outcomes = ByName(*manager.LastReport());
+  EXPECT_TRUE(outcomes["plain"].success) << outcomes["plain"].error;
+  EXPECT_EQ(outcomes["plain"].url.rfind("http://127.0.0.1:", 0), 0u);
+  EXPECT_THAT(outcomes["huge"].error, HasSubstr("body exceeds limit of 16384 bytes"));
+
+  // A TLS client refuses nothing silently: the same plain kubelet over https fails in the
+  // handshake.
+  auto tls_client = KubeletClientImpl::Create(io.io, KubeletClientSettings{});
+  ASSERT_TRUE(tls_client.ok());
+  Store store(StoreSettings{});
+  Manager tls_manager(io.io, base::SystemClock::Instance(), nodes_, **tls_client, store,
+                      Settings());
+  ASSERT_TRUE(RunTick(tls_manager));
+  EXPECT_THAT(ByName(*tls_manager.LastReport())["plain"].error, HasSubstr("handshake"));
+}
+
+TEST_F(KubeletScrapeTest, DeletedNodesReleaseTheirConnections) {
+  LocalHttpsServer a(Tls(pki_.ServerCert()), Serve());
+  LocalHttpsServer b(Tls(pki_.ServerCert()), Serve());
+  nodes_.Add("a", a.port());
+  nodes_.Add("b", b.port());
+  KubeletClientSettings cs;
+  cs.tls.ca_file = pki_.ca_file();
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok());
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+  ASSERT_TRUE(RunTick(manager));
+  EXPECT_EQ((*client)->connections(), 2u);
+  {
+    std::lock_guard<std::mutex> lock(nodes_.mu);
+    nodes_.nodes.pop_back();
+  }
+  ASSERT_TRUE(RunTick(manager));
+  EXPECT_EQ((*client)->connections(), 1u);
+  EXPECT_EQ(store_.Stats().nodes, 1u);
+}
+
+TEST(KubeletClientSettings, FromOptions) {
+  Options o;
+  o.kubelet_certificate_authority = "/etc/kubelet-ca.crt";
+  o.kubelet_client_certificate = "/c";
+  o.kubelet_client_key = "/k";
+  auto s = MakeKubeletClientSettings(o, "/var/run/ca.crt", "/var/run/token");
+  EXPECT_EQ(s.tls.ca_file, "/etc/kubelet-ca.crt");
+  EXPECT_EQ(s.tls.cert_file, "/c");
+  EXPECT_EQ(s.token_file, "/var/run/token");
+  EXPECT_FALSE(s.plain_http);
+  o.kubelet_certificate_authority.clear();
+  o.kubelet_insecure_tls = true;
+  s = MakeKubeletClientSettings(o, "/var/run/ca.crt", "");
+  EXPECT_TRUE(s.tls.insecure_skip_verify);
+  EXPECT_TRUE(s.tls.ca_file.empty());
+  EXPECT_TRUE(s.token_file.empty());
+}
+
+TEST(KubeletClientSettings, BadCaFileIsReported) {
+  boost::asio::io_context io;
+  KubeletClientSettings cs;
+  cs.tls.ca_file = "/nonexistent/ca.crt";
+  auto client = KubeletClientImpl::Create(io, cs);
+  ASSERT_FALSE(client.ok());
+  EXPECT_THAT(client.error(), HasSubstr("kubelet TLS: "));
+  EXPECT_THAT(client.error(), HasSubstr("/nonexistent/ca.crt"));
+}
+
+}  // namespace
+}  // namespace scraper
