@@ -12,6 +12,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -178,8 +179,8 @@ int main(int argc, char** argv) {
       registry.Histogram("metrics_server_kubelet_request_duration_seconds",
                          "Duration of the last scrape of each node's kubelet (request and parse).",
                          {"node"}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-  auto& scrape_total = registry.Gauge("metrics_server_kubelet_request_total",
-                                      "Kubelet scrapes since start, by outcome.", {"success"});
+  auto& scrape_total = registry.Counter("metrics_server_kubelet_request_total",
+                                        "Kubelet scrapes since start, by outcome.", {"success"});
   auto& last_tick = registry.Gauge("metrics_server_scraper_last_tick_timestamp_seconds",
                                    "Unix time at which the last scrape tick started.");
   auto& tick_duration = registry.Gauge("metrics_server_scraper_tick_duration_seconds",
@@ -286,12 +287,25 @@ int main(int argc, char** argv) {
       }(),
       api_options.bind_address, server.port());
 
+  // Pre-encode each new window off the request path (cheap when the window did not change).
+  boost::asio::steady_timer prewarm_timer(io);
+  std::function<void()> prewarm = [&] {
+    prewarm_timer.expires_after(std::chrono::milliseconds(250));
+    prewarm_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      api.Encoded();
+      prewarm();
+    });
+  };
+  prewarm();
+
   // Graceful shutdown: stop accepting, finish in-flight requests (bounded), exit 0.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   boost::asio::steady_timer shutdown_timer(io);
   std::atomic<bool> stopped{false};
   auto stop_all = [&] {
     if (stopped.exchange(true)) return;
+    prewarm_timer.cancel();
     manager.Stop();
     node_informer->Stop();
     pod_informer->Stop();
