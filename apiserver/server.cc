@@ -49,8 +49,7 @@ struct Server::State {
 
 class Server::Session : public std::enable_shared_from_this<Server::Session> {
  public:
-  Session(std::shared_ptr<State> state, tcp::socket socket,
-          std::shared_ptr<asio::ssl::context> ctx)
+  Session(std::shared_ptr<State> state, tcp::socket socket, std::shared_ptr<asio::ssl::context> ctx)
       : server_(*state),
         state_(std::move(state)),
         ctx_(std::move(ctx)),
