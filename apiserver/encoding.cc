@@ -138,26 +138,55 @@ void AppendItemJson(std::string& out, const ListEntry& e, std::string_view creat
   out.append(e.item->json_tail);
 }
 
-std::string MetaProto(const ItemMeta& meta, base::UnixNanos now) {
-  std::string m;
-  AppendBytesField(m, 1, meta.name);
-  if (!meta.namespace_.empty()) AppendBytesField(m, 3, meta.namespace_);
-  AppendTimeProto(m, 8, now);
+size_t BytesFieldSize(size_t len) { return 1 + VarintSize(len) + len; }  // field numbers < 16
+
+size_t LabelEntrySize(const std::string& k, const std::string& v) {
+  return BytesFieldSize(k.size()) + BytesFieldSize(v.size());
+}
+
+// Appends field 1 (ObjectMeta) of an item: name, namespace, creationTimestamp, labels. Written
+// in place (sizes computed first) since this runs once per listed object.
+void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field) {
+  size_t size = BytesFieldSize(meta.name.size()) + time_field.size();
+  if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
+  if (meta.labels != nullptr) {
+    for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
+  }
+  out.push_back(0x0a);
+  AppendVarint(out, size);
+  AppendBytesField(out, 1, meta.name);
+  if (!meta.namespace_.empty()) AppendBytesField(out, 3, meta.namespace_);
+  out.append(time_field);
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) {
-      std::string entry;
-      AppendBytesField(entry, 1, k);
-      AppendBytesField(entry, 2, v);
-      AppendBytesField(m, 11, entry);
+      out.push_back(static_cast<char>((11 << 3) | 2));
+      AppendVarint(out, LabelEntrySize(k, v));
+      AppendBytesField(out, 1, k);
+      AppendBytesField(out, 2, v);
     }
   }
-  return m;
+}
+
+size_t MetaProtoFieldSize(const ItemMeta& meta, size_t time_field_size) {
+  size_t size = BytesFieldSize(meta.name.size()) + time_field_size;
+  if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
+  if (meta.labels != nullptr) {
+    for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
+  }
+  return BytesFieldSize(size);
+}
+
+// The creationTimestamp field (8) of ObjectMeta.
+std::string TimeField(base::UnixNanos now) {
+  std::string t;
+  AppendTimeProto(t, 8, now);
+  return t;
 }
 
 // The NodeMetrics/PodMetrics message bytes.
 std::string ItemProto(const ListEntry& e, base::UnixNanos now) {
   std::string out;
-  AppendBytesField(out, 1, MetaProto(e.meta, now));
+  AppendMetaProtoField(out, e.meta, TimeField(now));
   out.append(e.item->proto_tail);
   return out;
 }
@@ -213,26 +242,46 @@ std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
 std::string EncodeList(Format format, Kind kind, std::string_view api_version,
                        const std::vector<ListEntry>& entries, base::UnixNanos now) {
   if (format == Format::kProtobuf) {
-    std::string raw;
-    std::string meta;
-    size_t estimate = 8;
-    for (const auto& e : entries) estimate += e.item->proto_tail.size() + 96;
-    raw.reserve(estimate);
-    AppendBytesField(raw, 1, "");  // empty ListMeta
+    const std::string time_field = TimeField(now);
+    // The envelope needs the raw length up front: size every item first, then write once.
+    std::vector<size_t> item_sizes;
+    item_sizes.reserve(entries.size());
+    size_t raw_size = 2;  // empty ListMeta
     for (const auto& e : entries) {
-      meta = MetaProto(e.meta, now);
-      size_t item_len = 1 + VarintSize(meta.size()) + meta.size() + e.item->proto_tail.size();
-      AppendVarint(raw, (2 << 3) | 2);
-      AppendVarint(raw, item_len);
-      AppendBytesField(raw, 1, meta);
-      raw.append(e.item->proto_tail);
+      size_t item = MetaProtoFieldSize(e.meta, time_field.size()) + e.item->proto_tail.size();
+      item_sizes.push_back(item);
+      raw_size += BytesFieldSize(item);
     }
-    return WrapProtobuf(api_version, ListKindName(kind), raw);
+    std::string type_meta;
+    AppendBytesField(type_meta, 1, api_version);
+    AppendBytesField(type_meta, 2, ListKindName(kind));
+    std::string out;
+    out.reserve(raw_size + type_meta.size() + 32);
+    out.append(kMagic);
+    AppendBytesField(out, 1, type_meta);
+    out.push_back(0x12);
+    AppendVarint(out, raw_size);
+    AppendBytesField(out, 1, "");  // empty ListMeta
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& e = entries[i];
+      out.push_back(0x12);
+      AppendVarint(out, item_sizes[i]);
+      AppendMetaProtoField(out, e.meta, time_field);
+      out.append(e.item->proto_tail);
+    }
+    AppendBytesField(out, 3, "");
+    AppendBytesField(out, 4, "");
+    return out;
   }
   const std::string creation = FormatTime(now);
   std::string out;
   size_t estimate = 128;
-  for (const auto& e : entries) estimate += e.item->json_tail.size() + 160;
+  for (const auto& e : entries) {
+    estimate += e.item->json_tail.size() + e.meta.name.size() + e.meta.namespace_.size() + 96;
+    if (e.meta.labels != nullptr) {
+      for (const auto& [k, v] : *e.meta.labels) estimate += k.size() + v.size() + 6;
+    }
+  }
   out.reserve(estimate);
   out.append("{\"kind\":\"");
   out.append(ListKindName(kind));

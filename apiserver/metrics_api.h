@@ -50,7 +50,8 @@ class MetricsApi {
   HttpResponse ServeResource(const RequestInfo& info, const Query& query,
                              std::string_view accept) const;
 
-  // The encodings of the current window (built on first use per generation).
+  // The encodings of the current window (built on first use per generation). Calling it after
+  // each publish (main polls it) moves the pre-encoding off the request path.
   std::shared_ptr<const EncodedWindow> Encoded() const;
 
  private:

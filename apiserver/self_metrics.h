@@ -22,7 +22,8 @@ class MetricFamily {
   MetricFamily(std::string name, std::string help, Type type, std::vector<std::string> labels,
                std::vector<double> buckets = {});
 
-  // Counter: add `v` (≥ 0). Gauge: set to `v`. Histogram: observe `v`.
+  // Counter: add `v` (≥ 0). Gauge: set to `v` (also for a counter mirrored from another
+  // component's monotonic total). Histogram: observe `v`.
   // `label_values` has one value per label name, in order.
   void Add(const std::vector<std::string>& label_values, double v);
   void Set(const std::vector<std::string>& label_values, double v);

@@ -18,17 +18,47 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+struct Server::State {
+  State(ServerOptions o, TlsContextProvider& t, Handler& h)
+      : options(std::move(o)), tls(t), handler(h) {}
+  const ServerOptions options;
+  TlsContextProvider& tls;
+  Handler& handler;  // used only while the io_context runs
+  std::atomic<uint32_t> in_flight{0};
+  std::atomic<bool> draining_flag{false};
+
+  std::mutex mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
+  bool draining = false;                                          // guarded by mu
+  std::function<void()> drained;                                  // guarded by mu
+
+  void Register(Session* raw, const std::shared_ptr<Session>& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    sessions.emplace(raw, s);
+  }
+  void Unregister(Session* s) {
+    std::function<void()> done;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      sessions.erase(s);
+      if (draining && sessions.empty() && drained) done = std::move(drained);
+    }
+    if (done) done();
+  }
+};
+
 class Server::Session : public std::enable_shared_from_this<Server::Session> {
  public:
-  Session(Server& server, tcp::socket socket, std::shared_ptr<asio::ssl::context> ctx)
-      : server_(server),
+  Session(std::shared_ptr<State> state, tcp::socket socket, std::shared_ptr<asio::ssl::context> ctx)
+      : server_(*state),
+        state_(std::move(state)),
         ctx_(std::move(ctx)),
         stream_(beast::tcp_stream(std::move(socket)), *ctx_) {
     // Request (not require) a client certificate; authentication verifies it.
     SSL_set_verify(stream_.native_handle(), SSL_VERIFY_PEER,
                    [](int, X509_STORE_CTX*) { return 1; });
   }
-  ~Session() { server_.Unregister(this); }
+  ~Session() { state_->Unregister(this); }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
@@ -44,7 +74,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
  private:
   void Handshake() {
-    beast::get_lowest_layer(stream_).expires_after(server_.options_.handshake_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options.handshake_timeout);
     stream_.async_handshake(asio::ssl::stream_base::server,
                             beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
   }
@@ -61,21 +91,21 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Read(bool first) {
-    if (server_.draining_flag_.load()) return Close();
+    if (server_.draining_flag.load()) return Close();
     parser_.emplace();
-    parser_->header_limit(server_.options_.header_limit_bytes);
-    parser_->body_limit(server_.options_.body_limit_bytes);
+    parser_->header_limit(server_.options.header_limit_bytes);
+    parser_->body_limit(server_.options.body_limit_bytes);
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
     // by the read timeout as a whole (the shorter of both applies to the first request).
-    beast::get_lowest_layer(stream_).expires_after(first ? server_.options_.read_timeout
-                                                         : server_.options_.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(first ? server_.options.read_timeout
+                                                         : server_.options.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return ReadFailed(ec);
-    beast::get_lowest_layer(stream_).expires_after(server_.options_.read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -112,8 +142,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     req.peer = peer_;
     busy_ = true;
     beast::get_lowest_layer(stream_).expires_never();
-    if (server_.in_flight_.fetch_add(1) >= server_.options_.max_requests_in_flight) {
-      server_.in_flight_.fetch_sub(1);
+    if (server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
+      server_.in_flight.fetch_sub(1);
       ApiError e;
       e.code = 429;
       e.reason = "TooManyRequests";
@@ -122,7 +152,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       r.headers.emplace_back("Retry-After", "1");
       return Write(std::move(r), false);
     }
-    server_.handler_.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
+    server_.handler.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
     });
@@ -130,7 +160,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   void Write(HttpResponse r, bool counted) {
     // The request is handled once its response exists; writing it no longer counts.
-    if (counted) server_.in_flight_.fetch_sub(1);
+    if (counted) server_.in_flight.fetch_sub(1);
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
@@ -138,14 +168,14 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     res->set(http::field::cache_control, "no-cache, private");
     res->set("X-Content-Type-Options", "nosniff");
     for (auto& [k, v] : r.headers) res->insert(k, v);
-    const bool keep = keep_alive_ && !server_.draining_flag_.load();
+    const bool keep = keep_alive_ && !server_.draining_flag.load();
     res->keep_alive(keep);
     const size_t size = r.body.size();
     if (!head_) res->body() = std::move(r.body);
     res->prepare_payload();
     if (head_) res->content_length(size);
     response_ = res;
-    beast::get_lowest_layer(stream_).expires_after(server_.options_.write_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
     if (head_) {
       auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
       serializer_ = sr;
@@ -181,7 +211,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     spdlog::debug("https connection: {}: {}", what, ec.message());
   }
 
-  Server& server_;
+  State& server_;                            // == *state_
+  std::shared_ptr<State> state_;             // keeps the registry alive for the destructor
   std::shared_ptr<asio::ssl::context> ctx_;  // must outlive stream_
   asio::ssl::stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
@@ -197,14 +228,13 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
                Handler& handler)
     : io_(io),
-      options_(std::move(options)),
-      tls_(tls),
-      handler_(handler),
+      state_(std::make_shared<State>(std::move(options), tls, handler)),
       acceptor_(asio::make_strand(io)) {}
 
 Server::~Server() = default;
 
 base::Status Server::Listen() {
+  const ServerOptions& options_ = state_->options;
   const std::string where = "listen " + options_.bind_address + ":" + std::to_string(options_.port);
   beast::error_code ec;
   auto address = asio::ip::make_address(options_.bind_address, ec);
@@ -235,57 +265,45 @@ void Server::Accept() {
 }
 
 void Server::OnAccept(beast::error_code ec, tcp::socket socket) {
-  if (draining_flag_.load() || !acceptor_.is_open() || ec == asio::error::operation_aborted) {
+  if (state_->draining_flag.load() || !acceptor_.is_open() ||
+      ec == asio::error::operation_aborted) {
     return;
   }
   if (ec) {
     spdlog::warn("accept: {}", ec.message());
-  } else if (connections() >= options_.max_connections) {
+  } else if (connections() >= state_->options.max_connections) {
     socket.close(ec);
   } else {
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(*this, std::move(socket), tls_.Current());
-    Register(session);
+    auto session = std::make_shared<Session>(state_, std::move(socket), state_->tls.Current());
+    state_->Register(session.get(), session);
     session->Run();
   }
   Accept();
 }
 
-void Server::Register(const std::shared_ptr<Session>& s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  sessions_.emplace(s.get(), s);
-}
-
-void Server::Unregister(Session* s) {
-  std::function<void()> drained;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    sessions_.erase(s);
-    if (draining_ && sessions_.empty() && drained_) drained = std::move(drained_);
-  }
-  if (drained) drained();
-}
-
 size_t Server::connections() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return sessions_.size();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->sessions.size();
 }
+
+uint32_t Server::requests_in_flight() const { return state_->in_flight.load(); }
 
 void Server::Shutdown(std::function<void()> drained) {
   std::vector<std::shared_ptr<Session>> live;
   bool call_now = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (draining_) return;
-    draining_ = true;
-    draining_flag_.store(true);
-    for (auto& [ptr, weak] : sessions_) {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->draining) return;
+    state_->draining = true;
+    state_->draining_flag.store(true);
+    for (auto& [ptr, weak] : state_->sessions) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
     }
-    if (sessions_.empty()) {
+    if (state_->sessions.empty()) {
       call_now = true;
     } else {
-      drained_ = std::move(drained);
+      state_->drained = std::move(drained);
     }
   }
   asio::dispatch(acceptor_.get_executor(), [this] {

@@ -84,30 +84,22 @@ class Server {
   void Shutdown(std::function<void()> drained);
 
   size_t connections() const;
-  uint32_t requests_in_flight() const { return in_flight_.load(); }
+  uint32_t requests_in_flight() const;
 
  private:
   class Session;
   friend class Session;
+  // What sessions share with the server; sessions keep it alive, so a session destroyed with
+  // the io_context after the Server is gone still has a registry to leave.
+  struct State;
+
   void Accept();
   void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
-  ServerOptions options_;
-  TlsContextProvider& tls_;
-  Handler& handler_;
+  std::shared_ptr<State> state_;
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
-  std::atomic<uint32_t> in_flight_{0};
-
-  // Live sessions, so Shutdown() can close the idle ones.
-  void Register(const std::shared_ptr<Session>& s);
-  void Unregister(Session* s);
-  mutable std::mutex mu_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by mu_
-  bool draining_ = false;                                          // guarded by mu_
-  std::function<void()> drained_;                                  // guarded by mu_
-  std::atomic<bool> draining_flag_{false};
 };
 
 }  // namespace apiserver

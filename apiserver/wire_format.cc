@@ -128,11 +128,34 @@ std::string FormatTime(base::UnixNanos t) {
   return std::string(buf, n);
 }
 
+namespace {
+
+// Bytes that end a run of bytes copied verbatim: control characters, '"', '\\', the HTML
+// characters Go escapes, and every non-ASCII byte (validated one sequence at a time).
+struct JsonSpecial {
+  bool table[256];
+  constexpr JsonSpecial() : table() {
+    for (int c = 0; c < 256; ++c) {
+      table[c] = c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80;
+    }
+  }
+};
+constexpr JsonSpecial kJsonSpecial;
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size() && !kJsonSpecial.table[static_cast<unsigned char>(s[run])]) ++run;
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
@@ -152,13 +175,9 @@ void AppendJsonString(std::string& out, std::string_view s) {
           out.append("\\t");
           break;
         default:
-          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-            out.append("\\u00");
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 0xf]);
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
+          out.append("\\u00");
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
       }
       ++i;
       continue;
@@ -198,11 +217,18 @@ void AppendJsonString(std::string& out, std::string_view s) {
 }
 
 void AppendVarint(std::string& out, uint64_t v) {
+  if (v < 0x80) {
+    out.push_back(static_cast<char>(v));
+    return;
+  }
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
 }
 
 size_t VarintSize(uint64_t v) {

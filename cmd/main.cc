@@ -1,19 +1,83 @@
 // cpp-metrics-server: serves metrics.k8s.io from kubelet resource metrics.
-// main only parses flags, validates them all at once and wires the libraries together.
+//
+// main only wires: options → validate (every error at once) → build the libraries → run →
+// on SIGTERM stop accepting, let in-flight requests finish, exit 0.
+#include <spdlog/spdlog.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "apiserver/api_handler.h"
+#include "apiserver/auth.h"
+#include "apiserver/health.h"
+#include "apiserver/metrics_api.h"
+#include "apiserver/openapi.h"
+#include "apiserver/options.h"
+#include "apiserver/self_metrics.h"
+#include "apiserver/server.h"
+#include "apiserver/tls.h"
+#include "base/clock.h"
 #include "base/flags.h"
 #include "base/log.h"
+#include "kube/auth.h"
+#include "kube/authentication_config.h"
+#include "kube/cache.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+#include "scraper/kubelet_client_impl.h"
+#include "scraper/manager.h"
+#include "scraper/options.h"
+#include "scraper/store.h"
+
+namespace {
+
+// The scraper's view of the node cache (the Manager applies --node-selector itself).
+class CachedNodes final : public scraper::NodeSource {
+ public:
+  explicit CachedNodes(const kube::NodeCache& cache) : cache_(cache) {}
+  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override { return cache_.List(); }
+
+ private:
+  const kube::NodeCache& cache_;
+};
+
+template <typename T>
+T Unwrap(base::Result<T> r, const char* what) {
+  if (!r.ok()) {
+    spdlog::critical("{}: {}", what, r.error());
+    std::exit(1);
+  }
+  return std::move(r.value());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   int64_t verbosity = 0;
   std::string log_format = "text";
+  apiserver::Options api_options;
+  scraper::Options scrape_options;
+  kube::KubeOptions kube_options;
 
   base::FlagSet flags("cpp-metrics-server",
                       "cpp-metrics-server serves the Kubernetes resource metrics API "
                       "(metrics.k8s.io) from kubelet /metrics/resource.");
+  scrape_options.AddFlags(flags);
+  api_options.AddFlags(flags);
+  flags.Group("Kubernetes API client flags");
+  kube_options.AddFlags(flags);
   flags.Group("Logging flags");
   flags.Int("v", &verbosity, "number for the log level verbosity");
   flags.String("logging-format", &log_format, "log format: text or json");
@@ -23,6 +87,15 @@ int main(int argc, char** argv) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
+  for (auto& e : scrape_options.Validate()) errors.push_back(e);
+  for (auto& e : api_options.Validate()) errors.push_back(e);
+  for (auto& e : kube_options.Validate()) errors.push_back(e);
+  auto manager_settings = scraper::MakeManagerSettings(scrape_options);
+  if (!manager_settings.ok() &&
+      std::find(errors.begin(), errors.end(), manager_settings.error()) == errors.end()) {
+    errors.push_back(manager_settings.error());
+  }
+  if (verbosity < 0) errors.push_back("-v must not be negative");
   if (auto s = base::SetupLogging(static_cast<int>(verbosity), log_format); !s.ok()) {
     errors.push_back(s.message());
   }
@@ -31,6 +104,234 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Run 'cpp-metrics-server --help' for usage.\n");
     return 2;
   }
-  std::fprintf(stderr, "cpp-metrics-server: serving is not wired yet; see --help\n");
-  return 1;
+
+  base::SystemClock& clock = base::SystemClock::Instance();
+  boost::asio::io_context io;
+
+  // Kubernetes API: node and Running-pod caches, TokenReview, SubjectAccessReview.
+  kube::RestConfig rest = Unwrap(kube_options.ClientConfig(), "kubernetes client config");
+  auto client = Unwrap(kube::ApiClient::Create(io, rest), "kubernetes client");
+  auto authn_client = Unwrap(kube::ApiClient::Create(io, Unwrap(kube_options.AuthenticationConfig(),
+                                                                "authentication kubeconfig")),
+                             "authentication client");
+  auto authz_client = Unwrap(kube::ApiClient::Create(io, Unwrap(kube_options.AuthorizationConfig(),
+                                                                "authorization kubeconfig")),
+                             "authorization client");
+  kube::NodeCache nodes;
+  kube::PodCache pods;
+  auto node_informer = kube::NewNodeInformer(*client, nodes, clock);
+  auto pod_informer = kube::NewPodInformer(*client, pods, clock);
+
+  // Scraper: kubelet client, window store, scrape loop.
+  scraper::Store store(scraper::MakeStoreSettings(scrape_options));
+  auto kubelet = Unwrap(scraper::KubeletClientImpl::Create(
+                            io, scraper::MakeKubeletClientSettings(scrape_options, rest.tls.ca_file,
+                                                                   rest.token_file)),
+                        "kubelet client");
+  CachedNodes node_source(nodes);
+  scraper::Manager manager(io, clock, node_source, *kubelet, store, *manager_settings);
+
+  // Delegated authentication and authorization.
+  kube::ReviewOptions token_review;
+  token_review.cache.allowed_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api_options.authentication_token_webhook_cache_ttl);
+  token_review.cache.denied_ttl = token_review.cache.allowed_ttl;
+  kube::TokenReviewAuthenticator tokens(*authn_client, clock, token_review);
+  kube::ReviewOptions access_review;
+  access_review.cache.allowed_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api_options.authorization_webhook_cache_authorized_ttl);
+  access_review.cache.denied_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api_options.authorization_webhook_cache_unauthorized_ttl);
+  kube::SubjectAccessReviewAuthorizer sar(*authz_client, clock, access_review);
+  apiserver::RequestAuthenticator authenticator(&tokens);
+  apiserver::RequestAuthorizer authorizer(api_options.authorization_always_allow_paths, &sar);
+
+  // Serving.
+  auto certs =
+      Unwrap(apiserver::ServingCertificates::Create(api_options.tls, clock), "serving certificate");
+  auto apply_auth_config = [&](const kube::AuthenticationConfig* from_cluster) {
+    auto merged = api_options.AuthenticationConfig(from_cluster);
+    if (!merged.ok()) return spdlog::error("authentication config: {}", merged.error());
+    auto compiled = apiserver::CompiledAuthConfig::Compile(*merged);
+    if (!compiled.ok()) return spdlog::error("authentication config: {}", compiled.error());
+    authenticator.SetConfig(*compiled);
+    certs->SetClientCas({merged->client_ca_pem, merged->requestheader_client_ca_pem});
+    spdlog::info("authentication config applied (client CA: {}, front proxy: {})",
+                 merged->client_ca_pem.empty() ? "no" : "yes",
+                 merged->requestheader_client_ca_pem.empty() ? "no" : "yes");
+  };
+  apply_auth_config(nullptr);
+  std::unique_ptr<kube::AuthenticationConfigWatcher> auth_watcher;
+  if (api_options.NeedsConfigMapLookup()) {
+    auth_watcher = std::make_unique<kube::AuthenticationConfigWatcher>(*authn_client, clock);
+  }
+
+  apiserver::MetricsRegistry registry;
+  apiserver::ServerMetrics server_metrics = apiserver::ServerMetrics::Create(registry);
+  apiserver::MetricsApiOptions api_settings;
+  api_settings.versions = api_options.metrics_api_versions;
+  api_settings.node_selector = manager_settings->node_selector;
+  api_settings.freshness = server_metrics.metric_freshness;
+  apiserver::MetricsApi api(store, nodes, pods, clock, api_settings);
+
+  // Self-metrics of the scraper, refreshed from its last tick report at scrape time.
+  auto& scrape_duration =
+      registry.Histogram("metrics_server_kubelet_request_duration_seconds",
+                         "Duration of the last scrape of each node's kubelet (request and parse).",
+                         {"node"}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  auto& scrape_total = registry.Counter("metrics_server_kubelet_request_total",
+                                        "Kubelet scrapes since start, by outcome.", {"success"});
+  auto& last_tick = registry.Gauge("metrics_server_scraper_last_tick_timestamp_seconds",
+                                   "Unix time at which the last scrape tick started.");
+  auto& tick_duration = registry.Gauge("metrics_server_scraper_tick_duration_seconds",
+                                       "Duration of the last complete scrape tick.");
+  auto& points = registry.Gauge("metrics_server_storage_points",
+                                "Objects held by the metric store, by type.", {"type"});
+  registry.AddCollector([&, seen = std::make_shared<std::shared_ptr<const scraper::TickReport>>()] {
+    auto report = manager.LastReport();
+    if (report != nullptr && report != *seen) {
+      *seen = report;
+      scrape_duration.Clear();
+      for (const auto& n : report->nodes) {
+        if (n.started != 0) {
+          scrape_duration.Observe({n.node}, std::chrono::duration<double>(n.duration).count());
+        }
+      }
+      tick_duration.Set({}, std::chrono::duration<double>(report->duration).count());
+    }
+    scrape_total.Set({"true"}, static_cast<double>(manager.TotalSuccesses()));
+    scrape_total.Set({"false"}, static_cast<double>(manager.TotalFailures()));
+    last_tick.Set({}, static_cast<double>(manager.LastTickStart()) / 1e9);
+    scraper::StoreStats stats = store.Stats();
+    points.Set({"node"}, static_cast<double>(stats.servable_nodes));
+    points.Set({"pod"}, static_cast<double>(stats.servable_pods));
+    points.Set({"container"}, static_cast<double>(stats.servable_containers));
+  });
+
+  // Health: liveness = the scrape loop started a tick within 1.5× resolution; readiness = caches
+  // synced and the window holds node and pod metrics (and not shutting down).
+  std::atomic<bool> shutting_down{false};
+  const base::UnixNanos started = clock.Now();
+  const auto resolution = scrape_options.metric_resolution;
+  apiserver::HealthChecks health;
+  using HC = apiserver::HealthChecks;
+  health.Add("ping", HC::kHealthz | HC::kLivez | HC::kReadyz, [] { return base::Status::Ok(); });
+  health.Add("metric-collection-timely", HC::kHealthz | HC::kLivez, [&] {
+    base::UnixNanos last = std::max(manager.LastTickStart(), started);
+    if (clock.Now() - last <= resolution.count() * 3 / 2) return base::Status::Ok();
+    return base::Status::Error("no scrape tick started within 1.5x --metric-resolution");
+  });
+  health.Add("informer-sync", HC::kReadyz, [&] {
+    if (node_informer->HasSynced() && pod_informer->HasSynced()) return base::Status::Ok();
+    return base::Status::Error("node or pod cache not synced");
+  });
+  health.Add("metric-storage-ready", HC::kReadyz, [&] {
+    auto window = store.Current();
+    if (!window->nodes().empty() && !window->pods().empty()) return base::Status::Ok();
+    return base::Status::Error("no node or pod metrics yet");
+  });
+  health.Add("shutdown", HC::kReadyz, [&] {
+    return shutting_down.load() ? base::Status::Error("shutting down") : base::Status::Ok();
+  });
+
+  apiserver::OpenApi openapi(api_options.metrics_api_versions);
+  apiserver::ApiHandler handler(
+      {authenticator, authorizer, api, health, openapi, registry, server_metrics, clock});
+  apiserver::Server server(io, api_options.ToServerOptions(), *certs, handler);
+  if (auto s = server.Listen(); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 1;
+  }
+
+  // Run.
+  auto work = boost::asio::make_work_guard(io);
+  const unsigned thread_count = std::max(2u, std::thread::hardware_concurrency());
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < thread_count; ++i) threads.emplace_back([&io] { io.run(); });
+
+  if (auth_watcher) {
+    auth_watcher->Start([&](std::shared_ptr<const kube::AuthenticationConfig> config) {
+      apply_auth_config(config.get());
+    });
+    // k8s.io/apiserver does not serve before it has the cluster's authentication config.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (auth_watcher->Current() == nullptr && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (auth_watcher->Current() == nullptr) {
+      const std::string why = auth_watcher->LastError();
+      if (!api_options.authentication_tolerate_lookup_failure) {
+        spdlog::critical(
+            "unable to load the kube-system/extension-apiserver-authentication ConfigMap: {} "
+            "(use --authentication-tolerate-lookup-failure to continue without it)",
+            why);
+        work.reset();
+        io.stop();
+        for (auto& t : threads) t.join();
+        return 1;
+      }
+      spdlog::warn("continuing without the cluster's authentication config: {}", why);
+    }
+  }
+
+  node_informer->Start();
+  pod_informer->Start();
+  manager.Start();
+  server.Start();
+  spdlog::info(
+      "serving metrics.k8s.io {} on https://{}:{}",
+      [&] {
+        std::string v;
+        for (const auto& s : api_options.metrics_api_versions) v += (v.empty() ? "" : ",") + s;
+        return v;
+      }(),
+      api_options.bind_address, server.port());
+
+  // Pre-encode each new window off the request path (cheap when the window did not change).
+  boost::asio::steady_timer prewarm_timer(io);
+  std::function<void()> prewarm = [&] {
+    prewarm_timer.expires_after(std::chrono::milliseconds(250));
+    prewarm_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      api.Encoded();
+      prewarm();
+    });
+  };
+  prewarm();
+
+  // Graceful shutdown: stop accepting, finish in-flight requests (bounded), exit 0.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  boost::asio::steady_timer shutdown_timer(io);
+  std::atomic<bool> stopped{false};
+  auto stop_all = [&] {
+    if (stopped.exchange(true)) return;
+    prewarm_timer.cancel();
+    manager.Stop();
+    node_informer->Stop();
+    pod_informer->Stop();
+    if (auth_watcher) auth_watcher->Stop();
+    work.reset();
+    io.stop();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("received signal {}: draining in-flight requests", signal);
+    shutting_down = true;
+    shutdown_timer.expires_after(api_options.shutdown_timeout);
+    shutdown_timer.async_wait([&](const boost::system::error_code& timer_ec) {
+      if (timer_ec) return;
+      spdlog::warn("shutdown timeout: {} connection(s) still open", server.connections());
+      stop_all();
+    });
+    server.Shutdown([&] {
+      boost::asio::post(io, [&] {
+        shutdown_timer.cancel();
+        spdlog::info("all requests finished; exiting");
+        stop_all();
+      });
+    });
+  });
+
+  for (auto& t : threads) t.join();
+  return 0;
 }

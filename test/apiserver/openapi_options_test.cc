@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "apiserver/openapi.h"
+#include "apiserver/options.h"
+#include "test/testing/temp_dir.h"
+
+namespace apiserver {
+namespace {
+
+using nlohmann::json;
+
+TEST(OpenApiTest, V2HasTheKindsWithTheirGroupVersionKind) {
+  OpenApi openapi({"v1beta1", "v1"});
+  HttpRequest req;
+  auto r = openapi.Serve("/openapi/v2", req);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->content_type, "application/json");
+  auto doc = json::parse(r->body);
+  EXPECT_EQ(doc["swagger"], "2.0");
+  const auto& pod = doc["definitions"]["io.k8s.metrics.pkg.apis.metrics.v1beta1.PodMetrics"];
+  EXPECT_EQ(pod["x-kubernetes-group-version-kind"][0]["kind"], "PodMetrics");
+  EXPECT_EQ(pod["properties"]["containers"]["items"]["$ref"],
+            "#/definitions/io.k8s.metrics.pkg.apis.metrics.v1beta1.ContainerMetrics");
+  EXPECT_TRUE(doc["definitions"].contains("io.k8s.metrics.pkg.apis.metrics.v1.NodeMetricsList"));
+  EXPECT_TRUE(doc["paths"].contains("/apis/metrics.k8s.io/v1/namespaces/{namespace}/pods/{name}"));
+  EXPECT_EQ(doc["paths"]["/apis/metrics.k8s.io/v1beta1/nodes"]["get"]["x-kubernetes-action"],
+            "list");
+
+  // ETag round trip.
+  std::string etag;
+  for (const auto& [k, v] : r->headers) {
+    if (k == "ETag") etag = v;
+  }
+  ASSERT_FALSE(etag.empty());
+  req.headers = {{"If-None-Match", etag}};
+  EXPECT_EQ(openapi.Serve("/openapi/v2", req)->status, 304u);
+}
+
+TEST(OpenApiTest, V3IndexPointsAtPerVersionDocuments) {
+  OpenApi openapi({"v1beta1"});
+  HttpRequest req;
+  auto index = json::parse(openapi.Serve("/openapi/v3", req)->body);
+  std::string url = index["paths"]["apis/metrics.k8s.io/v1beta1"]["serverRelativeURL"];
+  ASSERT_EQ(url.rfind("/openapi/v3/apis/metrics.k8s.io/v1beta1?hash=", 0), 0u);
+  auto doc = openapi.Serve("/openapi/v3/apis/metrics.k8s.io/v1beta1", req);
+  ASSERT_TRUE(doc);
+  auto parsed = json::parse(doc->body);
+  EXPECT_EQ(parsed["openapi"], "3.0.0");
+  EXPECT_TRUE(parsed["components"]["schemas"].contains(
+      "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics"));
+  EXPECT_FALSE(openapi.Serve("/openapi/v3/apis/metrics.k8s.io/v1", req).has_value());
+  EXPECT_FALSE(openapi.Serve("/openapi/v4", req).has_value());
+}
+
+TEST(OptionsTest, DefaultsAreValidAndFlagsParse) {
+  Options o;
+  base::FlagSet flags("t", "t");
+  o.AddFlags(flags);
+  const char* argv[] = {"t", "--secure-port=4443", "--metrics-api-versions=v1",
+                        "--requestheader-allowed-names=front-proxy-client,aggregator",
+                        "--authorization-always-allow-paths=/healthz,/metrics"};
+  EXPECT_TRUE(flags.Parse(5, argv).empty());
+  EXPECT_TRUE(o.Validate().empty());
+  EXPECT_EQ(o.ToServerOptions().port, 4443);
+  EXPECT_EQ(o.metrics_api_versions, std::vector<std::string>{"v1"});
+  EXPECT_EQ(o.requestheader_allowed_names.size(), 2u);
+  EXPECT_TRUE(o.NeedsConfigMapLookup());
+}
+
+TEST(OptionsTest, EveryProblemIsReported) {
+  Options o;
+  o.secure_port = -1;
+  o.bind_address = "localhost:1";
+  o.tls.min_version = "VersionTLS11";
+  o.tls.cert_file = "/nonexistent/cert.pem";
+  o.max_requests_inflight = 0;
+  o.metrics_api_versions = {"v1", "v1", "v2alpha1"};
+  o.client_ca_file = "/nonexistent/ca.pem";
+  auto errors = o.Validate();
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  for (const char* want :
+       {"--secure-port", "--bind-address", "--tls-min-version",
+        "--tls-cert-file and --tls-private-key-file", "cannot read /nonexistent/cert.pem",
+        "--max-requests-inflight", "\"v1\" given twice", "\"v2alpha1\"", "--client-ca-file"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  }
+}
+
+TEST(OptionsTest, FlagCasOverrideTheClusterConfig) {
+  testing_support::TempDir dir;
+  Options o;
+  o.client_ca_file = dir.Write("ca.pem", "CLIENT-CA");
+  kube::AuthenticationConfig cluster;
+  cluster.client_ca_pem = "CLUSTER-CA";
+  cluster.requestheader_client_ca_pem = "CLUSTER-PROXY-CA";
+  cluster.allowed_names = {"front-proxy-client"};
+  cluster.username_headers = {"X-Remote-User"};
+  auto merged = o.AuthenticationConfig(&cluster);
+  ASSERT_TRUE(merged.ok());
+  EXPECT_EQ(merged->client_ca_pem, "CLIENT-CA");
+  EXPECT_EQ(merged->requestheader_client_ca_pem, "CLUSTER-PROXY-CA");
+  EXPECT_EQ(merged->allowed_names, std::vector<std::string>{"front-proxy-client"});
+  auto flags_only = o.AuthenticationConfig(nullptr);
+  ASSERT_TRUE(flags_only.ok());
+  EXPECT_EQ(flags_only->requestheader_client_ca_pem, "");
+  EXPECT_EQ(flags_only->username_headers, std::vector<std::string>{"x-remote-user"});
+  o.authentication_skip_lookup = true;
+  EXPECT_FALSE(o.NeedsConfigMapLookup());
+}
+
+}  // namespace
+}  // namespace apiserver
