@@ -82,9 +82,27 @@ ref_port=$(free_port)
 "$c" metrics-server metrics-server-ref "$ref_port"
 echo "--- reference metrics-server on :$ref_port, queried directly"
 nodes_json=$("$c" query metrics-server-ref /apis/metrics.k8s.io/v1beta1/nodes)
-echo "$nodes_json" | python3 -c 'import json,sys; d=json.load(sys.stdin); [print(i["metadata"]["name"], i["usage"]["cpu"], i["usage"]["memory"], i["window"]) for i in d["items"]]'
-[ "$(echo "$nodes_json" | grep -o '"name":"kwok-node-[0-9]*"' | wc -l)" -eq "${CLUSTER_NODES:-2}" ] ||
-  fail "reference metrics-server does not list every node"
+ref_nodes=$(echo "$nodes_json" | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+for i in items:
+    print(i["metadata"]["name"], i["usage"]["cpu"], i["usage"]["memory"], i["window"], file=sys.stderr)
+print(sum(1 for i in items if i["metadata"]["name"].startswith("kwok-node-")))')
+[ "$ref_nodes" -eq "${CLUSTER_NODES:-2}" ] ||
+  fail "reference metrics-server lists $ref_nodes nodes, want ${CLUSTER_NODES:-2}"
+
+# The aggregator verifies the backend against caBundle (also in its availability probe): with the
+# wrong CA the APIService must turn Available=False, then recover with the right one.
+unavailable() {
+  [ "$(k get apiservice v1beta1.metrics.k8s.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = False ]
+}
+k patch apiservice v1beta1.metrics.k8s.io --type=merge \
+  -p "{\"spec\":{\"caBundle\":\"$(base64 -w0 "$CLUSTER_STATE_DIR/pki/front-proxy-ca.crt")\"}}" >/dev/null
+wait_until "APIService with a wrong caBundle turns Available=False" unavailable >/dev/null
+k get apiservice v1beta1.metrics.k8s.io \
+  -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}'
+"$c" register metrics-server "$port"
 
 echo "--- timings"
 printf 'cluster_up_seconds=%s\nmetrics_server_ready_seconds=%s\napiservice_available_insecure_seconds=%s\n' \
