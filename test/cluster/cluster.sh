@@ -313,7 +313,7 @@ start_controller_manager() {
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
     --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
     --use-service-account-credentials=false \
-    --controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller \
+    --controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller \
     --horizontal-pod-autoscaler-sync-period="${HPA_SYNC_PERIOD:-5s}" \
     --horizontal-pod-autoscaler-cpu-initialization-period=10s \
     --horizontal-pod-autoscaler-initial-readiness-delay=5s \
