@@ -467,6 +467,7 @@ cmd_backend() {
   load_env
   backend_certs "$name"
   bin=$(command -v "$1") || die "backend command $1 not found"
+  bin=$(readlink -f "$bin")
   shift
   for a in "$@"; do
     a=${a//\{port\}/$port}
