@@ -59,9 +59,12 @@ die() {
 
 # --- binaries -------------------------------------------------------------------------------
 
+# A running cluster keeps the binaries it was started with (recorded in $state/binaries).
 load_binaries() {
   local line
-  if ! line=$("$here/build-binaries.sh" --print-env); then
+  if [ -f "$state/binaries" ]; then
+    line=$(cat "$state/binaries")
+  elif ! line=$("$here/build-binaries.sh" --print-env); then
     die "binaries missing: run $here/build-binaries.sh first"
   fi
   while IFS='=' read -r key path; do
@@ -331,12 +334,26 @@ start_scheduler() {
     curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 }
 
+# On a failed `up`, stop what was started and keep only the logs, in $state.failed-logs.
+up_failed() {
+  local rc=$?
+  [ "$rc" -ne 0 ] || return 0
+  trap - EXIT
+  rm -rf "$state.failed-logs"
+  cp -r "$logs" "$state.failed-logs" 2>/dev/null || true
+  log "up failed; stopping what was started (logs kept in $state.failed-logs)"
+  cmd_down >/dev/null 2>&1 || true
+  exit "$rc"
+}
+
 cmd_up() {
   local t0
   t0=$(date +%s)
   load_binaries
-  if [ -f "$state/env" ]; then die "a cluster already exists in $state (run: $0 down)"; fi
+  if [ -e "$state" ]; then die "a cluster already exists in $state (run: $0 down)"; fi
+  trap up_failed EXIT
   mkdir -p "$state" "$pids" "$logs"
+  "$here/build-binaries.sh" --print-env >"$state/binaries"
   cat >"$state/env" <<EOF
 ETCD_PORT=$(free_port)
 ETCD_PEER_PORT=$(free_port)
@@ -354,6 +371,7 @@ EOF
   start_controller_manager
   start_scheduler
   echo "UP_SECONDS=$(($(date +%s) - t0))" >>"$state/env"
+  trap - EXIT
   log "cluster up in $(($(date +%s) - t0))s; use: eval \"\$($0 env)\""
 }
 
