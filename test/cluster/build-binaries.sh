@@ -199,7 +199,15 @@ build_k8s() {
     local pkgs=()
     for b in "${k8s_bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b@$k8s_version"); done
     log "go get ${pkgs[*]} (module downloads)"
-    run_logged "go get k8s.io/kubernetes@$k8s_version (module proxy)" "$logfile" go get "${pkgs[@]}"
+    if ! nice -n "$nice_level" go get "${pkgs[@]}" >>"$logfile" 2>&1; then
+      local gone
+      gone=$(grep -o 'k8s.io/[A-Za-z0-9._-]*/@v/v[0-9.]*\.zip: 403' "$logfile" |
+        sed 's#/@v/#@#; s/\.zip: 403//' | sort -u | tr '\n' ' ')
+      [ -z "$gone" ] || echo "[build-binaries] the module proxy does not serve: $gone" \
+        "(pick another K8S_VERSION whose staging modules it serves)" >&2
+      tail -n 5 "$logfile" >&2
+      die "step 'go get k8s.io/kubernetes@$k8s_version (module proxy)' (full log: $logfile)"
+    fi
   ) || exit 1
   local ld="-s -w" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
