@@ -21,7 +21,9 @@
 #                              127.0.0.1, NAME.kube-system.svc), the cluster CA, and a kubeconfig
 #                              whose user is system:serviceaccount:kube-system:NAME (bound by
 #                              `rbac`); waits until https://127.0.0.1:PORT/readyz answers
-#   metrics-server NAME PORT   run the reference metrics-server as backend NAME on PORT
+#   metrics-server NAME PORT   run the reference metrics-server as backend NAME on PORT (it turns
+#                              ready only once some node has pods: kwok reports 0 memory for an
+#                              empty node and metrics-server drops such nodes; run `workload` first)
 #   rbac NAME                  RBAC for backend NAME: nodes/metrics get, nodes+pods get/list/watch,
 #                              system:auth-delegator, extension-apiserver-authentication-reader
 #   register NAME PORT [--insecure]
@@ -376,24 +378,44 @@ EOF
 }
 
 cmd_down() {
-  local f name port
+  local f name port pid i alive names=() pidlist=()
   [ -d "$pids" ] || {
     log "nothing to stop in $state"
     rm -rf "$state"
     return 0
   }
-  # Backends first, then the control plane in reverse start order.
+  # TERM every process group this state dir started (backends first, then the control plane in
+  # reverse start order), then wait for all of them together; KILL what is left after 15 s.
   for f in "$pids"/*.pid; do
     [ -e "$f" ] || continue
     name=$(basename "$f" .pid)
     case $name in
       etcd | kube-apiserver | kwok | kube-controller-manager | kube-scheduler) ;;
-      *) stop_component "$name" ;;
+      *) names+=("$name") ;;
     esac
   done
-  for name in kube-scheduler kube-controller-manager kwok kube-apiserver etcd; do
-    stop_component "$name"
+  names+=(kube-scheduler kube-controller-manager kwok kube-apiserver etcd)
+  for name in "${names[@]}"; do
+    running "$name" || continue
+    pid=$(cat "$pids/$name.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    pidlist+=("$pid")
   done
+  for ((i = 0; i < 60; i++)); do
+    alive=0
+    for pid in "${pidlist[@]}"; do
+      if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+    done
+    [ "$alive" = 1 ] || break
+    sleep 0.25
+  done
+  for pid in "${pidlist[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid ignored TERM for 15s; killing its process group"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  log "stopped: ${names[*]}"
   if [ -f "$state/env" ]; then
     while read -r port; do
       if ss -Hltn "sport = :$port" | grep -q .; then log "warning: port $port still in use"; fi
