@@ -89,8 +89,9 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
   }
   net::Request request;
   request.target = target.path;
-  // Ask for the classic text format so the kubelet cannot negotiate OpenMetrics.
-  request.headers.emplace_back("Accept", "text/plain;version=0.0.4");
+  // Prefer the classic text format so the kubelet does not negotiate OpenMetrics, but accept
+  // anything: some servers (kwok) answer 406 to a text/plain-only Accept.
+  request.headers.emplace_back("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1");
   client->Send(std::move(request), deadline, settings_.max_response_bytes,
                [done = std::move(done)](base::Result<net::Response> response) {
                  if (!response.ok()) {

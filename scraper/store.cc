@@ -120,9 +120,11 @@ void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
     out->series.has_prev = true;
     return;
   }
+  // Restarted when it started at or after our newer point (metrics-server's rule). A start time
+  // that merely differs is not enough: some kubelet stand-ins (kwok) report a start time that
+  // moves with every sample, and a real reset shows as a counter decrease, handled in Advance.
   bool restarted =
-      old != nullptr && old->series.has_last && start > 0 &&
-      ((old->start_time > 0 && old->start_time != start) || start >= old->series.last.ts);
+      old != nullptr && old->series.has_last && start > 0 && start >= old->series.last.ts;
   Advance(restarted || old == nullptr ? nullptr : &old->series, usage, &out->series);
 }
 

@@ -201,7 +201,7 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   auto seen = good1.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].Header("Authorization"), "Bearer first-token");
-  EXPECT_EQ(seen[0].Header("Accept"), "text/plain;version=0.0.4");
+  EXPECT_EQ(seen[0].Header("Accept"), "text/plain;version=0.0.4;q=1,*/*;q=0.1");
 
   // Second tick: rates appear; the rotated token is used; the connection is reused.
   dir.Write("token", "second-token\n");

@@ -148,6 +148,19 @@ TEST_F(StoreTest, RestartDetectedByStartTime) {
   EXPECT_EQ(p->containers[0].cpu_nanocores, 100'000'000u);
 }
 
+TEST_F(StoreTest, StartTimeThatMovesBeforeTheLastSampleIsNotARestart) {
+  // kwok reports container_start_time_seconds as the pod's age, so it changes on every scrape
+  // while staying far before the sample time. That is no restart: the rate must be served.
+  Batch b1(-1, 0, 0, {{.ts = 100, .cpu = 2, .start = -5000}});
+  Batch b2(-1, 0, 0, {{.ts = 115, .cpu = 5, .start = -4985}});
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->window, seconds(15));
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 200'000'000u);
+}
+
 TEST_F(StoreTest, RestartServedAtOnceWhenFreshRuleApplies) {
   Batch b1(-1, 0, 0, {{.ts = 100, .cpu = 50, .start = 0}});
   Batch b2(-1, 0, 0, {{.ts = 130, .cpu = 6, .start = 118}});  // restarted 12s ago
