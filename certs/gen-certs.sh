@@ -10,9 +10,13 @@
 #
 # Usage: certs/gen-certs.sh [--out DIR] [--namespace NS] [--service NAME] [--secret NAME]
 #                           [--days N] [--cluster-domain D] [--new-ca]
+#                           [--ca-cert FILE --ca-key FILE] [--extra-sans LIST]
 # Every option also reads an environment variable: OUT_DIR, NAMESPACE, SERVICE, SECRET_NAME,
-# DAYS, CLUSTER_DOMAIN, NEW_CA=1. Defaults: ./cpp-metrics-server-certs, kube-system,
-# cpp-metrics-server, cpp-metrics-server-tls, 365, cluster.local.
+# DAYS, CLUSTER_DOMAIN, NEW_CA=1, CA_CERT, CA_KEY, EXTRA_SANS. Defaults: ./cpp-metrics-server-certs,
+# kube-system, cpp-metrics-server, cpp-metrics-server-tls, 365, cluster.local.
+# --ca-cert/--ca-key: sign with an existing CA (copied to <out>/ca.crt, ca.key) instead of
+# making one. --extra-sans: more subjectAltName entries, OpenSSL syntax
+# (e.g. DNS:localhost,IP:127.0.0.1).
 #
 # Rotation: run it again with the same --out. The CA is kept (so the APIService caBundle stays
 # valid) and a new serving certificate is issued; `kubectl apply -f <out>/secret.yaml` updates
@@ -28,6 +32,9 @@ secret=${SECRET_NAME:-cpp-metrics-server-tls}
 days=${DAYS:-365}
 domain=${CLUSTER_DOMAIN:-cluster.local}
 new_ca=${NEW_CA:-0}
+ca_cert=${CA_CERT:-}
+ca_key=${CA_KEY:-}
+extra_sans=${EXTRA_SANS:-}
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -42,6 +49,9 @@ while [ $# -gt 0 ]; do
     --days) days=$2; shift 2 ;;
     --cluster-domain) domain=$2; shift 2 ;;
     --new-ca) new_ca=1; shift ;;
+    --ca-cert) ca_cert=$2; shift 2 ;;
+    --ca-key) ca_key=$2; shift 2 ;;
+    --extra-sans) extra_sans=$2; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "gen-certs: unknown argument $1" >&2; usage 2 >&2 ;;
   esac
@@ -53,7 +63,13 @@ umask 077
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if [ "$new_ca" = 1 ] || [ ! -s "$out/ca.crt" ] || [ ! -s "$out/ca.key" ]; then
+if [ -n "$ca_cert" ] || [ -n "$ca_key" ]; then
+  [ -s "$ca_cert" ] && [ -s "$ca_key" ] || { echo "gen-certs: need both --ca-cert and --ca-key" >&2; exit 2; }
+  cp "$ca_cert" "$tmp/ca.crt"
+  cp "$ca_key" "$tmp/ca.key"
+  mv "$tmp/ca.key" "$out/ca.key"
+  mv "$tmp/ca.crt" "$out/ca.crt"
+elif [ "$new_ca" = 1 ] || [ ! -s "$out/ca.crt" ] || [ ! -s "$out/ca.key" ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
     -days $((days * 10)) -subj "/CN=${svc}-ca@$(date +%s)" \
     -addext "basicConstraints=critical,CA:TRUE" \
@@ -68,7 +84,7 @@ cat >"$tmp/ext.cnf" <<EOF
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=DNS:${svc},DNS:${svc}.${ns},DNS:${svc}.${ns}.svc,DNS:${svc}.${ns}.svc.${domain}
+subjectAltName=DNS:${svc},DNS:${svc}.${ns},DNS:${svc}.${ns}.svc,DNS:${svc}.${ns}.svc.${domain}${extra_sans:+,$extra_sans}
 EOF
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
   -subj "/CN=${svc}.${ns}.svc" -keyout "$tmp/tls.key" -out "$tmp/tls.csr" 2>/dev/null

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Checks manifests/ against a real kube-apiserver (test/cluster/cluster.sh):
-#   1. `kubectl apply --dry-run=server` accepts every file (manifests/ and manifests/v1/);
-#   2. the Deployment's pod passes the `restricted` Pod Security Standard (server dry run of its
-#      pod template in a namespace that enforces it);
+#   1. `kubectl apply --dry-run=server` accepts every file (manifests/ and manifests/v1/), the
+#      kustomize base and every overlay in overlays/ (secure: with certificates from
+#      certs/gen-certs.sh in a scratch copy);
+#   2. every rendered Deployment's pod passes the `restricted` Pod Security Standard (server dry
+#      run of its pod template in a namespace that enforces it);
 #   3. once rbac.yaml is applied, the ServiceAccount may do exactly what the server needs
 #      (SubjectAccessReviews), and the aggregated reader role reaches `view`.
-# Uses the running cluster if there is one, else brings one up and tears it down at the end.
+# Uses the running cluster if there is one (cluster.sh env, i.e. CLUSTER_STATE_DIR), else brings
+# one up and tears it down at the end.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,26 +22,46 @@ fail() {
 }
 
 if ! "$c" env >/dev/null 2>&1; then
-  trap '"$c" down' EXIT
+  brought_up=1
   "$c" up
 fi
 eval "$("$c" env)"
 k() { "$KUBECTL" "$@"; }
 
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"; [ -z "${brought_up:-}" ] || "$c" down' EXIT
+cp -r "$repo/manifests" "$repo/overlays" "$scratch/"
+rm -f "$scratch"/overlays/secure/*.crt "$scratch"/overlays/secure/*.key
+"$repo/certs/gen-certs.sh" --out "$scratch/certs" >/dev/null
+cp "$scratch"/certs/{tls.crt,tls.key,ca.crt} "$scratch/overlays/secure/"
+renders=(manifests)
+for d in "$scratch"/overlays/*/; do renders+=("overlays/$(basename "$d")"); done
+
 echo "--- server dry run"
 k apply --dry-run=server -f "$repo/manifests/" -f "$repo/manifests/v1/"
+k apply --dry-run=server -f "$scratch/certs/secret.yaml" -f "$scratch/certs/apiservice.yaml" \
+  -f "$scratch/certs/apiservice-v1.yaml"
+for r in "${renders[@]}"; do
+  echo "- kustomize $r"
+  k kustomize "$scratch/$r" >"$scratch/rendered.yaml"
+  k apply --dry-run=server -f "$scratch/rendered.yaml"
+done
 
 echo "--- restricted Pod Security Standard"
 k create namespace cms-psa-check --dry-run=client -o yaml | k apply -f - >/dev/null
 k label namespace cms-psa-check pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
-k create --dry-run=client -f "$repo/manifests/deployment.yaml" -o json | python3 -c '
-import json, sys
-spec = json.load(sys.stdin)["spec"]["template"]["spec"]
+for r in "${renders[@]}"; do
+  echo "- pod of $r"
+  k kustomize "$scratch/$r" | python3 -c '
+import json, sys, yaml
+dep = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Deployment"][0]
+spec = dep["spec"]["template"]["spec"]
 # The ServiceAccount and PriorityClass are not what is checked here.
 spec = {k: v for k, v in spec.items() if k not in ("serviceAccountName", "priorityClassName")}
 print(json.dumps({"apiVersion": "v1", "kind": "Pod",
                   "metadata": {"name": "psa-check", "namespace": "cms-psa-check"}, "spec": spec}))
 ' | k apply --dry-run=server -f -
+done
 k delete namespace cms-psa-check --wait=false >/dev/null
 
 echo "--- RBAC of $sa"
@@ -71,6 +94,7 @@ expect true "$sa" "" authorization.k8s.io subjectaccessreviews create
 expect true "$sa" kube-system "" configmaps get extension-apiserver-authentication
 expect false "$sa" kube-system "" configmaps get other
 expect false "$sa" kube-system "" secrets list
+expect false "$sa" kube-system "" secrets get cpp-metrics-server-tls
 expect false "$sa" "" "" nodes/proxy get kwok-node-0
 expect false "$sa" "" "" nodes/stats get kwok-node-0
 expect false "$sa" default "" pods delete
