@@ -181,6 +181,21 @@ def main():
         out = os.path.join(tmp, "certs")
         subprocess.run([os.path.join(REPO, "certs", "gen-certs.sh"), "--out", out], check=True,
                        capture_output=True, timeout=60)
+        run = lambda *a: subprocess.run(a, capture_output=True, text=True, timeout=60)
+        crt, cacrt = os.path.join(out, "tls.crt"), os.path.join(out, "ca.crt")
+        check(run("openssl", "verify", "-CAfile", cacrt, crt).returncode == 0,
+              "gen-certs: serving certificate verifies against its CA")
+        sans = run("openssl", "x509", "-in", crt, "-noout", "-ext", "subjectAltName").stdout
+        for n in (NAME, f"{NAME}.kube-system", f"{NAME}.kube-system.svc", f"{NAME}.kube-system.svc.cluster.local"):
+            check(f"DNS:{n}," in sans.strip() + ",", f"gen-certs: SAN {n}")
+        check("serverAuth" not in sans and "TLS Web Server Authentication" in
+              run("openssl", "x509", "-in", crt, "-noout", "-ext", "extendedKeyUsage").stdout,
+              "gen-certs: serverAuth usage")
+        before = open(crt).read(), open(cacrt).read()
+        subprocess.run([os.path.join(REPO, "certs", "gen-certs.sh"), "--out", out], check=True,
+                       capture_output=True, timeout=60)
+        check(open(crt).read() != before[0] and open(cacrt).read() == before[1],
+              "gen-certs again: new serving certificate, same CA (caBundle stays valid)")
         sdir = os.path.join(tmp, "overlays", "secure")
         for n in ("tls.crt", "tls.key", "ca.crt"):
             shutil.copy(os.path.join(out, n), sdir)
