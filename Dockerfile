@@ -3,7 +3,7 @@
 # Build stage: Debian 12 with the project's own dependency script (same packages as a developer
 # machine); only the server target is built, without the test tree.
 FROM debian:bookworm AS build
-RUN apt-get update -q && apt-get install -y -q --no-install-recommends ca-certificates sudo \
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh

@@ -64,7 +64,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 if [ -n "$ca_cert" ] || [ -n "$ca_key" ]; then
-  [ -s "$ca_cert" ] && [ -s "$ca_key" ] || { echo "gen-certs: need both --ca-cert and --ca-key" >&2; exit 2; }
+  if [ ! -s "$ca_cert" ] || [ ! -s "$ca_key" ]; then
+    echo "gen-certs: need both --ca-cert and --ca-key (readable files)" >&2
+    exit 2
+  fi
   cp "$ca_cert" "$tmp/ca.crt"
   cp "$ca_key" "$tmp/ca.key"
   mv "$tmp/ca.key" "$out/ca.key"

@@ -49,7 +49,8 @@ pki=$CLUSTER_STATE_DIR/pki
 mount=$tmp/mount
 mkdir -p "$mount"
 swap_to() {
-  local gen=$mount/..$(date +%s%N)
+  local gen
+  gen=$mount/..$(date +%s%N)
   mkdir "$gen"
   cp "$1/tls.crt" "$1/tls.key" "$1/ca.crt" "$gen/"
   ln -sfn "$(basename "$gen")" "$mount/..data_tmp"
@@ -96,9 +97,9 @@ k apply -f "$repo/manifests/rbac.yaml" >/dev/null
 "$c" stop "$name" >/dev/null 2>&1 || true
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$c" backend "$name" "$port" -- "$server" \
-  --secure-port={port} --bind-address=127.0.0.1 \
+  '--secure-port={port}' --bind-address=127.0.0.1 \
   --tls-cert-file="$mount/tls.crt" --tls-private-key-file="$mount/tls.key" \
-  --kubeconfig={kubeconfig} --kubelet-certificate-authority={ca} --kubelet-use-node-status-port \
+  '--kubeconfig={kubeconfig}' '--kubelet-certificate-authority={ca}' --kubelet-use-node-status-port \
   --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s
 pid=$(cat "$CLUSTER_STATE_DIR/pids/$name.pid")
 [ "$(served_fingerprint)" = "$(fingerprint "$tmp/first/tls.crt")" ] || fail "first certificate not served"
@@ -119,7 +120,9 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 [ "$(served_fingerprint)" = "$want" ] || fail "new certificate not served after 30 s"
-[ "$(cat "$CLUSTER_STATE_DIR/pids/$name.pid")" = "$pid" ] && kill -0 "$pid" || fail "server restarted"
+if [ "$(cat "$CLUSTER_STATE_DIR/pids/$name.pid")" != "$pid" ] || ! kill -0 "$pid"; then
+  fail "server restarted"
+fi
 echo "ok: new certificate served after $(($(date +%s) - t0)) s, same process $pid"
 k get --raw /apis/metrics.k8s.io/v1beta1/nodes >/dev/null || fail "aggregated route broken after rotation"
 
