@@ -3,8 +3,6 @@
 # Build stage: Debian 12 with the project's own dependency script (same packages as a developer
 # machine); only the server target is built, without the test tree.
 FROM debian:bookworm AS build
-RUN apt-get update -q && apt-get install -y -q --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
