@@ -93,6 +93,8 @@ echo "--- certificates"
 swap_to "$tmp/first"
 
 echo "--- server with the mounted files, RBAC of manifests/rbac.yaml"
+# The server is ready once it holds node and pod metrics: it needs a running pod.
+if [ -z "$(k get pods -A --field-selector=status.phase=Running -o name)" ]; then "$c" workload 1; fi
 k apply -f "$repo/manifests/rbac.yaml" >/dev/null
 "$c" stop "$name" >/dev/null 2>&1 || true
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
