@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 #include <sstream>
 
 #include "base/duration.h"
@@ -104,11 +105,13 @@ void FlagSet::Duration(const std::string& name, std::chrono::nanoseconds* target
 
 void FlagSet::StringList(const std::string& name, std::vector<std::string>* target,
                          std::string help) {
+  // The "first occurrence replaces the default" state lives with the setter: a reference to
+  // the Flag itself would dangle once flags_ grows.
+  auto touched = std::make_shared<bool>(false);
   Add({name, "strings", std::move(help), Join(*target), "", false, false, nullptr});
-  Flag& flag = flags_.back();
-  flag.set = [target, &flag](const std::string& v, std::string*) {
-    if (!flag.list_touched) target->clear();
-    flag.list_touched = true;
+  flags_.back().set = [target, touched](const std::string& v, std::string*) {
+    if (!*touched) target->clear();
+    *touched = true;
     for (auto& item : SplitComma(v)) target->push_back(item);
     return true;
   };

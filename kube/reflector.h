@@ -176,7 +176,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
 
   void OnPage(const std::string& continue_token, base::Result<net::Response> r) {
     if (!r.ok()) {
-      RetryLater(Next::kList, "list " + spec_.name + ": " + r.error(), false);
+      RetryLater(Next::kList, "list " + spec_.name + ": " + r.error(), true);
       return;
     }
     if (r->status != 200) {
@@ -184,7 +184,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
         // The continue token expired between pages: start over.
         UpdateStats([](InformerStats& s) { ++s.relists_gone; });
       }
-      RetryLater(Next::kList, "list " + spec_.name + ": " + ErrorFromResponse(*r).message(), false);
+      RetryLater(Next::kList, "list " + spec_.name + ": " + ErrorFromResponse(*r).message(), true);
       return;
     }
     auto page = Traits<T>::DecodeList(r->body);

@@ -359,13 +359,29 @@ class HttpClientImpl final : public HttpClient {
     connected_ = false;
   }
 
-  // Drops the connection objects; only called by the worker between operations.
-  void ResetConnection() {
+  // Drops the connection objects; only called by the worker between operations. `clean` when
+  // the connection ends after a complete exchange (not after an error).
+  void ResetConnection(bool clean = false) {
+    if (clean && tls_stream_ && tls_stream_->ok()) {
+      // Keep the session (TLS 1.3 ticket) so the next connection can resume it and skip the
+      // certificate exchange and verification.
+      SSL_SESSION* session = SSL_get1_session(tls_stream_->native_handle());
+      if (session != nullptr && SSL_SESSION_is_resumable(session) == 1)
+        session_.reset(session);
+      else
+        SSL_SESSION_free(session);
+    }
     AbortConnection();
     tls_stream_.reset();
     tcp_stream_.reset();
     buffer_.clear();
     if (buffer_.capacity() > kMaxIdleBuffer) buffer_.shrink_to_fit();
+  }
+
+  // No timer stays armed on an idle connection, so nothing runs for this client between calls.
+  void DisarmTimers() {
+    if (tls_stream_) tls_stream_->expires_never();
+    if (tcp_stream_) tcp_stream_->expires_never();
   }
 
   static Clock::time_point Earlier(Clock::time_point deadline, std::chrono::milliseconds d) {
@@ -418,9 +434,11 @@ class HttpClientImpl final : public HttpClient {
       tcp_stream_.reset();
       if (!tls_stream_->ok()) co_return Failure{"handshake", OpenSslError("creating TLS session")};
       if (auto f = ConfigureTls(tls_stream_->native_handle())) co_return f;
+      if (session_) SSL_set_session(tls_stream_->native_handle(), session_.get());
       tls_stream_->expires_at(Earlier(deadline, options_.handshake_timeout));
       auto [hec, hn] = co_await tls_stream_->async_handshake(kTuple);
       if (hec) {
+        session_.reset();
         std::string cause = Cause(hec);
         long verify = SSL_get_verify_result(tls_stream_->native_handle());
         if (verify != X509_V_OK)
@@ -428,6 +446,7 @@ class HttpClientImpl final : public HttpClient {
         co_return Failure{"handshake", cause};
       }
     }
+    DisarmTimers();
     connected_ = true;
     co_return std::nullopt;
   }
@@ -547,9 +566,8 @@ class HttpClientImpl final : public HttpClient {
     if (ct != msg.end()) out.content_type = std::string(ct->value());
     bool keep = parser.keep_alive();
     out.body = std::move(msg.body());
-    beast::get_lowest_layer(stream).expires_never();
     if (!keep) {
-      ResetConnection();
+      ResetConnection(/*clean=*/true);
     } else if (buffer_.capacity() > kMaxIdleBuffer) {
       buffer_.shrink_to_fit();
     }
@@ -574,6 +592,7 @@ class HttpClientImpl final : public HttpClient {
         f = co_await Exchange(*tls_stream_, call, reused, out);
       else
         f = co_await Exchange(*tcp_stream_, call, reused, out);
+      DisarmTimers();
       if (!f) co_return base::Status::Ok();
       ResetConnection();
       if (f->retryable && attempt == 0 && call.epoch == epoch_) continue;
@@ -654,9 +673,10 @@ class HttpClientImpl final : public HttpClient {
         f = co_await StreamExchange(*tls_stream_, call, reused, deadline, stopped);
       else
         f = co_await StreamExchange(*tcp_stream_, call, reused, deadline, stopped);
+      DisarmTimers();
       if (!f) {
         // A stream stopped early leaves unread bytes on the connection: never reuse it.
-        if (stopped) ResetConnection();
+        if (stopped) ResetConnection(/*clean=*/true);
         co_return base::Status::Ok();
       }
       ResetConnection();
@@ -679,6 +699,10 @@ class HttpClientImpl final : public HttpClient {
   bool resolve_timed_out_ = false;
   std::optional<beast::tcp_stream> tcp_stream_;  // plain connection, or TCP before the handshake
   std::optional<TlsSocket> tls_stream_;
+  struct SessionFree {
+    void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+  };
+  std::unique_ptr<SSL_SESSION, SessionFree> session_;  // last resumable TLS session
   bool connected_ = false;
   beast::flat_buffer buffer_;  // read buffer, kept across requests
   std::string request_bytes_;  // the serialized request being sent, storage reused

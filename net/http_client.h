@@ -8,7 +8,8 @@
 //
 // Cost (see test/net/http_client_bench.cc): a kept-alive TLS connection is OpenSSL talking to
 // the socket directly (net/tls_socket.h), whose record buffers are released while idle; the
-// read buffer and request storage are reused across calls. Reconnecting costs a full handshake.
+// read buffer and request storage are reused across calls. A reconnect resumes the previous TLS
+// session when the server allows it (skipping certificate exchange and verification).
 //
 // Thread-safety: all public methods may be called from any thread. Callbacks run on the client's
 // strand, exactly once per call, and must not throw. The io_context must outlive the client;

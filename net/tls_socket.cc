@@ -48,7 +48,12 @@ const BIO_METHOD* NoSignalSocketMethod() {
 }  // namespace
 
 TlsSocket::State::~State() {
-  if (ssl != nullptr) SSL_free(ssl);
+  if (ssl == nullptr) return;
+  // Connections end by closing the socket, without close_notify. Unless told the shutdown was
+  // orderly, SSL_free marks the session non-resumable, which would defeat resumption.
+  // Sessions of connections that failed with a TLS alert were already invalidated by OpenSSL.
+  SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl);
 }
 
 TlsSocket::TlsSocket(asio::ip::tcp::socket socket, asio::ssl::context& context)

@@ -46,12 +46,13 @@ struct Manager::Job {
   std::optional<Target> target;
   nanoseconds offset{0};
   SteadyTime started{};
+  bool done = false;  // outcome recorded
   NodeOutcome outcome;
 };
 
 struct Manager::TickRun {
   explicit TickRun(boost::asio::strand<boost::asio::io_context::executor_type>& strand)
-      : launch_timer(strand) {}
+      : launch_timer(strand), watchdog(strand) {}
   SteadyTime start{};
   SteadyTime deadline{};  // every scrape of this tick ends by then
   base::UnixNanos wall_start = 0;
@@ -59,9 +60,15 @@ struct Manager::TickRun {
   size_t next = 0;  // next job to launch
   size_t in_flight = 0;
   size_t remaining = 0;  // jobs not finished
+  bool ended = false;    // EndTick ran; late timer callbacks must do nothing
   Store::Tick* tick = nullptr;
   boost::asio::steady_timer launch_timer;
+  boost::asio::steady_timer watchdog;  // ends the tick if a client misses its deadline
   std::function<void()> done;
+  // Guards `closed`: once the tick is closed, late answers no longer reach the store.
+  std::mutex merge_mu;
+  bool closed = false;
+  std::vector<char> answered;  // per job: its answer reached the store (guarded by merge_mu)
 };
 
 Manager::Manager(boost::asio::io_context& io, base::Clock& clock, NodeSource& nodes,
@@ -171,6 +178,7 @@ void Manager::BeginTick(std::function<void()> done) {
   auto offsets = PlanLaunches(run->jobs.size(), spread);
   for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
 
+  run->answered.assign(run->jobs.size(), 0);
   run->tick = &store_.BeginTick();
   run->remaining = run->jobs.size();
   current_ = run;
@@ -188,10 +196,36 @@ void Manager::BeginTick(std::function<void()> done) {
     EndTick(run);
     return;
   }
+  // Every request has a deadline before run->deadline; this only fires if a client breaks
+  // that promise, so one stuck connection cannot stall every later tick.
+  nanoseconds grace = std::min<nanoseconds>(settings_.resolution / 40, std::chrono::seconds(1));
+  run->watchdog.expires_after(run->deadline + grace - clock_.Steady());
+  run->watchdog.async_wait([this, run](boost::system::error_code ec) {
+    if (ec || run->ended) return;
+    std::vector<char> answered;
+    {
+      std::lock_guard<std::mutex> lock(run->merge_mu);
+      run->closed = true;
+      answered = run->answered;
+    }
+    for (size_t i = 0; i < run->jobs.size(); ++i) {
+      Job& job = run->jobs[i];
+      // Skip the finished, the never started, and those whose answer is queued for Finish.
+      if (job.done || job.started == SteadyTime{} || answered[i]) continue;
+      NodeOutcome outcome = job.outcome;
+      outcome.error = "no answer by the tick deadline";
+      outcome.duration = clock_.Steady() - job.started;
+      run->tick->Failure(job.node);
+      --run->in_flight;
+      Record(run, i, std::move(outcome));
+    }
+    LaunchDue(run);
+  });
   LaunchDue(run);
 }
 
 void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
+  if (run->ended) return;
   SteadyTime now = clock_.Steady();
   while (run->next < run->jobs.size() && run->in_flight < settings_.max_concurrency) {
     Job& job = run->jobs[run->next];
@@ -203,17 +237,21 @@ void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
     if (now >= run->deadline) {
       // Queued behind the concurrency limit until the tick ran out.
       size_t index = run->next++;
-      ++run->in_flight;
       NodeOutcome outcome = job.outcome;
       outcome.error = "not started before the tick deadline (" +
                       std::to_string(settings_.max_concurrency) + " scrapes in flight)";
       run->tick->Failure(job.node);
-      Finish(run, index, std::move(outcome));
-      return;  // Finish calls LaunchDue again
+      Record(run, index, std::move(outcome));
+      continue;
     }
     Launch(run, run->next++);
   }
   while (run->next < run->jobs.size() && !run->jobs[run->next].target) ++run->next;
+  if (run->remaining == 0) {
+    run->launch_timer.cancel();
+    EndTick(run);
+    return;
+  }
   if (run->next < run->jobs.size() && run->in_flight < settings_.max_concurrency) {
     SteadyTime due = run->start + run->jobs[run->next].offset;
     run->launch_timer.expires_after(due - now);
@@ -229,35 +267,47 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
   job.started = clock_.Steady();
   job.outcome.started = clock_.Now();
   SteadyTime deadline = std::min(job.started + settings_.request_timeout, run->deadline);
-  client_.Get(job.node, *job.target, deadline, [this, run, index](base::Result<std::string> body) {
-    // Runs on the client's thread: parse and merge here, so the body is dropped at once.
-    thread_local ResourceMetrics metrics;
-    const Job& job = run->jobs[index];  // immutable while the request is in flight
-    NodeOutcome outcome = job.outcome;
-    if (!body.ok()) {
-      outcome.error = body.error();
-    } else {
-      base::Status parsed = ParseResourceMetrics(*body, outcome.started, &metrics);
-      if (!parsed.ok()) {
-        outcome.error = "parse: " + parsed.message();
-      } else if (metrics.scrape_error) {
-        outcome.error = "kubelet reported resource_scrape_error 1";
-      } else {
-        outcome.success = true;
-        run->tick->Success(job.node, metrics);
-      }
-    }
-    if (!outcome.success) run->tick->Failure(job.node);
-    outcome.duration = clock_.Steady() - job.started;
-    boost::asio::post(strand_, [this, run, index, outcome = std::move(outcome)]() mutable {
-      Finish(run, index, std::move(outcome));
-    });
-  });
+  // The callback gets its own copies: the watchdog may record this job while it runs.
+  client_.Get(job.node, *job.target, deadline,
+              [this, run, index, started = job.started,
+               outcome = job.outcome](base::Result<std::string> body) mutable {
+                // Runs on the client's thread: parse and merge here, so the body is dropped
+                // at once.
+                thread_local ResourceMetrics metrics;
+                if (!body.ok()) {
+                  outcome.error = body.error();
+                } else {
+                  base::Status parsed = ParseResourceMetrics(*body, outcome.started, &metrics);
+                  if (!parsed.ok()) {
+                    outcome.error = "parse: " + parsed.message();
+                  } else if (metrics.scrape_error) {
+                    outcome.error = "kubelet reported resource_scrape_error 1";
+                  } else {
+                    outcome.success = true;
+                  }
+                }
+                {
+                  std::lock_guard<std::mutex> lock(run->merge_mu);
+                  if (!run->closed) {
+                    run->answered[index] = 1;
+                    if (outcome.success) {
+                      run->tick->Success(outcome.node, metrics);
+                    } else {
+                      run->tick->Failure(outcome.node);
+                    }
+                  }
+                }
+                outcome.duration = clock_.Steady() - started;
+                boost::asio::post(strand_,
+                                  [this, run, index, outcome = std::move(outcome)]() mutable {
+                                    Finish(run, index, std::move(outcome));
+                                  });
+              });
 }
 
-void Manager::Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome) {
-  --run->in_flight;
+void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome) {
   --run->remaining;
+  run->jobs[index].done = true;
   if (outcome.success) {
     total_success_.fetch_add(1);
   } else {
@@ -265,15 +315,22 @@ void Manager::Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutc
     spdlog::warn("Failed to scrape node {} ({}): {}", outcome.node, outcome.url, outcome.error);
   }
   run->jobs[index].outcome = std::move(outcome);
-  if (run->remaining == 0) {
-    run->launch_timer.cancel();
-    EndTick(run);
-    return;
-  }
-  LaunchDue(run);
+}
+
+void Manager::Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome) {
+  if (run->jobs[index].done) return;  // answered after the watchdog closed the tick
+  --run->in_flight;
+  Record(run, index, std::move(outcome));
+  LaunchDue(run);  // launches what is due and ends the tick when nothing remains
 }
 
 void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
+  run->ended = true;
+  run->watchdog.cancel();
+  {
+    std::lock_guard<std::mutex> lock(run->merge_mu);
+    run->closed = true;
+  }
   store_.Publish();
   auto report = std::make_shared<TickReport>();
   report->start = run->wall_start;

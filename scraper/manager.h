@@ -105,6 +105,7 @@ class Manager {
   void BeginTick(std::function<void()> done);
   void LaunchDue(const std::shared_ptr<TickRun>& run);
   void Launch(const std::shared_ptr<TickRun>& run, size_t index);
+  void Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
   void Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
   void EndTick(const std::shared_ptr<TickRun>& run);
 

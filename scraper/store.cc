@@ -84,6 +84,23 @@ struct Store::NodeState {
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
 };
 
+namespace {}  // namespace
+
+// True when `usages` lists exactly the containers of `node`, in the same order.
+bool Store::SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages) {
+  size_t k = 0;
+  for (const PodState& pod : node.pods) {
+    for (const ContainerState& c : pod.containers) {
+      if (k == usages.size()) return false;
+      const ContainerUsage& u = usages[k++];
+      if (c.name != u.container || pod.name != u.pod || pod.namespace_ != u.namespace_) {
+        return false;
+      }
+    }
+  }
+  return k == usages.size();
+}
+
 namespace {
 
 void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
@@ -148,64 +165,102 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
   if (metrics->node.has_cpu && metrics->node.has_memory) {
     Advance(old ? &old->series : nullptr, metrics->node, &fresh.series);
   }
-  // Containers arrive sorted by (namespace, pod, container), and the old state is sorted the
-  // same way: one merge walk finds each container's old state. Matched names are moved into
-  // the new state, so cursors only ever compare entries after the last match.
-  std::vector<PodState>* old_pods = old ? &old->pods : nullptr;
-  size_t next_old_pod = 0;        // first old pod not yet matched or passed
-  PodState* old_pod = nullptr;    // old state of the current pod, if any
-  size_t next_old_container = 0;  // first container of old_pod not yet matched or passed
-  using Key = std::tuple<std::string_view, std::string_view>;
-  fresh.pods.reserve(old_pods ? old_pods->size() : 0);
-  for (const ContainerUsage& usage : metrics->containers) {
-    if (fresh.pods.empty() || fresh.pods.back().name != usage.pod ||
-        fresh.pods.back().namespace_ != usage.namespace_) {
-      old_pod = nullptr;
-      next_old_container = 0;
-      if (old_pods) {
-        Key key(usage.namespace_, usage.pod);
-        while (next_old_pod < old_pods->size() &&
-               Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) < key) {
-          ++next_old_pod;
-        }
-        if (next_old_pod < old_pods->size() &&
-            Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) == key) {
-          old_pod = &(*old_pods)[next_old_pod++];
-        }
-      }
-      PodState pod;
-      if (old_pod != nullptr) {
-        pod.namespace_ = std::move(old_pod->namespace_);
-        pod.name = std::move(old_pod->name);
-        pod.containers.reserve(old_pod->containers.size());
-      } else {
-        pod.namespace_ = usage.namespace_;
-        pod.name = usage.pod;
-      }
-      fresh.pods.push_back(std::move(pod));
-    }
-    ContainerState* old_container = nullptr;
-    if (old_pod != nullptr) {
-      auto& old_containers = old_pod->containers;
-      while (next_old_container < old_containers.size() &&
-             std::string_view(old_containers[next_old_container].name) < usage.container) {
-        ++next_old_container;
-      }
-      if (next_old_container < old_containers.size() &&
-          old_containers[next_old_container].name == usage.container) {
-        old_container = &old_containers[next_old_container++];
+  if (old != nullptr && SameLayout(*old, metrics->containers)) {
+    // Nothing was created or deleted on the node since the last scrape: update in place.
+    size_t k = 0;
+    for (PodState& pod : old->pods) {
+      for (ContainerState& c : pod.containers) {
+        ContainerState next;
+        AdvanceContainer(&c, metrics->containers[k++], settings_.resolution, &next);
+        c.start_time = next.start_time;
+        c.series = next.series;
       }
     }
-    ContainerState container;
-    AdvanceContainer(old_container, usage, settings_.resolution, &container);
-    if (old_container != nullptr) {
-      container.name = std::move(old_container->name);
-    } else {
-      container.name = usage.container;
-    }
-    fresh.pods.back().containers.push_back(std::move(container));
+    old->series = fresh.series;
+    old->failed_ticks = 0;
+    next_->emplace(std::string(node), std::move(*old));
+    return;
   }
-  for (auto& pod : fresh.pods) pod.containers.shrink_to_fit();
+  // Containers arrive sorted by (namespace, pod, container), and the old state is sorted the
+  // same way: one merge walk finds each pod's old state. A pod whose containers did not change
+  // (the usual case) is moved over and updated in place, so a tick allocates nothing for it and
+  // only one generation of per-container state is ever alive.
+  std::vector<PodState>* old_pods = old ? &old->pods : nullptr;
+  size_t next_old_pod = 0;  // first old pod not yet matched or passed
+  using Key = std::tuple<std::string_view, std::string_view>;
+  const std::vector<ContainerUsage>& usages = metrics->containers;
+  fresh.pods.reserve(old_pods ? old_pods->size() : 0);
+  for (size_t first = 0, end = 0; first < usages.size(); first = end) {
+    const ContainerUsage& head = usages[first];
+    end = first + 1;
+    while (end < usages.size() && usages[end].pod == head.pod &&
+           usages[end].namespace_ == head.namespace_) {
+      ++end;
+    }
+    PodState* old_pod = nullptr;
+    if (old_pods) {
+      Key key(head.namespace_, head.pod);
+      while (next_old_pod < old_pods->size() &&
+             Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) < key) {
+        ++next_old_pod;
+      }
+      if (next_old_pod < old_pods->size() &&
+          Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) == key) {
+        old_pod = &(*old_pods)[next_old_pod++];
+      }
+    }
+    bool same_containers = old_pod != nullptr && old_pod->containers.size() == end - first;
+    for (size_t k = first; same_containers && k < end; ++k) {
+      same_containers = old_pod->containers[k - first].name == usages[k].container;
+    }
+    if (same_containers) {
+      PodState& pod = fresh.pods.emplace_back(std::move(*old_pod));
+      for (size_t k = first; k < end; ++k) {
+        ContainerState& c = pod.containers[k - first];
+        ContainerState next;
+        AdvanceContainer(&c, usages[k], settings_.resolution, &next);
+        c.start_time = next.start_time;
+        c.series = next.series;
+      }
+      continue;
+    }
+    // Containers were added or removed: build the pod afresh, matching old containers by a
+    // merge walk (both lists are sorted by name).
+    PodState pod;
+    if (old_pod != nullptr) {
+      pod.namespace_ = std::move(old_pod->namespace_);
+      pod.name = std::move(old_pod->name);
+    } else {
+      pod.namespace_ = head.namespace_;
+      pod.name = head.pod;
+    }
+    pod.containers.reserve(end - first);
+    size_t next_old_container = 0;
+    for (size_t k = first; k < end; ++k) {
+      const ContainerUsage& usage = usages[k];
+      ContainerState* old_container = nullptr;
+      if (old_pod != nullptr) {
+        auto& old_containers = old_pod->containers;
+        while (next_old_container < old_containers.size() &&
+               std::string_view(old_containers[next_old_container].name) < usage.container) {
+          ++next_old_container;
+        }
+        if (next_old_container < old_containers.size() &&
+            old_containers[next_old_container].name == usage.container) {
+          old_container = &old_containers[next_old_container++];
+        }
+      }
+      ContainerState container;
+      AdvanceContainer(old_container, usage, settings_.resolution, &container);
+      if (old_container != nullptr) {
+        container.name = std::move(old_container->name);
+      } else {
+        container.name = usage.container;
+      }
+      pod.containers.push_back(std::move(container));
+    }
+    fresh.pods.push_back(std::move(pod));
+  }
   fresh.pods.shrink_to_fit();
   next_->emplace(std::string(node), std::move(fresh));
 }
@@ -227,6 +282,10 @@ void Store::Publish() {
 std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats* stats) const {
   std::vector<NodeMetrics> nodes;
   std::vector<PodMetrics> pods;
+  size_t pod_count = 0;
+  for (const auto& entry : *state_) pod_count += entry.second.pods.size();
+  nodes.reserve(state_->size());
+  pods.reserve(pod_count);
   stats->nodes = state_->size();
   for (const auto& [name, node] : *state_) {
     if (node.failed_ticks > 0) ++stats->retained_nodes;

@@ -88,6 +88,7 @@ class Store final : public WindowSource {
   using StateMap = std::map<std::string, NodeState, std::less<>>;
 
   void Merge(std::string_view node, const ResourceMetrics* metrics);
+  static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
   std::shared_ptr<const Window> BuildWindow(uint64_t generation, StoreStats* stats) const;
 
   const StoreSettings settings_;

@@ -7,11 +7,17 @@ namespace scraper {
 
 Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods)
     : generation_(generation), nodes_(std::move(nodes)), pods_(std::move(pods)) {
-  std::sort(nodes_.begin(), nodes_.end(),
-            [](const NodeMetrics& a, const NodeMetrics& b) { return a.name < b.name; });
-  std::sort(pods_.begin(), pods_.end(), [](const PodMetrics& a, const PodMetrics& b) {
+  // The store hands over sorted vectors; checking is linear, sorting again is not.
+  auto node_less = [](const NodeMetrics& a, const NodeMetrics& b) { return a.name < b.name; };
+  auto pod_less = [](const PodMetrics& a, const PodMetrics& b) {
     return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
-  });
+  };
+  if (!std::is_sorted(nodes_.begin(), nodes_.end(), node_less)) {
+    std::sort(nodes_.begin(), nodes_.end(), node_less);
+  }
+  if (!std::is_sorted(pods_.begin(), pods_.end(), pod_less)) {
+    std::sort(pods_.begin(), pods_.end(), pod_less);
+  }
 }
 
 const NodeMetrics* Window::FindNode(std::string_view name) const {

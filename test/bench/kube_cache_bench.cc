@@ -66,8 +66,9 @@ void PodMemory(std::size_t n, std::size_t labels) {
   std::size_t after = HeapInUse();
   double per_pod = static_cast<double>(after - before) / static_cast<double>(n);
   double label_part = labels ? static_cast<double>(LabelsBytes(n, labels)) / n : 0.0;
-  std::printf("pod cache: %zu pods, %zu labels each: %.0f bytes/pod total, %.0f bytes/pod beyond labels\n",
-              n, labels, per_pod, per_pod - label_part);
+  std::printf(
+      "pod cache: %zu pods, %zu labels each: %.0f bytes/pod total, %.0f bytes/pod beyond labels\n",
+      n, labels, per_pod, per_pod - label_part);
 
   // Lookups at this size.
   auto sel = kube::LabelSelector::Parse(labels ? "app.kubernetes.io/label-0=value-3" : "").value();
@@ -83,10 +84,11 @@ void PodMemory(std::size_t n, std::size_t labels) {
   auto t2 = Clock::now();
   auto all = cache.List("", sel);
   auto t3 = Clock::now();
-  std::printf("  Get: %.2f us each (%zu found); List(namespace, selector): %.1f us each (%zu pods); "
-              "List(all, selector): %.1f ms (%zu pods)\n",
-              Ms(t1 - t0) * 1000 / 100000, found, Ms(t2 - t1) * 1000 / 100, listed / 100,
-              Ms(t3 - t2), all.size());
+  std::printf(
+      "  Get: %.2f us each (%zu found); List(namespace, selector): %.1f us each (%zu pods); "
+      "List(all, selector): %.1f ms (%zu pods)\n",
+      Ms(t1 - t0) * 1000 / 100000, found, Ms(t2 - t1) * 1000 / 100, listed / 100, Ms(t3 - t2),
+      all.size());
 }
 
 void NodeMemory(std::size_t n) {
@@ -96,8 +98,8 @@ void NodeMemory(std::size_t n) {
     std::vector<kube::Node> nodes;
     for (std::size_t i = 0; i < n; ++i) {
       kube::Node node;
-      node.name = "ip-10-0-" + std::to_string(i / 256) + "-" + std::to_string(i % 256) +
-                  ".ec2.internal";
+      node.name =
+          "ip-10-0-" + std::to_string(i / 256) + "-" + std::to_string(i % 256) + ".ec2.internal";
       node.uid = "7a1c2b3d-4e5f-4a6b-8c7d-" + std::to_string(100000000000 + i);
       node.labels = {{"kubernetes.io/hostname", node.name},
                      {"kubernetes.io/os", "linux"},
@@ -136,18 +138,21 @@ void ListAndSync(std::size_t n) {
     bool synced = kube::WaitForCacheSync({informer.get()}, std::chrono::minutes(5));
     auto elapsed = Clock::now() - start;
     auto stats = informer->Stats();
-    std::printf("informer list+sync: %zu pod metadata objects in %zu pages over TLS: %.0f ms (%s); "
-                "cache heap after sync: %.0f bytes/pod (3 labels)\n",
-                cache.Size(), static_cast<std::size_t>(stats.list_pages), Ms(elapsed),
-                synced ? "synced" : "NOT synced",
-                static_cast<double>(HeapInUse() - heap_before) / static_cast<double>(n));
+    std::printf(
+        "informer list+sync: %zu pod metadata objects in %zu pages over TLS: %.0f ms (%s); "
+        "cache heap after sync: %.0f bytes/pod (3 labels)\n",
+        cache.Size(), static_cast<std::size_t>(stats.list_pages), Ms(elapsed),
+        synced ? "synced" : "NOT synced",
+        static_cast<double>(HeapInUse() - heap_before) / static_cast<double>(n));
     // Client-side decode cost alone, on one page as the server sends it.
-    std::string page = R"({"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"1"},"items":[)";
+    std::string page =
+        R"({"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"1"},"items":[)";
     for (int i = 0; i < 500; ++i) {
       if (i) page += ",";
-      page += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"pod-)" +
-              std::to_string(i) +
-              R"(-7d9f8b6c5d-x2k4q","namespace":"ns-1","uid":"0b9f3c2e-5d1a-4f7b-9e8c-100000000000","resourceVersion":"1","labels":{"label-0":"value-1","label-1":"value-2","label-2":"value-3"}}})";
+      page +=
+          R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"pod-)" +
+          std::to_string(i) +
+          R"(-7d9f8b6c5d-x2k4q","namespace":"ns-1","uid":"0b9f3c2e-5d1a-4f7b-9e8c-100000000000","resourceVersion":"1","labels":{"label-0":"value-1","label-1":"value-2","label-2":"value-3"}}})";
     }
     page += "]}";
     auto d0 = Clock::now();

@@ -1,5 +1,7 @@
 // Parser throughput on a realistic 100-pod kubelet payload. Prints MB/s; not a test.
 //   build/test/bench/parser_bench [pods] [containers-per-pod] [seconds]
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +23,13 @@ int main(int argc, char** argv) {
   }
   size_t lines = 0;
   for (char c : payload) lines += c == '\n';
+  // CPU time of this thread, so that other processes on a busy machine do not count.
+  auto thread_cpu = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  };
+  double cpu_start = thread_cpu();
   auto start = std::chrono::steady_clock::now();
   auto until = start + std::chrono::duration<double>(seconds);
   long iterations = 0;
@@ -30,12 +39,15 @@ int main(int argc, char** argv) {
     }
     iterations += 64;
   }
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double elapsed = thread_cpu() - cpu_start;
   double mb = static_cast<double>(payload.size()) * static_cast<double>(iterations) / 1e6;
   std::printf("payload: %d pods x %d containers, %zu bytes, %zu lines\n", pods, containers,
               payload.size(), lines);
-  std::printf("parsed %ld times in %.2f s: %.1f MB/s, %.1f us per payload, %.0f ns per line\n",
-              iterations, elapsed, mb / elapsed, elapsed * 1e6 / static_cast<double>(iterations),
-              elapsed * 1e9 / static_cast<double>(iterations) / static_cast<double>(lines));
+  std::printf(
+      "parsed %ld times in %.2f s of CPU (%.2f s wall): %.1f MB/s per core, "
+      "%.1f us per payload, %.0f ns per line\n",
+      iterations, elapsed, wall, mb / elapsed, elapsed * 1e6 / static_cast<double>(iterations),
+      elapsed * 1e9 / static_cast<double>(iterations) / static_cast<double>(lines));
   return 0;
 }

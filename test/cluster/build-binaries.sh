@@ -21,7 +21,8 @@
 #   KWOK_VERSION            default v0.8.0
 #   METRICS_SERVER_VERSION  default v0.9.0
 #   ETCD_SOURCE             go (default: build the etcd server k8s.io/kubernetes pins) or apt
-#                           (Debian's etcd-server package, installed with apt-get if absent)
+#                           (Debian's etcd-server package, fetched with apt-get download and
+#                           unpacked into the cache, not installed)
 #   ETCD_VERSION            with ETCD_SOURCE=go: override the etcd version (v3.X.Y)
 #   BUILD_NICE              niceness of the builds (default 10)
 #
@@ -135,7 +136,7 @@ fi
 # stamp DIR NAME VERSION SECONDS SOURCE: records a successful build.
 stamp() {
   local dir=$1 name=$2 version=$3 secs=$4 source=$5 size
-  size=$(stat -c %s "$dir/$name")
+  size=$(stat -L -c %s "$dir/$name")
   cat >"$dir/BUILD-INFO" <<EOF
 name=$name
 version=$version
@@ -198,7 +199,15 @@ build_k8s() {
     local pkgs=()
     for b in "${k8s_bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b@$k8s_version"); done
     log "go get ${pkgs[*]} (module downloads)"
-    run_logged "go get k8s.io/kubernetes@$k8s_version (module proxy)" "$logfile" go get "${pkgs[@]}"
+    if ! nice -n "$nice_level" go get "${pkgs[@]}" >>"$logfile" 2>&1; then
+      local gone
+      gone=$(grep -o 'k8s.io/[A-Za-z0-9._-]*/@v/v[0-9.]*\.zip: 403' "$logfile" |
+        sed 's#/@v/#@#; s/\.zip: 403//' | sort -u | tr '\n' ' ')
+      [ -z "$gone" ] || echo "[build-binaries] the module proxy does not serve: $gone" \
+        "(pick another K8S_VERSION whose staging modules it serves)" >&2
+      tail -n 5 "$logfile" >&2
+      die "step 'go get k8s.io/kubernetes@$k8s_version (module proxy)' (full log: $logfile)"
+    fi
   ) || exit 1
   local ld="-s -w" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -251,13 +260,21 @@ build_etcd() {
   start=$(date +%s)
   mkdir -p "$etcd_dir"
   if [ "$etcd_source" = apt ]; then
-    if ! [ -x /usr/bin/etcd ]; then
-      log "installing Debian etcd-server with apt-get (log: $logfile)"
-      run_logged "apt-get install etcd-server" "$logfile" \
-        env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server
-    fi
-    ln -sf /usr/bin/etcd "$etcd_dir/etcd"
-    stamp "$etcd_dir" etcd "$(dpkg-query -W -f='${Version}' etcd-server)" 0 "Debian etcd-server"
+    # Unpacked, not installed: installing etcd-server would also start a system etcd daemon.
+    local deb
+    log "downloading Debian etcd-server with apt-get and unpacking it (log: $logfile)"
+    (
+      cd "$etcd_dir"
+      rm -rf root ./*.deb
+      run_logged "apt-get download etcd-server" "$logfile" apt-get download etcd-server
+      deb=$(ls ./etcd-server_*.deb)
+      run_logged "dpkg -x $deb" "$logfile" dpkg -x "$deb" root
+      ln -sf root/usr/bin/etcd etcd
+      rm -f ./*.deb
+      deb=${deb#./etcd-server_}
+      echo "${deb%_*.deb}" >version
+    ) || exit 1
+    stamp "$etcd_dir" etcd "debian-$(cat "$etcd_dir/version")" $(($(date +%s) - start)) "Debian etcd-server (apt-get download + dpkg -x)"
     return
   fi
   # server/go.mod carries replace directives (../api, ...), so "go install" refuses it; a wrapper

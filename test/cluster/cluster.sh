@@ -21,7 +21,9 @@
 #                              127.0.0.1, NAME.kube-system.svc), the cluster CA, and a kubeconfig
 #                              whose user is system:serviceaccount:kube-system:NAME (bound by
 #                              `rbac`); waits until https://127.0.0.1:PORT/readyz answers
-#   metrics-server NAME PORT   run the reference metrics-server as backend NAME on PORT
+#   metrics-server NAME PORT   run the reference metrics-server as backend NAME on PORT (it turns
+#                              ready only once some node has pods: kwok reports 0 memory for an
+#                              empty node and metrics-server drops such nodes; run `workload` first)
 #   rbac NAME                  RBAC for backend NAME: nodes/metrics get, nodes+pods get/list/watch,
 #                              system:auth-delegator, extension-apiserver-authentication-reader
 #   register NAME PORT [--insecure]
@@ -59,9 +61,12 @@ die() {
 
 # --- binaries -------------------------------------------------------------------------------
 
+# A running cluster keeps the binaries it was started with (recorded in $state/binaries).
 load_binaries() {
   local line
-  if ! line=$("$here/build-binaries.sh" --print-env); then
+  if [ -f "$state/binaries" ]; then
+    line=$(cat "$state/binaries")
+  elif ! line=$("$here/build-binaries.sh" --print-env); then
     die "binaries missing: run $here/build-binaries.sh first"
   fi
   while IFS='=' read -r key path; do
@@ -313,7 +318,7 @@ start_controller_manager() {
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
     --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
     --use-service-account-credentials=false \
-    --controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller \
+    --controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller \
     --horizontal-pod-autoscaler-sync-period="${HPA_SYNC_PERIOD:-5s}" \
     --horizontal-pod-autoscaler-cpu-initialization-period=10s \
     --horizontal-pod-autoscaler-initial-readiness-delay=5s \
@@ -331,12 +336,26 @@ start_scheduler() {
     curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 }
 
+# On a failed `up`, stop what was started and keep only the logs, in $state.failed-logs.
+up_failed() {
+  local rc=$?
+  [ "$rc" -ne 0 ] || return 0
+  trap - EXIT
+  rm -rf "$state.failed-logs"
+  cp -r "$logs" "$state.failed-logs" 2>/dev/null || true
+  log "up failed; stopping what was started (logs kept in $state.failed-logs)"
+  cmd_down >/dev/null 2>&1 || true
+  exit "$rc"
+}
+
 cmd_up() {
   local t0
   t0=$(date +%s)
   load_binaries
-  if [ -f "$state/env" ]; then die "a cluster already exists in $state (run: $0 down)"; fi
+  if [ -e "$state" ]; then die "a cluster already exists in $state (run: $0 down)"; fi
+  trap up_failed EXIT
   mkdir -p "$state" "$pids" "$logs"
+  "$here/build-binaries.sh" --print-env >"$state/binaries"
   cat >"$state/env" <<EOF
 ETCD_PORT=$(free_port)
 ETCD_PEER_PORT=$(free_port)
@@ -354,28 +373,49 @@ EOF
   start_controller_manager
   start_scheduler
   echo "UP_SECONDS=$(($(date +%s) - t0))" >>"$state/env"
+  trap - EXIT
   log "cluster up in $(($(date +%s) - t0))s; use: eval \"\$($0 env)\""
 }
 
 cmd_down() {
-  local f name port
+  local f name port pid i alive names=() pidlist=()
   [ -d "$pids" ] || {
     log "nothing to stop in $state"
     rm -rf "$state"
     return 0
   }
-  # Backends first, then the control plane in reverse start order.
+  # TERM every process group this state dir started (backends first, then the control plane in
+  # reverse start order), then wait for all of them together; KILL what is left after 15 s.
   for f in "$pids"/*.pid; do
     [ -e "$f" ] || continue
     name=$(basename "$f" .pid)
     case $name in
       etcd | kube-apiserver | kwok | kube-controller-manager | kube-scheduler) ;;
-      *) stop_component "$name" ;;
+      *) names+=("$name") ;;
     esac
   done
-  for name in kube-scheduler kube-controller-manager kwok kube-apiserver etcd; do
-    stop_component "$name"
+  names+=(kube-scheduler kube-controller-manager kwok kube-apiserver etcd)
+  for name in "${names[@]}"; do
+    running "$name" || continue
+    pid=$(cat "$pids/$name.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    pidlist+=("$pid")
   done
+  for ((i = 0; i < 60; i++)); do
+    alive=0
+    for pid in "${pidlist[@]}"; do
+      if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+    done
+    [ "$alive" = 1 ] || break
+    sleep 0.25
+  done
+  for pid in "${pidlist[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid ignored TERM for 15s; killing its process group"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  log "stopped: ${names[*]}"
   if [ -f "$state/env" ]; then
     while read -r port; do
       if ss -Hltn "sport = :$port" | grep -q .; then log "warning: port $port still in use"; fi
@@ -467,6 +507,7 @@ cmd_backend() {
   load_env
   backend_certs "$name"
   bin=$(command -v "$1") || die "backend command $1 not found"
+  bin=$(readlink -f "$bin")
   shift
   for a in "$@"; do
     a=${a//\{port\}/$port}

@@ -4,7 +4,9 @@
 #   2. metrics-server behind kube-apiserver, APIService with insecureSkipTLSVerify;
 #      `kubectl top nodes` and `kubectl top pods -A` must show the annotated values;
 #   3. the same APIService switched to caBundle (serving cert with SAN <svc>.kube-system.svc);
-#   4. a second metrics-server on another port, unregistered, queried directly (side by side).
+#   4. a second metrics-server on another port, unregistered, queried directly (side by side);
+#   5. a wrong caBundle makes the APIService unavailable; the right one restores it;
+#   6. an HPA on the Deployment scales it up when the pods' usage annotation rises.
 # Prints timings. Tears the cluster down on exit unless KEEP_CLUSTER=1.
 # Needs the binaries of build-binaries.sh. Environment: as cluster.sh (CLUSTER_NODES, ...).
 set -euo pipefail
@@ -82,13 +84,40 @@ ref_port=$(free_port)
 "$c" metrics-server metrics-server-ref "$ref_port"
 echo "--- reference metrics-server on :$ref_port, queried directly"
 nodes_json=$("$c" query metrics-server-ref /apis/metrics.k8s.io/v1beta1/nodes)
-echo "$nodes_json" | python3 -c 'import json,sys; d=json.load(sys.stdin); [print(i["metadata"]["name"], i["usage"]["cpu"], i["usage"]["memory"], i["window"]) for i in d["items"]]'
-[ "$(echo "$nodes_json" | grep -o '"name":"kwok-node-[0-9]*"' | wc -l)" -eq "${CLUSTER_NODES:-2}" ] ||
-  fail "reference metrics-server does not list every node"
+ref_nodes=$(echo "$nodes_json" | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+for i in items:
+    print(i["metadata"]["name"], i["usage"]["cpu"], i["usage"]["memory"], i["window"], file=sys.stderr)
+print(sum(1 for i in items if i["metadata"]["name"].startswith("kwok-node-")))')
+[ "$ref_nodes" -eq "${CLUSTER_NODES:-2}" ] ||
+  fail "reference metrics-server lists $ref_nodes nodes, want ${CLUSTER_NODES:-2}"
+
+# The aggregator verifies the backend against caBundle (also in its availability probe): with the
+# wrong CA the APIService must turn Available=False, then recover with the right one.
+unavailable() {
+  [ "$(k get apiservice v1beta1.metrics.k8s.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = False ]
+}
+k patch apiservice v1beta1.metrics.k8s.io --type=merge \
+  -p "{\"spec\":{\"caBundle\":\"$(base64 -w0 "$CLUSTER_STATE_DIR/pki/front-proxy-ca.crt")\"}}" >/dev/null
+wait_until "APIService with a wrong caBundle turns Available=False" unavailable >/dev/null
+k get apiservice v1beta1.metrics.k8s.io \
+  -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}'
+"$c" register metrics-server "$port"
+
+# The HPA (kube-controller-manager, 5 s sync) reads the same API: 800m on a 500m request is 160 %
+# of a 50 % target, so the Deployment must grow.
+k autoscale deployment demo -n default --cpu=50% --min=1 --max=$((replicas * 2)) >/dev/null
+k annotate pod -n default -l app=demo kwok.x-k8s.io/usage-cpu=800m --overwrite >/dev/null
+scaled_up() { [ "$(k get deployment demo -n default -o jsonpath='{.spec.replicas}')" -gt "$replicas" ]; }
+t_hpa=$(wait_until "HPA scales the Deployment up after the usage annotation changes" scaled_up)
+k get hpa demo -n default
 
 echo "--- timings"
 printf 'cluster_up_seconds=%s\nmetrics_server_ready_seconds=%s\napiservice_available_insecure_seconds=%s\n' \
   "$t_up" "$t_ms_ready" "$t_avail_insecure"
 printf 'top_shows_values_after_register_seconds=%s\napiservice_available_cabundle_seconds=%s\n' \
   "$t_top_insecure" "$t_avail_ca"
+printf 'hpa_scale_up_after_annotation_seconds=%s\n' "$t_hpa"
 log "PASS"

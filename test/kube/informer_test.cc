@@ -13,7 +13,9 @@
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
 #include "kube/client.h"
+#include "kube/config.h"
 #include "test/kube/fake_kube_apiserver.h"
+#include "test/testing/temp_dir.h"
 
 namespace kube {
 namespace {
@@ -366,6 +368,46 @@ TEST_F(InformerTest, StopEndsTheLoop) {
   EXPECT_EQ(pods_.Get("x", "after-stop"), nullptr);
   EXPECT_EQ(fake_.watch_requests("pods"), watches);
   EXPECT_TRUE(pods_informer_->HasSynced());
+}
+
+TEST_F(InformerTest, KubeconfigEndToEndAndServerVerification) {
+  fake_.UpsertNode("n1");
+  testing_support::TempDir dir;
+  auto write = [&](const std::string& name, const std::string& ca_file) {
+    return dir.Write(name,
+                     "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                     "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+                     "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:" +
+                         std::to_string(fake_.server().port()) + "', certificate-authority: '" +
+                         ca_file +
+                         "'}}]\n"
+                         "users: [{name: u, user: {token: " +
+                         fake::FakeKubeApiserver::kToken + "}}]\n");
+  };
+  auto config = LoadKubeconfig(write("good", fake_.pki().ca_file()));
+  ASSERT_TRUE(config.ok()) << config.error();
+  auto client = ApiClient::Create(io_, *config);
+  ASSERT_TRUE(client.ok()) << client.error();
+  NodeCache nodes;
+  auto informer = NewNodeInformer(**client, nodes, clock_, Options(), &scheduler_);
+  informer->Start();
+  ASSERT_TRUE(WaitFor([&] { return informer->HasSynced(); })) << informer->Stats().last_error;
+  EXPECT_NE(nodes.Get("n1"), nullptr);
+  informer.reset();
+
+  // A CA that did not sign the server's certificate: the informer keeps failing, never syncs.
+  testing_support::TestPki other("other-ca");
+  auto bad_config = LoadKubeconfig(write("bad", other.ca_file()));
+  ASSERT_TRUE(bad_config.ok()) << bad_config.error();
+  auto bad_client = ApiClient::Create(io_, *bad_config);
+  ASSERT_TRUE(bad_client.ok());
+  NodeCache unverified;
+  auto bad = NewNodeInformer(**bad_client, unverified, clock_, Options(), &scheduler_);
+  bad->Start();
+  ASSERT_TRUE(WaitFor([&] { return bad->Stats().failures >= 2; }));
+  EXPECT_FALSE(bad->HasSynced());
+  EXPECT_THAT(bad->Stats().last_error, HasSubstr("certificate verify failed"));
+  bad.reset();
 }
 
 // ---- reviews ----

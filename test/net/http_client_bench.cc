@@ -31,13 +31,13 @@ double ThreadCpuSeconds() {
 
 // Runs `count` sequential requests on `client` (each starts when the previous finished) and
 // returns the client thread's CPU seconds.
-double RunSequential(boost::asio::io_context& io, net::HttpClient& client, int count,
-                     int* failures) {
+double RunSequential(boost::asio::io_context& io, net::HttpClient& client, int count, int* failures,
+                     const char* target = "/metrics/resource") {
   int left = count;
   std::function<void()> next = [&] {
     if (left-- == 0) return;
     net::Request req;
-    req.target = "/metrics/resource";
+    req.target = target;
     client.Send(std::move(req), std::chrono::steady_clock::now() + std::chrono::seconds(10),
                 1 << 20, [&](base::Result<net::Response> r) {
                   if (!r.ok() || r->status != 200) ++*failures;
@@ -71,8 +71,10 @@ int main(int argc, char** argv) {
     o.certificate = server_cert;
     o.tls = tls;
     std::string body(body_bytes, 'm');
-    testing_support::LocalHttpsServer server(o, [&body](const testing_support::SeenRequest&) {
-      return testing_support::Reply::Ok(body);
+    testing_support::LocalHttpsServer server(o, [&body](const testing_support::SeenRequest& req) {
+      auto reply = testing_support::Reply::Ok(body);
+      reply.close_after = req.target == "/close";
+      return reply;
     });
     uint16_t port = server.port();
     if (write(port_pipe[1], &port, sizeof port) != sizeof port) _exit(1);
@@ -111,7 +113,18 @@ int main(int argc, char** argv) {
       auto client = net::HttpClient::Create(io, *ctx, ep, {});
       cpu += RunSequential(io, *client, 1, &failures);
     }
-    std::printf("new connection + GET: %.1f us client CPU/request (%d)\n", cpu * 1e6 / n, n);
+    std::printf("new client, new connection + GET: %.1f us client CPU/request (%d)\n",
+                cpu * 1e6 / n, n);
+  }
+  {
+    int n = std::max(1, requests / 10);
+    auto client = net::HttpClient::Create(io, *ctx, ep, {});
+    RunSequential(io, *client, 1, &failures);
+    double cpu = RunSequential(io, *client, n, &failures, "/close");
+    std::printf(
+        "same client, server closes after each response (%s): %.1f us client CPU/request "
+        "(%d)\n",
+        tls ? "TLS session resumed" : "plain", cpu * 1e6 / n, n);
   }
   {
     std::vector<std::shared_ptr<net::HttpClient>> idle;
@@ -123,6 +136,30 @@ int main(int argc, char** argv) {
     struct mallinfo2 after = mallinfo2();
     std::printf("heap held per idle kept-alive client: %.1f KiB (%d clients)\n",
                 static_cast<double>(after.uordblks - before.uordblks) / 1024.0 / clients, clients);
+    // Three "ticks": every kept-alive client sends at once, all on this one thread.
+    for (int tick = 0; tick < 3; ++tick) {
+      int pending = clients;
+      double start = ThreadCpuSeconds();
+      auto tick_start = std::chrono::steady_clock::now();
+      for (auto& client : idle) {
+        net::Request req;
+        req.target = "/metrics/resource";
+        client->Send(std::move(req), std::chrono::steady_clock::now() + std::chrono::seconds(10),
+                     1 << 20, [&](base::Result<net::Response> r) {
+                       if (!r.ok() || r->status != 200) ++failures;
+                       --pending;
+                     });
+      }
+      io.restart();
+      io.run();
+      double cpu = ThreadCpuSeconds() - start;
+      double wall =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - tick_start).count();
+      std::printf(
+          "concurrent tick over %d kept-alive clients: %.1f us client CPU/request, %.1f ms "
+          "wall (unfinished %d)\n",
+          clients, cpu * 1e6 / clients, wall * 1e3, pending);
+    }
   }
   std::printf("failures: %d\n", failures);
   close(stop_pipe[1]);

@@ -198,6 +198,44 @@ TEST_F(ManagerTest, ConcurrencyIsBoundedAndDeadlinesFitTheTick) {
   EXPECT_EQ(m->LastReport()->failed, 20u);
 }
 
+TEST_F(ManagerTest, NodesQueuedPastTheTickDeadlineFailWithoutBeingScraped) {
+  nodes_.Add("a", "10.0.0.1");
+  nodes_.Add("b", "10.0.0.2");
+  nodes_.Add("c", "10.0.0.3");
+  kubelet_.responses.emplace("a", Payload(1, 1'700'000'000'000));
+  kubelet_.delay["a"] = seconds(20);  // answers (as a misbehaving client would) after the tick
+  ManagerSettings s = NoSpread();
+  s.max_concurrency = 1;
+  auto m = Make(s, clock_);
+  RunTick(*m);
+  EXPECT_EQ(kubelet_.calls.size(), 1u);
+  auto report = m->LastReport();
+  ASSERT_EQ(report->nodes.size(), 3u);
+  EXPECT_TRUE(report->nodes[0].success);
+  EXPECT_EQ(report->nodes[1].error, "not started before the tick deadline (1 scrapes in flight)");
+  EXPECT_EQ(report->nodes[2].error, "not started before the tick deadline (1 scrapes in flight)");
+  EXPECT_EQ(report->nodes[2].started, 0);
+}
+
+TEST_F(ManagerTest, NodeSelectorFiltersNodes) {
+  nodes_.Add("worker", "10.0.0.1");
+  nodes_.Add("control-plane", "10.0.0.2");
+  std::const_pointer_cast<kube::Node>(nodes_.nodes_[0])->labels["role"] = "worker";
+  Options options;
+  options.node_selector = "role=worker";
+  options.kubelet_preferred_address_types = {"InternalIP"};
+  auto s = MakeManagerSettings(options);
+  ASSERT_TRUE(s.ok()) << s.error();
+  s->spread = false;
+  auto m = Make(*s, clock_);
+  RunTick(*m);
+  ASSERT_EQ(kubelet_.calls.size(), 1u);
+  EXPECT_EQ(kubelet_.calls[0].node, "worker");
+  options.node_selector = "role in (";
+  EXPECT_FALSE(MakeManagerSettings(options).ok());
+  EXPECT_EQ(options.Validate().size(), 1u);
+}
+
 TEST_F(ManagerTest, RequestDeadlineNeverPassesTheTick) {
   nodes_.Add("slowpoke", "10.0.0.1");
   ManagerSettings s = NoSpread();
@@ -222,6 +260,52 @@ TEST_F(ManagerTest, DeletedNodesAreForgotten) {
   EXPECT_THAT(kubelet_.retained.back(), ElementsAre("a"));
   ASSERT_EQ(m->LastReport()->nodes.size(), 1u);
   EXPECT_EQ(store_.Stats().nodes, 1u);
+}
+
+// Holds the callbacks of one node forever, like a client that ignores its deadline.
+class HangingKubelet : public FakeKubelet {
+ public:
+  using FakeKubelet::FakeKubelet;
+  void Get(std::string_view node, const Target& target,
+           std::chrono::steady_clock::time_point deadline, Callback done) override {
+    if (node == "stuck") {
+      held.push_back(std::move(done));
+      return;
+    }
+    FakeKubelet::Get(node, target, deadline, std::move(done));
+  }
+  std::vector<Callback> held;
+};
+
+TEST(ManagerWatchdog, ClientMissingItsDeadlineCannotStallTheLoop) {
+  boost::asio::io_context io;
+  FakeNodes nodes;
+  nodes.Add("ok", "10.0.0.1");
+  nodes.Add("stuck", "10.0.0.2");
+  HangingKubelet kubelet(io, nullptr);
+  kubelet.responses.emplace("ok", Payload(1, 1'700'000'000'000));
+  Store store(StoreSettings{});
+  ManagerSettings s = NoSpread();
+  s.resolution = milliseconds(400);
+  s.request_timeout = milliseconds(100);
+  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
+  bool done = false;
+  m.RunTick([&] { done = true; });
+  auto limit = std::chrono::steady_clock::now() + seconds(10);
+  while (!done && std::chrono::steady_clock::now() < limit) io.run_for(milliseconds(20));
+  ASSERT_TRUE(done);
+  auto report = m.LastReport();
+  ASSERT_EQ(report->nodes.size(), 2u);
+  EXPECT_TRUE(report->nodes[0].success);
+  EXPECT_EQ(report->nodes[1].error, "no answer by the tick deadline");
+  EXPECT_EQ(store.Stats().nodes, 1u);
+  // The late answer is ignored: no crash, no effect on the published tick.
+  ASSERT_EQ(kubelet.held.size(), 1u);
+  kubelet.held[0](Payload(1, 1'700'000'000'000));
+  io.restart();
+  io.run_for(milliseconds(50));
+  EXPECT_EQ(store.Stats().nodes, 1u);
+  EXPECT_EQ(m.LastReport(), report);
 }
 
 TEST(PlanLaunches, SpreadsEvenly) {

@@ -223,6 +223,28 @@ TEST_F(StoreTest, SeveralContainersSortedAndPodTimeFromEarliest) {
   EXPECT_EQ(p->window, seconds(10));
 }
 
+TEST_F(StoreTest, ContainerSetChangesKeepTheOthersHistory) {
+  Batch b1(-1, 0, 0, {{.name = "a", .ts = 100, .cpu = 1}, {.name = "b", .ts = 100, .cpu = 1}});
+  // b went away, c appeared (too young for the fresh rule): a keeps its history.
+  Batch b2(-1, 0, 0,
+           {{.name = "a", .ts = 115, .cpu = 4}, {.name = "c", .ts = 115, .cpu = 1, .start = 112}});
+  Batch b3(
+      -1, 0, 0,
+      {{.name = "a", .ts = 130, .cpu = 7}, {.name = "c", .ts = 130, .cpu = 2.5, .start = 112}});
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  EXPECT_EQ(w->FindPod("default", "web"), nullptr);  // c has a single point
+  w = Tick({{"n1", &b3}});
+  const PodMetrics* p = w->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->containers.size(), 2u);
+  EXPECT_EQ(p->containers[0].name, "a");
+  EXPECT_EQ(p->containers[0].cpu_nanocores, 200'000'000u);
+  EXPECT_EQ(p->containers[1].name, "c");
+  EXPECT_EQ(p->containers[1].cpu_nanocores, 100'000'000u);
+  EXPECT_EQ(store_.Stats().containers, 2u);
+}
+
 TEST_F(StoreTest, ZeroUsageIsServedButMissingLineHidesPod) {
   Batch b1(-1, 0, 0,
            {{.pod = "idle", .name = "a", .ts = 100, .cpu = 0, .memory = 0},

@@ -82,7 +82,7 @@ struct LocalHttpsServer::Impl {
   awaitable<void> Session(tcp::socket socket, std::size_t index);
   template <typename Stream>
   awaitable<void> Serve(Stream& stream, Connection& conn, std::size_t index,
-                        const std::string& client_cn, const std::string& sni);
+                        const std::string& client_cn, const std::string& sni, bool resumed);
   template <typename Stream>
   awaitable<bool> Respond(Stream& stream, const Reply& reply, bool keep_alive);
   template <typename Stream>
@@ -141,12 +141,12 @@ awaitable<void> LocalHttpsServer::Impl::Session(tcp::socket socket, std::size_t 
       if (!ec) {
         const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
         co_await Serve(stream, *conn, index, PeerCommonName(stream.native_handle()),
-                       sni != nullptr ? sni : "");
+                       sni != nullptr ? sni : "", SSL_session_reused(stream.native_handle()) == 1);
       }
     } else {
       beast::tcp_stream stream(std::move(socket));
       conn->socket = &Socket(stream);
-      co_await Serve(stream, *conn, index, "", "");
+      co_await Serve(stream, *conn, index, "", "", false);
     }
   } catch (const std::exception&) {
     // A test server never lets an exception escape; the connection just ends.
@@ -156,8 +156,8 @@ awaitable<void> LocalHttpsServer::Impl::Session(tcp::socket socket, std::size_t 
 
 template <typename Stream>
 awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, std::size_t index,
-                                              const std::string& client_cn,
-                                              const std::string& sni) {
+                                              const std::string& client_cn, const std::string& sni,
+                                              bool resumed) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -176,6 +176,7 @@ awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, 
     req.body = msg.body();
     req.client_cn = client_cn;
     req.sni = sni;
+    req.resumed = resumed;
     req.connection = index;
     Reply reply;
     try {

@@ -39,6 +39,7 @@ struct SeenRequest {
   std::string body;
   std::string client_cn;       // CN of the verified client certificate, "" if none
   std::string sni;             // server name the client sent in its TLS hello, "" if none
+  bool resumed = false;        // the TLS connection resumed an earlier session
   std::size_t connection = 0;  // 1-based index of the TCP connection it arrived on
 
   // The first header named `name` (case-insensitive), "" if absent.
