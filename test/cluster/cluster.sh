@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on this machine, as plain processes on 127.0.0.1:
 # etcd, kube-apiserver (aggregation layer with its own front-proxy CA), kube-controller-manager
-# (deployment, replicaset, HPA with short periods, garbage collector, namespace), kube-scheduler
+# (deployment, replicaset, HPA with short periods, garbage collector, namespace, serviceaccount,
+# clusterrole aggregation), kube-scheduler
 # and kwok simulating N nodes whose pods report the CPU/memory of their annotations
 # kwok.x-k8s.io/usage-cpu and kwok.x-k8s.io/usage-memory on /metrics/nodes/<node>/metrics/resource.
 # Aggregated backends (our server, metrics-server) run beside it and are registered through an
