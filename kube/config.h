@@ -75,7 +75,9 @@ struct KubeOptions {
 
   // The config for informers: --kubeconfig if set, else in-cluster.
   base::Result<RestConfig> ClientConfig() const;
-  // For TokenReview: --authentication-kubeconfig if set, else ClientConfig().
+  // For TokenReview: --authentication-kubeconfig if set, else ClientConfig(). (k8s.io/apiserver
+  // falls back to in-cluster only; falling back to --kubeconfig as well lets a server run
+  // outside the cluster with one flag.)
   base::Result<RestConfig> AuthenticationConfig() const;
   // For SubjectAccessReview: --authorization-kubeconfig if set, else ClientConfig().
   base::Result<RestConfig> AuthorizationConfig() const;

@@ -3,9 +3,12 @@
 //   1. list in pages (`limit`/`continue`), Replace() the cache, mark it synced;
 //   2. watch from the list's resourceVersion with allowWatchBookmarks=true and a randomized
 //      timeoutSeconds; apply ADDED/MODIFIED/DELETED, remember BOOKMARK resourceVersions;
-//   3. a clean close re-watches from the last resourceVersion; `410 Gone` (as a status or an
-//      ERROR event), an undecodable or oversized event re-lists; a transport error or 5xx
-//      waits with Backoff, then re-watches (or re-lists if no list succeeded yet).
+//   3. a clean close re-watches at once from the last resourceVersion (a close within 1 s with
+//      no event counts as a failure, so a broken server is not hammered); `410 Gone` (as a
+//      status or an ERROR event), an undecodable or oversized event, or another 4xx re-lists
+//      after a Backoff wait; a transport error, 429 or 5xx re-watches after a Backoff wait
+//      (re-lists if no list succeeded yet). A failed list page restarts the list after a wait.
+// The cache keeps serving its last content while the kube-apiserver is unreachable.
 // Pods are listed and watched as PartialObjectMetadata (Accept
 // `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`) with
 // fieldSelector=status.phase=Running, so only name, namespace, uid and labels travel and stay.

@@ -1,7 +1,5 @@
 #include "scraper/kubelet_client_impl.h"
 
-#include <openssl/ssl.h>
-
 #include <boost/beast/http/status.hpp>
 
 #include <algorithm>
@@ -39,9 +37,6 @@ base::Result<std::unique_ptr<KubeletClientImpl>> KubeletClientImpl::Create(
     auto made = net::MakeClientContext(settings.tls);
     if (!made.ok()) return base::MakeError("kubelet TLS: " + made.error());
     tls = std::move(made.value());
-    // Idle kept-alive connections give their TLS record buffers back: with a connection per
-    // node this is most of the per-node memory.
-    SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   }
   return std::unique_ptr<KubeletClientImpl>(
       new KubeletClientImpl(io, std::move(settings), std::move(tls)));

@@ -3,7 +3,9 @@
 // `max_concurrency` in flight, each with its own deadline that ends before the next tick. Each
 // result is parsed and merged into the Store as it arrives (the response body is dropped right
 // away); when the last node is done the tick's Window is published and a TickReport records
-// every node's outcome for self-metrics and logs.
+// every node's outcome for self-metrics and logs. A watchdog ends the tick shortly after its
+// deadline even if a client never answers (the node is then reported as failed and its late
+// answer is ignored), so one stuck connection cannot stall later ticks.
 //
 // Thread-safety: the public accessors may be called from any thread. Start/Stop/RunTick may be
 // called from any thread; the loop itself runs on a strand of `io`. `io`, `clock`, `nodes`,

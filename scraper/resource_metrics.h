@@ -68,4 +68,9 @@ struct ResourceMetrics {
 base::Status ParseResourceMetrics(std::string_view text, base::UnixNanos scrape_time,
                                   ResourceMetrics* out);
 
+// A sample value as Go's strconv.ParseFloat reads it (what Prometheus accepts): decimal with
+// optional exponent, "NaN", "Inf"/"+Inf"/"-Inf" in any case, hex floats. False on anything else
+// or on overflow. Exposed for tests.
+bool ParsePrometheusFloat(std::string_view text, double* out);
+
 }  // namespace scraper

@@ -284,10 +284,11 @@ void Store::Publish() {
 std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats* stats) const {
   std::vector<NodeMetrics> nodes;
   std::vector<PodMetrics> pods;
+  std::vector<const PodState*> servable;
   size_t pod_count = 0;
   for (const auto& entry : *state_) pod_count += entry.second.pods.size();
   nodes.reserve(state_->size());
-  pods.reserve(pod_count);
+  servable.reserve(pod_count);
   stats->nodes = state_->size();
   for (const auto& [name, node] : *state_) {
     if (node.failed_ticks > 0) ++stats->retained_nodes;
@@ -305,39 +306,43 @@ std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats
       stats->containers += pod.containers.size();
       bool complete = !pod.containers.empty();
       for (const ContainerState& c : pod.containers) complete = complete && c.series.Servable();
-      if (!complete) continue;
-      PodMetrics m;
-      m.namespace_ = pod.namespace_;
-      m.name = pod.name;
-      m.containers.reserve(pod.containers.size());
-      base::UnixNanos earliest = 0;
-      for (const ContainerState& c : pod.containers) {
-        const Series& cs = c.series;
-        std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
-        m.containers.push_back(
-            {c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window), cs.memory_bytes});
-        if (earliest == 0 || cs.last.ts < earliest) {
-          earliest = cs.last.ts;
-          m.timestamp = cs.last.ts;
-          m.window = window;
-        }
-      }
-      pods.push_back(std::move(m));
+      if (complete) servable.push_back(&pod);
     }
   }
-  // A pod reported by two nodes (a kubelet bug or a stale node): keep the first, as
-  // metrics-server does, so lookups stay unambiguous.
-  std::stable_sort(pods.begin(), pods.end(), [](const PodMetrics& a, const PodMetrics& b) {
-    return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
+  // Sort pointers, not PodMetrics: cheap to move. Nodes are visited in name order and a node's
+  // pods are sorted, so a stable sort keeps, for a pod reported by two nodes (a kubelet bug or a
+  // stale node), the first one, as metrics-server does; lookups stay unambiguous.
+  std::stable_sort(servable.begin(), servable.end(), [](const PodState* a, const PodState* b) {
+    return std::tie(a->namespace_, a->name) < std::tie(b->namespace_, b->name);
   });
-  pods.erase(std::unique(pods.begin(), pods.end(),
-                         [](const PodMetrics& a, const PodMetrics& b) {
-                           return a.namespace_ == b.namespace_ && a.name == b.name;
-                         }),
-             pods.end());
+  servable.erase(std::unique(servable.begin(), servable.end(),
+                             [](const PodState* a, const PodState* b) {
+                               return a->namespace_ == b->namespace_ && a->name == b->name;
+                             }),
+                 servable.end());
+  pods.reserve(servable.size());
+  for (const PodState* pod : servable) {
+    PodMetrics m;
+    m.namespace_ = pod->namespace_;
+    m.name = pod->name;
+    m.containers.reserve(pod->containers.size());
+    base::UnixNanos earliest = 0;
+    for (const ContainerState& c : pod->containers) {
+      const Series& cs = c.series;
+      std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
+      m.containers.push_back(
+          {c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window), cs.memory_bytes});
+      if (earliest == 0 || cs.last.ts < earliest) {
+        earliest = cs.last.ts;
+        m.timestamp = cs.last.ts;
+        m.window = window;
+      }
+    }
+    stats->servable_containers += m.containers.size();
+    pods.push_back(std::move(m));
+  }
   stats->servable_nodes = nodes.size();
   stats->servable_pods = pods.size();
-  for (const auto& p : pods) stats->servable_containers += p.containers.size();
   return std::make_shared<const Window>(generation, std::move(nodes), std::move(pods));
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on this machine, as plain processes on 127.0.0.1:
 # etcd, kube-apiserver (aggregation layer with its own front-proxy CA), kube-controller-manager
-# (deployment, replicaset, HPA with short periods, garbage collector, namespace), kube-scheduler
+# (deployment, replicaset, HPA with short periods, garbage collector, namespace, serviceaccount,
+# clusterrole aggregation), kube-scheduler
 # and kwok simulating N nodes whose pods report the CPU/memory of their annotations
 # kwok.x-k8s.io/usage-cpu and kwok.x-k8s.io/usage-memory on /metrics/nodes/<node>/metrics/resource.
 # Aggregated backends (our server, metrics-server) run beside it and are registered through an
@@ -82,17 +83,31 @@ kubectl() { "$BIN_KUBECTL" --kubeconfig="$state/admin.kubeconfig" "$@"; }
 
 # --- helpers --------------------------------------------------------------------------------
 
-# free_port: prints a TCP port that is free on 127.0.0.1 right now.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# free_ports N: prints N distinct TCP ports that are free on 127.0.0.1 right now (all sockets
+# are held until every port is chosen, so the kernel cannot hand out one port twice).
+free_ports() {
+  python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()' "$1"
 }
 
-# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.5 s.
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.5 s. With WAIT_COMPONENT
+# set, gives up at once if that component's process has exited.
 wait_for() {
   local what=$1 limit=$2 start
   shift 2
   start=$(date +%s)
   until "$@" >/dev/null 2>&1; do
+    if [ -n "${WAIT_COMPONENT:-}" ] && ! running "$WAIT_COMPONENT"; then
+      tail -n 5 "$logs/$WAIT_COMPONENT.log" >&2
+      log "$WAIT_COMPONENT exited while waiting for $what (log: $logs/$WAIT_COMPONENT.log)"
+      return 1
+    fi
     if (($(date +%s) - start >= limit)); then
       log "timed out after ${limit}s waiting for $what"
       return 1
@@ -230,7 +245,7 @@ start_etcd() {
     --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster="node0=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=2147483648
-  wait_for "etcd /health" "$timeout" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+  WAIT_COMPONENT=etcd wait_for "etcd /health" "$timeout" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 }
 
 start_apiserver() {
@@ -250,7 +265,7 @@ start_apiserver() {
     --requestheader-uid-headers=X-Remote-Uid \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key"
-  wait_for "kube-apiserver /readyz" "$timeout" kubectl get --raw /readyz
+  WAIT_COMPONENT=kube-apiserver wait_for "kube-apiserver /readyz" "$timeout" kubectl get --raw /readyz
 }
 
 kwok_config() {
@@ -306,7 +321,7 @@ start_kwok() {
     --tls-cert-file="$pki/kwok.crt" --tls-private-key-file="$pki/kwok.key" \
     --node-ip=127.0.0.1 --node-name=localhost --node-port="$KWOK_PORT" \
     --server-address="127.0.0.1:$KWOK_PORT"
-  wait_for "kwok /healthz" "$timeout" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"
+  WAIT_COMPONENT=kwok wait_for "kwok /healthz" "$timeout" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"
   create_nodes
   wait_for "$nodes kwok nodes Ready" "$timeout" nodes_ready
 }
@@ -323,7 +338,7 @@ start_controller_manager() {
     --horizontal-pod-autoscaler-cpu-initialization-period=10s \
     --horizontal-pod-autoscaler-initial-readiness-delay=5s \
     --horizontal-pod-autoscaler-downscale-stabilization=15s
-  wait_for "kube-controller-manager /healthz" "$timeout" \
+  WAIT_COMPONENT=kube-controller-manager wait_for "kube-controller-manager /healthz" "$timeout" \
     curl -sfk "https://127.0.0.1:$KCM_PORT/healthz"
 }
 
@@ -332,7 +347,7 @@ start_scheduler() {
     --kubeconfig="$state/admin.kubeconfig" \
     --authentication-kubeconfig="$state/admin.kubeconfig" --authorization-kubeconfig="$state/admin.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false
-  wait_for "kube-scheduler /healthz" "$timeout" \
+  WAIT_COMPONENT=kube-scheduler wait_for "kube-scheduler /healthz" "$timeout" \
     curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 }
 
@@ -356,13 +371,15 @@ cmd_up() {
   trap up_failed EXIT
   mkdir -p "$state" "$pids" "$logs"
   "$here/build-binaries.sh" --print-env >"$state/binaries"
+  local p
+  read -r -a p <<<"$(free_ports 6)"
   cat >"$state/env" <<EOF
-ETCD_PORT=$(free_port)
-ETCD_PEER_PORT=$(free_port)
-APISERVER_PORT=$(free_port)
-KWOK_PORT=$(free_port)
-KCM_PORT=$(free_port)
-SCHEDULER_PORT=$(free_port)
+ETCD_PORT=${p[0]}
+ETCD_PEER_PORT=${p[1]}
+APISERVER_PORT=${p[2]}
+KWOK_PORT=${p[3]}
+KCM_PORT=${p[4]}
+SCHEDULER_PORT=${p[5]}
 EOF
   load_env
   make_pki
@@ -523,14 +540,14 @@ cmd_backend() {
   start "$name" "$bin" "${args[@]}"
   # Ready = /readyz answers 200 to the admin over TLS verified against the cluster CA.
   local ready=${BACKEND_READY_PATH:-/readyz}
-  wait_for "$name https://127.0.0.1:$port$ready" "$timeout" \
+  WAIT_COMPONENT=$name wait_for "$name https://127.0.0.1:$port$ready" "$timeout" \
     curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
     -f "https://127.0.0.1:$port$ready"
 }
 
 cmd_metrics_server() {
   local name=${1:-metrics-server} port=${2:-}
-  [ -n "$port" ] || port=$(free_port)
+  [ -n "$port" ] || port=$(free_ports 1)
   load_binaries
   cmd_rbac "$name"
   cmd_backend "$name" "$port" -- "$BIN_METRICS_SERVER" \

@@ -424,13 +424,14 @@ struct Captured {
 template <typename T, typename Call>
 base::Result<T> Await(Call call, bool* was_sync = nullptr) {
   auto c = std::make_shared<Captured<T>>();
-  std::atomic<bool> returned{false};
-  call([c, &returned](base::Result<T> r) {
+  // Synchronous means "called back on this thread, inside call()": the io_context runs on
+  // other threads, so a network answer can arrive before call() returns and is still async.
+  const std::thread::id caller = std::this_thread::get_id();
+  call([c, caller](base::Result<T> r) {
     std::lock_guard lock(c->mu);
-    c->sync = !returned.load();
+    c->sync = std::this_thread::get_id() == caller;
     c->value.emplace(std::move(r));
   });
-  returned = true;
   EXPECT_TRUE(WaitFor([&] {
     std::lock_guard lock(c->mu);
     return c->value.has_value();

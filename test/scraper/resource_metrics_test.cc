@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace scraper {
 namespace {
@@ -261,6 +264,57 @@ TEST(ResourceMetrics, EmptyBodyIsEmptyResult) {
   ResourceMetrics m = MustParse("");
   EXPECT_FALSE(m.node.has_cpu);
   EXPECT_TRUE(m.containers.empty());
+}
+
+}  // namespace
+}  // namespace scraper
+
+namespace scraper {
+namespace {
+
+TEST(ParsePrometheusFloat, FastPathMatchesStrtodBitForBit) {
+  uint64_t state = 88172645463325252ull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  char text[64];
+  for (int i = 0; i < 200000; ++i) {
+    uint64_t mantissa = next() % (i % 3 == 0 ? 10'000'000'000'000'000ull : 100'000'000ull);
+    int decimals = static_cast<int>(next() % 12);
+    int exponent = static_cast<int>(next() % 60) - 30;
+    std::string digits = std::to_string(mantissa);
+    while (static_cast<int>(digits.size()) <= decimals) digits.insert(0, "0");
+    std::string number = digits.substr(0, digits.size() - decimals);
+    if (decimals > 0) number += "." + digits.substr(digits.size() - decimals);
+    if (i % 2) number += (i % 4 == 1 ? "e" : "E") + std::to_string(exponent);
+    if (i % 5 == 0) number.insert(0, "-");
+    std::snprintf(text, sizeof text, "%s", number.c_str());
+    double got = 0;
+    ASSERT_TRUE(ParsePrometheusFloat(text, &got)) << text;
+    double want = std::strtod(text, nullptr);
+    ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << text << " " << got << " " << want;
+  }
+}
+
+TEST(ParsePrometheusFloat, Specials) {
+  double v = 0;
+  EXPECT_TRUE(ParsePrometheusFloat("NaN", &v) && std::isnan(v));
+  EXPECT_TRUE(ParsePrometheusFloat("+Inf", &v) && std::isinf(v) && v > 0);
+  EXPECT_TRUE(ParsePrometheusFloat("-Inf", &v) && std::isinf(v) && v < 0);
+  EXPECT_TRUE(ParsePrometheusFloat(".5", &v) && v == 0.5);
+  EXPECT_TRUE(ParsePrometheusFloat("1.", &v) && v == 1.0);
+  EXPECT_TRUE(ParsePrometheusFloat("0x10", &v) && v == 16.0);
+  EXPECT_TRUE(ParsePrometheusFloat("12345678901234567890123", &v) && v == 1.2345678901234568e22);
+  EXPECT_FALSE(ParsePrometheusFloat("", &v));
+  EXPECT_FALSE(ParsePrometheusFloat("1e", &v));
+  EXPECT_FALSE(ParsePrometheusFloat("1e+", &v));
+  EXPECT_FALSE(ParsePrometheusFloat("+-1", &v));
+  EXPECT_FALSE(ParsePrometheusFloat("1.2.3", &v));
+  EXPECT_FALSE(ParsePrometheusFloat("1e999", &v));
+  EXPECT_FALSE(ParsePrometheusFloat(".", &v));
 }
 
 }  // namespace
