@@ -46,9 +46,7 @@ eval "$("$c" env)"
 k() { "$KUBECTL" "$@"; }
 "$c" workload "${RUN_PODS:-4}"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+free_port() { "$c" free-port; }
 port=$(free_port)
 k apply -f manifests/rbac.yaml >/dev/null
 "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \

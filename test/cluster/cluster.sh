@@ -34,6 +34,7 @@
 #   workload [N]               Deployment default/demo, N replicas (default 2), annotated with
 #                              usage-cpu 250m / usage-memory 64Mi; waits until Running
 #   query NAME PATH            GET https://127.0.0.1:<NAME's port>PATH directly as the admin
+#   free-port                  print a free port on 127.0.0.1 (below the ephemeral range)
 #
 # Environment:
 #   CLUSTER_STATE_DIR   state (PKI, etcd data, logs, pids) default ${TMPDIR:-/tmp}/cpp-metrics-server-cluster
@@ -82,9 +83,27 @@ kubectl() { "$BIN_KUBECTL" --kubeconfig="$state/admin.kubeconfig" "$@"; }
 
 # --- helpers --------------------------------------------------------------------------------
 
-# free_port: prints a TCP port that is free on 127.0.0.1 right now.
+# free_port: prints a TCP port that is free on 127.0.0.1 right now, chosen below the ephemeral
+# range: a port the kernel hands out with bind(0) may be taken, before the component that is
+# given it starts, as the source port of any outgoing connection (kube-apiserver to etcd, ...).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    port = random.randint(10000, lo - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port")
+'
 }
 
 # wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.5 s.
@@ -641,6 +660,7 @@ case $cmd in
   stop) stop_component "${1:?usage: $0 stop NAME}" ;;
   workload) cmd_workload "$@" ;;
   query) cmd_query "$@" ;;
+  free-port) free_port ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2

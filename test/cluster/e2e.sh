@@ -59,9 +59,7 @@ assert() {
 }
 now_ms() { date +%s%3N; }
 secs_since() { python3 -c "import sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1000))" "$1" "$(now_ms)"; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+free_port() { "$c" free-port; }
 # wait_until SECONDS COMMAND...: polls every 0.5 s; false if COMMAND never succeeded in time.
 wait_until() {
   local lim=$1 start
