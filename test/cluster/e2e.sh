@@ -21,6 +21,7 @@
 #   E2E_RESOLUTION   --metric-resolution of both servers, seconds (default 15)
 #   E2E_TIMEOUT      bound of each wait, seconds (default 180)
 #   E2E_KEEP=1       leave the cluster up at the end (prints how to tear it down)
+#   E2E_KEEP_LOGS=1  keep the component logs and kubectl outputs (always kept on failure)
 #   K8S_VERSION etc. as build-binaries.sh (e.g. K8S_VERSION=1.35)
 set -uo pipefail
 
@@ -104,7 +105,12 @@ teardown() {
 
 finish() {
   teardown
-  log "suite took $(($(date +%s) - t_suite))s; logs in $work/logs"
+  if [ "$failed" = 0 ] && [ "${E2E_KEEP_LOGS:-0}" != 1 ]; then
+    rm -rf "$work"
+    log "suite took $(($(date +%s) - t_suite))s"
+  else
+    log "suite took $(($(date +%s) - t_suite))s; logs and outputs kept in $work"
+  fi
   echo "$passed passed, $failed failed"
   [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
   exit $?
