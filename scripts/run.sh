@@ -22,7 +22,7 @@ export CLUSTER_STATE_DIR=${CLUSTER_STATE_DIR:-${TMPDIR:-/tmp}/cpp-metrics-server
 name=cpp-metrics-server
 
 scripts/install-deps.sh
-scripts/build.sh
+BUILD_TARGET=cpp-metrics-server scripts/build.sh
 server=$repo/${BUILD_DIR:-build}/cmd/cpp-metrics-server
 test/cluster/build-binaries.sh >/dev/null
 
@@ -32,8 +32,10 @@ if [ -e "$CLUSTER_STATE_DIR" ]; then
   exit 1
 fi
 
+sleeper=
 down() {
   trap - EXIT INT TERM
+  [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
   echo
   echo "run: tearing down the cluster in $CLUSTER_STATE_DIR"
   "$c" down
@@ -89,4 +91,8 @@ if [ "${RUN_DETACH:-0}" = 1 ]; then
   exit 0
 fi
 echo "Press Ctrl-C to stop and tear everything down."
-while sleep 3600; do :; done
+while :; do
+  sleep 3600 &
+  sleeper=$!
+  wait "$sleeper" || true
+done
