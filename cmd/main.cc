@@ -276,6 +276,14 @@ int main(int argc, char** argv) {
 
   node_informer->Start();
   pod_informer->Start();
+  // As metrics-server does, scrape only once the node and pod caches are synced, so that the
+  // first tick already sees every node and the first window is complete one resolution after
+  // start instead of two (bounded: the loop starts anyway after one resolution).
+  const auto sync_deadline = std::chrono::steady_clock::now() + resolution;
+  while (!(node_informer->HasSynced() && pod_informer->HasSynced()) &&
+         std::chrono::steady_clock::now() < sync_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   manager.Start();
   server.Start();
   spdlog::info(

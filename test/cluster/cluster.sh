@@ -35,6 +35,7 @@
 #   workload [N]               Deployment default/demo, N replicas (default 2), annotated with
 #                              usage-cpu 250m / usage-memory 64Mi; waits until Running
 #   query NAME PATH            GET https://127.0.0.1:<NAME's port>PATH directly as the admin
+#   free-port                  print a free port on 127.0.0.1 (below the ephemeral range)
 #
 # Environment:
 #   CLUSTER_STATE_DIR   state (PKI, etcd data, logs, pids) default ${TMPDIR:-/tmp}/cpp-metrics-server-cluster
@@ -83,14 +84,28 @@ kubectl() { "$BIN_KUBECTL" --kubeconfig="$state/admin.kubeconfig" "$@"; }
 
 # --- helpers --------------------------------------------------------------------------------
 
-# free_ports N: prints N distinct TCP ports that are free on 127.0.0.1 right now (all sockets
-# are held until every port is chosen, so the kernel cannot hand out one port twice).
+# free_ports N: prints N distinct TCP ports that are free on 127.0.0.1 right now, chosen below
+# the ephemeral range: a port the kernel hands out with bind(0) may be taken, before the
+# component that is given it starts, as the source port of any outgoing connection
+# (kube-apiserver to etcd, ...). All sockets are held until every port is chosen.
 free_ports() {
   python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
+import random, socket, sys
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+want, socks = int(sys.argv[1]), []
+for _ in range(1000 * want):
+    if len(socks) == want:
+        break
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(10000, lo - 1)))
+    except OSError:
+        s.close()
+        continue
+    socks.append(s)
+else:
+    if len(socks) < want:
+        raise SystemExit("no free port")
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
     s.close()' "$1"
@@ -658,6 +673,7 @@ case $cmd in
   stop) stop_component "${1:?usage: $0 stop NAME}" ;;
   workload) cmd_workload "$@" ;;
   query) cmd_query "$@" ;;
+  free-port) free_ports 1 ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2

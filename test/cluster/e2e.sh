@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# Functions are called through wait_until/assert, after code that may exit:
+# shellcheck disable=SC2317
+# Real-cluster end-to-end suite: a local control plane (cluster.sh: etcd, kube-apiserver with the
+# aggregation layer, controller-manager with short HPA periods, scheduler, kwok nodes whose pods
+# report the CPU/memory of their usage annotations), our server run as a user would run it, and
+# the reference metrics-server beside it on another port. Prints one PASS:/FAIL: line per
+# assertion and ends with "N passed, M failed"; exits non-zero on any failure. Always tears the
+# cluster down and checks that no process or port is left behind.
+#
+# Usage: test/cluster/e2e.sh SERVER_BINARY
+#
+# Our server runs:
+#   - as system:serviceaccount:kube-system:cpp-metrics-server with exactly manifests/rbac.yaml;
+#   - with a serving certificate signed by the cluster CA with SAN
+#     cpp-metrics-server.kube-system.svc, registered by manifests/apiservice.yaml with caBundle
+#     (instead of insecureSkipTLSVerify) and an ExternalName Service pointing at localhost.
+#
+# Environment:
+#   E2E_NODES        kwok nodes (default 2)
+#   E2E_RESOLUTION   --metric-resolution of both servers, seconds (default 15)
+#   E2E_TIMEOUT      bound of each wait, seconds (default 180)
+#   E2E_KEEP=1       leave the cluster up at the end (prints how to tear it down)
+#   E2E_KEEP_LOGS=1  keep the component logs and kubectl outputs (always kept on failure)
+#   K8S_VERSION etc. as build-binaries.sh (e.g. K8S_VERSION=1.35)
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+c=$here/cluster.sh
+check=$here/e2e_check.py
+server=${1:-}
+nodes=${E2E_NODES:-2}
+resolution=${E2E_RESOLUTION:-15}
+limit=${E2E_TIMEOUT:-180}
+name=cpp-metrics-server
+ref=metrics-server-ref
+
+passed=0
+failed=0
+t_suite=$(date +%s)
+work=$(mktemp -d "${TMPDIR:-/tmp}/cms-e2e.XXXXXX")
+export CLUSTER_STATE_DIR=$work/cluster CLUSTER_NODES=$nodes CLUSTER_TIMEOUT=$limit
+export HPA_SYNC_PERIOD=${HPA_SYNC_PERIOD:-5s}
+
+log() { echo "[e2e] $*"; }
+pass() {
+  echo "PASS: $*"
+  passed=$((passed + 1))
+}
+fail() {
+  echo "FAIL: $*"
+  failed=$((failed + 1))
+}
+# assert NAME COMMAND...: PASS/FAIL line with the command's one-line output as details.
+assert() {
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then pass "$what: $out"; else fail "$what: $out"; fi
+}
+now_ms() { date +%s%3N; }
+secs_since() { python3 -c "import sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1000))" "$1" "$(now_ms)"; }
+free_port() { "$c" free-port; }
+# wait_until SECONDS COMMAND...: polls every 0.5 s; false if COMMAND never succeeded in time.
+wait_until() {
+  local lim=$1 start
+  shift
+  start=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) - start < lim)) || return 1
+    sleep 0.5
+  done
+}
+
+# --- teardown ----------------------------------------------------------------------------------
+
+torn_down=0
+teardown() {
+  [ "$torn_down" = 0 ] || return 0
+  torn_down=1
+  local pids=() ports=() f p left=() busy=()
+  if [ "${E2E_KEEP:-0}" = 1 ] && [ -d "$CLUSTER_STATE_DIR" ]; then
+    log "cluster kept: export CLUSTER_STATE_DIR=$CLUSTER_STATE_DIR; $c down"
+    return 0
+  fi
+  [ -d "$CLUSTER_STATE_DIR" ] || return 0
+  for f in "$CLUSTER_STATE_DIR"/pids/*.pid; do [ -e "$f" ] && pids+=("$(cat "$f")"); done
+  [ -f "$CLUSTER_STATE_DIR/env" ] &&
+    mapfile -t ports < <(sed -n 's/^[A-Z_]*PORT=\([0-9]*\)$/\1/p' "$CLUSTER_STATE_DIR/env")
+  [ -d "$CLUSTER_STATE_DIR/logs" ] && cp -r "$CLUSTER_STATE_DIR/logs" "$work/logs"
+  "$c" down >"$work/down.log" 2>&1 || true
+  sleep 0.5
+  for p in "${pids[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then left+=("$p"); fi
+  done
+  for p in "${ports[@]}"; do
+    if ss -Hltn "sport = :$p" | grep -q .; then busy+=("$p"); fi
+  done
+  if [ ${#left[@]} -eq 0 ] && [ ${#busy[@]} -eq 0 ] && [ ! -e "$CLUSTER_STATE_DIR" ]; then
+    pass "teardown: ${#pids[@]} processes stopped, ${#ports[@]} ports free, state removed"
+  else
+    fail "teardown: processes left [${left[*]}], ports in use [${busy[*]}], state dir exists: $([ -e "$CLUSTER_STATE_DIR" ] && echo yes || echo no)"
+  fi
+}
+
+finish() {
+  teardown
+  if [ "$failed" = 0 ] && [ "${E2E_KEEP_LOGS:-0}" != 1 ]; then
+    rm -rf "$work"
+    log "suite took $(($(date +%s) - t_suite))s"
+  else
+    log "suite took $(($(date +%s) - t_suite))s; logs and outputs kept in $work"
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+  exit $?
+}
+# A setup step failed: nothing after it can be asserted honestly.
+fatal() {
+  fail "$*"
+  finish
+}
+trap 'fail "interrupted"; finish' INT TERM
+trap 'teardown' EXIT
+
+# --- binaries and cluster ----------------------------------------------------------------------
+
+[ -n "$server" ] || fatal "usage: $0 SERVER_BINARY"
+[ -x "$server" ] || fatal "server binary $server is not an executable file"
+server=$(readlink -f "$server")
+
+log "building/checking binaries (test/cluster/build-binaries.sh; cached after the first build)"
+if ! "$here/build-binaries.sh" >"$work/build-binaries.log" 2>&1; then
+  tail -n 30 "$work/build-binaries.log"
+  fatal "binaries: test/cluster/build-binaries.sh failed (log above; needs Go and the Go module proxy on the first build)"
+fi
+versions=$(sed -n 's/^\(KUBE_APISERVER\|KWOK\|METRICS_SERVER\|ETCD\)=.*\/\([^/]*\)\/[^/]*$/\2/p' "$work/build-binaries.log" | tr '\n' ' ')
+log "binaries: $versions"
+
+t0=$(date +%s)
+if ! "$c" up >"$work/up.log" 2>&1; then
+  tail -n 30 "$work/up.log"
+  fatal "cluster up failed (log above)"
+fi
+log "cluster up in $(($(date +%s) - t0))s ($nodes kwok nodes)"
+eval "$("$c" env)"
+k() { "$KUBECTL" "$@"; }
+pki=$CLUSTER_STATE_DIR/pki
+
+# Workloads: default/demo (1 container, 250m/64Mi) and e2e-multi/multi (2 containers, 100m/32Mi
+# each), spread over the nodes so that every node has pods.
+"$c" workload $((nodes * 2)) >>"$work/up.log" 2>&1 || fatal "workload default/demo did not start"
+k create namespace e2e-multi >/dev/null
+k apply -f - >/dev/null <<EOF || fatal "could not create e2e-multi/multi"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: multi, namespace: e2e-multi}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: multi}}
+  template:
+    metadata:
+      labels: {app: multi}
+      annotations: {kwok.x-k8s.io/usage-cpu: 100m, kwok.x-k8s.io/usage-memory: 32Mi}
+    spec:
+      containers:
+      - {name: app, image: fake}
+      - {name: sidecar, image: fake}
+EOF
+multi_running() { [ "$(k get pods -n e2e-multi --field-selector=status.phase=Running -o name | wc -l)" -ge 2 ]; }
+wait_until "$limit" multi_running || fatal "e2e-multi/multi pods not Running within ${limit}s"
+k label node kwok-node-0 e2e/selected=yes >/dev/null
+expect=$work/expect.json
+if ! { k get pods -A -o json >"$work/pods.json" && python3 "$check" expect "$work/pods.json" >"$expect"; }; then
+  fatal "could not compute the expected usage"
+fi
+
+# --- our server, as a user runs it ---------------------------------------------------------------
+
+k apply -f "$repo/manifests/rbac.yaml" >/dev/null || fatal "kubectl apply manifests/rbac.yaml failed"
+port=$(free_port)
+# The Service of manifests/service.yaml selects pods; here the server is a local process, so the
+# Service is an ExternalName to localhost. The APIService is manifests/apiservice.yaml with
+# caBundle instead of insecureSkipTLSVerify. Applied first, as `kubectl apply -f manifests/` would
+# before the server's pod runs: the clock starts when the server process does.
+{
+  cat <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: $name, namespace: kube-system}
+spec: {type: ExternalName, externalName: localhost}
+---
+EOF
+  sed -e "s|^  insecureSkipTLSVerify: true|  caBundle: $(base64 -w0 "$pki/ca.crt")|" \
+    -e "s|^    port: 443|    port: $port|" "$repo/manifests/apiservice.yaml"
+} >"$work/registration.yaml"
+k apply -f "$work/registration.yaml" >/dev/null || fatal "could not apply the APIService"
+t_start=$(now_ms)
+(
+  "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
+    '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
+    --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname \
+    --metric-resolution="${resolution}s" >"$work/backend.log" 2>&1
+  echo "$? $(now_ms)" >"$work/backend.done"
+) &
+backend_waiter=$!
+available() {
+  [ "$(k get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
+}
+if wait_until "$limit" available; then
+  t_avail=$(secs_since "$t_start")
+else
+  t_avail=never
+fi
+wait "$backend_waiter"
+read -r backend_rc t_ready_ms <"$work/backend.done"
+if [ "$backend_rc" != 0 ]; then
+  cat "$work/backend.log"
+  tail -n 20 "$CLUSTER_STATE_DIR/logs/$name.log"
+  fatal "our server did not turn ready (log above)"
+fi
+t_ready=$(python3 -c "import sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1000))" "$t_start" "$t_ready_ms")
+if [ "$t_avail" = never ]; then
+  k get apiservice v1beta1.metrics.k8s.io -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}'
+  fatal "APIService not Available within ${limit}s"
+elif python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$t_avail" "$resolution"; then
+  pass "APIService Available=True ${t_avail}s after the server started (/readyz ${t_ready}s), within one resolution (${resolution}s); caBundle, SAN $name.kube-system.svc"
+else
+  fail "APIService Available=True only ${t_avail}s after the server started (/readyz ${t_ready}s), more than one resolution (${resolution}s)"
+fi
+
+# First kubectl top data (all pods listed, values settled within 10 %).
+top_pods_ok() {
+  k top pods -A --no-headers >"$work/top-pods.txt" 2>&1 && python3 "$check" top-pods "$expect" "$work/top-pods.txt"
+}
+first_top() { k top pods -A --no-headers 2>/dev/null | grep -q .; }
+wait_until "$limit" first_top && t_first_top=$(secs_since "$t_start") || t_first_top=never
+wait_until "$limit" top_pods_ok && t_settled=$(secs_since "$t_start") || t_settled=never
+log "server start -> ready ${t_ready}s, Available ${t_avail}s, first kubectl top data ${t_first_top}s, all values within 10% ${t_settled}s"
+
+# --- kubectl top -----------------------------------------------------------------------------------
+
+k top nodes --no-headers >"$work/top-nodes.txt" 2>&1
+assert "kubectl top nodes lists every kwok node, CPU and memory within 10% of the pods' annotations" \
+  python3 "$check" top-nodes "$expect" "$work/top-nodes.txt" "$(k get nodes -o jsonpath='{.items[*].metadata.name}' | tr ' ' ,)"
+k top pods -A --no-headers >"$work/top-pods.txt" 2>&1
+assert "kubectl top pods -A lists every pod, CPU and memory within 10% of the annotations" \
+  python3 "$check" top-pods "$expect" "$work/top-pods.txt"
+k top pods -A -l app=demo --no-headers >"$work/top-pods-l.txt" 2>&1
+assert "kubectl top pods -A -l app=demo lists exactly the demo pods" \
+  python3 "$check" top-pods "$expect" "$work/top-pods-l.txt" app=demo
+k top pods -n e2e-multi -l 'app in (multi)' --no-headers 2>&1 | sed 's/^/e2e-multi /' >"$work/top-pods-set.txt"
+assert "kubectl top pods -n e2e-multi -l 'app in (multi)' (set-based selector)" \
+  python3 "$check" top-pods "$expect" "$work/top-pods-set.txt" ns=e2e-multi
+k top nodes -l e2e/selected=yes --no-headers >"$work/top-nodes-l.txt" 2>&1
+assert "kubectl top nodes -l e2e/selected=yes lists exactly kwok-node-0" \
+  python3 "$check" top-nodes "$expect" "$work/top-nodes-l.txt" kwok-node-0
+k top pods -n e2e-multi --containers --no-headers >"$work/top-containers.txt" 2>&1
+assert "kubectl top pods --containers lists each container with its own usage" \
+  python3 "$check" top-containers "$expect" "$work/top-containers.txt" e2e-multi
+
+# --- kubectl get, Table, protobuf vs JSON -----------------------------------------------------------
+
+k get pods.metrics.k8s.io -A >"$work/get-pods.txt" 2>&1
+assert "kubectl get pods.metrics.k8s.io -A prints the Table columns" \
+  python3 "$check" table "$work/get-pods.txt" "$expect" NAMESPACE NAME CPU MEMORY WINDOW
+k get nodes.metrics.k8s.io >"$work/get-nodes.txt" 2>&1
+if [ "$(head -n1 "$work/get-nodes.txt" | xargs)" = "NAME CPU MEMORY WINDOW" ] &&
+  [ "$(grep -c '^kwok-node-' "$work/get-nodes.txt")" -eq "$nodes" ]; then
+  pass "kubectl get nodes.metrics.k8s.io prints NAME CPU MEMORY WINDOW for $nodes nodes"
+else
+  fail "kubectl get nodes.metrics.k8s.io: $(head -c 400 "$work/get-nodes.txt" | tr '\n' '|')"
+fi
+
+api=https://127.0.0.1:$CLUSTER_APISERVER_PORT
+admin_curl() { curl -sS --max-time 20 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$@"; }
+proto_vs_json() { # PATH
+  local i out rc
+  for ((i = 0; i < 5; i++)); do
+    admin_curl -H 'Accept: application/json' "$api$1" -o "$work/list.json" || return 1
+    admin_curl -H 'Accept: application/vnd.kubernetes.protobuf' "$api$1" -o "$work/list.pb" || return 1
+    out=$(python3 "$check" proto-json "$work/list.json" "$work/list.pb")
+    rc=$?
+    [ "$rc" = 2 ] || {
+      echo "$out"
+      return "$rc"
+    }
+    sleep 1
+  done
+  echo "JSON and protobuf answers came from different scrapes 5 times in a row"
+  return 1
+}
+assert "protobuf and JSON answers agree (pods, through the aggregator)" \
+  proto_vs_json /apis/metrics.k8s.io/v1beta1/pods
+assert "protobuf and JSON answers agree (nodes, through the aggregator)" \
+  proto_vs_json /apis/metrics.k8s.io/v1beta1/nodes
+
+# --- authorization through the aggregator ----------------------------------------------------------
+
+user_cert() { # USER
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$work/$1.key" -out "$work/$1.csr" 2>/dev/null &&
+    openssl x509 -req -in "$work/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 1 -out "$work/$1.crt" 2>/dev/null
+}
+status_as() { # USER PATH -> HTTP status; body in $work/USER.body
+  curl -sS --max-time 20 -o "$work/$1.body" -w '%{http_code}' --cacert "$pki/ca.crt" \
+    --cert "$work/$1.crt" --key "$work/$1.key" "$api$2"
+}
+if ! { user_cert e2e-nobody && user_cert e2e-reader && user_cert e2e-viewer; }; then
+  fatal "could not sign user certificates"
+fi
+k create clusterrolebinding e2e-reader --clusterrole=system:cpp-metrics-server-aggregated-reader --user=e2e-reader >/dev/null
+k create rolebinding e2e-viewer -n default --clusterrole=view --user=e2e-viewer >/dev/null
+authz() {
+  local s1 s2 s3 s4 s5 s6 n
+  s1=$(status_as e2e-nobody /apis/metrics.k8s.io/v1beta1/namespaces/default/pods)
+  s2=$(status_as e2e-nobody /apis/metrics.k8s.io/v1beta1/nodes)
+  s3=$(status_as e2e-reader /apis/metrics.k8s.io/v1beta1/pods)
+  n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$work/e2e-reader.body" 2>/dev/null || echo 0)
+  s4=$(status_as e2e-reader /apis/metrics.k8s.io/v1beta1/nodes)
+  s5=$(status_as e2e-viewer /apis/metrics.k8s.io/v1beta1/namespaces/default/pods)
+  s6=$(status_as e2e-viewer /apis/metrics.k8s.io/v1beta1/namespaces/e2e-multi/pods)
+  echo "no RBAC: pods $s1 nodes $s2; aggregated-reader: all pods $s3 ($n items) nodes $s4; view in default: default $s5, e2e-multi $s6"
+  [ "$s1 $s2 $s3 $s4 $s5 $s6" = "403 403 200 200 200 403" ] && [ "$n" -gt 0 ]
+}
+# The view role picks up the aggregated reader asynchronously (clusterrole aggregation).
+wait_until 30 authz
+assert "a user without RBAC gets 403 through the aggregator, the aggregated-reader role gets data" authz
+
+# --- metrics-server side by side -------------------------------------------------------------------
+
+ref_port=$(free_port)
+if "$c" metrics-server "$ref" "$ref_port" >"$work/ref.log" 2>&1; then
+  ref_pods_ok() {
+    "$c" query "$ref" /apis/metrics.k8s.io/v1beta1/pods >"$work/ref-pods.json" &&
+      "$c" query "$name" /apis/metrics.k8s.io/v1beta1/pods >"$work/our-pods.json" &&
+      python3 "$check" compare "$work/our-pods.json" "$work/ref-pods.json" pods
+  }
+  wait_until "$limit" ref_pods_ok
+  assert "metrics-server serves the same pods with values within 10%" ref_pods_ok
+  ref_nodes_ok() {
+    "$c" query "$ref" /apis/metrics.k8s.io/v1beta1/nodes >"$work/ref-nodes.json" &&
+      "$c" query "$name" /apis/metrics.k8s.io/v1beta1/nodes >"$work/our-nodes.json" &&
+      python3 "$check" compare "$work/our-nodes.json" "$work/ref-nodes.json" nodes
+  }
+  assert "metrics-server serves the same nodes with values within 10%" ref_nodes_ok
+  "$c" stop "$ref" >>"$work/ref.log" 2>&1
+else
+  tail -n 20 "$work/ref.log"
+  fail "metrics-server did not turn ready on port $ref_port (log above)"
+fi
+
+# --- HPA, reading only our server ----------------------------------------------------------------
+
+# One pod requesting 500m and using 100m (20 % of the request; target 50 %). At 800m (160 %) the
+# HPA wants ceil(160/50) = 4 replicas (max 4); at 50m on every pod (10 %) it wants 1.
+k create namespace e2e-hpa >/dev/null
+k apply -f - >/dev/null <<EOF || fatal "could not create the HPA workload"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: e2e-hpa}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {kwok.x-k8s.io/usage-cpu: 100m, kwok.x-k8s.io/usage-memory: 64Mi}
+    spec:
+      containers:
+      - name: app
+        image: fake
+        resources: {requests: {cpu: 500m, memory: 128Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: e2e-hpa}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+  behavior:
+    scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Percent, value: 300, periodSeconds: 5}]}
+    scaleDown: {stabilizationWindowSeconds: 15, policies: [{type: Percent, value: 100, periodSeconds: 5}]}
+EOF
+hpa_reads() { # the HPA has computed a utilization from metrics.k8s.io
+  [ -n "$(k get hpa web -n e2e-hpa -o jsonpath='{.status.currentMetrics[0].resource.current.averageUtilization}')" ]
+}
+replicas() { k get deployment web -n e2e-hpa -o jsonpath='{.spec.replicas}'; }
+hpa_state() {
+  k get hpa web -n e2e-hpa -o jsonpath='utilization={.status.currentMetrics[0].resource.current.averageUtilization}% replicas={.status.currentReplicas}->{.status.desiredReplicas} {range .status.conditions[*]}{.type}={.status}({.reason}) {end}'
+}
+if wait_until "$limit" hpa_reads; then
+  log "HPA reads our server: $(hpa_state)"
+  t_hpa=$(date +%s)
+  k annotate pod -n e2e-hpa -l app=web kwok.x-k8s.io/usage-cpu=800m --overwrite >/dev/null
+  up4() { [ "$(replicas)" -ge 4 ]; }
+  if wait_until "$limit" up4; then
+    pass "HPA scales web 1 -> $(replicas) $(($(date +%s) - t_hpa))s after the usage annotation rose to 800m (160% of request): $(hpa_state)"
+  else
+    fail "HPA did not scale up within ${limit}s: replicas $(replicas); $(hpa_state)"
+  fi
+  t_hpa=$(date +%s)
+  # Every pod (old and new) falls to 50m; new pods may still be starting, so annotate until the
+  # HPA is back at 1.
+  down1() {
+    k annotate pod -n e2e-hpa -l app=web kwok.x-k8s.io/usage-cpu=50m --overwrite >/dev/null
+    [ "$(replicas)" -eq 1 ]
+  }
+  if wait_until "$limit" down1; then
+    pass "HPA scales web back to 1 $(($(date +%s) - t_hpa))s after the usage annotation fell to 50m (stabilization 15s): $(hpa_state)"
+  else
+    fail "HPA did not scale down within ${limit}s: replicas $(replicas); $(hpa_state)"
+  fi
+  apiservice_svc=$(k get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.spec.service.name}:{.spec.service.port}')
+  if [ "$apiservice_svc" = "$name:$port" ]; then
+    pass "the HPA read only our server (metrics.k8s.io -> $apiservice_svc; metrics-server was never registered)"
+  else
+    fail "metrics.k8s.io pointed at $apiservice_svc during the HPA test"
+  fi
+else
+  fail "HPA never computed a CPU utilization within ${limit}s: $(hpa_state)"
+  fail "HPA scale-down not tested: no utilization"
+fi
+
+# Our server is still healthy after all of the above and logged no errors about the cluster.
+if "$c" query "$name" /readyz | grep -q ok; then
+  pass "our server still ready at the end (log: $(wc -l <"$CLUSTER_STATE_DIR/logs/$name.log") lines)"
+else
+  fail "our server not ready at the end: $(tail -n 5 "$CLUSTER_STATE_DIR/logs/$name.log" | tr '\n' '|')"
+fi
+
+finish
