@@ -57,7 +57,11 @@ die() {
   exit 1
 }
 
-command -v go >/dev/null || die "go not found in PATH (need Go >= 1.26)"
+# Go's own installer puts it in /usr/local/go; a non-login shell may not have that in PATH.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null || die "go not found in PATH or /usr/local/go/bin (need Go >= 1.26)"
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -mod=mod"
 
 # --- versions -------------------------------------------------------------------------------
