@@ -79,6 +79,12 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
     return base::MakeError(OpenSslError("setting minimum TLS version"));
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  // AES-128-GCM first, as Go servers (kubelets, the apiserver) prefer it with AES-NI; OpenSSL's
+  // default order puts AES-256-GCM first, which costs 14 AES rounds per block instead of 10.
+  if (SSL_CTX_set_ciphersuites(
+          native, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") !=
+      1)
+    return base::MakeError(OpenSslError("setting TLS 1.3 cipher suites"));
   // Thousands of idle kept-alive connections must not each hold OpenSSL's record buffers.
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   // Read whatever the socket holds in one recv() instead of a record header and then its body
