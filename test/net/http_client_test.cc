@@ -494,6 +494,31 @@ TEST_F(HttpClientTest, BodySpanningManyTlsRecordsArrivesIntactOnOneConnection) {
   EXPECT_EQ(server.connections_accepted(), 1u);
 }
 
+TEST_F(HttpClientTest, EmptyBodiesKeepTheConnectionUsable) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
+    Reply r;
+    if (req.target == "/empty")
+      r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    else if (req.target == "/no-content")
+      r.raw = "HTTP/1.1 204 No Content\r\n\r\n";
+    else
+      return Echo(req);
+    return r;
+  });
+  auto client = Client(server.endpoint(), TrustingPki());
+  auto r = client->SendSync(Get("/empty"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "");
+  r = client->SendSync(Get("/no-content"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 204u);
+  EXPECT_EQ(r->body, "");
+  r = client->SendSync(Get("/after"), 5s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "path=/after");
+}
+
 TEST_F(HttpClientTest, ChunkedBodyIsDecoded) {
   LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
     if (req.target != "/chunked") return Echo(req);
