@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -78,8 +79,17 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
     return base::MakeError(OpenSslError("setting minimum TLS version"));
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  // AES-128-GCM first, as Go servers (kubelets, the apiserver) prefer it with AES-NI; OpenSSL's
+  // default order puts AES-256-GCM first, which costs 14 AES rounds per block instead of 10.
+  if (SSL_CTX_set_ciphersuites(
+          native, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") !=
+      1)
+    return base::MakeError(OpenSslError("setting TLS 1.3 cipher suites"));
   // Thousands of idle kept-alive connections must not each hold OpenSSL's record buffers.
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  // Read whatever the socket holds in one recv() instead of a record header and then its body
+  // (two system calls per record otherwise).
+  SSL_CTX_set_read_ahead(native, 1);
   boost::system::error_code ec;
 
   if (config.insecure_skip_verify) {
@@ -555,23 +565,53 @@ class HttpClientImpl final : public HttpClient {
     else
       parser.body_limit(boost::none);
     beast::get_lowest_layer(stream).expires_at(call.deadline);
-    auto [ec, n] = co_await http::async_read(stream, buffer_, parser, kTuple);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer_, parser, kTuple);
     if (ec) {
       co_return Failure{"read", ReadCause(ec, call.max_body_bytes),
                         reused && ClosedBeforeResponse(ec, parser.got_some())};
+    }
+    if (auto length = parser.content_length(); length && !parser.is_done()) {
+      // The usual case: read the body straight into the response, not through buffer_ and the
+      // parser (one copy instead of two, and reads as large as the TLS records).
+      if (auto f = co_await ReadBody(stream, *length, call.max_body_bytes, out.body)) co_return f;
+    } else {
+      // Chunked, or delimited by the end of the connection: let Beast decode it.
+      auto [bec, bn] = co_await http::async_read(stream, buffer_, parser, kTuple);
+      if (bec) co_return Failure{"read", ReadCause(bec, call.max_body_bytes)};
+      out.body = std::move(parser.get().body());
     }
     auto& msg = parser.get();
     out.status = msg.result_int();
     auto ct = msg.find(http::field::content_type);
     if (ct != msg.end()) out.content_type = std::string(ct->value());
     bool keep = parser.keep_alive();
-    out.body = std::move(msg.body());
     if (!keep) {
       ResetConnection(/*clean=*/true);
     } else if (buffer_.capacity() > kMaxIdleBuffer) {
       buffer_.shrink_to_fit();
     }
     co_return std::nullopt;
+  }
+
+  // Reads a body of exactly `length` bytes into `body`: first what buffer_ holds past the
+  // header, then the rest from the stream. Bytes past the body stay in buffer_.
+  template <typename S>
+  awaitable<std::optional<Failure>> ReadBody(S& stream, std::uint64_t length, std::size_t max_body,
+                                             std::string& body) {
+    if (max_body > 0 && length > max_body)
+      co_return Failure{"read", "body exceeds limit of " + std::to_string(max_body) + " bytes"};
+    body.resize(static_cast<std::size_t>(length));
+    std::size_t buffered = std::min(body.size(), buffer_.size());
+    asio::buffer_copy(asio::buffer(body), buffer_.data(), buffered);
+    buffer_.consume(buffered);
+    if (buffered == body.size()) co_return std::nullopt;
+    auto [ec, n] = co_await asio::async_read(
+        stream, asio::buffer(body.data() + buffered, body.size() - buffered), kTuple);
+    if (!ec) co_return std::nullopt;
+    body.clear();
+    if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
+      co_return Failure{"read", "connection closed mid-response"};
+    co_return Failure{"read", Cause(ec)};
   }
 
   awaitable<base::Status> DoSend(Call& call, Response& out) {
