@@ -2,27 +2,12 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/auth.h"
+#include "kube/json_fields.h"
 
 namespace kube {
 namespace {
 
 using nlohmann::json;
-
-const json* Field(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-std::string StringField(const json& obj, const char* key) {
-  const json* f = Field(obj, key);
-  return f && f->is_string() ? f->get_ref<const std::string&>() : std::string();
-}
-
-bool BoolField(const json& obj, const char* key) {
-  const json* f = Field(obj, key);
-  return f && f->is_boolean() && f->get<bool>();
-}
 
 std::vector<std::string> StringList(const json* arr) {
   std::vector<std::string> out;

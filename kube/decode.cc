@@ -6,28 +6,12 @@
 #include <limits>
 #include <utility>
 
+#include "kube/json_fields.h"
+
 namespace kube {
 namespace {
 
 using nlohmann::json;
-
-// Parses without exceptions; a discarded value means invalid JSON.
-base::Result<json> ParseJson(std::string_view text) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return base::MakeError("invalid JSON");
-  return j;
-}
-
-const json* Field(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-std::string StringField(const json& obj, const char* key) {
-  const json* f = Field(obj, key);
-  return f && f->is_string() ? f->get_ref<const std::string&>() : std::string();
-}
 
 // Copies string entries of a JSON object; other kinds of values are ignored.
 void CopyStringMap(const json* obj, std::map<std::string, std::string>* out,
