@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Functions are called through assert, after code that may exit:
+# shellcheck disable=SC2317
 # Checks manifests/ against a real kube-apiserver (test/cluster/cluster.sh):
 #   1. `kubectl apply --dry-run=server` accepts every file (manifests/ and manifests/v1/), the
 #      kustomize base and every overlay in overlays/ (secure: with certificates from
@@ -7,52 +9,51 @@
 #      run of its pod template in a namespace that enforces it);
 #   3. once rbac.yaml is applied, the ServiceAccount may do exactly what the server needs
 #      (SubjectAccessReviews), and the aggregated reader role reaches `view`.
-# Uses the running cluster if there is one (cluster.sh env, i.e. CLUSTER_STATE_DIR), else brings
-# one up and tears it down at the end.
-set -euo pipefail
+# Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
+# failure.
+#
+# Usage: test/cluster/check-manifests.sh [--own-cluster]
+#   --own-cluster: a new cluster in a temp state dir, torn down (and checked) at the end; as CTest
+#   runs it. Without: the running cluster (cluster.sh env, i.e. CLUSTER_STATE_DIR) if there is
+#   one, else one brought up and torn down at the end.
+set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-c=$here/cluster.sh
 sa=system:serviceaccount:kube-system:cpp-metrics-server
-
-fail() {
-  echo "[manifests] FAIL: $*" >&2
-  exit 1
-}
-
-if ! "$c" env >/dev/null 2>&1; then
-  brought_up=1
-  "$c" up
-fi
-eval "$("$c" env)"
+# shellcheck disable=SC2034 # read by check-lib.sh
+check_name=manifests
+# shellcheck source-path=SCRIPTDIR source=check-lib.sh
+. "$here/check-lib.sh"
+check_cluster_up "${1:-}"
 k() { "$KUBECTL" "$@"; }
 
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"; [ -z "${brought_up:-}" ] || "$c" down' EXIT
+scratch=$check_work/scratch
+mkdir -p "$scratch"
 cp -r "$repo/manifests" "$repo/overlays" "$scratch/"
 rm -f "$scratch"/overlays/secure/*.crt "$scratch"/overlays/secure/*.key
-"$repo/certs/gen-certs.sh" --out "$scratch/certs" >/dev/null
+"$repo/certs/gen-certs.sh" --out "$scratch/certs" >/dev/null || fatal "certs/gen-certs.sh failed"
 cp "$scratch"/certs/{tls.crt,tls.key,ca.crt} "$scratch/overlays/secure/"
 renders=(manifests)
 for d in "$scratch"/overlays/*/; do renders+=("overlays/$(basename "$d")"); done
 
 echo "--- server dry run"
-k apply --dry-run=server -f "$repo/manifests/" -f "$repo/manifests/v1/"
-k apply --dry-run=server -f "$scratch/certs/secret.yaml" -f "$scratch/certs/apiservice.yaml" \
+assert "server dry run: manifests/ and manifests/v1/" \
+  k apply --dry-run=server -f "$repo/manifests/" -f "$repo/manifests/v1/"
+assert "server dry run: gen-certs.sh Secret and APIServices (v1beta1, v1)" \
+  k apply --dry-run=server -f "$scratch/certs/secret.yaml" -f "$scratch/certs/apiservice.yaml" \
   -f "$scratch/certs/apiservice-v1.yaml"
+dry_run_kustomize() { k kustomize "$scratch/$1" >"$scratch/rendered.yaml" && k apply --dry-run=server -f "$scratch/rendered.yaml"; }
 for r in "${renders[@]}"; do
-  echo "- kustomize $r"
-  k kustomize "$scratch/$r" >"$scratch/rendered.yaml"
-  k apply --dry-run=server -f "$scratch/rendered.yaml"
+  assert "server dry run: kustomize $r" dry_run_kustomize "$r"
 done
 
 echo "--- restricted Pod Security Standard"
 k create namespace cms-psa-check --dry-run=client -o yaml | k apply -f - >/dev/null
-k label namespace cms-psa-check pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
-for r in "${renders[@]}"; do
-  echo "- pod of $r"
-  k kustomize "$scratch/$r" | python3 -c '
+k label namespace cms-psa-check pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null ||
+  fatal "could not create namespace cms-psa-check enforcing restricted"
+psa_pod() {
+  k kustomize "$scratch/$1" | python3 -c '
 import json, sys, yaml
 dep = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Deployment"][0]
 spec = dep["spec"]["template"]["spec"]
@@ -61,11 +62,47 @@ spec = {k: v for k, v in spec.items() if k not in ("serviceAccountName", "priori
 print(json.dumps({"apiVersion": "v1", "kind": "Pod",
                   "metadata": {"name": "psa-check", "namespace": "cms-psa-check"}, "spec": spec}))
 ' | k apply --dry-run=server -f -
+}
+for r in "${renders[@]}"; do
+  assert "restricted Pod Security Standard admits the pod of $r" psa_pod "$r"
 done
 k delete namespace cms-psa-check --wait=false >/dev/null
 
 echo "--- RBAC of $sa"
-k apply -f "$repo/manifests/rbac.yaml" >/dev/null
+k apply -f "$repo/manifests/rbac.yaml" >/dev/null || fatal "kubectl apply manifests/rbac.yaml failed"
+# The bindings that name the ServiceAccount or one of its groups are exactly those of rbac.yaml,
+# with the same roles; the only others are Kubernetes' own defaults for every authenticated user
+# or service account (label kubernetes.io/bootstrapping=rbac-defaults: discovery, basic-user,
+# public-info-viewer, service-account-issuer-discovery).
+bindings_are_rbac_yaml() {
+  k get clusterrolebindings,rolebindings -A -o json >"$check_work/bindings.json" &&
+    python3 - "$check_work/bindings.json" "$repo/manifests/rbac.yaml" <<'PY'
+import json, sys, yaml
+def binds_sa(b):
+    for s in b.get("subjects") or []:
+        if s.get("kind") == "ServiceAccount" and s.get("name") == "cpp-metrics-server" and \
+                s.get("namespace", b["metadata"].get("namespace")) == "kube-system":
+            return True
+        if s.get("kind") == "Group" and s.get("name") in (
+                "system:authenticated", "system:serviceaccounts", "system:serviceaccounts:kube-system"):
+            return True
+    return False
+def key(b):
+    return (b["kind"], b["metadata"].get("namespace", ""), b["metadata"]["name"],
+            b["roleRef"]["kind"], b["roleRef"]["name"])
+default = lambda b: (b["metadata"].get("labels") or {}).get("kubernetes.io/bootstrapping") == "rbac-defaults"
+items = [b for b in json.load(open(sys.argv[1]))["items"] if binds_sa(b)]
+live = sorted(key(b) for b in items if not default(b))
+defaults = sorted(b["metadata"]["name"] for b in items if default(b))
+want = sorted(key(d) for d in yaml.safe_load_all(open(sys.argv[2]))
+              if d and d["kind"] in ("ClusterRoleBinding", "RoleBinding") and binds_sa(d))
+print("cluster %s; rbac.yaml %s; rbac-defaults %s" % (
+    [k[2] + "->" + k[4] for k in live], [k[2] + "->" + k[4] for k in want], defaults))
+sys.exit(0 if live == want and want else 1)
+PY
+}
+assert "the only bindings granting kube-system/cpp-metrics-server anything are those of manifests/rbac.yaml" \
+  bindings_are_rbac_yaml
 # sar USER NAMESPACE GROUP RESOURCE VERB [NAME] -> prints true/false
 sar() {
   python3 -c '
@@ -82,8 +119,11 @@ expect() { # WANT USER NAMESPACE GROUP RESOURCE VERB [NAME]
   local want=$1 got
   shift
   got=$(sar "$@")
-  [ "${got:-false}" = "$want" ] || fail "SAR $* = ${got:-false}, want $want"
-  echo "ok: $want  $*"
+  if [ "${got:-false}" = "$want" ]; then
+    pass "SubjectAccessReview $*: $want"
+  else
+    fail "SubjectAccessReview $*: ${got:-false}, want $want"
+  fi
 }
 expect true "$sa" "" "" nodes/metrics get kwok-node-0
 expect true "$sa" "" "" nodes list
@@ -112,4 +152,4 @@ wait_aggregated || fail "view does not include metrics.k8s.io after 30s"
 expect true cms-viewer default metrics.k8s.io pods list
 expect false cms-viewer kube-system metrics.k8s.io pods list
 k delete rolebinding cms-viewer -n default >/dev/null
-echo "[manifests] PASS"
+check_finish

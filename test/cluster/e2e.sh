@@ -8,7 +8,9 @@
 # assertion and ends with "N passed, M failed"; exits non-zero on any failure. Always tears the
 # cluster down and checks that no process or port is left behind.
 #
-# Usage: test/cluster/e2e.sh SERVER_BINARY
+# Usage: test/cluster/e2e.sh SERVER_BINARY KUBE_PROBE
+#   KUBE_PROBE is build/test/kube/kube_probe: the kube library (caches, TokenReview,
+#   SubjectAccessReview) checked against the same cluster.
 #
 # Our server runs:
 #   - as system:serviceaccount:kube-system:cpp-metrics-server with exactly manifests/rbac.yaml;
@@ -30,6 +32,7 @@ repo=$(cd "$here/../.." && pwd)
 c=$here/cluster.sh
 check=$here/e2e_check.py
 server=${1:-}
+probe=${2:-}
 nodes=${E2E_NODES:-2}
 resolution=${E2E_RESOLUTION:-15}
 limit=${E2E_TIMEOUT:-180}
@@ -128,6 +131,8 @@ trap 'teardown' EXIT
 [ -n "$server" ] || fatal "usage: $0 SERVER_BINARY"
 [ -x "$server" ] || fatal "server binary $server is not an executable file"
 server=$(readlink -f "$server")
+[ -n "$probe" ] || fatal "usage: $0 SERVER_BINARY KUBE_PROBE"
+[ -x "$probe" ] || fatal "kube_probe binary $probe is not an executable file"
 
 log "building/checking binaries (test/cluster/build-binaries.sh; cached after the first build)"
 if ! "$here/build-binaries.sh" >"$work/build-binaries.log" 2>&1; then
@@ -327,6 +332,49 @@ authz() {
 # The view role picks up the aggregated reader asynchronously (clusterrole aggregation).
 wait_until 30 authz
 assert "a user without RBAC gets 403 through the aggregator, the aggregated-reader role gets data" authz
+
+# --- the kube library against the same cluster (kube_probe) ---------------------------------------
+
+# kube_probe runs with our server's credentials (system:serviceaccount:kube-system:$name, whose
+# only RBAC is manifests/rbac.yaml). Caches: the node and Running-pod caches equal what kubectl
+# lists (names and labels), and the authentication ConfigMap is read. The workloads are settled
+# here (nothing is created or deleted until the HPA section).
+probe_kubeconfig=$CLUSTER_STATE_DIR/$name.kubeconfig
+probe_caches() {
+  k get nodes -o json >"$work/kubectl-nodes.json" &&
+    k get pods -A --field-selector=status.phase=Running -o json >"$work/kubectl-pods.json" &&
+    "$probe" --kubeconfig="$probe_kubeconfig" --sync-timeout=30s >"$work/probe-caches.txt" 2>&1 &&
+    python3 "$check" caches "$work/probe-caches.txt" "$work/kubectl-nodes.json" "$work/kubectl-pods.json"
+}
+assert "kube library (as $name): node and Running-pod caches mirror kubectl get nodes / get pods -A (names, labels); authentication ConfigMap read" \
+  probe_caches
+# TokenReview with a real ServiceAccount token, then with a forged one.
+probe_token() { # TOKEN USER GROUPS
+  "$probe" --kubeconfig="$probe_kubeconfig" --token="$1" >"$work/probe-token.txt" 2>&1
+  python3 "$check" token "$work/probe-token.txt" "$2" "$3"
+}
+if k create serviceaccount e2e-probe -n default >/dev/null && sa_token=$(k create token e2e-probe -n default --duration=10m); then
+  assert "kube library: TokenReview of a real ServiceAccount token returns its user and groups" \
+    probe_token "$sa_token" system:serviceaccount:default:e2e-probe \
+    system:serviceaccounts,system:serviceaccounts:default,system:authenticated
+  # Same header and claims, signature of another token's length but wrong bytes.
+  bad_token=${sa_token%.*}.$(printf '%s' "${sa_token##*.}" | tr 'A-Za-z' 'B-ZAb-za')
+  assert "kube library: TokenReview rejects a token with a forged signature" \
+    probe_token "$bad_token" "<rejected>" ""
+else
+  fail "kube library: could not create ServiceAccount default/e2e-probe or its token"
+fi
+# SubjectAccessReview (list pods.metrics.k8s.io in default): the aggregated reader is allowed,
+# a user with no RBAC is denied.
+probe_sar() { # USER WANT
+  local out
+  out=$("$probe" --kubeconfig="$probe_kubeconfig" --sar-user="$1" 2>&1)
+  echo "$1: $(grep -E '^(sar_allowed|sar_reason|sar_error):' <<<"$out" | tr '\n' ' ')"
+  grep -qx "sar_allowed: $2" <<<"$out"
+}
+assert "kube library: SubjectAccessReview allows e2e-reader (aggregated-reader role) to list pods.metrics.k8s.io" \
+  probe_sar e2e-reader true
+assert "kube library: SubjectAccessReview denies e2e-nobody (no RBAC)" probe_sar e2e-nobody false
 
 # --- metrics-server side by side -------------------------------------------------------------------
 

@@ -19,6 +19,11 @@ Every subcommand prints one line of details and exits 0 when the check holds, 1 
                                        from different scrapes, so the caller can retry)
   compare OURS REF KIND                two metrics lists (ours and metrics-server's, KIND pods or
                                        nodes): same objects, usage within 10 %
+  caches PROBE NODES_JSON PODS_JSON    kube_probe output vs `kubectl get nodes -o json` and
+                                       `kubectl get pods -A --field-selector=status.phase=Running
+                                       -o json`: synced, same node and pod names, same labels;
+                                       authentication ConfigMap with both CAs
+  token PROBE USER GROUP,...           kube_probe TokenReview output: exactly this user and groups
 """
 import json
 import re
@@ -347,11 +352,65 @@ def cmd_compare(ours_path, ref_path, kind):
     done(ok, msg.replace("(annotations", "(metrics-server"))
 
 
+# --- kube_probe ---------------------------------------------------------------------------------
+
+def probe_lines(path, key):
+    """The values of `key: value` lines of a kube_probe output."""
+    with open(path) as f:
+        return [l.split(": ", 1)[1].rstrip("\n") for l in f if l.startswith(key + ": ")]
+
+
+def probe_objects(path, key):
+    """name -> labels of the `node:` or `pod:` lines (`NAME ... labels=k=v,...`)."""
+    out = {}
+    for v in probe_lines(path, key):
+        name = v.split(" ", 1)[0]
+        labels = re.search(r"labels=(\S*)", v).group(1)
+        out[name] = dict(kv.split("=", 1) for kv in labels.split(",") if kv)
+    return out
+
+
+def cmd_caches(probe, nodes_json, pods_json):
+    if probe_lines(probe, "synced") != ["true"]:
+        done(False, "caches not synced: %s" % probe_lines(probe, "synced"))
+    want_nodes = {it["metadata"]["name"]: it["metadata"].get("labels", {})
+                  for it in load(nodes_json)["items"]}
+    want_pods = {it["metadata"]["namespace"] + "/" + it["metadata"]["name"]:
+                 it["metadata"].get("labels", {}) for it in load(pods_json)["items"]}
+    got_nodes, got_pods = probe_objects(probe, "node"), probe_objects(probe, "pod")
+    bad = []
+    for kind, want, got in (("nodes", want_nodes, got_nodes), ("pods", want_pods, got_pods)):
+        if sorted(want) != sorted(got):
+            bad.append("%s: kubectl %s, cache %s" % (kind, sorted(want), sorted(got)))
+            continue
+        for name in want:
+            if want[name] != got[name]:
+                bad.append("%s labels: kubectl %s, cache %s" % (name, want[name], got[name]))
+    for key in ("auth_configmap", "client_ca", "requestheader_ca"):
+        if probe_lines(probe, key) != ["present"]:
+            bad.append("%s: %s" % (key, probe_lines(probe, key)))
+    if not want_nodes or not want_pods:
+        bad.append("nothing to compare: %d nodes, %d running pods" % (len(want_nodes), len(want_pods)))
+    done(not bad, "; ".join(bad) if bad else
+         "%d nodes and %d Running pods, same names and labels as kubectl (e.g. %s %s)" %
+         (len(want_nodes), len(want_pods), sorted(want_pods)[0], want_pods[sorted(want_pods)[0]]))
+
+
+def cmd_token(probe, user, groups):
+    got_user = probe_lines(probe, "token_user")
+    got_groups = probe_lines(probe, "token_groups")
+    ok = got_user == [user] and len(got_groups) == 1 and \
+        sorted(g for g in got_groups[0].split(",") if g) == sorted(g for g in groups.split(",") if g)
+    done(ok, "user %s groups %s (want %s %s)%s" % (
+        got_user, got_groups, user, groups,
+        "" if ok else "; " + " | ".join(probe_lines(probe, "token_review_error"))))
+
+
 def main(argv):
     cmds = {
         "expect": cmd_expect, "top-pods": cmd_top_pods, "top-nodes": cmd_top_nodes,
         "top-containers": cmd_top_containers, "table": cmd_table, "proto-json": cmd_proto_json,
-        "compare": cmd_compare,
+        "compare": cmd_compare, "caches": cmd_caches, "token": cmd_token,
     }
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__)

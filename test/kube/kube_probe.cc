@@ -1,7 +1,9 @@
 // Runs the library against a real kube-apiserver, for the real-cluster suite and for manual
 // checks: syncs the node and Running-pod caches, reads the authentication ConfigMap, and
 // optionally asks a TokenReview and a SubjectAccessReview. Prints what it found as
-// `key: value` lines; exits non-zero when something failed.
+// `key: value` lines (one `node:` line per cached node and one `pod:` line per cached pod, with
+// their labels as k=v,... sorted by key; `token_groups:` comma-separated); exits non-zero when
+// something failed.
 //
 //   kube_probe --kubeconfig=$HOME/.kube/config [--token=T] [--sar-user=alice]
 //              [--sar-verb=list] [--sar-resource=pods] [--sar-namespace=default]
@@ -10,6 +12,7 @@
 
 #include <cstdio>
 #include <future>
+#include <string>
 #include <thread>
 
 #include "base/flags.h"
@@ -18,6 +21,19 @@
 #include "kube/cache.h"
 #include "kube/client.h"
 #include "kube/informer.h"
+
+namespace {
+
+std::string JoinLabels(const kube::Labels& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels) {
+    if (!out.empty()) out += ',';
+    out += k + '=' + v;
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   kube::KubeOptions kube_options;
@@ -77,8 +93,12 @@ int main(int argc, char** argv) {
         rc = 1;
       }
       for (const auto& n : nodes.List()) {
-        std::printf("node: %s port=%d addresses=%zu\n", n->name.c_str(), n->kubelet_port,
-                    n->addresses.size());
+        std::printf("node: %s port=%d addresses=%zu labels=%s\n", n->name.c_str(), n->kubelet_port,
+                    n->addresses.size(), JoinLabels(n->labels).c_str());
+      }
+      for (const auto& p : pods.List("")) {
+        std::printf("pod: %s/%s labels=%s\n", p->namespace_.c_str(), p->name.c_str(),
+                    JoinLabels(p->labels).c_str());
       }
       for (int i = 0; i < 100 && !acw.HasSynced(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -105,6 +125,11 @@ int main(int argc, char** argv) {
             rc = 1;
           } else {
             std::printf("token_user: %s\n", r->has_value() ? (*r)->name.c_str() : "<rejected>");
+            std::string groups;
+            if (r->has_value()) {
+              for (const auto& g : (*r)->groups) groups += (groups.empty() ? "" : ",") + g;
+            }
+            std::printf("token_groups: %s\n", groups.c_str());
           }
         }
       }
