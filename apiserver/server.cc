@@ -19,8 +19,12 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 struct Server::State {
-  State(ServerOptions o, TlsContextProvider& t, Handler& h)
-      : options(std::move(o)), tls(t), handler(h) {}
+  State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
+      : io(i), acceptor(asio::make_strand(i)), options(std::move(o)), tls(t), handler(h) {}
+  asio::io_context& io;
+  // Owned here rather than by Server: a pending accept holds the State, so its completion can
+  // never run on a destroyed Server.
+  tcp::acceptor acceptor;
   const ServerOptions options;
   TlsContextProvider& tls;
   Handler& handler;  // used only while the io_context runs
@@ -32,6 +36,11 @@ struct Server::State {
   bool draining = false;                                          // guarded by mu
   std::function<void()> drained;                                  // guarded by mu
 
+  size_t Connections() {
+    std::lock_guard<std::mutex> lock(mu);
+    return sessions.size();
+  }
+  static void Accept(std::shared_ptr<State> self);
   void Register(Session* raw, const std::shared_ptr<Session>& s) {
     std::lock_guard<std::mutex> lock(mu);
     sessions.emplace(raw, s);
@@ -227,65 +236,68 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
 Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
                Handler& handler)
-    : io_(io),
-      state_(std::make_shared<State>(std::move(options), tls, handler)),
-      acceptor_(asio::make_strand(io)) {}
+    : state_(std::make_shared<State>(io, std::move(options), tls, handler)) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  // Stop accepting; the pending accept completes with operation_aborted on the acceptor's
+  // strand and releases the State.
+  asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
+    beast::error_code ec;
+    state->acceptor.close(ec);
+  });
+}
 
 base::Status Server::Listen() {
-  const ServerOptions& options_ = state_->options;
-  const std::string where = "listen " + options_.bind_address + ":" + std::to_string(options_.port);
+  const ServerOptions& options = state_->options;
+  tcp::acceptor& acceptor = state_->acceptor;
+  const std::string where = "listen " + options.bind_address + ":" + std::to_string(options.port);
   beast::error_code ec;
-  auto address = asio::ip::make_address(options_.bind_address, ec);
+  auto address = asio::ip::make_address(options.bind_address, ec);
   if (ec) return base::Status::Error(where + ": invalid address: " + ec.message());
-  tcp::endpoint endpoint(address, options_.port);
-  if (acceptor_.open(endpoint.protocol(), ec); ec) {
+  tcp::endpoint endpoint(address, options.port);
+  if (acceptor.open(endpoint.protocol(), ec); ec) {
     return base::Status::Error(where + ": open: " + ec.message());
   }
-  if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) {
     return base::Status::Error(where + ": set_option: " + ec.message());
   }
-  if (acceptor_.bind(endpoint, ec); ec)
+  if (acceptor.bind(endpoint, ec); ec)
     return base::Status::Error(where + ": bind: " + ec.message());
-  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
     return base::Status::Error(where + ": listen: " + ec.message());
   }
-  port_ = acceptor_.local_endpoint().port();
+  port_ = acceptor.local_endpoint().port();
   return base::Status::Ok();
 }
 
 void Server::Start() {
-  asio::dispatch(acceptor_.get_executor(), [this] { Accept(); });
+  asio::dispatch(state_->acceptor.get_executor(), [state = state_] { State::Accept(state); });
 }
 
-void Server::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_),
-                         beast::bind_front_handler(&Server::OnAccept, this));
+void Server::State::Accept(std::shared_ptr<State> self) {
+  tcp::acceptor& acceptor = self->acceptor;
+  auto strand = asio::make_strand(self->io);  // before `self` is moved into the handler
+  acceptor.async_accept(std::move(strand), [self = std::move(self)](beast::error_code ec,
+                                                                    tcp::socket socket) mutable {
+    if (self->draining_flag.load() || !self->acceptor.is_open() ||
+        ec == asio::error::operation_aborted) {
+      return;
+    }
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+    } else if (self->Connections() >= self->options.max_connections) {
+      socket.close(ec);
+    } else {
+      socket.set_option(tcp::no_delay(true), ec);
+      auto session = std::make_shared<Session>(self, std::move(socket), self->tls.Current());
+      self->Register(session.get(), session);
+      session->Run();
+    }
+    Accept(std::move(self));
+  });
 }
 
-void Server::OnAccept(beast::error_code ec, tcp::socket socket) {
-  if (state_->draining_flag.load() || !acceptor_.is_open() ||
-      ec == asio::error::operation_aborted) {
-    return;
-  }
-  if (ec) {
-    spdlog::warn("accept: {}", ec.message());
-  } else if (connections() >= state_->options.max_connections) {
-    socket.close(ec);
-  } else {
-    socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(state_, std::move(socket), state_->tls.Current());
-    state_->Register(session.get(), session);
-    session->Run();
-  }
-  Accept();
-}
-
-size_t Server::connections() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->sessions.size();
-}
+size_t Server::connections() const { return state_->Connections(); }
 
 uint32_t Server::requests_in_flight() const { return state_->in_flight.load(); }
 
@@ -306,9 +318,9 @@ void Server::Shutdown(std::function<void()> drained) {
       state_->drained = std::move(drained);
     }
   }
-  asio::dispatch(acceptor_.get_executor(), [this] {
+  asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ec;
-    acceptor_.close(ec);
+    state->acceptor.close(ec);
   });
   for (auto& s : live) s->Drain();
   live.clear();

@@ -93,12 +93,7 @@ class Server {
   // the io_context after the Server is gone still has a registry to leave.
   struct State;
 
-  void Accept();
-  void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
-
-  boost::asio::io_context& io_;
-  std::shared_ptr<State> state_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<State> state_;  // also owns the acceptor and its pending accept
   uint16_t port_ = 0;
 };
 
