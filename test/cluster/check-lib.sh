@@ -7,6 +7,8 @@
 #   Without it: the running cluster of CLUSTER_STATE_DIR (cluster.sh env) if there is one, else a
 #   new one there, brought down at exit.
 # Callers set `check_name` and may define check_cleanup (run before the cluster goes down).
+# CHECK_KEEP=1 leaves the cluster up at the end (prints how to tear it down); CHECK_KEEP_LOGS=1
+# keeps the logs and outputs on success too (they are always kept on failure).
 # shellcheck shell=bash disable=SC2154 # here and check_name come from the caller
 
 check_passed=0
@@ -14,7 +16,10 @@ check_failed=0
 check_brought_up=0
 check_own=0
 check_torn_down=0
+check_started=$(date +%s)
 check_work=$(mktemp -d "${TMPDIR:-/tmp}/cms-check.XXXXXX")
+
+log() { echo "[$check_name] $*"; }
 
 pass() {
   echo "PASS: $*"
@@ -45,10 +50,16 @@ check_teardown() {
   check_torn_down=1
   local state=${CLUSTER_STATE_DIR:-} pids=() ports=() f p left=() busy=()
   if declare -F check_cleanup >/dev/null; then check_cleanup || true; fi
+  if [ "${CHECK_KEEP:-0}" = 1 ] && [ "$check_brought_up" = 1 ] && [ -d "$state" ]; then
+    log "cluster kept: export CLUSTER_STATE_DIR=$state; $here/cluster.sh down"
+    return 0
+  fi
   if [ "$check_brought_up" = 1 ] && [ -d "$state" ]; then
     for f in "$state"/pids/*.pid; do [ -e "$f" ] && pids+=("$(cat "$f")"); done
     [ -f "$state/env" ] && mapfile -t ports < <(sed -n 's/^[A-Z_]*PORT=\([0-9]*\)$/\1/p' "$state/env")
-    if [ "$check_failed" != 0 ] && [ -d "$state/logs" ]; then cp -r "$state/logs" "$check_work/logs"; fi
+    if { [ "$check_failed" != 0 ] || [ "${CHECK_KEEP_LOGS:-0}" = 1 ]; } && [ -d "$state/logs" ]; then
+      cp -r "$state/logs" "$check_work/logs"
+    fi
     "$here/cluster.sh" down >"$check_work/down.log" 2>&1 || true
   fi
   if [ "$check_own" = 1 ]; then
@@ -69,10 +80,11 @@ check_teardown() {
 
 check_finish() {
   check_teardown
-  if [ "$check_failed" = 0 ]; then
+  if [ "$check_failed" = 0 ] && [ "${CHECK_KEEP_LOGS:-0}" != 1 ]; then
     rm -rf "$check_work"
+    log "took $(($(date +%s) - check_started))s"
   else
-    echo "[$check_name] logs kept in $check_work"
+    log "took $(($(date +%s) - check_started))s; logs and outputs kept in $check_work"
   fi
   echo "$check_passed passed, $check_failed failed"
   [ "$check_failed" = 0 ] && [ "$check_passed" -gt 0 ]
@@ -97,7 +109,7 @@ check_cluster_up() {
       tail -n 30 "$check_work/up.log"
       fatal "cluster up failed (log above)"
     fi
-    echo "[$check_name] cluster up in ${CLUSTER_STATE_DIR:-the default state dir}"
+    log "cluster up in $(($(date +%s) - check_started))s in ${CLUSTER_STATE_DIR:-the default state dir}"
   fi
   eval "$("$here/cluster.sh" env)"
 }

@@ -39,28 +39,14 @@ limit=${E2E_TIMEOUT:-180}
 name=cpp-metrics-server
 ref=metrics-server-ref
 
-passed=0
-failed=0
-t_suite=$(date +%s)
-work=$(mktemp -d "${TMPDIR:-/tmp}/cms-e2e.XXXXXX")
-export CLUSTER_STATE_DIR=$work/cluster CLUSTER_NODES=$nodes CLUSTER_TIMEOUT=$limit
+export CLUSTER_NODES=$nodes CLUSTER_TIMEOUT=$limit
 export HPA_SYNC_PERIOD=${HPA_SYNC_PERIOD:-5s}
+export CHECK_KEEP=${E2E_KEEP:-0} CHECK_KEEP_LOGS=${E2E_KEEP_LOGS:-0}
 
-log() { echo "[e2e] $*"; }
-pass() {
-  echo "PASS: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-}
-# assert NAME COMMAND...: PASS/FAIL line with the command's one-line output as details.
-assert() {
-  local what=$1 out
-  shift
-  if out=$("$@" 2>&1); then pass "$what: $out"; else fail "$what: $out"; fi
-}
+check_name=e2e
+# shellcheck source-path=SCRIPTDIR source=check-lib.sh
+. "$here/check-lib.sh"
+work=$check_work
 now_ms() { date +%s%3N; }
 secs_since() { python3 -c "import sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1000))" "$1" "$(now_ms)"; }
 free_port() { "$c" free-port; }
@@ -74,57 +60,6 @@ wait_until() {
     sleep 0.5
   done
 }
-
-# --- teardown ----------------------------------------------------------------------------------
-
-torn_down=0
-teardown() {
-  [ "$torn_down" = 0 ] || return 0
-  torn_down=1
-  local pids=() ports=() f p left=() busy=()
-  if [ "${E2E_KEEP:-0}" = 1 ] && [ -d "$CLUSTER_STATE_DIR" ]; then
-    log "cluster kept: export CLUSTER_STATE_DIR=$CLUSTER_STATE_DIR; $c down"
-    return 0
-  fi
-  [ -d "$CLUSTER_STATE_DIR" ] || return 0
-  for f in "$CLUSTER_STATE_DIR"/pids/*.pid; do [ -e "$f" ] && pids+=("$(cat "$f")"); done
-  [ -f "$CLUSTER_STATE_DIR/env" ] &&
-    mapfile -t ports < <(sed -n 's/^[A-Z_]*PORT=\([0-9]*\)$/\1/p' "$CLUSTER_STATE_DIR/env")
-  [ -d "$CLUSTER_STATE_DIR/logs" ] && cp -r "$CLUSTER_STATE_DIR/logs" "$work/logs"
-  "$c" down >"$work/down.log" 2>&1 || true
-  sleep 0.5
-  for p in "${pids[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then left+=("$p"); fi
-  done
-  for p in "${ports[@]}"; do
-    if ss -Hltn "sport = :$p" | grep -q .; then busy+=("$p"); fi
-  done
-  if [ ${#left[@]} -eq 0 ] && [ ${#busy[@]} -eq 0 ] && [ ! -e "$CLUSTER_STATE_DIR" ]; then
-    pass "teardown: ${#pids[@]} processes stopped, ${#ports[@]} ports free, state removed"
-  else
-    fail "teardown: processes left [${left[*]}], ports in use [${busy[*]}], state dir exists: $([ -e "$CLUSTER_STATE_DIR" ] && echo yes || echo no)"
-  fi
-}
-
-finish() {
-  teardown
-  if [ "$failed" = 0 ] && [ "${E2E_KEEP_LOGS:-0}" != 1 ]; then
-    rm -rf "$work"
-    log "suite took $(($(date +%s) - t_suite))s"
-  else
-    log "suite took $(($(date +%s) - t_suite))s; logs and outputs kept in $work"
-  fi
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
-# A setup step failed: nothing after it can be asserted honestly.
-fatal() {
-  fail "$*"
-  finish
-}
-trap 'fail "interrupted"; finish' INT TERM
-trap 'teardown' EXIT
 
 # --- binaries and cluster ----------------------------------------------------------------------
 
@@ -142,13 +77,7 @@ fi
 versions=$(sed -n 's/^\(KUBE_APISERVER\|KWOK\|METRICS_SERVER\|ETCD\)=.*\/\([^/]*\)\/[^/]*$/\2/p' "$work/build-binaries.log" | tr '\n' ' ')
 log "binaries: $versions"
 
-t0=$(date +%s)
-if ! "$c" up >"$work/up.log" 2>&1; then
-  tail -n 30 "$work/up.log"
-  fatal "cluster up failed (log above)"
-fi
-log "cluster up in $(($(date +%s) - t0))s ($nodes kwok nodes)"
-eval "$("$c" env)"
+check_cluster_up --own-cluster
 k() { "$KUBECTL" "$@"; }
 pki=$CLUSTER_STATE_DIR/pki
 
@@ -482,4 +411,4 @@ else
   fail "our server not ready at the end: $(tail -n 5 "$CLUSTER_STATE_DIR/logs/$name.log" | tr '\n' '|')"
 fi
 
-finish
+check_finish
