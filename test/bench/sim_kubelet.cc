@@ -6,6 +6,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <chrono>
 #include <optional>
 
@@ -60,43 +61,42 @@ class Session : public std::enable_shared_from_this<Session> {
     int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    std::string body;
+    body_.clear();
     const char* status = "200 OK";
     const char* type = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       status = "405 Method Not Allowed";
       type = "text/plain; charset=utf-8";
-      body = "Method Not Allowed\n";
+      body_ = "Method Not Allowed\n";
     } else if (path != "/metrics/resource") {
       status = "404 Not Found";
       type = "text/plain; charset=utf-8";
-      body = "404 page not found\n";
+      body_ = "404 page not found\n";
     } else {
-      (*render_)(node_, now_ms, &body);
+      (*render_)(node_, now_ms, &body_);
     }
-    out_.reserve(body.size() + 200);
-    out_ = "HTTP/1.1 ";
-    out_ += status;
-    out_ += "\r\nContent-Type: ";
-    out_ += type;
-    out_ += "\r\nContent-Length: ";
-    out_ += std::to_string(body.size());
-    out_ += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
-    if (req.method() != http::verb::head) out_ += body;
+    head_ = "HTTP/1.1 ";
+    head_ += status;
+    head_ += "\r\nContent-Type: ";
+    head_ += type;
+    head_ += "\r\nContent-Length: ";
+    head_ += std::to_string(body_.size());
+    head_ += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    if (req.method() == http::verb::head) body_.clear();
     stream_.expires_after(kWriteTimeout);
-    asio::async_write(stream_, asio::buffer(out_),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->out_ = std::string();  // an idle connection keeps no body
-                        if (ec) return;
-                        self->responses_->fetch_add(1, std::memory_order_relaxed);
-                        if (self->keep_alive_) self->Read();
-                      });
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(stream_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->body_ = std::string();  // an idle connection keeps no body
+      if (ec) return;
+      self->responses_->fetch_add(1, std::memory_order_relaxed);
+      if (self->keep_alive_) self->Read();
+    });
   }
 
   net::TlsSocket stream_;
   beast::flat_buffer buffer_{8192};
   std::optional<http::request_parser<http::empty_body>> parser_;
-  std::string out_;
+  std::string head_, body_;
   bool keep_alive_ = true;
   int node_;
   std::shared_ptr<const SimKubelets::Render> render_;

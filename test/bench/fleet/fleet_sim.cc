@@ -12,6 +12,7 @@
 // serve a contiguous range of nodes on one thread; this process supervises them, writes FILE
 // once every listener is up, and stops them all on SIGTERM/SIGINT or after --duration. On exit
 // it prints one JSON line with the shards' CPU seconds, RSS and response count.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,9 +22,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -138,9 +141,22 @@ class Shard {
     auto port = kubelets.Listen(i, static_cast<uint16_t>(model.KubeletPort(i)));
     if (!port.ok()) fail("node-" + std::to_string(i) + ": " + port.error());
   }
+  // Responses are allocated per request and freed once written; give the freed memory back
+  // now and then so RSS shows what the shard holds, not the high-water mark of a burst.
+  asio::steady_timer trim(io);
+  std::function<void()> trim_later = [&] {
+    trim.expires_after(std::chrono::seconds(5));
+    trim.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      malloc_trim(0);
+      trim_later();
+    });
+  };
+  trim_later();
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) {
     kubelets.Close();
+    trim.cancel();
     io.stop();
   });
   if (write(ready_fd, "ok\n", 3) != 3) _exit(1);
