@@ -3,6 +3,8 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/zlib/deflate_stream.hpp>
+#include <boost/crc.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -24,15 +26,50 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(90);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 
+}  // namespace
+
+// gzip (RFC 1952) at the fastest level, one compressor reused for every response of a
+// SimKubelets (they all run on one thread).
+class SimKubelets::Gzip {
+ public:
+  Gzip() { deflate_.reset(1, 15, 8, beast::zlib::Strategy::normal); }
+
+  void Compress(const std::string& in, std::string* out) {
+    static constexpr unsigned char kHeader[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255};
+    deflate_.reset();
+    out->assign(reinterpret_cast<const char*>(kHeader), sizeof kHeader);
+    out->resize(sizeof kHeader + deflate_.upper_bound(in.size()) + 8);
+    beast::zlib::z_params z;
+    z.next_in = in.data();
+    z.avail_in = in.size();
+    z.next_out = out->data() + sizeof kHeader;
+    z.avail_out = out->size() - sizeof kHeader - 8;
+    beast::error_code ec;
+    deflate_.write(z, beast::zlib::Flush::finish, ec);
+    out->resize(sizeof kHeader + z.total_out);
+    boost::crc_32_type crc;
+    crc.process_bytes(in.data(), in.size());
+    uint32_t trailer[2] = {crc.checksum(), static_cast<uint32_t>(in.size())};  // little-endian
+    out->append(reinterpret_cast<const char*>(trailer), sizeof trailer);
+  }
+
+ private:
+  beast::zlib::deflate_stream deflate_;
+};
+
+namespace {
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, asio::ssl::context& tls, int node,
           std::shared_ptr<const SimKubelets::Render> render,
-          std::shared_ptr<std::atomic<uint64_t>> responses)
+          std::shared_ptr<std::atomic<uint64_t>> responses,
+          std::shared_ptr<SimKubelets::Gzip> gzip)
       : stream_(std::move(socket), tls),
         node_(node),
         render_(std::move(render)),
-        responses_(std::move(responses)) {}
+        responses_(std::move(responses)),
+        gzip_(std::move(gzip)) {}
 
   void Start() {
     if (!stream_.ok()) return;
@@ -62,6 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     body_.clear();
+    const char* encoding = "";
     const char* status = "200 OK";
     const char* type = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -74,11 +112,17 @@ class Session : public std::enable_shared_from_this<Session> {
       body_ = "404 page not found\n";
     } else {
       (*render_)(node_, now_ms, &body_);
+      if (gzip_ && req[http::field::accept_encoding].find("gzip") != std::string_view::npos) {
+        std::string plain = std::move(body_);
+        gzip_->Compress(plain, &body_);
+        encoding = "\r\nContent-Encoding: gzip";
+      }
     }
     head_ = "HTTP/1.1 ";
     head_ += status;
     head_ += "\r\nContent-Type: ";
     head_ += type;
+    head_ += encoding;
     head_ += "\r\nContent-Length: ";
     head_ += std::to_string(body_.size());
     head_ += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
@@ -101,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int node_;
   std::shared_ptr<const SimKubelets::Render> render_;
   std::shared_ptr<std::atomic<uint64_t>> responses_;
+  std::shared_ptr<SimKubelets::Gzip> gzip_;
 };
 
 }  // namespace
@@ -118,11 +163,12 @@ base::Result<std::shared_ptr<asio::ssl::context>> MakeKubeletServerContext(
 }
 
 SimKubelets::SimKubelets(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
-                         Render render)
+                         Render render, bool gzip)
     : io_(io),
       tls_(std::move(tls)),
       render_(std::make_shared<const Render>(std::move(render))),
-      responses_(std::make_shared<std::atomic<uint64_t>>(0)) {}
+      responses_(std::make_shared<std::atomic<uint64_t>>(0)),
+      gzip_(gzip ? std::make_shared<Gzip>() : nullptr) {}
 
 SimKubelets::~SimKubelets() { Close(); }
 
@@ -147,7 +193,8 @@ void SimKubelets::Accept(std::size_t index) {
     if (ec == asio::error::operation_aborted) return;
     Listener& l = listeners_[index];
     if (!ec) {
-      std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, responses_)->Start();
+      std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, responses_, gzip_)
+          ->Start();
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: let connections close before accepting again.
       auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));

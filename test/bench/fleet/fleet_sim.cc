@@ -1,7 +1,7 @@
 // fleet_sim: the simulated fleet's kubelets (see fleet_model.h).
 //
 //   fleet_sim --nodes=N --pods=P --containers=C [--port-base=20000] [--shards=S]
-//             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS]
+//             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip]
 //
 // Node i's kubelet listens on 127.0.0.1:<port-base + i> and serves GET /metrics/resource over
 // TLS (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent, IP SAN 127.0.0.1).
@@ -118,7 +118,7 @@ class Shard {
 };
 
 // Runs in the forked child; never returns.
-[[noreturn]] void RunShard(const fleet::FleetModel& model, int first, int count,
+[[noreturn]] void RunShard(const fleet::FleetModel& model, int first, int count, bool gzip,
                            const net::CertAndKey& serving, int ready_fd, int stats_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   sigset_t all;
@@ -134,9 +134,10 @@ class Shard {
   auto tls = bench::MakeKubeletServerContext(serving);
   if (!tls.ok()) fail(tls.error());
   Shard shard(model, first, count);
-  bench::SimKubelets kubelets(io, *tls, [&shard](int node, int64_t now_ms, std::string* body) {
-    shard.Render(node, now_ms, body);
-  });
+  bench::SimKubelets kubelets(
+      io, *tls,
+      [&shard](int node, int64_t now_ms, std::string* body) { shard.Render(node, now_ms, body); },
+      gzip);
   for (int i = first; i < first + count; ++i) {
     auto port = kubelets.Listen(i, static_cast<uint16_t>(model.KubeletPort(i)));
     if (!port.ok()) fail("node-" + std::to_string(i) + ": " + port.error());
@@ -191,6 +192,7 @@ std::string ReadAll(int fd) {
 int main(int argc, char** argv) {
   int64_t nodes = 0, pods = 0, containers = 1, port_base = 20000, shards = 0, duration = 0;
   std::string cert_dir, ready_file;
+  bool gzip = false;
   base::FlagSet flags("fleet_sim", "Simulated kubelets for the fleet model (see fleet_model.h).");
   flags.Int("nodes", &nodes, "Number of nodes N.");
   flags.Int("pods", &pods, "Pods per node P.");
@@ -200,6 +202,9 @@ int main(int argc, char** argv) {
   flags.String("cert-dir", &cert_dir, "Directory for ca.crt/ca.key and the client certificate.");
   flags.String("ready-file", &ready_file, "Written once every listener is up.");
   flags.Int("duration", &duration, "Exit after this many seconds (0 = run until signalled).");
+  flags.Bool("gzip", &gzip,
+             "Gzip bodies (fastest level) for requests with Accept-Encoding: gzip, as kubelets do "
+             "for Go clients such as metrics-server. Off by default: it costs the simulator CPU.");
   fleet::ParseFlagsOrExit(flags, argc, argv);
   if (nodes < 1 || pods < 0 || containers < 1 || cert_dir.empty() || port_base < 1 ||
       port_base + nodes > 65536 || shards < 0 || duration < 0) {
@@ -259,7 +264,7 @@ int main(int argc, char** argv) {
         close(c.ready_fd);
         close(c.stats_fd);
       }
-      RunShard(model, first, last - first, *serving, ready[1], stats[1]);
+      RunShard(model, first, last - first, gzip, *serving, ready[1], stats[1]);
     }
     close(ready[1]);
     close(stats[1]);
