@@ -80,10 +80,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Waits for the next request without holding TLS record buffers: OpenSSL allocates its read
+  // buffer as soon as SSL_read is called, so an idle connection first waits for the socket.
   void Read() {
+    stream_.expires_after(kIdleTimeout);
+    if (buffer_.size() > 0 || SSL_has_pending(stream_.native_handle()) == 1) return ReadRequest();
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code ec) {
+                                  if (!ec) self->ReadRequest();
+                                });
+  }
+
+  void ReadRequest() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(kIdleTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (!ec) self->Respond();

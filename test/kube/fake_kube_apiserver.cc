@@ -197,20 +197,26 @@ void FakeKubeApiserver::BulkAddPods(std::size_t n, std::size_t namespaces,
   compacted_ = rv_;  // no history for these
 }
 
-void FakeKubeApiserver::BulkAdd(const std::string& collection, const std::vector<json>& objects) {
-  std::lock_guard lock(mu_);
-  Collection* c = Find(collection);
+void FakeKubeApiserver::BulkAdd(const std::string& collection, std::vector<json> objects) {
+  Collection* c = Find(collection);  // the collections themselves never change
   if (c == nullptr) throw std::invalid_argument("no collection " + collection);
-  ++rv_;
-  const std::string rv = std::to_string(rv_);
-  for (const json& object : objects) {
-    json copy = object;
-    copy["metadata"]["resourceVersion"] = rv;
-    Item item = Render(copy);
-    std::string key = c == &pods_ ? item.fields.ns + "/" + item.fields.name : item.fields.name;
-    c->items[key] = std::move(item);
+  uint64_t rv;
+  {
+    std::lock_guard lock(mu_);
+    rv = ++rv_;
   }
-  compacted_ = rv_;  // no history for these
+  std::vector<std::pair<std::string, Item>> rendered;
+  rendered.reserve(objects.size());
+  for (json& object : objects) {
+    object["metadata"]["resourceVersion"] = std::to_string(rv);
+    Item item = Render(object);
+    object = nullptr;
+    std::string key = c == &pods_ ? item.fields.ns + "/" + item.fields.name : item.fields.name;
+    rendered.emplace_back(std::move(key), std::move(item));
+  }
+  std::lock_guard lock(mu_);
+  for (auto& [key, item] : rendered) c->items[key] = std::move(item);
+  compacted_ = std::max(compacted_, rv);  // no history for these
 }
 
 std::size_t FakeKubeApiserver::size(const std::string& collection) const {

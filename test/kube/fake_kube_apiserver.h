@@ -64,8 +64,9 @@ class FakeKubeApiserver {
   // (for benchmarks and big-list tests).
   void BulkAddPods(std::size_t n, std::size_t namespaces, std::size_t labels_per_pod);
   // Adds (or replaces) complete objects in "nodes", "pods" or "configmaps" without history or
-  // watch events; each needs metadata.name (and metadata.namespace for pods).
-  void BulkAdd(const std::string& collection, const std::vector<nlohmann::json>& objects);
+  // watch events; each needs metadata.name (and metadata.namespace for pods). Rendering runs
+  // outside the lock, so several threads may load batches at once.
+  void BulkAdd(const std::string& collection, std::vector<nlohmann::json> objects);
   std::size_t size(const std::string& collection) const;
   uint64_t resource_version() const;
 

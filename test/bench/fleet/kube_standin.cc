@@ -12,11 +12,13 @@
 // sendInitialEvents (client-go's watch-list) as well as list+watch. Writes DIR/ca.crt and DIR/kubeconfig (server, CA, bearer token), then
 // FILE once everything is loaded; exits on SIGTERM/SIGINT.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/pki.h"
@@ -36,6 +38,13 @@ std::string Rfc3339(double unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 json NodeObject(const FleetModel& model, int i) {
@@ -210,22 +219,27 @@ int main(int argc, char** argv) {
   }
   fake->SetAuthConfigMap(auth);
 
-  std::vector<json> batch;
-  for (int i = 0; i < nodes; ++i) {
-    batch.push_back(NodeObject(model, i));
-    if (batch.size() == 5000 || i + 1 == nodes) {
-      fake->BulkAdd("nodes", batch);
-      batch.clear();
+  // Two loaders, each building and rendering every other batch of 5000 objects.
+  auto load = [&](int part) {
+    constexpr int64_t kBatch = 5000;
+    for (int64_t first = part * kBatch; first < nodes; first += 2 * kBatch) {
+      std::vector<json> batch;
+      for (int64_t i = first; i < std::min<int64_t>(nodes, first + kBatch); ++i) {
+        batch.push_back(NodeObject(model, static_cast<int>(i)));
+      }
+      fake->BulkAdd("nodes", std::move(batch));
     }
-  }
-  for (int64_t g = 0; g < model.total_pods(); ++g) {
-    batch.push_back(PodObject(model, g));
-    if (batch.size() == 5000 || g + 1 == model.total_pods()) {
-      fake->BulkAdd("pods", batch);
-      batch.clear();
+    for (int64_t first = part * kBatch; first < model.total_pods(); first += 2 * kBatch) {
+      std::vector<json> batch;
+      for (int64_t g = first; g < std::min(model.total_pods(), first + kBatch); ++g) {
+        batch.push_back(PodObject(model, g));
+      }
+      fake->BulkAdd("pods", std::move(batch));
     }
-  }
-  batch.shrink_to_fit();
+  };
+  std::thread second(load, 1);
+  load(0);
+  second.join();
 
   const std::string ca_pem = fake->pki().ca().cert_pem;
   std::string kubeconfig =
@@ -245,9 +259,9 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr,
                "kube_standin: https://127.0.0.1:%lld serving %zu nodes and %zu pods; loaded in "
-               "%.1f s, RSS %.0f MiB\n",
+               "%.1f s (%.1f s of CPU), RSS %.0f MiB\n",
                static_cast<long long>(port), fake->size("nodes"), fake->size("pods"), seconds,
-               fleet::ProcStatusKiB(getpid(), "VmRSS:") / 1024.0);
+               CpuSeconds(), fleet::ProcStatusKiB(getpid(), "VmRSS:") / 1024.0);
   if (!ready_file.empty()) {
     if (auto s = fleet::WriteFileAtomic(ready_file, "ready\n"); !s.ok()) {
       return std::fprintf(stderr, "kube_standin: %s\n", s.message().c_str()), 1;
