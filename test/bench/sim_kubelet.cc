@@ -165,6 +165,8 @@ base::Result<std::shared_ptr<asio::ssl::context>> MakeKubeletServerContext(
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // Like a kubelet (Go crypto/tls): resumption by session tickets only, no server-side cache.
+  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
   boost::system::error_code ec;
   ctx->use_certificate_chain(asio::buffer(cert.cert_pem), ec);
   if (!ec) ctx->use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem, ec);
