@@ -368,9 +368,9 @@ Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
   std::string path(target.substr(0, qpos));
   auto query = ParseQuery(qpos == target.npos ? "" : target.substr(qpos + 1));
   if (req.method == "POST" && (path == "/apis/authentication.k8s.io/v1/tokenreviews" ||
-                                path == "/apis/authorization.k8s.io/v1/subjectaccessreviews")) {
+                               path == "/apis/authorization.k8s.io/v1/subjectaccessreviews")) {
     Reply r = path.find("tokenreviews") != std::string::npos ? TokenReview(req.body)
-                                                            : AccessReview(req.body);
+                                                             : AccessReview(req.body);
     std::lock_guard lock(mu_);
     r.delay = review_delay_;
     return r;

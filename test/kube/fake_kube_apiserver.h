@@ -149,7 +149,7 @@ class FakeKubeApiserver {
   std::map<std::string, bool> expired_tokens_;  // guarded by mu_
   bool access_reviews_failing_ = false;         // guarded by mu_
   std::chrono::milliseconds review_delay_{0};   // guarded by mu_
-  SarPolicy sar_policy_;  // guarded by mu_
+  SarPolicy sar_policy_;                        // guarded by mu_
   std::atomic<bool> unavailable_{false};
   std::atomic<int> token_reviews_{0};
   std::atomic<int> access_reviews_{0};
