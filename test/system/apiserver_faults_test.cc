@@ -21,7 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr double kStalenessBound = 12;  // 2 x 5 s resolution + 2 s, as in kubelet_faults_test
-constexpr double kPickUpBound = 25;  // a new node: re-watch or relist (backoff <= 5 s) + two scrapes
+constexpr double kPickUpBound =
+    25;  // a new node: re-watch or relist (backoff <= 5 s) + two scrapes
 
 std::string Fmt(const char* fmt, auto... args) {
   char buf[640];
