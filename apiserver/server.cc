@@ -18,6 +18,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+// How long a connection accepted before Shutdown() may take to send its first request.
+constexpr std::chrono::milliseconds kDrainFirstRequest{5000};
+
 struct Server::State {
   State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
       : io(i), acceptor(asio::make_strand(i)), options(std::move(o)), tls(t), handler(h) {}
@@ -74,10 +77,16 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
                    beast::bind_front_handler(&Session::Handshake, shared_from_this()));
   }
 
-  // Called on Shutdown(): closes the connection unless a request is being handled.
+  // Called on Shutdown(): closes the connection if it is an idle keep-alive one (its client
+  // retries on a new connection, as HTTP allows). A connection that has not carried a request
+  // yet was accepted before the listener closed and its request may be on the way: it gets
+  // kDrainFirstRequest to arrive and is then served with "Connection: close", as Go's
+  // http.Server.Shutdown does for new connections. A request being handled finishes.
   void Drain() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_) beast::get_lowest_layer(self->stream_).close();
+      if (self->busy_) return;
+      if (self->served_) return beast::get_lowest_layer(self->stream_).close();
+      beast::get_lowest_layer(self->stream_).expires_after(kDrainFirstRequest);
     });
   }
 
@@ -100,14 +109,16 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Read(bool first) {
-    if (server_.draining_flag.load()) return Close();
+    const bool draining = server_.draining_flag.load();
+    if (draining && !first) return Close();
     parser_.emplace();
     parser_->header_limit(server_.options.header_limit_bytes);
     parser_->body_limit(server_.options.body_limit_bytes);
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
     // by the read timeout as a whole (the shorter of both applies to the first request).
-    beast::get_lowest_layer(stream_).expires_after(first ? server_.options.read_timeout
-                                                         : server_.options.idle_timeout);
+    auto timeout = first ? server_.options.read_timeout : server_.options.idle_timeout;
+    if (draining) timeout = std::min<std::chrono::milliseconds>(timeout, kDrainFirstRequest);
+    beast::get_lowest_layer(stream_).expires_after(timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
@@ -198,6 +209,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   void OnWrite(bool keep, beast::error_code ec, std::size_t) {
     busy_ = false;
+    served_ = true;
     response_.reset();
     serializer_.reset();
     if (ec) return Fail(ec, "write");
@@ -232,6 +244,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
+  bool served_ = false;  // a response was written: the connection is a kept-alive one
 };
 
 Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,

@@ -8,8 +8,10 @@
 // Handler unverified (authentication verifies it against the right CA, so a bad certificate is
 // a 401 rather than a failed handshake).
 //
-// Shutdown() stops accepting, closes idle connections, lets in-flight requests finish (their
-// connections close after the response) and then reports "drained".
+// Shutdown() stops accepting, closes idle keep-alive connections, lets in-flight requests finish
+// (their connections close after the response), gives connections accepted but not yet used up
+// to 5 s to send their first request (served with "Connection: close") and then reports
+// "drained".
 //
 // Thread-safety: public methods may be called from any thread. The io_context, the
 // TlsContextProvider and the Handler must outlive the Server and every session (stop the

@@ -138,8 +138,16 @@ int main(int argc, char** argv) {
                              "authorization client");
   kube::NodeCache nodes;
   kube::PodCache pods;
-  auto node_informer = kube::NewNodeInformer(*client, nodes, clock);
-  auto pod_informer = kube::NewPodInformer(*client, pods, clock);
+  // Informer retries follow client-go's backoff (0.8 s, doubling, +up to 100 % jitter) but are
+  // capped at half the resolution instead of 30 s, so that once the kube-apiserver is back after
+  // an outage the caches are listing and watching again within one resolution (measured in
+  // RELIABILITY.md); a handful of requests per resolution is no load for an apiserver.
+  kube::InformerOptions informer_options;
+  informer_options.backoff.max = std::clamp(
+      std::chrono::duration_cast<std::chrono::milliseconds>(scrape_options.metric_resolution / 2),
+      informer_options.backoff.initial, std::chrono::milliseconds(30000));
+  auto node_informer = kube::NewNodeInformer(*client, nodes, clock, informer_options);
+  auto pod_informer = kube::NewPodInformer(*client, pods, clock, informer_options);
 
   // Scraper: kubelet client, window store, scrape loop.
   scraper::Store store(scraper::MakeStoreSettings(scrape_options));

@@ -328,6 +328,10 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
       if (watch_status_ == 410) {
         UpdateStats([](InformerStats& st) { ++st.relists_gone; });
         RetryLater(Next::kList, err, false);
+      } else if (watch_status_ == 504 && IsTooLargeResourceVersion(resp.body)) {
+        // The server's history is behind our resourceVersion (restored or replaced storage):
+        // watching from it again would fail forever, so relist (client-go does the same).
+        RetryLater(Next::kList, err, true);
       } else if (watch_status_ == 429 || watch_status_ == 500 || watch_status_ == 502 ||
                  watch_status_ == 503 || watch_status_ == 504) {
         RetryLater(Next::kWatch, err, true);
@@ -363,6 +367,13 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
       return;
     }
     Watch();
+  }
+
+  // A "Too large resource version" Status (k8s.io/apiserver's storage error: reason Timeout,
+  // cause ResourceVersionTooLarge; older servers say it only in the message).
+  static bool IsTooLargeResourceVersion(const std::string& body) {
+    return body.find("ResourceVersionTooLarge") != std::string::npos ||
+           body.find("Too large resource version") != std::string::npos;
   }
 
   // Waits per the backoff, then lists or watches again.

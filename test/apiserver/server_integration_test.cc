@@ -6,6 +6,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 
 #include <condition_variable>
 #include <filesystem>
@@ -329,6 +332,47 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequests) {
   EXPECT_EQ(done->body, "slow done");
   EXPECT_EQ(drained_future.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(server_->connections(), 0u);
+}
+
+// A connection accepted just before SIGTERM whose request is still on the way must be served,
+// not closed under the client (which saw "write: Broken pipe" in the system test); Go's
+// http.Server.Shutdown gives such connections 5 s as well.
+TEST_F(ServerTest, ConnectionAcceptedBeforeShutdownGetsItsFirstRequestServed) {
+  StartServer();
+  boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  ctx.load_verify_file(server_pki_.ca_file());
+  boost::asio::io_context io;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> conn(io, ctx);
+  conn.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  conn.handshake(boost::asio::ssl::stream_base::client);
+
+  std::promise<void> drained;
+  server_->Shutdown([&] { drained.set_value(); });
+  auto drained_future = drained.get_future();
+  EXPECT_EQ(drained_future.wait_for(300ms), std::future_status::timeout);
+
+  boost::beast::http::request<boost::beast::http::empty_body> req{boost::beast::http::verb::get,
+                                                                  "/healthz", 11};
+  req.set(boost::beast::http::field::host, "127.0.0.1");
+  boost::beast::http::write(conn, req);
+  boost::beast::flat_buffer buffer;
+  boost::beast::http::response<boost::beast::http::string_body> res;
+  boost::beast::error_code ec;
+  boost::beast::http::read(conn, buffer, res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_EQ(drained_future.wait_for(10s), std::future_status::ready);
+}
+
+// An idle keep-alive connection is still closed at once (its client may retry elsewhere).
+TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedOnShutdown) {
+  StartServer();
+  auto idle_client = Client(nullptr);
+  ASSERT_TRUE(Get(*idle_client, "/healthz").ok());
+  std::promise<void> drained;
+  server_->Shutdown([&] { drained.set_value(); });
+  EXPECT_EQ(drained.get_future().wait_for(3s), std::future_status::ready);
 }
 
 TEST_F(ServerTest, SelfSignedCertificateInCertDir) {

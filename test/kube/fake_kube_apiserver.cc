@@ -383,6 +383,33 @@ void FakeKubeApiserver::FailNextWatches(int n, unsigned status) {
   fail_watch_status_ = status;
 }
 
+void FakeKubeApiserver::RestartWithHistoryFrom(uint64_t rv) {
+  AbortWatches();
+  std::lock_guard lock(mu_);
+  rv_ = rv;
+  compacted_ = rv;
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    c->history.clear();
+    for (auto& [key, object] : c->items) object["metadata"]["resourceVersion"] = std::to_string(rv);
+  }
+}
+
+void FakeKubeApiserver::SetAccessReviewsFailing(bool failing) {
+  std::lock_guard lock(mu_);
+  access_reviews_failing_ = failing;
+}
+
+void FakeKubeApiserver::ExpireToken(const std::string& token) {
+  std::lock_guard lock(mu_);
+  tokens_.erase(token);
+  expired_tokens_[token] = true;
+}
+
+void FakeKubeApiserver::SetReviewDelay(std::chrono::milliseconds delay) {
+  std::lock_guard lock(mu_);
+  review_delay_ = delay;
+}
+
 void FakeKubeApiserver::AddToken(const std::string& token, const std::string& user,
                                  const std::vector<std::string>& groups) {
   std::lock_guard lock(mu_);
@@ -460,11 +487,13 @@ Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
     return StatusReply(401, "Unauthorized", "Unauthorized");
   }
   auto query = ParseQuery(qpos == target.npos ? "" : target.substr(qpos + 1));
-  if (req.method == "POST" && path == "/apis/authentication.k8s.io/v1/tokenreviews") {
-    return TokenReview(req.body);
-  }
-  if (req.method == "POST" && path == "/apis/authorization.k8s.io/v1/subjectaccessreviews") {
-    return AccessReview(req.body);
+  if (req.method == "POST" && (path == "/apis/authentication.k8s.io/v1/tokenreviews" ||
+                               path == "/apis/authorization.k8s.io/v1/subjectaccessreviews")) {
+    Reply r = path.find("tokenreviews") != std::string::npos ? TokenReview(req.body)
+                                                             : AccessReview(req.body);
+    std::lock_guard lock(mu_);
+    r.delay = review_delay_;
+    return r;
   }
   if (req.method != "GET") return StatusReply(405, "MethodNotAllowed", "method not allowed");
   bool metadata_only = req.Header("Accept").find("as=PartialObjectMetadata") != std::string::npos;
@@ -626,6 +655,11 @@ Reply FakeKubeApiserver::StartWatch(Collection& c, const std::map<std::string, s
     c.watches.push_back(std::move(w));
     return r;
   }
+  if (from > rv_) {
+    return StatusReply(504, "Timeout",
+                       "Too large resource version: " + std::to_string(from) +
+                           ", current: " + std::to_string(rv_));
+  }
   if (from < compacted_) {
     json status = {{"kind", "Status"},
                    {"apiVersion", "v1"},
@@ -658,7 +692,9 @@ Reply FakeKubeApiserver::TokenReview(const std::string& body) {
   json status = {{"authenticated", false}};
   {
     std::lock_guard lock(mu_);
-    if (auto it = tokens_.find(token); it != tokens_.end()) {
+    if (expired_tokens_.count(token)) {
+      status["error"] = "[invalid bearer token, service account token has expired]";
+    } else if (auto it = tokens_.find(token); it != tokens_.end()) {
       status = {{"authenticated", true},
                 {"user",
                  {{"username", it->second.first},
@@ -683,6 +719,9 @@ Reply FakeKubeApiserver::AccessReview(const std::string& body) {
   SarPolicy policy;
   {
     std::lock_guard lock(mu_);
+    if (access_reviews_failing_) {
+      return StatusReply(500, "InternalError", "injected SubjectAccessReview failure");
+    }
     policy = sar_policy_;
   }
   req["status"] = policy(req["spec"]);

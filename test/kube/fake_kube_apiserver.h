@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -89,6 +90,11 @@ class FakeKubeApiserver {
   void CorruptNextLists(int n, std::string body = "{\"items\": [");
   // The next `n` watch requests get this HTTP status (with a Status body).
   void FailNextWatches(int n, unsigned status);
+  // Simulates a restart onto storage with another resourceVersion history (etcd restored from a
+  // backup): open watches are aborted, history is forgotten and numbering goes on from `rv`
+  // (lower than before). A watch from a resourceVersion newer than the current one then gets
+  // 504 "Too large resource version", as the real server answers after its 3 s wait.
+  void RestartWithHistoryFrom(uint64_t rv);
 
   // ---- reviews ----
   // Tokens the TokenReview endpoint accepts.
@@ -97,6 +103,13 @@ class FakeKubeApiserver {
   // Decides SubjectAccessReviews from their spec. Default: allow user "alice" everything.
   using SarPolicy = std::function<nlohmann::json(const nlohmann::json& spec)>;  // returns status
   void SetSarPolicy(SarPolicy policy);
+  // While set, SubjectAccessReviews are answered 500 with a Status body (the webhook failing).
+  void SetAccessReviewsFailing(bool failing);
+  // TokenReview then answers for `token` authenticated=false with an expiry error, as the real
+  // server does for an expired service-account token.
+  void ExpireToken(const std::string& token);
+  // Token and access reviews are answered only after `delay` (a slow kube-apiserver).
+  void SetReviewDelay(std::chrono::milliseconds delay);
 
   // ---- observations ----
   std::size_t open_watches(const std::string& collection) const;  // "nodes", "pods", "configmaps"
@@ -166,7 +179,10 @@ class FakeKubeApiserver {
   int fail_watches_ = 0;                  // guarded by mu_
   unsigned fail_watch_status_ = 0;        // guarded by mu_
   std::map<std::string, std::pair<std::string, std::vector<std::string>>> tokens_;  // guarded
-  SarPolicy sar_policy_;  // guarded by mu_
+  std::map<std::string, bool> expired_tokens_;  // guarded by mu_
+  bool access_reviews_failing_ = false;         // guarded by mu_
+  std::chrono::milliseconds review_delay_{0};   // guarded by mu_
+  SarPolicy sar_policy_;                        // guarded by mu_
   std::atomic<bool> unavailable_{false};
   std::atomic<int> token_reviews_{0};
   std::atomic<int> access_reviews_{0};

@@ -310,6 +310,23 @@ TEST_F(InformerTest, CorruptListsAndFailedWatchesAreRetried) {
   EXPECT_TRUE(Converged(Expected({"a/1", "a/2"})));
 }
 
+// An apiserver restored onto another (lower) resourceVersion history answers a watch from the
+// informer's resourceVersion with 504 "Too large resource version" for as long as it takes;
+// retrying the watch would never converge, so the informer must relist (as client-go does).
+TEST_F(InformerTest, TooLargeResourceVersionOnWatchRelists) {
+  fake_.UpsertPod("a", "1");
+  fake_.UpsertPod("a", "2");
+  StartPods(Options());
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  const int lists = fake_.list_requests("pods");
+  fake_.RestartWithHistoryFrom(5);
+  fake_.DeletePod("a", "1");
+  fake_.UpsertPod("a", "3");
+  EXPECT_TRUE(Converged(Expected({"a/2", "a/3"}))) << pods_informer_->Stats().last_error;
+  EXPECT_GT(fake_.list_requests("pods"), lists);
+  EXPECT_THAT(pods_informer_->Stats().last_error, HasSubstr("Too large resource version"));
+}
+
 TEST_F(InformerTest, TenMinuteOutageConvergesWithCappedBackoff) {
   for (int i = 0; i < 30; ++i) fake_.UpsertPod("ns", "p" + std::to_string(i));
   StartPods(Options());
