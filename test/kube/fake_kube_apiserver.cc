@@ -390,7 +390,11 @@ void FakeKubeApiserver::RestartWithHistoryFrom(uint64_t rv) {
   compacted_ = rv;
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
     c->history.clear();
-    for (auto& [key, object] : c->items) object["metadata"]["resourceVersion"] = std::to_string(rv);
+    for (auto& [key, item] : c->items) {
+      json object = json::parse(item.json);
+      object["metadata"]["resourceVersion"] = std::to_string(rv);
+      item = Render(object);
+    }
   }
 }
 
