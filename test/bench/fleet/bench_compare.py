@@ -442,7 +442,7 @@ def server_args(kind, a, n, port, kubeconfig, pki, fleet_certs, ms_bin):
               f"--metric-resolution={res}"]
     if kind == "ours":
         conc = 64 if n <= 1000 else 128
-        argv = [os.path.join(a.build_dir, "cmd", "cpp-metrics-server"), *common,
+        argv = [a.ours_bin, *common,
                 f"--kubelet-max-concurrency={conc}"]
         return Server(kind, argv, f"--metric-resolution={res} --kubelet-max-concurrency={conc}")
     # metrics-server: the flags of its released components.yaml (resolution from the run), and
@@ -458,7 +458,7 @@ def server_args(kind, a, n, port, kubeconfig, pki, fleet_certs, ms_bin):
 
 
 def metrics_load(a, port, pki, fleet_certs, mode, accept, rate, duration, n, p, conns=8):
-    argv = [os.path.join(a.build_dir, "test", "bench", "fleet", "metrics_load"),
+    argv = [os.path.join(a.fleet_bin_dir, "metrics_load"),
             f"--url=https://127.0.0.1:{port}", f"--ca={pki[0]}",
             f"--cert={os.path.join(fleet_certs, 'client.crt')}",
             f"--key={os.path.join(fleet_certs, 'client.key')}", f"--mode={mode}",
@@ -633,7 +633,7 @@ def run_size(a, n, pki, fleet_certs, ms_bin):
     ready = os.path.join(d, "fleet.ready")
     if os.path.exists(ready):
         os.remove(ready)
-    fleet = Proc("fleet_sim", [os.path.join(a.build_dir, "test", "bench", "fleet", "fleet_sim"),
+    fleet = Proc("fleet_sim", [os.path.join(a.fleet_bin_dir, "fleet_sim"),
                                f"--nodes={n}", f"--pods={p}", f"--containers={c}",
                                f"--port-base={a.port_base}", f"--cert-dir={fleet_certs}",
                                f"--ready-file={ready}"], os.path.join(d, "fleet_sim.log"))
@@ -645,8 +645,8 @@ def run_size(a, n, pki, fleet_certs, ms_bin):
             if inv_kind == "real":
                 inv = RealInventory(n, p, c, a.port_base, d)
             else:
-                inv = StandinInventory(os.path.join(a.build_dir, "test", "bench", "fleet",
-                                                    "kube_standin"), n, p, c, a.port_base, d)
+                inv = StandinInventory(os.path.join(a.fleet_bin_dir, "kube_standin"), n, p, c,
+                                       a.port_base, d)
         except Exception as e:
             size["failure"] = f"inventory ({inv_kind}) failed: {e}"
             log(size["failure"])
@@ -823,6 +823,32 @@ def table_text(size, meta):
     return "\n".join(out) + "\n"
 
 
+def marginal_text(results):
+    """Per-node cost between consecutive sizes (slope), which the fixed baseline does not blur."""
+    sizes = results["sizes"]
+    if len(sizes) < 2:
+        return ""
+    out = ["### Marginal cost per node between sizes", "",
+           "| nodes | CPU per node per tick (ms), ours | metrics-server | ratio "
+           "| RSS per node (KiB), ours | metrics-server | ratio |", "|---|---|---|---|---|---|---|"]
+    for lo, hi in zip(sizes, sizes[1:]):
+        dn = hi["nodes"] - lo["nodes"]
+        vals = {}
+        for name in SERVERS:
+            a, b = lo["servers"].get(name) or {}, hi["servers"].get(name) or {}
+            if a.get("failure") or b.get("failure") or a.get("cpu_s_per_tick") is None or \
+                    b.get("cpu_s_per_tick") is None or dn <= 0:
+                vals[name] = (None, None)
+                continue
+            vals[name] = ((b["cpu_s_per_tick"] - a["cpu_s_per_tick"]) / dn * 1000,
+                          (b["rss_bytes"] - a["rss_bytes"]) / dn / 1024)
+        o, m = vals["ours"], vals["metrics-server"]
+        out.append(f"| {lo['nodes']:,} → {hi['nodes']:,} | {fmt(o[0], '.4f')} | {fmt(m[0], '.4f')} "
+                   f"| {fmt(ratio(o[0], m[0]), '.3f')} | {fmt(o[1], '.1f')} | {fmt(m[1], '.1f')} "
+                   f"| {fmt(ratio(o[1], m[1]), '.3f')} |")
+    return "\n".join(out) + "\n"
+
+
 def plots(results, out):
     import matplotlib
     matplotlib.use("Agg")
@@ -920,6 +946,10 @@ def main():
     ap.add_argument("--port-base", type=int, default=20000)
     ap.add_argument("--out", default="bench-out")
     ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--ours-bin", default=None, help="default: BUILD_DIR/cmd/cpp-metrics-server")
+    ap.add_argument("--fleet-bin-dir", default=None,
+                    help="where fleet_sim, kube_standin, metrics_load are; "
+                         "default: BUILD_DIR/test/bench/fleet")
     ap.add_argument("--metrics-server-bin", default=None,
                     help="default: from test/cluster/build-binaries.sh --print-env")
     ap.add_argument("--require-complete", action="store_true",
@@ -934,6 +964,14 @@ def main():
         a.hpa_seconds = 2 * a.resolution_s
     a.build_dir = os.path.abspath(a.build_dir)
     a.out = os.path.abspath(a.out)
+    a.ours_bin = os.path.abspath(a.ours_bin or os.path.join(a.build_dir, "cmd",
+                                                            "cpp-metrics-server"))
+    a.fleet_bin_dir = os.path.abspath(a.fleet_bin_dir or os.path.join(a.build_dir, "test",
+                                                                      "bench", "fleet"))
+    for b in (a.ours_bin, *(os.path.join(a.fleet_bin_dir, x) for x in
+                            ("fleet_sim", "kube_standin", "metrics_load"))):
+        if not os.access(b, os.X_OK):
+            sys.exit(f"{b} missing: build the tree first (scripts/build.sh)")
     os.makedirs(a.out, exist_ok=True)
 
     ms_bin = a.metrics_server_bin
@@ -972,6 +1010,10 @@ def main():
             f"(8 connections), lists {a.list_rate:g}/s for {a.list_seconds:g}s.\n\n")
     with open(os.path.join(a.out, "tables.md"), "w") as f:
         f.write(head + "\n".join(table_text(s, meta) for s in results["sizes"]))
+        marg = marginal_text(results)
+        if marg:
+            f.write("\n" + marg)
+            print(marg, flush=True)
     try:
         plots(results, a.out)
     except Exception as e:  # the tables stand without the plots
