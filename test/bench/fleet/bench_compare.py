@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Side-by-side benchmark: our server and metrics-server against the same simulated fleet.
 
 For each fleet size it starts fleet_sim (the kubelets), an inventory (a real kube-apiserver with
@@ -13,7 +13,8 @@ A failure of one server at one size (crash, killed, never ready, errors) is reco
 instead of ending the run. --require-complete makes the exit status say whether every figure was
 measured and both servers served every node and pod (the CTest smoke run).
 
-Python 3 standard library; plots with matplotlib (Debian python3-matplotlib, Agg backend).
+Python 3 standard library; plots with matplotlib (Debian python3-matplotlib, Agg backend), hence
+Debian's interpreter /usr/bin/python3, where that package installs.
 """
 
 import argparse
@@ -1014,6 +1015,9 @@ def main():
         if marg:
             f.write("\n" + marg)
             print(marg, flush=True)
+    for f in ("cpu.png", "memory.png"):
+        if os.path.exists(os.path.join(a.out, f)):
+            os.remove(os.path.join(a.out, f))
     try:
         plots(results, a.out)
     except Exception as e:  # the tables stand without the plots
@@ -1023,6 +1027,8 @@ def main():
 
     if a.require_complete:
         problems = completeness(results, a)
+        problems += [f"{f} not written" for f in ("cpu.png", "memory.png", "tables.md")
+                     if not os.path.exists(os.path.join(a.out, f))]
         for pr in problems:
             print(f"FAIL: {pr}")
         if problems:
