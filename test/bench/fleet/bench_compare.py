@@ -176,6 +176,26 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def free_port_block(n):
+    """A base b (a multiple of 500 from 20000) with 127.0.0.1:b..b+n-1 all free, below the
+    ephemeral range, so runs by others on the same machine do not collide with the fleet."""
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for base in range(20000, lo - n + 1, 500):
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no block of {n} free ports between 20000 and {lo}")
+
+
 def wait_file(path, proc, timeout, what):
     t0 = time.monotonic()
     while not os.path.exists(path):
@@ -630,13 +650,15 @@ def run_size(a, n, pki, fleet_certs, ms_bin):
     inv_kind = a.inventory if a.inventory != "auto" else ("real" if n <= 1000 else "standin")
     size = {"nodes": n, "pods_per_node": p, "containers": c, "pods": n * p,
             "resolution_s": a.resolution_s, "inventory": inv_kind, "servers": {}}
-    log(f"=== N={n} P={p} C={c}, inventory {inv_kind}")
+    port_base = a.port_base or free_port_block(n)
+    size["port_base"] = port_base
+    log(f"=== N={n} P={p} C={c}, inventory {inv_kind}, kubelets on 127.0.0.1:{port_base}+")
     ready = os.path.join(d, "fleet.ready")
     if os.path.exists(ready):
         os.remove(ready)
     fleet = Proc("fleet_sim", [os.path.join(a.fleet_bin_dir, "fleet_sim"),
                                f"--nodes={n}", f"--pods={p}", f"--containers={c}",
-                               f"--port-base={a.port_base}", f"--cert-dir={fleet_certs}",
+                               f"--port-base={port_base}", f"--cert-dir={fleet_certs}",
                                f"--ready-file={ready}"], os.path.join(d, "fleet_sim.log"))
     inv = None
     try:
@@ -644,10 +666,10 @@ def run_size(a, n, pki, fleet_certs, ms_bin):
         _, size["fleet_rss_bytes_idle"] = group_usage([fleet.pid])
         try:
             if inv_kind == "real":
-                inv = RealInventory(n, p, c, a.port_base, d)
+                inv = RealInventory(n, p, c, port_base, d)
             else:
                 inv = StandinInventory(os.path.join(a.fleet_bin_dir, "kube_standin"), n, p, c,
-                                       a.port_base, d)
+                                       port_base, d)
         except Exception as e:
             size["failure"] = f"inventory ({inv_kind}) failed: {e}"
             log(size["failure"])
@@ -944,7 +966,8 @@ def main():
     ap.add_argument("--list-seconds", type=float, default=10)
     ap.add_argument("--ready-timeout", type=float, default=None,
                     help="seconds; default 120 + 10 per 1,000 nodes")
-    ap.add_argument("--port-base", type=int, default=20000)
+    ap.add_argument("--port-base", type=int, default=0,
+                    help="first kubelet port; default: the first free block from 20000")
     ap.add_argument("--out", default="bench-out")
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--ours-bin", default=None, help="default: BUILD_DIR/cmd/cpp-metrics-server")
