@@ -461,6 +461,11 @@ def server_args(kind, a, n, port, kubeconfig, pki, fleet_certs, ms_bin):
               "--kubelet-use-node-status-port",
               "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
               f"--metric-resolution={res}"]
+    # Both refuse a resolution not above the kubelet request timeout (default 10s).
+    timeout = "" if a.resolution_s > 10 else f"--kubelet-request-timeout={a.resolution_s / 2:g}s"
+    if timeout:
+        common.append(timeout)
+        res = f"{res} {timeout}"
     if kind == "ours":
         conc = 64 if n <= 1000 else 128
         argv = [a.ours_bin, *common,
@@ -584,7 +589,7 @@ def measure_server(srv, a, n, p, port, pki, fleet_certs, d, other_pgids):
         log(f"{srv.name}: {r['cpu_s_per_tick']:.4f} CPU s/tick, RSS {r['rss_bytes'] / 2**20:.1f} MiB")
 
         # Staleness and values: all-pods JSON lists spread over one tick.
-        shots = 3 if n * p <= 30000 else 1
+        shots = a.snapshots if n * p <= 30000 else 1
         ages, usage = [], {}
         for k in range(shots):
             check_alive("staleness snapshots")
@@ -914,7 +919,8 @@ def plots(results, out):
             ax.set_xlabel("nodes (30 pods each)" if results["meta"]["pods"] == 30 else "nodes")
             ax.set_ylabel(label)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
         fig.suptitle(f"{'CPU' if fname == 'cpu.png' else 'Memory'} against node count, "
                      f"{results['meta']['pods']} pods × {results['meta']['containers']} containers "
                      f"per node, resolution {res:g}s")
@@ -960,6 +966,8 @@ def main():
     ap.add_argument("--steady-ticks", type=int, default=4)
     ap.add_argument("--settle-ticks", type=float, default=2,
                     help="ticks to wait after every node and pod is served before measuring")
+    ap.add_argument("--snapshots", type=int, default=3,
+                    help="all-pods lists for staleness, spread over one tick (1 above 30,000 pods)")
     ap.add_argument("--hpa-rate", type=float, default=200)
     ap.add_argument("--hpa-seconds", type=float, default=None, help="default: 2 resolutions")
     ap.add_argument("--list-rate", type=float, default=1)
