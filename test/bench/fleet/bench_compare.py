@@ -987,6 +987,8 @@ def main():
     ap.add_argument("--require-complete", action="store_true",
                     help="exit 1 unless every figure was measured and every node and pod served")
     a = ap.parse_args()
+    # A TERM (CTest's timeout, kill) unwinds like Ctrl-C, so every process started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     a.sizes = [int(x.replace("_", "")) for x in a.sizes.split(",")]
     a.servers = [s for s in a.servers.split(",") if s]
     for s in a.servers:
