@@ -3,6 +3,7 @@
 // main only wires: options → validate (every error at once) → build the libraries → run →
 // on SIGTERM stop accepting, let in-flight requests finish, exit 0.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,7 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,6 +55,20 @@ class CachedNodes final : public scraper::NodeSource {
  private:
   const kube::NodeCache& cache_;
 };
+
+// One kept-alive connection per kubelet: large clusters need more descriptors than the usual
+// soft limit of 1024. Raise the soft limit to the hard one, as the Go runtime does at start-up.
+void RaiseOpenFilesLimit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
+  rlim_t before = files.rlim_cur;
+  files.rlim_cur = files.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0) {
+    spdlog::warn("could not raise the open-files limit from {}: {}", before, std::strerror(errno));
+    return;
+  }
+  spdlog::info("raised the open-files limit from {} to {}", before, files.rlim_cur);
+}
 
 template <typename T>
 T Unwrap(base::Result<T> r, const char* what) {
@@ -104,6 +121,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Run 'cpp-metrics-server --help' for usage.\n");
     return 2;
   }
+
+  RaiseOpenFilesLimit();
 
   base::SystemClock& clock = base::SystemClock::Instance();
   boost::asio::io_context io;
