@@ -749,7 +749,9 @@ def rows_for(size):
     add("CPU per node per tick (ms)", lambda s: get(s, "cpu_ms_per_node_tick"), ".4f")
     add("cores used (CPU per tick / resolution)", lambda s: get(s, "cores"), ".4f")
     add("steady RSS (MiB, median over the window)",
-        lambda s: (get(s, "rss_bytes") or 0) / 2**20 if get(s, "rss_bytes") else None, ".1f")
+        lambda s: get(s, "rss_bytes") / 2**20 if get(s, "rss_bytes") else None, ".1f")
+    add("peak RSS over the window (MiB)",
+        lambda s: get(s, "rss_max_bytes") / 2**20 if get(s, "rss_max_bytes") else None, ".1f")
     add("RSS per node (KiB)", lambda s: get(s, "rss_kib_per_node"), ".1f")
     add("start to ready (s)", lambda s: get(s, "ready_s"), ".2f")
     add("start to every node and pod served (s)", lambda s: get(s, "all_served_s"), ".2f")
