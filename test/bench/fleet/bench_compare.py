@@ -616,6 +616,10 @@ def measure_server(srv, a, n, p, port, pki, fleet_certs, d, other_pgids):
                                 a.hpa_seconds, n, p)
         c1 = proc_stat(proc.pid)[1]
         r["hpa_cpu_s"] = c1 - c0
+        # Serving cost: the CPU during the HPA run minus what scraping takes in that time.
+        if r["hpa"].get("ok"):
+            r["hpa_cpu_us_per_request"] = max(0.0, r["hpa_cpu_s"] - r["cpu_s_per_tick"] *
+                                              a.hpa_seconds / res_s) / r["hpa"]["ok"] * 1e6
         check_alive("the end of the run")
         r["rss_peak_bytes"] = vm_status(proc.pid).get("VmHWM")
         return r, usage
@@ -763,6 +767,9 @@ def rows_for(size):
                 get(s, f"list_{acc}", f"{q}_ms"), ".1f")
     for q in ("p50", "p99"):
         add(f"HPA-shaped query, protobuf, {q} (ms)", lambda s, q=q: get(s, "hpa", f"{q}_ms"), ".2f")
+
+    add("CPU per HPA-shaped query, scraping subtracted (µs)",
+        lambda s: get(s, "hpa_cpu_us_per_request"), ".0f")
 
     def errors(s):
         h = get(s, "hpa")
