@@ -162,12 +162,18 @@ def vm_status(pid):
     return out
 
 
+FLEET_PORTS = range(0)  # the current fleet's kubelet ports, which free_port avoids
+
+
 def free_port():
-    """A free TCP port on 127.0.0.1 below the ephemeral range and below the fleet's ports."""
+    """A free TCP port on 127.0.0.1 below the ephemeral range and outside the fleet's ports."""
     for _ in range(1000):
+        port = random.randint(10000, 32767)
+        if port in FLEET_PORTS:
+            continue
         s = socket.socket()
         try:
-            s.bind(("127.0.0.1", random.randint(10000, 19999)))
+            s.bind(("127.0.0.1", port))
             return s.getsockname()[1]
         except OSError:
             continue
@@ -177,10 +183,10 @@ def free_port():
 
 
 def free_port_block(n):
-    """A base b (a multiple of 500 from 20000) with 127.0.0.1:b..b+n-1 all free, below the
-    ephemeral range, so runs by others on the same machine do not collide with the fleet."""
+    """A base b (a multiple of 500, 20000 first, then from 10000) with 127.0.0.1:b..b+n-1 all
+    free, below the ephemeral range, so runs by others on the same machine do not collide."""
     lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    for base in range(20000, lo - n + 1, 500):
+    for base in [20000, *range(10000, lo - n + 1, 500)]:
         socks = []
         try:
             for port in range(base, base + n):
@@ -193,7 +199,7 @@ def free_port_block(n):
         finally:
             for s in socks:
                 s.close()
-    raise RuntimeError(f"no block of {n} free ports between 20000 and {lo}")
+    raise RuntimeError(f"no block of {n} free ports between 10000 and {lo}")
 
 
 def wait_file(path, proc, timeout, what):
@@ -659,8 +665,15 @@ def run_size(a, n, pki, fleet_certs, ms_bin):
     inv_kind = a.inventory if a.inventory != "auto" else ("real" if n <= 1000 else "standin")
     size = {"nodes": n, "pods_per_node": p, "containers": c, "pods": n * p,
             "resolution_s": a.resolution_s, "inventory": inv_kind, "servers": {}}
-    port_base = a.port_base or free_port_block(n)
+    global FLEET_PORTS
+    try:
+        port_base = a.port_base or free_port_block(n)
+    except RuntimeError as e:
+        size["failure"] = str(e)
+        log(size["failure"])
+        return size
     size["port_base"] = port_base
+    FLEET_PORTS = range(port_base, port_base + n)
     log(f"=== N={n} P={p} C={c}, inventory {inv_kind}, kubelets on 127.0.0.1:{port_base}+")
     ready = os.path.join(d, "fleet.ready")
     if os.path.exists(ready):
