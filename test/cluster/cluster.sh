@@ -41,6 +41,9 @@
 #   CLUSTER_STATE_DIR   state (PKI, etcd data, logs, pids) default ${TMPDIR:-/tmp}/cpp-metrics-server-cluster
 #   CLUSTER_NODES       number of kwok nodes (default 2)
 #   CLUSTER_TIMEOUT     seconds per readiness wait (default 120)
+#   CLUSTER_COMPONENTS  `all` (default) or `apiserver`: etcd and kube-apiserver only, no kwok,
+#                       controller-manager or scheduler, so objects written through the API stay
+#                       exactly as written (the benchmark inventory of test/bench/fleet)
 #   HPA_SYNC_PERIOD     controller-manager HPA sync period (default 5s)
 #   BACKEND_READY_PATH  path a backend must answer 200 on before `backend` returns (default /readyz)
 #   K8S_VERSION, KWOK_VERSION, METRICS_SERVER_VERSION, ETCD_SOURCE, CMS_BIN_CACHE: see build-binaries.sh
@@ -401,9 +404,15 @@ EOF
   kubeconfig "$state/admin.kubeconfig" admin "$pki/admin.crt" "$pki/admin.key"
   start_etcd
   start_apiserver
-  start_kwok
-  start_controller_manager
-  start_scheduler
+  case ${CLUSTER_COMPONENTS:-all} in
+    all)
+      start_kwok
+      start_controller_manager
+      start_scheduler
+      ;;
+    apiserver) ;;
+    *) die "CLUSTER_COMPONENTS must be all or apiserver, not ${CLUSTER_COMPONENTS}" ;;
+  esac
   echo "UP_SECONDS=$(($(date +%s) - t0))" >>"$state/env"
   trap - EXIT
   log "cluster up in $(($(date +%s) - t0))s; use: eval \"\$($0 env)\""
