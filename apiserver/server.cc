@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -20,15 +21,25 @@ using tcp = asio::ip::tcp;
 
 struct Server::State {
   State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
-      : io(i), acceptor(asio::make_strand(i)), options(std::move(o)), tls(t), handler(h) {}
+      : io(i),
+        acceptor(asio::make_strand(i)),
+        accept_retry(acceptor.get_executor()),
+        options(std::move(o)),
+        tls(t),
+        handler(h) {}
   asio::io_context& io;
   // Owned here rather than by Server: a pending accept holds the State, so its completion can
   // never run on a destroyed Server.
   tcp::acceptor acceptor;
+  // Back-off after a failed accept (on the acceptor's strand, like accept_delay).
+  asio::steady_timer accept_retry;
+  std::chrono::milliseconds accept_delay{0};
+  std::atomic<uint64_t> accept_errors{0};
   const ServerOptions options;
   TlsContextProvider& tls;
   Handler& handler;  // used only while the io_context runs
   std::atomic<uint32_t> in_flight{0};
+  std::atomic<uint64_t> response_bytes{0};  // bodies being written (max_response_bytes_pending)
   std::atomic<bool> draining_flag{false};
 
   std::mutex mu;
@@ -67,7 +78,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     SSL_set_verify(stream_.native_handle(), SSL_VERIFY_PEER,
                    [](int, X509_STORE_CTX*) { return 1; });
   }
-  ~Session() { state_->Unregister(this); }
+  ~Session() {
+    ReleaseResponseBytes();
+    state_->Unregister(this);
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
@@ -167,9 +181,35 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     });
   }
 
+  // Reserves the body's bytes in the server-wide budget; false when it does not fit (a body of
+  // at most small_response_bytes, or the only one pending, always fits).
+  bool ReserveResponseBytes(uint64_t size) {
+    const uint64_t before = server_.response_bytes.fetch_add(size);
+    if (size > server_.options.small_response_bytes && before > 0 &&
+        before + size > server_.options.max_response_bytes_pending) {
+      server_.response_bytes.fetch_sub(size);
+      return false;
+    }
+    reserved_bytes_ = size;
+    return true;
+  }
+  void ReleaseResponseBytes() {
+    if (reserved_bytes_ != 0) server_.response_bytes.fetch_sub(reserved_bytes_);
+    reserved_bytes_ = 0;
+  }
+
   void Write(HttpResponse r, bool counted) {
     // The request is handled once its response exists; writing it no longer counts.
     if (counted) server_.in_flight.fetch_sub(1);
+    if (!head_ && !ReserveResponseBytes(r.body.size())) {
+      ApiError e;
+      e.code = 429;
+      e.reason = "TooManyRequests";
+      e.message = "Too many large responses pending, please try again later.";
+      r = ErrorResponse(e);
+      r.headers.emplace_back("Retry-After", "1");
+      ReserveResponseBytes(r.body.size());  // small: always fits
+    }
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
@@ -200,6 +240,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     busy_ = false;
     response_.reset();
     serializer_.reset();
+    ReleaseResponseBytes();
     if (ec) return Fail(ec, "write");
     if (!keep) return Close();
     Read(false);
@@ -229,6 +270,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   std::shared_ptr<const PeerCertificates> peer_;
   std::shared_ptr<void> response_;
   std::shared_ptr<void> serializer_;
+  uint64_t reserved_bytes_ = 0;  // of State::response_bytes, while a response is written
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
@@ -244,6 +286,7 @@ Server::~Server() {
   asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ec;
     state->acceptor.close(ec);
+    state->accept_retry.cancel();
   });
 }
 
@@ -284,8 +327,24 @@ void Server::State::Accept(std::shared_ptr<State> self) {
       return;
     }
     if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-    } else if (self->Connections() >= self->options.max_connections) {
+      // Typically EMFILE/ENFILE: retrying at once would spin (the pending connection stays in
+      // the backlog), so back off as Go's http.Server does: 5 ms, doubling, at most 1 s.
+      self->accept_errors.fetch_add(1);
+      using std::chrono::milliseconds;
+      self->accept_delay = std::min(milliseconds(1000), self->accept_delay == milliseconds(0)
+                                                            ? milliseconds(5)
+                                                            : self->accept_delay * 2);
+      spdlog::warn("accept: {}; retrying in {} ms", ec.message(), self->accept_delay.count());
+      asio::steady_timer& retry = self->accept_retry;
+      retry.expires_after(self->accept_delay);
+      retry.async_wait([self = std::move(self)](beast::error_code wait_ec) mutable {
+        if (wait_ec == asio::error::operation_aborted) return;
+        Accept(std::move(self));
+      });
+      return;
+    }
+    self->accept_delay = std::chrono::milliseconds(0);
+    if (self->Connections() >= self->options.max_connections) {
       socket.close(ec);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
@@ -300,6 +359,10 @@ void Server::State::Accept(std::shared_ptr<State> self) {
 size_t Server::connections() const { return state_->Connections(); }
 
 uint32_t Server::requests_in_flight() const { return state_->in_flight.load(); }
+
+uint64_t Server::response_bytes_pending() const { return state_->response_bytes.load(); }
+
+uint64_t Server::accept_errors() const { return state_->accept_errors.load(); }
 
 void Server::Shutdown(std::function<void()> drained) {
   std::vector<std::shared_ptr<Session>> live;
@@ -321,6 +384,7 @@ void Server::Shutdown(std::function<void()> drained) {
   asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ec;
     state->acceptor.close(ec);
+    state->accept_retry.cancel();
   });
   for (auto& s : live) s->Drain();
   live.clear();

@@ -3,6 +3,7 @@
 // main only wires: options → validate (every error at once) → build the libraries → run →
 // on SIGTERM stop accepting, let in-flight requests finish, exit 0.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -62,6 +63,29 @@ T Unwrap(base::Result<T> r, const char* what) {
   return std::move(r.value());
 }
 
+// One descriptor per kubelet connection and per client connection (up to max_connections):
+// raise the soft open-files limit to the hard one, as Go's runtime does for metrics-server.
+void RaiseOpenFilesLimit(uint64_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      spdlog::info("raised the open-files limit from {} to {}", limit.rlim_cur, raised.rlim_cur);
+      limit = raised;
+    } else {
+      spdlog::warn("cannot raise the open-files limit from {} to {}", limit.rlim_cur,
+                   limit.rlim_max);
+    }
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn("open-files limit {} is below the {} connections this server may hold plus one "
+                 "per kubelet; beyond it, new connections wait (accept backs off)",
+                 limit.rlim_cur, wanted);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +129,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  RaiseOpenFilesLimit(api_options.ToServerOptions().max_connections);
   base::SystemClock& clock = base::SystemClock::Instance();
   boost::asio::io_context io;
 

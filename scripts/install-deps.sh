@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev
+  sslscan  # test/load/tls-scan.sh
 )
 
 sudo_cmd=()
