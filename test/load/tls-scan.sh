@@ -142,8 +142,10 @@ renegotiation_refused() {
   local port=$1 out
   out=$( (echo R; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_2 2>&1)
   grep -q RENEGOTIATING <<<"$out" || { echo "renegotiation not attempted: $out" | tail -n 5; return 1; }
-  if grep -qi 'no renegotiation\|alert\|errno\|error' <<<"$out"; then
-    grep -i 'no renegotiation\|alert\|error' <<<"$out" | head -n 1
+  local after
+  after=$(sed -n '/RENEGOTIATING/,$p' <<<"$out")
+  if grep -qi 'no renegotiation\|alert' <<<"$after"; then
+    grep -io 'no renegotiation\|alert [a-z ]*' <<<"$after" | head -n 1
     return 0
   fi
   echo "renegotiation was not refused:"
@@ -158,6 +160,7 @@ default_pid=$pid
 start_server tls13 --tls-min-version=VersionTLS13
 ports[tls13]=$port
 tls13_pid=$pid
+# The self-signed serving key is ECDSA P-256: only the ECDSA suite of the list can be used.
 start_server ciphers --tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 ports[ciphers]=$port
 ciphers_pid=$pid
@@ -179,9 +182,11 @@ assert "default: TLS 1.1 handshake refused (openssl s_client -tls1_1)" \
 assert "default: TLS 1.2 with RSA key exchange only (no forward secrecy) refused" \
   s_client_refused "${ports[default]}" -tls1_2 -cipher 'AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA'
 assert "default: TLS 1.2 with CBC ECDHE suites only refused" \
-  s_client_refused "${ports[default]}" -tls1_2 -cipher 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA256'
-assert "default: TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 accepted" \
-  s_client_ok "${ports[default]}" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+  s_client_refused "${ports[default]}" -tls1_2 -cipher 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256'
+assert "default: TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 accepted" \
+  s_client_ok "${ports[default]}" -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
+assert "default: a ClientHello offering DEFLATE gets null compression" \
+  python3 "$here/tls_compression_probe.py" "${ports[default]}"
 assert "default: TLS 1.3 accepted" s_client_ok "${ports[default]}" -tls1_3
 assert "default: client-initiated renegotiation refused" renegotiation_refused "${ports[default]}"
 
@@ -191,11 +196,13 @@ assert "tls13: TLS 1.2 handshake refused" s_client_refused "${ports[tls13]}" -tl
 assert "tls13: TLS 1.3 accepted" s_client_ok "${ports[tls13]}" -tls1_3
 
 sslscan_xml "${ports[ciphers]}" "$work/ciphers.xml"
-check_scan "$work/ciphers.xml" ciphers --ciphers=ECDHE-RSA-AES256-GCM-SHA384
-assert "ciphers: TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 (not in the list) refused" \
-  s_client_refused "${ports[ciphers]}" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
-assert "ciphers: TLS 1.2 ECDHE-RSA-AES256-GCM-SHA384 accepted" \
-  s_client_ok "${ports[ciphers]}" -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384
+check_scan "$work/ciphers.xml" ciphers --ciphers=ECDHE-ECDSA-AES256-GCM-SHA384
+assert "ciphers: TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 (default, not in the list) refused" \
+  s_client_refused "${ports[ciphers]}" -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
+assert "ciphers: TLS 1.2 ECDHE-ECDSA-CHACHA20-POLY1305 (default, not in the list) refused" \
+  s_client_refused "${ports[ciphers]}" -tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305
+assert "ciphers: TLS 1.2 ECDHE-ECDSA-AES256-GCM-SHA384 accepted" \
+  s_client_ok "${ports[ciphers]}" -tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384
 
 for name in default tls13 ciphers; do
   pvar=${name}_pid
