@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -120,6 +121,8 @@ class Stack:
         return self
 
     def _start(self):
+        if self.fleet_dir is None:
+            return self._start_without_fleet()
         t0 = time.monotonic()
         self.port_base = pick_port_base(self.nodes)
         self.certs = os.path.join(self.work, "fleet-certs")
@@ -143,6 +146,21 @@ class Stack:
                                                time.monotonic() - t0))
         self.start_server()
 
+    def _start_without_fleet(self):
+        """Only our server, its kubeconfig pointing at a closed port: for connection-level tests
+        that need no metrics (it serves /livez and answers every API request with an error)."""
+        self.certs = None
+        self.kube_dir = os.path.join(self.work, "kube")
+        os.makedirs(self.kube_dir, exist_ok=True)
+        with open(os.path.join(self.kube_dir, "kubeconfig"), "w") as f:
+            f.write("apiVersion: v1\nkind: Config\nclusters:\n- name: none\n  cluster:\n"
+                    "    server: https://127.0.0.1:9\n    insecure-skip-tls-verify: true\n"
+                    "users:\n- name: none\n  user:\n    token: unused\ncontexts:\n"
+                    "- name: none\n  context:\n    cluster: none\n    user: none\n"
+                    "current-context: none\n")
+        self.log("[stack] no fleet: server only, kubeconfig pointing at a closed port")
+        self.start_server()
+
     def start_server(self, extra_flags=()):
         kubeconfig = os.path.join(self.kube_dir, "kubeconfig")
         self.port = free_port()
@@ -150,10 +168,13 @@ class Stack:
                 "--cert-dir=" + os.path.join(self.work, "serving"),
                 "--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig,
                 "--authorization-kubeconfig=" + kubeconfig,
-                "--client-ca-file=" + os.path.join(self.certs, "client-ca.crt"),
-                "--kubelet-certificate-authority=" + os.path.join(self.certs, "ca.crt"),
-                "--kubelet-use-node-status-port",
                 "--metric-resolution=" + self.resolution] + self.server_flags + list(extra_flags)
+        if self.certs is not None:
+            argv += ["--client-ca-file=" + os.path.join(self.certs, "client-ca.crt"),
+                     "--kubelet-certificate-authority=" + os.path.join(self.certs, "ca.crt"),
+                     "--kubelet-use-node-status-port"]
+        else:
+            argv += ["--authentication-skip-lookup", "--kubelet-request-timeout=2s"]
         preexec = None
         if self.server_rlimit_nofile is not None:
             limits = self.server_rlimit_nofile
@@ -197,8 +218,9 @@ class Stack:
         ctx = ssl.create_default_context(cafile=os.path.join(self.work, "serving", "apiserver.crt"))
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # the self-signed bundle; identity is not under test here
-        ctx.load_cert_chain(os.path.join(self.certs, "client.crt"),
-                            os.path.join(self.certs, "client.key"))
+        if self.certs is not None:
+            ctx.load_cert_chain(os.path.join(self.certs, "client.crt"),
+                                os.path.join(self.certs, "client.key"))
         return ctx
 
     def get(self, path, timeout=10, accept="application/json"):
@@ -219,7 +241,7 @@ class Stack:
                 raise RuntimeError("server exited with %s; log %s" %
                                    (self.server.returncode, self.tail_log()))
             try:
-                status, body = self.get("/readyz", timeout=2)
+                status, body = self.get("/readyz" if self.certs else "/livez", timeout=2)
                 if status == 200:
                     return
                 last = "%d %s" % (status, body[:200])
@@ -260,6 +282,60 @@ class Stack:
         if connections:
             argv.append("--connections=%d" % connections)
         return LoadRun(argv, "%s/%s" % (mode, accept))
+
+
+class LivezProbe(threading.Thread):
+    """Stand-in for metrics_load when there is no fleet: GET /livez at a fixed offered rate over
+    one keep-alive connection, latency measured from the scheduled send time (open loop, so a
+    stall shows). result() gives metrics_load's JSON fields."""
+
+    def __init__(self, stack, rate, duration):
+        super().__init__(daemon=True)
+        self.stack, self.rate, self.duration = stack, rate, duration
+        self.lat, self.errors, self.samples = [], 0, []
+        self.label = "livez"
+        self.start()
+
+    def run(self):
+        conn = None
+        t0 = time.monotonic()
+        n = int(self.rate * self.duration)
+        for i in range(n):
+            due = t0 + i / self.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection(
+                        "127.0.0.1", self.stack.port, context=self.stack.client_context(),
+                        timeout=10)
+                conn.request("GET", "/livez")
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    raise RuntimeError("HTTP %d" % r.status)
+                self.lat.append((time.monotonic() - due) * 1000)
+            except Exception as e:  # noqa: BLE001 - counted as an error
+                self.errors += 1
+                if len(self.samples) < 5:
+                    self.samples.append(str(e))
+                if conn is not None:
+                    conn.close()
+                conn = None
+        self.wall = time.monotonic() - t0
+
+    def result(self, timeout=None):
+        self.join(timeout)
+        v = sorted(self.lat)
+
+        def q(x):
+            return v[min(len(v) - 1, int(x * len(v)))] if v else float("nan")
+        return {"mode": "livez", "accept": "text", "offered_rate": self.rate,
+                "sent": len(v) + self.errors, "ok": len(v), "errors": self.errors,
+                "error_samples": self.samples, "p50_ms": q(.5), "p90_ms": q(.9),
+                "p99_ms": q(.99), "max_ms": v[-1] if v else float("nan"),
+                "achieved_rate": len(v) / self.wall if self.wall else 0}
 
 
 class LoadRun:

@@ -190,7 +190,7 @@ class Limits:
         rss0, fds0, cpu0 = harness.rss_kib(pid), harness.open_fds(pid), harness.cpu_seconds(pid)
         sampler = Sampler(pid)
         sampler.start()
-        hpa = self.stack.metrics_load("hpa", "json", self.hpa_rate, seconds, connections=2)
+        hpa = self.probe(seconds)
         time.sleep(0.5)  # its keep-alive connections exist before the abuse starts
         t0 = time.monotonic()
         info = abuse() or {}
@@ -215,6 +215,11 @@ class Limits:
         row.update(info)
         self.res.rows.append(row)
         return row
+
+    def probe(self, seconds):
+        if self.stack.fleet_dir is None:
+            return harness.LivezProbe(self.stack, self.hpa_rate, seconds)
+        return self.stack.metrics_load("hpa", "json", self.hpa_rate, seconds, connections=2)
 
     def baseline(self):
         self.phase("baseline", self.a.baseline_s, lambda: time.sleep(self.a.baseline_s - 0.5))
@@ -426,7 +431,8 @@ def fd_exhaustion(args, res, make_stack):
     with make_stack(rlimit=(limit, limit)) as stack:
         pid = stack.server.pid
         log0 = open(stack.server_log, errors="replace").read().count("accept:")
-        hpa = stack.metrics_load("hpa", "json", args.hpa_rate, 12, connections=2)
+        hpa = (harness.LivezProbe(stack, args.hpa_rate, 12) if stack.fleet_dir is None else
+               stack.metrics_load("hpa", "json", args.hpa_rate, 12, connections=2))
         time.sleep(0.5)
         socks = []
         for _ in range(1500):
@@ -461,7 +467,7 @@ def fd_exhaustion(args, res, make_stack):
               (limit, len(socks), fds, span, cpu, warnings, harness.summary(r)))
         res.check(stack.server.poll() is None, "fd-exhaustion: server alive")
         res.check(fds >= limit - 5, "fd-exhaustion: server reached its descriptor limit (%d)" % fds)
-        res.check(cpu <= 0.5 * span,
+        res.check(cpu <= 0.1 * span,
                   "fd-exhaustion: server CPU %.2fs over %.1fs at the descriptor limit (accept "
                   "backs off instead of spinning)" % (cpu, span))
         res.check(warnings <= 20, "fd-exhaustion: %d 'accept:' log lines in %.1fs (rate-limited)"
@@ -513,6 +519,9 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", default="build/cmd/cpp-metrics-server")
     ap.add_argument("--fleet-dir", default="build/test/bench/fleet")
+    ap.add_argument("--no-fleet", action="store_true",
+                    help="server only (kubeconfig to a closed port), GET /livez as the probe "
+                         "client instead of HPA queries; no slow-readers phase")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated phase names")
     a = ap.parse_args()
@@ -533,8 +542,14 @@ def main():
     server_flags = ["--request-timeout=%gs" % a.request_timeout] if q else []
     res = Results()
 
+    fleet_dir = None if a.no_fleet else a.fleet_dir
+    if a.no_fleet:
+        only = only or {"baseline", "slowloris", "idle-tls", "big-bodies", "conn-flood",
+                        "tls-flood", "fd-exhaustion", "soft-nofile"}
+
     def make_stack(rlimit=None):
-        return harness.Stack(a.server, a.fleet_dir, a.nodes, a.pods, server_flags=server_flags,
+        return harness.Stack(a.server, fleet_dir, a.nodes, a.pods, server_flags=server_flags,
+                             resolution="5s" if a.no_fleet else "15s",
                              server_rlimit_nofile=rlimit)
 
     phases = ["baseline", "slowloris", "idle-tls", "slow-readers", "big-bodies", "conn-flood",
