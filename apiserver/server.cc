@@ -12,6 +12,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+#include <optional>
+
 namespace apiserver {
 
 namespace asio = boost::asio;
@@ -73,41 +76,64 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       : server_(*state),
         state_(std::move(state)),
         ctx_(std::move(ctx)),
-        stream_(beast::tcp_stream(std::move(socket)), *ctx_) {
-    // Request (not require) a client certificate; authentication verifies it.
-    SSL_set_verify(stream_.native_handle(), SSL_VERIFY_PEER,
-                   [](int, X509_STORE_CTX*) { return 1; });
-  }
+        executor_(socket.get_executor()),
+        tcp_(std::move(socket)) {}
   ~Session() {
     ReleaseResponseBytes();
     state_->Unregister(this);
   }
 
   void Run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::Handshake, shared_from_this()));
+    asio::dispatch(executor_,
+                   beast::bind_front_handler(&Session::WaitForHello, shared_from_this()));
   }
 
   // Called on Shutdown(): closes the connection unless a request is being handled.
   void Drain() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_) beast::get_lowest_layer(self->stream_).close();
+    asio::dispatch(executor_, [self = shared_from_this()] {
+      if (!self->busy_) self->Tcp().close();
     });
   }
 
  private:
-  void Handshake() {
-    beast::get_lowest_layer(stream_).expires_after(server_.options.handshake_timeout);
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  beast::tcp_stream& Tcp() { return stream_ ? beast::get_lowest_layer(*stream_) : tcp_; }
+
+  // Until the client's first bytes arrive the session holds only its socket and a timer: the
+  // TLS engine and its buffers (~80 KiB) are made when there is a handshake to do, so a flood
+  // of idle TCP connections costs little memory. Both count against max_connections and end at
+  // the handshake timeout.
+  void WaitForHello() {
+    hello_timer_.emplace(executor_);
+    hello_timer_->expires_after(server_.options.handshake_timeout);
+    hello_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->stream_) self->tcp_.close();
+    });
+    tcp_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+          const auto left = self->hello_timer_->expiry() - asio::steady_timer::clock_type::now();
+          self->hello_timer_.reset();  // cancels its wait
+          if (ec || !self->tcp_.socket().is_open()) return;
+          self->Handshake(left);
+        });
+  }
+
+  void Handshake(asio::steady_timer::duration left) {
+    stream_.emplace(std::move(tcp_), *ctx_);
+    // Request (not require) a client certificate; authentication verifies it.
+    SSL_set_verify(stream_->native_handle(), SSL_VERIFY_PEER,
+                   [](int, X509_STORE_CTX*) { return 1; });
+    // The handshake timeout covers the wait for the first byte too.
+    Tcp().expires_after(std::max<asio::steady_timer::duration>(left, std::chrono::milliseconds(1)));
+    stream_->async_handshake(asio::ssl::stream_base::server,
+                             beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
   }
 
   void OnHandshake(beast::error_code ec) {
     if (ec) return Fail(ec, "handshake");
-    X509* leaf = SSL_get1_peer_certificate(stream_.native_handle());
+    X509* leaf = SSL_get1_peer_certificate(stream_->native_handle());
     if (leaf != nullptr) {
       peer_ = std::make_shared<const PeerCertificates>(
-          leaf, SSL_get_peer_cert_chain(stream_.native_handle()));
+          leaf, SSL_get_peer_cert_chain(stream_->native_handle()));
       X509_free(leaf);
     }
     Read(true);
@@ -120,16 +146,15 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     parser_->body_limit(server_.options.body_limit_bytes);
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
     // by the read timeout as a whole (the shorter of both applies to the first request).
-    beast::get_lowest_layer(stream_).expires_after(first ? server_.options.read_timeout
-                                                         : server_.options.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    Tcp().expires_after(first ? server_.options.read_timeout : server_.options.idle_timeout);
+    http::async_read_header(*stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return ReadFailed(ec);
-    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    Tcp().expires_after(server_.options.read_timeout);
+    http::async_read(*stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
@@ -164,7 +189,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     }
     req.peer = peer_;
     busy_ = true;
-    beast::get_lowest_layer(stream_).expires_never();
+    Tcp().expires_never();
     if (server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
       server_.in_flight.fetch_sub(1);
       ApiError e;
@@ -176,7 +201,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       return Write(std::move(r), false);
     }
     server_.handler.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
-      asio::post(self->stream_.get_executor(),
+      asio::post(self->executor_,
                  [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
     });
   }
@@ -224,15 +249,15 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     res->prepare_payload();
     if (head_) res->content_length(size);
     response_ = res;
-    beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
+    Tcp().expires_after(server_.options.write_timeout);
     if (head_) {
       auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
       serializer_ = sr;
       http::async_write_header(
-          stream_, *sr, beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
+          *stream_, *sr, beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
       return;
     }
-    http::async_write(stream_, *res,
+    http::async_write(*stream_, *res,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
   }
 
@@ -247,11 +272,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Close() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
-    stream_.async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
+    Tcp().expires_after(std::chrono::seconds(5));
+    stream_->async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
   }
 
-  void OnShutdown(beast::error_code) { beast::get_lowest_layer(stream_).close(); }
+  void OnShutdown(beast::error_code) { Tcp().close(); }
 
   void Fail(beast::error_code ec, const char* what) {
     if (ec == asio::error::operation_aborted || ec == beast::error::timeout ||
@@ -264,7 +289,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   State& server_;                            // == *state_
   std::shared_ptr<State> state_;             // keeps the registry alive for the destructor
   std::shared_ptr<asio::ssl::context> ctx_;  // must outlive stream_
-  asio::ssl::stream<beast::tcp_stream> stream_;
+  asio::any_io_executor executor_;           // the session's strand
+  beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
+  std::optional<asio::steady_timer> hello_timer_;
+  std::optional<asio::ssl::stream<beast::tcp_stream>> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const PeerCertificates> peer_;

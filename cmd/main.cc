@@ -80,9 +80,10 @@ void RaiseOpenFilesLimit(uint64_t wanted) {
     }
   }
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
-    spdlog::warn("open-files limit {} is below the {} connections this server may hold plus one "
-                 "per kubelet; beyond it, new connections wait (accept backs off)",
-                 limit.rlim_cur, wanted);
+    spdlog::warn(
+        "open-files limit {} is below the {} connections this server may hold plus one "
+        "per kubelet; beyond it, new connections wait (accept backs off)",
+        limit.rlim_cur, wanted);
   }
 }
 

@@ -491,6 +491,28 @@ TEST_F(ServerTest, SlowHeadersAreCutAtTheReadTimeout) {
   EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
 }
 
+TEST_F(ServerTest, HandshakeTimeoutCoversTheWaitForTheFirstByte) {
+  ServerOptions options;
+  options.handshake_timeout = 1s;
+  StartServer(options);
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  const auto start = std::chrono::steady_clock::now();
+  s.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }));
+  // Silent for 0.9 s, then the first byte of a ClientHello and nothing more: the deadline is
+  // still one second after accept, not a new one from the first byte.
+  std::this_thread::sleep_for(900ms);
+  asio::write(s, asio::buffer("\x16", 1));
+  char byte;
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(&byte, 1), ec);  // returns when the server closes
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1600ms);
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+}
+
 TEST_F(ServerTest, AcceptBacksOffWhenOutOfFileDescriptors) {
   StartServer();
   namespace asio = boost::asio;

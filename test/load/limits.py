@@ -10,12 +10,13 @@ Phases (each reports the HPA client's errors and p99 during it, server RSS and o
                 timeout too.
   slow-readers  N authenticated connections request the all-pods list and never read: the
                 server must close them at the write timeout; RSS growth per reader is reported.
-  big-bodies    N unauthenticated connections send headers announcing a body of the maximum
-                size plus most of that body, then stall: memory per connection is bounded by the
-                body limit.
+  big-bodies    N unauthenticated connections send headers announcing a 1 MiB body and most of
+                it, then stall: memory per connection stays small (the body limit is 64 KiB, so
+                the server answers 413 and closes instead of buffering it).
   conn-flood    max_connections + X plain TCP connections (no handshake): the server holds at
-                most max_connections (the rest are closed at once) and closes the held ones at
-                the handshake timeout (10 s); afterwards new connections work again.
+                most max_connections (the rest are closed at once), each costing little memory
+                (no TLS state before the first byte), and closes the held ones at the handshake
+                timeout (10 s); afterwards new connections work again.
   tls-flood     P `openssl s_time -new` processes doing full handshakes back to back.
   fd-exhaustion (separate server, open-files limit 1200): a flood of plain TCP connections
                 runs the process out of descriptors; accept must back off instead of spinning
@@ -401,7 +402,11 @@ class Limits:
                            "(/livez %s)" % after)
             return {"n": len(socks), "held": held_fds, "rejected": rejected, "during": during}
 
-        self.phase("conn-flood", HANDSHAKE_TIMEOUT + 25, abuse)
+        row = self.phase("conn-flood", HANDSHAKE_TIMEOUT + 25, abuse)
+        per = (row["rss_max"] - row["rss0"]) / max(1, row["held"])
+        print("[conn-flood] RSS growth %.1f KiB per held connection" % per)
+        self.res.check(per <= 16, "conn-flood: a connection that has sent nothing costs %.1f KiB "
+                       "of server memory (<= 16 KiB: no TLS state before the first byte)" % per)
 
     def tls_flood(self):
         procs_n, secs = self.a.tls_procs, self.a.tls_seconds
