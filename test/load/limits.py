@@ -358,7 +358,13 @@ class Limits:
                     continue
                 socks.append((s, time.monotonic()))
             opened = time.monotonic() - t0
-            time.sleep(1.5)
+            # Until the server has taken everything from its backlog (bounded: 6 s, well inside
+            # the handshake timeout that starts at accept).
+            settle_end = time.monotonic() + 6
+            while time.monotonic() < settle_end and \
+                    harness.open_fds(pid) - fds_base < min(len(socks), MAX_CONNECTIONS) - 10:
+                time.sleep(0.2)
+            time.sleep(1.0)
             held_fds = harness.open_fds(pid) - fds_base
             # Which ones has the server already closed? (the excess beyond max_connections)
             sel = selectors.DefaultSelector()
