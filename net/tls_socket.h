@@ -1,4 +1,4 @@
-// A TLS client connection in which OpenSSL reads and writes the (non-blocking) socket itself.
+// A TLS connection (client side; server side for test doubles) in which OpenSSL reads and writes the (non-blocking) socket itself.
 //
 // asio::ssl::stream keeps four 17 KiB buffers per connection (two of its own, two in its BIO
 // pair) for the connection's whole life; here OpenSSL owns the only buffers, and with
@@ -65,6 +65,18 @@ class TlsSocket {
         [](SSL* ssl, std::size_t* n) {
           *n = 0;
           return SSL_connect(ssl);
+        },
+        std::forward<Token>(token));
+  }
+  // The server side of the handshake, for a socket from an acceptor (simulated kubelets in
+  // benchmarks). Call at most once, instead of async_handshake.
+  template <typename Token>
+  auto async_server_handshake(Token&& token) {
+    if (state_->ssl != nullptr) SSL_set_accept_state(state_->ssl);
+    return Start(
+        [](SSL* ssl, std::size_t* n) {
+          *n = 0;
+          return SSL_accept(ssl);
         },
         std::forward<Token>(token));
   }

@@ -4,10 +4,10 @@
 //   build/test/bench/tick_bench [nodes=1000] [pods-per-node=30] [containers-per-pod=2]
 //                               [steady-ticks=5] [max-concurrency=64] [io-threads=2]
 //
-// The kubelets run in a forked child process (one io_context, one listening port per kubelet
-// on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away CA, keep-alive, a fresh
-// payload with current timestamps per request), so the figures below are the scraper's own:
-// getrusage(RUSAGE_SELF) and /proc/self/status of the parent only.
+// The kubelets run in a forked child process (bench::SimKubelets: one io_context, one listening
+// port per kubelet on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away CA,
+// keep-alive, a fresh payload with current timestamps per request), so the figures below are the
+// scraper's own: getrusage(RUSAGE_SELF) and /proc/self/status of the parent only.
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -17,10 +17,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -37,10 +33,9 @@
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "test/bench/kubelet_payload.h"
+#include "test/bench/sim_kubelet.h"
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -56,75 +51,19 @@ struct Config {
 
 // ---- the simulated kubelets (child process) ----
 
-class SimSession : public std::enable_shared_from_this<SimSession> {
- public:
-  SimSession(tcp::socket socket, asio::ssl::context& tls, const Config& config, int node)
-      : stream_(std::move(socket), tls), config_(config), node_(node) {}
-
-  void Start() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(120));
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            [self = shared_from_this()](beast::error_code ec) {
-                              if (!ec) self->Read();
-                            });
-  }
-
- private:
-  void Read() {
-    request_ = {};
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(120));
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (!ec) self->Respond();
-                     });
-  }
-  void Respond() {
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    response_ = {};
-    response_.result(http::status::ok);
-    response_.version(11);
-    response_.set(http::field::content_type, "text/plain; version=0.0.4");
-    response_.keep_alive(request_.keep_alive());
-    response_.body() = bench::KubeletPayload(config_.pods, config_.containers, now_ms,
-                                             static_cast<uint32_t>(node_ + 1));
-    response_.prepare_payload();
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (!ec) self->Read();
-                      });
-  }
-
-  beast::ssl_stream<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-  http::request<http::empty_body> request_;
-  http::response<http::string_body> response_;
-  const Config& config_;
-  int node_;
-};
-
-void Accept(tcp::acceptor& acceptor, asio::ssl::context& tls, const Config& config, int node) {
-  acceptor.async_accept([&acceptor, &tls, &config, node](beast::error_code ec, tcp::socket s) {
-    if (!ec) std::make_shared<SimSession>(std::move(s), tls, config, node)->Start();
-    Accept(acceptor, tls, config, node);
-  });
-}
-
 [[noreturn]] void RunKubelets(const Config& config, const net::CertAndKey& cert, int port_pipe) {
-  asio::io_context io;
-  asio::ssl::context tls(asio::ssl::context::tls_server);
-  tls.use_certificate_chain(asio::buffer(cert.cert_pem));
-  tls.use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem);
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  asio::io_context io(1);
+  auto tls = bench::MakeKubeletServerContext(cert);
+  if (!tls.ok()) _exit(2);
+  bench::SimKubelets kubelets(io, *tls, [&config](int node, int64_t now_ms, std::string* body) {
+    *body = bench::KubeletPayload(config.pods, config.containers, now_ms,
+                                  static_cast<uint32_t>(node + 1));
+  });
   std::vector<uint16_t> ports;
   for (int i = 0; i < config.nodes; ++i) {
-    auto a =
-        std::make_unique<tcp::acceptor>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    a->listen(1024);
-    ports.push_back(a->local_endpoint().port());
-    Accept(*a, tls, config, i);
-    acceptors.push_back(std::move(a));
+    auto port = kubelets.Listen(i, 0);
+    if (!port.ok()) _exit(2);
+    ports.push_back(*port);
   }
   ssize_t n = write(port_pipe, ports.data(), ports.size() * sizeof(uint16_t));
   close(port_pipe);

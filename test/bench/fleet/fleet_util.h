@@ -1,0 +1,29 @@
+// Small helpers shared by the fleet binaries: flags, files, process figures.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/flags.h"
+#include "base/result.h"
+
+namespace fleet {
+
+// Parses flags; prints usage and exits 0 on --help, prints the errors and exits 2 on bad flags.
+void ParseFlagsOrExit(base::FlagSet& flags, int argc, char** argv);
+
+base::Result<std::string> ReadFile(const std::string& path);
+// Writes via a temporary file and rename, so readers see all or nothing. `mode` as for chmod.
+base::Status WriteFileAtomic(const std::string& path, const std::string& data, int mode = 0644);
+bool FileExists(const std::string& path);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+long RaiseOpenFilesLimit();
+
+// A number from /proc/<pid>/status (e.g. "VmRSS:") in KiB; -1 when unavailable.
+long ProcStatusKiB(int pid, const char* field);
+
+// Base64 (standard alphabet, padded), for kubeconfig *-data fields.
+std::string Base64(const std::string& data);
+
+}  // namespace fleet

@@ -1,0 +1,168 @@
+#include "test/bench/sim_kubelet.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <optional>
+
+#include "net/tls_socket.h"
+
+namespace bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kIdleTimeout = std::chrono::seconds(90);
+constexpr auto kWriteTimeout = std::chrono::seconds(60);
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, asio::ssl::context& tls, int node,
+          std::shared_ptr<const SimKubelets::Render> render,
+          std::shared_ptr<std::atomic<uint64_t>> responses)
+      : stream_(std::move(socket), tls),
+        node_(node),
+        render_(std::move(render)),
+        responses_(std::move(responses)) {}
+
+  void Start() {
+    if (!stream_.ok()) return;
+    stream_.expires_after(kHandshakeTimeout);
+    stream_.async_server_handshake([self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec) self->Read();
+    });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (!ec) self->Respond();
+                     });
+  }
+
+  void Respond() {
+    const auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    std::string_view target = req.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    std::string body;
+    const char* status = "200 OK";
+    const char* type = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      status = "405 Method Not Allowed";
+      type = "text/plain; charset=utf-8";
+      body = "Method Not Allowed\n";
+    } else if (path != "/metrics/resource") {
+      status = "404 Not Found";
+      type = "text/plain; charset=utf-8";
+      body = "404 page not found\n";
+    } else {
+      (*render_)(node_, now_ms, &body);
+    }
+    out_.reserve(body.size() + 200);
+    out_ = "HTTP/1.1 ";
+    out_ += status;
+    out_ += "\r\nContent-Type: ";
+    out_ += type;
+    out_ += "\r\nContent-Length: ";
+    out_ += std::to_string(body.size());
+    out_ += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    if (req.method() != http::verb::head) out_ += body;
+    stream_.expires_after(kWriteTimeout);
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->out_ = std::string();  // an idle connection keeps no body
+                        if (ec) return;
+                        self->responses_->fetch_add(1, std::memory_order_relaxed);
+                        if (self->keep_alive_) self->Read();
+                      });
+  }
+
+  net::TlsSocket stream_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::string out_;
+  bool keep_alive_ = true;
+  int node_;
+  std::shared_ptr<const SimKubelets::Render> render_;
+  std::shared_ptr<std::atomic<uint64_t>> responses_;
+};
+
+}  // namespace
+
+base::Result<std::shared_ptr<asio::ssl::context>> MakeKubeletServerContext(
+    const net::CertAndKey& cert) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain(asio::buffer(cert.cert_pem), ec);
+  if (!ec) ctx->use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem, ec);
+  if (ec) return base::MakeError("kubelet TLS context: " + ec.message());
+  return ctx;
+}
+
+SimKubelets::SimKubelets(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
+                         Render render)
+    : io_(io),
+      tls_(std::move(tls)),
+      render_(std::make_shared<const Render>(std::move(render))),
+      responses_(std::make_shared<std::atomic<uint64_t>>(0)) {}
+
+SimKubelets::~SimKubelets() { Close(); }
+
+base::Result<uint16_t> SimKubelets::Listen(int node, uint16_t port) {
+  boost::system::error_code ec;
+  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), port);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(1024, ec);
+  if (ec) return base::MakeError("listen on 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+  uint16_t bound = acceptor->local_endpoint().port();
+  listeners_.push_back({std::move(acceptor), node});
+  Accept(listeners_.size() - 1);
+  return bound;
+}
+
+void SimKubelets::Accept(std::size_t index) {
+  Listener& l = listeners_[index];
+  l.acceptor->async_accept([this, index](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    Listener& l = listeners_[index];
+    if (!ec) {
+      std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, responses_)->Start();
+    } else if (ec == asio::error::no_descriptors) {
+      // Out of file descriptors: let connections close before accepting again.
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      timer->async_wait([this, index, timer](beast::error_code) { Accept(index); });
+      return;
+    }
+    if (l.acceptor->is_open()) Accept(index);
+  });
+}
+
+void SimKubelets::Close() {
+  for (auto& l : listeners_) {
+    boost::system::error_code ignored;
+    l.acceptor->close(ignored);
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,64 @@
+// Simulated kubelets for benchmarks: many TLS listeners on one io_context, each answering
+// `GET /metrics/resource` with a body rendered per request (fresh timestamps), keep-alive.
+//
+// Built for thousands of kept-alive connections in one process: sessions use net::TlsSocket
+// (OpenSSL's own record buffers, released while idle under SSL_MODE_RELEASE_BUFFERS), and the
+// response buffer lives only while it is being written. Like a kubelet it answers 404 to other
+// paths, always in the Prometheus text format (a kubelet's fallback), and closes connections
+// idle for 90 s.
+//
+// Thread-safety: Listen() before the io_context runs, or on its thread; the rest is driven by
+// the io_context (run it on one thread).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "net/pki.h"
+
+namespace bench {
+
+// A TLS 1.2+ server context presenting `cert`, with SSL_MODE_RELEASE_BUFFERS.
+base::Result<std::shared_ptr<boost::asio::ssl::context>> MakeKubeletServerContext(
+    const net::CertAndKey& cert);
+
+class SimKubelets {
+ public:
+  // Appends node `node`'s /metrics/resource body for a request at `now_ms` (Unix ms) to `body`.
+  using Render = std::function<void(int node, int64_t now_ms, std::string* body)>;
+
+  SimKubelets(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
+              Render render);
+  ~SimKubelets();
+
+  // Listens on 127.0.0.1:`port` (0 = any free port) as node `node`; returns the bound port.
+  base::Result<uint16_t> Listen(int node, uint16_t port);
+  // Stops accepting (open connections finish on their own).
+  void Close();
+
+  uint64_t responses() const { return responses_->load(std::memory_order_relaxed); }
+
+ private:
+  void Accept(std::size_t index);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<const Render> render_;
+  std::shared_ptr<std::atomic<uint64_t>> responses_;
+  struct Listener {
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    int node;
+  };
+  std::vector<Listener> listeners_;
+};
+
+}  // namespace bench
