@@ -128,6 +128,7 @@ class Stack:
         self.certs = os.path.join(self.work, "fleet-certs")
         self.kube_dir = os.path.join(self.work, "kube")
         os.makedirs(self.kube_dir, exist_ok=True)
+        os.makedirs(self.certs, exist_ok=True)
         size = ["--nodes=%d" % self.nodes, "--pods=%d" % self.pods,
                 "--containers=%d" % self.containers, "--port-base=%d" % self.port_base]
         sim_ready = os.path.join(self.work, "fleet.ready")
