@@ -124,7 +124,7 @@ class FleetModel {
  private:
   // A UUID-shaped id: "<kind>000000-0000-4000-8000-<12 hex digits of n>".
   static std::string Uid(int kind, uint64_t n) {
-    char buf[40];
+    char buf[64];
     std::snprintf(buf, sizeof buf, "%02x000000-0000-4000-8000-%012llx", kind,
                   static_cast<unsigned long long>(n));
     return buf;
