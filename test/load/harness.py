@@ -278,8 +278,9 @@ class Stack:
                 "--ca=" + os.path.join(self.work, "serving", "apiserver.crt"),
                 "--cert=" + os.path.join(self.certs, "client.crt"),
                 "--key=" + os.path.join(self.certs, "client.key"),
-                "--mode=" + mode, "--accept=" + accept, "--rate=%g" % rate,
-                "--duration=%g" % duration, "--nodes=%d" % self.nodes, "--pods=%d" % self.pods]
+                "--mode=" + mode, "--accept=" + accept, "--rate=%d" % max(1, round(rate)),
+                "--duration=%d" % max(1, round(duration)), "--nodes=%d" % self.nodes,
+                "--pods=%d" % self.pods]
         if connections:
             argv.append("--connections=%d" % connections)
         return LoadRun(argv, "%s/%s" % (mode, accept))
