@@ -20,12 +20,15 @@ def client_hello():
     suites = [0xC02B, 0xC02C, 0xC02F, 0xC030, 0xCCA9, 0xCCA8]
     groups = [0x001D, 0x0017, 0x0018]
     sigalgs = [0x0403, 0x0503, 0x0804, 0x0805, 0x0401, 0x0501]
-    exts = (ext(0x000A, struct.pack("!H", 2 * len(groups)) + b"".join(struct.pack("!H", g) for g in groups))
-            + ext(0x000B, b"\x01\x00")
-            + ext(0x000D, struct.pack("!H", 2 * len(sigalgs)) + b"".join(struct.pack("!H", a) for a in sigalgs))
-            + ext(0xFF01, b"\x00"))
+    def u16_list(values):
+        return struct.pack("!H", 2 * len(values)) + b"".join(struct.pack("!H", v) for v in values)
+
+    exts = (ext(0x000A, u16_list(groups))  # supported_groups
+            + ext(0x000B, b"\x01\x00")  # ec_point_formats: uncompressed
+            + ext(0x000D, u16_list(sigalgs))  # signature_algorithms
+            + ext(0xFF01, b"\x00"))  # renegotiation_info (initial)
     body = (b"\x03\x03" + os.urandom(32) + b"\x00"
-            + struct.pack("!H", 2 * len(suites)) + b"".join(struct.pack("!H", c) for c in suites)
+            + u16_list(suites)
             + b"\x02\x01\x00"  # compression methods: DEFLATE, null
             + struct.pack("!H", len(exts)) + exts)
     hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
