@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,8 +77,8 @@ void RaiseOpenFilesLimit(uint64_t wanted) {
       spdlog::info("raised the open-files limit from {} to {}", limit.rlim_cur, raised.rlim_cur);
       limit = raised;
     } else {
-      spdlog::warn("cannot raise the open-files limit from {} to {}", limit.rlim_cur,
-                   limit.rlim_max);
+      spdlog::warn("cannot raise the open-files limit from {} to {}: {}", limit.rlim_cur,
+                   limit.rlim_max, std::strerror(errno));
     }
   }
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {

@@ -36,6 +36,13 @@ std::map<std::string, std::string> ParseQuery(std::string_view q) {
   return out;
 }
 
+// "nodes" -> "NodeList", as typed clients expect.
+std::string ListKind(const std::string& collection) {
+  if (collection == "nodes") return "NodeList";
+  if (collection == "pods") return "PodList";
+  return "ConfigMapList";
+}
+
 Reply StatusReply(unsigned code, const std::string& reason, const std::string& message) {
   json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
             {"status", "Failure"}, {"message", message}, {"reason", reason},
@@ -47,7 +54,9 @@ Reply StatusReply(unsigned code, const std::string& reason, const std::string& m
 
 }  // namespace
 
-FakeKubeApiserver::FakeKubeApiserver() {
+FakeKubeApiserver::FakeKubeApiserver() : FakeKubeApiserver(Options{}) {}
+
+FakeKubeApiserver::FakeKubeApiserver(Options fake_options) {
   nodes_.name = "nodes";
   pods_.name = "pods";
   configmaps_.name = "configmaps";
@@ -59,6 +68,8 @@ FakeKubeApiserver::FakeKubeApiserver() {
   options.certificate = pki_.ServerCert();
   options.io_timeout = std::chrono::milliseconds(30000);
   options.max_request_body = 1 << 20;
+  options.port = fake_options.port;
+  options.record_requests = fake_options.record_requests;
   server_ = std::make_unique<testing_support::LocalHttpsServer>(
       options, [this](const testing_support::SeenRequest& req) { return Handle(req); });
 }
@@ -96,7 +107,7 @@ void FakeKubeApiserver::Change(Collection& c, const std::string& key, const std:
   if (type == "DELETED") {
     c.items.erase(key);
   } else {
-    c.items[key] = object;
+    c.items[key] = Render(object);
   }
   c.history.push_back({rv_, type, object});
   for (Watch& w : c.watches) {
@@ -123,7 +134,7 @@ void FakeKubeApiserver::DeleteNode(const std::string& name) {
   std::lock_guard lock(mu_);
   auto it = nodes_.items.find(name);
   if (it == nodes_.items.end()) return;
-  Change(nodes_, name, "DELETED", it->second);
+  Change(nodes_, name, "DELETED", json::parse(it->second.json));
 }
 
 void FakeKubeApiserver::UpsertPod(const std::string& ns, const std::string& name,
@@ -147,7 +158,7 @@ void FakeKubeApiserver::DeletePod(const std::string& ns, const std::string& name
   std::lock_guard lock(mu_);
   auto it = pods_.items.find(ns + "/" + name);
   if (it == pods_.items.end()) return;
-  Change(pods_, it->first, "DELETED", it->second);
+  Change(pods_, it->first, "DELETED", json::parse(it->second.json));
 }
 
 void FakeKubeApiserver::SetAuthConfigMap(const json& data) {
@@ -181,9 +192,109 @@ void FakeKubeApiserver::BulkAddPods(std::size_t n, std::size_t namespaces,
                   {"resourceVersion", std::to_string(rv_)},
                   {"labels", labels}}},
                 {"status", {{"phase", "Running"}}}};
-    pods_.items[ns + "/" + name] = std::move(pod);
+    pods_.items[ns + "/" + name] = Render(pod);
   }
   compacted_ = rv_;  // no history for these
+}
+
+void FakeKubeApiserver::BulkAdd(const std::string& collection, const std::vector<json>& objects) {
+  std::lock_guard lock(mu_);
+  Collection* c = Find(collection);
+  if (c == nullptr) throw std::invalid_argument("no collection " + collection);
+  ++rv_;
+  const std::string rv = std::to_string(rv_);
+  for (const json& object : objects) {
+    json copy = object;
+    copy["metadata"]["resourceVersion"] = rv;
+    Item item = Render(copy);
+    std::string key = c == &pods_ ? item.fields.ns + "/" + item.fields.name : item.fields.name;
+    c->items[key] = std::move(item);
+  }
+  compacted_ = rv_;  // no history for these
+}
+
+std::size_t FakeKubeApiserver::size(const std::string& collection) const {
+  std::lock_guard lock(mu_);
+  auto* c = const_cast<FakeKubeApiserver*>(this)->Find(collection);
+  return c == nullptr ? 0 : c->items.size();
+}
+
+FakeKubeApiserver::Collection* FakeKubeApiserver::Find(const std::string& name) {
+  for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
+    if (c->name == name) return c;
+  }
+  return nullptr;
+}
+
+FakeKubeApiserver::Fields FakeKubeApiserver::FieldsOf(const json& object) {
+  Fields f;
+  auto text = [&object](const char* parent, const char* field) -> std::string {
+    auto p = object.find(parent);
+    if (p == object.end() || !p->is_object()) return "";
+    auto v = p->find(field);
+    return v != p->end() && v->is_string() ? v->get<std::string>() : "";
+  };
+  f.name = text("metadata", "name");
+  f.ns = text("metadata", "namespace");
+  f.node_name = text("spec", "nodeName");
+  f.phase = text("status", "phase");
+  return f;
+}
+
+FakeKubeApiserver::Item FakeKubeApiserver::Render(const json& object) {
+  Item item;
+  std::string& out = item.json;
+  out = "{";
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (out.size() > 1) out += ',';
+    out += json(it.key()).dump();
+    out += ':';
+    std::string value = it.value().dump();
+    if (it.key() == "metadata") {
+      item.meta_begin = out.size();
+      item.meta_size = value.size();
+    }
+    out += value;
+  }
+  out += '}';
+  item.fields = FieldsOf(object);
+  return item;
+}
+
+bool FakeKubeApiserver::Matches(const std::string& selector, const Fields& f, std::string* error) {
+  std::string_view rest = selector;
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view term = rest.substr(0, comma);
+    rest = comma == rest.npos ? std::string_view() : rest.substr(comma + 1);
+    if (term.empty()) continue;
+    bool negate = false;
+    std::size_t op = term.find("!=");
+    std::size_t value_at;
+    if (op != term.npos) {
+      negate = true;
+      value_at = op + 2;
+    } else {
+      op = term.find('=');
+      if (op == term.npos) {
+        if (error) *error = "invalid field selector term: " + std::string(term);
+        return false;
+      }
+      value_at = term.compare(op, 2, "==") == 0 ? op + 2 : op + 1;
+    }
+    std::string_view field = term.substr(0, op), value = term.substr(value_at);
+    const std::string* actual = nullptr;
+    if (field == "metadata.name") actual = &f.name;
+    if (field == "metadata.namespace") actual = &f.ns;
+    if (field == "spec.nodeName") actual = &f.node_name;
+    if (field == "status.phase") actual = &f.phase;
+    if (actual == nullptr) {
+      if (error) *error = "field label not supported: " + std::string(field);
+      return false;
+    }
+    if ((*actual == value) == negate) return false;
+  }
+  return true;
 }
 
 // ---- faults ----
@@ -321,10 +432,7 @@ std::string FakeKubeApiserver::EventLine(const std::string& type, const json& ob
 }
 
 bool FakeKubeApiserver::Selected(const Watch& w, const json& object) {
-  if (w.field_selector.rfind("metadata.name=", 0) == 0) {
-    return object["metadata"].value("name", "") == w.field_selector.substr(14);
-  }
-  return true;
+  return Matches(w.field_selector, FieldsOf(object));
 }
 
 Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
@@ -333,12 +441,18 @@ Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
     r.action = Reply::Action::kReset;
     return r;
   }
-  if (req.Header("Authorization") != std::string("Bearer ") + kToken) {
-    return StatusReply(401, "Unauthorized", "Unauthorized");
-  }
   std::string_view target = req.target;
   std::size_t qpos = target.find('?');
   std::string path(target.substr(0, qpos));
+  if (req.method == "GET" && path == "/version") {
+    return Reply::Ok(R"({"major":"1","minor":"36","gitVersion":"v1.36.3","gitCommit":"fake",)"
+                     R"("gitTreeState":"clean","buildDate":"2026-01-01T00:00:00Z",)"
+                     R"("goVersion":"go1.25.0","compiler":"gc","platform":"linux/amd64"})",
+                     "application/json");
+  }
+  if (req.Header("Authorization") != std::string("Bearer ") + kToken) {
+    return StatusReply(401, "Unauthorized", "Unauthorized");
+  }
   auto query = ParseQuery(qpos == target.npos ? "" : target.substr(qpos + 1));
   if (req.method == "POST" && path == "/apis/authentication.k8s.io/v1/tokenreviews") {
     return TokenReview(req.body);
@@ -348,24 +462,61 @@ Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
   }
   if (req.method != "GET") return StatusReply(405, "MethodNotAllowed", "method not allowed");
   bool metadata_only = req.Header("Accept").find("as=PartialObjectMetadata") != std::string::npos;
-  std::lock_guard lock(mu_);
-  Collection* c = nullptr;
-  if (path == "/api/v1/nodes") c = &nodes_;
-  if (path == "/api/v1/pods") {
-    c = &pods_;
-    if (query["fieldSelector"] != "status.phase=Running") {
-      return StatusReply(400, "BadRequest", "this fake serves only Running pods");
+  // /api/v1/<resource>[/<name>] or /api/v1/namespaces/<ns>/<resource>[/<name>]
+  std::vector<std::string> parts;
+  for (std::size_t at = 0; at < path.size();) {
+    std::size_t slash = path.find('/', at + 1);
+    std::string part = path.substr(at + 1, slash == path.npos ? path.npos : slash - at - 1);
+    if (!part.empty()) parts.push_back(Unescape(part));
+    if (slash == path.npos) break;
+    at = slash;
+  }
+  std::string ns, resource, name;
+  if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1") {
+    if (parts[2] == "namespaces" && parts.size() >= 5) {
+      ns = parts[3];
+      resource = parts[4];
+      if (parts.size() == 6) name = parts[5];
+      if (parts.size() > 6) resource.clear();
+    } else if (parts.size() <= 4) {
+      resource = parts[2];
+      if (parts.size() == 4) name = parts[3];
     }
   }
-  if (path == "/api/v1/namespaces/kube-system/configmaps") c = &configmaps_;
+  std::lock_guard lock(mu_);
+  Collection* c = nullptr;
+  if (resource == "nodes" && ns.empty()) c = &nodes_;
+  if (resource == "pods") c = &pods_;
+  if (resource == "configmaps" && ns == "kube-system") c = &configmaps_;
   if (!c) return StatusReply(404, "NotFound", "the server could not find the requested resource");
+  if (!name.empty()) return Get(*c, c == &pods_ ? ns + "/" + name : name, metadata_only);
+  std::string error;
+  if (!Matches(query["fieldSelector"], Fields{}, &error) && !error.empty()) {
+    return StatusReply(400, "BadRequest", error);
+  }
+  if (!ns.empty() && c == &pods_) {
+    std::string& selector = query["fieldSelector"];
+    selector += (selector.empty() ? "" : ",") + std::string("metadata.namespace=") + ns;
+  }
   if (query["watch"] == "true" || query["watch"] == "1")
     return StartWatch(*c, query, metadata_only);
-  return List(*c, query, metadata_only);
+  return List(*c, query, metadata_only, ns);
+}
+
+Reply FakeKubeApiserver::Get(Collection& c, const std::string& key, bool metadata_only) {
+  auto it = c.items.find(key);
+  if (it == c.items.end()) {
+    return StatusReply(404, "NotFound", c.name + " \"" + key + "\" not found");
+  }
+  const Item& item = it->second;
+  if (!metadata_only) return Reply::Ok(item.json, "application/json");
+  return Reply::Ok(R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)" +
+                       item.json.substr(item.meta_begin, item.meta_size) + "}",
+                   "application/json");
 }
 
 Reply FakeKubeApiserver::List(Collection& c, const std::map<std::string, std::string>& q,
-                              bool metadata_only) {
+                              bool metadata_only, const std::string& /*ns*/) {
   ++c.lists;
   if (corrupt_lists_ > 0) {
     --corrupt_lists_;
@@ -390,29 +541,28 @@ Reply FakeKubeApiserver::List(Collection& c, const std::map<std::string, std::st
   if (auto it = q.find("limit"); it != q.end() && !it->second.empty() && it->second != "0") {
     limit = std::stoull(it->second);
   }
-  Watch filter;
-  filter.field_selector = q.count("fieldSelector") ? q.at("fieldSelector") : "";
+  const std::string selector = q.count("fieldSelector") ? q.at("fieldSelector") : "";
   // Rendered by hand: dumping each stored object is much cheaper than copying it into a DOM.
   std::string items;
   std::size_t taken = 0;
   std::string last_key;
   auto it = has_after ? c.items.upper_bound(after_key) : c.items.begin();
   for (; it != c.items.end() && taken < limit; ++it) {
-    if (!Selected(filter, it->second)) continue;
+    if (!Matches(selector, it->second.fields)) continue;
     if (taken++ > 0) items += ',';
     if (metadata_only) {
       items += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)";
-      items += it->second["metadata"].dump();
+      items.append(it->second.json, it->second.meta_begin, it->second.meta_size);
       items += '}';
     } else {
-      items += it->second.dump();
+      items += it->second.json;
     }
     last_key = it->first;
   }
   json meta = {{"resourceVersion", std::to_string(list_rv)}};
   if (it != c.items.end()) meta["continue"] = std::to_string(list_rv) + ":" + last_key;
   std::string body = std::string(R"({"kind":")") +
-                     (metadata_only ? "PartialObjectMetadataList" : "List") +
+                     (metadata_only ? std::string("PartialObjectMetadataList") : ListKind(c.name)) +
                      R"(","apiVersion":")" + (metadata_only ? "meta.k8s.io/v1" : "v1") +
                      R"(","metadata":)" + meta.dump() + R"(,"items":[)" + items + "]}";
   return Reply::Ok(std::move(body), "application/json");
@@ -437,6 +587,39 @@ Reply FakeKubeApiserver::StartWatch(Collection& c, const std::map<std::string, s
   Reply r;
   r.content_type = "application/json";
   r.stream = w.feed;
+  if (q.count("sendInitialEvents") && q.at("sendInitialEvents") == "true") {
+    // A watch-list (client-go's WatchListClient): the current state as ADDED events, then a
+    // bookmark marking the end of the initial events, then changes.
+    std::string chunk;
+    for (const auto& [key, item] : c.items) {
+      if (!Matches(w.field_selector, item.fields)) continue;
+      chunk += R"({"type":"ADDED","object":)";
+      if (metadata_only) {
+        chunk += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)";
+        chunk.append(item.json, item.meta_begin, item.meta_size);
+        chunk += '}';
+      } else {
+        chunk += item.json;
+      }
+      chunk += "}\n";
+      if (chunk.size() >= 256 * 1024) {
+        w.feed->Push(std::move(chunk));
+        chunk.clear();
+      }
+    }
+    if (!chunk.empty()) w.feed->Push(std::move(chunk));
+    std::string kind = ListKind(c.name);
+    kind.resize(kind.size() - 4);  // "NodeList" -> "Node"
+    json bookmark = {
+        {"kind", metadata_only ? "PartialObjectMetadata" : kind},
+        {"apiVersion", metadata_only ? "meta.k8s.io/v1" : "v1"},
+        {"metadata",
+         {{"resourceVersion", std::to_string(rv_)},
+          {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+    w.feed->Push(json{{"type", "BOOKMARK"}, {"object", bookmark}}.dump() + "\n");
+    c.watches.push_back(std::move(w));
+    return r;
+  }
   if (from < compacted_) {
     json status = {{"kind", "Status"},
                    {"apiVersion", "v1"},

@@ -7,6 +7,12 @@
 // The pod collection is the "status.phase=Running" view: removing a pod or making it
 // non-Running produces DELETED, as a filtered watch on a real kube-apiserver does.
 //
+// Objects are stored rendered (JSON text plus the fields selectors need), so hundreds of
+// thousands of pods fit in a few hundred MB; BulkAdd loads them without history. Lists honour
+// `limit`/`continue` and fieldSelector terms on metadata.name, metadata.namespace, spec.nodeName
+// and status.phase; single objects can be read by name; /version answers. kube_standin (the
+// fleet benchmarks' inventory) is this class plus a main.
+//
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
@@ -31,7 +37,13 @@ class FakeKubeApiserver {
  public:
   static constexpr char kToken[] = "fake-apiserver-token";
 
+  struct Options {
+    uint16_t port = 0;            // 0 = any free port
+    bool record_requests = true;  // false: targets() stays empty (long-running stand-ins)
+  };
+
   FakeKubeApiserver();
+  explicit FakeKubeApiserver(Options options);
   ~FakeKubeApiserver();
 
   // Connection settings for the library under test (endpoint, CA file, bearer token).
@@ -51,6 +63,10 @@ class FakeKubeApiserver {
   // Adds `n` pods "pod-<i>" spread over `namespaces` namespaces "ns-<j>", without history
   // (for benchmarks and big-list tests).
   void BulkAddPods(std::size_t n, std::size_t namespaces, std::size_t labels_per_pod);
+  // Adds (or replaces) complete objects in "nodes", "pods" or "configmaps" without history or
+  // watch events; each needs metadata.name (and metadata.namespace for pods).
+  void BulkAdd(const std::string& collection, const std::vector<nlohmann::json>& objects);
+  std::size_t size(const std::string& collection) const;
   uint64_t resource_version() const;
 
   // ---- faults ----
@@ -90,6 +106,16 @@ class FakeKubeApiserver {
   std::vector<std::string> targets() const;  // request targets seen, in order
 
  private:
+  // The fields a fieldSelector can name.
+  struct Fields {
+    std::string name, ns, node_name, phase;
+  };
+  // A stored object: its JSON text; `metadata` is json.substr(meta_begin, meta_size).
+  struct Item {
+    std::string json;
+    std::size_t meta_begin = 0, meta_size = 0;
+    Fields fields;
+  };
   struct Watch {
     std::shared_ptr<testing_support::ChunkFeed> feed;
     bool bookmarks = false;
@@ -103,7 +129,7 @@ class FakeKubeApiserver {
   };
   struct Collection {
     std::string name;  // "nodes", "pods", "configmaps"
-    std::map<std::string, nlohmann::json> items;
+    std::map<std::string, Item> items;
     std::vector<Event> history;
     std::vector<Watch> watches;
     int lists = 0;
@@ -112,7 +138,13 @@ class FakeKubeApiserver {
 
   testing_support::Reply Handle(const testing_support::SeenRequest& req);
   testing_support::Reply List(Collection& c, const std::map<std::string, std::string>& q,
-                              bool metadata_only);
+                              bool metadata_only, const std::string& ns);
+  testing_support::Reply Get(Collection& c, const std::string& key, bool metadata_only);
+  Collection* Find(const std::string& name);
+  static Item Render(const nlohmann::json& object);
+  static Fields FieldsOf(const nlohmann::json& object);
+  // Whether `f` satisfies a fieldSelector ("a=b,c!=d"); unsupported fields make `error` set.
+  static bool Matches(const std::string& selector, const Fields& f, std::string* error = nullptr);
   testing_support::Reply StartWatch(Collection& c, const std::map<std::string, std::string>& q,
                                     bool metadata_only);
   testing_support::Reply TokenReview(const std::string& body);

@@ -184,7 +184,7 @@ awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, 
     } catch (const std::exception& e) {
       reply = Reply::Status(500, std::string("handler threw: ") + e.what());
     }
-    {
+    if (options.record_requests) {
       std::lock_guard lock(mu);
       seen.push_back(std::move(req));
     }
@@ -308,8 +308,9 @@ LocalHttpsServer::LocalHttpsServer(ServerOptions options, Handler handler)
     }
     if (ec) throw std::runtime_error("LocalHttpsServer TLS setup: " + ec.message());
   }
-  tcp::endpoint ep(o.ipv6 ? asio::ip::make_address("::1") : asio::ip::make_address("127.0.0.1"), 0);
-  impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->io, ep);
+  tcp::endpoint ep(o.ipv6 ? asio::ip::make_address("::1") : asio::ip::make_address("127.0.0.1"),
+                   o.port);
+  impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->io, ep, /*reuse_addr=*/true);
   port_ = impl_->acceptor->local_endpoint().port();
   asio::co_spawn(*impl_->io, impl_->Accept(), asio::detached);
   impl_->thread = std::thread([io = impl_->io.get()] { io->run(); });

@@ -1,4 +1,5 @@
-// A real HTTP/1.1 server on 127.0.0.1 (or ::1), port 0, TLS or plain, for integration tests.
+// A real HTTP/1.1 server on 127.0.0.1 (or ::1), by default on a free port, TLS or plain, for
+// integration tests.
 //
 // It runs its own io_context on one thread. Every request goes to a handler that returns a
 // Reply; besides ordinary responses a Reply can ask for the misbehaviour tests need (delays,
@@ -107,6 +108,8 @@ struct ServerOptions {
   bool stall_handshake = false;  // accept TCP, then never read or write (handshake hangs)
   std::chrono::milliseconds io_timeout{10000};  // per server read/write and keep-alive idle
   std::size_t max_request_body = 1 << 20;
+  uint16_t port = 0;            // 0 = any free port
+  bool record_requests = true;  // false: requests() stays empty (long-running stand-ins)
 };
 
 class LocalHttpsServer {

@@ -42,8 +42,8 @@ class FleetModel {
 
   const FleetSize& size() const { return s_; }
   int64_t total_pods() const { return static_cast<int64_t>(s_.nodes) * s_.pods; }
-  // Apps with all their 20 pods.
-  int64_t apps() const { return total_pods() / kPodsPerApp; }
+  // Apps; the last has fewer than 20 pods unless N*P is a multiple of 20.
+  int64_t apps() const { return (total_pods() + kPodsPerApp - 1) / kPodsPerApp; }
 
   // ---- nodes ----
   static std::string NodeName(int i) { return "node-" + std::to_string(i); }
