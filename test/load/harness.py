@@ -173,7 +173,9 @@ class Stack:
         if self.certs is not None:
             argv += ["--client-ca-file=" + os.path.join(self.certs, "client-ca.crt"),
                      "--kubelet-certificate-authority=" + os.path.join(self.certs, "ca.crt"),
-                     "--kubelet-use-node-status-port"]
+                     "--kubelet-use-node-status-port",
+                     # the nodes' Hostname (node-<i>) does not resolve; InternalIP is 127.0.0.1
+                     "--kubelet-preferred-address-types=InternalIP"]
         else:
             argv += ["--authentication-skip-lookup", "--kubelet-request-timeout=2s"]
         preexec = None
