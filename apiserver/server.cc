@@ -201,6 +201,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       return Write(std::move(r), false);
     }
     server_.handler.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
+      // Admitted where it was produced, before it waits for the strand: a large body that does
+      // not fit the budget is dropped at once instead of queueing with many others.
+      self->Admit(r);
       asio::post(self->executor_,
                  [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
     });
@@ -223,18 +226,26 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     reserved_bytes_ = 0;
   }
 
+  // Reserves the response's body in the budget, or replaces it by a 429 when it does not fit.
+  // Once per response (admitted_ tells Write it was done); the session is busy meanwhile, so
+  // nothing else touches its members.
+  void Admit(HttpResponse& r) {
+    admitted_ = true;
+    if (head_ || ReserveResponseBytes(r.body.size())) return;
+    ApiError e;
+    e.code = 429;
+    e.reason = "TooManyRequests";
+    e.message = "Too many large responses pending, please try again later.";
+    r = ErrorResponse(e);
+    r.headers.emplace_back("Retry-After", "1");
+    ReserveResponseBytes(r.body.size());  // small: always fits
+  }
+
   void Write(HttpResponse r, bool counted) {
     // The request is handled once its response exists; writing it no longer counts.
     if (counted) server_.in_flight.fetch_sub(1);
-    if (!head_ && !ReserveResponseBytes(r.body.size())) {
-      ApiError e;
-      e.code = 429;
-      e.reason = "TooManyRequests";
-      e.message = "Too many large responses pending, please try again later.";
-      r = ErrorResponse(e);
-      r.headers.emplace_back("Retry-After", "1");
-      ReserveResponseBytes(r.body.size());  // small: always fits
-    }
+    if (!admitted_) Admit(r);
+    admitted_ = false;
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
@@ -299,6 +310,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   std::shared_ptr<void> response_;
   std::shared_ptr<void> serializer_;
   uint64_t reserved_bytes_ = 0;  // of State::response_bytes, while a response is written
+  bool admitted_ = false;        // the response being written has been through Admit()
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
