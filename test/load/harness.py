@@ -17,6 +17,20 @@ import threading
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+_children = []  # every Popen started here, for the SIGTERM handler
+
+
+def install_sigterm_cleanup():
+    """On SIGTERM (a CTest timeout, a kill): stop every process started here, then exit 143."""
+    def handler(*_):
+        for p in _children:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    p.kill()
+        os._exit(143)
+    signal.signal(signal.SIGTERM, handler)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -108,6 +122,7 @@ class Stack:
         out = open(os.path.join(self.work, name + ".log"), "wb")
         p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec,
                              start_new_session=True)
+        _children.append(p)
         out.close()
         self.procs.append((name, p))
         return p
@@ -348,7 +363,9 @@ class LoadRun:
     def __init__(self, argv, label):
         self.label = label
         self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        _children.append(self.proc)
 
     def result(self, timeout=None):
         out, err = self.proc.communicate(timeout=timeout)

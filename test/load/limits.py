@@ -555,6 +555,7 @@ def soft_nofile(args, res, make_stack):
 
 
 def main():
+    harness.install_sigterm_cleanup()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", default="build/cmd/cpp-metrics-server")

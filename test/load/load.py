@@ -66,6 +66,7 @@ class TickMonitor(threading.Thread):
 
 
 def main():
+    harness.install_sigterm_cleanup()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", default="build/cmd/cpp-metrics-server")

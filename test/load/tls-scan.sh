@@ -20,11 +20,11 @@ check_name=tls-scan
 # shellcheck source=../cluster/check-lib.sh
 . "$root/test/cluster/check-lib.sh"
 work=$check_work
-pids=()
+scan_pids=()
 check_cleanup() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  for p in "${scan_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${scan_pids[@]}"; do wait "$p" 2>/dev/null; done
   return 0
 }
 
@@ -73,7 +73,7 @@ openssl s_server -accept "127.0.0.1:$weak_port" -cert "$work/weak.crt" -key "$wo
   -cipher 'AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0' -legacy_renegotiation \
   -tls1 -naccept 1000 -quiet </dev/null >"$work/weak.log" 2>&1 &
 weak_pid=$!
-pids+=("$weak_pid")
+scan_pids+=("$weak_pid")
 wait_tls_weak() {
   local i
   for i in $(seq 1 100); do
@@ -122,7 +122,7 @@ start_server() {
     --kubeconfig="$work/kubeconfig" --authentication-skip-lookup --metric-resolution=5s \
     --kubelet-request-timeout=2s "$@" >"$work/server-$name.log" 2>&1 &
   pid=$!
-  pids+=("$pid")
+  scan_pids+=("$pid")
 }
 
 # s_client_refused PORT ARGS...: a handshake with these client settings must fail.
