@@ -6,10 +6,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <optional>
 
 namespace apiserver {
 
@@ -23,15 +27,25 @@ constexpr std::chrono::milliseconds kDrainFirstRequest{5000};
 
 struct Server::State {
   State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
-      : io(i), acceptor(asio::make_strand(i)), options(std::move(o)), tls(t), handler(h) {}
+      : io(i),
+        acceptor(asio::make_strand(i)),
+        accept_retry(acceptor.get_executor()),
+        options(std::move(o)),
+        tls(t),
+        handler(h) {}
   asio::io_context& io;
   // Owned here rather than by Server: a pending accept holds the State, so its completion can
   // never run on a destroyed Server.
   tcp::acceptor acceptor;
+  // Back-off after a failed accept (on the acceptor's strand, like accept_delay).
+  asio::steady_timer accept_retry;
+  std::chrono::milliseconds accept_delay{0};
+  std::atomic<uint64_t> accept_errors{0};
   const ServerOptions options;
   TlsContextProvider& tls;
   Handler& handler;  // used only while the io_context runs
   std::atomic<uint32_t> in_flight{0};
+  std::atomic<uint64_t> response_bytes{0};  // bodies being written (max_response_bytes_pending)
   std::atomic<bool> draining_flag{false};
 
   std::mutex mu;
@@ -65,16 +79,16 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       : server_(*state),
         state_(std::move(state)),
         ctx_(std::move(ctx)),
-        stream_(beast::tcp_stream(std::move(socket)), *ctx_) {
-    // Request (not require) a client certificate; authentication verifies it.
-    SSL_set_verify(stream_.native_handle(), SSL_VERIFY_PEER,
-                   [](int, X509_STORE_CTX*) { return 1; });
+        executor_(socket.get_executor()),
+        tcp_(std::move(socket)) {}
+  ~Session() {
+    ReleaseResponseBytes();
+    state_->Unregister(this);
   }
-  ~Session() { state_->Unregister(this); }
 
   void Run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::Handshake, shared_from_this()));
+    asio::dispatch(executor_,
+                   beast::bind_front_handler(&Session::WaitForHello, shared_from_this()));
   }
 
   // Called on Shutdown(): closes the connection if it is an idle keep-alive one (its client
@@ -83,26 +97,66 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // kDrainFirstRequest to arrive and is then served with "Connection: close", as Go's
   // http.Server.Shutdown does for new connections. A request being handled finishes.
   void Drain() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(executor_, [self = shared_from_this()] {
       if (self->busy_) return;
-      if (self->served_) return beast::get_lowest_layer(self->stream_).close();
-      beast::get_lowest_layer(self->stream_).expires_after(kDrainFirstRequest);
+      if (self->served_) return self->Tcp().close();
+      if (!self->stream_) {
+        // Still waiting for the first bytes: the hello timer bounds that wait.
+        if (self->hello_timer_ &&
+            self->hello_timer_->expiry() - asio::steady_timer::clock_type::now() >
+                kDrainFirstRequest) {
+          self->ArmHelloTimer(kDrainFirstRequest);
+        }
+        return;
+      }
+      self->Tcp().expires_after(kDrainFirstRequest);
     });
   }
 
  private:
-  void Handshake() {
-    beast::get_lowest_layer(stream_).expires_after(server_.options.handshake_timeout);
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  beast::tcp_stream& Tcp() { return stream_ ? beast::get_lowest_layer(*stream_) : tcp_; }
+
+  // Until the client's first bytes arrive the session holds only its socket and a timer: the
+  // TLS engine and its buffers (~80 KiB) are made when there is a handshake to do, so a flood
+  // of idle TCP connections costs little memory. Both count against max_connections and end at
+  // the handshake timeout.
+  void WaitForHello() {
+    hello_timer_.emplace(executor_);
+    ArmHelloTimer(server_.options.handshake_timeout);
+    tcp_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+          const auto left = self->hello_timer_->expiry() - asio::steady_timer::clock_type::now();
+          self->hello_timer_.reset();  // cancels its wait
+          if (ec || !self->tcp_.socket().is_open()) return;
+          self->Handshake(left);
+        });
+  }
+
+  // (Re)starts the wait for the first bytes; a pending wait ends with operation_aborted.
+  void ArmHelloTimer(asio::steady_timer::duration timeout) {
+    hello_timer_->expires_after(timeout);
+    hello_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->stream_) self->tcp_.close();
+    });
+  }
+
+  void Handshake(asio::steady_timer::duration left) {
+    stream_.emplace(std::move(tcp_), *ctx_);
+    // Request (not require) a client certificate; authentication verifies it.
+    SSL_set_verify(stream_->native_handle(), SSL_VERIFY_PEER,
+                   [](int, X509_STORE_CTX*) { return 1; });
+    // The handshake timeout covers the wait for the first byte too.
+    Tcp().expires_after(std::max<asio::steady_timer::duration>(left, std::chrono::milliseconds(1)));
+    stream_->async_handshake(asio::ssl::stream_base::server,
+                             beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
   }
 
   void OnHandshake(beast::error_code ec) {
     if (ec) return Fail(ec, "handshake");
-    X509* leaf = SSL_get1_peer_certificate(stream_.native_handle());
+    X509* leaf = SSL_get1_peer_certificate(stream_->native_handle());
     if (leaf != nullptr) {
       peer_ = std::make_shared<const PeerCertificates>(
-          leaf, SSL_get_peer_cert_chain(stream_.native_handle()));
+          leaf, SSL_get_peer_cert_chain(stream_->native_handle()));
       X509_free(leaf);
     }
     Read(true);
@@ -118,15 +172,15 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     // by the read timeout as a whole (the shorter of both applies to the first request).
     auto timeout = first ? server_.options.read_timeout : server_.options.idle_timeout;
     if (draining) timeout = std::min<std::chrono::milliseconds>(timeout, kDrainFirstRequest);
-    beast::get_lowest_layer(stream_).expires_after(timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    Tcp().expires_after(timeout);
+    http::async_read_header(*stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return ReadFailed(ec);
-    beast::get_lowest_layer(stream_).expires_after(server_.options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    Tcp().expires_after(server_.options.read_timeout);
+    http::async_read(*stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
@@ -161,7 +215,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     }
     req.peer = peer_;
     busy_ = true;
-    beast::get_lowest_layer(stream_).expires_never();
+    Tcp().expires_never();
     if (server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
       server_.in_flight.fetch_sub(1);
       ApiError e;
@@ -173,14 +227,51 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       return Write(std::move(r), false);
     }
     server_.handler.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
-      asio::post(self->stream_.get_executor(),
+      // Admitted where it was produced, before it waits for the strand: a large body that does
+      // not fit the budget is dropped at once instead of queueing with many others.
+      self->Admit(r);
+      asio::post(self->executor_,
                  [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
     });
+  }
+
+  // Reserves the body's bytes in the server-wide budget; false when it does not fit (a body of
+  // at most small_response_bytes, or the only one pending, always fits).
+  bool ReserveResponseBytes(uint64_t size) {
+    const uint64_t before = server_.response_bytes.fetch_add(size);
+    if (size > server_.options.small_response_bytes && before > 0 &&
+        before + size > server_.options.max_response_bytes_pending) {
+      server_.response_bytes.fetch_sub(size);
+      return false;
+    }
+    reserved_bytes_ = size;
+    return true;
+  }
+  void ReleaseResponseBytes() {
+    if (reserved_bytes_ != 0) server_.response_bytes.fetch_sub(reserved_bytes_);
+    reserved_bytes_ = 0;
+  }
+
+  // Reserves the response's body in the budget, or replaces it by a 429 when it does not fit.
+  // Once per response (admitted_ tells Write it was done); the session is busy meanwhile, so
+  // nothing else touches its members.
+  void Admit(HttpResponse& r) {
+    admitted_ = true;
+    if (head_ || ReserveResponseBytes(r.body.size())) return;
+    ApiError e;
+    e.code = 429;
+    e.reason = "TooManyRequests";
+    e.message = "Too many large responses pending, please try again later.";
+    r = ErrorResponse(e);
+    r.headers.emplace_back("Retry-After", "1");
+    ReserveResponseBytes(r.body.size());  // small: always fits
   }
 
   void Write(HttpResponse r, bool counted) {
     // The request is handled once its response exists; writing it no longer counts.
     if (counted) server_.in_flight.fetch_sub(1);
+    if (!admitted_) Admit(r);
+    admitted_ = false;
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
@@ -195,15 +286,15 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     res->prepare_payload();
     if (head_) res->content_length(size);
     response_ = res;
-    beast::get_lowest_layer(stream_).expires_after(server_.options.write_timeout);
+    Tcp().expires_after(server_.options.write_timeout);
     if (head_) {
       auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
       serializer_ = sr;
       http::async_write_header(
-          stream_, *sr, beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
+          *stream_, *sr, beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
       return;
     }
-    http::async_write(stream_, *res,
+    http::async_write(*stream_, *res,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
   }
 
@@ -212,17 +303,18 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     served_ = true;
     response_.reset();
     serializer_.reset();
+    ReleaseResponseBytes();
     if (ec) return Fail(ec, "write");
     if (!keep) return Close();
     Read(false);
   }
 
   void Close() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
-    stream_.async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
+    Tcp().expires_after(std::chrono::seconds(5));
+    stream_->async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
   }
 
-  void OnShutdown(beast::error_code) { beast::get_lowest_layer(stream_).close(); }
+  void OnShutdown(beast::error_code) { Tcp().close(); }
 
   void Fail(beast::error_code ec, const char* what) {
     if (ec == asio::error::operation_aborted || ec == beast::error::timeout ||
@@ -235,12 +327,17 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   State& server_;                            // == *state_
   std::shared_ptr<State> state_;             // keeps the registry alive for the destructor
   std::shared_ptr<asio::ssl::context> ctx_;  // must outlive stream_
-  asio::ssl::stream<beast::tcp_stream> stream_;
+  asio::any_io_executor executor_;           // the session's strand
+  beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
+  std::optional<asio::steady_timer> hello_timer_;
+  std::optional<asio::ssl::stream<beast::tcp_stream>> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const PeerCertificates> peer_;
   std::shared_ptr<void> response_;
   std::shared_ptr<void> serializer_;
+  uint64_t reserved_bytes_ = 0;  // of State::response_bytes, while a response is written
+  bool admitted_ = false;        // the response being written has been through Admit()
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
@@ -257,6 +354,7 @@ Server::~Server() {
   asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ec;
     state->acceptor.close(ec);
+    state->accept_retry.cancel();
   });
 }
 
@@ -297,8 +395,24 @@ void Server::State::Accept(std::shared_ptr<State> self) {
       return;
     }
     if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-    } else if (self->Connections() >= self->options.max_connections) {
+      // Typically EMFILE/ENFILE: retrying at once would spin (the pending connection stays in
+      // the backlog), so back off as Go's http.Server does: 5 ms, doubling, at most 1 s.
+      self->accept_errors.fetch_add(1);
+      using std::chrono::milliseconds;
+      self->accept_delay = std::min(milliseconds(1000), self->accept_delay == milliseconds(0)
+                                                            ? milliseconds(5)
+                                                            : self->accept_delay * 2);
+      spdlog::warn("accept: {}; retrying in {} ms", ec.message(), self->accept_delay.count());
+      asio::steady_timer& retry = self->accept_retry;
+      retry.expires_after(self->accept_delay);
+      retry.async_wait([self = std::move(self)](beast::error_code wait_ec) mutable {
+        if (wait_ec == asio::error::operation_aborted) return;
+        Accept(std::move(self));
+      });
+      return;
+    }
+    self->accept_delay = std::chrono::milliseconds(0);
+    if (self->Connections() >= self->options.max_connections) {
       socket.close(ec);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
@@ -313,6 +427,10 @@ void Server::State::Accept(std::shared_ptr<State> self) {
 size_t Server::connections() const { return state_->Connections(); }
 
 uint32_t Server::requests_in_flight() const { return state_->in_flight.load(); }
+
+uint64_t Server::response_bytes_pending() const { return state_->response_bytes.load(); }
+
+uint64_t Server::accept_errors() const { return state_->accept_errors.load(); }
 
 void Server::Shutdown(std::function<void()> drained) {
   std::vector<std::shared_ptr<Session>> live;
@@ -334,6 +452,7 @@ void Server::Shutdown(std::function<void()> drained) {
   asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ec;
     state->acceptor.close(ec);
+    state->accept_retry.cancel();
   });
   for (auto& s : live) s->Drain();
   live.clear();

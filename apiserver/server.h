@@ -1,8 +1,12 @@
 // HTTPS/1.1 server on Boost.Beast in the shape of Beast's advanced server examples: one
 // self-owning Session per connection living exactly as long as an async operation holds
 // shared_from_this(), all of a session's work on its own strand, a deadline before every
-// handshake/read/write, limits on header and body size, keep-alive, and a server-wide cap on
-// requests being handled at once (excess requests get 429 with Retry-After).
+// handshake/read/write, limits on header and body size, keep-alive, a server-wide cap on
+// requests being handled at once (excess requests get 429 with Retry-After), a cap on open
+// connections (excess connections are closed at once), and a server-wide budget for response
+// bytes waiting to be written, so clients that stop reading cannot hold unbounded memory (a
+// response that does not fit while others are pending gets 429 instead). When accept fails (out
+// of file descriptors), accepting backs off (5 ms doubling to 1 s) instead of spinning.
 //
 // Client certificates are requested but not required; the presented chain is handed to the
 // Handler unverified (authentication verifies it against the right CA, so a bad certificate is
@@ -62,9 +66,16 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{90000};
   std::chrono::milliseconds write_timeout{60000};
   uint32_t header_limit_bytes = 256 * 1024;
-  uint64_t body_limit_bytes = 1024 * 1024;
+  // No endpoint takes a request body; this only bounds what an unauthenticated client can make
+  // the server buffer per connection.
+  uint64_t body_limit_bytes = 64 * 1024;
   uint32_t max_requests_in_flight = 400;
   uint32_t max_connections = 10000;
+  // Response bodies written but not yet taken by their clients, summed over connections. A
+  // response larger than small_response_bytes that would exceed it while others are pending is
+  // replaced by a 429 (one response alone is always sent, whatever its size).
+  uint64_t max_response_bytes_pending = 256ull * 1024 * 1024;
+  uint64_t small_response_bytes = 64 * 1024;
 };
 
 class Server {
@@ -87,6 +98,10 @@ class Server {
 
   size_t connections() const;
   uint32_t requests_in_flight() const;
+  // Bytes of response bodies being written (see max_response_bytes_pending).
+  uint64_t response_bytes_pending() const;
+  // Failed accepts since start (e.g. EMFILE), each followed by a back-off.
+  uint64_t accept_errors() const;
 
  private:
   class Session;

@@ -56,20 +56,6 @@ class CachedNodes final : public scraper::NodeSource {
   const kube::NodeCache& cache_;
 };
 
-// One kept-alive connection per kubelet: large clusters need more descriptors than the usual
-// soft limit of 1024. Raise the soft limit to the hard one, as the Go runtime does at start-up.
-void RaiseOpenFilesLimit() {
-  rlimit files{};
-  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
-  rlim_t before = files.rlim_cur;
-  files.rlim_cur = files.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &files) != 0) {
-    spdlog::warn("could not raise the open-files limit from {}: {}", before, std::strerror(errno));
-    return;
-  }
-  spdlog::info("raised the open-files limit from {} to {}", before, files.rlim_cur);
-}
-
 template <typename T>
 T Unwrap(base::Result<T> r, const char* what) {
   if (!r.ok()) {
@@ -77,6 +63,30 @@ T Unwrap(base::Result<T> r, const char* what) {
     std::exit(1);
   }
   return std::move(r.value());
+}
+
+// One descriptor per kubelet connection and per client connection (up to max_connections):
+// raise the soft open-files limit to the hard one, as Go's runtime does for metrics-server.
+void RaiseOpenFilesLimit(uint64_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      spdlog::info("raised the open-files limit from {} to {}", limit.rlim_cur, raised.rlim_cur);
+      limit = raised;
+    } else {
+      spdlog::warn("cannot raise the open-files limit from {} to {}: {}", limit.rlim_cur,
+                   limit.rlim_max, std::strerror(errno));
+    }
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn(
+        "open-files limit {} is below the {} connections this server may hold plus one "
+        "per kubelet; beyond it, new connections wait (accept backs off)",
+        limit.rlim_cur, wanted);
+  }
 }
 
 }  // namespace
@@ -122,8 +132,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  RaiseOpenFilesLimit();
-
+  RaiseOpenFilesLimit(api_options.ToServerOptions().max_connections);
   base::SystemClock& clock = base::SystemClock::Instance();
   boost::asio::io_context io;
 

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   python3-matplotlib
+  sslscan  # test/load/tls-scan.sh
 )
 
 sudo_cmd=()

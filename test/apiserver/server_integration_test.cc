@@ -4,9 +4,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -65,11 +71,19 @@ class DenyAll : public kube::Authorizer {
   }
 };
 
-// Holds requests to /slow until released, to have requests in flight.
+// Holds requests to /slow until released, to have requests in flight; answers /big with
+// kBigBody bytes.
+constexpr size_t kBigBody = 4 << 20;
 class GatedHandler : public Handler {
  public:
   explicit GatedHandler(Handler& inner) : inner_(inner) {}
   void Handle(HttpRequest request, std::function<void(HttpResponse)> done) override {
+    if (request.Path() == "/big") {
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.body.assign(kBigBody, 'b');
+      return done(std::move(r));
+    }
     if (request.Path() != "/slow") return inner_.Handle(std::move(request), std::move(done));
     std::lock_guard<std::mutex> lock(mu_);
     held_.push_back(std::move(done));
@@ -411,6 +425,172 @@ TEST_F(ServerTest, ServingCertificateIsReloadedWhenFilesChange) {
   auto new_ca = Get(*Client(nullptr, rotated.ca_file()), "/healthz");
   ASSERT_TRUE(new_ca.ok()) << new_ca.error();
   EXPECT_EQ(new_ca->status, 200u);
+}
+
+// A client that sends one request and never reads: the response stays with the server.
+class StalledReader {
+ public:
+  StalledReader(uint16_t port, const std::string& target) {
+    namespace asio = boost::asio;
+    auto& tcp = stream_.next_layer();
+    tcp.open(asio::ip::tcp::v4());
+    tcp.set_option(asio::socket_base::receive_buffer_size(4096));
+    tcp.connect({asio::ip::make_address("127.0.0.1"), port});
+    stream_.set_verify_mode(asio::ssl::verify_none);
+    stream_.handshake(asio::ssl::stream_base::client);
+    asio::write(stream_, asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  void Close() {
+    boost::system::error_code ec;
+    stream_.next_layer().close(ec);
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ssl::context ctx_{boost::asio::ssl::context::tls_client};
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_{io_, ctx_};
+};
+
+template <typename F>
+bool WaitFor(F condition, std::chrono::milliseconds limit = 10s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+TEST_F(ServerTest, StalledReadersCannotHoldMoreThanTheResponseBudget) {
+  ServerOptions options;
+  options.max_response_bytes_pending = kBigBody + kBigBody / 2;
+  StartServer(options);
+  StalledReader stalled(server_->port(), "/big");
+  ASSERT_TRUE(WaitFor([&] { return server_->response_bytes_pending() >= kBigBody; }))
+      << server_->response_bytes_pending();
+  auto client = Client(nullptr);
+  // A second large response does not fit while the first is pending...
+  auto big = client->SendSync({boost::beast::http::verb::get, "/big", {}, "", ""}, 10s, 0);
+  ASSERT_TRUE(big.ok()) << big.error();
+  EXPECT_EQ(big->status, 429u);
+  // ...small ones still do.
+  auto small = Get(*client, "/healthz");
+  ASSERT_TRUE(small.ok()) << small.error();
+  EXPECT_EQ(small->status, 200u);
+  // Once the stalled client goes away its bytes are released.
+  stalled.Close();
+  ASSERT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
+      << server_->response_bytes_pending();
+  auto again = client->SendSync({boost::beast::http::verb::get, "/big", {}, "", ""}, 10s, 0);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->status, 200u);
+  EXPECT_EQ(again->body.size(), kBigBody);
+}
+
+TEST_F(ServerTest, RequestBodiesBeyondTheLimitAreRefused) {
+  StartServer();
+  net::Request post;
+  post.method = boost::beast::http::verb::post;
+  post.target = "/apis/metrics.k8s.io/v1beta1/pods";
+  post.content_type = "application/json";
+  // Within the limit, the body is read and the request is handled (403: anonymous).
+  post.body.assign(ServerOptions().body_limit_bytes, 'x');
+  auto within = Client(nullptr)->SendSync(post, 10s, 0);
+  ASSERT_TRUE(within.ok()) << within.error();
+  EXPECT_EQ(within->status, 403u);
+  // One byte more: 413 as soon as the headers announce it, and the connection is closed, so
+  // the client may instead see its write of the body fail; either way it is not handled.
+  post.body.push_back('x');
+  auto beyond = Client(nullptr)->SendSync(post, 10s, 0);
+  if (beyond.ok()) {
+    EXPECT_EQ(beyond->status, 413u);
+  } else {
+    EXPECT_NE(beyond.error().find("write"), std::string::npos) << beyond.error();
+  }
+}
+
+TEST_F(ServerTest, SlowHeadersAreCutAtTheReadTimeout) {
+  ServerOptions options;
+  options.read_timeout = 500ms;
+  StartServer(options);
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  asio::ssl::stream<asio::ip::tcp::socket> s(io, ctx);
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  s.set_verify_mode(asio::ssl::verify_none);
+  s.handshake(asio::ssl::stream_base::client);
+  asio::write(s, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+  // One header byte every 100 ms: the connection is closed after the read timeout although
+  // bytes keep arriving, and no response is sent.
+  const auto start = std::chrono::steady_clock::now();
+  boost::system::error_code ec;
+  for (int i = 0; i < 100 && !ec; ++i) {
+    asio::write(s, asio::buffer("X", 1), ec);
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(ec) << "still open after 10 s of trickled header bytes";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+}
+
+TEST_F(ServerTest, HandshakeTimeoutCoversTheWaitForTheFirstByte) {
+  ServerOptions options;
+  options.handshake_timeout = 1s;
+  StartServer(options);
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  const auto start = std::chrono::steady_clock::now();
+  s.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }));
+  // Silent for 0.9 s, then the first byte of a ClientHello and nothing more: the deadline is
+  // still one second after accept, not a new one from the first byte.
+  std::this_thread::sleep_for(900ms);
+  asio::write(s, asio::buffer("\x16", 1));
+  char byte;
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(&byte, 1), ec);  // returns when the server closes
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1600ms);
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+}
+
+TEST_F(ServerTest, AcceptBacksOffWhenOutOfFileDescriptors) {
+  StartServer();
+  namespace asio = boost::asio;
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back(io);
+    clients.back().open(asio::ip::tcp::v4());
+  }
+  // Lower the limit to just above the highest open descriptor and fill the holes below it, so
+  // the server's accept fails with EMFILE.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int highest = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(e.path().filename().string()));
+  }
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(highest + 1);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = open("/dev/null", O_RDONLY)) >= 0;) fillers.push_back(fd);
+  const uint64_t errors_before = server_->accept_errors();
+  for (auto& c : clients) c.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  std::this_thread::sleep_for(700ms);
+  const uint64_t errors = server_->accept_errors() - errors_before;
+  for (int fd : fillers) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  // 5, 10, 20, ... ms apart: a handful of attempts in 700 ms, not a busy loop.
+  EXPECT_GE(errors, 1u);
+  EXPECT_LE(errors, 12u);
+  EXPECT_EQ(server_->connections(), 0u);
+  // With descriptors back, the waiting connections are accepted (within the 1 s maximum delay).
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == clients.size(); }, 5s))
+      << server_->connections();
 }
 
 TEST(TlsOptionsTest, Validation) {
