@@ -27,9 +27,9 @@ for f in "${fuzzers[@]}"; do
   [ -n "${max_len[$f]:-}" ] || { echo "fuzz: unknown fuzzer $f" >&2; exit 2; }
   targets+=("${f}_fuzzer")
 done
-CC=clang CXX=clang++ cmake -G Ninja -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DBUILD_FUZZERS=ON -DSANITIZE=address,undefined >/dev/null
-cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
+# Configured as scripts/sanitizers.sh configures its ASan build, so either can reuse the other's.
+CC=clang CXX=clang++ SANITIZE=address,undefined BUILD_DIR="$build_dir" \
+  BUILD_TARGET="${targets[*]}" scripts/build.sh -DBUILD_FUZZERS=ON
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

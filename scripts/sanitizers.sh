@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sanitizer runs of the test suite:
 #   1. AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer included): the whole tree
-#      built into ${ASAN_BUILD_DIR:-build-asan} and its whole CTest suite, the real-cluster tests
-#      included (they run the instrumented server binary).
+#      built with clang into ${ASAN_BUILD_DIR:-build-asan} and its whole CTest suite, the
+#      real-cluster tests included (they run the instrumented server binary). The build is
+#      configured exactly as scripts/fuzz.sh configures its own (fuzzers included), so
+#      `FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh` afterwards builds only the fuzzers.
 #   2. ThreadSanitizer (clang): the test binaries labelled `concurrent` (cms_test(... LABEL
 #      concurrent)) built into ${TSAN_BUILD_DIR:-build-tsan} and run with `ctest -L concurrent`.
 # Any report fails the test that produced it (halt_on_error / abort), and so this script.
@@ -20,7 +22,8 @@ for run in "${runs[@]}"; do
   case "$run" in
     asan)
       echo "== sanitizers: ASan+UBSan build and whole suite"
-      SANITIZE=address,undefined BUILD_DIR=${ASAN_BUILD_DIR:-build-asan} scripts/build.sh
+      CC=clang CXX=clang++ SANITIZE=address,undefined BUILD_DIR=${ASAN_BUILD_DIR:-build-asan} \
+        scripts/build.sh -DBUILD_FUZZERS=ON
       # read(ASAN_CTEST_ARGS) keeps an empty value empty.
       read -r -a extra <<<"${ASAN_CTEST_ARGS:-}"
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \

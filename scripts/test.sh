@@ -16,7 +16,9 @@ stage() {
 }
 stage ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "${JOBS:-$(nproc)}" "$@"
 if [ "${TEST_SANITIZERS:-1}" != 0 ]; then
-  stage scripts/fuzz.sh
-  stage scripts/sanitizers.sh
+  # One clang ASan+UBSan build serves the sanitized suite and the fuzzers.
+  stage scripts/sanitizers.sh asan
+  stage env FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh
+  stage scripts/sanitizers.sh tsan
 fi
 exit $status
