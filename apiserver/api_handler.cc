@@ -8,11 +8,24 @@
 namespace apiserver {
 namespace {
 
-std::string UpperVerb(const std::string& verb) {
+// The verb label: the request-info verb upper-cased, or OTHER for a method nobody defined, so
+// clients cannot grow the series without bound (k8s.io/apiserver's metrics clean verbs alike).
+std::string VerbLabel(const std::string& verb) {
+  static const char* const kKnown[] = {
+      "get",    "list", "watch",   "create",  "update", "patch", "delete", "deletecollection",
+      "head",   "post", "put",     "options", "connect", "trace"};
+  if (std::find(std::begin(kKnown), std::end(kKnown), verb) == std::end(kKnown)) return "OTHER";
   std::string v = verb;
   std::transform(v.begin(), v.end(), v.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return v;
+}
+
+// The resource label: only resources we serve (any other path is a 404 or an auth error and must
+// not create a series per name a client makes up).
+std::string ResourceLabel(const RequestInfo& info) {
+  if (!info.is_resource || (info.resource != "nodes" && info.resource != "pods")) return "";
+  return info.resource;
 }
 
 }  // namespace
@@ -52,7 +65,7 @@ void ApiHandler::Handle(HttpRequest request, std::function<void(HttpResponse)> d
       if (d_.metrics.request_duration != nullptr) {
         double seconds = std::chrono::duration<double>(d_.clock.Steady() - start).count();
         d_.metrics.request_duration->Observe(
-            {UpperVerb(info.verb), info.is_resource ? info.resource : "", std::to_string(r.status)},
+            {VerbLabel(info.verb), ResourceLabel(info), std::to_string(r.status)},
             seconds);
       }
       done(std::move(r));

@@ -1,5 +1,7 @@
 #include "apiserver/server.h"
 
+#include "apiserver/http_parser.h"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -166,8 +168,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     const bool draining = server_.draining_flag.load();
     if (draining && !first) return Close();
     parser_.emplace();
-    parser_->header_limit(server_.options.header_limit_bytes);
-    parser_->body_limit(server_.options.body_limit_bytes);
+    ApplyLimits(server_.options, *parser_);
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
     // by the read timeout as a whole (the shorter of both applies to the first request).
     auto timeout = first ? server_.options.read_timeout : server_.options.idle_timeout;
@@ -189,31 +190,19 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
         ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
       return Close();
     }
-    if (ec == http::error::header_limit || ec == http::error::body_limit) {
-      HttpResponse r;
-      r.status = ec == http::error::header_limit ? 431 : 413;
-      r.content_type = "text/plain; charset=utf-8";
-      r.body = ec == http::error::header_limit ? "request header fields too large\n"
-                                               : "request body too large\n";
+    if (auto r = LimitResponse(ec)) {
       keep_alive_ = false;
-      return Write(std::move(r), false);
+      return Write(std::move(*r), false);
     }
     Fail(ec, "read");
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
     if (ec) return ReadFailed(ec);
-    http::request<http::string_body> msg = parser_->release();
+    RequestMessage msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == http::verb::head;
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    req.headers.reserve(8);
-    for (const auto& field : msg) {
-      req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    req.peer = peer_;
+    HttpRequest req = ToHttpRequest(msg, peer_);
     busy_ = true;
     Tcp().expires_never();
     if (server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
@@ -332,7 +321,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   std::optional<asio::steady_timer> hello_timer_;
   std::optional<asio::ssl::stream<beast::tcp_stream>> stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::shared_ptr<const PeerCertificates> peer_;
   std::shared_ptr<void> response_;
   std::shared_ptr<void> serializer_;

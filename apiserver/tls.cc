@@ -178,6 +178,7 @@ base::Result<std::unique_ptr<ServingCertificates>> ServingCertificates::Create(
 base::Result<std::shared_ptr<ssl::context>> ServingCertificates::Build() const {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_default_passwd_cb(native, net::NoPassphrase);  // --tls-private-key-file
   SSL_CTX_set_options(
       native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_min_proto_version(

@@ -76,6 +76,7 @@ std::string Endpoint::HostPort() const {
 base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientConfig& config) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_default_passwd_cb(native, NoPassphrase);  // client-key-data / client-key
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
     return base::MakeError(OpenSslError("setting minimum TLS version"));
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);

@@ -70,7 +70,7 @@ base::Result<std::string> CertToPem(X509* cert) {
 
 base::Result<EvpPkeyPtr> ParseKey(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr;
   if (key == nullptr) return Fail("parsing private key PEM");
   return EvpPkeyPtr(key);
 }
@@ -230,6 +230,8 @@ base::Result<CertAndKey> Build(const CertificateSpec& spec, X509* issuer_cert,
 }
 
 }  // namespace
+
+int NoPassphrase(char*, int, int, void*) { return -1; }
 
 std::string OpenSslError(const char* fallback) {
   unsigned long code = ERR_get_error();

@@ -57,6 +57,11 @@ base::Result<CertAndKey> MakeCa(const std::string& common_name,
 // The subject common name of a PEM certificate.
 base::Result<std::string> CertificateCommonName(const std::string& cert_pem);
 
+// An OpenSSL passphrase callback that supplies none, for every place that reads a private key:
+// an encrypted key then fails to load (as in Kubernetes, which has no passphrase option) instead
+// of OpenSSL's default callback prompting on the terminal and blocking the process.
+int NoPassphrase(char* buf, int size, int rwflag, void* userdata);
+
 // The most recent OpenSSL error as text (and clears the queue); `fallback` if there is none.
 std::string OpenSslError(const char* fallback);
 

@@ -283,6 +283,31 @@ TEST_F(ServerTest, MetricsEndpointIsPrometheusText) {
   EXPECT_EQ(json::parse(openapi->body)["swagger"], "2.0");
 }
 
+// Found while writing the http_request fuzzer (which checks it too): the verb and resource labels came from the request, so any
+// client (even unauthenticated: 401s are recorded) could add a series per made-up method or
+// resource name and grow the registry without bound.
+TEST_F(ServerTest, RequestMetricLabelsComeFromAClosedSet) {
+  for (int i = 0; i < 50; ++i) {
+    HttpRequest req;
+    req.method = "FROB" + std::to_string(i);
+    req.target = "/apis/metrics.k8s.io/v1beta1/namespaces/x/widgets" + std::to_string(i);
+    req.headers = {{"Authorization", "Bearer forged"}};
+    int responses = 0;
+    handler_.Handle(std::move(req), [&](HttpResponse r) {
+      EXPECT_EQ(r.status, 401u);
+      ++responses;
+    });
+    ASSERT_EQ(responses, 1);  // inline: no token reviewer
+  }
+  const std::string text = registry_.Render();
+  EXPECT_EQ(text.find("FROB"), std::string::npos) << text;
+  EXPECT_EQ(text.find("widgets"), std::string::npos) << text;
+  EXPECT_NE(text.find("metrics_server_api_request_duration_seconds_count{verb=\"OTHER\","
+                      "resource=\"\",code=\"401\"} 50"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(ServerTest, OversizedHeadersAre431) {
   ServerOptions options;
   options.header_limit_bytes = 4096;

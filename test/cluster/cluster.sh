@@ -178,6 +178,10 @@ stop_component() {
     if kill -0 "$pid" 2>/dev/null; then
       log "$name (pid $pid) ignored TERM for 15s; killing"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 40; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.25
+      done
     fi
     log "$name stopped (pid $pid)"
   fi
@@ -454,6 +458,12 @@ cmd_down() {
     if kill -0 "$pid" 2>/dev/null; then
       log "pid $pid ignored TERM for 15s; killing its process group"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      # A killed process with a large heap takes a moment to go away on a loaded machine; wait
+      # for it (bounded) so `down` returns with nothing left, as the teardown checks assert.
+      for ((i = 0; i < 40; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.25
+      done
     fi
   done
   log "stopped: ${names[*]}"

@@ -1,5 +1,7 @@
 #include "net/pki.h"
 
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
@@ -9,6 +11,8 @@
 #include <openssl/x509v3.h>
 
 #include <memory>
+
+#include "net/http_client.h"
 
 namespace net {
 namespace {
@@ -157,6 +161,55 @@ TEST(PkiTest, LeafCannotSignAndBadInputsAreErrors) {
   spec.not_before = std::chrono::system_clock::now();
   spec.not_after = spec.not_before - std::chrono::hours(1);
   EXPECT_FALSE(IssueCertificate(spec, *ca).ok());
+}
+
+// Found by the pem fuzzer (seed encrypted_key): OpenSSL's default passphrase callback prompted on
+// the terminal, so a kubeconfig with an encrypted client-key-data blocked the process. Here the
+// would-be prompt is answered with the right passphrase on stdin: only a refusal to ask fails.
+TEST(PkiTest, EncryptedKeysFailToLoadInsteadOfPrompting) {
+  auto ca = MakeCa("unit-ca");
+  ASSERT_TRUE(ca.ok()) << ca.error();
+  CertificateSpec spec;
+  spec.common_name = "client";
+  spec.client_auth = true;
+  auto leaf = IssueCertificate(spec, *ca);
+  ASSERT_TRUE(leaf.ok()) << leaf.error();
+  auto encrypt = [](const std::string& pem) {
+    BIO* in = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    BIO* out = BIO_new(BIO_s_mem());
+    char passphrase[] = "secret";
+    PEM_write_bio_PKCS8PrivateKey(out, key, EVP_aes_256_cbc(), passphrase, 6, nullptr, nullptr);
+    EVP_PKEY_free(key);
+    char* data = nullptr;
+    long len = BIO_get_mem_data(out, &data);
+    std::string encrypted(data, static_cast<size_t>(len));
+    BIO_free(out);
+    return encrypted;
+  };
+  const std::string encrypted = encrypt(leaf->key_pem);
+  const std::string encrypted_ca_key = encrypt(ca->key_pem);
+  ASSERT_NE(encrypted.find("ENCRYPTED PRIVATE KEY"), std::string::npos);
+  ASSERT_NE(encrypted_ca_key.find("ENCRYPTED PRIVATE KEY"), std::string::npos);
+
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "secret\nsecret\n", 14), 14);
+  close(fds[1]);
+  int saved_stdin = dup(0);
+  dup2(fds[0], 0);
+  close(fds[0]);
+  TlsClientConfig config;
+  config.insecure_skip_verify = true;
+  config.cert_data = leaf->cert_pem;
+  config.key_data = encrypted;
+  auto ctx = MakeClientContext(config);
+  auto issued = IssueCertificate(spec, CertAndKey{ca->cert_pem, encrypted_ca_key});
+  dup2(saved_stdin, 0);
+  close(saved_stdin);
+  EXPECT_FALSE(ctx.ok());
+  EXPECT_FALSE(issued.ok());
 }
 
 }  // namespace
