@@ -27,29 +27,11 @@
 #include "apiserver/api_handler.h"
 #include "apiserver/http_parser.h"
 #include "net/pki.h"
+#include "test/fuzz/fixed_windows.h"
 
 namespace {
 
-class FixedWindows : public scraper::WindowSource {
- public:
-  FixedWindows() {
-    scraper::PodMetrics pod;
-    pod.namespace_ = "default";
-    pod.name = "web-0";
-    pod.timestamp = 1'700'000'000'000'000'000;
-    pod.window = std::chrono::seconds(15);
-    pod.containers = {{"app", 1000000, 1 << 20}};
-    window_ = std::make_shared<scraper::Window>(
-        1,
-        std::vector<scraper::NodeMetrics>{
-            {"node-1", 1'700'000'000'000'000'000, std::chrono::seconds(15), 500000000, 1 << 30}},
-        std::vector<scraper::PodMetrics>{pod});
-  }
-  std::shared_ptr<const scraper::Window> Current() const override { return window_; }
-
- private:
-  std::shared_ptr<const scraper::Window> window_;
-};
+using fuzz_support::FixedWindows;
 
 net::CertAndKey Issue(const net::CertAndKey& ca, const std::string& cn,
                       std::vector<std::string> groups) {
