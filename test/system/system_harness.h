@@ -44,6 +44,21 @@
 
 namespace system_test {
 
+// Whether the binaries were built with AddressSanitizer or ThreadSanitizer (scripts/sanitizers.sh):
+// they run several times slower, and ASan keeps freed memory in quarantine (256 MiB by default),
+// so time and memory bounds get the slack stated where they are checked.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // What a simulated kubelet does with each /metrics/resource request.
 enum class KubeletMode {
   kHealthy,  // a real-looking payload whose samples carry the current wall time
