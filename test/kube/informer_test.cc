@@ -231,11 +231,14 @@ TEST_F(InformerTest, GoneDuringWatchRelists) {
   fake_.SendGoneToWatches();
   ASSERT_TRUE(WaitFor([&] { return fake_.list_requests("pods") == 2; }));
   EXPECT_EQ(pods_informer_->Stats().relists_gone, 1u);
-  // Changes missed while the history is gone are picked up by the next list.
-  fake_.AbortWatches();
+  // Changes missed while the history is gone are picked up by the next list. The server is
+  // down while they happen, so no watch can see them live whatever the threads' timing.
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  fake_.SetUnavailable(true);
   fake_.DeletePod("a", "1");
   fake_.UpsertPod("b", "9");
   fake_.CompactHistory();
+  fake_.SetUnavailable(false);
   EXPECT_TRUE(Converged(Expected({"a/2", "b/9"})));
   EXPECT_GE(pods_informer_->Stats().relists_gone, 2u);
   EXPECT_GE(fake_.list_requests("pods"), 3);
