@@ -106,6 +106,21 @@ def tls_connect(port, ctx, timeout=10.0, rcvbuf=None):
     return s
 
 
+def open_many_tcp(port, n, timeout):
+    """n plain TCP connections to the server (fewer if some are refused): [(socket, opened at)]."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.settimeout(timeout)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append((s, time.monotonic()))
+    return socks
+
+
 def open_many_tls(port, ctx, n, rcvbuf=None, deadline_s=120.0):
     socks, errors = [], 0
     end = time.monotonic() + deadline_s
@@ -373,17 +388,8 @@ class Limits:
         want = MAX_CONNECTIONS + extra
 
         def abuse():
-            socks = []
             t0 = time.monotonic()
-            for _ in range(want):
-                s = socket.socket()
-                s.settimeout(5)
-                try:
-                    s.connect(("127.0.0.1", self.stack.port))
-                except OSError:
-                    s.close()
-                    continue
-                socks.append((s, time.monotonic()))
+            socks = open_many_tcp(self.stack.port, want, 5)
             opened = time.monotonic() - t0
             # Until the server has taken everything from its backlog (bounded: 6 s, well inside
             # the handshake timeout that starts at accept).
@@ -474,15 +480,7 @@ def fd_exhaustion(args, res, make_stack):
         hpa = (harness.LivezProbe(stack, args.hpa_rate, 12) if stack.fleet_dir is None else
                stack.metrics_load("hpa", "json", args.hpa_rate, 12, connections=2))
         time.sleep(0.5)
-        socks = []
-        for _ in range(1500):
-            s = socket.socket()
-            s.settimeout(1)
-            try:
-                s.connect(("127.0.0.1", stack.port))
-                socks.append(s)
-            except OSError:
-                s.close()
+        socks = [s for s, _ in open_many_tcp(stack.port, 1500, 1)]
         time.sleep(0.5)
         cpu0 = harness.cpu_seconds(pid)
         t0 = time.monotonic()
@@ -525,15 +523,7 @@ def soft_nofile(args, res, make_stack):
         pid = stack.server.pid
         with open("/proc/%d/limits" % pid) as f:
             soft = [l for l in f if l.startswith("Max open files")][0].split()[3]
-        socks = []
-        for _ in range(1500):
-            s = socket.socket()
-            s.settimeout(2)
-            try:
-                s.connect(("127.0.0.1", stack.port))
-                socks.append(s)
-            except OSError:
-                s.close()
+        socks = [s for s, _ in open_many_tcp(stack.port, 1500, 2)]
         time.sleep(1)
         sel = selectors.DefaultSelector()
         for s in socks:
