@@ -26,7 +26,7 @@ void AppendUsageJson(std::string& out, uint64_t cpu, uint64_t memory) {
 
 void AppendTimeWindowJson(std::string& out, base::UnixNanos ts, std::chrono::nanoseconds window) {
   out.append("\"timestamp\":\"");
-  out.append(FormatTime(ts));
+  AppendTime(out, ts);
   out.append("\",\"window\":");
   AppendJsonString(out, base::FormatDuration(window));
 }
@@ -34,49 +34,58 @@ void AppendTimeWindowJson(std::string& out, base::UnixNanos ts, std::chrono::nan
 // Appends map<string,Quantity> entries for cpu and memory as repeated field `field`.
 void AppendUsageProto(std::string& out, uint32_t field, uint64_t cpu, uint64_t memory) {
   for (int i = 0; i < 2; ++i) {
-    std::string value = i == 0 ? FormatCpu(cpu) : FormatMemory(memory);
-    std::string q;
-    AppendBytesField(q, 1, value);
-    std::string entry;
-    AppendBytesField(entry, 1, i == 0 ? "cpu" : "memory");
-    AppendBytesField(entry, 2, q);
-    AppendBytesField(out, field, entry);
+    const size_t entry = BeginField(out, field);
+    AppendBytesField(out, 1, i == 0 ? "cpu" : "memory");
+    const size_t quantity = BeginField(out, 2);
+    const size_t value = BeginField(out, 1);
+    if (i == 0) {
+      AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
+    } else {
+      AppendBinarySI(out, static_cast<int64_t>(memory));
+    }
+    EndField(out, value);
+    EndField(out, quantity);
+    EndField(out, entry);
   }
 }
 
 void AppendTimeProto(std::string& out, uint32_t field, base::UnixNanos t) {
-  std::string msg;
-  AppendVarintField(msg, 1, static_cast<uint64_t>(UnixSeconds(t)));
-  AppendVarintField(msg, 2, 0);
-  AppendBytesField(out, field, msg);
+  const size_t msg = BeginField(out, field);
+  AppendVarintField(out, 1, static_cast<uint64_t>(UnixSeconds(t)));
+  AppendVarintField(out, 2, 0);
+  EndField(out, msg);
 }
 
 void AppendDurationProto(std::string& out, uint32_t field, std::chrono::nanoseconds d) {
-  std::string msg;
-  AppendVarintField(msg, 1, static_cast<uint64_t>(d.count()));
-  AppendBytesField(out, field, msg);
+  const size_t msg = BeginField(out, field);
+  AppendVarintField(out, 1, static_cast<uint64_t>(d.count()));
+  EndField(out, msg);
 }
 
 EncodedWindow::Item EncodeNode(const scraper::NodeMetrics& n) {
-  EncodedWindow::Item item;
-  std::string& j = item.json_tail;
+  // Written into per-thread scratch buffers, then copied once at their exact size: no
+  // reallocation while appending, and no spare capacity kept for the window's lifetime.
+  thread_local std::string j, p;
+  j.clear();
+  p.clear();
   AppendTimeWindowJson(j, n.timestamp, n.window);
   j.append(",\"usage\":");
   AppendUsageJson(j, n.cpu_nanocores, n.memory_bytes);
   j.push_back('}');
-  std::string& p = item.proto_tail;
   AppendTimeProto(p, 2, n.timestamp);
   AppendDurationProto(p, 3, n.window);
   AppendUsageProto(p, 4, n.cpu_nanocores, n.memory_bytes);
-  return item;
+  return {j, p};
 }
 
 EncodedWindow::Item EncodePod(const scraper::PodMetrics& pod) {
-  EncodedWindow::Item item;
-  std::string& j = item.json_tail;
+  // Written into per-thread scratch buffers, then copied once at their exact size: no
+  // reallocation while appending, and no spare capacity kept for the window's lifetime.
+  thread_local std::string j, p;
+  j.clear();
+  p.clear();
   AppendTimeWindowJson(j, pod.timestamp, pod.window);
   j.append(",\"containers\":[");
-  std::string& p = item.proto_tail;
   AppendTimeProto(p, 2, pod.timestamp);
   AppendDurationProto(p, 3, pod.window);
   bool first = true;
@@ -88,13 +97,13 @@ EncodedWindow::Item EncodePod(const scraper::PodMetrics& pod) {
     j.append(",\"usage\":");
     AppendUsageJson(j, c.cpu_nanocores, c.memory_bytes);
     j.push_back('}');
-    std::string cm;
-    AppendBytesField(cm, 1, c.name);
-    AppendUsageProto(cm, 2, c.cpu_nanocores, c.memory_bytes);
-    AppendBytesField(p, 4, cm);
+    const size_t container = BeginField(p, 4);
+    AppendBytesField(p, 1, c.name);
+    AppendUsageProto(p, 2, c.cpu_nanocores, c.memory_bytes);
+    EndField(p, container);
   }
   j.append("]}");
-  return item;
+  return {j, p};
 }
 
 // `"metadata":{...}` for an item (no leading comma).

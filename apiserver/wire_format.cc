@@ -120,12 +120,57 @@ int64_t UnixSeconds(base::UnixNanos t) {
 }
 
 std::string FormatTime(base::UnixNanos t) {
-  std::time_t secs = static_cast<std::time_t>(UnixSeconds(t));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
+  std::string s;
+  AppendTime(s, t);
+  return s;
+}
+
+void AppendTime(std::string& out, base::UnixNanos t) {
+  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted): exact for
+  // the proleptic Gregorian calendar, as Go's time package formats it.
+  const int64_t secs = UnixSeconds(t);
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) {  // outside RFC 3339's four-digit years: as strftime does
+    std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    out.append(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm));
+    return;
+  }
+  char buf[20];
+  auto put2 = [&buf](int at, int64_t v) {
+    buf[at] = static_cast<char>('0' + v / 10);
+    buf[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  put2(0, year / 100);
+  put2(2, year % 100);
+  buf[4] = '-';
+  put2(5, month);
+  buf[7] = '-';
+  put2(8, day);
+  buf[10] = 'T';
+  put2(11, rem / 3600);
+  buf[13] = ':';
+  put2(14, rem / 60 % 60);
+  buf[16] = ':';
+  put2(17, rem % 60);
+  buf[19] = 'Z';
+  out.append(buf, sizeof buf);
 }
 
 namespace {
@@ -249,6 +294,23 @@ void AppendBytesField(std::string& out, uint32_t field, std::string_view bytes) 
 void AppendVarintField(std::string& out, uint32_t field, uint64_t v) {
   AppendVarint(out, static_cast<uint64_t>(field) << 3);
   AppendVarint(out, v);
+}
+
+size_t BeginField(std::string& out, uint32_t field) {
+  AppendVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  out.push_back('\0');
+  return out.size();
+}
+
+void EndField(std::string& out, size_t start) {
+  const size_t length = out.size() - start;
+  if (length < 128) {
+    out[start - 1] = static_cast<char>(length);
+    return;
+  }
+  std::string prefix;
+  AppendVarint(prefix, length);
+  out.replace(start - 1, 1, prefix);
 }
 
 }  // namespace apiserver

@@ -25,6 +25,8 @@ std::string FormatMemory(uint64_t bytes);
 
 // metav1.Time JSON text without quotes: "2025-01-09T13:45:39Z" (sub-second part truncated).
 std::string FormatTime(base::UnixNanos t);
+// Appends FormatTime(t) to `out` without a temporary (it is written once per served object).
+void AppendTime(std::string& out, base::UnixNanos t);
 // Whole seconds since the epoch, rounded towards negative infinity (as Go's Time.Unix()).
 int64_t UnixSeconds(base::UnixNanos t);
 
@@ -40,5 +42,12 @@ void AppendBytesField(std::string& out, uint32_t field, std::string_view bytes);
 void AppendVarintField(std::string& out, uint32_t field, uint64_t v);
 // Number of bytes AppendVarint would write.
 size_t VarintSize(uint64_t v);
+
+// A length-delimited field written in place: BeginField appends the tag and a one-byte length
+// placeholder and returns where the contents start; EndField(out, start) fills in the length
+// (widening the placeholder when the contents reach 128 bytes). Nested fields must be ended
+// innermost first. This avoids a temporary string per nested message.
+size_t BeginField(std::string& out, uint32_t field);
+void EndField(std::string& out, size_t start);
 
 }  // namespace apiserver

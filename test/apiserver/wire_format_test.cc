@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <string>
+#include <vector>
+
 namespace apiserver {
 namespace {
 
@@ -49,6 +53,24 @@ TEST(TimeTest, Rfc3339WholeSecondsUtc) {
   EXPECT_EQ(UnixSeconds(-1), -1);
 }
 
+TEST(TimeTest, CivilDateArithmeticAgreesWithGmtime) {
+  // Leap days, century and 400-year rules, month ends, times before the epoch and far ahead
+  // (within what int64 nanoseconds hold: 1677-2262).
+  std::vector<int64_t> seconds = {0, -1, -86400, -86401, 951782400, 951868799, 4107542400,
+                                  4107628799, 9000000000, -9000000000, 1709164800, 1735689599};
+  for (int64_t s = -2'000'000'000; s < 4'000'000'000; s += 7'777'777) seconds.push_back(s);
+  for (int64_t s : seconds) {
+    std::time_t t = static_cast<std::time_t>(s);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::string want(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm));
+    std::string got = "x";
+    AppendTime(got, s * 1'000'000'000 + 999'999'999);
+    EXPECT_EQ(got, "x" + want) << s;
+  }
+}
+
 TEST(JsonStringTest, EscapesLikeGo) {
   std::string s;
   AppendJsonString(s, "a\"b\\c\n<&>\x01");
@@ -67,6 +89,24 @@ TEST(ProtoTest, Varints) {
   EXPECT_EQ(s, std::string("\xac\x02", 2));
   EXPECT_EQ(VarintSize(300), 2u);
   EXPECT_EQ(VarintSize(127), 1u);
+}
+
+TEST(ProtoTest, FieldsWrittenInPlaceMatchFieldsWrittenFromTemporaries) {
+  for (size_t inner_size : {0u, 1u, 120u, 127u, 128u, 300u, 20000u}) {
+    const std::string payload(inner_size, 'p');
+    std::string inner;
+    AppendBytesField(inner, 1, payload);
+    std::string want = "head";
+    AppendBytesField(want, 4, inner);
+
+    std::string got = "head";
+    const size_t outer = BeginField(got, 4);
+    const size_t nested = BeginField(got, 1);
+    got.append(payload);
+    EndField(got, nested);
+    EndField(got, outer);
+    EXPECT_EQ(got, want) << inner_size;
+  }
 }
 
 }  // namespace
