@@ -157,7 +157,9 @@ void RequestAuthenticator::Authenticate(const HttpRequest& request,
     X509* leaf = request.peer->leaf();
     // 1. Front proxy.
     if (config->requestheader_ca() != nullptr) {
-      base::Status verified = VerifyClientCertificate(*request.peer, config->requestheader_ca());
+      base::Status verified = request.peer->VerifiedAgainst(config->requestheader_ca(), [&] {
+        return VerifyClientCertificate(*request.peer, config->requestheader_ca());
+      });
       if (!verified.ok()) {
         errors.push_back("front-proxy: " + verified.message());
       } else {
@@ -178,7 +180,9 @@ void RequestAuthenticator::Authenticate(const HttpRequest& request,
     }
     // 2. Client certificate.
     if (config->client_ca() != nullptr) {
-      base::Status verified = VerifyClientCertificate(*request.peer, config->client_ca());
+      base::Status verified = request.peer->VerifiedAgainst(config->client_ca(), [&] {
+        return VerifyClientCertificate(*request.peer, config->client_ca());
+      });
       if (!verified.ok()) {
         errors.push_back("client certificate: " + verified.message());
       } else {

@@ -42,6 +42,33 @@ PeerCertificates::PeerCertificates(X509* leaf, STACK_OF(X509) * chain)
 PeerCertificates::~PeerCertificates() {
   if (leaf_ != nullptr) X509_free(leaf_);
   sk_X509_pop_free(intermediates_, X509_free);
+  for (Memo& m : memo_) X509_STORE_free(m.store);
+}
+
+base::Status PeerCertificates::VerifiedAgainst(X509_STORE* store,
+                                               const std::function<base::Status()>& verify,
+                                               std::chrono::steady_clock::time_point now) const {
+  std::lock_guard<std::mutex> lock(memo_mu_);
+  Memo* slot = nullptr;
+  for (Memo& m : memo_) {
+    if (m.store == store) slot = &m;
+  }
+  if (slot != nullptr && now >= slot->at && now - slot->at < kVerificationMemo) {
+    return slot->outcome;
+  }
+  if (slot == nullptr) {
+    slot = &memo_[memo_next_];
+    memo_next_ = (memo_next_ + 1) % memo_.size();
+    X509_STORE_free(slot->store);
+    slot->store = nullptr;
+    if (store != nullptr && X509_STORE_up_ref(store) == 1) slot->store = store;
+  }
+  base::Status outcome = verify();
+  if (slot->store != nullptr) {
+    slot->at = now;
+    slot->outcome = outcome;
+  }
+  return outcome;
 }
 
 std::string_view HttpRequest::Path() const {

@@ -5,7 +5,11 @@
 
 #include <openssl/x509.h>
 
+#include <array>
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +17,7 @@
 #include <vector>
 
 #include "apiserver/encoding.h"
+#include "base/result.h"
 
 namespace apiserver {
 
@@ -30,9 +35,29 @@ class PeerCertificates {
   // Intermediates offered by the peer (never null, may be empty).
   STACK_OF(X509) * intermediates() const { return intermediates_; }
 
+  // How long a verification outcome is remembered: a certificate that expires, or a CA that is
+  // removed from a store object still in use, takes effect within this time.
+  static constexpr std::chrono::seconds kVerificationMemo{10};
+  // The outcome of `verify` (verifying this chain against `store`), run at most once per
+  // kVerificationMemo for each store: the requests of one kept-alive connection share one
+  // chain verification instead of repeating its signature checks. The store is referenced
+  // while remembered, so a replaced trust store is never mistaken for the old one. Thread-safe.
+  base::Status VerifiedAgainst(
+      X509_STORE* store, const std::function<base::Status()>& verify,
+      std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) const;
+
  private:
+  struct Memo {
+    X509_STORE* store = nullptr;  // referenced
+    std::chrono::steady_clock::time_point at;
+    base::Status outcome;
+  };
+
   X509* leaf_;
   STACK_OF(X509) * intermediates_;
+  mutable std::mutex memo_mu_;
+  mutable std::array<Memo, 2> memo_;  // front-proxy CA and client CA
+  mutable size_t memo_next_ = 0;      // slot replaced next when neither store matches
 };
 
 struct HttpRequest {

@@ -196,6 +196,65 @@ TEST(AuthenticationTest, WithoutRequestHeaderCaProxyHeadersAreIgnored) {
   EXPECT_EQ(got->user.name, "kube-apiserver-proxy");
 }
 
+TEST(AuthenticationTest, ChainVerificationIsRememberedPerConnectionAndStore) {
+  PeerCertificates peer(nullptr, nullptr);
+  X509_STORE* client_ca = X509_STORE_new();
+  X509_STORE* front_proxy_ca = X509_STORE_new();
+  int calls = 0;
+  auto verify = [&calls](bool ok) {
+    return [&calls, ok] {
+      ++calls;
+      return ok ? base::Status::Ok() : base::Status::Error("x509: unknown authority");
+    };
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  // The requests of one connection: the first verifies, the next reuse the outcome, per store.
+  EXPECT_TRUE(peer.VerifiedAgainst(client_ca, verify(true), t0).ok());
+  EXPECT_TRUE(peer.VerifiedAgainst(client_ca, verify(false), t0 + std::chrono::seconds(1)).ok());
+  EXPECT_FALSE(peer.VerifiedAgainst(front_proxy_ca, verify(false), t0).ok());
+  EXPECT_FALSE(peer.VerifiedAgainst(front_proxy_ca, verify(true), t0).ok());
+  EXPECT_EQ(calls, 2);
+  // Remembered for a bounded time only.
+  EXPECT_FALSE(
+      peer.VerifiedAgainst(client_ca, verify(false), t0 + PeerCertificates::kVerificationMemo)
+          .ok());
+  EXPECT_EQ(calls, 3);
+  // A new trust store (the CA bundle changed) is verified afresh even while the old one is
+  // remembered, and it may be allocated where a freed one was: the memo holds a reference.
+  X509_STORE_free(client_ca);
+  X509_STORE* replaced = X509_STORE_new();
+  EXPECT_TRUE(peer.VerifiedAgainst(replaced, verify(true), t0).ok());
+  EXPECT_EQ(calls, 4);
+  X509_STORE_free(replaced);
+  X509_STORE_free(front_proxy_ca);
+}
+
+TEST(AuthenticationTest, RememberedVerificationNeverOutlivesAConfigChange) {
+  // One connection's certificate, authenticated three times, then the client CA is replaced
+  // by one that did not issue it: the next request on the same connection is refused.
+  auto peer = Peer(pki().client_ca.ClientCert("bob").cert_pem);
+  RequestAuthenticator authenticator(nullptr);
+  authenticator.SetConfig(Config());
+  HttpRequest request;
+  request.peer = peer;
+  auto authenticate = [&] {
+    AuthnResult result;
+    authenticator.Authenticate(request, [&](AuthnResult r) { result = std::move(r); });
+    return result;
+  };
+  for (int i = 0; i < 3; ++i) {
+    AuthnResult r = authenticate();
+    EXPECT_EQ(r.outcome, AuthnResult::Outcome::kAuthenticated) << r.error;
+    EXPECT_EQ(r.user.name, "bob");
+  }
+  kube::AuthenticationConfig rogue;
+  rogue.client_ca_pem = pki().rogue_ca.ca().cert_pem;
+  auto changed = CompiledAuthConfig::Compile(rogue);
+  ASSERT_TRUE(changed.ok()) << changed.error();
+  authenticator.SetConfig(*changed);
+  EXPECT_EQ(authenticate().outcome, AuthnResult::Outcome::kUnauthorized);
+}
+
 TEST(AuthenticationTest, CompileRejectsGarbageCa) {
   kube::AuthenticationConfig c;
   c.client_ca_pem = "not a certificate";

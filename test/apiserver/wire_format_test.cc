@@ -56,8 +56,9 @@ TEST(TimeTest, Rfc3339WholeSecondsUtc) {
 TEST(TimeTest, CivilDateArithmeticAgreesWithGmtime) {
   // Leap days, century and 400-year rules, month ends, times before the epoch and far ahead
   // (within what int64 nanoseconds hold: 1677-2262).
-  std::vector<int64_t> seconds = {0, -1, -86400, -86401, 951782400, 951868799, 4107542400,
-                                  4107628799, 9000000000, -9000000000, 1709164800, 1735689599};
+  std::vector<int64_t> seconds = {0,          -1,          -86400,     -86401,
+                                  951782400,  951868799,   4107542400, 4107628799,
+                                  9000000000, -9000000000, 1709164800, 1735689599};
   for (int64_t s = -2'000'000'000; s < 4'000'000'000; s += 7'777'777) seconds.push_back(s);
   for (int64_t s : seconds) {
     std::time_t t = static_cast<std::time_t>(s);
