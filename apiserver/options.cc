@@ -41,6 +41,14 @@ void Options::AddFlags(base::FlagSet& flags) {
                    "ChaCha20-Poly1305. TLS 1.3 suites are not configurable.");
   flags.Int("max-requests-inflight", &max_requests_inflight,
             "The maximum number of requests handled at once; excess requests get 429.");
+  flags.Int("max-connections", &max_connections,
+            "The maximum number of open client connections; further connections are closed "
+            "as soon as they are accepted. Each connection needs a file descriptor (the server "
+            "raises its soft limit to the hard limit at start).");
+  flags.Int("max-pending-response-bytes", &max_pending_response_bytes,
+            "Response bytes written but not yet read by their clients, summed over connections; "
+            "a response over 64 KiB that would exceed it while others are pending gets 429 "
+            "(a single response is always sent). Bounds the memory slow readers can hold.");
   flags.Duration("request-timeout", &request_timeout,
                  "Deadline for reading a request and for writing its response.");
   flags.Duration("shutdown-timeout", &shutdown_timeout,
@@ -106,6 +114,14 @@ std::vector<std::string> Options::Validate() const {
     }
   }
   if (max_requests_inflight < 1) errors.push_back("--max-requests-inflight must be at least 1");
+  if (max_connections < 1 || max_connections > 1'000'000) {
+    errors.push_back("--max-connections must be between 1 and 1000000, got " +
+                     std::to_string(max_connections));
+  }
+  if (max_pending_response_bytes < 1) {
+    errors.push_back("--max-pending-response-bytes must be at least 1, got " +
+                     std::to_string(max_pending_response_bytes));
+  }
   if (request_timeout <= std::chrono::nanoseconds(0)) {
     errors.push_back("--request-timeout must be positive");
   }
@@ -158,6 +174,8 @@ ServerOptions Options::ToServerOptions() const {
   s.read_timeout = timeout;
   s.write_timeout = timeout;
   s.max_requests_in_flight = static_cast<uint32_t>(max_requests_inflight);
+  s.max_connections = static_cast<uint32_t>(max_connections);
+  s.max_response_bytes_pending = static_cast<uint64_t>(max_pending_response_bytes);
   return s;
 }
 

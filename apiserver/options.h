@@ -26,6 +26,8 @@ struct Options {
   std::string bind_address = "0.0.0.0";
   TlsServingOptions tls;
   int64_t max_requests_inflight = 400;
+  int64_t max_connections = 10000;                   // open client connections
+  int64_t max_pending_response_bytes = 256ll << 20;  // response bytes not yet taken by clients
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
   std::vector<std::string> metrics_api_versions = {"v1beta1", "v1"};

@@ -57,12 +57,18 @@ TEST(OptionsTest, DefaultsAreValidAndFlagsParse) {
   Options o;
   base::FlagSet flags("t", "t");
   o.AddFlags(flags);
-  const char* argv[] = {"t", "--secure-port=4443", "--metrics-api-versions=v1",
+  const char* argv[] = {"t",
+                        "--secure-port=4443",
+                        "--metrics-api-versions=v1",
                         "--requestheader-allowed-names=front-proxy-client,aggregator",
-                        "--authorization-always-allow-paths=/healthz,/metrics"};
-  EXPECT_TRUE(flags.Parse(5, argv).empty());
+                        "--authorization-always-allow-paths=/healthz,/metrics",
+                        "--max-connections=500",
+                        "--max-pending-response-bytes=1048576"};
+  EXPECT_TRUE(flags.Parse(7, argv).empty());
   EXPECT_TRUE(o.Validate().empty());
   EXPECT_EQ(o.ToServerOptions().port, 4443);
+  EXPECT_EQ(o.ToServerOptions().max_connections, 500u);
+  EXPECT_EQ(o.ToServerOptions().max_response_bytes_pending, 1048576u);
   EXPECT_EQ(o.metrics_api_versions, std::vector<std::string>{"v1"});
   EXPECT_EQ(o.requestheader_allowed_names.size(), 2u);
   EXPECT_TRUE(o.NeedsConfigMapLookup());
@@ -75,6 +81,8 @@ TEST(OptionsTest, EveryProblemIsReported) {
   o.tls.min_version = "VersionTLS11";
   o.tls.cert_file = "/nonexistent/cert.pem";
   o.max_requests_inflight = 0;
+  o.max_connections = 0;
+  o.max_pending_response_bytes = -5;
   o.metrics_api_versions = {"v1", "v1", "v2alpha1"};
   o.client_ca_file = "/nonexistent/ca.pem";
   auto errors = o.Validate();
@@ -83,7 +91,8 @@ TEST(OptionsTest, EveryProblemIsReported) {
   for (const char* want :
        {"--secure-port", "--bind-address", "--tls-min-version",
         "--tls-cert-file and --tls-private-key-file", "cannot read /nonexistent/cert.pem",
-        "--max-requests-inflight", "\"v1\" given twice", "\"v2alpha1\"", "--client-ca-file"}) {
+        "--max-requests-inflight", "--max-connections", "--max-pending-response-bytes",
+        "\"v1\" given twice", "\"v2alpha1\"", "--client-ca-file"}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
   }
 }
