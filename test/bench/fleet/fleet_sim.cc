@@ -71,7 +71,8 @@ class Shard {
   Shard(const fleet::FleetModel& model, int first, int count)
       : model_(model), first_(first), count_(count) {
     const auto& s = model.size();
-    for (int c = 0; c < s.containers; ++c) containers_.push_back(fleet::FleetModel::ContainerName(c));
+    for (int c = 0; c < s.containers; ++c)
+      containers_.push_back(fleet::FleetModel::ContainerName(c));
     pods_.resize(static_cast<std::size_t>(count) * s.pods);
     for (int i = 0; i < count; ++i) {
       for (int j = 0; j < s.pods; ++j) {
@@ -100,8 +101,7 @@ class Shard {
                               fleet::FleetModel::ContainerStartSeconds(g, c));
       }
     }
-    builder_.SetNode(millicores / 1000.0 * (t - fleet::FleetModel::NodeStartSeconds(node)),
-                     memory);
+    builder_.SetNode(millicores / 1000.0 * (t - fleet::FleetModel::NodeStartSeconds(node)), memory);
     body->reserve(builder_.EstimatedSize());
     builder_.AppendTo(now_ms, body);
   }
@@ -190,14 +190,12 @@ std::string ReadAll(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t nodes = 0, pods = 0, containers = 1, port_base = 20000, shards = 0, duration = 0;
+  fleet::FleetSizeFlags size;
+  int64_t shards = 0, duration = 0;
   std::string cert_dir, ready_file;
   bool gzip = false;
   base::FlagSet flags("fleet_sim", "Simulated kubelets for the fleet model (see fleet_model.h).");
-  flags.Int("nodes", &nodes, "Number of nodes N.");
-  flags.Int("pods", &pods, "Pods per node P.");
-  flags.Int("containers", &containers, "Containers per pod C.");
-  flags.Int("port-base", &port_base, "Node i's kubelet listens on port-base + i.");
+  size.Register(flags);
   flags.Int("shards", &shards, "Shard processes (0 = one per 2500 nodes).");
   flags.String("cert-dir", &cert_dir, "Directory for ca.crt/ca.key and the client certificate.");
   flags.String("ready-file", &ready_file, "Written once every listener is up.");
@@ -206,17 +204,19 @@ int main(int argc, char** argv) {
              "Gzip bodies (fastest level) for requests with Accept-Encoding: gzip, as kubelets do "
              "for Go clients such as metrics-server. Off by default: it costs the simulator CPU.");
   fleet::ParseFlagsOrExit(flags, argc, argv);
-  if (nodes < 1 || pods < 0 || containers < 1 || cert_dir.empty() || port_base < 1 ||
-      port_base + nodes > 65536 || shards < 0 || duration < 0) {
-    std::fprintf(stderr,
-                 "fleet_sim: need --nodes>=1, --pods>=0, --containers>=1, --cert-dir, and "
-                 "port-base+nodes <= 65536\n");
+  std::vector<std::string> bad = size.Problems();
+  if (size.nodes < 1) bad.push_back("--nodes must be >= 1");
+  if (cert_dir.empty()) bad.push_back("--cert-dir is required");
+  if (shards < 0) bad.push_back("--shards must be >= 0");
+  if (duration < 0) bad.push_back("--duration must be >= 0");
+  if (!bad.empty()) {
+    for (const auto& b : bad) std::fprintf(stderr, "fleet_sim: %s\n", b.c_str());
     return 2;
   }
+  const int64_t nodes = size.nodes;
   if (shards == 0) shards = (nodes + kDefaultNodesPerShard - 1) / kDefaultNodesPerShard;
   shards = std::min(shards, nodes);
-  fleet::FleetModel model({static_cast<int>(nodes), static_cast<int>(pods),
-                           static_cast<int>(containers), static_cast<int>(port_base)});
+  fleet::FleetModel model(size.Size());
 
   // ---- certificates ----
   auto ca = LoadOrCreate(cert_dir, "ca", [] { return net::MakeCa("fleet-kubelet-ca"); });
@@ -282,10 +282,11 @@ int main(int argc, char** argv) {
   }
   double startup = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (exit_code == 0) {
-    std::fprintf(stderr, "fleet_sim: %lld kubelets on 127.0.0.1:%lld-%lld in %lld shards, ready in %.1f s\n",
-                 static_cast<long long>(nodes), static_cast<long long>(port_base),
-                 static_cast<long long>(port_base + nodes - 1), static_cast<long long>(shards),
-                 startup);
+    std::fprintf(
+        stderr, "fleet_sim: %lld kubelets on 127.0.0.1:%lld-%lld in %lld shards, ready in %.1f s\n",
+        static_cast<long long>(nodes), static_cast<long long>(size.port_base),
+        static_cast<long long>(size.port_base + nodes - 1), static_cast<long long>(shards),
+        startup);
     if (!ready_file.empty()) {
       if (auto s = fleet::WriteFileAtomic(ready_file, "ready\n"); !s.ok()) {
         std::fprintf(stderr, "fleet_sim: %s\n", s.message().c_str());
@@ -349,8 +350,8 @@ int main(int argc, char** argv) {
       "{\"fleet_sim\":{\"nodes\":%lld,\"pods\":%lld,\"containers\":%lld,\"shards\":%lld,"
       "\"wall_seconds\":%.1f,\"startup_seconds\":%.2f,\"cpu_seconds\":%.2f,\"rss_mib\":%.1f,"
       "\"peak_rss_mib\":%.1f,\"responses\":%llu,\"cpu_us_per_response\":%.1f}}\n",
-      static_cast<long long>(nodes), static_cast<long long>(pods),
-      static_cast<long long>(containers), static_cast<long long>(shards), wall, startup, cpu,
+      static_cast<long long>(nodes), static_cast<long long>(size.pods),
+      static_cast<long long>(size.containers), static_cast<long long>(shards), wall, startup, cpu,
       rss_kib / 1024.0, peak_kib / 1024.0, static_cast<unsigned long long>(responses),
       responses > 0 ? cpu * 1e6 / static_cast<double>(responses) : 0.0);
   std::fflush(stdout);

@@ -49,7 +49,7 @@ base::Status WriteFileAtomic(const std::string& path, const std::string& data, i
 }
 
 bool FileExists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path.c_str(), &st) == 0;
 }
 
@@ -81,6 +81,29 @@ std::string Base64(const std::string& data) {
                           static_cast<int>(data.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
+}
+
+void FleetSizeFlags::Register(base::FlagSet& flags) {
+  flags.Int("nodes", &nodes, "Number of nodes N.");
+  flags.Int("pods", &pods, "Pods per node P.");
+  flags.Int("containers", &containers, "Containers per pod C.");
+  flags.Int("port-base", &port_base, "Node i's kubelet listens on port-base + i.");
+}
+
+std::vector<std::string> FleetSizeFlags::Problems() const {
+  std::vector<std::string> bad;
+  if (nodes < 0) bad.push_back("--nodes must be >= 0");
+  if (pods < 0 || pods > 100000) bad.push_back("--pods must be between 0 and 100000");
+  if (containers < 1 || containers > 100) bad.push_back("--containers must be between 1 and 100");
+  if (port_base < 1 || port_base + nodes > 65536) {
+    bad.push_back("--port-base must be >= 1 and port-base + nodes <= 65536");
+  }
+  return bad;
+}
+
+FleetSize FleetSizeFlags::Size() const {
+  return {static_cast<int>(nodes), static_cast<int>(pods), static_cast<int>(containers),
+          static_cast<int>(port_base)};
 }
 
 }  // namespace fleet

@@ -162,22 +162,23 @@ json PodObject(const FleetModel& model, int64_t g) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t nodes = 0, pods = 0, containers = 1, port_base = 20000, port = 0;
+  fleet::FleetSizeFlags size;
+  int64_t port = 0;
   std::string out_dir, ready_file, client_ca;
   base::FlagSet flags("kube_standin",
                       "A local kube-apiserver stand-in with the fleet model's nodes and pods.");
-  flags.Int("nodes", &nodes, "Number of nodes N.");
-  flags.Int("pods", &pods, "Pods per node P.");
-  flags.Int("containers", &containers, "Containers per pod C.");
-  flags.Int("port-base", &port_base, "Node i's kubelet port is port-base + i.");
+  size.Register(flags);
   flags.Int("port", &port, "Port to serve on (127.0.0.1).");
   flags.String("out-dir", &out_dir, "Where to write ca.crt and kubeconfig.");
   flags.String("ready-file", &ready_file, "Written once everything is loaded.");
   flags.String("client-ca", &client_ca,
                "PEM file published as the authentication ConfigMap's client-ca-file (optional).");
   fleet::ParseFlagsOrExit(flags, argc, argv);
-  if (nodes < 0 || pods < 0 || containers < 1 || port < 1 || port > 65535 || out_dir.empty()) {
-    std::fprintf(stderr, "kube_standin: need --nodes, --pods, --containers>=1, --port, --out-dir\n");
+  std::vector<std::string> bad = size.Problems();
+  if (port < 1 || port > 65535) bad.push_back("--port must be between 1 and 65535");
+  if (out_dir.empty()) bad.push_back("--out-dir is required");
+  if (!bad.empty()) {
+    for (const auto& b : bad) std::fprintf(stderr, "kube_standin: %s\n", b.c_str());
     return 2;
   }
   sigset_t stop;
@@ -187,8 +188,7 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &stop, nullptr);  // before the server thread starts
 
   auto start = std::chrono::steady_clock::now();
-  FleetModel model({static_cast<int>(nodes), static_cast<int>(pods), static_cast<int>(containers),
-                    static_cast<int>(port_base)});
+  FleetModel model(size.Size());
   kube::fake::FakeKubeApiserver::Options options;
   options.port = static_cast<uint16_t>(port);
   options.record_requests = false;
@@ -222,9 +222,9 @@ int main(int argc, char** argv) {
   // Two loaders, each building and rendering every other batch of 5000 objects.
   auto load = [&](int part) {
     constexpr int64_t kBatch = 5000;
-    for (int64_t first = part * kBatch; first < nodes; first += 2 * kBatch) {
+    for (int64_t first = part * kBatch; first < size.nodes; first += 2 * kBatch) {
       std::vector<json> batch;
-      for (int64_t i = first; i < std::min<int64_t>(nodes, first + kBatch); ++i) {
+      for (int64_t i = first; i < std::min<int64_t>(size.nodes, first + kBatch); ++i) {
         batch.push_back(NodeObject(model, static_cast<int>(i)));
       }
       fake->BulkAdd("nodes", std::move(batch));

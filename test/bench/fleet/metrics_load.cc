@@ -127,7 +127,8 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 int main(int argc, char** argv) {
   std::string url, ca, cert, key, mode = "hpa", accept = "json";
-  int64_t rate = 10, duration = 10, connections = 4, nodes = 0, pods = 0;
+  int64_t rate = 10, duration = 10, connections = 4;
+  fleet::FleetSizeFlags size;  // for --mode=hpa: which namespaces and apps exist
   base::FlagSet flags("metrics_load", "Open-loop load on the metrics API (see fleet_model.h).");
   flags.String("url", &url, "https://127.0.0.1:PORT of the server under test.");
   flags.String("ca", &ca, "CA bundle that verifies the server.");
@@ -138,11 +139,10 @@ int main(int argc, char** argv) {
   flags.Int("rate", &rate, "Offered requests per second.");
   flags.Int("duration", &duration, "Seconds of sending.");
   flags.Int("connections", &connections, "Kept-alive connections.");
-  flags.Int("nodes", &nodes, "Fleet size N (for hpa).");
-  flags.Int("pods", &pods, "Pods per node P (for hpa).");
+  size.Register(flags);
   fleet::ParseFlagsOrExit(flags, argc, argv);
 
-  std::vector<std::string> bad;
+  std::vector<std::string> bad = size.Problems();
   net::Endpoint endpoint;
   std::string prefix;
   {
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   if (rate < 1) bad.push_back("--rate must be >= 1");
   if (duration < 1) bad.push_back("--duration must be >= 1");
   if (connections < 1) bad.push_back("--connections must be >= 1");
-  fleet::FleetModel model({static_cast<int>(nodes), static_cast<int>(pods), 1});
+  fleet::FleetModel model(size.Size());
   if (mode == "hpa" && model.apps() < 1) bad.push_back("--mode=hpa needs --nodes and --pods");
   if (!bad.empty()) {
     for (const auto& b : bad) std::fprintf(stderr, "metrics_load: %s\n", b.c_str());
@@ -228,8 +228,7 @@ int main(int argc, char** argv) {
     clients[best]->Send(
         std::move(req), scheduled + kRequestTimeout, 0,
         [&, best, scheduled](base::Result<net::Response> r) {
-          double ms =
-              std::chrono::duration<double, std::milli>(Clock::now() - scheduled).count();
+          double ms = std::chrono::duration<double, std::milli>(Clock::now() - scheduled).count();
           inflight[best]->fetch_sub(1);
           if (!r.ok()) {
             results.Error(r.error(), ms);
@@ -243,7 +242,8 @@ int main(int argc, char** argv) {
             results.latencies_ms.push_back(ms);
             results.bytes += static_cast<double>(r->body.size());
             if (items >= 0) {
-              results.items_min = results.items_min < 0 ? items : std::min(results.items_min, items);
+              results.items_min =
+                  results.items_min < 0 ? items : std::min(results.items_min, items);
               results.items_max = std::max(results.items_max, items);
             }
           }
@@ -256,13 +256,15 @@ int main(int argc, char** argv) {
   std::function<void()> tick = [&] {
     auto now = Clock::now();
     while (sent < total) {
-      auto due = start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(sent.load()));
+      auto due = start + std::chrono::duration_cast<Clock::duration>(
+                             interval * static_cast<double>(sent.load()));
       if (due > now) break;
       send(due);
       ++sent;
     }
     if (sent >= total) return;
-    timer.expires_at(start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(sent.load())));
+    timer.expires_at(start + std::chrono::duration_cast<Clock::duration>(
+                                 interval * static_cast<double>(sent.load())));
     timer.async_wait([&](boost::system::error_code ec) {
       if (!ec) tick();
     });
@@ -307,8 +309,10 @@ int main(int argc, char** argv) {
       {"p99_ms", round3(Percentile(results.latencies_ms, 99))},
       {"max_ms", round3(results.latencies_ms.empty() ? 0 : results.latencies_ms.back())},
       {"achieved_rate", round3(static_cast<double>(results.ok) / static_cast<double>(duration))},
-      {"items_min", results.items_min < 0 ? nlohmann::json(nullptr) : nlohmann::json(results.items_min)},
-      {"items_max", results.items_max < 0 ? nlohmann::json(nullptr) : nlohmann::json(results.items_max)},
+      {"items_min",
+       results.items_min < 0 ? nlohmann::json(nullptr) : nlohmann::json(results.items_min)},
+      {"items_max",
+       results.items_max < 0 ? nlohmann::json(nullptr) : nlohmann::json(results.items_max)},
       {"bytes_mean", round3(results.ok > 0 ? results.bytes / static_cast<double>(results.ok) : 0)},
   };
   std::printf("%s\n", out.dump().c_str());
