@@ -31,6 +31,7 @@ base::Result<ManagerSettings> MakeManagerSettings(const Options& options) {
   s.request_timeout = options.kubelet_request_timeout;
   s.max_concurrency = static_cast<size_t>(std::max<int64_t>(1, options.kubelet_max_concurrency));
   s.spread = true;
+  s.early_second_sample = true;
   s.target.preferred_address_types = options.kubelet_preferred_address_types;
   s.target.port = static_cast<uint16_t>(options.kubelet_port);
   s.target.use_node_status_port = options.kubelet_use_node_status_port;
@@ -79,7 +80,8 @@ Manager::Manager(boost::asio::io_context& io, base::Clock& clock, NodeSource& no
       store_(store),
       settings_(std::move(settings)),
       strand_(boost::asio::make_strand(io)),
-      tick_timer_(strand_) {}
+      tick_timer_(strand_),
+      early_timer_(strand_) {}
 
 Manager::~Manager() = default;
 
@@ -88,15 +90,40 @@ void Manager::Start() {
     if (running_) return;
     running_ = true;
     SteadyTime now = clock_.Steady();
-    BeginTick(nullptr);
+    if (settings_.early_second_sample) {
+      first_tick_ = now;
+      BeginTick(nullptr, std::nullopt, nanoseconds(0));
+      early_timer_.expires_after(settings_.resolution / 3);
+      early_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || !running_) return;
+        if (current_) {
+          early_pending_ = true;  // EndTick of the first tick starts it
+        } else {
+          BeginEarlyTick();
+        }
+      });
+    } else {
+      BeginTick(nullptr);
+    }
     ScheduleNext(now + settings_.resolution);
   });
+}
+
+void Manager::BeginEarlyTick() {
+  early_pending_ = false;
+  const SteadyTime now = clock_.Steady();
+  if (!running_ || current_ || now - first_tick_ >= settings_.resolution / 2) return;
+  spdlog::debug("start-up: second scrape of every node, for the first rates");
+  BeginTick(nullptr, first_tick_ + settings_.resolution - settings_.resolution / 20,
+            nanoseconds(0));
 }
 
 void Manager::Stop() {
   boost::asio::post(strand_, [this] {
     running_ = false;
+    early_pending_ = false;
     tick_timer_.cancel();
+    early_timer_.cancel();
   });
 }
 
@@ -135,12 +162,13 @@ std::shared_ptr<const TickReport> Manager::LastReport() const {
   return report_;
 }
 
-void Manager::BeginTick(std::function<void()> done) {
+void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> deadline,
+                        std::optional<nanoseconds> spread_override) {
   auto run = std::make_shared<TickRun>(strand_);
   run->start = clock_.Steady();
   run->wall_start = clock_.Now();
   // Leave a twentieth of the tick to publish before the next one starts.
-  run->deadline = run->start + settings_.resolution - settings_.resolution / 20;
+  run->deadline = deadline.value_or(run->start + settings_.resolution - settings_.resolution / 20);
   run->done = std::move(done);
   last_tick_start_.store(run->wall_start);
 
@@ -175,6 +203,7 @@ void Manager::BeginTick(std::function<void()> done) {
 
   nanoseconds spread =
       settings_.spread ? settings_.resolution - settings_.request_timeout : nanoseconds(0);
+  if (spread_override) spread = *spread_override;
   auto offsets = PlanLaunches(run->jobs.size(), spread);
   for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
 
@@ -357,6 +386,7 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
   }
   current_.reset();
   if (run->done) run->done();
+  if (early_pending_) BeginEarlyTick();
 }
 
 }  // namespace scraper

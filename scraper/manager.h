@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,13 @@ struct ManagerSettings {
   TargetSettings target;
   // Nodes whose labels do not match are not scraped (and leave the window after one tick).
   kube::LabelSelector node_selector;
+  // Start-up: the first tick launches every scrape at once (no spread), and one extra tick
+  // starts a third of a resolution later (or as soon as the first ends, if that is before half
+  // a resolution) and ends before the second regular tick. A rate needs two samples, so the
+  // window has its first rates about a third of a resolution after start instead of after the
+  // second regular tick. A kubelet that has not taken a new sample in between (kubelets sample
+  // every ~10 s) gets its rate at the next regular tick, as without this.
+  bool early_second_sample = false;
 };
 
 // Derives the loop settings from validated flags; fails only on a bad --node-selector.
@@ -104,7 +112,12 @@ class Manager {
   struct Job;
 
   void ScheduleNext(std::chrono::steady_clock::time_point due);
-  void BeginTick(std::function<void()> done);
+  // `deadline`/`spread` default to the regular tick's (a resolution minus a twentieth; the
+  // settings' spread).
+  void BeginTick(std::function<void()> done,
+                 std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
+                 std::optional<std::chrono::nanoseconds> spread = std::nullopt);
+  void BeginEarlyTick();
   void LaunchDue(const std::shared_ptr<TickRun>& run);
   void Launch(const std::shared_ptr<TickRun>& run, size_t index);
   void Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
@@ -118,10 +131,15 @@ class Manager {
   const ManagerSettings settings_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer early_timer_;
 
   // Owned by the strand.
   bool running_ = false;
   std::shared_ptr<TickRun> current_;
+  // Start-up extra tick (early_second_sample): when the first regular tick started, and
+  // whether the extra tick waits for the first tick to end.
+  std::chrono::steady_clock::time_point first_tick_{};
+  bool early_pending_ = false;
   std::map<std::string, base::UnixNanos, std::less<>> last_success_;
 
   std::atomic<base::UnixNanos> last_tick_start_{0};

@@ -345,5 +345,76 @@ TEST(ManagerRealTime, SpreadsLaunchesOverTheTickAndTicksPeriodically) {
   EXPECT_GE(m.TotalFailures(), 10u);
 }
 
+TEST(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
+  boost::asio::io_context io;
+  FakeNodes nodes;
+  FakeKubelet kubelet(io, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    std::string name = "n" + std::to_string(i);
+    nodes.Add(name, "10.0.0.1");
+    kubelet.responses.emplace(name, Payload(10, 1'700'000'000'000));
+  }
+  Store store(StoreSettings{});
+  ManagerSettings s;
+  s.target.preferred_address_types = {"InternalIP"};
+  s.resolution = milliseconds(900);
+  s.request_timeout = milliseconds(300);  // regular ticks spread launches over 600 ms
+  s.early_second_sample = true;
+  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
+  auto started = std::chrono::steady_clock::now();
+  m.Start();
+  auto limit = started + seconds(20);
+  while (kubelet.calls.size() < 15 && std::chrono::steady_clock::now() < limit) {
+    io.run_for(milliseconds(10));
+  }
+  m.Stop();
+  io.run_for(milliseconds(50));
+  ASSERT_GE(kubelet.calls.size(), 15u);
+  auto at = [&](size_t i) { return kubelet.calls[i].at - started; };
+  // The first tick launches every node at once (one pass, not spread over 600 ms).
+  EXPECT_LT(at(4) - at(0), milliseconds(100));
+  // The extra tick: every node again, from a third of the resolution on, all at once, with a
+  // deadline before the second regular tick.
+  for (size_t i = 5; i < 10; ++i) {
+    EXPECT_EQ(kubelet.calls[i].node, kubelet.calls[i - 5].node);
+    EXPECT_GE(at(i), milliseconds(300) - milliseconds(1)) << i;
+    EXPECT_LE(kubelet.calls[i].deadline - started, milliseconds(900)) << i;
+  }
+  EXPECT_LT(at(9) - at(5), milliseconds(100));
+  // Then the regular cadence: the second regular tick one resolution after the first, spread.
+  EXPECT_GE(at(10), milliseconds(900) - milliseconds(1));
+  EXPECT_GE(at(14) - at(10), milliseconds(400));
+  EXPECT_EQ(m.TotalFailures(), 0u);
+}
+
+TEST(ManagerRealTime, WithoutTheStartUpTickTheFirstTickIsSpread) {
+  boost::asio::io_context io;
+  FakeNodes nodes;
+  FakeKubelet kubelet(io, nullptr);
+  for (int i = 0; i < 5; ++i) nodes.Add("n" + std::to_string(i), "10.0.0.1");
+  Store store(StoreSettings{});
+  ManagerSettings s;
+  s.target.preferred_address_types = {"InternalIP"};
+  s.resolution = milliseconds(900);
+  s.request_timeout = milliseconds(300);
+  ASSERT_FALSE(s.early_second_sample);  // the default; MakeManagerSettings turns it on
+  Options options;
+  auto made = MakeManagerSettings(options);
+  ASSERT_TRUE(made.ok());
+  EXPECT_TRUE(made->early_second_sample);
+  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
+  auto started = std::chrono::steady_clock::now();
+  m.Start();
+  auto limit = started + seconds(20);
+  while (kubelet.calls.size() < 6 && std::chrono::steady_clock::now() < limit) {
+    io.run_for(milliseconds(10));
+  }
+  m.Stop();
+  io.run_for(milliseconds(50));
+  ASSERT_GE(kubelet.calls.size(), 6u);
+  EXPECT_GE(kubelet.calls[4].at - started, milliseconds(480) - milliseconds(1));
+  EXPECT_GE(kubelet.calls[5].at - started, milliseconds(900) - milliseconds(1));
+}
+
 }  // namespace
 }  // namespace scraper
