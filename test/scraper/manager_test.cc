@@ -316,104 +316,78 @@ TEST(PlanLaunches, SpreadsEvenly) {
   EXPECT_TRUE(PlanLaunches(0, seconds(5)).empty());
 }
 
-TEST(ManagerRealTime, SpreadsLaunchesOverTheTickAndTicksPeriodically) {
-  boost::asio::io_context io;
-  FakeNodes nodes;
-  for (int i = 0; i < 5; ++i) nodes.Add("n" + std::to_string(i), "10.0.0.1");
-  FakeKubelet kubelet(io, nullptr);
-  Store store(StoreSettings{});
+// Five nodes on one address and a manager on the real clock, for the cadence tests.
+class ManagerRealTime : public ::testing::Test {
+ protected:
+  ManagerRealTime() : kubelet_(io_, nullptr), store_(StoreSettings{}) {
+    for (int i = 0; i < 5; ++i) nodes_.Add("n" + std::to_string(i), "10.0.0.1");
+  }
+
+  // Starts a manager with `s` and runs it until the kubelet saw `calls` requests (at most
+  // 20 s); `at(i)` is then request i's time since the start.
+  void Run(ManagerSettings s, size_t calls) {
+    s.target.preferred_address_types = {"InternalIP"};
+    manager_ =
+        std::make_unique<Manager>(io_, base::SystemClock::Instance(), nodes_, kubelet_, store_, s);
+    started_ = std::chrono::steady_clock::now();
+    manager_->Start();
+    auto limit = started_ + seconds(20);
+    while (kubelet_.calls.size() < calls && std::chrono::steady_clock::now() < limit) {
+      io_.run_for(milliseconds(10));
+    }
+    manager_->Stop();
+    io_.run_for(milliseconds(50));
+    ASSERT_GE(kubelet_.calls.size(), calls);
+  }
+  std::chrono::nanoseconds at(size_t i) const { return kubelet_.calls[i].at - started_; }
+
+  boost::asio::io_context io_;
+  FakeNodes nodes_;
+  FakeKubelet kubelet_;
+  Store store_;
+  std::unique_ptr<Manager> manager_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+TEST_F(ManagerRealTime, SpreadsLaunchesOverTheTickAndTicksPeriodically) {
   ManagerSettings s;
-  s.target.preferred_address_types = {"InternalIP"};
   s.resolution = milliseconds(400);
   s.request_timeout = milliseconds(150);  // launches spread over 250 ms
-  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
-  auto started = std::chrono::steady_clock::now();
-  m.Start();
-  auto limit = started + seconds(20);
-  while (kubelet.calls.size() < 15 && std::chrono::steady_clock::now() < limit) {
-    io.run_for(milliseconds(20));
-  }
-  m.Stop();
-  io.run_for(milliseconds(50));
-  ASSERT_GE(kubelet.calls.size(), 15u);
+  ASSERT_FALSE(s.early_second_sample);    // the default; MakeManagerSettings turns it on
+  Run(s, 15);
   // Within the first tick, node i starts no earlier than i * 50 ms.
-  for (size_t i = 0; i < 5; ++i) {
-    EXPECT_GE(kubelet.calls[i].at - started, milliseconds(50 * i) - milliseconds(1)) << i;
-  }
-  // The third tick starts no earlier than two resolutions after the first.
-  EXPECT_GE(kubelet.calls[10].at - started, milliseconds(800) - milliseconds(1));
-  EXPECT_GE(m.TotalFailures(), 10u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_GE(at(i), milliseconds(50 * i) - milliseconds(1)) << i;
+  // The second tick starts one resolution after the first, the third two.
+  EXPECT_GE(at(5), milliseconds(400) - milliseconds(1));
+  EXPECT_GE(at(10), milliseconds(800) - milliseconds(1));
+  EXPECT_GE(manager_->TotalFailures(), 10u);
 }
 
-TEST(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
-  boost::asio::io_context io;
-  FakeNodes nodes;
-  FakeKubelet kubelet(io, nullptr);
-  for (int i = 0; i < 5; ++i) {
-    std::string name = "n" + std::to_string(i);
-    nodes.Add(name, "10.0.0.1");
-    kubelet.responses.emplace(name, Payload(10, 1'700'000'000'000));
+TEST_F(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
+  for (const auto& node : nodes_.nodes_) {
+    kubelet_.responses.emplace(node->name, Payload(10, 1'700'000'000'000));
   }
-  Store store(StoreSettings{});
-  ManagerSettings s;
-  s.target.preferred_address_types = {"InternalIP"};
-  s.resolution = milliseconds(900);
-  s.request_timeout = milliseconds(300);  // regular ticks spread launches over 600 ms
-  s.early_second_sample = true;
-  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
-  auto started = std::chrono::steady_clock::now();
-  m.Start();
-  auto limit = started + seconds(20);
-  while (kubelet.calls.size() < 15 && std::chrono::steady_clock::now() < limit) {
-    io.run_for(milliseconds(10));
-  }
-  m.Stop();
-  io.run_for(milliseconds(50));
-  ASSERT_GE(kubelet.calls.size(), 15u);
-  auto at = [&](size_t i) { return kubelet.calls[i].at - started; };
+  Options options;
+  auto s = MakeManagerSettings(options);
+  ASSERT_TRUE(s.ok()) << s.error();
+  EXPECT_TRUE(s->early_second_sample);
+  s->resolution = milliseconds(900);
+  s->request_timeout = milliseconds(300);  // regular ticks spread launches over 600 ms
+  Run(*s, 15);
   // The first tick launches every node at once (one pass, not spread over 600 ms).
   EXPECT_LT(at(4) - at(0), milliseconds(100));
   // The extra tick: every node again, from a third of the resolution on, all at once, with a
   // deadline before the second regular tick.
   for (size_t i = 5; i < 10; ++i) {
-    EXPECT_EQ(kubelet.calls[i].node, kubelet.calls[i - 5].node);
+    EXPECT_EQ(kubelet_.calls[i].node, kubelet_.calls[i - 5].node);
     EXPECT_GE(at(i), milliseconds(300) - milliseconds(1)) << i;
-    EXPECT_LE(kubelet.calls[i].deadline - started, milliseconds(900)) << i;
+    EXPECT_LE(kubelet_.calls[i].deadline - started_, milliseconds(900)) << i;
   }
   EXPECT_LT(at(9) - at(5), milliseconds(100));
   // Then the regular cadence: the second regular tick one resolution after the first, spread.
   EXPECT_GE(at(10), milliseconds(900) - milliseconds(1));
   EXPECT_GE(at(14) - at(10), milliseconds(400));
-  EXPECT_EQ(m.TotalFailures(), 0u);
-}
-
-TEST(ManagerRealTime, WithoutTheStartUpTickTheFirstTickIsSpread) {
-  boost::asio::io_context io;
-  FakeNodes nodes;
-  FakeKubelet kubelet(io, nullptr);
-  for (int i = 0; i < 5; ++i) nodes.Add("n" + std::to_string(i), "10.0.0.1");
-  Store store(StoreSettings{});
-  ManagerSettings s;
-  s.target.preferred_address_types = {"InternalIP"};
-  s.resolution = milliseconds(900);
-  s.request_timeout = milliseconds(300);
-  ASSERT_FALSE(s.early_second_sample);  // the default; MakeManagerSettings turns it on
-  Options options;
-  auto made = MakeManagerSettings(options);
-  ASSERT_TRUE(made.ok());
-  EXPECT_TRUE(made->early_second_sample);
-  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
-  auto started = std::chrono::steady_clock::now();
-  m.Start();
-  auto limit = started + seconds(20);
-  while (kubelet.calls.size() < 6 && std::chrono::steady_clock::now() < limit) {
-    io.run_for(milliseconds(10));
-  }
-  m.Stop();
-  io.run_for(milliseconds(50));
-  ASSERT_GE(kubelet.calls.size(), 6u);
-  EXPECT_GE(kubelet.calls[4].at - started, milliseconds(480) - milliseconds(1));
-  EXPECT_GE(kubelet.calls[5].at - started, milliseconds(900) - milliseconds(1));
+  EXPECT_EQ(manager_->TotalFailures(), 0u);
 }
 
 }  // namespace
