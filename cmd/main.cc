@@ -2,6 +2,7 @@
 //
 // main only wires: options → validate (every error at once) → build the libraries → run →
 // on SIGTERM stop accepting, let in-flight requests finish, exit 0.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <boost/asio/executor_work_guard.hpp>
@@ -341,12 +342,22 @@ int main(int argc, char** argv) {
       api_options.bind_address, server.port());
 
   // Pre-encode each new window off the request path (cheap when the window did not change).
+  // Once a new window is encoded, the previous one and its encodings are gone (unless a
+  // request still holds them): return their free pages to the system, so that the resident
+  // size follows what the server holds instead of its peak; glibc keeps freed memory otherwise.
+  // At 10,000 nodes this took the RSS from 1,054 to 726 MiB, for about 10 % more CPU (the pages
+  // are faulted in again as the next window is built).
   boost::asio::steady_timer prewarm_timer(io);
+  uint64_t encoded_generation = 0;
   std::function<void()> prewarm = [&] {
     prewarm_timer.expires_after(std::chrono::milliseconds(250));
     prewarm_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      api.Encoded();
+      const uint64_t generation = api.Encoded()->window().generation();
+      if (generation != encoded_generation) {
+        encoded_generation = generation;
+        malloc_trim(0);
+      }
       prewarm();
     });
   };
