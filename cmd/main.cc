@@ -345,8 +345,8 @@ int main(int argc, char** argv) {
   // Once a new window is encoded, the previous one and its encodings are gone (unless a
   // request still holds them): return their free pages to the system, so that the resident
   // size follows what the server holds instead of its peak; glibc keeps freed memory otherwise.
-  // At 10,000 nodes this took the RSS from 1,054 to 726 MiB, for about 10 % more CPU (the pages
-  // are faulted in again as the next window is built).
+  // At 10,000 nodes this took the RSS from 1,054 to 739 MiB, for 10-25 % more scrape CPU (the
+  // pages are faulted in again as the next window is built; README, "Benchmark").
   boost::asio::steady_timer prewarm_timer(io);
   uint64_t encoded_generation = 0;
   std::function<void()> prewarm = [&] {
