@@ -297,8 +297,11 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
   job.outcome.started = clock_.Now();
   SteadyTime deadline = std::min(job.started + settings_.request_timeout, run->deadline);
   // The callback gets its own copies: the watchdog may record this job while it runs.
+  // The client's callback may come after the tick ended (the watchdog gave up on it), and by
+  // then the Manager may be gone: it touches only `run`, the clock (which outlives the Manager)
+  // and a copy of the strand, and reaches `this` only on the strand while the tick is running.
   client_.Get(job.node, *job.target, deadline,
-              [this, run, index, started = job.started,
+              [this, run, index, started = job.started, &clock = clock_, strand = strand_,
                outcome = job.outcome](base::Result<std::string> body) mutable {
                 // Runs on the client's thread: parse and merge here, so the body is dropped
                 // at once.
@@ -326,9 +329,10 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
                     }
                   }
                 }
-                outcome.duration = clock_.Steady() - started;
-                boost::asio::post(strand_,
+                outcome.duration = clock.Steady() - started;
+                boost::asio::post(strand,
                                   [this, run, index, outcome = std::move(outcome)]() mutable {
+                                    if (run->ended) return;  // late: `this` may be gone
                                     Finish(run, index, std::move(outcome));
                                   });
               });
@@ -385,8 +389,11 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
     report_ = std::move(report);
   }
   current_.reset();
-  if (run->done) run->done();
   if (early_pending_) BeginEarlyTick();
+  // `done` comes last: it may end the owner's interest in this Manager (destroy it, from this
+  // thread or from another one it wakes), so nothing of `this` is touched once it has started.
+  std::function<void()> done = std::move(run->done);
+  if (done) done();
 }
 
 }  // namespace scraper

@@ -9,9 +9,14 @@
 //
 // Thread-safety: the public accessors may be called from any thread. Start/Stop/RunTick may be
 // called from any thread; the loop itself runs on a strand of `io`. `io`, `clock`, `nodes`,
-// `client` and `store` must outlive the Manager, and the Manager must outlive every handler it
-// posted: call Stop() and let `io` run until idle (or stop and join its threads) before
-// destroying it.
+// `client` and `store` must outlive the Manager.
+//
+// Lifetime: a RunTick `done` callback is the last thing a tick does; once it has started, the
+// Manager touches nothing of itself for that tick, so the owner may destroy the Manager from
+// inside `done`, or from another thread as soon as `done` has started, while `io` keeps
+// running (late kubelet answers of a tick the watchdog ended are dropped without reaching the
+// Manager). With Start(), call Stop() and let `io` run until idle (or stop and join its
+// threads) before destroying it: the tick timers' handlers reach the Manager.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -94,7 +99,7 @@ class Manager {
   // Stops scheduling ticks; a running tick finishes within its deadlines.
   void Stop();
   // Runs one tick now unless one is running; `done` (optional) runs on the strand after the
-  // window is published.
+  // window is published, as the tick's last action (see Lifetime above).
   void RunTick(std::function<void()> done = nullptr);
 
   // Wall time at which the last tick started; 0 before the first (for liveness).
