@@ -9,8 +9,10 @@
 // kube-apiserver, so no request arrives through it during an outage anyway).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "test/system/system_harness.h"
 
@@ -56,27 +58,42 @@ TEST(ApiserverOutage, ServesWindowAndRecovers) {
   EXPECT_EQ(st.failed, 0) << st.first_error;
   EXPECT_EQ(st.incomplete, 0);
   EXPECT_EQ(st.not_ready, 0);
+  // Two resolutions and a bit: the window stays the last one scraped (kubelets keep answering);
+  // measured 6.7-7.3 s in six runs beside a clang build, three of them with two CPU burners too.
   EXPECT_LE(st.max_staleness, 12.0);
   EXPECT_TRUE(watching);
   EXPECT_GE(to_added, 0);
   EXPECT_GE(to_removed, 0);
-  // The informers retry at most every resolution (their backoff is capped at half of it, plus
-  // up to 100 % jitter), so they are watching again within one resolution of the apiserver's
-  // return (plus the round trips, below); a node that joined meanwhile then needs
-  // the two scrapes any new node needs (a CPU rate takes two samples).
-  // 3 s for the round trips and this test's polling (a 10-minute run measured 7.02 s once);
-  // sanitized binaries are slower: 3 s more.
-  const double round_trips = kSanitized ? 6.0 : 3.0;
-  EXPECT_LE(to_watch, 5.0 + round_trips);
-  EXPECT_LE(added_at, 5.0 + round_trips + 3 * 5.0);
+
+  // Promptness is a property of the informers' retry schedule, so that is what is asserted: every
+  // retry the server logged waited at most one resolution (the backoff is capped at half of it,
+  // plus up to 100 % jitter), so once the apiserver is back the informers are listing and
+  // watching again after at most one more wait.
+  const std::vector<std::string> retries = sys.LogLines("; retrying in ");
+  EXPECT_FALSE(retries.empty()) << "no informer retry logged during the outage";
+  long max_delay_ms = 0;
+  for (const std::string& line : retries) {
+    const auto at = line.find("; retrying in ");
+    const long ms = std::strtol(line.c_str() + at + std::strlen("; retrying in "), nullptr, 10);
+    EXPECT_GT(ms, 0) << line;
+    max_delay_ms = std::max(max_delay_ms, ms);
+  }
+  EXPECT_LE(max_delay_ms, 5000) << "a retry waited longer than one resolution (5 s)";
+  // The wall-clock figures are printed below. Their bounds only catch a recovery that hangs:
+  // one wait (<= 5 s) plus round trips measured 4.9-6.8 s in the six loaded runs above and
+  // 8.4 s in a CI run beside the real-cluster suite, so 30 s is ~3.5x the worst seen; a new node
+  // then needs two scrapes (up to three resolutions; measured 8-9 s after watching).
+  EXPECT_LE(to_watch, 30.0);
+  EXPECT_LE(added_at - to_watch, 3 * 5.0 + 15.0);
 
   char buf[768];
   std::snprintf(buf, sizeof buf,
-                "apiserver down %d s: %s; %zu informer log lines during it; back: watching again "
-                "after %.1f s, node added during the outage served after %.1f s, node deleted "
-                "during it dropped after %.1f s (resolution 5 s); wall time %.0f s",
-                seconds, st.Summary().c_str(), log_lines_during, to_watch, added_at, removed_at,
-                SecondsSince(wall_start));
+                "apiserver down %d s: %s; %zu informer log lines during it, longest retry wait "
+                "%ld ms; back: watching again after %.1f s, node added during the outage served "
+                "after %.1f s, node deleted during it dropped after %.1f s (resolution 5 s); "
+                "wall time %.0f s",
+                seconds, st.Summary().c_str(), log_lines_during, max_delay_ms, to_watch, added_at,
+                removed_at, SecondsSince(wall_start));
   Figure("apiserver_outage_" + std::to_string(seconds) + "s", buf);
 }
 
