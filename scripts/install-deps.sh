@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
+  build-essential cmake ninja-build pkg-config git ca-certificates curl openssl ccache
   libboost1.81-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev

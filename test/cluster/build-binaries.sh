@@ -17,21 +17,22 @@
 # Environment:
 #   CMS_BIN_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/cpp-metrics-server/bin)
 #   K8S_VERSION             1.36.3, v1.36.3, or a minor such as 1.32 (newest patch of it);
-#                           default: the newest release the Go module proxy serves
+#                           default: v1.36.3, a pinned release this suite was verified against,
+#                           so a new upstream release cannot change what a fresh machine builds
 #   KWOK_VERSION            default v0.8.0
-#   METRICS_SERVER_VERSION  default v0.9.0
+#   METRICS_SERVER_VERSION  default v0.8.0 (the approved reference release; v0.9.0 is not)
 #   ETCD_SOURCE             go (default: build the etcd server k8s.io/kubernetes pins) or apt
 #                           (Debian's etcd-server package, fetched with apt-get download and
 #                           unpacked into the cache, not installed)
 #   ETCD_VERSION            with ETCD_SOURCE=go: override the etcd version (v3.X.Y)
 #   BUILD_NICE              niceness of the builds (default 10)
 #
-# Go >= 1.26 is needed for kwok v0.8.0 and metrics-server v0.9.0 (pick older versions otherwise).
+# Go >= 1.26 is needed for kwok v0.8.0 (pick an older version otherwise).
 set -euo pipefail
 
 cache=${CMS_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpp-metrics-server/bin}
 kwok_version=${KWOK_VERSION:-v0.8.0}
-ms_version=${METRICS_SERVER_VERSION:-v0.9.0}
+ms_version=${METRICS_SERVER_VERSION:-v0.8.0}
 etcd_source=${ETCD_SOURCE:-go}
 nice_level=${BUILD_NICE:-10}
 mode=build
@@ -68,7 +69,7 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -mod=mod"
 
 # Resolves K8S_VERSION to a full vX.Y.Z. Prints nothing and fails if the proxy cannot answer.
 resolve_k8s_version() {
-  local want=${K8S_VERSION:-}
+  local want=${K8S_VERSION:-v1.36.3}
   want=${want#v}
   if [[ $want =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
     echo "v$want"
