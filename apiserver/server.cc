@@ -166,7 +166,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   void Read(bool first) {
     const bool draining = server_.draining_flag.load();
-    if (draining && !first) return Close();
+    // A kept-alive connection about to wait for its next request is an idle one: closed at
+    // once, as Drain() closes it when it comes first. (A TLS shutdown here would wait up to 5 s
+    // for the close_notify of a client that is not reading, and only because Shutdown() came
+    // between the write and its completion.)
+    if (draining && !first) return Tcp().close();
     parser_.emplace();
     ApplyLimits(server_.options, *parser_);
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
