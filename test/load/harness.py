@@ -85,6 +85,33 @@ def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def established_to(pid, port):
+    """How many TCP connections process `pid` holds in state ESTABLISHED to local port `port`
+    (from /proc: its socket inodes, matched in /proc/net/tcp and tcp6)."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            # sl local_address rem_address st ... inode (column 9); state 01 = ESTABLISHED
+            if f[3] == "01" and int(f[2].rsplit(":", 1)[1], 16) == port and f[9] in inodes:
+                count += 1
+    return count
+
+
 def wait_file(path, proc, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
