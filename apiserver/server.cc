@@ -27,6 +27,25 @@ using tcp = asio::ip::tcp;
 // How long a connection accepted before Shutdown() may take to send its first request.
 constexpr std::chrono::milliseconds kDrainFirstRequest{5000};
 
+namespace {
+int LocalAddressIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d; name it as it connected.
+std::string AddressText(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+}  // namespace
+
+const std::string* LocalAddressOf(const SSL* ssl) {
+  return static_cast<const std::string*>(SSL_get_ex_data(ssl, LocalAddressIndex()));
+}
+
 struct Server::State {
   State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
       : io(i),
@@ -143,7 +162,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Handshake(asio::steady_timer::duration left) {
+    beast::error_code ec;
+    const auto local = tcp_.socket().local_endpoint(ec);
+    if (!ec) local_address_ = AddressText(local.address());
     stream_.emplace(std::move(tcp_), *ctx_);
+    SSL_set_ex_data(stream_->native_handle(), LocalAddressIndex(), &local_address_);
     // Request (not require) a client certificate; authentication verifies it.
     SSL_set_verify(stream_->native_handle(), SSL_VERIFY_PEER,
                    [](int, X509_STORE_CTX*) { return 1; });
@@ -316,6 +339,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   State& server_;                            // == *state_
   std::shared_ptr<State> state_;             // keeps the registry alive for the destructor
   std::shared_ptr<asio::ssl::context> ctx_;  // must outlive stream_
+  std::string local_address_;                // LocalAddressOf(); must outlive stream_
   asio::any_io_executor executor_;           // the session's strand
   beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
   std::optional<asio::steady_timer> hello_timer_;
@@ -360,6 +384,12 @@ base::Status Server::Listen() {
   }
   if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) {
     return base::Status::Error(where + ": set_option: " + ec.message());
+  }
+  if (options.reuse_port) {
+    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    if (acceptor.set_option(reuse_port(true), ec); ec) {
+      return base::Status::Error(where + ": set_option SO_REUSEPORT: " + ec.message());
+    }
   }
   if (acceptor.bind(endpoint, ec); ec)
     return base::Status::Error(where + ": bind: " + ec.message());

@@ -56,6 +56,11 @@ class Handler {
   virtual void Handle(HttpRequest request, std::function<void(HttpResponse)> done) = 0;
 };
 
+// The local IP address (text form) a TLS connection of a Server was accepted on, for TLS callbacks
+// that choose a certificate when the client sent no server name; null for other connections.
+// Valid during the handshake.
+const std::string* LocalAddressOf(const SSL* ssl);
+
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 10250;  // 0 = any free port (tests)
@@ -76,6 +81,7 @@ struct ServerOptions {
   // replaced by a 429 (one response alone is always sent, whatever its size).
   uint64_t max_response_bytes_pending = 256ull * 1024 * 1024;
   uint64_t small_response_bytes = 64 * 1024;
+  bool reuse_port = false;  // SO_REUSEPORT (--permit-port-sharing)
 };
 
 class Server {
