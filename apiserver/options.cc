@@ -23,8 +23,9 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.Group("Secure serving flags");
   flags.Int("secure-port", &secure_port, "The port on which to serve HTTPS.");
   flags.String("bind-address", &bind_address,
-               "The IP address on which to listen for the --secure-port port (0.0.0.0 or :: for "
-               "all interfaces).");
+               "The IP address on which to listen for the --secure-port port. If an unspecified "
+               "address (0.0.0.0 or ::), all interfaces and IP address families are used (IPv4 "
+               "alone on hosts without IPv6).");
   flags.String("cert-dir", &tls.cert_dir,
                "The directory where a self-signed certificate is kept when --tls-cert-file and "
                "--tls-private-key-file are not given.");

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -373,29 +374,52 @@ Server::~Server() {
 
 base::Status Server::Listen() {
   const ServerOptions& options = state_->options;
-  tcp::acceptor& acceptor = state_->acceptor;
-  const std::string where = "listen " + options.bind_address + ":" + std::to_string(options.port);
   beast::error_code ec;
   auto address = asio::ip::make_address(options.bind_address, ec);
-  if (ec) return base::Status::Error(where + ": invalid address: " + ec.message());
-  tcp::endpoint endpoint(address, options.port);
-  if (acceptor.open(endpoint.protocol(), ec); ec) {
-    return base::Status::Error(where + ": open: " + ec.message());
+  if (ec) {
+    return base::Status::Error("listen " + options.bind_address + ":" +
+                               std::to_string(options.port) + ": invalid address: " + ec.message());
+  }
+  if (address.is_unspecified()) {
+    // Both families on one socket, as Go's net.Listen("tcp", ":port") does.
+    auto s = Bind(tcp::endpoint(asio::ip::address_v6::any(), options.port), true, &ec);
+    const bool no_ipv6 = ec == asio::error::address_family_not_supported ||
+                         ec == boost::system::errc::address_not_available;
+    if (s.ok() || !no_ipv6) return s;
+    spdlog::info("no IPv6 on this host ({}): listening on IPv4 only", s.message());
+    return Bind(tcp::endpoint(asio::ip::address_v4::any(), options.port), false, &ec);
+  }
+  return Bind(tcp::endpoint(address, options.port), false, &ec);
+}
+
+base::Status Server::Bind(const asio::ip::tcp::endpoint& endpoint, bool dual_stack,
+                          beast::error_code* error) {
+  tcp::acceptor& acceptor = state_->acceptor;
+  const bool v6 = endpoint.address().is_v6();
+  const std::string where = "listen " + std::string(v6 ? "[" : "") +
+                            endpoint.address().to_string() + (v6 ? "]" : "") + ":" +
+                            std::to_string(endpoint.port());
+  beast::error_code& ec = *error;
+  ec.clear();
+  auto fail = [&](const char* what) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    return base::Status::Error(where + ": " + what + ": " + ec.message());
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec) return fail("open");
+  if (v6) {
+    // Explicit either way: the system default (net.ipv6.bindv6only) varies.
+    if (acceptor.set_option(asio::ip::v6_only(!dual_stack), ec); ec) return fail("set_option");
   }
   if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) {
-    return base::Status::Error(where + ": set_option: " + ec.message());
+    return fail("set_option");
   }
-  if (options.reuse_port) {
+  if (state_->options.reuse_port) {
     using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    if (acceptor.set_option(reuse_port(true), ec); ec) {
-      return base::Status::Error(where + ": set_option SO_REUSEPORT: " + ec.message());
-    }
+    if (acceptor.set_option(reuse_port(true), ec); ec) return fail("set_option SO_REUSEPORT");
   }
-  if (acceptor.bind(endpoint, ec); ec)
-    return base::Status::Error(where + ": bind: " + ec.message());
-  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
-    return base::Status::Error(where + ": listen: " + ec.message());
-  }
+  if (acceptor.bind(endpoint, ec); ec) return fail("bind");
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
   port_ = acceptor.local_endpoint().port();
   return base::Status::Ok();
 }

@@ -456,6 +456,33 @@ TEST_F(ServerTest, ServingCertificateIsReloadedWhenFilesChange) {
   EXPECT_EQ(new_ca->status, 200u);
 }
 
+// The unspecified addresses listen on both families (one dual-stack socket, as Go servers do);
+// a specific address listens on that address only.
+TEST_F(ServerTest, UnspecifiedBindAddressServesIpv4AndIpv6) {
+  for (const std::string bind : {"0.0.0.0", "::"}) {
+    SCOPED_TRACE(bind);
+    bind_address_ = bind;
+    StartServer();
+    for (const std::string host : {"127.0.0.1", "::1"}) {
+      auto r = Get(*Client(nullptr, "", host), "/healthz");
+      ASSERT_TRUE(r.ok()) << host << ": " << r.error();
+      EXPECT_EQ(r->status, 200u) << host;
+    }
+    server_.reset();
+  }
+  bind_address_ = "::1";
+  StartServer();
+  auto v6 = Get(*Client(nullptr, "", "::1"), "/healthz");
+  ASSERT_TRUE(v6.ok()) << v6.error();
+  EXPECT_EQ(v6->status, 200u);
+  EXPECT_FALSE(Get(*Client(nullptr, "", "127.0.0.1"), "/healthz").ok());
+  server_.reset();
+  bind_address_ = "127.0.0.1";
+  StartServer();
+  EXPECT_TRUE(Get(*Client(nullptr, "", "127.0.0.1"), "/healthz").ok());
+  EXPECT_FALSE(Get(*Client(nullptr, "", "::1"), "/healthz").ok());
+}
+
 // --tls-sni-cert-key: the certificate is chosen by the server name the client sends (explicit
 // patterns, wildcards, or the names in the certificate), else by the local IP the client
 // connected to; anything else gets the default certificate. SNI certificates are reloaded like
