@@ -171,8 +171,7 @@ int main(int argc, char** argv) {
   // Scraper: kubelet client, window store, scrape loop.
   scraper::Store store(scraper::MakeStoreSettings(scrape_options));
   auto kubelet = Unwrap(scraper::KubeletClientImpl::Create(
-                            scrape_io, scraper::MakeKubeletClientSettings(
-                                           scrape_options, rest.tls.ca_file, rest.token_file)),
+                            scrape_io, scraper::MakeKubeletClientSettings(scrape_options, &rest)),
                         "kubelet client");
   CachedNodes node_source(nodes);
   scraper::Manager manager(scrape_io, clock, node_source, *kubelet, store, *manager_settings);
