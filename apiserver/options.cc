@@ -23,8 +23,9 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.Group("Secure serving flags");
   flags.Int("secure-port", &secure_port, "The port on which to serve HTTPS.");
   flags.String("bind-address", &bind_address,
-               "The IP address on which to listen for the --secure-port port (0.0.0.0 or :: for "
-               "all interfaces).");
+               "The IP address on which to listen for the --secure-port port. If an unspecified "
+               "address (0.0.0.0 or ::), all interfaces and IP address families are used (IPv4 "
+               "alone on hosts without IPv6).");
   flags.String("cert-dir", &tls.cert_dir,
                "The directory where a self-signed certificate is kept when --tls-cert-file and "
                "--tls-private-key-file are not given.");
@@ -55,6 +56,90 @@ void Options::AddFlags(base::FlagSet& flags) {
                  "How long to wait for in-flight requests after SIGTERM before exiting.");
   flags.StringList("metrics-api-versions", &metrics_api_versions,
                    "Versions of metrics.k8s.io to serve, in discovery order: v1beta1, v1.");
+  flags.Duration("shutdown-delay-duration", &shutdown_delay_duration,
+                 "Time to delay the termination. During that time the server keeps serving "
+                 "requests normally while /readyz returns failure, so that endpoints and load "
+                 "balancers stop sending traffic; then in-flight requests are drained.");
+  flags.StringArray(
+      "tls-sni-cert-key", &tls.sni_cert_keys,
+      "A pair of x509 certificate and private key file paths, optionally suffixed with a list "
+      "of domain patterns which are fully qualified domain names, possibly with prefixed "
+      "wildcard segments (IP addresses also match, for clients that connect to that IP without "
+      "SNI). If no domain patterns are provided, the names of the certificate are extracted. "
+      "Non-wildcard matches trump over wildcard matches, explicit domain patterns trump over "
+      "extracted names. Repeat the flag for several pairs. Reloaded when the files change, like "
+      "--tls-cert-file. Examples: \"example.crt,example.key\" or "
+      "\"foo.crt,foo.key:*.foo.com,foo.com\".");
+  flags.Bool("permit-port-sharing", &permit_port_sharing,
+             "If true, SO_REUSEPORT will be used when binding the port, which allows more than one "
+             "instance to bind on the same address and port.");
+  flags.NoEffect("permit-address-sharing", "bool",
+                 "SO_REUSEADDR is always set on the listening socket, as Go's listeners do",
+                 "true");
+  flags.NoEffect("disable-http2-serving", "bool", "only HTTP/1.1 is served", "true");
+  flags.NoEffect("http2-max-streams-per-connection", "int", "only HTTP/1.1 is served");
+
+  flags.Group("Generic flags accepted for compatibility with metrics-server");
+  flags.NoEffect("advertise-address", "ip",
+                 "nothing is advertised; the APIService's Service routes to this server");
+  flags.NoEffect("external-hostname", "string", "no URLs to this server are generated");
+  flags.NoEffect("cors-allowed-origins", "strings", "CORS is not served");
+  flags.NoEffect("strict-transport-security-directives", "strings",
+                 "no Strict-Transport-Security header is sent");
+  flags.NoEffect("max-mutating-requests-inflight", "int",
+                 "no mutating requests are served; --max-requests-inflight bounds all requests");
+  flags.NoEffect("min-request-timeout", "int",
+                 "watch is not served; --request-timeout bounds every request");
+  flags.NoEffect("goaway-chance", "float", "only HTTP/1.1 is served (GOAWAY is HTTP/2)");
+  flags.NoEffect("livez-grace-period", "duration",
+                 "/livez reports the scrape loop from the start (1.5x --metric-resolution)");
+  flags.NoEffect("storage-initialization-timeout", "duration", "there is no storage backend");
+  flags.NoEffect("shutdown-send-retry-after", "bool",
+                 "while draining, the listener is closed instead of answering 429", "false");
+  flags.NoEffect("shutdown-watch-termination-grace-period", "duration",
+                 "watch is not served, so no watch is left to terminate");
+  flags.NoEffect("emulated-version", "strings", "no Kubernetes version is emulated");
+  flags.NoEffect("feature-gates", "string", "k8s.io/apiserver feature gates do not exist here");
+  flags.NoEffect("emulation-forward-compatible", "bool", "no Kubernetes version is emulated",
+                 "false");
+  flags.NoEffect("runtime-config-emulation-forward-compatible", "bool",
+                 "no Kubernetes version is emulated", "false");
+  flags.NoEffect("profiling", "bool", "no /debug/pprof endpoints are served (Go-only)", "false");
+  flags.NoEffect("contention-profiling", "bool", "no /debug/pprof endpoints are served (Go-only)",
+                 "false");
+  flags.NoEffect("debug-socket-path", "string", "no profiling socket is served (Go-only)");
+  flags.NoEffect("enable-priority-and-fairness", "bool",
+                 "requests are bounded by --max-requests-inflight alone, as with "
+                 "--enable-priority-and-fairness=false in metrics-server",
+                 "false");
+
+  flags.Group("Audit flags accepted for compatibility with metrics-server");
+  const std::string no_audit = "no audit log is written";
+  flags.NoEffect("audit-policy-file", "string", no_audit);
+  flags.NoEffect("audit-log-path", "string", no_audit);
+  flags.NoEffect("audit-log-maxage", "int", no_audit);
+  flags.NoEffect("audit-log-maxbackup", "int", no_audit);
+  flags.NoEffect("audit-log-maxsize", "int", no_audit);
+  flags.NoEffect("audit-log-format", "string", no_audit);
+  flags.NoEffect("audit-log-version", "string", no_audit);
+  flags.NoEffect("audit-log-compress", "bool", no_audit, "false");
+  flags.NoEffect("audit-webhook-config-file", "string", no_audit);
+  flags.NoEffect("audit-webhook-initial-backoff", "duration", no_audit);
+  flags.NoEffect("audit-webhook-batch-initial-backoff", "duration", no_audit);
+  flags.NoEffect("audit-webhook-version", "string", no_audit);
+  for (const char* backend : {"log", "webhook"}) {
+    const std::string prefix = std::string("audit-") + backend;
+    flags.NoEffect(prefix + "-mode", "string", no_audit);
+    flags.NoEffect(prefix + "-batch-buffer-size", "int", no_audit);
+    flags.NoEffect(prefix + "-batch-max-size", "int", no_audit);
+    flags.NoEffect(prefix + "-batch-max-wait", "duration", no_audit);
+    flags.NoEffect(prefix + "-batch-throttle-enable", "bool", no_audit, "false");
+    flags.NoEffect(prefix + "-batch-throttle-qps", "float", no_audit);
+    flags.NoEffect(prefix + "-batch-throttle-burst", "int", no_audit);
+    flags.NoEffect(prefix + "-truncate-enabled", "bool", no_audit, "false");
+    flags.NoEffect(prefix + "-truncate-max-batch-size", "int", no_audit);
+    flags.NoEffect(prefix + "-truncate-max-event-size", "int", no_audit);
+  }
 
   flags.Group("Authentication flags");
   flags.String("client-ca-file", &client_ca_file,
@@ -128,6 +213,9 @@ std::vector<std::string> Options::Validate() const {
   if (shutdown_timeout < std::chrono::nanoseconds(0)) {
     errors.push_back("--shutdown-timeout must not be negative");
   }
+  if (shutdown_delay_duration < std::chrono::nanoseconds(0)) {
+    errors.push_back("--shutdown-delay-duration can not be negative value");
+  }
   if (metrics_api_versions.empty()) {
     errors.push_back("--metrics-api-versions must name at least one version");
   }
@@ -176,6 +264,7 @@ ServerOptions Options::ToServerOptions() const {
   s.max_requests_in_flight = static_cast<uint32_t>(max_requests_inflight);
   s.max_connections = static_cast<uint32_t>(max_connections);
   s.max_response_bytes_pending = static_cast<uint64_t>(max_pending_response_bytes);
+  s.reuse_port = permit_port_sharing;
   return s;
 }
 

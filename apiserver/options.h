@@ -30,6 +30,9 @@ struct Options {
   int64_t max_pending_response_bytes = 256ll << 20;  // response bytes not yet taken by clients
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
+  // After SIGTERM, /readyz fails at once but serving goes on for this long before the drain.
+  std::chrono::nanoseconds shutdown_delay_duration{0};
+  bool permit_port_sharing = false;  // SO_REUSEPORT on the listening socket
   std::vector<std::string> metrics_api_versions = {"v1beta1", "v1"};
 
   // Authentication.
@@ -49,7 +52,9 @@ struct Options {
   std::chrono::nanoseconds authorization_webhook_cache_authorized_ttl = std::chrono::seconds(10);
   std::chrono::nanoseconds authorization_webhook_cache_unauthorized_ttl = std::chrono::seconds(10);
 
-  // Registers every flag above on `flags` (in groups); `this` must outlive `flags`.
+  // Registers every flag above on `flags` (in groups), and accepts without effect the other
+  // k8s.io/apiserver flags metrics-server exposes (generic, secure serving, audit, features),
+  // each with why it means nothing here; `this` must outlive `flags`.
   void AddFlags(base::FlagSet& flags);
   // Every problem, in flag order; empty = valid. Checks that named files are readable.
   std::vector<std::string> Validate() const;

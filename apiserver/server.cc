@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -26,6 +27,25 @@ using tcp = asio::ip::tcp;
 
 // How long a connection accepted before Shutdown() may take to send its first request.
 constexpr std::chrono::milliseconds kDrainFirstRequest{5000};
+
+namespace {
+int LocalAddressIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d; name it as it connected.
+std::string AddressText(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+}  // namespace
+
+const std::string* LocalAddressOf(const SSL* ssl) {
+  return static_cast<const std::string*>(SSL_get_ex_data(ssl, LocalAddressIndex()));
+}
 
 struct Server::State {
   State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
@@ -143,7 +163,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Handshake(asio::steady_timer::duration left) {
+    beast::error_code ec;
+    const auto local = tcp_.socket().local_endpoint(ec);
+    if (!ec) local_address_ = AddressText(local.address());
     stream_.emplace(std::move(tcp_), *ctx_);
+    SSL_set_ex_data(stream_->native_handle(), LocalAddressIndex(), &local_address_);
     // Request (not require) a client certificate; authentication verifies it.
     SSL_set_verify(stream_->native_handle(), SSL_VERIFY_PEER,
                    [](int, X509_STORE_CTX*) { return 1; });
@@ -320,6 +344,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   State& server_;                            // == *state_
   std::shared_ptr<State> state_;             // keeps the registry alive for the destructor
   std::shared_ptr<asio::ssl::context> ctx_;  // must outlive stream_
+  std::string local_address_;                // LocalAddressOf(); must outlive stream_
   asio::any_io_executor executor_;           // the session's strand
   beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
   std::optional<asio::steady_timer> hello_timer_;
@@ -353,23 +378,52 @@ Server::~Server() {
 
 base::Status Server::Listen() {
   const ServerOptions& options = state_->options;
-  tcp::acceptor& acceptor = state_->acceptor;
-  const std::string where = "listen " + options.bind_address + ":" + std::to_string(options.port);
   beast::error_code ec;
   auto address = asio::ip::make_address(options.bind_address, ec);
-  if (ec) return base::Status::Error(where + ": invalid address: " + ec.message());
-  tcp::endpoint endpoint(address, options.port);
-  if (acceptor.open(endpoint.protocol(), ec); ec) {
-    return base::Status::Error(where + ": open: " + ec.message());
+  if (ec) {
+    return base::Status::Error("listen " + options.bind_address + ":" +
+                               std::to_string(options.port) + ": invalid address: " + ec.message());
+  }
+  if (address.is_unspecified()) {
+    // Both families on one socket, as Go's net.Listen("tcp", ":port") does.
+    auto s = Bind(tcp::endpoint(asio::ip::address_v6::any(), options.port), true, &ec);
+    const bool no_ipv6 = ec == asio::error::address_family_not_supported ||
+                         ec == boost::system::errc::address_not_available;
+    if (s.ok() || !no_ipv6) return s;
+    spdlog::info("no IPv6 on this host ({}): listening on IPv4 only", s.message());
+    return Bind(tcp::endpoint(asio::ip::address_v4::any(), options.port), false, &ec);
+  }
+  return Bind(tcp::endpoint(address, options.port), false, &ec);
+}
+
+base::Status Server::Bind(const asio::ip::tcp::endpoint& endpoint, bool dual_stack,
+                          beast::error_code* error) {
+  tcp::acceptor& acceptor = state_->acceptor;
+  const bool v6 = endpoint.address().is_v6();
+  const std::string where = "listen " + std::string(v6 ? "[" : "") +
+                            endpoint.address().to_string() + (v6 ? "]" : "") + ":" +
+                            std::to_string(endpoint.port());
+  beast::error_code& ec = *error;
+  ec.clear();
+  auto fail = [&](const char* what) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    return base::Status::Error(where + ": " + what + ": " + ec.message());
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec) return fail("open");
+  if (v6) {
+    // Explicit either way: the system default (net.ipv6.bindv6only) varies.
+    if (acceptor.set_option(asio::ip::v6_only(!dual_stack), ec); ec) return fail("set_option");
   }
   if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) {
-    return base::Status::Error(where + ": set_option: " + ec.message());
+    return fail("set_option");
   }
-  if (acceptor.bind(endpoint, ec); ec)
-    return base::Status::Error(where + ": bind: " + ec.message());
-  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
-    return base::Status::Error(where + ": listen: " + ec.message());
+  if (state_->options.reuse_port) {
+    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    if (acceptor.set_option(reuse_port(true), ec); ec) return fail("set_option SO_REUSEPORT");
   }
+  if (acceptor.bind(endpoint, ec); ec) return fail("bind");
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
   port_ = acceptor.local_endpoint().port();
   return base::Status::Ok();
 }

@@ -56,7 +56,14 @@ class Handler {
   virtual void Handle(HttpRequest request, std::function<void(HttpResponse)> done) = 0;
 };
 
+// The local IP address (text form) a TLS connection of a Server was accepted on, for TLS callbacks
+// that choose a certificate when the client sent no server name; null for other connections.
+// Valid during the handshake.
+const std::string* LocalAddressOf(const SSL* ssl);
+
 struct ServerOptions {
+  // 0.0.0.0 or :: listen on every IPv4 and IPv6 address (one dual-stack socket, as Go servers
+  // do; IPv4 alone when the host has no IPv6); another address listens on that address only.
   std::string bind_address = "0.0.0.0";
   uint16_t port = 10250;  // 0 = any free port (tests)
   std::chrono::milliseconds handshake_timeout{10000};
@@ -76,6 +83,7 @@ struct ServerOptions {
   // replaced by a 429 (one response alone is always sent, whatever its size).
   uint64_t max_response_bytes_pending = 256ull * 1024 * 1024;
   uint64_t small_response_bytes = 64 * 1024;
+  bool reuse_port = false;  // SO_REUSEPORT (--permit-port-sharing)
 };
 
 class Server {
@@ -86,7 +94,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Fails with `listen <addr>:<port>: <reason>`.
+  // Binds and listens (see ServerOptions::bind_address). Fails with
+  // `listen <addr>:<port>: <reason>`.
   base::Status Listen();
   // The bound port (useful with port 0). Valid after Listen().
   uint16_t port() const { return port_; }
@@ -109,6 +118,9 @@ class Server {
   // What sessions share with the server; sessions keep it alive, so a session destroyed with
   // the io_context after the Server is gone still has a registry to leave.
   struct State;
+  // Opens, binds and listens on `endpoint`; `error` gets the failing call's error code.
+  base::Status Bind(const boost::asio::ip::tcp::endpoint& endpoint, bool dual_stack,
+                    boost::system::error_code* error);
 
   std::shared_ptr<State> state_;  // also owns the acceptor and its pending accept
   uint16_t port_ = 0;

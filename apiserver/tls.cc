@@ -5,10 +5,14 @@
 #include <openssl/ssl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#include <openssl/x509v3.h>
 
 #include <spdlog/spdlog.h>
 
@@ -77,7 +81,117 @@ base::Status WriteFile(const std::string& path, const std::string& data, mode_t 
   return base::Status::Ok();
 }
 
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::vector<std::string> SplitOn(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, sep)) out.push_back(item);
+  if (!s.empty() && s.back() == sep) out.emplace_back();
+  return out;
+}
+
+// What k8s.io/apiserver serves a certificate for when no names are given with it: the
+// CommonName if it is a DNS name (not an IP), then the DNS and IP SANs.
+std::vector<std::string> CertificateNames(X509* cert) {
+  std::vector<std::string> names;
+  char cn[256] = {0};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0) {
+    std::string name = Lower(cn);
+    boost::system::error_code not_ip;
+    boost::asio::ip::make_address(name, not_ip);
+    const std::string host = name.rfind("*.", 0) == 0 ? name.substr(2) : name;
+    const bool dns_like =
+        name == "*" ||
+        (!host.empty() &&
+         host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos);
+    if (not_ip && dns_like) names.push_back(name);
+  }
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type == GEN_DNS) {
+      const auto* s = n->d.dNSName;
+      names.push_back(Lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                        static_cast<size_t>(ASN1_STRING_length(s)))));
+    } else if (n->type == GEN_IPADD) {
+      const auto* s = n->d.iPAddress;
+      const unsigned char* b = ASN1_STRING_get0_data(s);
+      if (ASN1_STRING_length(s) == 4) {
+        boost::asio::ip::address_v4::bytes_type bytes;
+        std::copy(b, b + 4, bytes.begin());
+        names.push_back(boost::asio::ip::address_v4(bytes).to_string());
+      } else if (ASN1_STRING_length(s) == 16) {
+        boost::asio::ip::address_v6::bytes_type bytes;
+        std::copy(b, b + 16, bytes.begin());
+        names.push_back(boost::asio::ip::address_v6(bytes).to_string());
+      }
+    }
+  }
+  GENERAL_NAMES_free(sans);
+  return names;
+}
+
+// The default context plus the --tls-sni-cert-key contexts and the name → context table its
+// servername callback reads. Handed out as an aliasing shared_ptr to `main`, so a connection's
+// context keeps the whole table alive.
+struct ContextBundle {
+  ssl::context main{ssl::context::tls_server};
+  std::vector<std::unique_ptr<ssl::context>> sni;
+  std::map<std::string, SSL_CTX*> by_name;  // lower-case name or IP → one of sni
+};
+
+// Chooses the certificate by the requested server name, or, without one, by the local address
+// the client connected to; exact names before wildcards ("*.foo.com", then "*.*.com", ...).
+int SelectSniCertificate(SSL* ssl, int*, void* arg) {
+  const auto& by_name = static_cast<const ContextBundle*>(arg)->by_name;
+  std::string name;
+  if (const char* sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+    name = Lower(sn);
+  } else if (const std::string* local = LocalAddressOf(ssl)) {
+    name = *local;
+  }
+  if (name.empty()) return SSL_TLSEXT_ERR_OK;
+  auto it = by_name.find(name);
+  if (it == by_name.end()) {
+    std::vector<std::string> labels = SplitOn(name, '.');
+    for (size_t i = 0; i < labels.size() && it == by_name.end(); ++i) {
+      labels[i] = "*";
+      std::string candidate;
+      for (const auto& l : labels) candidate += (candidate.empty() ? "" : ".") + l;
+      it = by_name.find(candidate);
+    }
+  }
+  if (it != by_name.end()) SSL_set_SSL_CTX(ssl, it->second);
+  return SSL_TLSEXT_ERR_OK;
+}
+
 }  // namespace
+
+base::Result<SniCertKey> ParseSniCertKey(const std::string& value) {
+  SniCertKey out;
+  std::string pair = value;
+  if (auto colon = value.find(':'); colon != std::string::npos) {
+    pair = value.substr(0, colon);
+    for (auto& n : SplitOn(value.substr(colon + 1), ',')) {
+      if (!n.empty()) out.names.push_back(Lower(n));
+    }
+  }
+  auto files = SplitOn(pair, ',');
+  if (files.size() != 2 || files[0].empty() || files[1].empty()) {
+    return base::MakeError("--tls-sni-cert-key \"" + value +
+                           "\": expected \"cert,key\" or \"cert,key:name,...\"");
+  }
+  out.cert_file = files[0];
+  out.key_file = files[1];
+  return out;
+}
 
 base::Result<std::string> OpenSslCipherList(const std::vector<std::string>& go_names) {
   if (go_names.empty()) return std::string(kDefaultCiphers);
@@ -107,6 +221,9 @@ std::vector<std::string> ValidateTlsServingOptions(const TlsServingOptions& o) {
   }
   if (o.cert_file.empty() && o.cert_dir.empty()) {
     errors.push_back("--cert-dir must be set when no --tls-cert-file is given");
+  }
+  for (const auto& value : o.sni_cert_keys) {
+    if (auto sni = ParseSniCertKey(value); !sni.ok()) errors.push_back(sni.error());
   }
   return errors;
 }
@@ -166,8 +283,9 @@ base::Result<std::unique_ptr<ServingCertificates>> ServingCertificates::Create(
   }
   std::unique_ptr<ServingCertificates> c(new ServingCertificates(std::move(options), clock));
   c->cipher_list_ = *OpenSslCipherList(c->options_.cipher_suites);
+  for (const auto& value : c->options_.sni_cert_keys) c->sni_.push_back(*ParseSniCertKey(value));
   std::lock_guard<std::mutex> lock(c->mu_);
-  c->stamp_ = FileStamp(c->options_.cert_file) + FileStamp(c->options_.key_file);
+  c->stamp_ = c->FilesStamp();
   auto ctx = c->Build();
   if (!ctx.ok()) return base::MakeError(ctx.error());
   c->current_ = *ctx;
@@ -175,27 +293,33 @@ base::Result<std::unique_ptr<ServingCertificates>> ServingCertificates::Create(
   return c;
 }
 
-base::Result<std::shared_ptr<ssl::context>> ServingCertificates::Build() const {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  SSL_CTX* native = ctx->native_handle();
+std::string ServingCertificates::FilesStamp() const {
+  std::string stamp = FileStamp(options_.cert_file) + FileStamp(options_.key_file);
+  for (const auto& sni : sni_) stamp += FileStamp(sni.cert_file) + FileStamp(sni.key_file);
+  return stamp;
+}
+
+base::Status ServingCertificates::Configure(ssl::context& ctx, const std::string& cert_file,
+                                            const std::string& key_file) const {
+  SSL_CTX* native = ctx.native_handle();
   SSL_CTX_set_default_passwd_cb(native, net::NoPassphrase);  // --tls-private-key-file
   SSL_CTX_set_options(
       native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_min_proto_version(
       native, options_.min_version == "VersionTLS13" ? TLS1_3_VERSION : TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(native, cipher_list_.c_str()) != 1) {
-    return base::MakeError("tls: cipher list: " + net::OpenSslError("rejected"));
+    return base::Status::Error("tls: cipher list: " + net::OpenSslError("rejected"));
   }
-  if (SSL_CTX_use_certificate_chain_file(native, options_.cert_file.c_str()) != 1) {
-    return base::MakeError("tls: load " + options_.cert_file + ": " +
-                           net::OpenSslError("cannot load certificate"));
+  if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
+    return base::Status::Error("tls: load " + cert_file + ": " +
+                               net::OpenSslError("cannot load certificate"));
   }
-  if (SSL_CTX_use_PrivateKey_file(native, options_.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return base::MakeError("tls: load " + options_.key_file + ": " +
-                           net::OpenSslError("cannot load private key"));
+  if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return base::Status::Error("tls: load " + key_file + ": " +
+                               net::OpenSslError("cannot load private key"));
   }
   if (SSL_CTX_check_private_key(native) != 1) {
-    return base::MakeError("tls: " + options_.key_file + " does not match " + options_.cert_file);
+    return base::Status::Error("tls: " + key_file + " does not match " + cert_file);
   }
   // Advertise the CAs we accept client certificates from (authentication verifies them).
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
@@ -213,7 +337,39 @@ base::Result<std::shared_ptr<ssl::context>> ServingCertificates::Build() const {
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
   static const unsigned char kContext[] = "cpp-metrics-server";
   SSL_CTX_set_session_id_context(native, kContext, sizeof kContext - 1);
-  return ctx;
+  return base::Status::Ok();
+}
+
+base::Result<std::shared_ptr<ssl::context>> ServingCertificates::Build() const {
+  auto bundle = std::make_shared<ContextBundle>();
+  if (auto s = Configure(bundle->main, options_.cert_file, options_.key_file); !s.ok()) {
+    return base::MakeError(s.message());
+  }
+  if (!sni_.empty()) {
+    // As k8s.io/apiserver: names taken from the certificates first, then the explicit ones
+    // over them; within each kind, the earlier flag wins.
+    std::vector<SSL_CTX*> natives;
+    for (const auto& sni : sni_) {
+      auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+      if (auto s = Configure(*ctx, sni.cert_file, sni.key_file); !s.ok()) {
+        return base::MakeError("--tls-sni-cert-key: " + s.message());
+      }
+      natives.push_back(ctx->native_handle());
+      bundle->sni.push_back(std::move(ctx));
+    }
+    for (size_t i = sni_.size(); i-- > 0;) {
+      if (!sni_[i].names.empty()) continue;
+      for (auto& n : CertificateNames(SSL_CTX_get0_certificate(natives[i]))) {
+        bundle->by_name[n] = natives[i];
+      }
+    }
+    for (size_t i = sni_.size(); i-- > 0;) {
+      for (const auto& n : sni_[i].names) bundle->by_name[n] = natives[i];
+    }
+    SSL_CTX_set_tlsext_servername_callback(bundle->main.native_handle(), SelectSniCertificate);
+    SSL_CTX_set_tlsext_servername_arg(bundle->main.native_handle(), bundle.get());
+  }
+  return std::shared_ptr<ssl::context>(bundle, &bundle->main);
 }
 
 std::shared_ptr<ssl::context> ServingCertificates::Current() {
@@ -221,7 +377,7 @@ std::shared_ptr<ssl::context> ServingCertificates::Current() {
   auto now = clock_.Steady();
   if (now >= next_check_) {
     next_check_ = now + options_.reload_check_interval;
-    std::string stamp = FileStamp(options_.cert_file) + FileStamp(options_.key_file);
+    std::string stamp = FilesStamp();
     if (stamp != stamp_) {
       auto ctx = Build();
       if (ctx.ok()) {
@@ -249,7 +405,7 @@ base::Status ServingCertificates::Reload() {
   auto ctx = Build();
   if (!ctx.ok()) return base::Status::Error(ctx.error());
   current_ = *ctx;
-  stamp_ = FileStamp(options_.cert_file) + FileStamp(options_.key_file);
+  stamp_ = FilesStamp();
   return base::Status::Ok();
 }
 

@@ -2,6 +2,9 @@
 // the way Kubernetes flags name them (Go's constants), certificate and key files reloaded when
 // they change, or a self-signed certificate kept in --cert-dir when no files are given, and the
 // client-certificate CAs advertised to clients (the request-header CA and the client CA).
+// Further certificates (--tls-sni-cert-key) are chosen by the name the client asks for (SNI),
+// or by the local IP address the client connected to when it sent no name, as k8s.io/apiserver
+// does; they are reloaded with the default one.
 //
 // Thread-safety: all public methods may be called from any thread.
 #pragma once
@@ -29,9 +32,22 @@ struct TlsServingOptions {
   // --tls-cipher-suites, Go names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...); empty = default
   // modern list (ECDHE with AES-GCM or ChaCha20-Poly1305). TLS 1.3 suites are always enabled.
   std::vector<std::string> cipher_suites;
+  // --tls-sni-cert-key values: "cert,key" or "cert,key:name1,name2" (see ParseSniCertKey).
+  std::vector<std::string> sni_cert_keys;
   // How often the certificate files are checked for changes.
   std::chrono::milliseconds reload_check_interval{10000};
 };
+
+// One --tls-sni-cert-key value.
+struct SniCertKey {
+  std::string cert_file;
+  std::string key_file;
+  // Explicit domain patterns ("foo.com", "*.foo.com", IPs), lower-cased; empty = the names of
+  // the certificate (CommonName if it is a DNS name, DNS and IP SANs).
+  std::vector<std::string> names;
+};
+// Parses "cert,key" or "cert,key:pattern,pattern" as k8s.io/component-base's NamedCertKey.
+base::Result<SniCertKey> ParseSniCertKey(const std::string& value);
 
 // Validates names only (no file access); every problem is reported.
 std::vector<std::string> ValidateTlsServingOptions(const TlsServingOptions& options);
@@ -67,6 +83,9 @@ class ServingCertificates final : public TlsContextProvider {
  private:
   ServingCertificates(TlsServingOptions options, const base::Clock& clock);
   base::Result<std::shared_ptr<boost::asio::ssl::context>> Build() const;  // needs mu_
+  // TLS policy, certificate and key, advertised client CAs; needs mu_.
+  base::Status Configure(boost::asio::ssl::context& ctx, const std::string& cert_file,
+                         const std::string& key_file) const;
 
   TlsServingOptions options_;
   const base::Clock& clock_;
@@ -75,7 +94,9 @@ class ServingCertificates final : public TlsContextProvider {
   std::shared_ptr<boost::asio::ssl::context> current_;  // guarded by mu_
   std::vector<std::string> client_ca_pems_;             // guarded by mu_
   std::chrono::steady_clock::time_point next_check_;    // guarded by mu_
-  std::string stamp_;  // mtimes and sizes of the loaded files; guarded by mu_
+  std::string stamp_;            // mtimes and sizes of the loaded files; guarded by mu_
+  std::vector<SniCertKey> sni_;  // parsed once; immutable
+  std::string FilesStamp() const;
 };
 
 }  // namespace apiserver

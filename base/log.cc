@@ -16,10 +16,18 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
               spdlog::memory_buf_t& dest) override {
     for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
       switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
-        case '\t': dest.append(std::string_view("\\t")); break;
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];
@@ -37,6 +45,28 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 };
 
 }  // namespace
+
+void LogOptions::AddFlags(FlagSet& flags) {
+  flags.Int("v", &verbosity, "number for the log level verbosity");
+  flags.String("logging-format", &format, "Sets the log format. Permitted formats: text, json.");
+  flags.NoEffect("vmodule", "string",
+                 "per-file verbosity is not supported; -v sets the verbosity of every message");
+  flags.NoEffect("log-flush-frequency", "duration",
+                 "log lines are written to stderr unbuffered, so there is nothing to flush");
+  flags.NoEffect("log-text-split-stream", "bool", "all log output goes to stderr", "false");
+  flags.NoEffect("log-text-info-buffer-size", "string", "log output is not buffered");
+  flags.NoEffect("log-json-split-stream", "bool", "all log output goes to stderr", "false");
+  flags.NoEffect("log-json-info-buffer-size", "string", "log output is not buffered");
+}
+
+std::vector<std::string> LogOptions::Validate() const {
+  std::vector<std::string> errors;
+  if (verbosity < 0) errors.push_back("-v must not be negative");
+  if (format != "text" && format != "json") {
+    errors.push_back("--logging-format: unknown log format \"" + format + "\" (want text or json)");
+  }
+  return errors;
+}
 
 Status SetupLogging(int verbosity, const std::string& format) {
   std::string pattern;

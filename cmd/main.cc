@@ -32,8 +32,10 @@
 #include "apiserver/server.h"
 #include "apiserver/tls.h"
 #include "base/clock.h"
+#include "base/duration.h"
 #include "base/flags.h"
 #include "base/log.h"
+#include "cmd/options.h"
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
 #include "kube/cache.h"
@@ -93,44 +95,46 @@ void RaiseOpenFilesLimit(uint64_t wanted) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t verbosity = 0;
-  std::string log_format = "text";
-  apiserver::Options api_options;
-  scraper::Options scrape_options;
-  kube::KubeOptions kube_options;
-
+  cmd::ProgramOptions options;
   base::FlagSet flags("cpp-metrics-server",
                       "cpp-metrics-server serves the Kubernetes resource metrics API "
                       "(metrics.k8s.io) from kubelet /metrics/resource.");
-  scrape_options.AddFlags(flags);
-  api_options.AddFlags(flags);
-  flags.Group("Kubernetes API client flags");
-  kube_options.AddFlags(flags);
-  flags.Group("Logging flags");
-  flags.Int("v", &verbosity, "number for the log level verbosity");
-  flags.String("logging-format", &log_format, "log format: text or json");
+  options.AddFlags(flags);
+  const scraper::Options& scrape_options = options.scrape;
+  const apiserver::Options& api_options = options.api;
+  const kube::KubeOptions& kube_options = options.kube;
 
   std::vector<std::string> errors = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
-  for (auto& e : scrape_options.Validate()) errors.push_back(e);
-  for (auto& e : api_options.Validate()) errors.push_back(e);
-  for (auto& e : kube_options.Validate()) errors.push_back(e);
+  if (errors.empty() && options.show_version) {
+    std::printf("%s\n", cmd::kVersion);
+    return 0;
+  }
+  for (auto& e : options.Validate()) errors.push_back(e);
   auto manager_settings = scraper::MakeManagerSettings(scrape_options);
   if (!manager_settings.ok() &&
       std::find(errors.begin(), errors.end(), manager_settings.error()) == errors.end()) {
     errors.push_back(manager_settings.error());
   }
-  if (verbosity < 0) errors.push_back("-v must not be negative");
-  if (auto s = base::SetupLogging(static_cast<int>(verbosity), log_format); !s.ok()) {
-    errors.push_back(s.message());
+  if (errors.empty()) {
+    if (auto s = base::SetupLogging(static_cast<int>(options.log.verbosity), options.log.format);
+        !s.ok()) {
+      errors.push_back(s.message());
+    }
   }
   if (!errors.empty()) {
     for (const auto& e : errors) std::fprintf(stderr, "Error: %s\n", e.c_str());
     std::fprintf(stderr, "Run 'cpp-metrics-server --help' for usage.\n");
     return 2;
+  }
+  if (auto ignored = flags.IneffectiveFlags(); !ignored.empty()) {
+    std::string list;
+    for (const auto& f : ignored) list += (list.empty() ? "" : ", ") + f;
+    spdlog::warn("flags accepted for compatibility with metrics-server but without effect here: {}",
+                 list);
   }
 
   RaiseOpenFilesLimit(api_options.ToServerOptions().max_connections);
@@ -167,8 +171,7 @@ int main(int argc, char** argv) {
   // Scraper: kubelet client, window store, scrape loop.
   scraper::Store store(scraper::MakeStoreSettings(scrape_options));
   auto kubelet = Unwrap(scraper::KubeletClientImpl::Create(
-                            scrape_io, scraper::MakeKubeletClientSettings(
-                                           scrape_options, rest.tls.ca_file, rest.token_file)),
+                            scrape_io, scraper::MakeKubeletClientSettings(scrape_options, &rest)),
                         "kubelet client");
   CachedNodes node_source(nodes);
   scraper::Manager manager(scrape_io, clock, node_source, *kubelet, store, *manager_settings);
@@ -379,10 +382,8 @@ int main(int argc, char** argv) {
     io.stop();
     scrape_io.stop();
   };
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("received signal {}: draining in-flight requests", signal);
-    shutting_down = true;
+  boost::asio::steady_timer shutdown_delay_timer(io);
+  auto drain = [&] {
     shutdown_timer.expires_after(api_options.shutdown_timeout);
     shutdown_timer.async_wait([&](const boost::system::error_code& timer_ec) {
       if (timer_ec) return;
@@ -395,6 +396,25 @@ int main(int argc, char** argv) {
         spdlog::info("all requests finished; exiting");
         stop_all();
       });
+    });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    // As k8s.io/apiserver: /readyz fails at once, requests are served as usual for
+    // --shutdown-delay-duration (endpoints and load balancers stop sending traffic), then drain.
+    shutting_down = true;
+    if (api_options.shutdown_delay_duration <= std::chrono::nanoseconds(0)) {
+      spdlog::info("received signal {}: draining in-flight requests", signal);
+      drain();
+      return;
+    }
+    spdlog::info("received signal {}: not ready; serving for {} more before draining", signal,
+                 base::FormatDuration(api_options.shutdown_delay_duration));
+    shutdown_delay_timer.expires_after(api_options.shutdown_delay_duration);
+    shutdown_delay_timer.async_wait([&](const boost::system::error_code& timer_ec) {
+      if (timer_ec) return;
+      spdlog::info("shutdown delay over: draining in-flight requests");
+      drain();
     });
   });
 

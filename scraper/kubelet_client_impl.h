@@ -1,7 +1,7 @@
 // The production KubeletClient: HTTPS (or, behind an explicit flag, plain HTTP) GETs on
 // net::HttpClient, one kept-alive connection per node, CA verification with host name / IP SAN
 // check unless --kubelet-insecure-tls, an optional client certificate, and a bearer token read
-// from a file and re-read when it changes.
+// (static, or from a file and re-read when it changes).
 //
 // Thread-safety: Get and Retain may be called from any thread. `io` must outlive the client;
 // connections are closed on destruction.
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "kube/config.h"
 #include "net/http_client.h"
 #include "scraper/kubelet_client.h"
 #include "scraper/options.h"
@@ -24,20 +25,27 @@
 namespace scraper {
 
 struct KubeletClientSettings {
-  bool plain_http = false;                          // no TLS and no credentials at all
-  net::TlsClientConfig tls;                         // CA, client certificate, insecure_skip_verify
-  std::string token_file;                           // bearer token file; empty = no token
-  std::chrono::milliseconds token_recheck{1000};    // how often the token file is checked
-  std::chrono::milliseconds connect_timeout{5000};  // also bounded by each request deadline
+  bool plain_http = false;   // no TLS and no credentials at all
+  net::TlsClientConfig tls;  // CA, client certificate, insecure_skip_verify
+  std::string token_file;    // bearer token file, re-read on change; wins over bearer_token
+  std::string bearer_token;  // static bearer token; empty (and no token_file) = no token
+  std::chrono::milliseconds token_recheck{1000};      // how often the token file is checked
+  std::chrono::milliseconds connect_timeout{5000};    // also bounded by each request deadline
   std::chrono::milliseconds handshake_timeout{5000};  // also bounded by each request deadline
   size_t max_response_bytes = 16 << 20;
 };
 
-// Derives the client settings from the flags. `default_ca_file`/`default_token_file` are used
-// when the flags leave them empty (main passes the in-cluster service-account files, if any).
+// Derives the client settings from the flags and, as metrics-server hands its rest config to its
+// kubelet client, from the Kubernetes API client's configuration `rest` (may be null): its CA
+// (file or data), client certificate and key (files or data), static token or token file.
+// The flags override as in metrics-server: --kubelet-insecure-tls drops the CA and skips
+// verification, --kubelet-certificate-authority replaces the CA, --kubelet-client-certificate
+// and --kubelet-client-key replace the client certificate, --kubelet-bearer-token-file replaces
+// the token, --deprecated-kubelet-completely-insecure drops everything. Unlike metrics-server,
+// the kubeconfig's insecure-skip-tls-verify and tls-server-name are never taken over: they
+// describe the kube-apiserver's certificate, not the kubelets'.
 KubeletClientSettings MakeKubeletClientSettings(const Options& options,
-                                                const std::string& default_ca_file = "",
-                                                const std::string& default_token_file = "");
+                                                const kube::RestConfig* rest = nullptr);
 
 class KubeletClientImpl final : public KubeletClient {
  public:

@@ -34,6 +34,7 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.String("node-selector", &node_selector,
                "Selector (label query) to filter on, not including uninitialized ones, supports "
                "'=', '==', and '!='.(e.g. -l key1=value1,key2=value2).");
+  flags.Shorthand('l', "node-selector");
   flags.Int("kubelet-max-concurrency", &kubelet_max_concurrency,
             "Maximum number of kubelet scrapes in flight at once.");
   flags.Int("kubelet-max-response-bytes", &kubelet_max_response_bytes,

@@ -147,7 +147,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(certs.ok()) << certs.error();
     certs_ = std::move(*certs);
     certs_->SetClientCas({client_pki_.ca().cert_pem, proxy_pki_.ca().cert_pem});
-    options.bind_address = "127.0.0.1";
+    options.bind_address = bind_address_;
     options.port = 0;
     server_ = std::make_unique<Server>(server_io_.io, options, *certs_, gated_);
     ASSERT_TRUE(server_->Listen().ok());
@@ -155,16 +155,19 @@ class ServerTest : public ::testing::Test {
   }
 
   std::shared_ptr<net::HttpClient> Client(const net::CertAndKey* client_cert,
-                                          const std::string& ca_file = "") {
+                                          const std::string& ca_file = "",
+                                          const std::string& host = "127.0.0.1",
+                                          const std::string& server_name = "") {
     net::TlsClientConfig tls;
     tls.ca_file = ca_file.empty() ? server_pki_.ca_file() : ca_file;
+    tls.server_name = server_name;
     if (client_cert != nullptr) {
       tls.cert_data = client_cert->cert_pem;
       tls.key_data = client_cert->key_pem;
     }
     auto ctx = net::MakeClientContext(tls);
     EXPECT_TRUE(ctx.ok()) << ctx.error();
-    return net::HttpClient::Create(client_io_.io, *ctx, {true, "127.0.0.1", server_->port()}, {});
+    return net::HttpClient::Create(client_io_.io, *ctx, {true, host, server_->port()}, {});
   }
 
   static base::Result<net::Response> Get(
@@ -197,6 +200,7 @@ class ServerTest : public ::testing::Test {
                        ServerMetrics::Create(registry_), clock_}};
   GatedHandler gated_{handler_};
   bool ready_ = true;
+  std::string bind_address_ = "127.0.0.1";  // what StartServer listens on
   // Declared last: destroyed first, so no thread runs while the objects above go away.
   IoThreads client_io_{1};
   std::unique_ptr<ServingCertificates> certs_;
@@ -283,9 +287,9 @@ TEST_F(ServerTest, MetricsEndpointIsPrometheusText) {
   EXPECT_EQ(json::parse(openapi->body)["swagger"], "2.0");
 }
 
-// Found while writing the http_request fuzzer (which checks it too): the verb and resource labels came from the request, so any
-// client (even unauthenticated: 401s are recorded) could add a series per made-up method or
-// resource name and grow the registry without bound.
+// Found while writing the http_request fuzzer (which checks it too): the verb and resource labels
+// came from the request, so any client (even unauthenticated: 401s are recorded) could add a series
+// per made-up method or resource name and grow the registry without bound.
 TEST_F(ServerTest, RequestMetricLabelsComeFromAClosedSet) {
   for (int i = 0; i < 50; ++i) {
     HttpRequest req;
@@ -457,6 +461,83 @@ TEST_F(ServerTest, ServingCertificateIsReloadedWhenFilesChange) {
   auto new_ca = Get(*Client(nullptr, rotated.ca_file()), "/healthz");
   ASSERT_TRUE(new_ca.ok()) << new_ca.error();
   EXPECT_EQ(new_ca->status, 200u);
+}
+
+// The unspecified addresses listen on both families (one dual-stack socket, as Go servers do);
+// a specific address listens on that address only.
+TEST_F(ServerTest, UnspecifiedBindAddressServesIpv4AndIpv6) {
+  for (const std::string bind : {"0.0.0.0", "::"}) {
+    SCOPED_TRACE(bind);
+    bind_address_ = bind;
+    StartServer();
+    for (const std::string host : {"127.0.0.1", "::1"}) {
+      auto r = Get(*Client(nullptr, "", host), "/healthz");
+      ASSERT_TRUE(r.ok()) << host << ": " << r.error();
+      EXPECT_EQ(r->status, 200u) << host;
+    }
+    server_.reset();
+  }
+  bind_address_ = "::1";
+  StartServer();
+  auto v6 = Get(*Client(nullptr, "", "::1"), "/healthz");
+  ASSERT_TRUE(v6.ok()) << v6.error();
+  EXPECT_EQ(v6->status, 200u);
+  EXPECT_FALSE(Get(*Client(nullptr, "", "127.0.0.1"), "/healthz").ok());
+  server_.reset();
+  bind_address_ = "127.0.0.1";
+  StartServer();
+  EXPECT_TRUE(Get(*Client(nullptr, "", "127.0.0.1"), "/healthz").ok());
+  EXPECT_FALSE(Get(*Client(nullptr, "", "::1"), "/healthz").ok());
+}
+
+// --tls-sni-cert-key: the certificate is chosen by the server name the client sends (explicit
+// patterns, wildcards, or the names in the certificate), else by the local IP the client
+// connected to; anything else gets the default certificate. SNI certificates are reloaded like
+// the default one.
+TEST_F(ServerTest, SniCertificatesAreChosenByServerNameAndReloaded) {
+  testing_support::TestPki explicit_ca("sni-explicit-ca");
+  testing_support::TestPki named_ca("sni-named-ca");
+  const std::vector<std::string> explicit_names = {"foo.example", "*.foo.example", "other.example"};
+  auto explicit_files =
+      explicit_ca.WriteFiles("explicit", explicit_ca.ServerCert(explicit_names, {}));
+  auto named_files = named_ca.WriteFiles("named", named_ca.ServerCert({"named.example"}, {"::1"}));
+  TlsServingOptions tls;
+  tls.cert_file = serving_files_.cert_file;
+  tls.key_file = serving_files_.key_file;
+  tls.reload_check_interval = 1s;
+  tls.sni_cert_keys = {
+      explicit_files.cert_file + "," + explicit_files.key_file + ":*.foo.example,foo.example",
+      named_files.cert_file + "," + named_files.key_file};
+  bind_address_ = "::";
+  StartServer({}, tls);
+
+  auto get = [&](const std::string& ca, const std::string& host, const std::string& name) {
+    return Get(*Client(nullptr, ca, host, name), "/healthz");
+  };
+  // Explicit patterns: exact and wildcard. A name the certificate has but the patterns do not
+  // name is not served with it: explicit patterns replace the extracted ones.
+  EXPECT_TRUE(get(explicit_ca.ca_file(), "127.0.0.1", "foo.example").ok());
+  EXPECT_TRUE(get(explicit_ca.ca_file(), "127.0.0.1", "a.foo.example").ok());
+  EXPECT_FALSE(get(explicit_ca.ca_file(), "127.0.0.1", "other.example").ok());
+  // Names extracted from the certificate: its DNS SAN, and its IP SAN for a client that sends
+  // no server name and connects to that IP.
+  EXPECT_TRUE(get(named_ca.ca_file(), "127.0.0.1", "named.example").ok());
+  auto by_ip = get(named_ca.ca_file(), "::1", "");
+  EXPECT_TRUE(by_ip.ok()) << by_ip.error();
+  // Anything else: the default certificate.
+  EXPECT_TRUE(get(server_pki_.ca_file(), "127.0.0.1", "localhost").ok());
+  EXPECT_TRUE(get(server_pki_.ca_file(), "127.0.0.1", "").ok());
+  EXPECT_FALSE(get(explicit_ca.ca_file(), "127.0.0.1", "localhost").ok());
+
+  // Rotating an SNI certificate's files takes effect like the default certificate's.
+  testing_support::TestPki rotated("sni-rotated-ca");
+  auto pair = rotated.ServerCert(explicit_names, {});
+  explicit_ca.dir().Write("explicit.crt", pair.cert_pem);
+  explicit_ca.dir().Write("explicit.key", pair.key_pem);
+  clock_.Advance(2s);
+  EXPECT_FALSE(get(explicit_ca.ca_file(), "127.0.0.1", "foo.example").ok());
+  auto after = get(rotated.ca_file(), "127.0.0.1", "foo.example");
+  EXPECT_TRUE(after.ok()) << after.error();
 }
 
 // A client that sends one request and never reads: the response stays with the server.
@@ -631,6 +712,23 @@ TEST_F(ServerTest, AcceptBacksOffWhenOutOfFileDescriptors) {
   // With descriptors back, the waiting connections are accepted (within the 1 s maximum delay).
   EXPECT_TRUE(WaitFor([&] { return server_->connections() == clients.size(); }, 5s))
       << server_->connections();
+}
+
+TEST(TlsOptionsTest, SniCertKeyValues) {
+  auto plain = ParseSniCertKey("a.crt,a.key");
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  EXPECT_EQ(plain->cert_file, "a.crt");
+  EXPECT_EQ(plain->key_file, "a.key");
+  EXPECT_TRUE(plain->names.empty());
+  auto named = ParseSniCertKey("foo.crt,foo.key:*.Foo.com,foo.com");
+  ASSERT_TRUE(named.ok()) << named.error();
+  EXPECT_EQ(named->names, (std::vector<std::string>{"*.foo.com", "foo.com"}));
+  EXPECT_FALSE(ParseSniCertKey("only.crt").ok());
+  EXPECT_FALSE(ParseSniCertKey("a,b,c").ok());
+  EXPECT_FALSE(ParseSniCertKey(",a.key").ok());
+  TlsServingOptions o;
+  o.sni_cert_keys = {"bad"};
+  EXPECT_EQ(ValidateTlsServingOptions(o).size(), 1u);
 }
 
 TEST(TlsOptionsTest, Validation) {

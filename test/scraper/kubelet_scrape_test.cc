@@ -4,6 +4,7 @@
 // dialled IP.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "kube/config.h"
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "test/testing/local_https_server.h"
@@ -76,10 +78,15 @@ class IoThreads {
   IoThreads() : guard_(io.get_executor()) {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io.run(); });
   }
-  ~IoThreads() {
+  ~IoThreads() { Stop(); }
+  // Joins the threads; call it before destroying what their handlers use (a Manager may still
+  // be on an io thread right after RunTick's callback).
+  void Stop() {
     guard_.reset();
     io.stop();
-    for (auto& t : threads_) t.join();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
   }
   boost::asio::io_context io;
 
@@ -273,7 +280,10 @@ TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
   Options options;
   options.deprecated_kubelet_completely_insecure = true;
   options.kubelet_max_response_bytes = 16 * 1024;
-  KubeletClientSettings cs = MakeKubeletClientSettings(options, "/ca", "/token");
+  kube::RestConfig rest;
+  rest.tls.ca_file = "/ca";
+  rest.token_file = "/token";
+  KubeletClientSettings cs = MakeKubeletClientSettings(options, &rest);
   EXPECT_TRUE(cs.plain_http);
   EXPECT_TRUE(cs.token_file.empty());  // no credentials over plain HTTP
   IoThreads io;
@@ -356,23 +366,197 @@ TEST_F(KubeletScrapeTest, ManagerMayBeDestroyedFromOrRightAfterDone) {
   }
   EXPECT_EQ(store_.Stats().nodes, 2u);
   EXPECT_EQ(a.requests().size(), 60u);
+std::string Base64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// A kubeconfig whose cluster is `server` (never contacted here) with the CA inline and `user`
+// (YAML lines under `user:`).
+std::string Kubeconfig(const std::string& ca_pem, const std::string& user) {
+  return "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+         "    server: https://127.0.0.1:6443\n    certificate-authority-data: " +
+         Base64(ca_pem) + "\nusers:\n- name: u\n  user:\n" + user +
+         "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n"
+         "current-context: x\n";
+}
+
+// A kubelet that requires a client certificate (TLS handshake fails without one) is scraped
+// with the one from the kubeconfig's client-certificate-data / client-key-data, verified with
+// the kubeconfig's certificate-authority-data, and no kubelet flag.
+TEST_F(KubeletScrapeTest, KubeconfigClientCertificateDataReachesKubelets) {
+  testing_support::TestPki client_ca("kubelet-client-ca");
+  ServerOptions o = Tls(pki_.ServerCert());
+  o.client_ca_pem = client_ca.ca().cert_pem;
+  o.require_client_cert = true;
+  LocalHttpsServer kubelet(o, Serve());
+  nodes_.Add("n", kubelet.port());
+  const auto cert = client_ca.ClientCert("system:serviceaccount:kube-system:metrics-server");
+  auto rest = kube::ParseKubeconfig(
+      Kubeconfig(pki_.ca().cert_pem, "    client-certificate-data: " + Base64(cert.cert_pem) +
+                                         "\n    client-key-data: " + Base64(cert.key_pem) + "\n"),
+      "/nonexistent");
+  ASSERT_TRUE(rest.ok()) << rest.error();
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(Options{}, &*rest));
+  ASSERT_TRUE(client.ok()) << client.error();
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+  ASSERT_TRUE(RunTick(manager));
+  auto outcome = ByName(*manager.LastReport())["n"];
+  EXPECT_TRUE(outcome.success) << outcome.error;
+  ASSERT_FALSE(kubelet.requests().empty());
+  EXPECT_EQ(kubelet.requests()[0].client_cn, "system:serviceaccount:kube-system:metrics-server");
+
+  // Without the kubeconfig (the same CA by flag, no certificate) the kubelet refuses.
+  Options ca_only;
+  ca_only.kubelet_certificate_authority = pki_.ca_file();
+  auto anonymous = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(ca_only));
+  ASSERT_TRUE(anonymous.ok()) << anonymous.error();
+  Store store(StoreSettings{seconds(3), 2});
+  Manager refused(io.io, base::SystemClock::Instance(), nodes_, **anonymous, store, Settings());
+  ASSERT_TRUE(RunTick(refused));
+  EXPECT_FALSE(ByName(*refused.LastReport())["n"].success);
+  io.Stop();
+}
+
+// A kubelet that answers 401 unless it gets the right bearer token is scraped with the
+// kubeconfig's static `token`.
+TEST_F(KubeletScrapeTest, KubeconfigStaticTokenReachesKubelets) {
+  const std::string token = "kubeconfig-static-token-0123456789";
+  LocalHttpsServer kubelet(Tls(pki_.ServerCert()), [token](const SeenRequest& r) {
+    if (r.Header("Authorization") != "Bearer " + token) return Reply::Status(401, "Unauthorized");
+    return Reply::Ok(Payload(0.25));
+  });
+  nodes_.Add("n", kubelet.port());
+  auto rest =
+      kube::ParseKubeconfig(Kubeconfig(pki_.ca().cert_pem, "    token: " + token + "\n"), "/");
+  ASSERT_TRUE(rest.ok()) << rest.error();
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(Options{}, &*rest));
+  ASSERT_TRUE(client.ok()) << client.error();
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+  ASSERT_TRUE(RunTick(manager));
+  auto outcome = ByName(*manager.LastReport())["n"];
+  EXPECT_TRUE(outcome.success) << outcome.error;
+
+  // The same kubelet without the token: 401.
+  Options ca_only;
+  ca_only.kubelet_certificate_authority = pki_.ca_file();
+  auto anonymous = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(ca_only));
+  ASSERT_TRUE(anonymous.ok()) << anonymous.error();
+  Store store(StoreSettings{seconds(3), 2});
+  Manager refused(io.io, base::SystemClock::Instance(), nodes_, **anonymous, store, Settings());
+  ASSERT_TRUE(RunTick(refused));
+  EXPECT_THAT(ByName(*refused.LastReport())["n"].error, HasSubstr("401"));
+  io.Stop();
 }
 
 TEST(KubeletClientSettings, FromOptions) {
+  kube::RestConfig in_cluster;
+  in_cluster.tls.ca_file = "/var/run/ca.crt";
+  in_cluster.token_file = "/var/run/token";
   Options o;
   o.kubelet_certificate_authority = "/etc/kubelet-ca.crt";
   o.kubelet_client_certificate = "/c";
   o.kubelet_client_key = "/k";
-  auto s = MakeKubeletClientSettings(o, "/var/run/ca.crt", "/var/run/token");
+  auto s = MakeKubeletClientSettings(o, &in_cluster);
   EXPECT_EQ(s.tls.ca_file, "/etc/kubelet-ca.crt");
   EXPECT_EQ(s.tls.cert_file, "/c");
   EXPECT_EQ(s.token_file, "/var/run/token");
   EXPECT_FALSE(s.plain_http);
   o.kubelet_certificate_authority.clear();
   o.kubelet_insecure_tls = true;
-  s = MakeKubeletClientSettings(o, "/var/run/ca.crt", "");
+  in_cluster.token_file.clear();
+  s = MakeKubeletClientSettings(o, &in_cluster);
   EXPECT_TRUE(s.tls.insecure_skip_verify);
   EXPECT_TRUE(s.tls.ca_file.empty());
+  EXPECT_TRUE(s.token_file.empty());
+  s = MakeKubeletClientSettings(Options{});
+  EXPECT_TRUE(s.tls.ca_file.empty());
+  EXPECT_TRUE(s.token_file.empty());
+  EXPECT_TRUE(s.bearer_token.empty());
+}
+
+// A kubeconfig's credentials, in every form, reach the kubelet client as metrics-server's rest
+// config does; the kubelet flags override them the way metrics-server's
+// KubeletClientOptions.Config does; the kubeconfig's insecure-skip-tls-verify and tls-server-name
+// (about the kube-apiserver's certificate) never reach it.
+TEST(KubeletClientSettings, KubeconfigCredentialsAndFlagOverrides) {
+  kube::RestConfig rest;
+  rest.tls.ca_data = "CA-DATA";
+  rest.tls.cert_data = "CERT-DATA";
+  rest.tls.key_data = "KEY-DATA";
+  rest.tls.server_name = "kubernetes.default.svc";
+  rest.bearer_token = "static-token";
+  Options o;
+  auto s = MakeKubeletClientSettings(o, &rest);
+  EXPECT_EQ(s.tls.ca_data, "CA-DATA");
+  EXPECT_EQ(s.tls.cert_data, "CERT-DATA");
+  EXPECT_EQ(s.tls.key_data, "KEY-DATA");
+  EXPECT_EQ(s.bearer_token, "static-token");
+  EXPECT_TRUE(s.token_file.empty());
+  EXPECT_TRUE(s.tls.server_name.empty());
+  EXPECT_FALSE(s.tls.insecure_skip_verify);
+
+  // Files instead of data; a token file wins over a static token.
+  kube::RestConfig files;
+  files.tls.ca_file = "/kc/ca.crt";
+  files.tls.cert_file = "/kc/client.crt";
+  files.tls.key_file = "/kc/client.key";
+  files.bearer_token = "ignored";
+  files.token_file = "/kc/token";
+  s = MakeKubeletClientSettings(o, &files);
+  EXPECT_EQ(s.tls.ca_file, "/kc/ca.crt");
+  EXPECT_EQ(s.tls.cert_file, "/kc/client.crt");
+  EXPECT_EQ(s.tls.key_file, "/kc/client.key");
+  EXPECT_EQ(s.token_file, "/kc/token");
+  EXPECT_TRUE(s.bearer_token.empty());
+
+  // insecure-skip-tls-verify in the kubeconfig stays with the kube-apiserver client.
+  kube::RestConfig insecure;
+  insecure.tls.insecure_skip_verify = true;
+  s = MakeKubeletClientSettings(o, &insecure);
+  EXPECT_FALSE(s.tls.insecure_skip_verify);
+
+  // --kubelet-certificate-authority replaces the CA data; client certificate flags replace the
+  // certificate and key data; --kubelet-bearer-token-file replaces the static token.
+  Options flags;
+  flags.kubelet_certificate_authority = "/flags/kubelet-ca.crt";
+  flags.kubelet_client_certificate = "/flags/c.crt";
+  flags.kubelet_client_key = "/flags/c.key";
+  flags.kubelet_bearer_token_file = "/flags/token";
+  s = MakeKubeletClientSettings(flags, &rest);
+  EXPECT_EQ(s.tls.ca_file, "/flags/kubelet-ca.crt");
+  EXPECT_TRUE(s.tls.ca_data.empty());
+  EXPECT_EQ(s.tls.cert_file, "/flags/c.crt");
+  EXPECT_EQ(s.tls.key_file, "/flags/c.key");
+  EXPECT_TRUE(s.tls.cert_data.empty());
+  EXPECT_TRUE(s.tls.key_data.empty());
+  EXPECT_EQ(s.token_file, "/flags/token");
+  EXPECT_TRUE(s.bearer_token.empty());
+
+  // --kubelet-insecure-tls drops the kubeconfig's CA (file and data) but keeps its credentials.
+  Options skip;
+  skip.kubelet_insecure_tls = true;
+  s = MakeKubeletClientSettings(skip, &rest);
+  EXPECT_TRUE(s.tls.insecure_skip_verify);
+  EXPECT_TRUE(s.tls.ca_data.empty());
+  EXPECT_EQ(s.tls.cert_data, "CERT-DATA");
+  EXPECT_EQ(s.bearer_token, "static-token");
+  s = MakeKubeletClientSettings(skip, &files);
+  EXPECT_TRUE(s.tls.ca_file.empty());
+
+  // --deprecated-kubelet-completely-insecure: plain HTTP and no credentials at all.
+  Options plain;
+  plain.deprecated_kubelet_completely_insecure = true;
+  s = MakeKubeletClientSettings(plain, &rest);
+  EXPECT_TRUE(s.plain_http);
+  EXPECT_TRUE(s.tls.cert_data.empty());
+  EXPECT_TRUE(s.bearer_token.empty());
   EXPECT_TRUE(s.token_file.empty());
 }
 

@@ -140,10 +140,14 @@ std::vector<std::string> System::node_names() const {
   return out;
 }
 
+std::string System::Binary() {
+  const char* binary = std::getenv("CMS_SERVER_BINARY");
+  return binary == nullptr || *binary == '\0' ? CMS_SERVER_BINARY_PATH : binary;
+}
+
 bool System::Start(const std::vector<std::string>& extra, bool wait_ready,
                    std::chrono::seconds timeout) {
-  const char* binary = std::getenv("CMS_SERVER_BINARY");
-  if (binary == nullptr || *binary == '\0') binary = CMS_SERVER_BINARY_PATH;
+  const std::string binary = Binary();
   const auto api = apiserver_.Config();
   const std::string kubeconfig = dir_.Write(
       "kubeconfig.yaml",

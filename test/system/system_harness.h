@@ -106,6 +106,9 @@ class System {
   System(const System&) = delete;
   System& operator=(const System&) = delete;
 
+  // The server binary: $CMS_SERVER_BINARY, else the build's.
+  static std::string Binary();
+
   kube::fake::FakeKubeApiserver& apiserver() { return apiserver_; }
   const testing_support::TestPki& client_ca() const { return client_pki_; }
   const testing_support::TestPki& proxy_ca() const { return proxy_pki_; }
