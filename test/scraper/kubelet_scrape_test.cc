@@ -366,6 +366,8 @@ TEST_F(KubeletScrapeTest, ManagerMayBeDestroyedFromOrRightAfterDone) {
   }
   EXPECT_EQ(store_.Stats().nodes, 2u);
   EXPECT_EQ(a.requests().size(), 60u);
+}
+
 std::string Base64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
