@@ -26,6 +26,9 @@ using tcp = asio::ip::tcp;
 
 // How long a connection accepted before Shutdown() may take to send its first request.
 constexpr std::chrono::milliseconds kDrainFirstRequest{5000};
+// A read buffer that grew beyond this for one large request head is released once that
+// request is answered; ordinary heads fit in it, so it is not reallocated for every request.
+constexpr std::size_t kKeptReadBuffer = 4 * 1024;
 
 struct Server::State {
   State(asio::io_context& i, ServerOptions o, TlsContextProvider& t, Handler& h)
@@ -82,7 +85,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
         state_(std::move(state)),
         ctx_(std::move(ctx)),
         executor_(socket.get_executor()),
-        tcp_(std::move(socket)) {}
+        tcp_(std::move(socket)),
+        buffer_(ReadBufferLimit(server_.options)) {}
   ~Session() {
     ReleaseResponseBytes();
     state_->Unregister(this);
@@ -169,6 +173,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     if (draining && !first) return Close();
     parser_.emplace();
     ApplyLimits(server_.options, *parser_);
+    head_ = false;
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
     // by the read timeout as a whole (the shorter of both applies to the first request).
     auto timeout = first ? server_.options.read_timeout : server_.options.idle_timeout;
@@ -178,27 +183,14 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
+  // The head is complete. No endpoint takes a body, so a request that announces one is refused
+  // here, before any byte of it is read; every other request is complete already.
   void OnHeader(beast::error_code ec, std::size_t) {
     if (ec) return ReadFailed(ec);
-    Tcp().expires_after(server_.options.read_timeout);
-    http::async_read(*stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
-  }
-
-  void ReadFailed(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
-      return Close();
-    }
-    if (auto r = LimitResponse(ec)) {
+    if (auto refused = RefuseHead(*parser_)) {
       keep_alive_ = false;
-      return Write(std::move(*r), false);
+      return Write(std::move(*refused), false);
     }
-    Fail(ec, "read");
-  }
-
-  void OnRead(beast::error_code ec, std::size_t) {
-    if (ec) return ReadFailed(ec);
     RequestMessage msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == http::verb::head;
@@ -222,6 +214,19 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       asio::post(self->executor_,
                  [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
     });
+  }
+
+  void ReadFailed(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
+      return Close();
+    }
+    if (auto r = ReadErrorResponse(ec, *parser_)) {
+      keep_alive_ = false;
+      buffer_.clear();
+      return Write(std::move(*r), false);
+    }
+    Fail(ec, "read");
   }
 
   // Reserves the body's bytes in the server-wide budget; false when it does not fit (a body of
@@ -295,6 +300,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     ReleaseResponseBytes();
     if (ec) return Fail(ec, "write");
     if (!keep) return Close();
+    if (buffer_.capacity() > kKeptReadBuffer) buffer_.shrink_to_fit();
     Read(false);
   }
 
@@ -320,7 +326,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
   std::optional<asio::steady_timer> hello_timer_;
   std::optional<asio::ssl::stream<beast::tcp_stream>> stream_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  // at most ReadBufferLimit() bytes
   std::optional<RequestParser> parser_;
   std::shared_ptr<const PeerCertificates> peer_;
   std::shared_ptr<void> response_;
