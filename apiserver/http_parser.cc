@@ -3,6 +3,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
+
 namespace apiserver {
 
 namespace http = boost::beast::http;
@@ -54,11 +56,13 @@ HttpRequest ToHttpRequest(const RequestMessage& message,
 }
 
 std::optional<HttpResponse> ReadErrorResponse(boost::beast::error_code ec,
-                                              const RequestParser& parser) {
+                                              const RequestParser& parser,
+                                              std::string_view unparsed) {
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-    // Beast parses the request line on its own first: no target yet means the limit was
-    // reached within that line.
-    if (parser.get().target().empty()) {
+    // Beast parses the request line on its own only when it arrives whole in the first read;
+    // otherwise the unparsed bytes start with it.
+    if (parser.get().target().empty() &&
+        std::min(unparsed.find('\n'), unparsed.size()) > kMaxTargetBytes) {
       return Refusal(414, "RequestURITooLong", "request line too long");
     }
     return Refusal(431, "RequestHeaderFieldsTooLarge", "request header fields too large");

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "apiserver/request.h"
 #include "apiserver/server.h"
@@ -52,12 +53,14 @@ std::optional<HttpResponse> RefuseHead(const RequestParser& parser);
 HttpRequest ToHttpRequest(const RequestMessage& message,
                           std::shared_ptr<const PeerCertificates> peer);
 
-// The response to a failed read of a request head, from the error and the parser that read it:
-// 414 when the request line alone did not fit the header limit, 431 for any other head over the
-// limit (header_limit, buffer_overflow), 413 for body_limit (a non-zero Content-Length), 400 for
-// any other HTTP syntax error; nullopt for errors of the connection itself (end of stream,
-// timeout, TLS). The connection then closes.
+// The response to a failed read of a request head, from the error, the parser that read it and
+// the bytes the read left unparsed (the head so far, less a request line already parsed): 414
+// when the request line is longer than kMaxTargetBytes, 431 for any other head over the limit
+// (header_limit, buffer_overflow), 413 for body_limit (a non-zero Content-Length), 400 for any
+// other HTTP syntax error; nullopt for errors of the connection itself (end of stream, timeout,
+// TLS). The connection then closes.
 std::optional<HttpResponse> ReadErrorResponse(boost::beast::error_code ec,
-                                              const RequestParser& parser);
+                                              const RequestParser& parser,
+                                              std::string_view unparsed);
 
 }  // namespace apiserver

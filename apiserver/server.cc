@@ -221,7 +221,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
         ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
       return Close();
     }
-    if (auto r = ReadErrorResponse(ec, *parser_)) {
+    const auto unparsed = buffer_.data();
+    if (auto r = ReadErrorResponse(
+            ec, *parser_,
+            std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()))) {
       keep_alive_ = false;
       buffer_.clear();
       return Write(std::move(*r), false);

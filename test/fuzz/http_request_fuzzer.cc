@@ -160,7 +160,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (ec) {
-      if (auto r = apiserver::ReadErrorResponse(ec, parser)) {
+      const std::string_view unparsed(static_cast<const char*>(rest.data()), rest.size());
+      if (auto r = apiserver::ReadErrorResponse(ec, parser, unparsed)) {
         CheckResponse(*r);
         if (r->status != 400 && r->status != 413 && r->status != 414 && r->status != 431)
           std::abort();

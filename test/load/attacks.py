@@ -30,7 +30,11 @@ Cases (one line each in the output, naming it and its figures):
   long-version         a 40 KiB protocol version.
   endless-headers      header lines for ever.
   pipelining-flood     4 connections each write GET /livez requests back to back without
-                       reading any response, for --flood-seconds.
+                       reading any response, for 1 s (--quick) or 3 s, then read for 2 s.
+  held-heads           200 (--quick) or 1000 connections each send a request line and a field
+                       just under the header limit without its end, and hold them: none is
+                       answered or closed, and RSS grows by less than 200 KiB per connection
+                       (read buffer 32 KiB, TLS about 76 KiB).
 
 Prints PASS:/FAIL: lines and "N passed, M failed"; exit status 0 only if all passed.
   --quick: 5 s floods (CTest). Default: 20 s floods.
@@ -267,6 +271,35 @@ def flood(port, head, filler, seconds, connections, rss_cap_kib, pid):
     return totals
 
 
+def held_heads(port, n, hold_s):
+    """n connections each send the largest head the limits let through without completing it (a
+    request line, then a field just under the header limit without its end) and hold it for
+    hold_s. Returns (connections opened, still open at the end, answered early)."""
+    line = b"GET /livez HTTP/1.1\r\n"
+    field = b"X-Held: " + b"b" * (32 * 1024 - 64)
+    socks, answered = [], 0
+    for _ in range(n):
+        try:
+            s = tls_connect(port)
+            s.sendall(line + field)
+            socks.append(s)
+        except OSError:
+            pass
+    time.sleep(hold_s)
+    still_open = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            got = s.recv(65536)
+            answered += 1 if got else 0
+        except (ssl.SSLWantReadError, BlockingIOError):
+            still_open += 1
+        except OSError:
+            pass
+        s.close()
+    return len(socks), still_open, answered
+
+
 def pipelining(port, seconds, connections):
     """Each connection writes GET /livez back to back without reading, for `seconds`, then reads
     what comes back for 2 s. Returns (requests written, responses read, statuses seen)."""
@@ -340,7 +373,7 @@ FLOODS = {
     "endless-headers": (HEAD, b"X-Header: a\r\n", {431}),
 }
 CASES = (["chunk-extension", "endless-trailers"] + list(ONE_SHOT) +
-         ["endless-obs-fold", "endless-headers", "pipelining-flood"])
+         ["endless-obs-fold", "endless-headers", "pipelining-flood", "held-heads"])
 
 
 def run_case(name, a, stack, res):
@@ -374,6 +407,15 @@ def run_case(name, a, stack, res):
         figures = "sent %d bytes, answered %s, %s" % (
             len(payload), status, "closed" if closed else "left open")
         time.sleep(a.short_seconds)
+    elif name == "held-heads":
+        n = a.held_connections
+        opened, still_open, answered = held_heads(stack.port, n, a.short_seconds + 2)
+        peak_now = harness.rss_kib(pid)
+        per_conn = (max(sampler.peak, peak_now) - rss0) / max(1, opened)
+        ok_outcome = opened == n and still_open == n and per_conn < a.held_bound_kib
+        figures = ("%d connections held 32 KiB heads: %d still open, %d answered; %.0f KiB per "
+                   "connection (bound %d)" % (opened, still_open, answered, per_conn,
+                                              a.held_bound_kib))
     elif name == "pipelining-flood":
         t = pipelining(stack.port, a.short_seconds, a.connections)
         ok_outcome = t["read"] > 0 and t["statuses"] <= {200, "closed"}
@@ -396,8 +438,11 @@ def run_case(name, a, stack, res):
     res.check(alive, "%s: server alive" % name)
     res.check(ok_outcome, "%s: answered with the expected status or closed (%s)" %
               (name, figures))
-    res.check(growth_mib < a.rss_bound_mib, "%s: RSS growth %.1f MiB < %d MiB" %
-              (name, growth_mib, a.rss_bound_mib))
+    bound_mib = a.rss_bound_mib
+    if name == "held-heads":  # held on purpose: bounded per connection (checked above)
+        bound_mib = a.held_connections * a.held_bound_kib / 1024.0
+    res.check(growth_mib < bound_mib, "%s: RSS growth %.1f MiB < %d MiB" %
+              (name, growth_mib, bound_mib))
     res.check(watchers.probe_fail == 0 and len(lat) > 0,
               "%s: /livez probe answered within 1 s throughout (%d ok, %d failed %s)" %
               (name, len(lat), watchers.probe_fail, watchers.probe_errors))
@@ -419,11 +464,15 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated case names")
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--rss-bound-mib", type=int, default=32)
+    ap.add_argument("--held-bound-kib", type=int, default=200,
+                    help="held-heads: RSS growth per held connection (read buffer 32 KiB, "
+                         "TLS about 76 KiB)")
     ap.add_argument("--rss-cap-mib", type=int, default=3072,
                     help="attackers stop when the server's RSS passes this (an unfixed server)")
     a = ap.parse_args()
     a.flood_seconds = 5.0 if a.quick else 20.0
     a.short_seconds = 1.0 if a.quick else 3.0
+    a.held_connections = 200 if a.quick else 1000
     only = [c for c in a.only.split(",") if c]
     for c in only:
         if c not in CASES:
