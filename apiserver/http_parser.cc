@@ -42,6 +42,16 @@ std::optional<HttpResponse> RefuseHead(const RequestParser& parser) {
   return std::nullopt;
 }
 
+bool IsHealthProbe(http::verb method, std::string_view target) {
+  if (method != http::verb::get && method != http::verb::head) return false;
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (std::string_view probe : {"/healthz", "/livez", "/readyz"}) {
+    if (path.substr(0, probe.size()) != probe) continue;
+    if (path.size() == probe.size() || path[probe.size()] == '/') return true;
+  }
+  return false;
+}
+
 HttpRequest ToHttpRequest(const RequestMessage& message,
                           std::shared_ptr<const PeerCertificates> peer) {
   HttpRequest req;

@@ -49,6 +49,11 @@ std::size_t ReadBufferLimit(const ServerOptions& options);
 // than kMaxTargetBytes (414). The connection closes after a refusal.
 std::optional<HttpResponse> RefuseHead(const RequestParser& parser);
 
+// True for GET or HEAD of /healthz, /livez, /readyz or one of their checks (/livez/<name>):
+// requests that are cheap (answered inline, never reviewed) and must not be starved by others,
+// since the kubelet restarts the pod when its liveness probe fails.
+bool IsHealthProbe(boost::beast::http::verb method, std::string_view target);
+
 // The request handed to the Handler: method, target and headers as received, and `peer`.
 HttpRequest ToHttpRequest(const RequestMessage& message,
                           std::shared_ptr<const PeerCertificates> peer);

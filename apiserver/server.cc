@@ -197,7 +197,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     HttpRequest req = ToHttpRequest(msg, peer_);
     busy_ = true;
     Tcp().expires_never();
-    if (server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
+    // Health probes bypass the in-flight cap: requests waiting on reviews must not make the
+    // kubelet's liveness probe fail and restart the pod.
+    const bool counted = !IsHealthProbe(msg.method(), req.target);
+    if (counted && server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
       server_.in_flight.fetch_sub(1);
       ApiError e;
       e.code = 429;
@@ -207,12 +210,13 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       r.headers.emplace_back("Retry-After", "1");
       return Write(std::move(r), false);
     }
-    server_.handler.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
+    server_.handler.Handle(std::move(req), [self = shared_from_this(), counted](HttpResponse r) {
       // Admitted where it was produced, before it waits for the strand: a large body that does
       // not fit the budget is dropped at once instead of queueing with many others.
       self->Admit(r);
-      asio::post(self->executor_,
-                 [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
+      asio::post(self->executor_, [self, counted, r = std::move(r)]() mutable {
+        self->Write(std::move(r), counted);
+      });
     });
   }
 

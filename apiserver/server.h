@@ -4,7 +4,8 @@
 // handshake/read/write, a limit on the request head and on each connection's read buffer (no
 // request body is accepted: one announced gets 413 right after the headers, unread), a limit on
 // the request target (414), a 400 for a malformed request, keep-alive, a server-wide cap on
-// requests being handled at once (excess requests get 429 with Retry-After), a cap on open
+// requests being handled at once (excess requests get 429 with Retry-After; health probes are
+// exempt), a cap on open
 // connections (excess connections are closed at once), and a server-wide budget for response
 // bytes waiting to be written, so clients that stop reading cannot hold unbounded memory (a
 // response that does not fit while others are pending gets 429 instead). When accept fails (out

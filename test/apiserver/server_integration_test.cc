@@ -333,9 +333,16 @@ TEST_F(ServerTest, RequestsBeyondTheInFlightCapGet429) {
                     [&](base::Result<net::Response> r) { slow_result.set_value(std::move(r)); });
   ASSERT_TRUE(gated_.WaitHeld(1));
   auto other = Client(nullptr);
-  auto r = Get(*other, "/healthz");
+  auto r = Get(*other, "/apis/metrics.k8s.io/v1beta1/nodes");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->status, 429u);
+  // Health probes are not counted: the kubelet's liveness probe is answered meanwhile.
+  for (const char* probe : {"/livez", "/readyz?verbose", "/healthz"}) {
+    auto p = Get(*Client(nullptr), probe);
+    ASSERT_TRUE(p.ok()) << p.error();
+    EXPECT_EQ(p->status, 200u) << probe;
+  }
+  EXPECT_EQ(server_->requests_in_flight(), 1u);
   gated_.ReleaseAll();
   auto done = slow_result.get_future().get();
   ASSERT_TRUE(done.ok());
@@ -343,6 +350,18 @@ TEST_F(ServerTest, RequestsBeyondTheInFlightCapGet429) {
   auto after = Get(*other, "/healthz");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 200u);
+}
+
+TEST(HttpParserTest, HealthProbesAreTheHealthPathsAndTheirChecks) {
+  using boost::beast::http::verb;
+  for (const char* target : {"/livez", "/readyz?verbose", "/healthz", "/livez/ping", "/readyz/"}) {
+    EXPECT_TRUE(IsHealthProbe(verb::get, target)) << target;
+  }
+  EXPECT_TRUE(IsHealthProbe(verb::head, "/livez"));
+  for (const char* target : {"/livezz", "/apis/livez", "/", "/metrics", "/readyzz?x=/"}) {
+    EXPECT_FALSE(IsHealthProbe(verb::get, target)) << target;
+  }
+  EXPECT_FALSE(IsHealthProbe(verb::post, "/livez"));
 }
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequests) {
