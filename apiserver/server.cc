@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <list>
 #include <optional>
 
 namespace apiserver {
@@ -53,10 +54,18 @@ struct Server::State {
   std::atomic<uint64_t> response_bytes{0};  // bodies being written (max_response_bytes_pending)
   std::atomic<bool> draining_flag{false};
 
+  struct Entry {
+    std::weak_ptr<Session> session;
+    bool idle = false;
+    std::list<Session*>::iterator idle_at;             // its place in `idle` while idle
+    std::chrono::steady_clock::time_point idle_since;  // while idle
+  };
   std::mutex mu;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
-  bool draining = false;                                          // guarded by mu
-  std::function<void()> drained;                                  // guarded by mu
+  std::unordered_map<Session*, Entry> sessions;  // guarded by mu
+  // Kept-alive sessions waiting for their next request, the longest waiting first.
+  std::list<Session*> idle;       // guarded by mu
+  bool draining = false;          // guarded by mu
+  std::function<void()> drained;  // guarded by mu
 
   size_t Connections() {
     std::lock_guard<std::mutex> lock(mu);
@@ -65,16 +74,47 @@ struct Server::State {
   static void Accept(std::shared_ptr<State> self);
   void Register(Session* raw, const std::shared_ptr<Session>& s) {
     std::lock_guard<std::mutex> lock(mu);
-    sessions.emplace(raw, s);
+    sessions.emplace(raw, Entry{s});
   }
   void Unregister(Session* s) {
     std::function<void()> done;
     {
       std::lock_guard<std::mutex> lock(mu);
-      sessions.erase(s);
+      auto it = sessions.find(s);
+      if (it != sessions.end()) {
+        if (it->second.idle) idle.erase(it->second.idle_at);
+        sessions.erase(it);
+      }
       if (draining && sessions.empty() && drained) done = std::move(drained);
     }
     if (done) done();
+  }
+  // Moves a session onto or off the idle list.
+  void SetIdle(Session* s, bool is_idle) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = sessions.find(s);
+    if (it == sessions.end() || it->second.idle == is_idle) return;
+    if (is_idle) {
+      it->second.idle_at = idle.insert(idle.end(), s);
+      it->second.idle_since = std::chrono::steady_clock::now();
+    } else {
+      idle.erase(it->second.idle_at);
+    }
+    it->second.idle = is_idle;
+  }
+  // The session idle the longest, taken off the idle list; null when none has been idle for
+  // options.evictable_idle.
+  std::shared_ptr<Session> TakeLongestIdle() {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto idle_before = std::chrono::steady_clock::now() - options.evictable_idle;
+    while (!idle.empty()) {
+      Entry& entry = sessions.at(idle.front());
+      if (entry.idle_since > idle_before) return nullptr;  // the longest idle is too recent
+      idle.pop_front();
+      entry.idle = false;
+      if (auto session = entry.session.lock()) return session;
+    }
+    return nullptr;
   }
 };
 
@@ -102,6 +142,17 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // yet was accepted before the listener closed and its request may be on the way: it gets
   // kDrainFirstRequest to arrive and is then served with "Connection: close", as Go's
   // http.Server.Shutdown does for new connections. A request being handled finishes.
+  // Called at the connection limit on the session idle the longest: closes the connection if it
+  // still waits for its next request and none of that request has arrived (its client
+  // reconnects when it next needs to, as after the idle timeout); a request that began
+  // meanwhile is served.
+  void Evict() {
+    asio::dispatch(executor_, [self = shared_from_this()] {
+      if (self->busy_ || !self->awaiting_next_ || self->buffer_.size() > 0) return;
+      self->Tcp().close();
+    });
+  }
+
   void Drain() {
     asio::dispatch(executor_, [self = shared_from_this()] {
       if (self->busy_) return;
@@ -171,6 +222,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   void Read(bool first) {
     const bool draining = server_.draining_flag.load();
     if (draining && !first) return Close();
+    if (!first) {
+      awaiting_next_ = true;
+      server_.SetIdle(this, true);
+    }
     parser_.emplace();
     ApplyLimits(server_.options, *parser_);
     head_ = false;
@@ -186,6 +241,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // The head is complete. No endpoint takes a body, so a request that announces one is refused
   // here, before any byte of it is read; every other request is complete already.
   void OnHeader(beast::error_code ec, std::size_t) {
+    if (awaiting_next_) {
+      awaiting_next_ = false;
+      server_.SetIdle(this, false);
+    }
     if (ec) return ReadFailed(ec);
     if (auto refused = RefuseHead(*parser_)) {
       keep_alive_ = false;
@@ -343,7 +402,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
-  bool served_ = false;  // a response was written: the connection is a kept-alive one
+  bool served_ = false;         // a response was written: the connection is a kept-alive one
+  bool awaiting_next_ = false;  // kept alive and reading its next request (on the idle list)
 };
 
 Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
@@ -414,7 +474,17 @@ void Server::State::Accept(std::shared_ptr<State> self) {
       return;
     }
     self->accept_delay = std::chrono::milliseconds(0);
-    if (self->Connections() >= self->options.max_connections) {
+    bool admit = self->Connections() < self->options.max_connections;
+    if (!admit) {
+      // At the limit the connection idle the longest makes room, as nginx does when its
+      // connections run out: otherwise idle keep-alive connections (cheap to hold open) could
+      // keep every new client out, the kubelet's probes included.
+      if (auto victim = self->TakeLongestIdle()) {
+        victim->Evict();
+        admit = true;
+      }
+    }
+    if (!admit) {
       socket.close(ec);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
@@ -442,8 +512,8 @@ void Server::Shutdown(std::function<void()> drained) {
     if (state_->draining) return;
     state_->draining = true;
     state_->draining_flag.store(true);
-    for (auto& [ptr, weak] : state_->sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
+    for (auto& [ptr, entry] : state_->sessions) {
+      if (auto s = entry.session.lock()) live.push_back(std::move(s));
     }
     if (state_->sessions.empty()) {
       call_now = true;

@@ -5,11 +5,13 @@
 // request body is accepted: one announced gets 413 right after the headers, unread), a limit on
 // the request target (414), a 400 for a malformed request, keep-alive, a server-wide cap on
 // requests being handled at once (excess requests get 429 with Retry-After; health probes are
-// exempt), a cap on open
-// connections (excess connections are closed at once), and a server-wide budget for response
-// bytes waiting to be written, so clients that stop reading cannot hold unbounded memory (a
-// response that does not fit while others are pending gets 429 instead). When accept fails (out
-// of file descriptors), accepting backs off (5 ms doubling to 1 s) instead of spinning.
+// exempt), a cap on open connections (at the cap the connection idle the longest between
+// requests, if idle for evictable_idle, is closed to make room; otherwise the new connection is
+// closed at once), and
+// a server-wide budget for response bytes waiting to be written, so clients that stop reading
+// cannot hold unbounded memory (a response that does not fit while others are pending gets 429
+// instead). When accept fails (out of file descriptors), accepting backs off (5 ms doubling to
+// 1 s) instead of spinning.
 //
 // Client certificates are requested but not required; the presented chain is handed to the
 // Handler unverified (authentication verifies it against the right CA, so a bad certificate is
@@ -75,6 +77,12 @@ struct ServerOptions {
   uint32_t header_limit_bytes = 32 * 1024;
   uint32_t max_requests_in_flight = 400;
   uint32_t max_connections = 10000;
+  // At max_connections a new connection closes the kept-alive one idle the longest, if it has
+  // waited this long for its next request: idle keep-alive connections (the issue 14 attack:
+  // 10,000 of them, each pinged once per idle period) cannot keep the kubelet's probes out,
+  // while clients busy on their connections (an HPA, the aggregator) keep them during a flood of
+  // new connections.
+  std::chrono::milliseconds evictable_idle{5000};
   // Response bodies written but not yet taken by their clients, summed over connections. A
   // response larger than small_response_bytes that would exceed it while others are pending is
   // replaced by a 429 (one response alone is always sent, whatever its size).

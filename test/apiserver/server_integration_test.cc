@@ -738,6 +738,47 @@ TEST_F(ServerTest, MalformedRequestsGet400AndTheConnectionCloses) {
   }
 }
 
+TEST_F(ServerTest, AtTheConnectionLimitTheLongestIdleConnectionMakesRoom) {
+  ServerOptions options;
+  options.max_connections = 2;
+  options.evictable_idle = 2s;
+  StartServer(options);
+  // Two kept-alive connections, both idle after a request.
+  auto first = Client(nullptr);
+  auto second = Client(nullptr);
+  ASSERT_TRUE(Get(*first, "/healthz").ok());
+  ASSERT_TRUE(Get(*second, "/healthz").ok());
+  ASSERT_EQ(server_->connections(), 2u);
+  // Idle for less than evictable_idle: kept, and a new client is refused.
+  EXPECT_FALSE(Get(*Client(nullptr), "/livez").ok());
+  // Once idle that long, a new client (a probe opens one per probe) is served: the first
+  // connection, idle the longest, is closed to make room.
+  std::this_thread::sleep_for(2100ms);
+  auto probe = Get(*Client(nullptr), "/livez");
+  ASSERT_TRUE(probe.ok()) << probe.error();
+  EXPECT_EQ(probe->status, 200u);
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() <= 2; }));
+  // The evicted client's next request goes out on a new connection, as after an idle timeout.
+  auto again = Get(*first, "/healthz");
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->status, 200u);
+
+  // Connections that are not idle between requests (here: accepted, nothing sent yet) are
+  // never evicted: with the limit full of them a new client is refused.
+  first->Close();
+  second->Close();
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+  namespace asio = boost::asio;
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> silent;
+  for (int i = 0; i < 2; ++i) {
+    silent.emplace_back(io).connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  }
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 2; }));
+  auto refused = Get(*Client(nullptr), "/livez");
+  EXPECT_FALSE(refused.ok());
+}
+
 TEST_F(ServerTest, SlowHeadersAreCutAtTheReadTimeout) {
   ServerOptions options;
   options.read_timeout = 500ms;

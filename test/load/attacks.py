@@ -35,6 +35,10 @@ Cases (one line each in the output, naming it and its figures):
                        just under the header limit without its end, and hold them: none is
                        answered or closed, and RSS grows by less than 200 KiB per connection
                        (read buffer 32 KiB, TLS about 76 KiB).
+  idle-keepalive-fill  a server of its own with --max-connections=100 (--quick) or 1000, filled
+                       with connections that got one answer and stay idle: a /livez probe on a
+                       new connection every 250 ms must be served once they have been idle for
+                       5 s (each new connection then closes the one idle the longest).
 
 Prints PASS:/FAIL: lines and "N passed, M failed"; exit status 0 only if all passed.
   --quick: 5 s floods (CTest). Default: 20 s floods.
@@ -300,6 +304,61 @@ def held_heads(port, n, hold_s):
     return len(socks), still_open, answered
 
 
+def idle_keepalive_fill(a, res):
+    """A server of its own with --max-connections=N; N TLS connections each get one answer and
+    then stay idle, kept alive. A probe opening a new connection every 250 ms is refused while
+    they are recent, and must be served once they have been idle for the server's evictable
+    idle time (5 s): each new connection then closes the one idle the longest."""
+    n, evictable_idle = a.fill_connections, 5.0
+    with harness.Stack(a.server, None, nodes=1, pods=1, resolution="5s",
+                       server_flags=["--max-connections=%d" % n]) as stack:
+        socks = []
+        for _ in range(n):
+            try:
+                s = tls_connect(stack.port)
+                s.sendall(HEAD + b"\r\n")
+                s.settimeout(5)
+                if status_of(s.recv(65536)) == 200:
+                    socks.append(s)
+                else:
+                    s.close()
+            except OSError:
+                pass
+        filled = time.monotonic()
+        outcomes = []  # (seconds since filled, served)
+        while time.monotonic() - filled < evictable_idle + 3:
+            t0 = time.monotonic()
+            ok = False
+            c = http.client.HTTPSConnection("127.0.0.1", stack.port, context=anon_context(),
+                                            timeout=1.0)
+            try:
+                c.request("GET", "/livez")
+                r = c.getresponse()
+                r.read()
+                ok = r.status == 200 and time.monotonic() - t0 <= 1.0
+            except Exception:  # noqa: BLE001 - a refused probe
+                ok = False
+            finally:
+                c.close()
+            outcomes.append((t0 - filled, ok))
+            time.sleep(max(0.0, 0.25 - (time.monotonic() - t0)))
+        early = [ok for t, ok in outcomes if t < evictable_idle - 0.5]
+        late = [ok for t, ok in outcomes if t > evictable_idle + 0.5]
+        first_ok = next((t for t, ok in outcomes if ok), None)
+        for s in socks:
+            s.close()
+        print("[idle-keepalive-fill] --max-connections=%d filled with %d idle kept-alive "
+              "connections; probe refused %d of %d times while they were idle < 5 s, served %d "
+              "of %d times after; first served %.1fs after the fill" % (
+                  n, len(socks), early.count(False), len(early), late.count(True), len(late),
+                  first_ok if first_ok is not None else float("nan")), flush=True)
+        res.check(len(socks) == n, "idle-keepalive-fill: %d of %d connections kept alive" %
+                  (len(socks), n))
+        res.check(len(late) > 0 and all(late),
+                  "idle-keepalive-fill: every probe served once the idle connections were idle "
+                  "for 5 s (%d of %d)" % (late.count(True), len(late)))
+
+
 def pipelining(port, seconds, connections):
     """Each connection writes GET /livez back to back without reading, for `seconds`, then reads
     what comes back for 2 s. Returns (requests written, responses read, statuses seen)."""
@@ -373,7 +432,8 @@ FLOODS = {
     "endless-headers": (HEAD, b"X-Header: a\r\n", {431}),
 }
 CASES = (["chunk-extension", "endless-trailers"] + list(ONE_SHOT) +
-         ["endless-obs-fold", "endless-headers", "pipelining-flood", "held-heads"])
+         ["endless-obs-fold", "endless-headers", "pipelining-flood", "held-heads",
+          "idle-keepalive-fill"])
 
 
 def run_case(name, a, stack, res):
@@ -473,6 +533,7 @@ def main():
     a.flood_seconds = 5.0 if a.quick else 20.0
     a.short_seconds = 1.0 if a.quick else 3.0
     a.held_connections = 200 if a.quick else 1000
+    a.fill_connections = 100 if a.quick else 1000
     only = [c for c in a.only.split(",") if c]
     for c in only:
         if c not in CASES:
@@ -480,17 +541,19 @@ def main():
     res = Results()
     t0 = time.monotonic()
     try:
-        with harness.Stack(a.server, None if a.no_fleet else a.fleet_dir, nodes=10, pods=10,
-                           resolution="5s" if a.no_fleet else "15s",
-                           server_flags=["--request-timeout=60s"]) as stack:
-            for name in CASES:
-                if only and name not in only:
-                    continue
-                run_case(name, a, stack, res)
-                if stack.server.poll() is not None:
-                    res.check(False, "server exited (%s): %s" % (stack.server.returncode,
-                                                                 stack.tail_log()))
-                    break
+        cases = [c for c in CASES if c != "idle-keepalive-fill" and (not only or c in only)]
+        if cases:
+            with harness.Stack(a.server, None if a.no_fleet else a.fleet_dir, nodes=10, pods=10,
+                               resolution="5s" if a.no_fleet else "15s",
+                               server_flags=["--request-timeout=60s"]) as stack:
+                for name in cases:
+                    run_case(name, a, stack, res)
+                    if stack.server.poll() is not None:
+                        res.check(False, "server exited (%s): %s" %
+                                  (stack.server.returncode, stack.tail_log()))
+                        break
+        if not only or "idle-keepalive-fill" in only:
+            idle_keepalive_fill(a, res)
     except Exception as e:  # noqa: BLE001 - reported as a failure with its reason
         res.check(False, "attacks run: %s: %s" % (type(e).__name__, e))
     print("[attacks] %.0fs total" % (time.monotonic() - t0))
