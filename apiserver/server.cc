@@ -74,7 +74,9 @@ struct Server::State {
   static void Accept(std::shared_ptr<State> self);
   void Register(Session* raw, const std::shared_ptr<Session>& s) {
     std::lock_guard<std::mutex> lock(mu);
-    sessions.emplace(raw, Entry{s});
+    Entry entry;
+    entry.session = s;
+    sessions.emplace(raw, std::move(entry));
   }
   void Unregister(Session* s) {
     std::function<void()> done;
