@@ -1,14 +1,55 @@
 #include "apiserver/http_parser.h"
 
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
 
 namespace apiserver {
 
 namespace http = boost::beast::http;
 
+namespace {
+
+HttpResponse Refusal(unsigned code, const char* reason, const char* message) {
+  ApiError e;
+  e.code = code;
+  e.reason = reason;
+  e.message = message;
+  return ErrorResponse(e);
+}
+
+}  // namespace
+
 void ApplyLimits(const ServerOptions& options, RequestParser& parser) {
   parser.header_limit(options.header_limit_bytes);
-  parser.body_limit(options.body_limit_bytes);
+  // A non-zero Content-Length fails the head itself with body_limit; chunked bodies are
+  // refused by RefuseHead before the parser sees a byte of them.
+  parser.body_limit(0);
+}
+
+std::size_t ReadBufferLimit(const ServerOptions& options) { return options.header_limit_bytes; }
+
+std::optional<HttpResponse> RefuseHead(const RequestParser& parser) {
+  const RequestMessage& message = parser.get();
+  if (message.count(http::field::transfer_encoding) > 0 ||
+      parser.content_length().value_or(0) > 0 || !parser.is_done()) {
+    return Refusal(413, "RequestEntityTooLarge", "request bodies are not accepted");
+  }
+  if (message.target().size() > kMaxTargetBytes) {
+    return Refusal(414, "RequestURITooLong", "request target too long");
+  }
+  return std::nullopt;
+}
+
+bool IsHealthProbe(http::verb method, std::string_view target) {
+  if (method != http::verb::get && method != http::verb::head) return false;
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (std::string_view probe : {"/healthz", "/livez", "/readyz"}) {
+    if (path.substr(0, probe.size()) != probe) continue;
+    if (path.size() == probe.size() || path[probe.size()] == '/') return true;
+  }
+  return false;
 }
 
 HttpRequest ToHttpRequest(const RequestMessage& message,
@@ -24,14 +65,29 @@ HttpRequest ToHttpRequest(const RequestMessage& message,
   return req;
 }
 
-std::optional<HttpResponse> LimitResponse(boost::beast::error_code ec) {
-  if (ec != http::error::header_limit && ec != http::error::body_limit) return std::nullopt;
-  HttpResponse r;
-  r.status = ec == http::error::header_limit ? 431 : 413;
-  r.content_type = "text/plain; charset=utf-8";
-  r.body = ec == http::error::header_limit ? "request header fields too large\n"
-                                           : "request body too large\n";
-  return r;
+std::optional<HttpResponse> ReadErrorResponse(boost::beast::error_code ec,
+                                              const RequestParser& parser,
+                                              std::string_view unparsed) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    // Beast parses the request line on its own only when it arrives whole in the first read;
+    // otherwise the unparsed bytes start with it.
+    if (parser.get().target().empty() &&
+        std::min(unparsed.find('\n'), unparsed.size()) > kMaxTargetBytes) {
+      return Refusal(414, "RequestURITooLong", "request line too long");
+    }
+    return Refusal(431, "RequestHeaderFieldsTooLarge", "request header fields too large");
+  }
+  if (ec == http::error::body_limit) {
+    return Refusal(413, "RequestEntityTooLarge", "request bodies are not accepted");
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == http::error::need_more) {
+    return std::nullopt;
+  }
+  if (ec.category() == make_error_code(http::error::bad_method).category()) {
+    return Refusal(400, "BadRequest", "malformed HTTP request");
+  }
+  return std::nullopt;
 }
 
 }  // namespace apiserver

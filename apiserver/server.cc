@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <list>
 #include <optional>
 
 namespace apiserver {
@@ -27,6 +28,9 @@ using tcp = asio::ip::tcp;
 
 // How long a connection accepted before Shutdown() may take to send its first request.
 constexpr std::chrono::milliseconds kDrainFirstRequest{5000};
+// A read buffer that grew beyond this for one large request head is released once that
+// request is answered; ordinary heads fit in it, so it is not reallocated for every request.
+constexpr std::size_t kKeptReadBuffer = 4 * 1024;
 
 namespace {
 int LocalAddressIndex() {
@@ -70,10 +74,18 @@ struct Server::State {
   std::atomic<uint64_t> response_bytes{0};  // bodies being written (max_response_bytes_pending)
   std::atomic<bool> draining_flag{false};
 
+  struct Entry {
+    std::weak_ptr<Session> session;
+    bool idle = false;
+    std::list<Session*>::iterator idle_at;             // its place in `idle` while idle
+    std::chrono::steady_clock::time_point idle_since;  // while idle
+  };
   std::mutex mu;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
-  bool draining = false;                                          // guarded by mu
-  std::function<void()> drained;                                  // guarded by mu
+  std::unordered_map<Session*, Entry> sessions;  // guarded by mu
+  // Kept-alive sessions waiting for their next request, the longest waiting first.
+  std::list<Session*> idle;       // guarded by mu
+  bool draining = false;          // guarded by mu
+  std::function<void()> drained;  // guarded by mu
 
   size_t Connections() {
     std::lock_guard<std::mutex> lock(mu);
@@ -82,16 +94,49 @@ struct Server::State {
   static void Accept(std::shared_ptr<State> self);
   void Register(Session* raw, const std::shared_ptr<Session>& s) {
     std::lock_guard<std::mutex> lock(mu);
-    sessions.emplace(raw, s);
+    Entry entry;
+    entry.session = s;
+    sessions.emplace(raw, std::move(entry));
   }
   void Unregister(Session* s) {
     std::function<void()> done;
     {
       std::lock_guard<std::mutex> lock(mu);
-      sessions.erase(s);
+      auto it = sessions.find(s);
+      if (it != sessions.end()) {
+        if (it->second.idle) idle.erase(it->second.idle_at);
+        sessions.erase(it);
+      }
       if (draining && sessions.empty() && drained) done = std::move(drained);
     }
     if (done) done();
+  }
+  // Moves a session onto or off the idle list.
+  void SetIdle(Session* s, bool is_idle) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = sessions.find(s);
+    if (it == sessions.end() || it->second.idle == is_idle) return;
+    if (is_idle) {
+      it->second.idle_at = idle.insert(idle.end(), s);
+      it->second.idle_since = std::chrono::steady_clock::now();
+    } else {
+      idle.erase(it->second.idle_at);
+    }
+    it->second.idle = is_idle;
+  }
+  // The session idle the longest, taken off the idle list; null when none has been idle for
+  // options.evictable_idle.
+  std::shared_ptr<Session> TakeLongestIdle() {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto idle_before = std::chrono::steady_clock::now() - options.evictable_idle;
+    while (!idle.empty()) {
+      Entry& entry = sessions.at(idle.front());
+      if (entry.idle_since > idle_before) return nullptr;  // the longest idle is too recent
+      idle.pop_front();
+      entry.idle = false;
+      if (auto session = entry.session.lock()) return session;
+    }
+    return nullptr;
   }
 };
 
@@ -102,7 +147,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
         state_(std::move(state)),
         ctx_(std::move(ctx)),
         executor_(socket.get_executor()),
-        tcp_(std::move(socket)) {}
+        tcp_(std::move(socket)),
+        buffer_(ReadBufferLimit(server_.options)) {}
   ~Session() {
     ReleaseResponseBytes();
     state_->Unregister(this);
@@ -118,6 +164,17 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // yet was accepted before the listener closed and its request may be on the way: it gets
   // kDrainFirstRequest to arrive and is then served with "Connection: close", as Go's
   // http.Server.Shutdown does for new connections. A request being handled finishes.
+  // Called at the connection limit on the session idle the longest: closes the connection if it
+  // still waits for its next request and none of that request has arrived (its client
+  // reconnects when it next needs to, as after the idle timeout); a request that began
+  // meanwhile is served.
+  void Evict() {
+    asio::dispatch(executor_, [self = shared_from_this()] {
+      if (self->busy_ || !self->awaiting_next_ || self->buffer_.size() > 0) return;
+      self->Tcp().close();
+    });
+  }
+
   void Drain() {
     asio::dispatch(executor_, [self = shared_from_this()] {
       if (self->busy_) return;
@@ -195,8 +252,13 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     // for the close_notify of a client that is not reading, and only because Shutdown() came
     // between the write and its completion.)
     if (draining && !first) return Tcp().close();
+    if (!first) {
+      awaiting_next_ = true;
+      server_.SetIdle(this, true);
+    }
     parser_.emplace();
     ApplyLimits(server_.options, *parser_);
+    head_ = false;
     // An idle keep-alive connection gets the idle timeout; a request, once started, is bounded
     // by the read timeout as a whole (the shorter of both applies to the first request).
     auto timeout = first ? server_.options.read_timeout : server_.options.idle_timeout;
@@ -206,34 +268,28 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
+  // The head is complete. No endpoint takes a body, so a request that announces one is refused
+  // here, before any byte of it is read; every other request is complete already.
   void OnHeader(beast::error_code ec, std::size_t) {
-    if (ec) return ReadFailed(ec);
-    Tcp().expires_after(server_.options.read_timeout);
-    http::async_read(*stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
-  }
-
-  void ReadFailed(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
-      return Close();
+    if (awaiting_next_) {
+      awaiting_next_ = false;
+      server_.SetIdle(this, false);
     }
-    if (auto r = LimitResponse(ec)) {
+    if (ec) return ReadFailed(ec);
+    if (auto refused = RefuseHead(*parser_)) {
       keep_alive_ = false;
-      return Write(std::move(*r), false);
+      return Write(std::move(*refused), false);
     }
-    Fail(ec, "read");
-  }
-
-  void OnRead(beast::error_code ec, std::size_t) {
-    if (ec) return ReadFailed(ec);
     RequestMessage msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == http::verb::head;
     HttpRequest req = ToHttpRequest(msg, peer_);
     busy_ = true;
     Tcp().expires_never();
-    if (server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
+    // Health probes bypass the in-flight cap: requests waiting on reviews must not make the
+    // kubelet's liveness probe fail and restart the pod.
+    const bool counted = !IsHealthProbe(msg.method(), req.target);
+    if (counted && server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
       server_.in_flight.fetch_sub(1);
       ApiError e;
       e.code = 429;
@@ -243,13 +299,30 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       r.headers.emplace_back("Retry-After", "1");
       return Write(std::move(r), false);
     }
-    server_.handler.Handle(std::move(req), [self = shared_from_this()](HttpResponse r) {
+    server_.handler.Handle(std::move(req), [self = shared_from_this(), counted](HttpResponse r) {
       // Admitted where it was produced, before it waits for the strand: a large body that does
       // not fit the budget is dropped at once instead of queueing with many others.
       self->Admit(r);
-      asio::post(self->executor_,
-                 [self, r = std::move(r)]() mutable { self->Write(std::move(r), true); });
+      asio::post(self->executor_, [self, counted, r = std::move(r)]() mutable {
+        self->Write(std::move(r), counted);
+      });
     });
+  }
+
+  void ReadFailed(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout) {
+      return Close();
+    }
+    const auto unparsed = buffer_.data();
+    if (auto r = ReadErrorResponse(
+            ec, *parser_,
+            std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()))) {
+      keep_alive_ = false;
+      buffer_.clear();
+      return Write(std::move(*r), false);
+    }
+    Fail(ec, "read");
   }
 
   // Reserves the body's bytes in the server-wide budget; false when it does not fit (a body of
@@ -323,6 +396,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     ReleaseResponseBytes();
     if (ec) return Fail(ec, "write");
     if (!keep) return Close();
+    if (buffer_.capacity() > kKeptReadBuffer) buffer_.shrink_to_fit();
     Read(false);
   }
 
@@ -349,7 +423,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
   std::optional<asio::steady_timer> hello_timer_;
   std::optional<asio::ssl::stream<beast::tcp_stream>> stream_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  // at most ReadBufferLimit() bytes
   std::optional<RequestParser> parser_;
   std::shared_ptr<const PeerCertificates> peer_;
   std::shared_ptr<void> response_;
@@ -359,7 +433,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   bool keep_alive_ = true;
   bool head_ = false;
   bool busy_ = false;
-  bool served_ = false;  // a response was written: the connection is a kept-alive one
+  bool served_ = false;         // a response was written: the connection is a kept-alive one
+  bool awaiting_next_ = false;  // kept alive and reading its next request (on the idle list)
 };
 
 Server::Server(asio::io_context& io, ServerOptions options, TlsContextProvider& tls,
@@ -459,7 +534,17 @@ void Server::State::Accept(std::shared_ptr<State> self) {
       return;
     }
     self->accept_delay = std::chrono::milliseconds(0);
-    if (self->Connections() >= self->options.max_connections) {
+    bool admit = self->Connections() < self->options.max_connections;
+    if (!admit) {
+      // At the limit the connection idle the longest makes room, as nginx does when its
+      // connections run out: otherwise idle keep-alive connections (cheap to hold open) could
+      // keep every new client out, the kubelet's probes included.
+      if (auto victim = self->TakeLongestIdle()) {
+        victim->Evict();
+        admit = true;
+      }
+    }
+    if (!admit) {
       socket.close(ec);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
@@ -487,8 +572,8 @@ void Server::Shutdown(std::function<void()> drained) {
     if (state_->draining) return;
     state_->draining = true;
     state_->draining_flag.store(true);
-    for (auto& [ptr, weak] : state_->sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
+    for (auto& [ptr, entry] : state_->sessions) {
+      if (auto s = entry.session.lock()) live.push_back(std::move(s));
     }
     if (state_->sessions.empty()) {
       call_now = true;

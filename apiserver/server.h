@@ -1,12 +1,17 @@
 // HTTPS/1.1 server on Boost.Beast in the shape of Beast's advanced server examples: one
 // self-owning Session per connection living exactly as long as an async operation holds
 // shared_from_this(), all of a session's work on its own strand, a deadline before every
-// handshake/read/write, limits on header and body size, keep-alive, a server-wide cap on
-// requests being handled at once (excess requests get 429 with Retry-After), a cap on open
-// connections (excess connections are closed at once), and a server-wide budget for response
-// bytes waiting to be written, so clients that stop reading cannot hold unbounded memory (a
-// response that does not fit while others are pending gets 429 instead). When accept fails (out
-// of file descriptors), accepting backs off (5 ms doubling to 1 s) instead of spinning.
+// handshake/read/write, a limit on the request head and on each connection's read buffer (no
+// request body is accepted: one announced gets 413 right after the headers, unread), a limit on
+// the request target (414), a 400 for a malformed request, keep-alive, a server-wide cap on
+// requests being handled at once (excess requests get 429 with Retry-After; health probes are
+// exempt), a cap on open connections (at the cap the connection idle the longest between
+// requests, if idle for evictable_idle, is closed to make room; otherwise the new connection is
+// closed at once), and
+// a server-wide budget for response bytes waiting to be written, so clients that stop reading
+// cannot hold unbounded memory (a response that does not fit while others are pending gets 429
+// instead). When accept fails (out of file descriptors), accepting backs off (5 ms doubling to
+// 1 s) instead of spinning.
 //
 // Client certificates are requested but not required; the presented chain is handed to the
 // Handler unverified (authentication verifies it against the right CA, so a bad certificate is
@@ -72,12 +77,19 @@ struct ServerOptions {
   // Keep-alive: how long an idle connection may wait for its next request.
   std::chrono::milliseconds idle_timeout{90000};
   std::chrono::milliseconds write_timeout{60000};
-  uint32_t header_limit_bytes = 256 * 1024;
-  // No endpoint takes a request body; this only bounds what an unauthenticated client can make
-  // the server buffer per connection.
-  uint64_t body_limit_bytes = 64 * 1024;
+  // Request line and headers together, and the most a connection's read buffer holds. Requests
+  // to a metrics API carry small heads (a bearer token of 1-4 KiB, or the front proxy's
+  // X-Remote-* headers: one line per group); 32 KiB leaves room for a user in several hundred
+  // groups and is nginx's default total (4 x 8 KiB), against Go's 1 MiB.
+  uint32_t header_limit_bytes = 32 * 1024;
   uint32_t max_requests_in_flight = 400;
   uint32_t max_connections = 10000;
+  // At max_connections a new connection closes the kept-alive one idle the longest, if it has
+  // waited this long for its next request: idle keep-alive connections (the issue 14 attack:
+  // 10,000 of them, each pinged once per idle period) cannot keep the kubelet's probes out,
+  // while clients busy on their connections (an HPA, the aggregator) keep them during a flood of
+  // new connections.
+  std::chrono::milliseconds evictable_idle{5000};
   // Response bodies written but not yet taken by their clients, summed over connections. A
   // response larger than small_response_bytes that would exceed it while others are pending is
   // replaced by a 429 (one response alone is always sent, whatever its size).

@@ -51,13 +51,6 @@ constexpr const char* kDefaultCiphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-std::string FileStamp(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return "missing";
-  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
-         std::to_string(st.st_size) + "/" + std::to_string(st.st_ino);
-}
-
 base::Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return base::MakeError("read " + path + ": cannot open");
@@ -191,6 +184,13 @@ base::Result<SniCertKey> ParseSniCertKey(const std::string& value) {
   out.cert_file = files[0];
   out.key_file = files[1];
   return out;
+}
+
+std::string FileStamp(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "missing";
+  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
+         std::to_string(st.st_size) + "/" + std::to_string(st.st_ino);
 }
 
 base::Result<std::string> OpenSslCipherList(const std::vector<std::string>& go_names) {

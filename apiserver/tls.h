@@ -62,6 +62,9 @@ base::Result<std::string> OpenSslCipherList(const std::vector<std::string>& go_n
 base::Result<std::pair<std::string, std::string>> EnsureSelfSignedCertificate(
     const std::string& cert_dir, const std::vector<std::string>& extra_names);
 
+// "<mtime>/<size>/<inode>" of a file, or "missing": what reloads compare to see a change.
+std::string FileStamp(const std::string& path);
+
 class ServingCertificates final : public TlsContextProvider {
  public:
   // Loads the files once (after EnsureSelfSignedCertificate when no cert_file is given); fails

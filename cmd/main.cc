@@ -24,6 +24,7 @@
 
 #include "apiserver/api_handler.h"
 #include "apiserver/auth.h"
+#include "apiserver/auth_config_reloader.h"
 #include "apiserver/health.h"
 #include "apiserver/metrics_api.h"
 #include "apiserver/openapi.h"
@@ -194,16 +195,13 @@ int main(int argc, char** argv) {
   // Serving.
   auto certs =
       Unwrap(apiserver::ServingCertificates::Create(api_options.tls, clock), "serving certificate");
-  auto apply_auth_config = [&](const kube::AuthenticationConfig* from_cluster) {
-    auto merged = api_options.AuthenticationConfig(from_cluster);
-    if (!merged.ok()) return spdlog::error("authentication config: {}", merged.error());
-    auto compiled = apiserver::CompiledAuthConfig::Compile(*merged);
-    if (!compiled.ok()) return spdlog::error("authentication config: {}", compiled.error());
-    authenticator.SetConfig(*compiled);
-    certs->SetClientCas({merged->client_ca_pem, merged->requestheader_client_ca_pem});
-    spdlog::info("authentication config applied (client CA: {}, front proxy: {})",
-                 merged->client_ca_pem.empty() ? "no" : "yes",
-                 merged->requestheader_client_ca_pem.empty() ? "no" : "yes");
+  // The CA files given by flag are re-read when they change (checked every second), the
+  // ConfigMap when the watcher sees a new version.
+  apiserver::AuthConfigReloader auth_config(api_options, authenticator, *certs);
+  auto apply_auth_config = [&](std::shared_ptr<const kube::AuthenticationConfig> from_cluster) {
+    if (base::Status st = auth_config.Apply(std::move(from_cluster)); !st.ok()) {
+      spdlog::error("{}", st.message());
+    }
   };
   apply_auth_config(nullptr);
   std::unique_ptr<kube::AuthenticationConfigWatcher> auth_watcher;
@@ -295,10 +293,13 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < thread_count; ++i) threads.emplace_back([&io] { io.run(); });
   threads.emplace_back([&scrape_io] { scrape_io.run(); });
+  if (!api_options.client_ca_file.empty() || !api_options.requestheader_client_ca_file.empty()) {
+    auth_config.Start(io);
+  }
 
   if (auth_watcher) {
     auth_watcher->Start([&](std::shared_ptr<const kube::AuthenticationConfig> config) {
-      apply_auth_config(config.get());
+      apply_auth_config(std::move(config));
     });
     // k8s.io/apiserver does not serve before it has the cluster's authentication config.
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -377,6 +378,7 @@ int main(int argc, char** argv) {
     node_informer->Stop();
     pod_informer->Stop();
     if (auth_watcher) auth_watcher->Stop();
+    auth_config.Stop();
     work.reset();
     scrape_work.reset();
     io.stop();

@@ -53,6 +53,14 @@ constexpr std::size_t kStreamChunk = 16 * 1024;
 // A kept-alive connection's read buffer larger than this is released between requests.
 constexpr std::size_t kMaxIdleBuffer = 8 * 1024;
 
+// The most raw bytes a response body may take on the wire (chunk-size lines, extensions and
+// trailers included) for a decoded limit of `max_body` (0 = no limit): the limit plus an eighth
+// for framing (Go servers write chunks of about 2 KiB, 0.3 % of framing) plus a read buffer.
+std::size_t WireBodyLimit(std::size_t max_body, std::size_t read_buffer) {
+  if (max_body == 0) return 0;
+  return max_body + max_body / 8 + read_buffer;
+}
+
 bool IsIpLiteral(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
@@ -239,7 +247,9 @@ class HttpClientImpl final : public HttpClient {
         host_port_(endpoint_.HostPort()),
         host_is_ip_(IsIpLiteral(endpoint_.host)),
         resolver_(strand_),
-        resolve_timer_(strand_) {}
+        resolve_timer_(strand_) {
+    buffer_.max_size(options_.max_header_bytes);
+  }
 
   void Send(Request request, Clock::time_point deadline, std::size_t max_body_bytes,
             std::function<void(base::Result<Response>)> done) override {
@@ -540,6 +550,9 @@ class HttpClientImpl final : public HttpClient {
     if (ec == http::error::header_limit)
       return "response header exceeds limit of " + std::to_string(options_.max_header_bytes) +
              " bytes";
+    if (ec == http::error::buffer_overflow) {
+      return "chunk header or trailer exceeds " + std::to_string(buffer_.max_size()) + " bytes";
+    }
     if (ec == http::error::end_of_stream) return "connection closed before response";
     if (ec == http::error::partial_message) return "connection closed mid-response";
     if (ec.category() == beast::http::make_error_code(http::error::bad_version).category())
@@ -576,9 +589,20 @@ class HttpClientImpl final : public HttpClient {
       // parser (one copy instead of two, and reads as large as the TLS records).
       if (auto f = co_await ReadBody(stream, *length, call.max_body_bytes, out.body)) co_return f;
     } else {
-      // Chunked, or delimited by the end of the connection: let Beast decode it.
-      auto [bec, bn] = co_await http::async_read(stream, buffer_, parser, kTuple);
-      if (bec) co_return Failure{"read", ReadCause(bec, call.max_body_bytes)};
+      // Chunked, or delimited by the end of the connection: let Beast decode it, read by read.
+      // A chunk-size line (with its extensions) or the trailer section must fit in buffer_,
+      // and the bytes on the wire are counted, so framing cannot grow past the limit either.
+      const std::size_t wire_limit = WireBodyLimit(call.max_body_bytes, buffer_.max_size());
+      std::size_t wire = 0;
+      while (!parser.is_done()) {
+        auto [bec, bn] = co_await http::async_read_some(stream, buffer_, parser, kTuple);
+        if (bec) co_return Failure{"read", ReadCause(bec, call.max_body_bytes)};
+        wire += bn;
+        if (wire_limit > 0 && wire > wire_limit) {
+          co_return Failure{
+              "read", "body exceeds limit of " + std::to_string(call.max_body_bytes) + " bytes"};
+        }
+      }
       out.body = std::move(parser.get().body());
     }
     auto& msg = parser.get();
@@ -667,6 +691,8 @@ class HttpClientImpl final : public HttpClient {
     }
     if (!stream_buffer_) stream_buffer_ = std::make_unique<char[]>(kStreamChunk);
     std::size_t total = 0;
+    const std::size_t wire_limit = WireBodyLimit(call.max_body_bytes, buffer_.max_size());
+    std::size_t wire = 0;
     while (!parser.is_done()) {
       parser.get().body().data = stream_buffer_.get();
       parser.get().body().size = kStreamChunk;
@@ -674,12 +700,13 @@ class HttpClientImpl final : public HttpClient {
       auto [rec, rn] = co_await http::async_read_some(stream, buffer_, parser, kTuple);
       if (rec == http::error::need_buffer) rec = {};
       std::size_t got = kStreamChunk - parser.get().body().size;
+      wire += rn;
+      total += got;
+      if (call.max_body_bytes > 0 && (total > call.max_body_bytes || wire > wire_limit)) {
+        co_return Failure{
+            "read", "body exceeds limit of " + std::to_string(call.max_body_bytes) + " bytes"};
+      }
       if (got > 0) {
-        total += got;
-        if (call.max_body_bytes > 0 && total > call.max_body_bytes) {
-          co_return Failure{
-              "read", "body exceeds limit of " + std::to_string(call.max_body_bytes) + " bytes"};
-        }
         if (call.handlers.on_data &&
             !call.handlers.on_data(std::string_view(stream_buffer_.get(), got))) {
           stopped = true;
@@ -745,7 +772,9 @@ class HttpClientImpl final : public HttpClient {
   };
   std::unique_ptr<SSL_SESSION, SessionFree> session_;  // last resumable TLS session
   bool connected_ = false;
-  beast::flat_buffer buffer_;  // read buffer, kept across requests
+  // Read buffer, kept across requests; at most max_header_bytes, which bounds what a response
+  // head, a chunk-size line with its extensions and a trailer section can each take.
+  beast::flat_buffer buffer_;
   std::string request_bytes_;  // the serialized request being sent, storage reused
   std::unique_ptr<char[]> stream_buffer_;
   std::deque<Call> queue_;

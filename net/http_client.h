@@ -102,6 +102,8 @@ struct Response {
 struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds handshake_timeout{5000};
+  // The response head; also the most the read buffer holds, so a chunk-size line with its
+  // extensions, or a trailer section, longer than this fails the read.
   std::size_t max_header_bytes = 64 * 1024;
   TokenProvider token;  // adds "Authorization: Bearer ..." when it returns non-empty
   std::string user_agent = "cpp-metrics-server";
@@ -125,14 +127,17 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
 
   // Sends `request` and reads the whole response. `deadline` bounds everything (connect,
   // handshake, write, read; connect and handshake are further bounded by their ClientOptions
-  // timeouts); `max_body_bytes` caps the body (0 = no cap). A kept-alive connection is reused;
+  // timeouts); `max_body_bytes` caps the body (0 = no cap): the decoded body, and the bytes on
+  // the wire after the head (chunk-size lines, extensions and trailers included) at the cap plus
+  // an eighth plus max_header_bytes. A kept-alive connection is reused;
   // when a reused connection turns out to be closed by the server before any byte of the
   // response arrived, the request is sent once more on a fresh connection (for any method).
   // Calls queued while one is in flight run in order. Any status code is a successful
   // Response. Errors read "<host:port>: <phase>: <cause>" with phase one of resolve, connect,
   // handshake, write, read, e.g. "10.0.0.5:10250: handshake: certificate verify failed
   // (hostname mismatch)", "10.0.0.5:10250: read: timed out",
-  // "10.0.0.5:10250: read: body exceeds limit of 1048576 bytes"; a cancelled call gets
+  // "10.0.0.5:10250: read: body exceeds limit of 1048576 bytes",
+  // "10.0.0.5:10250: read: chunk header or trailer exceeds 65536 bytes"; a cancelled call gets
   // "<host:port>: cancelled".
   virtual void Send(Request request, std::chrono::steady_clock::time_point deadline,
                     std::size_t max_body_bytes,
@@ -142,7 +147,8 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
   // the decoded body). `connect_deadline` bounds, from when the call starts running, everything
   // up to and including the response headers; `idle_timeout` bounds the wait for each read of
   // the body ("read: idle timeout after Nms"); `max_body_bytes` caps the whole decoded stream
-  // (0 = no cap). `done` gets Ok when the server ended the stream cleanly or a handler returned
+  // (0 = no cap) and its bytes on the wire as for Send; the read buffer bounds the framing
+  // either way. `done` gets Ok when the server ended the stream cleanly or a handler returned
   // false, else the error. A stream occupies the client's connection until it ends (queued
   // calls wait), so watches want a client of their own. A stream stopped by a handler closes
   // the connection.

@@ -41,7 +41,9 @@ for f in "${fuzzers[@]}"; do
   mkdir -p "$scratch/$f" "$build_dir/findings/$f"
   log="$build_dir/findings/$f.log"
   rc=0
-  "$build_dir/test/fuzz/${f}_fuzzer" "$scratch/$f" "test/fuzz/corpus/$f" \
+  dict=()  # a fuzzer's dictionary of format tokens, when it has one
+  [ -f "test/fuzz/$f.dict" ] && dict=(-dict="test/fuzz/$f.dict")
+  "$build_dir/test/fuzz/${f}_fuzzer" "$scratch/$f" "test/fuzz/corpus/$f" "${dict[@]}" \
     -max_total_time="$seconds" -max_len="${max_len[$f]}" -timeout=5 -rss_limit_mb=2048 \
     -artifact_prefix="$build_dir/findings/$f/" -print_final_stats=1 >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

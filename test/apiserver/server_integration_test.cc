@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,10 +19,12 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "apiserver/api_handler.h"
+#include "apiserver/http_parser.h"
 #include "apiserver/tls.h"
 #include "net/http_client.h"
 #include "test/testing/temp_dir.h"
@@ -334,9 +337,16 @@ TEST_F(ServerTest, RequestsBeyondTheInFlightCapGet429) {
                     [&](base::Result<net::Response> r) { slow_result.set_value(std::move(r)); });
   ASSERT_TRUE(gated_.WaitHeld(1));
   auto other = Client(nullptr);
-  auto r = Get(*other, "/healthz");
+  auto r = Get(*other, "/apis/metrics.k8s.io/v1beta1/nodes");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->status, 429u);
+  // Health probes are not counted: the kubelet's liveness probe is answered meanwhile.
+  for (const char* probe : {"/livez", "/readyz?verbose", "/healthz"}) {
+    auto p = Get(*Client(nullptr), probe);
+    ASSERT_TRUE(p.ok()) << p.error();
+    EXPECT_EQ(p->status, 200u) << probe;
+  }
+  EXPECT_EQ(server_->requests_in_flight(), 1u);
   gated_.ReleaseAll();
   auto done = slow_result.get_future().get();
   ASSERT_TRUE(done.ok());
@@ -344,6 +354,18 @@ TEST_F(ServerTest, RequestsBeyondTheInFlightCapGet429) {
   auto after = Get(*other, "/healthz");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 200u);
+}
+
+TEST(HttpParserTest, HealthProbesAreTheHealthPathsAndTheirChecks) {
+  using boost::beast::http::verb;
+  for (const char* target : {"/livez", "/readyz?verbose", "/healthz", "/livez/ping", "/readyz/"}) {
+    EXPECT_TRUE(IsHealthProbe(verb::get, target)) << target;
+  }
+  EXPECT_TRUE(IsHealthProbe(verb::head, "/livez"));
+  for (const char* target : {"/livezz", "/apis/livez", "/", "/metrics", "/readyzz?x=/"}) {
+    EXPECT_FALSE(IsHealthProbe(verb::get, target)) << target;
+  }
+  EXPECT_FALSE(IsHealthProbe(verb::post, "/livez"));
 }
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequests) {
@@ -600,26 +622,249 @@ TEST_F(ServerTest, StalledReadersCannotHoldMoreThanTheResponseBudget) {
   EXPECT_EQ(again->body.size(), kBigBody);
 }
 
-TEST_F(ServerTest, RequestBodiesBeyondTheLimitAreRefused) {
+// What a raw TLS client got back: the bytes the server sent until it closed the connection, and
+// how many bytes the client managed to send.
+struct RawOutcome {
+  std::string response;
+  bool closed = false;
+  size_t sent = 0;
+  unsigned Status() const {
+    if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) return 0;
+    return static_cast<unsigned>(std::stoul(response.substr(9, 3)));
+  }
+  std::string Body() const {
+    auto at = response.find("\r\n\r\n");
+    return at == std::string::npos ? "" : response.substr(at + 4);
+  }
+};
+
+// Sends `head` on a new TLS connection, then `filler` repeated up to `filler_bytes` (as an
+// attacker would, whether or not the server reads), then reads what the server answers until it
+// closes the connection. After `limit` the socket is shut down, so a server that neither reads,
+// answers nor closes fails the test (closed == false) instead of hanging it.
+RawOutcome RawExchange(uint16_t port, const std::string& head, const std::string& filler = "",
+                       size_t filler_bytes = 0, std::chrono::milliseconds limit = 10s) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  asio::ssl::stream<asio::ip::tcp::socket> s(io, ctx);
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  s.set_verify_mode(asio::ssl::verify_none);
+  s.handshake(asio::ssl::stream_base::client);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  bool timed_out = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_for(lock, limit, [&] { return finished; })) {
+      timed_out = true;
+      ::shutdown(s.next_layer().native_handle(), SHUT_RDWR);
+    }
+  });
+  RawOutcome out;
+  boost::system::error_code ec;
+  asio::write(s, asio::buffer(head), ec);
+  if (!ec) out.sent = head.size();
+  std::string piece;
+  while (!filler.empty() && piece.size() < 16 * 1024) piece += filler;
+  while (!ec && !piece.empty() && out.sent - head.size() < filler_bytes) {
+    asio::write(s, asio::buffer(piece), ec);
+    if (!ec) out.sent += piece.size();
+  }
+  char buf[16384];
+  for (;;) {
+    boost::system::error_code rec;
+    size_t n = s.read_some(asio::buffer(buf), rec);
+    out.response.append(buf, n);
+    if (rec) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    finished = true;
+    out.closed = !timed_out;
+  }
+  cv.notify_all();
+  watchdog.join();
+  return out;
+}
+
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+const std::string kLivez = "GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+
+TEST_F(ServerTest, RequestBodiesAreRefusedAfterTheHeaders) {
   StartServer();
   net::Request post;
   post.method = boost::beast::http::verb::post;
   post.target = "/apis/metrics.k8s.io/v1beta1/pods";
   post.content_type = "application/json";
-  // Within the limit, the body is read and the request is handled (403: anonymous).
-  post.body.assign(ServerOptions().body_limit_bytes, 'x');
-  auto within = Client(nullptr)->SendSync(post, 10s, 0);
-  ASSERT_TRUE(within.ok()) << within.error();
-  EXPECT_EQ(within->status, 403u);
-  // One byte more: 413 as soon as the headers announce it, and the connection is closed, so
-  // the client may instead see its write of the body fail; either way it is not handled.
-  post.body.push_back('x');
-  auto beyond = Client(nullptr)->SendSync(post, 10s, 0);
-  if (beyond.ok()) {
-    EXPECT_EQ(beyond->status, 413u);
+  // No endpoint takes a body: one byte is refused as soon as the headers announce it, with a
+  // Status, and the connection is closed, so the client may instead see its write of the body
+  // fail; either way the request is not handled.
+  post.body = "x";
+  auto one = Client(nullptr)->SendSync(post, 10s, 0);
+  if (one.ok()) {
+    EXPECT_EQ(one->status, 413u);
+    auto status = json::parse(one->body);
+    EXPECT_EQ(status["kind"], "Status");
+    EXPECT_EQ(status["code"], 413);
+    EXPECT_EQ(status["reason"], "RequestEntityTooLarge");
   } else {
-    EXPECT_NE(beyond.error().find("write"), std::string::npos) << beyond.error();
+    EXPECT_NE(one.error().find("write"), std::string::npos) << one.error();
   }
+  // Content-Length: 0 (what some clients send with a bodiless POST) is not a body.
+  post.body.clear();
+  auto empty = Client(nullptr)->SendSync(post, 10s, 0);
+  ASSERT_TRUE(empty.ok()) << empty.error();
+  EXPECT_EQ(empty->status, 403u);  // handled: anonymous
+
+  // Any Transfer-Encoding, chunked or not, whatever follows: 413 and closed, the body unread.
+  for (const char* te : {"chunked", "gzip", "gzip, chunked", "identity"}) {
+    SCOPED_TRACE(te);
+    RawOutcome r =
+        RawExchange(server_->port(), kLivez + "Transfer-Encoding: " + te + "\r\n\r\n0\r\n\r\n");
+    EXPECT_EQ(r.Status(), 413u) << r.response;
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(json::parse(r.Body())["reason"], "RequestEntityTooLarge");
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+}
+
+// The reproducer of issue 14: an endless chunk-size line (a chunk extension that never ends).
+// The server used to buffer all of it (2 GiB in 20 s over 4 connections); now it answers 413
+// after the headers and closes, having read at most its read buffer of the rest.
+TEST_F(ServerTest, EndlessChunkExtensionIsRefusedAtTheHeaders) {
+  StartServer();
+  const long rss_before = RssKib();
+  RawOutcome r = RawExchange(server_->port(), kLivez + "Transfer-Encoding: chunked\r\n\r\n1;", "a",
+                             size_t{256} << 20);
+  // The client's writes fail once the server has closed: far fewer than the 256 MiB offered
+  // get out (socket buffers only), and the answer, when it survives the reset, is the 413.
+  EXPECT_LT(r.sent, size_t{32} << 20);
+  EXPECT_TRUE(r.closed);
+  if (!r.response.empty()) {
+    EXPECT_EQ(r.Status(), 413u) << r.response;
+  }
+  EXPECT_LT(RssKib() - rss_before, 32 * 1024) << "KiB of RSS growth";
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+}
+
+TEST_F(ServerTest, LongTargetsGet414BeforeAuthentication) {
+  StartServer();
+  auto client = Client(nullptr);
+  const std::string path = "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=";
+  // Within kMaxTargetBytes: authenticated as usual (a forged token is 401).
+  auto within = Get(*client, path + std::string(kMaxTargetBytes - path.size(), 'a'),
+                    {{"Authorization", "Bearer forged"}});
+  ASSERT_TRUE(within.ok()) << within.error();
+  EXPECT_EQ(within->status, 401u);
+  // One byte more: 414 with a Status, before authentication looks at the token.
+  auto beyond = Get(*Client(nullptr), path + std::string(kMaxTargetBytes - path.size() + 1, 'a'),
+                    {{"Authorization", "Bearer forged"}});
+  ASSERT_TRUE(beyond.ok()) << beyond.error();
+  EXPECT_EQ(beyond->status, 414u);
+  EXPECT_EQ(json::parse(beyond->body)["reason"], "RequestURITooLong");
+  // A request line longer than the header limit itself: 414 too, not 431.
+  RawOutcome huge = RawExchange(server_->port(), "GET /livez?" + std::string(40 * 1024, 'a') +
+                                                     " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(huge.Status(), 414u) << huge.response.substr(0, 200);
+  // The request-duration metric never saw them.
+  EXPECT_EQ(registry_.Render().find("code=\"414\""), std::string::npos);
+}
+
+TEST_F(ServerTest, HeadsAreBoundedByTheHeaderLimit) {
+  StartServer();
+  // 20 KiB of headers (a user in hundreds of groups) fits the 32 KiB limit.
+  std::vector<std::pair<std::string, std::string>> groups;
+  for (int i = 0; i < 400; ++i) groups.emplace_back("X-Remote-Group", std::string(40, 'g'));
+  auto big = Get(*Client(nullptr), "/livez", groups);
+  ASSERT_TRUE(big.ok()) << big.error();
+  EXPECT_EQ(big->status, 200u);
+  // Header lines for ever: 431 once the limit is reached; the rest is never read.
+  RawOutcome endless = RawExchange(server_->port(), kLivez, "X-Header: a\r\n", size_t{64} << 20);
+  EXPECT_LT(endless.sent, size_t{32} << 20);
+  if (!endless.response.empty()) {
+    EXPECT_EQ(endless.Status(), 431u) << endless.response;
+  }
+  EXPECT_TRUE(endless.closed);
+  // The same after a request line too long to arrive whole in the first read (Beast then parses
+  // it with the fields): still 431, the request line itself being short of kMaxTargetBytes.
+  RawOutcome after_long_line = RawExchange(
+      server_->port(), "GET /livez?" + std::string(2000, 'a') + " HTTP/1.1\r\nHost: x\r\n",
+      "X-Header: a\r\n", size_t{1} << 20);
+  if (!after_long_line.response.empty()) {
+    EXPECT_EQ(after_long_line.Status(), 431u) << after_long_line.response;
+  }
+  EXPECT_TRUE(after_long_line.closed);
+}
+
+TEST_F(ServerTest, MalformedRequestsGet400AndTheConnectionCloses) {
+  StartServer();
+  const std::pair<const char*, std::string> cases[] = {
+      {"content-length and chunked",
+       kLivez + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"two content-lengths", kLivez + "Content-Length: 0\r\nContent-Length: 5\r\n\r\n"},
+      {"bare LF", "GET /livez HTTP/1.1\nHost: 127.0.0.1\n\n"},
+      {"NUL in a header", kLivez + std::string("X-Nul: a\0b\r\n\r\n", 13)},
+      {"bad version", "GET /livez HTTP/1.11\r\nHost: x\r\n\r\n"},
+      {"space in a header name", kLivez + "X Bad: a\r\n\r\n"},
+  };
+  for (const auto& [name, request] : cases) {
+    SCOPED_TRACE(name);
+    RawOutcome r = RawExchange(server_->port(), request);
+    EXPECT_EQ(r.Status(), 400u) << r.response;
+    EXPECT_EQ(json::parse(r.Body())["reason"], "BadRequest");
+    EXPECT_TRUE(r.closed);
+  }
+}
+
+TEST_F(ServerTest, AtTheConnectionLimitTheLongestIdleConnectionMakesRoom) {
+  ServerOptions options;
+  options.max_connections = 2;
+  options.evictable_idle = 2s;
+  StartServer(options);
+  // Two kept-alive connections, both idle after a request.
+  auto first = Client(nullptr);
+  auto second = Client(nullptr);
+  ASSERT_TRUE(Get(*first, "/healthz").ok());
+  ASSERT_TRUE(Get(*second, "/healthz").ok());
+  ASSERT_EQ(server_->connections(), 2u);
+  // Idle for less than evictable_idle: kept, and a new client is refused.
+  EXPECT_FALSE(Get(*Client(nullptr), "/livez").ok());
+  // Once idle that long, a new client (a probe opens one per probe) is served: the first
+  // connection, idle the longest, is closed to make room.
+  std::this_thread::sleep_for(2100ms);
+  auto probe = Get(*Client(nullptr), "/livez");
+  ASSERT_TRUE(probe.ok()) << probe.error();
+  EXPECT_EQ(probe->status, 200u);
+  EXPECT_TRUE(WaitFor([&] { return server_->connections() <= 2; }));
+  // The evicted client's next request goes out on a new connection, as after an idle timeout.
+  auto again = Get(*first, "/healthz");
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->status, 200u);
+
+  // Connections that are not idle between requests (here: accepted, nothing sent yet) are
+  // never evicted: with the limit full of them a new client is refused.
+  first->Close();
+  second->Close();
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
+  namespace asio = boost::asio;
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> silent;
+  for (int i = 0; i < 2; ++i) {
+    silent.emplace_back(io).connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  }
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 2; }));
+  auto refused = Get(*Client(nullptr), "/livez");
+  EXPECT_FALSE(refused.ok());
 }
 
 TEST_F(ServerTest, SlowHeadersAreCutAtTheReadTimeout) {

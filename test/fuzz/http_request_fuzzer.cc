@@ -7,12 +7,15 @@
 //
 // Input: the first byte picks the client certificate of the connection (modulo 4: none, the
 // front proxy's, a system:masters client's, one from an unknown CA); the rest is what the client
-// sends. Invariants: a limit error answers 431/413; every request gets exactly one response,
+// sends. Invariants: the parser never needs more unconsumed bytes than a connection's read
+// buffer holds (ReadBufferLimit); a request announcing a body is refused after its head (413)
+// and no body byte is parsed; a limit or syntax error answers 400/413/414/431; every other
+// request gets exactly one response,
 // synchronously (no token reviewer), with a known status and a Content-Type; JSON bodies parse
 // (a 304 has none); the server's own metrics keep a bounded number of series whatever the
 // requests.
-#include <nlohmann/json.hpp>
 #include <openssl/pem.h>
+#include <nlohmann/json.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -76,13 +79,13 @@ struct Fixture {
     peers[1] = Peer(Issue(*proxy_ca, "front-proxy-client", {}));
     peers[2] = Peer(Issue(*client_ca, "admin", {"system:masters"}));
     peers[3] = Peer(Issue(*other_ca, "admin", {"system:masters"}));
-    health.Add("ping", apiserver::HealthChecks::kHealthz | apiserver::HealthChecks::kLivez |
-                           apiserver::HealthChecks::kReadyz,
+    health.Add("ping",
+               apiserver::HealthChecks::kHealthz | apiserver::HealthChecks::kLivez |
+                   apiserver::HealthChecks::kReadyz,
                [] { return base::Status::Ok(); });
     health.Add("metric-storage-ready", apiserver::HealthChecks::kReadyz,
                [] { return base::Status::Error("no data"); });
     options.header_limit_bytes = 4096;  // small, so the fuzzer reaches the limits
-    options.body_limit_bytes = 1024;
   }
   FixedWindows windows;
   kube::NodeCache nodes;
@@ -111,6 +114,7 @@ void CheckResponse(const apiserver::HttpResponse& r) {
     case 405:
     case 406:
     case 413:
+    case 414:
     case 431:
     case 500:
       break;
@@ -131,17 +135,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* fixture = new Fixture();
   if (size == 0) return 0;
   const auto& peer = fixture->peers[data[0] % 4];
+  const size_t buffer_limit = apiserver::ReadBufferLimit(fixture->options);
   boost::asio::const_buffer rest(data + 1, size - 1);
   // Pipelined requests on one keep-alive connection, as a session reads them.
   for (int request = 0; request < 8 && rest.size() > 0; ++request) {
     apiserver::RequestParser parser;
     apiserver::ApplyLimits(fixture->options, parser);
     boost::beast::error_code ec;
-    // Each put() consumes a header or a body chunk; at most a few per request.
-    for (int step = 0; step < 64 && !parser.is_done() && !ec; ++step) {
+    // The head, as async_read_header parses it out of the connection's read buffer.
+    for (int step = 0; step < 64 && !parser.is_header_done() && !ec; ++step) {
+      const size_t available = rest.size();
       size_t used = parser.put(rest, ec);
       rest += used;
       if (ec == boost::beast::http::error::need_more) {
+        // The read buffer holds at most buffer_limit bytes: a parser that still wants more
+        // than that before it makes progress would need the buffer to grow without bound
+        // (an endless chunk-size line or trailer did exactly that).
+        if (used == 0 && available >= buffer_limit) std::abort();
         if (rest.size() > 0 && used > 0) {
           ec = {};
           continue;
@@ -150,13 +160,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (ec) {
-      if (auto limit = apiserver::LimitResponse(ec)) {
-        CheckResponse(*limit);
-        if (limit->status != 431 && limit->status != 413) std::abort();
+      const std::string_view unparsed(static_cast<const char*>(rest.data()), rest.size());
+      if (auto r = apiserver::ReadErrorResponse(ec, parser, unparsed)) {
+        CheckResponse(*r);
+        if (r->status != 400 && r->status != 413 && r->status != 414 && r->status != 431)
+          std::abort();
       }
       break;  // the connection closes
     }
-    if (!parser.is_done()) break;
+    if (!parser.is_header_done()) break;
+    // No body byte is ever parsed: a request announcing one is refused here.
+    if (auto refused = apiserver::RefuseHead(parser)) {
+      CheckResponse(*refused);
+      if (refused->status != 413 && refused->status != 414) std::abort();
+      break;  // the connection closes
+    }
+    if (!parser.is_done()) std::abort();  // RefuseHead passes only requests without a body
     apiserver::RequestMessage message = parser.release();
     const bool keep_alive = message.keep_alive();
     int responses = 0;

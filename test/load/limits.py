@@ -12,8 +12,8 @@ Phases (each reports the HPA client's errors and p99 during it, server RSS and o
                 server must close them at the write timeout, and its memory growth stays within
                 the response budget (256 MiB; beyond it readers get 429).
   big-bodies    N unauthenticated connections send headers announcing a 1 MiB body and most of
-                it, then stall: memory per connection stays small (the body limit is 64 KiB, so
-                the server answers 413 and closes instead of buffering it).
+                it, then stall: memory per connection stays small (no body is accepted, so the
+                server answers 413 after the headers and closes instead of buffering it).
   conn-flood    max_connections + X plain TCP connections (no handshake): the server holds at
                 most max_connections (the rest are closed at once), each costing little memory
                 (no TLS state before the first byte), and closes the held ones at the handshake
@@ -348,7 +348,7 @@ class Limits:
 
     def big_bodies(self):
         n = self.a.bodies_n
-        limit = 1024 * 1024  # current body limit as announced; the server answers 413 above
+        limit = 1024 * 1024  # announced; the server refuses any body with 413
         announce = limit - 1
         send = announce - 4096
 

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -896,6 +897,129 @@ TEST(FileTokenSourceTest, ChecksTheFileAtMostOncePerInterval) {
   EXPECT_EQ(*source.Token(), "one");
   dir.Write("token", "two");
   EXPECT_EQ(*source.Token(), "one");
+}
+
+// What a hostile server (or anything on the path under insecure TLS) can send: a response whose
+// framing never ends, or never adds up to a body. Every case is followed by up to 256 MiB of
+// `filler`; the client must fail on its own limits, after reading at most the response limit
+// plus its read buffer, and hold no more than that.
+struct HostileResponse {
+  const char* name;
+  std::string head;    // sent first
+  std::string filler;  // then repeated
+  const char* error;   // expected in the error, after "<host:port>: read: "
+};
+
+std::ostream& operator<<(std::ostream& os, const HostileResponse& c) { return os << c.name; }
+
+const std::string kChunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+const char* const kFramingError = "chunk header or trailer exceeds 65536 bytes";
+const char* const kHeaderError = "response header exceeds limit of 65536 bytes";
+const char* const kBodyError = "body exceeds limit of 1048576 bytes";
+
+const HostileResponse kHostileResponses[] = {
+    {"endless_chunk_extension", kChunked + "1;", "a", kFramingError},
+    {"endless_chunk_extension_value", kChunked + "1;name=\"", "a", kFramingError},
+    {"endless_chunk_size", kChunked, "0", kFramingError},
+    {"endless_trailer_line", kChunked + "0\r\nX-Trailer: ", "a", kFramingError},
+    {"endless_trailer_section", kChunked + "0\r\n", "X-Trailer: a\r\n", kFramingError},
+    {"extension_on_every_chunk", kChunked, "1;" + std::string(8000, 'e') + "\r\nz\r\n", kBodyError},
+    {"one_byte_chunks", kChunked, "1\r\nz\r\n", kBodyError},
+    {"endless_header_line", "HTTP/1.1 200 OK\r\nX-Header: ", "a", kHeaderError},
+    {"endless_header_section", "HTTP/1.1 200 OK\r\n", "X-Header: a\r\n", kHeaderError},
+    {"endless_obs_fold", "HTTP/1.1 200 OK\r\nX-Header: a\r\n", " folded\r\n", kHeaderError},
+    {"endless_status_line", "HTTP/1.1 200 ", "O", kHeaderError},
+    {"body_until_close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "x", kBodyError},
+    {"content_length_and_chunked",
+     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "1\r\nz\r\n",
+     "malformed response"},
+    {"duplicate_content_length",
+     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "x",
+     "malformed response"},
+    {"nul_in_header", std::string("HTTP/1.1 200 OK\r\nX-Header: a\0b\r\n\r\n", 34), "x",
+     "malformed response"},
+};
+
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+class HostileResponseTest : public HttpClientTest,
+                            public ::testing::WithParamInterface<HostileResponse> {};
+
+TEST_P(HostileResponseTest, FailsWithinTheLimitsWithoutBufferingTheStream) {
+  const HostileResponse& c = GetParam();
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [&c](const SeenRequest&) {
+    Reply r;
+    r.raw = c.head;
+    r.filler = c.filler;
+    r.filler_bytes = 256 * kMiB;
+    return r;
+  });
+  const long rss_before = RssKib();
+  const auto start = std::chrono::steady_clock::now();
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/metrics/resource"), 20s, kMiB);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.ok()) << "status " << r->status << ", " << r->body.size() << " body bytes";
+  EXPECT_THAT(r.error(), StartsWith(server.endpoint().HostPort() + ": read: "));
+  EXPECT_THAT(r.error(), HasSubstr(c.error));
+  // The old client buffered the stream until the deadline (20 s, gigabytes); now it stops at
+  // the first byte past a limit. What the server got out before it noticed the closed
+  // connection is the limit plus socket and TLS buffers.
+  EXPECT_LT(took, 5s);
+  EXPECT_LT(server.filler_bytes_written(), 24 * kMiB);
+  EXPECT_LT(RssKib() - rss_before, 32 * 1024) << "KiB of RSS growth";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, HostileResponseTest, ::testing::ValuesIn(kHostileResponses),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(HttpClientTest, StreamFramingIsBoundedByTheReadBuffer) {
+  // Streams (watches) usually have no overall cap: the read buffer alone bounds a head, a
+  // chunk-size line and a trailer section.
+  for (const HostileResponse& c : kHostileResponses) {
+    if (std::string_view(c.error) != kFramingError && std::string_view(c.error) != kHeaderError)
+      continue;
+    SCOPED_TRACE(c.name);
+    LocalHttpsServer server(TlsServer(pki_.ServerCert()), [&c](const SeenRequest&) {
+      Reply r;
+      r.raw = c.head;
+      r.filler = c.filler;
+      r.filler_bytes = 256 * kMiB;
+      return r;
+    });
+    StreamProbe probe;
+    auto done = probe.done.get_future();
+    Client(server.endpoint(), TrustingPki())
+        ->Stream(Get("/watch"), 5s, 5s, 0, probe.Handlers(), probe.Done());
+    base::Status st = Await(done);
+    EXPECT_THAT(st.message(), HasSubstr(c.error));
+    EXPECT_LT(server.filler_bytes_written(), 24 * kMiB);
+  }
+}
+
+TEST_F(HttpClientTest, ChunkExtensionsTrailersAndFramingWithinTheLimitsAreAccepted) {
+  // 1 MiB in 2 KiB chunks with an extension each (Go servers write chunks of about 2 KiB) and
+  // a trailer: the framing allowance above the body limit covers it.
+  std::string raw = kChunked;
+  const std::string chunk(2048, 'c');
+  for (std::size_t i = 0; i < kMiB / chunk.size(); ++i)
+    raw += "800;i=" + std::to_string(i) + "\r\n" + chunk + "\r\n";
+  raw += "0\r\nX-Trailer: done\r\n\r\n";
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), [&raw](const SeenRequest& req) {
+    if (req.target != "/chunked") return Echo(req);
+    Reply r;
+    r.raw = raw;
+    return r;
+  });
+  auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/chunked"), 10s, kMiB);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body.size(), kMiB);
 }
 
 }  // namespace

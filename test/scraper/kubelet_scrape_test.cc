@@ -309,6 +309,65 @@ TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
   EXPECT_THAT(ByName(*tls_manager.LastReport())["plain"].error, HasSubstr("handshake"));
 }
 
+// Hostile kubelets (or anything on the path under --kubelet-insecure-tls): each answers with
+// framing that never ends or never adds up to a body, followed by 256 MiB of the same, as fast
+// as loopback TLS carries it. Each fails on the client's limits (--kubelet-max-response-bytes,
+// the header limit, the read buffer) with a precise error, long before the request timeout, and
+// the healthy kubelet in the same tick is unaffected.
+TEST_F(KubeletScrapeTest, HostileKubeletsFailOnTheResponseLimitsNotTheDeadline) {
+  const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    std::string name, head, filler, error;
+  };
+  const std::vector<Case> cases = {
+      {"endless-chunk-extension", chunked + "1;", "a", "chunk header or trailer exceeds"},
+      {"endless-trailers", chunked + "0\r\n", "X-Trailer: a\r\n",
+       "chunk header or trailer exceeds"},
+      {"extension-on-every-chunk", chunked, "1;" + std::string(8000, 'e') + "\r\nz\r\n",
+       "body exceeds limit of 1048576 bytes"},
+      {"endless-headers", "HTTP/1.1 200 OK\r\n", "X-Header: a\r\n", "response header exceeds"},
+      {"body-until-close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "x",
+       "body exceeds limit of 1048576 bytes"},
+  };
+  LocalHttpsServer good(Tls(pki_.ServerCert()), Serve());
+  nodes_.Add("good", good.port());
+  std::vector<std::unique_ptr<LocalHttpsServer>> hostile;
+  for (const Case& c : cases) {
+    hostile.push_back(std::make_unique<LocalHttpsServer>(
+        Tls(pki_.ServerCert()), [head = c.head, filler = c.filler](const SeenRequest&) {
+          Reply r;
+          r.raw = head;
+          r.filler = filler;
+          r.filler_bytes = 256 << 20;
+          return r;
+        }));
+    nodes_.Add(c.name, hostile.back()->port());
+  }
+  KubeletClientSettings cs;
+  cs.tls.ca_file = pki_.ca_file();
+  cs.max_response_bytes = 1 << 20;
+  IoThreads io;
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok()) << client.error();
+  ManagerSettings settings = Settings();
+  settings.request_timeout = seconds(10);
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, settings);
+  ASSERT_TRUE(RunTick(manager));
+  auto report = manager.LastReport();
+  ASSERT_NE(report, nullptr);
+  auto outcomes = ByName(*report);
+  EXPECT_TRUE(outcomes["good"].success) << outcomes["good"].error;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].name);
+    const NodeOutcome& o = outcomes[cases[i].name];
+    EXPECT_FALSE(o.success);
+    EXPECT_THAT(o.error, HasSubstr(": read: " + cases[i].error));
+    EXPECT_LT(o.duration, seconds(5));
+    EXPECT_LT(hostile[i]->filler_bytes_written(), size_t{24} << 20);
+  }
+  EXPECT_LT(report->duration, seconds(5));
+}
+
 TEST_F(KubeletScrapeTest, DeletedNodesReleaseTheirConnections) {
   LocalHttpsServer a(Tls(pki_.ServerCert()), Serve());
   LocalHttpsServer b(Tls(pki_.ServerCert()), Serve());

@@ -71,6 +71,7 @@ struct LocalHttpsServer::Impl {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::thread thread;
   std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> filler_written{0};
 
   mutable std::mutex mu;
   mutable std::condition_variable cv;
@@ -230,7 +231,17 @@ awaitable<bool> LocalHttpsServer::Impl::Respond(Stream& stream, const Reply& rep
       break;
   }
   if (!reply.raw.empty()) {
-    co_await WriteAll(stream, reply.raw, reply);
+    bool ok = co_await WriteAll(stream, reply.raw, reply);
+    if (ok && !reply.filler.empty() && reply.filler_bytes > 0) {
+      std::string piece;
+      while (piece.size() < 64 * 1024) piece += reply.filler;
+      for (std::size_t left = reply.filler_bytes; left > 0 && ok;) {
+        std::size_t n = std::min(left, piece.size());
+        ok = co_await WriteAll(stream, std::string_view(piece).substr(0, n), reply);
+        if (ok) filler_written += n;
+        left -= n;
+      }
+    }
     socket.close(ignored);
     co_return false;
   }
@@ -342,6 +353,8 @@ std::size_t LocalHttpsServer::connections_accepted() const {
   std::lock_guard lock(impl_->mu);
   return impl_->accepted;
 }
+
+std::size_t LocalHttpsServer::filler_bytes_written() const { return impl_->filler_written; }
 
 bool LocalHttpsServer::WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->mu);

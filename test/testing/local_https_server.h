@@ -77,8 +77,12 @@ struct Reply {
   std::string content_type = "text/plain";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::size_t huge_body_bytes = 0;       // when > 0, a body of this many 'x' (streamed, not stored)
-  std::string raw;                       // when non-empty, written verbatim instead of a response
+  std::size_t huge_body_bytes = 0;  // when > 0, a body of this many 'x' (streamed, not stored)
+  std::string raw;                  // when non-empty, written verbatim instead of a response
+  // After `raw`: `filler` repeated until `filler_bytes` bytes are written (streamed, not stored),
+  // for a hostile peer's endless chunk-size line, header or trailer section.
+  std::string filler;
+  std::size_t filler_bytes = 0;
   std::chrono::milliseconds delay{0};    // wait before writing anything
   std::chrono::milliseconds trickle{0};  // when > 0, write in `trickle_bytes` pieces this apart
   std::size_t trickle_bytes = 1;
@@ -128,6 +132,8 @@ class LocalHttpsServer {
 
   std::vector<SeenRequest> requests() const;
   std::size_t connections_accepted() const;
+  // Bytes written after `raw` (Reply::filler) over all connections so far.
+  std::size_t filler_bytes_written() const;
   // Waits until at least `n` requests were seen; false on timeout.
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
   // Closes every connection that is waiting for its next request (as a server's idle timeout
