@@ -353,7 +353,21 @@ cmd_import() {
   local archive=$1
   shift
   [ -S "$sock" ] || die "no containerd running for $node"
-  ctr_ images import "$@" "$archive" || die "ctr images import $* $archive"
+  local out ref full
+  out=$(ctr_ images import "$@" "$archive") || die "ctr images import $* $archive"
+  echo "$out"
+  # An OCI archive names its image as written (cpp-metrics-server:0.1.0); the kubelet asks CRI
+  # for the normalized reference (docker.io/library/cpp-metrics-server:0.1.0): add that name.
+  for ref in $(sed -n 's/^unpacking \([^ ]*\) (sha256:.*/\1/p' <<<"$out"); do
+    case $ref in
+      */*) ;;
+      *)
+        full=docker.io/library/$ref
+        ctr_ images tag --force "$ref" "$full" >/dev/null || die "ctr images tag $ref $full"
+        echo "tagged $full"
+        ;;
+    esac
+  done
 }
 
 # Mounts at or below DIR, deepest first.
