@@ -58,10 +58,11 @@ wait_until() {
   done
 }
 timed() { # timed LABEL CMD...: runs CMD, logs its duration
-  local t0=$SECONDS rc
+  local label=$1 t0=$SECONDS rc
+  shift
   "$@"
   rc=$?
-  log "$1 $2: $((SECONDS - t0))s"
+  log "$label: $((SECONDS - t0))s"
   return $rc
 }
 
