@@ -296,7 +296,6 @@ if wait_until "$limit" burn_running; then
     top=$(k top pods burn --containers --no-headers)
     ws=$(awk '$1 == "total_inactive_file" {print $2}' "$mcg/memory.stat")
     ws=$(($(cat "$mcg/memory.usage_in_bytes") - ws))
-    echo "top: $top" >&2
     python3 - "$u0" "$u1" "$t0" "$t1" "$ws" "$top" <<'PY'
 import sys
 u0, u1, t0, t1, ws = map(int, sys.argv[1:6])
@@ -322,5 +321,28 @@ k delete pod burn --wait=false >/dev/null 2>&1
 # The server has been up for minutes by now: its liveness probe kept passing.
 restarts=$(k -n kube-system get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')
 assert "liveness probe /livez kept passing: no restart in $((SECONDS - t_apply))s" test "$restarts" = 0
+
+# --- teardown of the node: nothing of it left on the host -------------------------------------
+
+node_pids=$(cat "$NODE_DIR/kubelet.pid" "$NODE_DIR/containerd.pid" 2>/dev/null | tr '\n' ' ')
+cp "$NODE_DIR/sysctls" "$work/sysctls.before"
+made_run=0
+[ ! -f "$NODE_DIR/made-run-containerd" ] || made_run=1
+node_dir=$NODE_DIR
+check_teardown
+node_left() {
+  local p s v left=""
+  for p in $node_pids; do ! kill -0 "$p" 2>/dev/null || left+=" pid $p"; done
+  [ -z "$(ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null)" ] || left+=" kubepods cgroups"
+  ! grep -q " $node_dir" /proc/self/mountinfo || left+=" mounts under $node_dir"
+  ! ss -Hltn 'sport = :10250' | grep -q . || left+=" port 10250"
+  [ "$made_run" = 0 ] || [ ! -e /run/containerd ] || left+=" /run/containerd"
+  while IFS='=' read -r s v; do
+    [ "$(sysctl -n "$s")" = "$v" ] || left+=" $s=$(sysctl -n "$s") (was $v)"
+  done <"$work/sysctls.before"
+  if [ -n "$left" ]; then echo "left:$left"; return 1; fi
+  echo "kubelet, containerd (pids $node_pids) gone; no kubepods cgroup, mount or listener; $(wc -l <"$work/sysctls.before") sysctls as before"
+}
+assert "node teardown: host as before" node_left
 
 check_finish
