@@ -6,7 +6,8 @@
 #   $CMS_BIN_CACHE/<name>-<version>/BUILD-INFO  stamp: what was built, with what, how long it took
 #
 # Binaries: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes
-# through a wrapper module), kwok, metrics-server (reference implementation), etcd.
+# through a wrapper module), kwok, metrics-server (reference implementation), etcd; with
+# WITH_KUBELET=1 also the kubelet of the same release (for the real-node test).
 # A binary whose stamp exists is reused; delete its directory to rebuild it.
 #
 # Usage:
@@ -26,6 +27,8 @@
 #                           unpacked into the cache, not installed)
 #   ETCD_VERSION            with ETCD_SOURCE=go: override the etcd version (v3.X.Y)
 #   BUILD_NICE              niceness of the builds (default 10)
+#   WITH_KUBELET            1: also build the kubelet (cgo on, as upstream builds it) and print
+#                           KUBELET=path
 #
 # Go >= 1.26 is needed for kwok v0.8.0 (pick an older version otherwise).
 set -euo pipefail
@@ -169,6 +172,7 @@ run_logged() {
 # --- Kubernetes: wrapper module -------------------------------------------------------------
 
 k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+if [ "${WITH_KUBELET:-0}" = 1 ]; then k8s_bins+=(kubelet); fi
 
 build_k8s() {
   local missing=() b
@@ -224,7 +228,11 @@ build_k8s() {
     mkdir -p "$dir"
     log "building $b $k8s_version (niced; log: $logfile)"
     start=$(date +%s)
-    (cd "$wrap" && run_logged "go build $b $k8s_version" "$logfile" \
+    # Upstream links every server binary statically except the kubelet, which it builds with cgo
+    # (hack/lib/golang.sh: KUBE_STATIC_BINARIES).
+    local cgo=0
+    [ "$b" != kubelet ] || cgo=1
+    (cd "$wrap" && CGO_ENABLED=$cgo run_logged "go build $b $k8s_version" "$logfile" \
       go build -trimpath -ldflags "$ld" -o "$dir/$b.tmp" "k8s.io/kubernetes/cmd/$b") || exit 1
     mv "$dir/$b.tmp" "$dir/$b"
     stamp "$dir" "$b" "$k8s_version" $(($(date +%s) - start)) "k8s.io/kubernetes/cmd/$b (wrapper module)"

@@ -39,7 +39,11 @@
 #
 # Environment:
 #   CLUSTER_STATE_DIR   state (PKI, etcd data, logs, pids) default ${TMPDIR:-/tmp}/cpp-metrics-server-cluster
-#   CLUSTER_NODES       number of kwok nodes (default 2)
+#   CLUSTER_NODES       number of kwok nodes (default 2; 0: no kwok, e.g. beside real-node.sh)
+#   CLUSTER_SERVICE_ACCOUNTS
+#                       1: pods get ServiceAccount tokens as on a real cluster (the ServiceAccount
+#                       admission plugin on, the kube-root-ca.crt publisher running); needed by
+#                       pods on a real kubelet (real-node.sh), off by default (kwok pods need none)
 #   CLUSTER_TIMEOUT     seconds per readiness wait (default 120)
 #   CLUSTER_COMPONENTS  `all` (default) or `apiserver`: etcd and kube-apiserver only, no kwok,
 #                       controller-manager or scheduler, so objects written through the API stay
@@ -271,6 +275,8 @@ start_etcd() {
 }
 
 start_apiserver() {
+  local disabled=ServiceAccount,TaintNodesByCondition
+  [ "${CLUSTER_SERVICE_ACCOUNTS:-0}" != 1 ] || disabled=TaintNodesByCondition
   start kube-apiserver "$BIN_KUBE_APISERVER" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -280,7 +286,7 @@ start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
-    --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount,TaintNodesByCondition \
+    --authorization-mode=RBAC --disable-admission-plugins="$disabled" \
     --requestheader-client-ca-file="$pki/front-proxy-ca.crt" \
     --requestheader-allowed-names=front-proxy-client \
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
@@ -349,13 +355,15 @@ start_kwok() {
 }
 
 start_controller_manager() {
+  local controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller
+  [ "${CLUSTER_SERVICE_ACCOUNTS:-0}" != 1 ] || controllers+=,root-ca-certificate-publisher-controller
   start kube-controller-manager "$BIN_KUBE_CONTROLLER_MANAGER" \
     --kubeconfig="$state/admin.kubeconfig" \
     --authentication-kubeconfig="$state/admin.kubeconfig" --authorization-kubeconfig="$state/admin.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
     --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" \
     --use-service-account-credentials=false \
-    --controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller \
+    --controllers="$controllers" \
     --horizontal-pod-autoscaler-sync-period="${HPA_SYNC_PERIOD:-5s}" \
     --horizontal-pod-autoscaler-cpu-initialization-period=10s \
     --horizontal-pod-autoscaler-initial-readiness-delay=5s \
@@ -410,7 +418,7 @@ EOF
   start_apiserver
   case ${CLUSTER_COMPONENTS:-all} in
     all)
-      start_kwok
+      [ "$nodes" = 0 ] || start_kwok
       start_controller_manager
       start_scheduler
       ;;
@@ -429,6 +437,10 @@ cmd_down() {
     rm -rf "$state"
     return 0
   }
+  # A real node (real-node.sh) goes first: its pods, kubelet, containerd and host settings.
+  if [ -d "$state/node" ]; then
+    "$here/real-node.sh" down || log "warning: real-node.sh down failed (see above)"
+  fi
   # TERM every process group this state dir started (backends first, then the control plane in
   # reverse start order), then wait for all of them together; KILL what is left after 15 s.
   for f in "$pids"/*.pid; do

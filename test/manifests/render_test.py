@@ -10,7 +10,9 @@
   reader role aggregates into view/edit/admin and only reads metrics.k8s.io;
 - overlays: high-availability (replicas >= 2, PodDisruptionBudget, required anti-affinity),
   insecure-kubelet-tls (the flag, only there), secure (Secret mounted, --tls-cert-file, the
-  APIService with caBundle = the generated CA and no insecureSkipTLSVerify).
+  APIService with caBundle = the generated CA and no insecureSkipTLSVerify), host-network (the
+  only overlay with hostNetwork, on port 4443 instead of the kubelet's 10250, image tag = the
+  project version that scripts/build-image.sh builds).
 
 kubectl: $KUBECTL, else the one test/cluster/build-binaries.sh --print-env names. Fails (does
 not skip) when neither is available.
@@ -63,13 +65,14 @@ def one(objs, kind, name=None):
     return found[0] if found else {}
 
 
-def check_pod_security(label, dep):
+def check_pod_security(label, dep, host_network=False):
     spec = dep["spec"]["template"]["spec"]
     psc = spec.get("securityContext", {})
     check(spec.get("priorityClassName") == "system-cluster-critical", f"{label}: system-cluster-critical")
     check(spec.get("serviceAccountName") == NAME, f"{label}: serviceAccountName {NAME}")
-    check(not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC"),
-          f"{label}: no host namespaces")
+    check(bool(spec.get("hostNetwork")) == host_network and not spec.get("hostPID")
+          and not spec.get("hostIPC"),
+          f"{label}: " + ("host network only" if host_network else "no host namespaces"))
     check(all("hostPath" not in v for v in spec.get("volumes", [])), f"{label}: no hostPath volumes")
     containers = spec.get("containers", []) + spec.get("initContainers", [])
     check(len(containers) >= 1, f"{label}: has containers")
@@ -98,9 +101,9 @@ def check_pod_security(label, dep):
               f"{cl}: --kubelet-insecure-tls only in its overlay")
 
 
-def check_base(label, objs):
+def check_base(label, objs, host_network=False):
     dep = one(objs, "Deployment", NAME)
-    check_pod_security(label, dep)
+    check_pod_security(label, dep, host_network)
     role = one(objs, "ClusterRole", "system:" + NAME)
     rules = sorted((tuple(r.get("apiGroups", [])), tuple(sorted(r.get("resources", []))),
                     tuple(sorted(r.get("verbs", []))), tuple(r.get("resourceNames", [])),
@@ -172,6 +175,17 @@ def main():
     dep, _ = check_base("insecure-kubelet-tls", dev)
     check("--kubelet-insecure-tls" in dep["spec"]["template"]["spec"]["containers"][0]["args"],
           "insecure-kubelet-tls: --kubelet-insecure-tls set")
+
+    hn = render(kubectl, os.path.join(REPO, "overlays", "host-network"))
+    dep, _ = check_base("host-network", hn, host_network=True)
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    check(pod.get("dnsPolicy") == "ClusterFirstWithHostNet", "host-network: dnsPolicy ClusterFirstWithHostNet")
+    check("--secure-port=4443" in c["args"] and [p["containerPort"] for p in c["ports"]] == [4443],
+          "host-network: listens on 4443 (the kubelet holds 10250 on the host)")
+    with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+        version = next(l.split("VERSION")[1].split()[0] for l in f if l.startswith("project("))
+    check(c["image"] == f"{NAME}:{version}", f"host-network: image {NAME}:{version} (scripts/build-image.sh)")
 
     # The secure overlay needs certificate files: render a copy with fresh ones from certs/.
     with tempfile.TemporaryDirectory() as tmp:

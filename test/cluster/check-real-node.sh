@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Functions are called through wait_until/assert:
+# shellcheck disable=SC2317
+# Our image as a pod on a real kubelet. Builds (cached) the kubelet of the control plane's release
+# and the image from the unchanged Dockerfile (scripts/build-image.sh), brings up a control plane
+# without kwok (cluster.sh, CLUSTER_NODES=0, ServiceAccount tokens on) and one real node
+# (real-node.sh: kubelet + containerd + runc, node 127.0.0.1), imports the image and installs
+# overlays/host-network with kubectl apply -k. Then asserts:
+#   - the container runs as 65534:65534, read-only root file system, no capabilities (runtime
+#     spec from containerd and the live process's /proc status);
+#   - its readiness and liveness probes pass (Ready, no restart);
+#   - the APIService turns Available; kubectl top nodes / pods work;
+#   - the kubelet's /metrics/resource has the families the scraper reads and the server logs no
+#     parse warning;
+#   - a workload burning CPU under a 200m limit: kubectl top pods --containers within 5 % of the
+#     container cgroup's own cpuacct.usage delta, and its memory within 5 % of the cgroup's
+#     working set (usage - total_inactive_file).
+# Prints PASS:/FAIL: lines and "N passed, M failed"; a piece that cannot be built or run is a
+# FAIL with the reason, never a skip. Needs root, Debian's containerd, runc, buildah, mmdebstrap,
+# containernetworking-plugins, busybox-static, Go and the Go module proxy on the first build.
+#
+# The cluster here has no kube-proxy and no pod network, so the test installs the overlay through
+# a local kustomization that changes only what that requires (printed at run time):
+#   - KUBERNETES_SERVICE_HOST/PORT -> the loopback kube-apiserver (the in-cluster config would
+#     use the `kubernetes` Service's ClusterIP, which nothing routes here);
+#   - the Service becomes ExternalName localhost and the APIService port the server's 4443 (the
+#     aggregator reaches an ExternalName at https://<name>:<APIService port>; Endpoints may not
+#     hold loopback addresses).
+#
+# Environment: REAL_NODE_TIMEOUT (each wait, default 180), CHECK_KEEP / CHECK_KEEP_LOGS.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+limit=${REAL_NODE_TIMEOUT:-180}
+name=cpp-metrics-server
+export CLUSTER_NODES=0 CLUSTER_SERVICE_ACCOUNTS=1 CLUSTER_TIMEOUT=$limit WITH_KUBELET=1
+
+check_name=real-node
+# shellcheck source-path=SCRIPTDIR source=check-lib.sh
+. "$here/check-lib.sh"
+work=$check_work
+check_cleanup() {
+  if [ -n "${CLUSTER_STATE_DIR:-}" ] && [ -d "$CLUSTER_STATE_DIR/node" ] &&
+    { [ "$check_failed" != 0 ] || [ "${CHECK_KEEP_LOGS:-0}" = 1 ]; }; then
+    mkdir -p "$work/node-logs"
+    cp "$CLUSTER_STATE_DIR"/node/*.log "$work/node-logs/" 2>/dev/null || true
+    cp -r "$CLUSTER_STATE_DIR/node/pod-logs" "$work/node-logs/" 2>/dev/null || true
+  fi
+}
+wait_until() {
+  local lim=$1 start
+  shift
+  start=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) - start < lim)) || return 1
+    sleep 1
+  done
+}
+timed() { # timed LABEL CMD...: runs CMD, logs its duration
+  local label=$1 t0=$SECONDS rc
+  shift
+  "$@"
+  rc=$?
+  log "$label: $((SECONDS - t0))s"
+  return $rc
+}
+
+# --- build ------------------------------------------------------------------------------------
+
+[ "$(id -u)" = 0 ] || fatal "needs root: containerd, runc, cgroups (run as root)"
+log "binaries with the kubelet (test/cluster/build-binaries.sh, WITH_KUBELET=1; cached)"
+if ! timed build-binaries "$here/build-binaries.sh" >"$work/build-binaries.log" 2>&1; then
+  tail -n 30 "$work/build-binaries.log"
+  fatal "binaries: WITH_KUBELET=1 test/cluster/build-binaries.sh failed (log above)"
+fi
+pass "kubelet built: $(sed -n 's/^KUBELET=//p' "$work/build-binaries.log" | xargs -r dirname | xargs -r basename)"
+version=$(sed -n 's/^project(cpp-metrics-server VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+log "image cpp-metrics-server:$version (scripts/build-image.sh; base images and layers cached)"
+if ! timed build-image "$repo/scripts/build-image.sh" >"$work/build-image.log" 2>&1; then
+  tail -n 30 "$work/build-image.log"
+  fatal "image: scripts/build-image.sh failed (log above)"
+fi
+archive=$repo/build/image/cpp-metrics-server_$version.oci.tar
+pass "image built: $(tr '\n' ' ' <"$repo/build/image/cpp-metrics-server_$version.info")"
+
+# --- cluster and node -------------------------------------------------------------------------
+
+check_cluster_up --own-cluster
+k() { "$KUBECTL" "$@"; }
+if ! timed real-node "$here/real-node.sh" up >"$work/node-up.log" 2>&1; then
+  tail -n 40 "$work/node-up.log"
+  fatal "real node: test/cluster/real-node.sh up failed (log above)"
+fi
+pass "node 127.0.0.1 Ready: kubelet $(k get node 127.0.0.1 -o jsonpath='{.status.nodeInfo.kubeletVersion}'), runtime $(k get node 127.0.0.1 -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')"
+eval "$("$here/real-node.sh" env)"
+ctr_() { $NODE_CTR "$@"; }
+if ! "$here/real-node.sh" import "$archive" >"$work/import.log" 2>&1; then
+  cat "$work/import.log"
+  fatal "ctr images import $archive failed"
+fi
+assert "image imported into the node's containerd as $name:$version" \
+  sh -c "$NODE_CTR images ls -q | grep -x 'docker.io/library/$name:$version'"
+
+# --- install as a user does -------------------------------------------------------------------
+
+mkdir -p "$work/install"
+# kustomize takes only relative paths to a base.
+overlay=$(realpath --relative-to="$work/install" "$repo/overlays/host-network")
+cat >"$work/install/kustomization.yaml" <<EOF
+# overlays/host-network, adapted to a cluster without kube-proxy or pod network (see the header
+# of check-real-node.sh).
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- $overlay
+patches:
+- target: {kind: Deployment, name: $name}
+  patch: |-
+    - op: add
+      path: /spec/template/spec/containers/0/env
+      value:
+      - {name: KUBERNETES_SERVICE_HOST, value: "127.0.0.1"}
+      - {name: KUBERNETES_SERVICE_PORT, value: "$CLUSTER_APISERVER_PORT"}
+- target: {kind: Service, name: $name}
+  patch: |-
+    - op: remove
+      path: /spec/selector
+    - op: add
+      path: /spec/type
+      value: ExternalName
+    - op: add
+      path: /spec/externalName
+      value: localhost
+- target: {kind: APIService, name: v1beta1.metrics.k8s.io}
+  patch: |-
+    - op: replace
+      path: /spec/service/port
+      value: 4443
+EOF
+k kustomize "$repo/overlays/host-network" >"$work/overlay.yaml" 2>&1 || fatal "kubectl kustomize overlays/host-network failed"
+k kustomize "$work/install" >"$work/install.yaml" 2>&1 || fatal "kubectl kustomize of the local adaptation failed: $(cat "$work/install.yaml")"
+diff -u "$work/overlay.yaml" "$work/install.yaml" | sed 's/^/    /' | grep '^    [-+] ' || true
+t_apply=$SECONDS
+assert "kubectl apply -k overlays/host-network (through the adaptation above)" k apply -k "$work/install"
+pod_ready() {
+  [ "$(k -n kube-system get pods -l app.kubernetes.io/name=$name \
+    -o jsonpath='{.items[0].status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+if wait_until "$limit" pod_ready; then
+  pass "pod on node $(k -n kube-system get pods -l app.kubernetes.io/name=$name -o jsonpath='{.items[0].spec.nodeName}') Ready (readiness probe /readyz passed) $((SECONDS - t_apply))s after apply"
+else
+  k -n kube-system describe pods -l app.kubernetes.io/name=$name | tail -n 25
+  tail -n 20 "$NODE_DIR/kubelet.log"
+  fatal "our pod not Ready within ${limit}s"
+fi
+pod=$(k -n kube-system get pods -l app.kubernetes.io/name=$name -o jsonpath='{.items[0].metadata.name}')
+cid=$(k -n kube-system get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+cid=${cid#containerd://}
+
+# --- the running container --------------------------------------------------------------------
+
+ctr_ containers info "$cid" >"$work/container.json" 2>&1 || fail "ctr containers info $cid"
+pid=$(ctr_ tasks ls 2>/dev/null | awk -v c="$cid" '$1 == c {print $2}')
+container_is_locked_down() {
+  python3 - "$work/container.json" "$pid" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))["Spec"]
+proc, pid = spec["process"], sys.argv[2]
+caps = proc.get("capabilities", {})
+problems = []
+if (proc["user"]["uid"], proc["user"]["gid"]) != (65534, 65534):
+    problems.append(f"runtime spec user {proc['user']}")
+if not spec["root"].get("readonly"):
+    problems.append("runtime spec root not readonly")
+if any(caps.get(k) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")):
+    problems.append(f"runtime spec capabilities {caps}")
+if not proc.get("noNewPrivileges"):
+    problems.append("noNewPrivileges not set")
+status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
+uids, gids = status["Uid"].split(), status["Gid"].split()
+if set(uids) != {"65534"} or set(gids) != {"65534"}:
+    problems.append(f"process Uid {uids} Gid {gids}")
+for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+    if int(status[k].strip(), 16) != 0:
+        problems.append(f"process {k} {status[k].strip()}")
+root_ro = any(l.split()[4] == "/" and "ro" in l.split()[5].split(",")
+              for l in open(f"/proc/{pid}/mountinfo"))
+if not root_ro:
+    problems.append("/ is not mounted read-only in the container")
+print("; ".join(problems) if problems else
+      f"uid/gid 65534, / read-only, no capabilities, no_new_privs (pid {pid})")
+sys.exit(1 if problems else 0)
+PY
+}
+if [ -n "$pid" ]; then
+  assert "container runs as 65534:65534 with a read-only root and no capabilities" container_is_locked_down
+else
+  fail "no running task for container $cid"
+fi
+k -n kube-system get pod "$pod" -o json >"$work/pod.json"
+restarts=$(k -n kube-system get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')
+
+# --- aggregation and kubectl top --------------------------------------------------------------
+
+available() {
+  [ "$(k get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
+}
+if wait_until "$limit" available; then
+  pass "APIService v1beta1.metrics.k8s.io Available $((SECONDS - t_apply))s after apply"
+else
+  k get apiservice v1beta1.metrics.k8s.io -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}'
+  fail "APIService not Available within ${limit}s"
+fi
+top_nodes() { k top nodes --no-headers | tee "$work/top-nodes.txt" | grep -q '^127\.0\.0\.1 '; }
+top_pods() { k top pods -A --no-headers | tee "$work/top-pods.txt" | grep -q "^kube-system *$pod "; }
+if wait_until "$limit" top_nodes; then pass "kubectl top nodes: $(cat "$work/top-nodes.txt")"; else fail "kubectl top nodes: $(cat "$work/top-nodes.txt")"; fi
+if wait_until "$limit" top_pods; then pass "kubectl top pods -A: $(grep "$pod" "$work/top-pods.txt")"; else fail "kubectl top pods -A: $(cat "$work/top-pods.txt")"; fi
+
+# --- the real kubelet's /metrics/resource -----------------------------------------------------
+
+pki=$CLUSTER_STATE_DIR/pki
+curl -sS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+  https://127.0.0.1:10250/metrics/resource >"$work/metrics-resource.txt" 2>&1
+families() {
+  python3 - "$work/metrics-resource.txt" <<'PY'
+import re, sys
+fams, labels = {}, {}
+for line in open(sys.argv[1]):
+    if line.startswith("#") or not line.strip():
+        continue
+    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)(\s+(\d+))?$', line.strip())
+    if not m:
+        print("unparsable line:", line.strip()); sys.exit(1)
+    fams.setdefault(m.group(1), 0)
+    fams[m.group(1)] += 1
+    for kv in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(3) or ""):
+        labels.setdefault(m.group(1), set()).add(kv)
+need = ["node_cpu_usage_seconds_total", "node_memory_working_set_bytes",
+        "container_cpu_usage_seconds_total", "container_memory_working_set_bytes"]
+missing = [f for f in need if f not in fams]
+print(", ".join(f"{f}{{{','.join(sorted(labels.get(f, [])))}}}x{n}" for f, n in sorted(fams.items())))
+sys.exit(1 if missing else 0)
+PY
+}
+assert "kubelet /metrics/resource: families" families
+server_log=$(ls "$NODE_DIR"/pod-logs/kube-system_"$pod"_*/$name/*.log 2>/dev/null | head -n1)
+no_parse_warning() {
+  [ -n "$server_log" ] || { echo "no container log under $NODE_DIR/pod-logs"; return 1; }
+  ! grep -iE '"(warn|warning|error)"|\b(W|E)[0-9]{4} |\[(warn|warning|error)\]' "$server_log"
+}
+assert "our server logged no warning or error while scraping the real kubelet" no_parse_warning
+
+# --- a workload with known CPU and memory -----------------------------------------------------
+
+k apply -f - >/dev/null <<EOF || fail "could not create the burn pod"
+apiVersion: v1
+kind: Pod
+metadata: {name: burn, namespace: default}
+spec:
+  hostNetwork: true
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 65534, runAsGroup: 65534}
+  containers:
+  - name: burn
+    image: localhost/cpp-metrics-server-busybox:1.35.0
+    imagePullPolicy: Never
+    # 64 MiB in a memory-backed emptyDir (shmem, charged to the container's cgroup and counted in
+    # its working set), then a busy loop held to 200m by the CPU limit.
+    command: [/busybox, sh, -c, "/busybox head -c 67108864 /dev/zero > /data/blob && while :; do :; done"]
+    resources:
+      requests: {cpu: 200m, memory: 128Mi}
+      limits: {cpu: 200m, memory: 128Mi}
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, emptyDir: {medium: Memory, sizeLimit: 100Mi}}]
+EOF
+burn_running() { [ "$(k get pod burn -o jsonpath='{.status.phase}')" = Running ]; }
+if wait_until "$limit" burn_running; then
+  burn_uid=$(k get pod burn -o jsonpath='{.metadata.uid}')
+  burn_cid=$(k get pod burn -o jsonpath='{.status.containerStatuses[0].containerID}')
+  burn_cid=${burn_cid#containerd://}
+  cg=$(find /sys/fs/cgroup/cpuacct/kubepods -maxdepth 3 -type d -name "$burn_cid" | head -n1)
+  mcg=$(find /sys/fs/cgroup/memory/kubepods -maxdepth 3 -type d -name "$burn_cid" | head -n1)
+  [ -n "$cg" ] && [ -n "$mcg" ] || fail "cgroups of container $burn_cid (pod $burn_uid) not found"
+  # Two resolutions for the rate to settle, then compare over a window: the cgroup's delta and
+  # kubectl top (the server's rate between its last two scrapes).
+  sleep 35
+  compare() {
+    local u0 u1 t0 t1 top ws
+    u0=$(cat "$cg/cpuacct.usage")
+    t0=$(date +%s%N)
+    sleep 30
+    u1=$(cat "$cg/cpuacct.usage")
+    t1=$(date +%s%N)
+    top=$(k top pods burn --containers --no-headers)
+    ws=$(awk '$1 == "total_inactive_file" {print $2}' "$mcg/memory.stat")
+    ws=$(($(cat "$mcg/memory.usage_in_bytes") - ws))
+    python3 - "$u0" "$u1" "$t0" "$t1" "$ws" "$top" <<'PY'
+import sys
+u0, u1, t0, t1, ws = map(int, sys.argv[1:6])
+f = sys.argv[6].split()  # pod container cpu memory
+cg_cpu = (u1 - u0) / (t1 - t0) * 1000  # millicores
+top_cpu = float(f[2].rstrip("m"))
+unit = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+top_mem = float(f[3][:-2]) * unit[f[3][-2:]]
+d_cpu = abs(top_cpu - cg_cpu) / cg_cpu
+d_mem = abs(top_mem - ws) / ws
+print(f"cpu: kubectl top {top_cpu:.0f}m, cgroup {cg_cpu:.1f}m ({d_cpu:.1%}); "
+      f"memory: kubectl top {top_mem/2**20:.1f}Mi, cgroup working set {ws/2**20:.1f}Mi ({d_mem:.1%})")
+sys.exit(0 if d_cpu <= 0.05 and d_mem <= 0.05 else 1)
+PY
+  }
+  assert "burn (200m limit, 64Mi held): kubectl top --containers within 5% of the cgroup" compare
+else
+  k describe pod burn | tail -n 15
+  fail "burn pod not Running within ${limit}s"
+fi
+k delete pod burn --wait=false >/dev/null 2>&1
+
+# The server has been up for minutes by now: its liveness probe kept passing.
+restarts=$(k -n kube-system get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')
+assert "liveness probe /livez kept passing: no restart in $((SECONDS - t_apply))s" test "$restarts" = 0
+
+# --- teardown of the node: nothing of it left on the host -------------------------------------
+
+node_pids=$(cat "$NODE_DIR/kubelet.pid" "$NODE_DIR/containerd.pid" 2>/dev/null | tr '\n' ' ')
+cp "$NODE_DIR/sysctls" "$work/sysctls.before"
+made_run=0
+[ ! -f "$NODE_DIR/made-run-containerd" ] || made_run=1
+node_dir=$NODE_DIR
+check_teardown
+node_left() {
+  local p s v left=""
+  for p in $node_pids; do ! kill -0 "$p" 2>/dev/null || left+=" pid $p"; done
+  [ -z "$(ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null)" ] || left+=" kubepods cgroups"
+  ! grep -q " $node_dir" /proc/self/mountinfo || left+=" mounts under $node_dir"
+  ! ss -Hltn 'sport = :10250' | grep -q . || left+=" port 10250"
+  [ "$made_run" = 0 ] || [ ! -e /run/containerd ] || left+=" /run/containerd"
+  while IFS='=' read -r s v; do
+    [ "$(sysctl -n "$s")" = "$v" ] || left+=" $s=$(sysctl -n "$s") (was $v)"
+  done <"$work/sysctls.before"
+  if [ -n "$left" ]; then echo "left:$left"; return 1; fi
+  echo "kubelet, containerd (pids $node_pids) gone; no kubepods cgroup, mount or listener; $(wc -l <"$work/sysctls.before") sysctls as before"
+}
+assert "node teardown: host as before" node_left
+
+check_finish
