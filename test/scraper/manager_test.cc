@@ -278,62 +278,63 @@ class HangingKubelet : public FakeKubelet {
   std::vector<Callback> held;
 };
 
-TEST(ManagerWatchdog, ClientMissingItsDeadlineCannotStallTheLoop) {
-  boost::asio::io_context io;
-  FakeNodes nodes;
-  nodes.Add("ok", "10.0.0.1");
-  nodes.Add("stuck", "10.0.0.2");
-  HangingKubelet kubelet(io, nullptr);
-  kubelet.responses.emplace("ok", Payload(1, 1'700'000'000'000));
-  Store store(StoreSettings{});
-  ManagerSettings s = NoSpread();
-  s.resolution = milliseconds(400);
-  s.request_timeout = milliseconds(100);
-  Manager m(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
-  bool done = false;
-  m.RunTick([&] { done = true; });
-  auto limit = std::chrono::steady_clock::now() + seconds(10);
-  while (!done && std::chrono::steady_clock::now() < limit) io.run_for(milliseconds(20));
-  ASSERT_TRUE(done);
-  auto report = m.LastReport();
+// Two nodes, "ok" and "stuck" (whose client never answers), and a manager with a short tick
+// whose watchdog gives up on "stuck".
+class ManagerWatchdog : public ::testing::Test {
+ protected:
+  ManagerWatchdog() : kubelet_(io_, nullptr), store_(StoreSettings{}) {
+    nodes_.Add("ok", "10.0.0.1");
+    nodes_.Add("stuck", "10.0.0.2");
+    kubelet_.responses.emplace("ok", Payload(1, 1'700'000'000'000));
+    ManagerSettings s = NoSpread();
+    s.resolution = milliseconds(400);
+    s.request_timeout = milliseconds(100);
+    manager_ = std::make_unique<Manager>(io_, base::SystemClock::Instance(), nodes_, kubelet_,
+                                         store_, s);
+  }
+  // Runs one tick until its done callback (at most 10 s of real time).
+  void RunTick() {
+    bool done = false;
+    manager_->RunTick([&] { done = true; });
+    auto limit = std::chrono::steady_clock::now() + seconds(10);
+    while (!done && std::chrono::steady_clock::now() < limit) io_.run_for(milliseconds(20));
+    ASSERT_TRUE(done);
+  }
+  // The stuck node's answer, late, then the io_context run briefly.
+  void AnswerLate() {
+    ASSERT_EQ(kubelet_.held.size(), 1u);
+    kubelet_.held[0](Payload(1, 1'700'000'000'000));
+    io_.restart();
+    io_.run_for(milliseconds(50));
+  }
+
+  boost::asio::io_context io_;
+  FakeNodes nodes_;
+  HangingKubelet kubelet_;
+  Store store_;
+  std::unique_ptr<Manager> manager_;
+};
+
+TEST_F(ManagerWatchdog, ClientMissingItsDeadlineCannotStallTheLoop) {
+  ASSERT_NO_FATAL_FAILURE(RunTick());
+  auto report = manager_->LastReport();
   ASSERT_EQ(report->nodes.size(), 2u);
   EXPECT_TRUE(report->nodes[0].success);
   EXPECT_EQ(report->nodes[1].error, "no answer by the tick deadline");
-  EXPECT_EQ(store.Stats().nodes, 1u);
+  EXPECT_EQ(store_.Stats().nodes, 1u);
   // The late answer is ignored: no crash, no effect on the published tick.
-  ASSERT_EQ(kubelet.held.size(), 1u);
-  kubelet.held[0](Payload(1, 1'700'000'000'000));
-  io.restart();
-  io.run_for(milliseconds(50));
-  EXPECT_EQ(store.Stats().nodes, 1u);
-  EXPECT_EQ(m.LastReport(), report);
+  ASSERT_NO_FATAL_FAILURE(AnswerLate());
+  EXPECT_EQ(store_.Stats().nodes, 1u);
+  EXPECT_EQ(manager_->LastReport(), report);
 }
 
 // A late answer (the watchdog already ended its tick) that arrives after the owner destroyed
 // the Manager is dropped without reaching it (scraper/manager.h, "Lifetime").
-TEST(ManagerLifetime, LateAnswerAfterTheManagerIsGoneIsDropped) {
-  boost::asio::io_context io;
-  FakeNodes nodes;
-  nodes.Add("ok", "10.0.0.1");
-  nodes.Add("stuck", "10.0.0.2");
-  HangingKubelet kubelet(io, nullptr);
-  kubelet.responses.emplace("ok", Payload(1, 1'700'000'000'000));
-  Store store(StoreSettings{});
-  ManagerSettings s = NoSpread();
-  s.resolution = milliseconds(400);
-  s.request_timeout = milliseconds(100);
-  auto m = std::make_unique<Manager>(io, base::SystemClock::Instance(), nodes, kubelet, store, s);
-  bool done = false;
-  m->RunTick([&] { done = true; });
-  auto limit = std::chrono::steady_clock::now() + seconds(10);
-  while (!done && std::chrono::steady_clock::now() < limit) io.run_for(milliseconds(20));
-  ASSERT_TRUE(done);
-  m.reset();
-  ASSERT_EQ(kubelet.held.size(), 1u);
-  kubelet.held[0](Payload(1, 1'700'000'000'000));  // ASan: no use of the freed Manager
-  io.restart();
-  io.run_for(milliseconds(50));
-  EXPECT_EQ(store.Stats().nodes, 1u);
+TEST_F(ManagerWatchdog, LateAnswerAfterTheManagerIsGoneIsDropped) {
+  ASSERT_NO_FATAL_FAILURE(RunTick());
+  manager_.reset();
+  ASSERT_NO_FATAL_FAILURE(AnswerLate());  // ASan: no use of the freed Manager
+  EXPECT_EQ(store_.Stats().nodes, 1u);
 }
 
 TEST(PlanLaunches, SpreadsEvenly) {
