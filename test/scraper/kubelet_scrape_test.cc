@@ -404,9 +404,8 @@ TEST_F(KubeletScrapeTest, ManagerMayBeDestroyedFromOrRightAfterDone) {
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok());
   for (int i = 0; i < 60; ++i) {
-    auto manager =
-        std::make_unique<Manager>(io.io, base::SystemClock::Instance(), nodes_, **client, store_,
-                                  Settings());
+    auto manager = std::make_unique<Manager>(io.io, base::SystemClock::Instance(), nodes_, **client,
+                                             store_, Settings());
     if (i % 2 == 0) {
       // From inside: `done` deletes the Manager that is calling it.
       std::promise<void> ended;

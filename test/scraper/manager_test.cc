@@ -289,8 +289,8 @@ class ManagerWatchdog : public ::testing::Test {
     ManagerSettings s = NoSpread();
     s.resolution = milliseconds(400);
     s.request_timeout = milliseconds(100);
-    manager_ = std::make_unique<Manager>(io_, base::SystemClock::Instance(), nodes_, kubelet_,
-                                         store_, s);
+    manager_ =
+        std::make_unique<Manager>(io_, base::SystemClock::Instance(), nodes_, kubelet_, store_, s);
   }
   // Runs one tick until its done callback (at most 10 s of real time).
   void RunTick() {
