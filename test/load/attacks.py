@@ -97,29 +97,6 @@ def status_of(data):
         return None
 
 
-class Sampler(threading.Thread):
-    """Peak RSS of a process, sampled every 50 ms."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.stop_flag = threading.Event()
-        self.peak = 0
-
-    def run(self):
-        while not self.stop_flag.is_set():
-            try:
-                self.peak = max(self.peak, harness.rss_kib(self.pid))
-            except OSError:
-                return
-            self.stop_flag.wait(0.05)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.join()
-        return self.peak
-
-
 class Watchers:
     """The liveness probe (a new connection per probe) and an authenticated client, both
     running until stop()."""
@@ -439,7 +416,7 @@ CASES = (["chunk-extension", "endless-trailers"] + list(ONE_SHOT) +
 def run_case(name, a, stack, res):
     pid = stack.server.pid
     rss0 = harness.rss_kib(pid)
-    sampler = Sampler(pid)
+    sampler = harness.Sampler(pid, every=0.05)
     sampler.start()
     authn = stack.certs is not None
     watchers = Watchers(stack, authn)
@@ -471,7 +448,7 @@ def run_case(name, a, stack, res):
         n = a.held_connections
         opened, still_open, answered = held_heads(stack.port, n, a.short_seconds + 2)
         peak_now = harness.rss_kib(pid)
-        per_conn = (max(sampler.peak, peak_now) - rss0) / max(1, opened)
+        per_conn = (max(sampler.rss_max, peak_now) - rss0) / max(1, opened)
         ok_outcome = opened == n and still_open == n and per_conn < a.held_bound_kib
         figures = ("%d connections held 32 KiB heads: %d still open, %d answered; %.0f KiB per "
                    "connection (bound %d)" % (opened, still_open, answered, per_conn,

@@ -85,6 +85,32 @@ def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+class Sampler(threading.Thread):
+    """Peak RSS (KiB) and open files of a process, sampled every `every` seconds from start()
+    until stop(), which returns the peak RSS."""
+
+    def __init__(self, pid, every=0.1):
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.stop_flag = threading.Event()
+        self.rss_max = 0
+        self.fds_max = 0
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            try:
+                self.rss_max = max(self.rss_max, rss_kib(self.pid))
+                self.fds_max = max(self.fds_max, open_fds(self.pid))
+            except OSError:
+                return
+            self.stop_flag.wait(self.every)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join()
+        return self.rss_max
+
+
 def established_to(pid, port):
     """How many TCP connections process `pid` holds in state ESTABLISHED to local port `port`
     (from /proc: its socket inodes, matched in /proc/net/tcp and tcp6)."""

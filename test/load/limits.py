@@ -39,7 +39,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,30 +62,6 @@ class Results:
         else:
             self.failed += 1
         return ok
-
-
-class Sampler(threading.Thread):
-    """Samples a process's RSS and open files every 100 ms."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.stop_flag = threading.Event()
-        self.rss_max = 0
-        self.fds_max = 0
-
-    def run(self):
-        while not self.stop_flag.is_set():
-            try:
-                self.rss_max = max(self.rss_max, harness.rss_kib(self.pid))
-                self.fds_max = max(self.fds_max, harness.open_fds(self.pid))
-            except OSError:
-                return
-            self.stop_flag.wait(0.1)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.join()
 
 
 def anon_context():
@@ -206,7 +181,7 @@ class Limits:
     def phase(self, name, seconds, abuse, probe_connections=2):
         pid = self.stack.server.pid
         rss0, fds0, cpu0 = harness.rss_kib(pid), harness.open_fds(pid), harness.cpu_seconds(pid)
-        sampler = Sampler(pid)
+        sampler = harness.Sampler(pid)
         sampler.start()
         hpa = self.probe(seconds, probe_connections)
         time.sleep(1.0)  # its keep-alive connections exist before the abuse starts
