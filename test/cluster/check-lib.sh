@@ -21,6 +21,17 @@ check_work=$(mktemp -d "${TMPDIR:-/tmp}/cms-check.XXXXXX")
 
 log() { echo "[$check_name] $*"; }
 
+# wait_until SECONDS COMMAND...: polls every 0.5 s; false if COMMAND never succeeded in time.
+wait_until() {
+  local lim=$1 start
+  shift
+  start=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) - start < lim)) || return 1
+    sleep 0.5
+  done
+}
+
 pass() {
   echo "PASS: $*"
   check_passed=$((check_passed + 1))

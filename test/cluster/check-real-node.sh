@@ -48,15 +48,6 @@ check_cleanup() {
     cp -r "$CLUSTER_STATE_DIR/node/pod-logs" "$work/node-logs/" 2>/dev/null || true
   fi
 }
-wait_until() {
-  local lim=$1 start
-  shift
-  start=$(date +%s)
-  until "$@" >/dev/null 2>&1; do
-    (($(date +%s) - start < lim)) || return 1
-    sleep 1
-  done
-}
 timed() { # timed LABEL CMD...: runs CMD, logs its duration
   local label=$1 t0=$SECONDS rc
   shift

@@ -50,16 +50,6 @@ work=$check_work
 now_ms() { date +%s%3N; }
 secs_since() { python3 -c "import sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1000))" "$1" "$(now_ms)"; }
 free_port() { "$c" free-port; }
-# wait_until SECONDS COMMAND...: polls every 0.5 s; false if COMMAND never succeeded in time.
-wait_until() {
-  local lim=$1 start
-  shift
-  start=$(date +%s)
-  until "$@" >/dev/null 2>&1; do
-    (($(date +%s) - start < lim)) || return 1
-    sleep 0.5
-  done
-}
 
 # --- binaries and cluster ----------------------------------------------------------------------
 
