@@ -62,7 +62,7 @@ void AppendDurationProto(std::string& out, uint32_t field, std::chrono::nanoseco
   EndField(out, msg);
 }
 
-EncodedWindow::Item EncodeNode(const scraper::NodeMetrics& n) {
+EncodedWindow::Item EncodeNode(const window::NodeMetrics& n) {
   // Written into per-thread scratch buffers, then copied once at their exact size: no
   // reallocation while appending, and no spare capacity kept for the window's lifetime.
   thread_local std::string j, p;
@@ -78,7 +78,7 @@ EncodedWindow::Item EncodeNode(const scraper::NodeMetrics& n) {
   return {j, p};
 }
 
-EncodedWindow::Item EncodePod(const scraper::PodMetrics& pod) {
+EncodedWindow::Item EncodePod(const window::PodMetrics& pod) {
   // Written into per-thread scratch buffers, then copied once at their exact size: no
   // reallocation while appending, and no spare capacity kept for the window's lifetime.
   thread_local std::string j, p;
@@ -214,7 +214,7 @@ void AppendColumn(std::string& out, std::string_view name, std::string_view form
 
 }  // namespace
 
-EncodedWindow::EncodedWindow(std::shared_ptr<const scraper::Window> window)
+EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
     : window_(std::move(window)) {
   nodes_.reserve(window_->nodes().size());
   for (const auto& n : window_->nodes()) nodes_.push_back(EncodeNode(n));

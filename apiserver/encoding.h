@@ -17,7 +17,7 @@
 
 #include "base/clock.h"
 #include "kube/objects.h"
-#include "scraper/window.h"
+#include "window/window.h"
 
 namespace apiserver {
 
@@ -36,16 +36,16 @@ class EncodedWindow {
     std::string proto_tail;  // NodeMetrics/PodMetrics fields 2.. (everything but metadata)
   };
   // Encodes every node and pod of `window`; `window` must outlive the result.
-  explicit EncodedWindow(std::shared_ptr<const scraper::Window> window);
+  explicit EncodedWindow(std::shared_ptr<const window::Window> window);
 
-  const scraper::Window& window() const { return *window_; }
-  const Item& node(const scraper::NodeMetrics* n) const {
+  const window::Window& window() const { return *window_; }
+  const Item& node(const window::NodeMetrics* n) const {
     return nodes_[n - window_->nodes().data()];
   }
-  const Item& pod(const scraper::PodMetrics* p) const { return pods_[p - window_->pods().data()]; }
+  const Item& pod(const window::PodMetrics* p) const { return pods_[p - window_->pods().data()]; }
 
  private:
-  std::shared_ptr<const scraper::Window> window_;
+  std::shared_ptr<const window::Window> window_;
   std::vector<Item> nodes_;
   std::vector<Item> pods_;
 };
@@ -61,8 +61,8 @@ struct ItemMeta {
 struct ListEntry {
   ItemMeta meta;
   const EncodedWindow::Item* item = nullptr;
-  const scraper::NodeMetrics* node = nullptr;  // exactly one of node/pod is set
-  const scraper::PodMetrics* pod = nullptr;
+  const window::NodeMetrics* node = nullptr;  // exactly one of node/pod is set
+  const window::PodMetrics* pod = nullptr;
 };
 
 enum class Kind { kNode, kPod };

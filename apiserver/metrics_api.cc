@@ -45,7 +45,7 @@ ApiError MethodNotAllowedError() {
   return e;
 }
 
-MetricsApi::MetricsApi(const scraper::WindowSource& windows, const kube::NodeCache& nodes,
+MetricsApi::MetricsApi(const window::Source& windows, const kube::NodeCache& nodes,
                        const kube::PodCache& pods, const base::Clock& clock,
                        MetricsApiOptions options)
     : windows_(windows), nodes_(nodes), pods_(pods), clock_(clock), options_(std::move(options)) {}
@@ -56,7 +56,7 @@ bool MetricsApi::ServesVersion(std::string_view version) const {
 }
 
 std::shared_ptr<const EncodedWindow> MetricsApi::Encoded() const {
-  std::shared_ptr<const scraper::Window> window = windows_.Current();
+  std::shared_ptr<const window::Window> window = windows_.Current();
   std::lock_guard<std::mutex> lock(encoded_mu_);
   if (encoded_ == nullptr || &encoded_->window() != window.get()) {
     encoded_ = std::make_shared<const EncodedWindow>(std::move(window));
@@ -140,7 +140,7 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   }
 
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const scraper::Window& window = encoded->window();
+  const window::Window& window = encoded->window();
   std::vector<ListEntry> entries;
   if (nodes) {
     kube::LabelSelector selector = options_.node_selector.Empty()
@@ -156,7 +156,7 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
         });
         if (!match) continue;
       }
-      const scraper::NodeMetrics* m = window.FindNode(node->name);
+      const window::NodeMetrics* m = window.FindNode(node->name);
       if (m == nullptr) continue;
       ListEntry e;
       e.meta = {node->name, {}, &node->labels};
@@ -168,8 +168,8 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   }
 
   std::vector<std::shared_ptr<const kube::Pod>> list = pods_.List(info.namespace_, *label);
-  const scraper::PodMetrics* cursor;
-  const scraper::PodMetrics* end;
+  const window::PodMetrics* cursor;
+  const window::PodMetrics* end;
   if (info.namespace_.empty()) {
     cursor = window.pods().data();
     end = cursor + window.pods().size();
@@ -209,7 +209,7 @@ HttpResponse MetricsApi::GetNode(const std::string& name, const std::string& api
   std::shared_ptr<const kube::Node> node = nodes_.Get(name);
   if (node == nullptr) return ErrorResponse(NotFound("node", "", name), error_format);
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const scraper::NodeMetrics* m = encoded->window().FindNode(name);
+  const window::NodeMetrics* m = encoded->window().FindNode(name);
   if (m == nullptr || !options_.node_selector.Matches(node->labels)) {
     return ErrorResponse(NotFound("nodemetrics", std::string(kGroup), name), error_format);
   }
@@ -227,7 +227,7 @@ HttpResponse MetricsApi::GetPod(const std::string& ns, const std::string& name,
   std::shared_ptr<const kube::Pod> pod = pods_.Get(ns, name);
   if (pod == nullptr) return ErrorResponse(NotFound("pods", "", name), error_format);
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const scraper::PodMetrics* m = encoded->window().FindPod(ns, name);
+  const window::PodMetrics* m = encoded->window().FindPod(ns, name);
   if (m == nullptr) {
     return ErrorResponse(NotFound("podmetrics", std::string(kGroup), ns + "/" + name),
                          error_format);

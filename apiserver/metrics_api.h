@@ -19,7 +19,7 @@
 #include "base/clock.h"
 #include "kube/cache.h"
 #include "kube/selector.h"
-#include "scraper/window.h"
+#include "window/window.h"
 
 namespace apiserver {
 
@@ -36,7 +36,7 @@ struct MetricsApiOptions {
 class MetricsApi {
  public:
   // All references must outlive this object.
-  MetricsApi(const scraper::WindowSource& windows, const kube::NodeCache& nodes,
+  MetricsApi(const window::Source& windows, const kube::NodeCache& nodes,
              const kube::PodCache& pods, const base::Clock& clock, MetricsApiOptions options);
 
   const MetricsApiOptions& options() const { return options_; }
@@ -63,7 +63,7 @@ class MetricsApi {
   HttpResponse Respond(Kind kind, bool list, const std::string& api_version, const Negotiated& n,
                        const Query& query, const std::vector<ListEntry>& entries) const;
 
-  const scraper::WindowSource& windows_;
+  const window::Source& windows_;
   const kube::NodeCache& nodes_;
   const kube::PodCache& pods_;
   const base::Clock& clock_;

@@ -47,6 +47,7 @@
 #include "scraper/manager.h"
 #include "scraper/options.h"
 #include "scraper/store.h"
+#include "window/publication.h"
 
 namespace {
 
@@ -169,8 +170,9 @@ int main(int argc, char** argv) {
   auto node_informer = kube::NewNodeInformer(*client, nodes, clock, informer_options);
   auto pod_informer = kube::NewPodInformer(*client, pods, clock, informer_options);
 
-  // Scraper: kubelet client, window store, scrape loop.
-  scraper::Store store(scraper::MakeStoreSettings(scrape_options));
+  // Scraper: kubelet client, window store, scrape loop; it publishes each window into `windows`.
+  window::Publication windows;
+  scraper::Store store(scraper::MakeStoreSettings(scrape_options), windows);
   auto kubelet = Unwrap(scraper::KubeletClientImpl::Create(
                             scrape_io, scraper::MakeKubeletClientSettings(scrape_options, &rest)),
                         "kubelet client");
@@ -215,7 +217,7 @@ int main(int argc, char** argv) {
   api_settings.versions = api_options.metrics_api_versions;
   api_settings.node_selector = manager_settings->node_selector;
   api_settings.freshness = server_metrics.metric_freshness;
-  apiserver::MetricsApi api(store, nodes, pods, clock, api_settings);
+  apiserver::MetricsApi api(windows, nodes, pods, clock, api_settings);
 
   // Self-metrics of the scraper, refreshed from its last tick report at scrape time.
   auto& scrape_duration =
@@ -269,7 +271,7 @@ int main(int argc, char** argv) {
     return base::Status::Error("node or pod cache not synced");
   });
   health.Add("metric-storage-ready", HC::kReadyz, [&] {
-    auto window = store.Current();
+    auto window = windows.Current();
     if (!window->nodes().empty() && !window->pods().empty()) return base::Status::Ok();
     return base::Status::Error("no node or pod metrics yet");
   });
@@ -345,27 +347,19 @@ int main(int argc, char** argv) {
       }(),
       api_options.bind_address, server.port());
 
-  // Pre-encode each new window off the request path (cheap when the window did not change).
-  // Once a new window is encoded, the previous one and its encodings are gone (unless a
-  // request still holds them): return their free pages to the system, so that the resident
-  // size follows what the server holds instead of its peak; glibc keeps freed memory otherwise.
-  // At 10,000 nodes this took the RSS from 1,054 to 739 MiB, for 10-25 % more scrape CPU (the
-  // pages are faulted in again as the next window is built; README, "Benchmark").
-  boost::asio::steady_timer prewarm_timer(io);
-  uint64_t encoded_generation = 0;
-  std::function<void()> prewarm = [&] {
-    prewarm_timer.expires_after(std::chrono::milliseconds(250));
-    prewarm_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      const uint64_t generation = api.Encoded()->window().generation();
-      if (generation != encoded_generation) {
-        encoded_generation = generation;
-        malloc_trim(0);
-      }
-      prewarm();
-    });
-  };
-  prewarm();
+  // Pre-encode each new window off the request path, on the API's threads. Once it is encoded,
+  // the previous window and its encodings are gone (unless a request still holds them): return
+  // their free pages to the system, so that the resident size follows what the server holds
+  // instead of its peak; glibc keeps freed memory otherwise. At 10,000 nodes this took the RSS
+  // from 1,054 to 739 MiB, for 10-25 % more scrape CPU (the pages are faulted in again as the
+  // next window is built; README, "Benchmark").
+  window::Publication::Subscription prewarm =
+      windows.Subscribe([&](const std::shared_ptr<const window::Window>&) {
+        boost::asio::post(io, [&] {
+          api.Encoded();
+          malloc_trim(0);
+        });
+      });
 
   // Graceful shutdown: stop accepting, finish in-flight requests (bounded), exit 0.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -373,7 +367,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> stopped{false};
   auto stop_all = [&] {
     if (stopped.exchange(true)) return;
-    prewarm_timer.cancel();
+    prewarm.Reset();
     manager.Stop();
     node_informer->Stop();
     pod_informer->Stop();

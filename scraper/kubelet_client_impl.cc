@@ -6,50 +6,6 @@
 
 namespace scraper {
 
-KubeletClientSettings MakeKubeletClientSettings(const Options& options,
-                                                const kube::RestConfig* rest) {
-  KubeletClientSettings s;
-  auto timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(options.kubelet_request_timeout);
-  s.connect_timeout = timeout;
-  s.handshake_timeout = timeout;
-  s.max_response_bytes = static_cast<size_t>(options.kubelet_max_response_bytes);
-  s.plain_http = options.deprecated_kubelet_completely_insecure;
-  if (s.plain_http) return s;  // no encryption, authorization or authentication
-  if (rest != nullptr) {
-    s.tls.ca_file = rest->tls.ca_file;
-    s.tls.ca_data = rest->tls.ca_data;
-    s.tls.cert_file = rest->tls.cert_file;
-    s.tls.key_file = rest->tls.key_file;
-    s.tls.cert_data = rest->tls.cert_data;
-    s.tls.key_data = rest->tls.key_data;
-    s.token_file = rest->token_file;
-    if (s.token_file.empty()) s.bearer_token = rest->bearer_token;
-  }
-  if (options.kubelet_insecure_tls) {
-    s.tls.insecure_skip_verify = true;
-    s.tls.ca_file.clear();
-    s.tls.ca_data.clear();
-  }
-  if (!options.kubelet_certificate_authority.empty()) {
-    s.tls.ca_file = options.kubelet_certificate_authority;
-    s.tls.ca_data.clear();
-  }
-  if (!options.kubelet_client_certificate.empty()) {
-    s.tls.cert_file = options.kubelet_client_certificate;
-    s.tls.cert_data.clear();
-  }
-  if (!options.kubelet_client_key.empty()) {
-    s.tls.key_file = options.kubelet_client_key;
-    s.tls.key_data.clear();
-  }
-  if (!options.kubelet_bearer_token_file.empty()) {
-    s.token_file = options.kubelet_bearer_token_file;
-    s.bearer_token.clear();
-  }
-  return s;
-}
-
 base::Result<std::unique_ptr<KubeletClientImpl>> KubeletClientImpl::Create(
     boost::asio::io_context& io, KubeletClientSettings settings) {
   std::shared_ptr<boost::asio::ssl::context> tls;

@@ -20,7 +20,6 @@
 #include "kube/config.h"
 #include "net/http_client.h"
 #include "scraper/kubelet_client.h"
-#include "scraper/options.h"
 
 namespace scraper {
 
@@ -34,18 +33,6 @@ struct KubeletClientSettings {
   std::chrono::milliseconds handshake_timeout{5000};  // also bounded by each request deadline
   size_t max_response_bytes = 16 << 20;
 };
-
-// Derives the client settings from the flags and, as metrics-server hands its rest config to its
-// kubelet client, from the Kubernetes API client's configuration `rest` (may be null): its CA
-// (file or data), client certificate and key (files or data), static token or token file.
-// The flags override as in metrics-server: --kubelet-insecure-tls drops the CA and skips
-// verification, --kubelet-certificate-authority replaces the CA, --kubelet-client-certificate
-// and --kubelet-client-key replace the client certificate, --kubelet-bearer-token-file replaces
-// the token, --deprecated-kubelet-completely-insecure drops everything. Unlike metrics-server,
-// the kubeconfig's insecure-skip-tls-verify and tls-server-name are never taken over: they
-// describe the kube-apiserver's certificate, not the kubelets'.
-KubeletClientSettings MakeKubeletClientSettings(const Options& options,
-                                                const kube::RestConfig* rest = nullptr);
 
 class KubeletClientImpl final : public KubeletClient {
  public:

@@ -25,23 +25,6 @@ std::vector<nanoseconds> PlanLaunches(size_t count, nanoseconds spread) {
   return offsets;
 }
 
-base::Result<ManagerSettings> MakeManagerSettings(const Options& options) {
-  ManagerSettings s;
-  s.resolution = options.metric_resolution;
-  s.request_timeout = options.kubelet_request_timeout;
-  s.max_concurrency = static_cast<size_t>(std::max<int64_t>(1, options.kubelet_max_concurrency));
-  s.spread = true;
-  s.early_second_sample = true;
-  s.target.preferred_address_types = options.kubelet_preferred_address_types;
-  s.target.port = static_cast<uint16_t>(options.kubelet_port);
-  s.target.use_node_status_port = options.kubelet_use_node_status_port;
-  s.target.plain_http = options.deprecated_kubelet_completely_insecure;
-  auto selector = kube::LabelSelector::Parse(options.node_selector);
-  if (!selector.ok()) return base::MakeError("node-selector: " + selector.error());
-  s.node_selector = std::move(selector.value());
-  return s;
-}
-
 struct Manager::Job {
   std::string node;
   std::optional<Target> target;
@@ -153,8 +136,8 @@ void Manager::ScheduleNext(SteadyTime due) {
 }
 
 bool Manager::HasData() const {
-  auto window = store_.Current();
-  return !window->nodes().empty() || !window->pods().empty();
+  StoreStats stats = store_.Stats();
+  return stats.servable_nodes > 0 || stats.servable_pods > 0;
 }
 
 std::shared_ptr<const TickReport> Manager::LastReport() const {

@@ -38,7 +38,6 @@
 #include "kube/selector.h"
 #include "scraper/kubelet_client.h"
 #include "scraper/node_source.h"
-#include "scraper/options.h"
 #include "scraper/store.h"
 #include "scraper/target.h"
 
@@ -62,9 +61,6 @@ struct ManagerSettings {
   // every ~10 s) gets its rate at the next regular tick, as without this.
   bool early_second_sample = false;
 };
-
-// Derives the loop settings from validated flags; fails only on a bad --node-selector.
-base::Result<ManagerSettings> MakeManagerSettings(const Options& options);
 
 // One node's result in one tick.
 struct NodeOutcome {

@@ -2,7 +2,8 @@
 // meaning is the same, so its users can switch by changing the image.
 //
 // Life cycle: default-construct, AddFlags() onto the process FlagSet, parse, then Validate()
-// (all errors at once). Inner classes take the derived plain settings structs. Not thread-safe.
+// (all errors at once). The scraper's classes never see the flags: they take the plain settings
+// structs derived below. Not thread-safe.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,11 @@
 #include <vector>
 
 #include "base/flags.h"
+#include "base/result.h"
+#include "kube/config.h"
+#include "scraper/kubelet_client_impl.h"
+#include "scraper/manager.h"
+#include "scraper/store.h"
 
 namespace scraper {
 
@@ -55,5 +61,23 @@ struct Options {
   // Returns every problem found; empty when the options are usable.
   std::vector<std::string> Validate() const;
 };
+
+// The store's settings from validated flags.
+StoreSettings MakeStoreSettings(const Options& options);
+
+// Derives the loop settings from validated flags; fails only on a bad --node-selector.
+base::Result<ManagerSettings> MakeManagerSettings(const Options& options);
+
+// Derives the client settings from the flags and, as metrics-server hands its rest config to its
+// kubelet client, from the Kubernetes API client's configuration `rest` (may be null): its CA
+// (file or data), client certificate and key (files or data), static token or token file.
+// The flags override as in metrics-server: --kubelet-insecure-tls drops the CA and skips
+// verification, --kubelet-certificate-authority replaces the CA, --kubelet-client-certificate
+// and --kubelet-client-key replace the client certificate, --kubelet-bearer-token-file replaces
+// the token, --deprecated-kubelet-completely-insecure drops everything. Unlike metrics-server,
+// the kubeconfig's insecure-skip-tls-verify and tls-server-name are never taken over: they
+// describe the kube-apiserver's certificate, not the kubelets'.
+KubeletClientSettings MakeKubeletClientSettings(const Options& options,
+                                                const kube::RestConfig* rest = nullptr);
 
 }  // namespace scraper

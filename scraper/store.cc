@@ -18,13 +18,6 @@ struct Point {
 
 }  // namespace
 
-StoreSettings MakeStoreSettings(const Options& options) {
-  StoreSettings s;
-  s.resolution = options.metric_resolution;
-  s.failure_retention_ticks = static_cast<int>(options.kubelet_failure_retention_ticks);
-  return s;
-}
-
 uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window) {
   if (window.count() <= 0) return 0;
   unsigned __int128 scaled = static_cast<unsigned __int128>(cpu_delta_ns) * 1'000'000'000u;
@@ -130,10 +123,11 @@ void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
 
 }  // namespace
 
-Store::Store(StoreSettings settings)
+Store::Store(StoreSettings settings, window::Publication& publication)
     : settings_(settings),
       state_(std::make_unique<StateMap>()),
-      window_(std::make_shared<Window>(0, std::vector<NodeMetrics>{}, std::vector<PodMetrics>{})) {}
+      generation_(publication.Current()->generation()),
+      publication_(publication) {}
 
 Store::~Store() = default;
 
@@ -269,21 +263,24 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
 
 void Store::Publish() {
   StoreStats stats;
-  std::shared_ptr<const Window> window;
+  std::shared_ptr<const window::Window> window;
   {
     std::lock_guard<std::mutex> lock(tick_mu_);
     if (!next_) return;
     state_ = std::move(next_);
     window = BuildWindow(++generation_, &stats);
   }
-  std::lock_guard<std::mutex> lock(window_mu_);
-  window_ = std::move(window);
-  stats_ = stats;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_ = stats;
+  }
+  publication_.Publish(std::move(window));
 }
 
-std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats* stats) const {
-  std::vector<NodeMetrics> nodes;
-  std::vector<PodMetrics> pods;
+std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
+                                                         StoreStats* stats) const {
+  std::vector<window::NodeMetrics> nodes;
+  std::vector<window::PodMetrics> pods;
   std::vector<const PodState*> servable;
   size_t pod_count = 0;
   for (const auto& entry : *state_) pod_count += entry.second.pods.size();
@@ -294,7 +291,7 @@ std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats
     if (node.failed_ticks > 0) ++stats->retained_nodes;
     const Series& s = node.series;
     if (s.Servable()) {
-      NodeMetrics m;
+      window::NodeMetrics m;
       m.name = name;
       m.timestamp = s.last.ts;
       m.window = std::chrono::nanoseconds(s.last.ts - s.prev.ts);
@@ -322,7 +319,7 @@ std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats
                  servable.end());
   pods.reserve(servable.size());
   for (const PodState* pod : servable) {
-    PodMetrics m;
+    window::PodMetrics m;
     m.namespace_ = pod->namespace_;
     m.name = pod->name;
     m.containers.reserve(pod->containers.size());
@@ -343,16 +340,11 @@ std::shared_ptr<const Window> Store::BuildWindow(uint64_t generation, StoreStats
   }
   stats->servable_nodes = nodes.size();
   stats->servable_pods = pods.size();
-  return std::make_shared<const Window>(generation, std::move(nodes), std::move(pods));
-}
-
-std::shared_ptr<const Window> Store::Current() const {
-  std::lock_guard<std::mutex> lock(window_mu_);
-  return window_;
+  return std::make_shared<const window::Window>(generation, std::move(nodes), std::move(pods));
 }
 
 StoreStats Store::Stats() const {
-  std::lock_guard<std::mutex> lock(window_mu_);
+  std::lock_guard<std::mutex> lock(stats_mu_);
   return stats_;
 }
 

@@ -11,7 +11,10 @@
 // A decrease of a cumulative counter without a start-time change is treated like a restart:
 // the object has no rate for that tick instead of a wrong one.
 //
-// Thread-safety: Current() may be called from any thread at any time and never waits for a
+// The store is the one publisher of windows: Publish() ends a tick by publishing the next Window
+// into the window::Publication given at construction, which readers use.
+//
+// Thread-safety: Stats() may be called from any thread at any time and never waits for a
 // scrape. BeginTick()/Publish() and the Tick's methods are for one writer; a Tick's methods are
 // internally serialized, so scrape completions on several threads may call them concurrently.
 #pragma once
@@ -26,9 +29,8 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "scraper/options.h"
 #include "scraper/resource_metrics.h"
-#include "scraper/window.h"
+#include "window/publication.h"
 
 namespace scraper {
 
@@ -38,8 +40,6 @@ struct StoreSettings {
   // Ticks during which a node whose scrapes fail keeps (and serves) its last good points.
   int failure_retention_ticks = 2;
 };
-
-StoreSettings MakeStoreSettings(const Options& options);
 
 // Counts for self-metrics, as of the last published tick.
 struct StoreStats {
@@ -51,13 +51,14 @@ struct StoreStats {
   size_t retained_nodes = 0;  // nodes served from points kept across failed scrapes
 };
 
-class Store final : public WindowSource {
+class Store final {
  private:
   struct NodeState;
 
  public:
-  explicit Store(StoreSettings settings);
-  ~Store() override;
+  // `publication` must outlive the Store.
+  Store(StoreSettings settings, window::Publication& publication);
+  ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -81,7 +82,6 @@ class Store final : public WindowSource {
   // Ends the open tick: swaps in the new state and publishes a new Window.
   void Publish();
 
-  std::shared_ptr<const Window> Current() const override;
   StoreStats Stats() const;
 
  private:
@@ -89,7 +89,7 @@ class Store final : public WindowSource {
 
   void Merge(std::string_view node, const ResourceMetrics* metrics);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
-  std::shared_ptr<const Window> BuildWindow(uint64_t generation, StoreStats* stats) const;
+  std::shared_ptr<const window::Window> BuildWindow(uint64_t generation, StoreStats* stats) const;
 
   const StoreSettings settings_;
   Tick tick_{this};
@@ -99,8 +99,8 @@ class Store final : public WindowSource {
   std::unique_ptr<StateMap> next_;   // the tick being collected
   uint64_t generation_ = 0;
 
-  mutable std::mutex window_mu_;  // held only to copy or swap the pointers below
-  std::shared_ptr<const Window> window_;
+  window::Publication& publication_;
+  mutable std::mutex stats_mu_;  // held only to copy stats_
   StoreStats stats_;
 };
 

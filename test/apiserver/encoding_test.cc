@@ -14,21 +14,21 @@ using testing::ProtoVarint;
 constexpr base::UnixNanos kNow = 1736430364'500'000'000LL;     // 2025-01-09T13:46:04.5Z
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;  // 2025-01-09T13:45:39Z
 
-std::shared_ptr<const scraper::Window> SampleWindow() {
-  scraper::NodeMetrics node{"node-1", kSample, std::chrono::milliseconds(15001), 164843745,
-                            1616273408};
-  scraper::PodMetrics pod;
+std::shared_ptr<const window::Window> SampleWindow() {
+  window::NodeMetrics node{"node-1", kSample, std::chrono::milliseconds(15001), 164843745,
+                           1616273408};
+  window::PodMetrics pod;
   pod.namespace_ = "default";
   pod.name = "example-pod-with-ephemeral-storage";
   pod.timestamp = kSample;
   pod.window = std::chrono::milliseconds(17913);
   pod.containers = {{"example-container", 0, 4620 * 1024}};
-  return std::make_shared<scraper::Window>(7, std::vector<scraper::NodeMetrics>{node},
-                                           std::vector<scraper::PodMetrics>{pod});
+  return std::make_shared<window::Window>(7, std::vector<window::NodeMetrics>{node},
+                                          std::vector<window::PodMetrics>{pod});
 }
 
 struct Fixture {
-  std::shared_ptr<const scraper::Window> window = SampleWindow();
+  std::shared_ptr<const window::Window> window = SampleWindow();
   EncodedWindow encoded{window};
   kube::Labels node_labels = {{"kubernetes.io/os", "linux"}, {"kubernetes.io/hostname", "node-1"}};
   ListEntry NodeEntry() const {

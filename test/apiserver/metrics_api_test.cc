@@ -10,17 +10,17 @@ namespace {
 
 using nlohmann::json;
 
-class FakeWindows : public scraper::WindowSource {
+class FakeWindows : public window::Source {
  public:
-  std::shared_ptr<const scraper::Window> Current() const override { return window; }
-  std::shared_ptr<const scraper::Window> window = std::make_shared<scraper::Window>(
-      0, std::vector<scraper::NodeMetrics>{}, std::vector<scraper::PodMetrics>{});
+  std::shared_ptr<const window::Window> Current() const override { return window; }
+  std::shared_ptr<const window::Window> window = std::make_shared<window::Window>(
+      0, std::vector<window::NodeMetrics>{}, std::vector<window::PodMetrics>{});
 };
 
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;
 
-scraper::PodMetrics Pod(std::string ns, std::string name) {
-  scraper::PodMetrics p;
+window::PodMetrics Pod(std::string ns, std::string name) {
+  window::PodMetrics p;
   p.namespace_ = std::move(ns);
   p.name = std::move(name);
   p.timestamp = kSample;
@@ -32,15 +32,15 @@ scraper::PodMetrics Pod(std::string ns, std::string name) {
 class MetricsApiTest : public ::testing::Test {
  protected:
   MetricsApiTest() : clock_(kSample + 25'000'000'000LL) {
-    windows_.window = std::make_shared<scraper::Window>(
+    windows_.window = std::make_shared<window::Window>(
         1,
-        std::vector<scraper::NodeMetrics>{
+        std::vector<window::NodeMetrics>{
             {"node-b", kSample, std::chrono::seconds(15), 2000000000, 2ull << 30},
             {"node-a", kSample, std::chrono::seconds(15), 500000000, 1ull << 30},
             {"node-gone", kSample, std::chrono::seconds(15), 1, 1}},
-        std::vector<scraper::PodMetrics>{Pod("default", "web-1"), Pod("default", "web-0"),
-                                         Pod("kube-system", "dns"), Pod("default", "db-0"),
-                                         Pod("default", "completed")});
+        std::vector<window::PodMetrics>{Pod("default", "web-1"), Pod("default", "web-0"),
+                                        Pod("kube-system", "dns"), Pod("default", "db-0"),
+                                        Pod("default", "completed")});
     nodes_.Replace({{"node-a", "uid-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
                     {"node-b", "uid-b", {{"role", "infra"}}, {}, {}, 0, 0, 0},
                     {"node-c", "uid-c", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
@@ -317,8 +317,8 @@ TEST_F(MetricsApiTest, EncodingsAreCachedPerWindow) {
   auto first = api.Encoded();
   EXPECT_EQ(api.Encoded(), first);
   windows_.window =
-      std::make_shared<scraper::Window>(2, std::vector<scraper::NodeMetrics>{},
-                                        std::vector<scraper::PodMetrics>{Pod("default", "web-0")});
+      std::make_shared<window::Window>(2, std::vector<window::NodeMetrics>{},
+                                       std::vector<window::PodMetrics>{Pod("default", "web-0")});
   auto second = api.Encoded();
   EXPECT_NE(second, first);
   EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods")),

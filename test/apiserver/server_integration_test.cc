@@ -56,14 +56,14 @@ class IoThreads {
   std::vector<std::thread> threads_;
 };
 
-class FakeWindows : public scraper::WindowSource {
+class FakeWindows : public window::Source {
  public:
-  std::shared_ptr<const scraper::Window> Current() const override {
+  std::shared_ptr<const window::Window> Current() const override {
     std::lock_guard<std::mutex> lock(mu);
     return window;
   }
   mutable std::mutex mu;
-  std::shared_ptr<const scraper::Window> window;
+  std::shared_ptr<const window::Window> window;
 };
 
 class DenyAll : public kube::Authorizer {
@@ -120,11 +120,11 @@ class GatedHandler : public Handler {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    windows_.window = std::make_shared<scraper::Window>(
+    windows_.window = std::make_shared<window::Window>(
         1,
-        std::vector<scraper::NodeMetrics>{
+        std::vector<window::NodeMetrics>{
             {"node-a", clock_.Now() - 5'000'000'000LL, 15s, 250000000, 1ull << 30}},
-        std::vector<scraper::PodMetrics>{});
+        std::vector<window::PodMetrics>{});
     nodes_.Replace({{"node-a", "uid", {}, {}, {}, 0, 0, 0}});
     pods_.Replace({});
     serving_files_ = server_pki_.WriteFiles("serving", server_pki_.ServerCert());

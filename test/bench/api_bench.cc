@@ -38,10 +38,10 @@ using Clock = std::chrono::steady_clock;
 using apiserver::HttpRequest;
 using apiserver::HttpResponse;
 
-class StaticWindows : public scraper::WindowSource {
+class StaticWindows : public window::Source {
  public:
-  std::shared_ptr<const scraper::Window> Current() const override { return window; }
-  std::shared_ptr<const scraper::Window> window;
+  std::shared_ptr<const window::Window> Current() const override { return window; }
+  std::shared_ptr<const window::Window> window;
 };
 
 class AllowAll : public kube::Authorizer {
@@ -57,13 +57,13 @@ constexpr int kPodsPerDeployment = 20;
 struct Cluster {
   std::vector<kube::Node> nodes;
   std::vector<kube::Pod> pods;
-  std::shared_ptr<const scraper::Window> window;
+  std::shared_ptr<const window::Window> window;
   int namespaces = 0;
 };
 
 Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t generation) {
   Cluster c;
-  std::vector<scraper::NodeMetrics> node_metrics;
+  std::vector<window::NodeMetrics> node_metrics;
   for (int i = 0; i < node_count; ++i) {
     std::string name = "node-" + std::to_string(10000 + i);
     c.nodes.push_back({name,
@@ -84,7 +84,7 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
   // 300 pods (15 deployments of 20) per namespace.
   const int per_namespace = 15 * kPodsPerDeployment;
   c.namespaces = (pod_count + per_namespace - 1) / per_namespace;
-  std::vector<scraper::PodMetrics> pod_metrics;
+  std::vector<window::PodMetrics> pod_metrics;
   for (int i = 0; i < pod_count; ++i) {
     int ns = i / per_namespace;
     int deployment = (i % per_namespace) / kPodsPerDeployment;
@@ -98,7 +98,7 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
                        {"pod-template-hash", "7d9f8c6b5"},
                        {"app.kubernetes.io/part-of", "shop"},
                        {"version", "v1.2.3"}}});
-    scraper::PodMetrics p;
+    window::PodMetrics p;
     p.namespace_ = ns_name;
     p.name = name;
     p.timestamp = now - 4'000'000'000LL;
@@ -108,7 +108,7 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
                     {"istio-proxy", 2345678, 60ull << 20}};
     pod_metrics.push_back(std::move(p));
   }
-  c.window = std::make_shared<scraper::Window>(generation, std::move(node_metrics),
+  c.window = std::make_shared<window::Window>(generation, std::move(node_metrics),
                                                std::move(pod_metrics));
   return c;
 }

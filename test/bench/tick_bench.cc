@@ -32,6 +32,7 @@
 #include "net/pki.h"
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
+#include "scraper/options.h"
 #include "test/bench/kubelet_payload.h"
 #include "test/bench/sim_kubelet.h"
 
@@ -187,7 +188,8 @@ int main(int argc, char** argv) {
   options.kubelet_request_timeout = std::chrono::seconds(10);
   auto client = scraper::KubeletClientImpl::Create(io, scraper::MakeKubeletClientSettings(options));
   if (!client.ok()) return std::fprintf(stderr, "%s\n", client.error().c_str()), 1;
-  scraper::Store store(scraper::MakeStoreSettings(options));
+  window::Publication windows;
+  scraper::Store store(scraper::MakeStoreSettings(options), windows);
   auto settings = scraper::MakeManagerSettings(options);
   settings->spread = false;  // one tick as fast as the concurrency allows
   scraper::Manager manager(io, base::SystemClock::Instance(), nodes, **client, store, *settings);
@@ -228,7 +230,7 @@ int main(int argc, char** argv) {
     }
   }
   auto stats = store.Stats();
-  auto window = store.Current();
+  auto window = windows.Current();
   long rss = StatusKiB("VmRSS:");
   long hwm = StatusKiB("VmHWM:");
   malloc_trim(0);
@@ -274,7 +276,8 @@ int main(int argc, char** argv) {
                                                   static_cast<uint32_t>(i + 1)));
       }
     }
-    scraper::Store offline(scraper::MakeStoreSettings(options));
+    window::Publication offline_windows;
+    scraper::Store offline(scraper::MakeStoreSettings(options), offline_windows);
     scraper::ResourceMetrics metrics;
     double cpu = 0;
     for (int t = 0; t < 2; ++t) {

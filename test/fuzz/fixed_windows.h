@@ -6,29 +6,29 @@
 #include <memory>
 #include <vector>
 
-#include "scraper/window.h"
+#include "window/window.h"
 
 namespace fuzz_support {
 
-class FixedWindows : public scraper::WindowSource {
+class FixedWindows : public window::Source {
  public:
   FixedWindows() {
-    scraper::PodMetrics pod;
+    window::PodMetrics pod;
     pod.namespace_ = "default";
     pod.name = "web-0";
     pod.timestamp = 1'700'000'000'000'000'000;
     pod.window = std::chrono::seconds(15);
     pod.containers = {{"app", 1000000, 1 << 20}};
-    window_ = std::make_shared<scraper::Window>(
+    window_ = std::make_shared<window::Window>(
         1,
-        std::vector<scraper::NodeMetrics>{
+        std::vector<window::NodeMetrics>{
             {"node-1", 1'700'000'000'000'000'000, std::chrono::seconds(15), 500000000, 1 << 30}},
-        std::vector<scraper::PodMetrics>{pod});
+        std::vector<window::PodMetrics>{pod});
   }
-  std::shared_ptr<const scraper::Window> Current() const override { return window_; }
+  std::shared_ptr<const window::Window> Current() const override { return window_; }
 
  private:
-  std::shared_ptr<const scraper::Window> window_;
+  std::shared_ptr<const window::Window> window_;
 };
 
 }  // namespace fuzz_support

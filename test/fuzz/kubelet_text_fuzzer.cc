@@ -32,12 +32,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (c.has_cpu && c.cpu_timestamp <= 0) std::abort();
   }
   // Two ticks through the store: rates computed from arbitrary values must not crash.
-  scraper::Store store(scraper::StoreSettings{});
+  window::Publication windows;
+  scraper::Store store(scraper::StoreSettings{}, windows);
   for (int tick = 0; tick < 2; ++tick) {
     store.BeginTick().Success("node", metrics);
     store.Publish();
   }
-  auto window = store.Current();
+  auto window = windows.Current();
   for (const auto& pod : window->pods()) {
     if (pod.containers.empty()) std::abort();
   }

@@ -18,6 +18,7 @@
 #include "kube/config.h"
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
+#include "scraper/options.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/test_pki.h"
 
@@ -127,7 +128,7 @@ ManagerSettings Settings() {
 
 class KubeletScrapeTest : public ::testing::Test {
  protected:
-  KubeletScrapeTest() : other_pki_("other-ca"), store_(StoreSettings{seconds(3), 2}) {}
+  KubeletScrapeTest() : other_pki_("other-ca"), store_(StoreSettings{seconds(3), 2}, windows_) {}
 
   ServerOptions Tls(net::CertAndKey cert) {
     ServerOptions o;
@@ -145,6 +146,7 @@ class KubeletScrapeTest : public ::testing::Test {
   testing_support::TestPki pki_;
   testing_support::TestPki other_pki_;
   FakeNodes nodes_;
+  window::Publication windows_;
   Store store_;
 };
 
@@ -220,11 +222,11 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[1].Header("Authorization"), "Bearer second-token");
   EXPECT_EQ(good1.connections_accepted(), 1u);
-  auto window = store_.Current();
+  auto window = windows_.Current();
   ASSERT_NE(window->FindNode("good-1"), nullptr);
   ASSERT_NE(window->FindNode("good-2"), nullptr);
   EXPECT_EQ(window->FindNode("slow"), nullptr);
-  const NodeMetrics* n = window->FindNode("good-1");
+  const window::NodeMetrics* n = window->FindNode("good-1");
   EXPECT_EQ(n->memory_bytes, 1'500'000'000u);
   // 0.25 core from real timestamps (the payload's counter grows by 0.25 s per second).
   EXPECT_NEAR(static_cast<double>(n->cpu_nanocores), 2.5e8, 2.5e7);
@@ -302,7 +304,8 @@ TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
   // handshake.
   auto tls_client = KubeletClientImpl::Create(io.io, KubeletClientSettings{});
   ASSERT_TRUE(tls_client.ok());
-  Store store(StoreSettings{});
+  window::Publication windows;
+  Store store(StoreSettings{}, windows);
   Manager tls_manager(io.io, base::SystemClock::Instance(), nodes_, **tls_client, store,
                       Settings());
   ASSERT_TRUE(RunTick(tls_manager));
@@ -476,7 +479,8 @@ TEST_F(KubeletScrapeTest, KubeconfigClientCertificateDataReachesKubelets) {
   ca_only.kubelet_certificate_authority = pki_.ca_file();
   auto anonymous = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(ca_only));
   ASSERT_TRUE(anonymous.ok()) << anonymous.error();
-  Store store(StoreSettings{seconds(3), 2});
+  window::Publication windows;
+  Store store(StoreSettings{seconds(3), 2}, windows);
   Manager refused(io.io, base::SystemClock::Instance(), nodes_, **anonymous, store, Settings());
   ASSERT_TRUE(RunTick(refused));
   EXPECT_FALSE(ByName(*refused.LastReport())["n"].success);
@@ -508,7 +512,8 @@ TEST_F(KubeletScrapeTest, KubeconfigStaticTokenReachesKubelets) {
   ca_only.kubelet_certificate_authority = pki_.ca_file();
   auto anonymous = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(ca_only));
   ASSERT_TRUE(anonymous.ok()) << anonymous.error();
-  Store store(StoreSettings{seconds(3), 2});
+  window::Publication windows;
+  Store store(StoreSettings{seconds(3), 2}, windows);
   Manager refused(io.io, base::SystemClock::Instance(), nodes_, **anonymous, store, Settings());
   ASSERT_TRUE(RunTick(refused));
   EXPECT_THAT(ByName(*refused.LastReport())["n"].error, HasSubstr("401"));

@@ -7,6 +7,8 @@
 
 #include <map>
 
+#include "scraper/options.h"
+
 namespace scraper {
 namespace {
 
@@ -86,7 +88,7 @@ class FakeKubelet : public KubeletClient {
 
 class ManagerTest : public ::testing::Test {
  protected:
-  ManagerTest() : kubelet_(io_, &clock_), store_(StoreSettings{seconds(15), 2}) {}
+  ManagerTest() : kubelet_(io_, &clock_), store_(StoreSettings{seconds(15), 2}, windows_) {}
 
   std::unique_ptr<Manager> Make(ManagerSettings settings, base::Clock& clock) {
     return std::make_unique<Manager>(io_, clock, nodes_, kubelet_, store_, settings);
@@ -106,6 +108,7 @@ class ManagerTest : public ::testing::Test {
   base::ManualClock clock_;
   FakeNodes nodes_;
   FakeKubelet kubelet_;
+  window::Publication windows_;
   Store store_;
 };
 
@@ -162,7 +165,7 @@ TEST_F(ManagerTest, TickScrapesEveryNodeAndReportsOutcomes) {
   clock_.Advance(seconds(15));
   RunTick(*m);
   EXPECT_TRUE(m->HasData());
-  auto window = store_.Current();
+  auto window = windows_.Current();
   ASSERT_NE(window->FindNode("good"), nullptr);
   EXPECT_EQ(window->FindNode("good")->cpu_nanocores, 1'000'000'000u);
   ASSERT_NE(window->FindPod("ns", "p"), nullptr);
@@ -178,7 +181,7 @@ TEST_F(ManagerTest, TickScrapesEveryNodeAndReportsOutcomes) {
       EXPECT_EQ(o.last_success, second_start);
     }
   }
-  EXPECT_NE(store_.Current()->FindNode("good"), nullptr);  // retained across one failure
+  EXPECT_NE(windows_.Current()->FindNode("good"), nullptr);  // retained across one failure
 }
 
 TEST_F(ManagerTest, ConcurrencyIsBoundedAndDeadlinesFitTheTick) {
@@ -282,7 +285,7 @@ class HangingKubelet : public FakeKubelet {
 // whose watchdog gives up on "stuck".
 class ManagerWatchdog : public ::testing::Test {
  protected:
-  ManagerWatchdog() : kubelet_(io_, nullptr), store_(StoreSettings{}) {
+  ManagerWatchdog() : kubelet_(io_, nullptr), store_(StoreSettings{}, windows_) {
     nodes_.Add("ok", "10.0.0.1");
     nodes_.Add("stuck", "10.0.0.2");
     kubelet_.responses.emplace("ok", Payload(1, 1'700'000'000'000));
@@ -311,6 +314,7 @@ class ManagerWatchdog : public ::testing::Test {
   boost::asio::io_context io_;
   FakeNodes nodes_;
   HangingKubelet kubelet_;
+  window::Publication windows_;
   Store store_;
   std::unique_ptr<Manager> manager_;
 };
@@ -348,7 +352,7 @@ TEST(PlanLaunches, SpreadsEvenly) {
 // Five nodes on one address and a manager on the real clock, for the cadence tests.
 class ManagerRealTime : public ::testing::Test {
  protected:
-  ManagerRealTime() : kubelet_(io_, nullptr), store_(StoreSettings{}) {
+  ManagerRealTime() : kubelet_(io_, nullptr), store_(StoreSettings{}, windows_) {
     for (int i = 0; i < 5; ++i) nodes_.Add("n" + std::to_string(i), "10.0.0.1");
   }
 
@@ -373,6 +377,7 @@ class ManagerRealTime : public ::testing::Test {
   boost::asio::io_context io_;
   FakeNodes nodes_;
   FakeKubelet kubelet_;
+  window::Publication windows_;
   Store store_;
   std::unique_ptr<Manager> manager_;
   std::chrono::steady_clock::time_point started_;

@@ -10,6 +10,9 @@ namespace scraper {
 namespace {
 
 using std::chrono::seconds;
+using window::NodeMetrics;
+using window::PodMetrics;
+using window::Window;
 
 constexpr base::UnixNanos kT0 = 1'700'000'000'000'000'000;
 constexpr int64_t kSec = 1'000'000'000;
@@ -64,7 +67,7 @@ struct Batch {
 
 class StoreTest : public ::testing::Test {
  protected:
-  explicit StoreTest(int retention = 2) : store_(StoreSettings{seconds(15), retention}) {}
+  explicit StoreTest(int retention = 2) : store_(StoreSettings{seconds(15), retention}, windows_) {}
 
   // One tick: every (node, batch) pair succeeds; names in `failed` fail.
   std::shared_ptr<const Window> Tick(std::vector<std::pair<std::string, const Batch*>> ok,
@@ -73,14 +76,15 @@ class StoreTest : public ::testing::Test {
     for (auto& [node, batch] : ok) tick.Success(node, batch->metrics);
     for (auto& node : failed) tick.Failure(node);
     store_.Publish();
-    return store_.Current();
+    return windows_.Current();
   }
 
+  window::Publication windows_;
   Store store_;
 };
 
 TEST_F(StoreTest, EmptyBeforeFirstTick) {
-  auto w = store_.Current();
+  auto w = windows_.Current();
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->generation(), 0u);
   EXPECT_TRUE(w->nodes().empty());

@@ -1,9 +1,9 @@
-#include "scraper/window.h"
+#include "window/window.h"
 
 #include <algorithm>
 #include <tuple>
 
-namespace scraper {
+namespace window {
 
 Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods)
     : generation_(generation), nodes_(std::move(nodes)), pods_(std::move(pods)) {
@@ -50,4 +50,4 @@ std::pair<const PodMetrics*, const PodMetrics*> Window::PodsInNamespace(
   return {base + (first - pods_.begin()), base + (last - pods_.begin())};
 }
 
-}  // namespace scraper
+}  // namespace window

@@ -1,8 +1,8 @@
-#include "scraper/window.h"
+#include "window/window.h"
 
 #include <gtest/gtest.h>
 
-namespace scraper {
+namespace window {
 namespace {
 
 PodMetrics Pod(std::string ns, std::string name) {
@@ -39,4 +39,4 @@ TEST(Window, SortsAndFinds) {
 }
 
 }  // namespace
-}  // namespace scraper
+}  // namespace window

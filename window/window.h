@@ -1,6 +1,10 @@
 // The served "latest window": per node and per pod, the CPU rate and memory computed from the
-// two newest kubelet samples. A Window is immutable once published; the store builds the next
-// one aside after each tick and swaps it in, so readers never wait for a scrape.
+// two newest kubelet samples. A Window is immutable once published; the scraper's store builds
+// the next one aside after each tick and publishes it (window/publication.h), so readers never
+// wait for a scrape.
+//
+// This layer sits between the scraper, which writes windows, and every consumer (the Metrics
+// API, and exporters or watchers), which only read them; it depends on nothing but base/.
 //
 // Thread-safety: a `shared_ptr<const Window>` may be read from any number of threads.
 #pragma once
@@ -14,7 +18,7 @@
 
 #include "base/clock.h"
 
-namespace scraper {
+namespace window {
 
 // Usage of one node over its window.
 struct NodeMetrics {
@@ -66,12 +70,12 @@ class Window {
   std::vector<PodMetrics> pods_;
 };
 
-// The read side of the store; the seam the API server's tests fake.
-class WindowSource {
+// The read side of the window layer (window::Publication); the seam consumers' tests fake.
+class Source {
  public:
-  virtual ~WindowSource() = default;
-  // The current window; never null (empty before the first tick). Wait-free for readers.
+  virtual ~Source() = default;
+  // The current window; never null (empty before the first tick). Never waits for a scrape.
   virtual std::shared_ptr<const Window> Current() const = 0;
 };
 
-}  // namespace scraper
+}  // namespace window
