@@ -210,16 +210,18 @@ assert "helm upgrade: --metric-resolution=20s, a pod annotation, apiService.v1.c
   --set "args={--kubelet-insecure-tls,--metric-resolution=20s}" \
   --set-string "podAnnotations.example\.com/rolled=yes" --post-renderer local-backend
 rolled() {
-  local gen args rs
+  local gen args rs new=()
   gen=$(deploy_field '{.metadata.generation}')
   args=$(deploy_field '{.spec.template.spec.containers[0].args}')
-  rs=$(k get rs -n "$ns" -l "app.kubernetes.io/instance=$release" -o jsonpath='{range .items[?(@.spec.replicas>0)]}{.metadata.name}{end}')
-  echo "generation $gen1 -> $gen; ReplicaSet $rs1 -> $rs; args $args"
-  [ "$gen" = $((gen1 + 1)) ] && [ -n "$rs" ] && [ "$rs" != "$rs1" ] &&
+  rs=$(k get rs -n "$ns" -l "app.kubernetes.io/instance=$release" -o jsonpath='{.items[*].metadata.name}')
+  for r in $rs; do [[ " $rs1 " == *" $r "* ]] || new+=("$r"); done
+  echo "generation $gen1 -> $gen; ReplicaSets [$rs1] -> [$rs], new [${new[*]}]; args $args"
+  [ -n "$rs1" ] && [ "$gen" = $((gen1 + 1)) ] && [ ${#new[@]} = 1 ] &&
     grep -q -- '--metric-resolution=20s' <<<"$args" &&
     [ "$(deploy_field '{.spec.template.metadata.annotations.example\.com/rolled}')" = yes ]
 }
 rollout() { k rollout status deployment "$release" -n "$ns" --timeout=90s; }
+wait_until 60 rolled
 assert "the Deployment rolled: generation +1, a new ReplicaSet, the new arguments and annotation" rolled
 assert "the rollout completes (kwok runs the new pod)" rollout
 v1_removed() { ! k get apiservice v1.metrics.k8s.io 2>&1; }
