@@ -8,8 +8,8 @@
 #   2. every variant rendered by `helm template --dry-run=server` (so `lookup` reads the cluster)
 #      is admitted by `kubectl apply --dry-run=server` (cert-manager's and prometheus-operator's
 #      kinds through the stand-in CRDs of testdata/helm-chart-crds.yaml), its pod by the
-#      `restricted` Pod Security Standard (a namespace that enforces it), and holds what the
-#      variant promises (helm_check.py render);
+#      `restricted` Pod Security Standard (a namespace that enforces it: it refuses the
+#      host-network pod as rendered), and holds what the variant promises (helm_check.py render);
 #   3. `helm install` (tls.type=helm: the chart's own CA) → the server runs "as the pod": the
 #      installed Deployment's arguments and Secret volume, as its ServiceAccount with the chart's
 #      RBAC; the APIService turns Available, verified against the chart's CA, and `kubectl top
@@ -107,6 +107,18 @@ for v in "${variants[@]}"; do
   [ "$v" != tls-existing-secret ] || ca=$check_work/certs/ca.crt
   assert "$v renders what it promises" python3 "$check" render "$v" "$out" $ca
 done
+# The namespace does enforce: the host-network pod as rendered is refused for its host namespace.
+psa_refuses_host_network() {
+  local out
+  if out=$(python3 "$check" psa-pod "$check_work/render-host-network.yaml" cms-helm-psa keep |
+    k apply --dry-run=server -f - 2>&1); then
+    echo "admitted: $out"
+    return 1
+  fi
+  grep -o 'violates PodSecurity "restricted:[^"]*": host namespaces[^)]*)' <<<"$out"
+}
+assert "restricted Pod Security Standard refuses the host-network pod as rendered (host namespaces)" \
+  psa_refuses_host_network
 k delete namespace cms-helm-psa --wait=false >/dev/null
 k delete -f "$check_work/certs/secret.yaml" >/dev/null
 

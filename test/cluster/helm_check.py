@@ -6,11 +6,12 @@ Checks print one line of details and exit 0 when they hold, 1 when they do not.
   render VARIANT FILE [CA_FILE]   a `helm template` of charts/cpp-metrics-server with the values
                                   of VARIANT (default or a ci/*-values.yaml name) holds what that
                                   variant promises; CA_FILE: the CA the APIService must trust
-  psa-pod FILE NAMESPACE          prints the Deployment's pod of FILE as a Pod in NAMESPACE, for a
+  psa-pod FILE NAMESPACE [keep]   prints the Deployment's pod of FILE as a Pod in NAMESPACE, for a
                                   server dry run under the `restricted` Pod Security Standard
                                   (without serviceAccountName and priorityClassName, which are
                                   not what is checked; with hostNetwork and its host ports
-                                  removed, the one rule the host-network variant is meant to break)
+                                  removed, the one rule the host-network variant is meant to
+                                  break, unless `keep` is given)
   objects MANIFEST                prints `resource namespace name` of every object of a release
                                   manifest (`helm get manifest`), namespace `-` if cluster-scoped
   as-pod NAME NAMESPACE DIR       prints, one per line, the arguments the Deployment NAME's
@@ -207,11 +208,11 @@ def render(variant, path, ca_file=None):
     print("%s: %s" % (", ".join(kinds), detail) if detail else ", ".join(kinds))
 
 
-def psa_pod(path, namespace):
+def psa_pod(path, namespace, keep_host_network=""):
     spec = dict(one(docs(path), "Deployment")["spec"]["template"]["spec"])
     for k in ("serviceAccountName", "priorityClassName"):
         spec.pop(k, None)
-    if spec.pop("hostNetwork", False):
+    if not keep_host_network and spec.pop("hostNetwork", False):
         for c in spec["containers"]:
             for p in c.get("ports", []):
                 p.pop("hostPort", None)
