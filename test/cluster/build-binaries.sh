@@ -6,8 +6,9 @@
 #   $CMS_BIN_CACHE/<name>-<version>/BUILD-INFO  stamp: what was built, with what, how long it took
 #
 # Binaries: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes
-# through a wrapper module), kwok, metrics-server (reference implementation), etcd; with
-# WITH_KUBELET=1 also the kubelet of the same release (for the real-node test).
+# through a wrapper module), kwok, metrics-server (reference implementation), etcd, helm (for the
+# chart in charts/); with WITH_KUBELET=1 also the kubelet of the same release (for the real-node
+# test).
 # A binary whose stamp exists is reused; delete its directory to rebuild it.
 #
 # Usage:
@@ -22,6 +23,7 @@
 #                           so a new upstream release cannot change what a fresh machine builds
 #   KWOK_VERSION            default v0.8.0
 #   METRICS_SERVER_VERSION  default v0.8.0 (the approved reference release; v0.9.0 is not)
+#   HELM_VERSION            default v4.3.2 (helm.sh/helm/v4, an approved release)
 #   ETCD_SOURCE             go (default: build the etcd server k8s.io/kubernetes pins) or apt
 #                           (Debian's etcd-server package, fetched with apt-get download and
 #                           unpacked into the cache, not installed)
@@ -36,6 +38,7 @@ set -euo pipefail
 cache=${CMS_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpp-metrics-server/bin}
 kwok_version=${KWOK_VERSION:-v0.8.0}
 ms_version=${METRICS_SERVER_VERSION:-v0.8.0}
+helm_version=${HELM_VERSION:-v4.3.2}
 etcd_source=${ETCD_SOURCE:-go}
 nice_level=${BUILD_NICE:-10}
 mode=build
@@ -134,8 +137,8 @@ else
 fi
 
 if [ "$mode" = versions ]; then
-  printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nMETRICS_SERVER_VERSION=%s\nETCD_VERSION=%s\n' \
-    "$k8s_version" "$kwok_version" "$ms_version" "$etcd_ver"
+  printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nMETRICS_SERVER_VERSION=%s\nETCD_VERSION=%s\nHELM_VERSION=%s\n' \
+    "$k8s_version" "$kwok_version" "$ms_version" "$etcd_ver" "$helm_version"
   exit 0
 fi
 
@@ -339,6 +342,7 @@ print_env() {
   echo "KWOK_CONFIG_DIR=$cache/kwok-$kwok_version/config"
   echo "METRICS_SERVER=$cache/metrics-server-$ms_version/metrics-server"
   echo "ETCD=$etcd_dir/etcd"
+  echo "HELM=$cache/helm-$helm_version/helm"
 }
 
 if [ "$mode" = env ]; then
@@ -355,13 +359,16 @@ fi
 
 go_ver=$(go env GOVERSION)
 log "Go $go_ver, proxy $(go env GOPROXY), cache $cache"
-log "versions: kubernetes $k8s_version, kwok $kwok_version, metrics-server $ms_version, etcd $etcd_ver"
+log "versions: kubernetes $k8s_version, kwok $kwok_version, metrics-server $ms_version, etcd $etcd_ver, helm $helm_version"
 total_start=$(date +%s)
 build_etcd
 build_go_install kwok "$kwok_version" sigs.k8s.io/kwok/cmd/kwok
 kwok_configs
 build_go_install metrics-server "$ms_version" sigs.k8s.io/metrics-server/cmd/metrics-server \
   "-X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$ms_version"
+# The version stamp as helm's Makefile sets it for a tagged release (metadata cleared).
+build_go_install helm "$helm_version" helm.sh/helm/v4/cmd/helm \
+  "-X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.metadata= -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 build_k8s
 log "all binaries ready ($(($(date +%s) - total_start))s this run)"
 print_env

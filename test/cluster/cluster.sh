@@ -50,6 +50,10 @@
 #                       exactly as written (the benchmark inventory of test/bench/fleet)
 #   HPA_SYNC_PERIOD     controller-manager HPA sync period (default 5s)
 #   BACKEND_READY_PATH  path a backend must answer 200 on before `backend` returns (default /readyz)
+#   BACKEND_CA, BACKEND_SERVER_NAME
+#                       CA file and host name `backend` verifies that answer's certificate for
+#                       (default: the cluster CA, 127.0.0.1), for a backend serving a certificate
+#                       of another CA and names, e.g. a Helm-made one for NAME.kube-system.svc
 #   K8S_VERSION, KWOK_VERSION, METRICS_SERVER_VERSION, ETCD_SOURCE, CMS_BIN_CACHE: see build-binaries.sh
 # Ports are picked free on 127.0.0.1 at `up` and recorded in $CLUSTER_STATE_DIR/env.
 set -euo pipefail
@@ -584,11 +588,12 @@ cmd_backend() {
   done
   echo "${name^^}_PORT=$port" | tr '-' '_' >>"$state/env"
   start "$name" "$bin" "${args[@]}"
-  # Ready = /readyz answers 200 to the admin over TLS verified against the cluster CA.
-  local ready=${BACKEND_READY_PATH:-/readyz}
-  WAIT_COMPONENT=$name wait_for "$name https://127.0.0.1:$port$ready" "$timeout" \
-    curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-    -f "https://127.0.0.1:$port$ready"
+  # Ready = /readyz answers 200 to the admin over TLS verified against the cluster CA (or
+  # BACKEND_CA, for BACKEND_SERVER_NAME).
+  local ready=${BACKEND_READY_PATH:-/readyz} host=${BACKEND_SERVER_NAME:-127.0.0.1}
+  WAIT_COMPONENT=$name wait_for "$name https://$host:$port$ready" "$timeout" \
+    curl -s -o /dev/null --cacert "${BACKEND_CA:-$pki/ca.crt}" --cert "$pki/admin.crt" \
+    --key "$pki/admin.key" --connect-to "$host:$port:127.0.0.1:$port" -f "https://$host:$port$ready"
 }
 
 cmd_metrics_server() {
