@@ -10,6 +10,7 @@ packages=(
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   python3-matplotlib
   sslscan  # test/load/tls-scan.sh
+  slowhttptest testssl.sh  # test/load/slowhttp.py, test/load/testssl.py
 )
 
 sudo_cmd=()
