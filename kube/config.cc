@@ -148,6 +148,101 @@ std::string Scalar(const YAML::Node& map, const char* key) {
   return v && v.IsScalar() ? v.Scalar() : "";
 }
 
+// "field: problem", the form of every error below; the caller prefixes the file.
+base::Status FieldError(const std::string& field, const std::string& problem) {
+  return base::Status::Error(field + ": " + problem);
+}
+
+// The cluster entry `cf` ("clusters[name]"): server, TLS server name, CA, insecure flag.
+base::Status ParseCluster(const YAML::Node& cluster, const std::string& cf,
+                          const std::string& base_dir, RestConfig* config) {
+  std::string server = Scalar(cluster, "server");
+  if (server.empty()) return FieldError(cf + ".server", "not set");
+  if (auto s = ParseServer(server, config); !s.ok()) {
+    return FieldError(cf + ".server", "\"" + server + "\": " + s.message());
+  }
+  config->tls.server_name = Scalar(cluster, "tls-server-name");
+  std::string insecure = Scalar(cluster, "insecure-skip-tls-verify");
+  config->tls.insecure_skip_verify = insecure == "true";
+  if (!insecure.empty() && insecure != "true" && insecure != "false") {
+    return FieldError(cf + ".insecure-skip-tls-verify", "not a boolean: \"" + insecure + "\"");
+  }
+  std::string ca_data = Scalar(cluster, "certificate-authority-data");
+  std::string ca_file = ResolvePath(Scalar(cluster, "certificate-authority"), base_dir);
+  if (!ca_data.empty()) {  // client-go: the data overrides the file
+    auto decoded = DecodeBase64(ca_data);
+    if (!decoded.ok()) return FieldError(cf + ".certificate-authority-data", decoded.error());
+    config->tls.ca_data = std::move(decoded.value());
+  } else if (!ca_file.empty()) {
+    if (auto s = CheckReadable(ca_file); !s.ok()) {
+      return FieldError(cf + ".certificate-authority", s.message());
+    }
+    config->tls.ca_file = ca_file;
+  }
+  if (config->tls.insecure_skip_verify && (!ca_data.empty() || !ca_file.empty())) {
+    // client-go rejects this combination ("specifying a root certificates file with the insecure
+    // flag is not allowed").
+    return FieldError(cf + ".insecure-skip-tls-verify",
+                      "specifying a root certificates file with the insecure flag is not allowed");
+  }
+  return base::Status::Ok();
+}
+
+// A PEM given inline (`data_key`, base64, wins as in client-go) or as a file (`file_key`).
+base::Status LoadPem(const YAML::Node& user, const std::string& uf, const std::string& base_dir,
+                     const char* data_key, const char* file_key, std::string* data_out,
+                     std::string* file_out) {
+  std::string data = Scalar(user, data_key);
+  std::string file = ResolvePath(Scalar(user, file_key), base_dir);
+  if (!data.empty()) {
+    auto decoded = DecodeBase64(data);
+    if (!decoded.ok()) return FieldError(uf + "." + data_key, decoded.error());
+    *data_out = std::move(decoded.value());
+  } else if (!file.empty()) {
+    if (auto s = CheckReadable(file); !s.ok()) return FieldError(uf + "." + file_key, s.message());
+    *file_out = file;
+  }
+  return base::Status::Ok();
+}
+
+// The user entry `uf` ("users[name]"): client certificate and key, token or token file.
+base::Status ParseUser(const YAML::Node& user, const std::string& uf, const std::string& base_dir,
+                       RestConfig* config) {
+  for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {
+    if (user.IsMap() && user[unsupported]) {
+      return FieldError(uf + "." + unsupported,
+                        "not supported (use a token or a client certificate)");
+    }
+  }
+  if (auto s = LoadPem(user, uf, base_dir, "client-certificate-data", "client-certificate",
+                       &config->tls.cert_data, &config->tls.cert_file);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = LoadPem(user, uf, base_dir, "client-key-data", "client-key", &config->tls.key_data,
+                       &config->tls.key_file);
+      !s.ok()) {
+    return s;
+  }
+  bool has_cert = !config->tls.cert_data.empty() || !config->tls.cert_file.empty();
+  bool has_key = !config->tls.key_data.empty() || !config->tls.key_file.empty();
+  if (has_cert && !has_key)
+    return FieldError(uf + ".client-key", "client certificate without a key");
+  if (has_key && !has_cert) {
+    return FieldError(uf + ".client-certificate", "client key without a certificate");
+  }
+  config->bearer_token = Scalar(user, "token");
+  std::string token_file = ResolvePath(Scalar(user, "tokenFile"), base_dir);
+  if (!token_file.empty()) {
+    auto token = ReadFile(token_file, 1 << 20);
+    if (!token.ok()) return FieldError(uf + ".tokenFile", token.error());
+    config->token_file = token_file;
+    config->bearer_token.clear();  // the file wins and is re-read on change
+  }
+  return base::Status::Ok();
+}
+
+// Resolves the context (given or current) to its cluster and user entries and parses them.
 base::Result<RestConfig> ParseKubeconfigNoThrow(std::string_view yaml, const std::string& base_dir,
                                                 std::string_view context_override,
                                                 const std::string& where) {
@@ -171,93 +266,20 @@ base::Result<RestConfig> ParseKubeconfigNoThrow(std::string_view yaml, const std
   std::string user_name = Scalar(*context, "user");
   if (cluster_name.empty()) return fail("contexts[" + context_name + "].cluster", "not set");
 
-  const auto found_cluster = FindNamed(root["clusters"], cluster_name, "cluster");
+  const auto cluster = FindNamed(root["clusters"], cluster_name, "cluster");
   const std::string cf = "clusters[" + cluster_name + "]";
-  if (!found_cluster) return fail(cf, "no such cluster");
-  const YAML::Node& cluster = *found_cluster;
-
+  if (!cluster) return fail(cf, "no such cluster");
   RestConfig config;
   config.source = where;
-  std::string server = Scalar(cluster, "server");
-  if (server.empty()) return fail(cf + ".server", "not set");
-  if (auto s = ParseServer(server, &config); !s.ok()) {
-    return fail(cf + ".server", "\"" + server + "\": " + s.message());
+  if (auto s = ParseCluster(*cluster, cf, base_dir, &config); !s.ok()) {
+    return base::MakeError(where + ": " + s.message());
   }
-  config.tls.server_name = Scalar(cluster, "tls-server-name");
-  std::string insecure = Scalar(cluster, "insecure-skip-tls-verify");
-  config.tls.insecure_skip_verify = insecure == "true";
-  if (!insecure.empty() && insecure != "true" && insecure != "false") {
-    return fail(cf + ".insecure-skip-tls-verify", "not a boolean: \"" + insecure + "\"");
-  }
-  std::string ca_data = Scalar(cluster, "certificate-authority-data");
-  std::string ca_file = ResolvePath(Scalar(cluster, "certificate-authority"), base_dir);
-  if (!ca_data.empty()) {  // client-go: the data overrides the file
-    auto decoded = DecodeBase64(ca_data);
-    if (!decoded.ok()) return fail(cf + ".certificate-authority-data", decoded.error());
-    config.tls.ca_data = std::move(decoded.value());
-  } else if (!ca_file.empty()) {
-    if (auto s = CheckReadable(ca_file); !s.ok()) {
-      return fail(cf + ".certificate-authority", s.message());
-    }
-    config.tls.ca_file = ca_file;
-  }
-  if (config.tls.insecure_skip_verify && (!ca_data.empty() || !ca_file.empty())) {
-    // client-go rejects this combination ("specifying a root certificates file with the insecure
-    // flag is not allowed").
-    return fail(cf + ".insecure-skip-tls-verify",
-                "specifying a root certificates file with the insecure flag is not allowed");
-  }
-
-  if (!user_name.empty()) {
-    const auto found_user = FindNamed(root["users"], user_name, "user");
-    const std::string uf = "users[" + user_name + "]";
-    if (!found_user) return fail(uf, "no such user");
-    const YAML::Node& user = *found_user;
-    for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {
-      if (user.IsMap() && user[unsupported]) {
-        return fail(uf + "." + unsupported, "not supported (use a token or a client certificate)");
-      }
-    }
-    auto load_pem = [&](const char* data_key, const char* file_key, std::string* data_out,
-                        std::string* file_out) -> base::Status {
-      std::string data = Scalar(user, data_key);
-      std::string file = ResolvePath(Scalar(user, file_key), base_dir);
-      if (!data.empty()) {
-        auto decoded = DecodeBase64(data);
-        if (!decoded.ok()) return base::Status::Error(uf + "." + data_key + ": " + decoded.error());
-        *data_out = std::move(decoded.value());
-      } else if (!file.empty()) {
-        if (auto s = CheckReadable(file); !s.ok()) {
-          return base::Status::Error(uf + "." + file_key + ": " + s.message());
-        }
-        *file_out = file;
-      }
-      return base::Status::Ok();
-    };
-    if (auto s = load_pem("client-certificate-data", "client-certificate", &config.tls.cert_data,
-                          &config.tls.cert_file);
-        !s.ok()) {
-      return base::MakeError(where + ": " + s.message());
-    }
-    if (auto s =
-            load_pem("client-key-data", "client-key", &config.tls.key_data, &config.tls.key_file);
-        !s.ok()) {
-      return base::MakeError(where + ": " + s.message());
-    }
-    bool has_cert = !config.tls.cert_data.empty() || !config.tls.cert_file.empty();
-    bool has_key = !config.tls.key_data.empty() || !config.tls.key_file.empty();
-    if (has_cert && !has_key) return fail(uf + ".client-key", "client certificate without a key");
-    if (has_key && !has_cert) {
-      return fail(uf + ".client-certificate", "client key without a certificate");
-    }
-    config.bearer_token = Scalar(user, "token");
-    std::string token_file = ResolvePath(Scalar(user, "tokenFile"), base_dir);
-    if (!token_file.empty()) {
-      auto token = ReadFile(token_file, 1 << 20);
-      if (!token.ok()) return fail(uf + ".tokenFile", token.error());
-      config.token_file = token_file;
-      config.bearer_token.clear();  // the file wins and is re-read on change
-    }
+  if (user_name.empty()) return config;
+  const auto user = FindNamed(root["users"], user_name, "user");
+  const std::string uf = "users[" + user_name + "]";
+  if (!user) return fail(uf, "no such user");
+  if (auto s = ParseUser(*user, uf, base_dir, &config); !s.ok()) {
+    return base::MakeError(where + ": " + s.message());
   }
   return config;
 }

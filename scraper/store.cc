@@ -77,8 +77,6 @@ struct Store::NodeState {
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
 };
 
-namespace {}  // namespace
-
 // True when `usages` lists exactly the containers of `node`, in the same order.
 bool Store::SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages) {
   size_t k = 0;
@@ -121,6 +119,106 @@ void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
   Advance(restarted || old == nullptr ? nullptr : &old->series, usage, &out->series);
 }
 
+// Advances every container of `pod`, whose layout matches usages[0..size) one to one, in place:
+// the pod's strings and vectors are reused, so a tick allocates nothing for it.
+void AdvancePodInPlace(PodState& pod, const ContainerUsage* usages,
+                       std::chrono::nanoseconds resolution) {
+  for (ContainerState& c : pod.containers) {
+    ContainerState next;
+    AdvanceContainer(&c, *usages++, resolution, &next);
+    c.start_time = next.start_time;
+    c.series = next.series;
+  }
+}
+
+// The old state of pod (namespace_, name), found by a merge walk over `old_pods` (sorted by
+// namespace, then name) from *cursor, which moves past it; nullptr when the pod is new.
+PodState* FindOldPod(std::vector<PodState>& old_pods, size_t* cursor, std::string_view namespace_,
+                     std::string_view name) {
+  using Key = std::tuple<std::string_view, std::string_view>;
+  const Key key(namespace_, name);
+  auto key_of = [&](size_t i) { return Key(old_pods[i].namespace_, old_pods[i].name); };
+  while (*cursor < old_pods.size() && key_of(*cursor) < key) ++*cursor;
+  if (*cursor < old_pods.size() && key_of(*cursor) == key) return &old_pods[(*cursor)++];
+  return nullptr;
+}
+
+// True when `old_pod` has exactly the containers usages[first, end) name, in order.
+bool SameContainers(const PodState* old_pod, const std::vector<ContainerUsage>& usages,
+                    size_t first, size_t end) {
+  if (old_pod == nullptr || old_pod->containers.size() != end - first) return false;
+  for (size_t k = first; k < end; ++k) {
+    if (old_pod->containers[k - first].name != usages[k].container) return false;
+  }
+  return true;
+}
+
+// A pod whose containers were added or removed, built afresh from usages[first, end); old
+// containers (if `old_pod`) are matched by a merge walk, both lists being sorted by name, and
+// their strings moved over.
+PodState RebuildPod(PodState* old_pod, const std::vector<ContainerUsage>& usages, size_t first,
+                    size_t end, std::chrono::nanoseconds resolution) {
+  PodState pod;
+  if (old_pod != nullptr) {
+    pod.namespace_ = std::move(old_pod->namespace_);
+    pod.name = std::move(old_pod->name);
+  } else {
+    pod.namespace_ = usages[first].namespace_;
+    pod.name = usages[first].pod;
+  }
+  pod.containers.reserve(end - first);
+  size_t next_old_container = 0;
+  for (size_t k = first; k < end; ++k) {
+    const ContainerUsage& usage = usages[k];
+    ContainerState* old_container = nullptr;
+    if (old_pod != nullptr) {
+      auto& old_containers = old_pod->containers;
+      while (next_old_container < old_containers.size() &&
+             std::string_view(old_containers[next_old_container].name) < usage.container) {
+        ++next_old_container;
+      }
+      if (next_old_container < old_containers.size() &&
+          old_containers[next_old_container].name == usage.container) {
+        old_container = &old_containers[next_old_container++];
+      }
+    }
+    ContainerState container;
+    AdvanceContainer(old_container, usage, resolution, &container);
+    container.name = old_container != nullptr ? std::move(old_container->name) : usage.container;
+    pod.containers.push_back(std::move(container));
+  }
+  return pod;
+}
+
+// The pods of a node whose containers changed since the last scrape. Containers arrive sorted
+// by (namespace, pod, container), as the old state is: one merge walk finds each pod's old
+// state. A pod whose containers did not change (the usual case) is moved over and updated in
+// place, so only one generation of per-container state is ever alive.
+std::vector<PodState> MergePods(std::vector<PodState>* old_pods,
+                                const std::vector<ContainerUsage>& usages,
+                                std::chrono::nanoseconds resolution) {
+  std::vector<PodState> pods;
+  pods.reserve(old_pods ? old_pods->size() : 0);
+  size_t next_old_pod = 0;  // first old pod not yet matched or passed
+  for (size_t first = 0, end = 0; first < usages.size(); first = end) {
+    const ContainerUsage& head = usages[first];
+    end = first + 1;
+    while (end < usages.size() && usages[end].pod == head.pod &&
+           usages[end].namespace_ == head.namespace_) {
+      ++end;
+    }
+    PodState* old_pod =
+        old_pods ? FindOldPod(*old_pods, &next_old_pod, head.namespace_, head.pod) : nullptr;
+    if (SameContainers(old_pod, usages, first, end)) {
+      AdvancePodInPlace(pods.emplace_back(std::move(*old_pod)), &usages[first], resolution);
+    } else {
+      pods.push_back(RebuildPod(old_pod, usages, first, end, resolution));
+    }
+  }
+  pods.shrink_to_fit();
+  return pods;
+}
+
 }  // namespace
 
 Store::Store(StoreSettings settings, window::Publication& publication)
@@ -151,113 +249,32 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
   NodeState* old = old_it == state_->end() ? nullptr : &old_it->second;
   if (metrics == nullptr) {
     if (old != nullptr && old->failed_ticks < settings_.failure_retention_ticks) {
-      NodeState carried = std::move(old_it->second);
+      NodeState carried = std::move(*old);
       ++carried.failed_ticks;
       next_->emplace(std::string(node), std::move(carried));
     }
     return;
   }
-  NodeState fresh;
+  Series node_series;
   if (metrics->node.has_cpu && metrics->node.has_memory) {
-    Advance(old ? &old->series : nullptr, metrics->node, &fresh.series);
+    Advance(old ? &old->series : nullptr, metrics->node, &node_series);
   }
-  if (old != nullptr && SameLayout(*old, metrics->containers)) {
+  const std::vector<ContainerUsage>& usages = metrics->containers;
+  if (old != nullptr && SameLayout(*old, usages)) {
     // Nothing was created or deleted on the node since the last scrape: update in place.
-    size_t k = 0;
+    const ContainerUsage* next_usage = usages.data();
     for (PodState& pod : old->pods) {
-      for (ContainerState& c : pod.containers) {
-        ContainerState next;
-        AdvanceContainer(&c, metrics->containers[k++], settings_.resolution, &next);
-        c.start_time = next.start_time;
-        c.series = next.series;
-      }
+      AdvancePodInPlace(pod, next_usage, settings_.resolution);
+      next_usage += pod.containers.size();
     }
-    old->series = fresh.series;
+    old->series = node_series;
     old->failed_ticks = 0;
     next_->emplace(std::string(node), std::move(*old));
     return;
   }
-  // Containers arrive sorted by (namespace, pod, container), and the old state is sorted the
-  // same way: one merge walk finds each pod's old state. A pod whose containers did not change
-  // (the usual case) is moved over and updated in place, so a tick allocates nothing for it and
-  // only one generation of per-container state is ever alive.
-  std::vector<PodState>* old_pods = old ? &old->pods : nullptr;
-  size_t next_old_pod = 0;  // first old pod not yet matched or passed
-  using Key = std::tuple<std::string_view, std::string_view>;
-  const std::vector<ContainerUsage>& usages = metrics->containers;
-  fresh.pods.reserve(old_pods ? old_pods->size() : 0);
-  for (size_t first = 0, end = 0; first < usages.size(); first = end) {
-    const ContainerUsage& head = usages[first];
-    end = first + 1;
-    while (end < usages.size() && usages[end].pod == head.pod &&
-           usages[end].namespace_ == head.namespace_) {
-      ++end;
-    }
-    PodState* old_pod = nullptr;
-    if (old_pods) {
-      Key key(head.namespace_, head.pod);
-      while (next_old_pod < old_pods->size() &&
-             Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) < key) {
-        ++next_old_pod;
-      }
-      if (next_old_pod < old_pods->size() &&
-          Key((*old_pods)[next_old_pod].namespace_, (*old_pods)[next_old_pod].name) == key) {
-        old_pod = &(*old_pods)[next_old_pod++];
-      }
-    }
-    bool same_containers = old_pod != nullptr && old_pod->containers.size() == end - first;
-    for (size_t k = first; same_containers && k < end; ++k) {
-      same_containers = old_pod->containers[k - first].name == usages[k].container;
-    }
-    if (same_containers) {
-      PodState& pod = fresh.pods.emplace_back(std::move(*old_pod));
-      for (size_t k = first; k < end; ++k) {
-        ContainerState& c = pod.containers[k - first];
-        ContainerState next;
-        AdvanceContainer(&c, usages[k], settings_.resolution, &next);
-        c.start_time = next.start_time;
-        c.series = next.series;
-      }
-      continue;
-    }
-    // Containers were added or removed: build the pod afresh, matching old containers by a
-    // merge walk (both lists are sorted by name).
-    PodState pod;
-    if (old_pod != nullptr) {
-      pod.namespace_ = std::move(old_pod->namespace_);
-      pod.name = std::move(old_pod->name);
-    } else {
-      pod.namespace_ = head.namespace_;
-      pod.name = head.pod;
-    }
-    pod.containers.reserve(end - first);
-    size_t next_old_container = 0;
-    for (size_t k = first; k < end; ++k) {
-      const ContainerUsage& usage = usages[k];
-      ContainerState* old_container = nullptr;
-      if (old_pod != nullptr) {
-        auto& old_containers = old_pod->containers;
-        while (next_old_container < old_containers.size() &&
-               std::string_view(old_containers[next_old_container].name) < usage.container) {
-          ++next_old_container;
-        }
-        if (next_old_container < old_containers.size() &&
-            old_containers[next_old_container].name == usage.container) {
-          old_container = &old_containers[next_old_container++];
-        }
-      }
-      ContainerState container;
-      AdvanceContainer(old_container, usage, settings_.resolution, &container);
-      if (old_container != nullptr) {
-        container.name = std::move(old_container->name);
-      } else {
-        container.name = usage.container;
-      }
-      pod.containers.push_back(std::move(container));
-    }
-    fresh.pods.push_back(std::move(pod));
-  }
-  fresh.pods.shrink_to_fit();
+  NodeState fresh;
+  fresh.series = node_series;
+  fresh.pods = MergePods(old ? &old->pods : nullptr, usages, settings_.resolution);
   next_->emplace(std::string(node), std::move(fresh));
 }
 
