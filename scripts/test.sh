@@ -15,7 +15,10 @@ stage() {
   echo "test.sh: $* took $((SECONDS - start)) s"
 }
 build=${BUILD_DIR:-build}
-stage ctest --test-dir "$build" --output-on-failure -j "${JOBS:-$(nproc)}" -LE long "$@"
+stage ctest --test-dir "$build" --output-on-failure -j "${JOBS:-$(nproc)}" -LE 'long|load' "$@"
+# The load and attack tests (label `load`: each runs alone against the real binary) print one
+# line per case and figure; -V puts those lines in the log even when every case passes.
+stage ctest --test-dir "$build" -V -L load "$@"
 # Tests labelled `long` (the 10-minute kube-apiserver outage) mostly sleep: they run in the
 # background while the sanitizer build compiles, so they cost no wall time of their own.
 long_tests() { ctest --test-dir "$build" --output-on-failure -L long "$@"; }
