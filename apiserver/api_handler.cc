@@ -61,13 +61,19 @@ void ApiHandler::Handle(HttpRequest request, std::function<void(HttpResponse)> d
                                        done = std::move(done)](AuthnResult authn) mutable {
     Query query(req->RawQuery());
     RequestInfo info = ParseRequestInfo(req->method, req->Path(), query);
-    auto finish = [this, start, info](std::function<void(HttpResponse)>& done, HttpResponse r) {
+    auto finish = [this, start, info, req, user = authn.user.name](
+                      std::function<void(HttpResponse)>& done, HttpResponse r) {
+      double seconds = std::chrono::duration<double>(d_.clock.Steady() - start).count();
       if (d_.metrics.request_duration != nullptr) {
-        double seconds = std::chrono::duration<double>(d_.clock.Steady() - start).count();
         d_.metrics.request_duration->Observe(
             {VerbLabel(info.verb), ResourceLabel(info), std::to_string(r.status)},
             seconds);
       }
+      // The request log (-v=2 and above), like k8s.io/apiserver's httplog: which path, so which
+      // metrics.k8s.io version, each client asked for, as whom, and what it was answered.
+      spdlog::debug("request: {} {} {} {:.1f}ms user=\"{}\" user-agent=\"{}\"", req->method,
+                    req->target, r.status, seconds * 1000, user,
+                    req->Header("User-Agent").value_or(""));
       done(std::move(r));
     };
     if (d_.metrics.authn_outcomes != nullptr) {

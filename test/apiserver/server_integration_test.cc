@@ -2,6 +2,8 @@
 // (authentication, authorization, routing, negotiation), limits, certificate handling and
 // graceful shutdown with requests in flight.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "apiserver/api_handler.h"
@@ -271,6 +274,30 @@ TEST_F(ServerTest, FrontProxyHeadersAreTrustedOnlyWithTheProxyCertificate) {
   ASSERT_TRUE(denied.ok());
   EXPECT_EQ(denied->status, 401u);
   EXPECT_EQ(json::parse(denied->body)["reason"], "Unauthorized");
+}
+
+// At debug level (-v=2) every request is logged with its path, so which metrics.k8s.io version a
+// client asked for, its status, user and user agent (the real-cluster suite reads these lines).
+TEST_F(ServerTest, RequestLogNamesPathStatusUserAndAgent) {
+  auto out = std::make_shared<std::ostringstream>();  // outlives the logger's sink
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>(
+      "request-log-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out));
+  logger->set_level(spdlog::level::debug);
+  spdlog::set_default_logger(logger);
+  StartServer();
+  auto admin = client_pki_.ClientCert("admin", {"system:masters"});
+  auto client = Client(&admin);
+  ASSERT_TRUE(Get(*client, "/apis/metrics.k8s.io/v1/nodes").ok());  // User-Agent: its default
+  ASSERT_TRUE(Get(*client, "/apis/metrics.k8s.io/v1beta1/nodes/absent").ok());
+  // Each line is written before its response is sent, so both are in by now.
+  spdlog::set_default_logger(previous);
+  const std::string log = out->str();
+  EXPECT_NE(log.find("request: GET /apis/metrics.k8s.io/v1/nodes 200 "), std::string::npos) << log;
+  EXPECT_NE(log.find(R"(user="admin" user-agent="cpp-metrics-server")"), std::string::npos) << log;
+  EXPECT_NE(log.find("request: GET /apis/metrics.k8s.io/v1beta1/nodes/absent 404 "),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(ServerTest, MetricsEndpointIsPrometheusText) {

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Functions are called through assert/wait_until, after code that may exit:
+# shellcheck disable=SC2317
+# Which metrics.k8s.io version each real consumer asks for, and that we serve it. Our server runs
+# with --metrics-api-versions=v1beta1,v1 and both APIServices registered (v1 at the higher
+# versionPriority, as manifests/v1/apiservice.yaml and the chart's apiService.v1.create); then,
+# read from kube-apiserver's audit log (cluster.sh: metrics.k8s.io at level Metadata) and from our
+# server's own request log (-v=2):
+#   - kubectl of the control plane's release (1.37) `top nodes` / `top pods` asks for v1:
+#     k8s.io/kubectl pkg/cmd/top/top.go (v0.37.2) lists supportedMetricsAPIVersions
+#     {"v1", "v1beta1"} and takes the first of the group's discovered versions (highest
+#     versionPriority first) that it knows; top_node.go / top_pod.go then use MetricsV1();
+#   - the HPA controller of kube-controller-manager 1.37 asks for v1beta1:
+#     k8s.io/kubernetes pkg/controller/podautoscaler/metrics/client.go (v1.37.2) imports
+#     k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1, and
+#     cmd/kube-controller-manager/app/autoscaling.go builds it with the user agent suffix
+#     /horizontal-pod-autoscaler;
+#   - kubectl of the previous minor (1.36, KUBECTL_PREVIOUS of build-binaries.sh) asks for v1beta1:
+#     its top.go lists only {"v1beta1"}. It runs against the same 1.37 cluster: a client-side
+#     choice, so no second control plane is needed.
+# Each request must be answered 200 by kube-apiserver (audit) and by us (our request log).
+# Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
+# failure.
+#
+# Usage: test/cluster/check-api-versions.sh [--own-cluster]
+#   --own-cluster: a new cluster in a temp state dir, torn down (and checked) at the end; as CTest
+#   runs it. Without: the running cluster (cluster.sh env) if there is one, else one brought up
+#   and torn down at the end.
+# Environment: CMS_SERVER (default build/cmd/cpp-metrics-server), CHECK_TIMEOUT (each wait,
+# default 120 s), CLUSTER_STATE_DIR (cluster.sh).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+c=$here/cluster.sh
+check=$here/api_versions_check.py
+server=${CMS_SERVER:-$repo/build/cmd/cpp-metrics-server}
+name=cpp-metrics-server
+limit=${CHECK_TIMEOUT:-120}
+export CLUSTER_NODES=2 HPA_SYNC_PERIOD=${HPA_SYNC_PERIOD:-5s}
+# shellcheck disable=SC2034 # read by check-lib.sh
+check_name=api-versions
+# shellcheck source-path=SCRIPTDIR source=check-lib.sh
+. "$here/check-lib.sh"
+check_cleanup() { "$c" stop "$name" >/dev/null 2>&1; }
+[ -x "$server" ] || fatal "server binary $server not found (build it: cmake --build build --target cpp-metrics-server)"
+kubectl_prev=$("$here/build-binaries.sh" --print-env 2>/dev/null | sed -n 's/^KUBECTL_PREVIOUS=//p')
+[ -x "$kubectl_prev" ] || fatal "kubectl of the previous minor not built (run test/cluster/build-binaries.sh): '$kubectl_prev'"
+check_cluster_up "${1:-}"
+k() { "$KUBECTL" "$@"; }
+k_prev() { "$kubectl_prev" --kubeconfig="$KUBECONFIG" "$@"; }
+audit_log=$CLUSTER_STATE_DIR/logs/audit.log
+server_log=$CLUSTER_STATE_DIR/logs/$name.log
+server_version=$(k version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
+client_version=$(k version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')
+prev_version=$(k_prev version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')
+log "kube-apiserver $server_version, kubectl $client_version, previous kubectl $prev_version"
+minor() { sed 's/^v1\.\([0-9]*\)\..*/\1/' <<<"$1"; }
+[ "$(minor "$prev_version")" -lt "$(minor "$client_version")" ] ||
+  fatal "the previous kubectl ($prev_version) must be of an older minor than $client_version"
+# User agents: "kubectl/v1.37.2 (linux/amd64) kubernetes/...", and kube-controller-manager's
+# clients with "/<controller>" appended (k8s.io/client-go rest.AddUserAgent).
+ua_kubectl="^kubectl/${client_version//./\\.} "
+ua_prev="^kubectl/${prev_version//./\\.} "
+ua_hpa="^kube-controller-manager/${server_version//./\\.} .*/horizontal-pod-autoscaler\$"
+
+"$c" workload 2 >"$check_work/workload.log" 2>&1 || fatal "workload default/demo did not start"
+"$c" rbac "$name" >"$check_work/rbac.log" 2>&1 || fatal "rbac for $name failed"
+port=$("$c" free-port)
+if ! "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
+  '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
+  --kubelet-insecure-tls --kubelet-use-node-status-port \
+  --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
+  --metrics-api-versions=v1beta1,v1 -v=2 >"$check_work/backend.log" 2>&1; then
+  tail -n 20 "$check_work/backend.log"
+  fatal "our server did not turn ready"
+fi
+assert "APIServices v1beta1.metrics.k8s.io and v1.metrics.k8s.io -> our server, both Available" \
+  "$c" register "$name" "$port" --versions=v1beta1,v1
+discovered() {
+  k get --raw /apis/metrics.k8s.io | python3 -c '
+import json, sys
+g = json.load(sys.stdin)
+versions = [v["version"] for v in g["versions"]]
+print("versions", versions, "preferred", g["preferredVersion"]["version"])
+sys.exit(0 if versions == ["v1", "v1beta1"] and g["preferredVersion"]["version"] == "v1" else 1)'
+}
+assert "discovery of metrics.k8s.io lists v1 first (preferred), then v1beta1" discovered
+
+# mark: the audit log's next line number, so each client's requests are told from earlier ones.
+mark() { echo $(($(wc -l <"$audit_log" 2>/dev/null || echo 0) + 1)); }
+# top_shows BIN... : `top nodes` and `top pods` both answer with a row for every node / demo pod.
+top_shows() {
+  local out
+  out=$("$@" top nodes --no-headers) || return 1
+  echo "$out"
+  [ "$(grep -c '^kwok-node-' <<<"$out")" -eq 2 ] || return 1
+  out=$("$@" top pods -n default --no-headers) || return 1
+  echo "$out"
+  [ "$(grep -c '^demo-' <<<"$out")" -eq 2 ]
+}
+# Right after registration a fresh pod may have no sample yet: retry, then assert on one run.
+wait_until "$limit" top_shows k
+
+echo "--- kubectl $client_version (the control plane's release): top asks for v1"
+from=$(mark)
+assert "kubectl $client_version top nodes and top pods show both nodes and both pods" top_shows k
+assert "audit: kubectl $client_version top requested metrics.k8s.io/v1, answered 200" \
+  python3 "$check" audit "$audit_log" "$from" "$ua_kubectl" v1
+assert "served by us: /apis/metrics.k8s.io/v1/ to kubectl $client_version, 200" \
+  python3 "$check" served "$server_log" "$ua_kubectl" v1
+
+echo "--- kubectl $prev_version (previous minor, knows only v1beta1): top asks for v1beta1"
+from=$(mark)
+assert "kubectl $prev_version top nodes and top pods show both nodes and both pods" top_shows k_prev
+assert "audit: kubectl $prev_version top requested metrics.k8s.io/v1beta1, answered 200" \
+  python3 "$check" audit "$audit_log" "$from" "$ua_prev" v1beta1
+assert "served by us: /apis/metrics.k8s.io/v1beta1/ to kubectl $prev_version, 200" \
+  python3 "$check" served "$server_log" "$ua_prev" v1beta1
+
+echo "--- HPA controller of kube-controller-manager $server_version: asks for v1beta1"
+from=$(mark)
+k apply -f - >/dev/null <<EOF || fatal "could not create the HPA default/demo"
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: demo, namespace: default}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: demo}
+  minReplicas: 2
+  maxReplicas: 2
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+EOF
+hpa_read_metrics() {
+  python3 "$check" audit "$audit_log" "$from" "$ua_hpa" v1beta1 &&
+    [ "$(k get hpa demo -o jsonpath='{.status.conditions[?(@.type=="ScalingActive")].status}')" = True ]
+}
+wait_until "$limit" hpa_read_metrics
+hpa_state() {
+  k get hpa demo -o jsonpath='{range .status.conditions[*]}{.type}={.status} {end}current={.status.currentMetrics[0].resource.current.averageUtilization}%{"\n"}'
+  [ "$(k get hpa demo -o jsonpath='{.status.conditions[?(@.type=="ScalingActive")].status}')" = True ]
+}
+assert "HPA default/demo computed its CPU metric (ScalingActive=True)" hpa_state
+assert "audit: the HPA controller requested metrics.k8s.io/v1beta1, answered 200" \
+  python3 "$check" audit "$audit_log" "$from" "$ua_hpa" v1beta1
+assert "served by us: /apis/metrics.k8s.io/v1beta1/ to the HPA controller, 200" \
+  python3 "$check" served "$server_log" "$ua_hpa" v1beta1
+
+check_finish
