@@ -6,9 +6,10 @@
 #   $CMS_BIN_CACHE/<name>-<version>/BUILD-INFO  stamp: what was built, with what, how long it took
 #
 # Binaries: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes
-# through a wrapper module), kwok, metrics-server (reference implementation), etcd, helm (for the
-# chart in charts/); with WITH_KUBELET=1 also the kubelet of the same release (for the real-node
-# test).
+# through a wrapper module), kubectl of the previous minor too (KUBECTL_PREVIOUS: the client that
+# knows only metrics.k8s.io/v1beta1), kwok, metrics-server (reference implementation), etcd, helm
+# (for the chart in charts/); with WITH_KUBELET=1 also the kubelet of the same release (for the
+# real-node test).
 # A binary whose stamp exists is reused; delete its directory to rebuild it.
 #
 # Usage:
@@ -18,9 +19,13 @@
 #
 # Environment:
 #   CMS_BIN_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/cpp-metrics-server/bin)
-#   K8S_VERSION             1.36.3, v1.36.3, or a minor such as 1.32 (newest patch of it);
-#                           default: v1.36.3, a pinned release this suite was verified against,
+#   K8S_VERSION             1.37.2, v1.37.2, or a minor such as 1.32 (newest patch of it);
+#                           default: v1.37.2, a pinned release this suite was verified against,
 #                           so a new upstream release cannot change what a fresh machine builds
+#   KUBECTL_PREVIOUS_VERSION
+#                           default v1.36.3: only kubectl, of the minor before, pinned alike; its
+#                           `top` asks for metrics.k8s.io/v1beta1 only (1.37's asks for v1 when it
+#                           is discovered); `none` skips it
 #   KWOK_VERSION            default v0.8.0
 #   METRICS_SERVER_VERSION  default v0.8.0 (the approved reference release; v0.9.0 is not)
 #   HELM_VERSION            default v4.3.2 (helm.sh/helm/v4, an approved release)
@@ -39,6 +44,9 @@ cache=${CMS_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cpp-metrics-server/bin}
 kwok_version=${KWOK_VERSION:-v0.8.0}
 ms_version=${METRICS_SERVER_VERSION:-v0.8.0}
 helm_version=${HELM_VERSION:-v4.3.2}
+kubectl_prev_version=${KUBECTL_PREVIOUS_VERSION:-v1.36.3}
+kubectl_prev_version=v${kubectl_prev_version#v}
+[ "$kubectl_prev_version" != vnone ] || kubectl_prev_version=none
 etcd_source=${ETCD_SOURCE:-go}
 nice_level=${BUILD_NICE:-10}
 mode=build
@@ -75,7 +83,7 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -mod=mod"
 
 # Resolves K8S_VERSION to a full vX.Y.Z. Prints nothing and fails if the proxy cannot answer.
 resolve_k8s_version() {
-  local want=${K8S_VERSION:-v1.36.3}
+  local want=${K8S_VERSION:-v1.37.2}
   want=${want#v}
   if [[ $want =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
     echo "v$want"
@@ -137,8 +145,8 @@ else
 fi
 
 if [ "$mode" = versions ]; then
-  printf 'K8S_VERSION=%s\nKWOK_VERSION=%s\nMETRICS_SERVER_VERSION=%s\nETCD_VERSION=%s\nHELM_VERSION=%s\n' \
-    "$k8s_version" "$kwok_version" "$ms_version" "$etcd_ver" "$helm_version"
+  printf 'K8S_VERSION=%s\nKUBECTL_PREVIOUS_VERSION=%s\nKWOK_VERSION=%s\nMETRICS_SERVER_VERSION=%s\nETCD_VERSION=%s\nHELM_VERSION=%s\n' \
+    "$k8s_version" "$kubectl_prev_version" "$kwok_version" "$ms_version" "$etcd_ver" "$helm_version"
   exit 0
 fi
 
@@ -177,8 +185,14 @@ run_logged() {
 k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 if [ "${WITH_KUBELET:-0}" = 1 ]; then k8s_bins+=(kubelet); fi
 
+# build_k8s VERSION BINARY...: the named commands of k8s.io/kubernetes at VERSION (v1.X.Y), each
+# into $cache/<name>-VERSION unless cached there.
 build_k8s() {
-  local missing=() b
+  local k8s_version=$1 k8s_minor
+  shift
+  local k8s_bins=("$@") missing=() b
+  k8s_minor=${k8s_version#v1.}
+  k8s_minor=${k8s_minor%%.*}
   for b in "${k8s_bins[@]}"; do
     have "$cache/$b-$k8s_version" "$b" || missing+=("$b")
   done
@@ -343,6 +357,7 @@ print_env() {
   echo "METRICS_SERVER=$cache/metrics-server-$ms_version/metrics-server"
   echo "ETCD=$etcd_dir/etcd"
   echo "HELM=$cache/helm-$helm_version/helm"
+  [ "$kubectl_prev_version" = none ] || echo "KUBECTL_PREVIOUS=$cache/kubectl-$kubectl_prev_version/kubectl"
 }
 
 if [ "$mode" = env ]; then
@@ -359,7 +374,7 @@ fi
 
 go_ver=$(go env GOVERSION)
 log "Go $go_ver, proxy $(go env GOPROXY), cache $cache"
-log "versions: kubernetes $k8s_version, kwok $kwok_version, metrics-server $ms_version, etcd $etcd_ver, helm $helm_version"
+log "versions: kubernetes $k8s_version (kubectl also $kubectl_prev_version), kwok $kwok_version, metrics-server $ms_version, etcd $etcd_ver, helm $helm_version"
 total_start=$(date +%s)
 build_etcd
 build_go_install kwok "$kwok_version" sigs.k8s.io/kwok/cmd/kwok
@@ -369,6 +384,9 @@ build_go_install metrics-server "$ms_version" sigs.k8s.io/metrics-server/cmd/met
 # The version stamp as helm's Makefile sets it for a tagged release (metadata cleared).
 build_go_install helm "$helm_version" helm.sh/helm/v4/cmd/helm \
   "-X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.metadata= -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
-build_k8s
+build_k8s "$k8s_version" "${k8s_bins[@]}"
+# Only kubectl of the previous minor: a few minutes, where a second control plane would cost the
+# whole Kubernetes build again.
+[ "$kubectl_prev_version" = none ] || build_k8s "$kubectl_prev_version" kubectl
 log "all binaries ready ($(($(date +%s) - total_start))s this run)"
 print_env

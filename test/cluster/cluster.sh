@@ -6,7 +6,10 @@
 # and kwok simulating N nodes whose pods report the CPU/memory of their annotations
 # kwok.x-k8s.io/usage-cpu and kwok.x-k8s.io/usage-memory on /metrics/nodes/<node>/metrics/resource.
 # Aggregated backends (our server, metrics-server) run beside it and are registered through an
-# ExternalName Service (externalName: localhost) and the APIService v1beta1.metrics.k8s.io.
+# ExternalName Service (externalName: localhost) and the APIService v1beta1.metrics.k8s.io (and
+# v1.metrics.k8s.io when asked). kube-apiserver writes an audit log of every metrics.k8s.io request
+# (level Metadata: who, which URI, which answer) to $CLUSTER_STATE_DIR/logs/audit.log, one JSON
+# event a line, so a test can tell which version each client asked for.
 #
 # Binaries come from test/cluster/build-binaries.sh (run it first; it caches them).
 #
@@ -27,10 +30,12 @@
 #                              empty node and metrics-server drops such nodes; run `workload` first)
 #   rbac NAME                  RBAC for backend NAME: nodes/metrics get, nodes+pods get/list/watch,
 #                              system:auth-delegator, extension-apiserver-authentication-reader
-#   register NAME PORT [--insecure]
+#   register NAME PORT [--insecure] [--versions=v1beta1,v1]
 #                              Service kube-system/NAME (ExternalName localhost) and APIService
 #                              v1beta1.metrics.k8s.io -> NAME:PORT with caBundle (default) or
-#                              insecureSkipTLSVerify; waits for Available=True
+#                              insecureSkipTLSVerify; waits for Available=True. --versions: one
+#                              APIService per version (v1 at versionPriority 200 above v1beta1's
+#                              100, as manifests/v1/apiservice.yaml)
 #   stop NAME                  stop one backend (or any component) by name
 #   workload [N]               Deployment default/demo, N replicas (default 2), annotated with
 #                              usage-cpu 250m / usage-memory 64Mi; waits until Running
@@ -281,6 +286,16 @@ start_etcd() {
 start_apiserver() {
   local disabled=ServiceAccount,TaintNodesByCondition
   [ "${CLUSTER_SERVICE_ACCOUNTS:-0}" != 1 ] || disabled=TaintNodesByCondition
+  # Audit only metrics.k8s.io resource requests, at Metadata (no bodies), once answered.
+  cat >"$state/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+  resources: [{group: metrics.k8s.io}]
+- level: None
+EOF
   start kube-apiserver "$BIN_KUBE_APISERVER" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -296,7 +311,9 @@ start_apiserver() {
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
     --requestheader-uid-headers=X-Remote-Uid \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
-    --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key"
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
+    --audit-policy-file="$state/audit-policy.yaml" --audit-log-path="$logs/audit.log" \
+    --audit-log-format=json --audit-log-mode=blocking
   WAIT_COMPONENT=kube-apiserver wait_for "kube-apiserver /readyz" "$timeout" kubectl get --raw /readyz
 }
 
@@ -610,13 +627,22 @@ cmd_metrics_server() {
     --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s
 }
 
+# apiservice_available [VERSION]: APIService VERSION.metrics.k8s.io (default v1beta1) is Available.
 apiservice_available() {
-  [ "$(kubectl get apiservice v1beta1.metrics.k8s.io \
+  [ "$(kubectl get apiservice "${1:-v1beta1}.metrics.k8s.io" \
     -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
 }
 
 cmd_register() {
-  local name=$1 port=$2 mode=${3:-cabundle} tls t0
+  local name=$1 port=$2 mode=cabundle tls t0 a v versions=(v1beta1) priority
+  shift 2
+  for a in "$@"; do
+    case $a in
+      --insecure) mode=--insecure ;;
+      --versions=*) IFS=, read -r -a versions <<<"${a#--versions=}" ;;
+      *) die "register: unknown argument $a (want --insecure, --versions=v1beta1,v1)" ;;
+    esac
+  done
   load_binaries
   load_env
   if [ "$mode" = --insecure ]; then
@@ -625,37 +651,51 @@ cmd_register() {
     tls="caBundle: $(base64 -w0 "$pki/ca.crt")"
   fi
   t0=$(date +%s)
-  kubectl apply -f - >/dev/null <<EOF
+  {
+    cat <<EOF
 apiVersion: v1
 kind: Service
 metadata: {name: $name, namespace: kube-system}
 spec: {type: ExternalName, externalName: localhost}
+EOF
+    for v in "${versions[@]}"; do
+      case $v in
+        v1beta1) priority=100 ;;
+        v1) priority=200 ;;
+        *) die "register: unknown metrics.k8s.io version $v" ;;
+      esac
+      cat <<EOF
 ---
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
-metadata: {name: v1beta1.metrics.k8s.io}
+metadata: {name: $v.metrics.k8s.io}
 spec:
   group: metrics.k8s.io
-  version: v1beta1
+  version: $v
   groupPriorityMinimum: 100
-  versionPriority: 100
+  versionPriority: $priority
   $tls
   service: {name: $name, namespace: kube-system, port: $port}
 EOF
-  # A previous registration's Available=True may linger for a moment: require the new service.
-  wait_for "APIService v1beta1.metrics.k8s.io -> $name:$port ($mode) Available" "$timeout" \
-    apiservice_available_for "$name" "$port" || {
-    kubectl get apiservice v1beta1.metrics.k8s.io \
-      -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' >&2
-    return 1
-  }
+    done
+  } | kubectl apply -f - >/dev/null
+  for v in "${versions[@]}"; do
+    # A previous registration's Available=True may linger for a moment: require the new service.
+    wait_for "APIService $v.metrics.k8s.io -> $name:$port ($mode) Available" "$timeout" \
+      apiservice_available_for "$name" "$port" "$v" || {
+      kubectl get apiservice "$v.metrics.k8s.io" \
+        -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' >&2
+      return 1
+    }
+  done
   echo "APISERVICE_AVAILABLE_SECONDS=$(($(date +%s) - t0))" >>"$state/env"
 }
 
+# apiservice_available_for NAME PORT [VERSION]
 apiservice_available_for() {
-  local got
-  got=$(kubectl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.spec.service.name}:{.spec.service.port}')
-  [ "$got" = "$1:$2" ] && apiservice_available && kubectl get --raw /apis/metrics.k8s.io/v1beta1 >/dev/null
+  local got v=${3:-v1beta1}
+  got=$(kubectl get apiservice "$v.metrics.k8s.io" -o jsonpath='{.spec.service.name}:{.spec.service.port}')
+  [ "$got" = "$1:$2" ] && apiservice_available "$v" && kubectl get --raw "/apis/metrics.k8s.io/$v" >/dev/null
 }
 
 cmd_workload() {
