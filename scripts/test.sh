@@ -16,6 +16,10 @@ stage() {
 }
 build=${BUILD_DIR:-build}
 stage ctest --test-dir "$build" --output-on-failure -j "${JOBS:-$(nproc)}" -LE 'long|load' "$@"
+# The real-cluster checks print one PASS:/FAIL: line per assertion, which --output-on-failure
+# shows only for a failed test: name every one here, from CTest's log of that run.
+awk '/^[0-9]+\/[0-9]+ Test: /{t = $3} t ~ /^real_cluster_/ && /^(PASS|FAIL): /{print t ": " $0}' \
+  "$build/Testing/Temporary/LastTest.log" 2>/dev/null || true
 # The load and attack tests (label `load`: each runs alone against the real binary) print one
 # line per case and figure; -V puts those lines in the log even when every case passes.
 stage ctest --test-dir "$build" -V -L load "$@"
