@@ -34,12 +34,14 @@ def audit(path, from_line, ua_re, version):
                 continue
             events.append(e)
     if not events:
-        fail(f"no metrics.k8s.io request from user agent /{ua_re}/ in the audit log since line {from_line}")
+        fail(f"no metrics.k8s.io request from user agent /{ua_re}/ in the audit log"
+             f" since line {from_line}")
     prefix = f"/apis/metrics.k8s.io/{version}/"
     wrong = [e for e in events if not e["requestURI"].startswith(prefix)
              or e.get("responseStatus", {}).get("code") != 200]
     for e in wrong:
-        print(f"  {e['requestURI']} -> {e.get('responseStatus', {}).get('code')} ({e.get('userAgent')})")
+        code = e.get("responseStatus", {}).get("code")
+        print(f"  {e['requestURI']} -> {code} ({e.get('userAgent')})")
     if wrong:
         fail(f"{len(wrong)} of {len(events)} requests were not {prefix}... answered 200")
     uris = sorted({re.sub(r"\?.*", "", e["requestURI"]) for e in events})

@@ -43,17 +43,24 @@ check_name=api-versions
 # shellcheck source-path=SCRIPTDIR source=check-lib.sh
 . "$here/check-lib.sh"
 check_cleanup() { "$c" stop "$name" >/dev/null 2>&1; }
-[ -x "$server" ] || fatal "server binary $server not found (build it: cmake --build build --target cpp-metrics-server)"
+[ -x "$server" ] ||
+  fatal "server binary $server not found (cmake --build build --target cpp-metrics-server)"
 kubectl_prev=$("$here/build-binaries.sh" --print-env 2>/dev/null | sed -n 's/^KUBECTL_PREVIOUS=//p')
-[ -x "$kubectl_prev" ] || fatal "kubectl of the previous minor not built (run test/cluster/build-binaries.sh): '$kubectl_prev'"
+[ -x "$kubectl_prev" ] ||
+  fatal "previous minor's kubectl not built (run test/cluster/build-binaries.sh): '$kubectl_prev'"
 check_cluster_up "${1:-}"
 k() { "$KUBECTL" "$@"; }
 k_prev() { "$kubectl_prev" --kubeconfig="$KUBECONFIG" "$@"; }
 audit_log=$CLUSTER_STATE_DIR/logs/audit.log
 server_log=$CLUSTER_STATE_DIR/logs/$name.log
-server_version=$(k version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
-client_version=$(k version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')
-prev_version=$(k_prev version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')
+# version_of serverVersion|clientVersion KUBECTL: that gitVersion from `KUBECTL version -o json`.
+version_of() {
+  "$2" version -o json 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]]["gitVersion"])' "$1"
+}
+server_version=$(version_of serverVersion k)
+client_version=$(version_of clientVersion k)
+prev_version=$(version_of clientVersion k_prev)
 log "kube-apiserver $server_version, kubectl $client_version, previous kubectl $prev_version"
 minor() { sed 's/^v1\.\([0-9]*\)\..*/\1/' <<<"$1"; }
 [ "$(minor "$prev_version")" -lt "$(minor "$client_version")" ] ||
@@ -132,14 +139,19 @@ spec:
   - type: Resource
     resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
 EOF
+scaling_active() {
+  local jp='{.status.conditions[?(@.type=="ScalingActive")].status}'
+  [ "$(k get hpa demo -o jsonpath="$jp")" = True ]
+}
 hpa_read_metrics() {
-  python3 "$check" audit "$audit_log" "$from" "$ua_hpa" v1beta1 &&
-    [ "$(k get hpa demo -o jsonpath='{.status.conditions[?(@.type=="ScalingActive")].status}')" = True ]
+  python3 "$check" audit "$audit_log" "$from" "$ua_hpa" v1beta1 && scaling_active
 }
 wait_until "$limit" hpa_read_metrics
 hpa_state() {
-  k get hpa demo -o jsonpath='{range .status.conditions[*]}{.type}={.status} {end}current={.status.currentMetrics[0].resource.current.averageUtilization}%{"\n"}'
-  [ "$(k get hpa demo -o jsonpath='{.status.conditions[?(@.type=="ScalingActive")].status}')" = True ]
+  local jp='{range .status.conditions[*]}{.type}={.status} {end}'
+  jp+='current={.status.currentMetrics[0].resource.current.averageUtilization}%{"\n"}'
+  k get hpa demo -o jsonpath="$jp"
+  scaling_active
 }
 assert "HPA default/demo computed its CPU metric (ScalingActive=True)" hpa_state
 assert "audit: the HPA controller requested metrics.k8s.io/v1beta1, answered 200" \
