@@ -18,6 +18,7 @@
 
 #include "base/result.h"
 #include "kube/config.h"
+#include "net/file_token_source.h"
 #include "net/http_client.h"
 #include "scraper/kubelet_client.h"
 

@@ -1,5 +1,7 @@
 #include "net/http_client.h"
 
+#include "net/file_token_source.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -858,45 +860,6 @@ TEST_F(HttpClientTest, ClientOutlivedByNothingButItsPendingCall) {
   auto r = Await(f);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "path=/orphan");
-}
-
-TEST(FileTokenSourceTest, KeepsLastGoodTokenAndReportsErrors) {
-  testing_support::TempDir dir;
-  std::string path = dir.File("token");
-  FileTokenSource source(path, 0ms);
-  auto missing = source.Token();
-  ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(missing.error(), HasSubstr(path));
-  EXPECT_EQ(source.AsProvider()(), "");
-
-  dir.Write("token", "\tabc \r\n");
-  auto t = source.Token();
-  ASSERT_TRUE(t.ok()) << t.error();
-  EXPECT_EQ(*t, "abc");
-  EXPECT_TRUE(source.LastError().ok());
-
-  std::remove(path.c_str());
-  t = source.Token();
-  ASSERT_TRUE(t.ok());
-  EXPECT_EQ(*t, "abc");
-  EXPECT_THAT(source.LastError().message(), HasSubstr(path));
-
-  dir.Write("token", "   \n");
-  EXPECT_EQ(*source.Token(), "abc");
-  EXPECT_THAT(source.LastError().message(), HasSubstr("empty"));
-
-  dir.Write("token", "def");
-  EXPECT_EQ(*source.Token(), "def");
-  EXPECT_TRUE(source.LastError().ok());
-}
-
-TEST(FileTokenSourceTest, ChecksTheFileAtMostOncePerInterval) {
-  testing_support::TempDir dir;
-  std::string path = dir.Write("token", "one");
-  FileTokenSource source(path, std::chrono::hours(1));
-  EXPECT_EQ(*source.Token(), "one");
-  dir.Write("token", "two");
-  EXPECT_EQ(*source.Token(), "one");
 }
 
 // What a hostile server (or anything on the path under insecure TLS) can send: a response whose
