@@ -5,10 +5,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <utility>
+
+#include "base/mutex.h"
 
 namespace net {
 
@@ -17,15 +18,15 @@ using Clock = std::chrono::steady_clock;
 struct FileTokenSource::State {
   std::string path;
   std::chrono::milliseconds recheck;
-  std::mutex mu;
-  bool checked = false;              // guarded by mu
-  Clock::time_point last_check;      // guarded by mu
-  struct timespec mtime {};          // guarded by mu
-  off_t size = -1;                   // guarded by mu
-  std::optional<std::string> token;  // guarded by mu; last good token
-  std::string error;                 // guarded by mu; last read error, "" after success
+  base::Mutex mu;
+  bool checked GUARDED_BY(mu) = false;
+  Clock::time_point last_check GUARDED_BY(mu);
+  struct timespec mtime GUARDED_BY(mu) {};
+  off_t size GUARDED_BY(mu) = -1;
+  std::optional<std::string> token GUARDED_BY(mu);  // last good token
+  std::string error GUARDED_BY(mu);                 // last read error, "" after success
 
-  void RefreshLocked() {
+  void RefreshLocked() REQUIRES(mu) {
     auto now = Clock::now();
     if (checked && now - last_check < recheck) return;
     checked = true;
@@ -69,21 +70,21 @@ FileTokenSource::FileTokenSource(std::string path, std::chrono::milliseconds rec
 FileTokenSource::~FileTokenSource() = default;
 
 base::Result<std::string> FileTokenSource::Token() {
-  std::lock_guard lock(state_->mu);
+  base::MutexLock lock(state_->mu);
   state_->RefreshLocked();
   if (!state_->token) return base::MakeError(state_->error);
   return *state_->token;
 }
 
 base::Status FileTokenSource::LastError() {
-  std::lock_guard lock(state_->mu);
+  base::MutexLock lock(state_->mu);
   state_->RefreshLocked();
   return state_->error.empty() ? base::Status::Ok() : base::Status::Error(state_->error);
 }
 
 TokenProvider FileTokenSource::AsProvider() {
   return [state = state_]() -> std::string {
-    std::lock_guard lock(state->mu);
+    base::MutexLock lock(state->mu);
     state->RefreshLocked();
     return state->token.value_or("");
   };

@@ -13,9 +13,9 @@
 #include <cstddef>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/result.h"
 #include "kube/config.h"
 #include "net/file_token_source.h"
@@ -63,8 +63,8 @@ class KubeletClientImpl final : public KubeletClient {
   std::unique_ptr<net::FileTokenSource> token_;
   net::ClientOptions client_options_;
 
-  mutable std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> clients_;  // by node name
+  mutable base::Mutex mu_;
+  std::map<std::string, Entry, std::less<>> clients_ GUARDED_BY(mu_);  // by node name
 };
 
 }  // namespace scraper
