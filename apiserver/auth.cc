@@ -140,12 +140,12 @@ base::Status VerifyClientCertificate(const PeerCertificates& peer, X509_STORE* s
 }
 
 void RequestAuthenticator::SetConfig(std::shared_ptr<const CompiledAuthConfig> config) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   config_ = std::move(config);
 }
 
 std::shared_ptr<const CompiledAuthConfig> RequestAuthenticator::config() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return config_;
 }
 

@@ -20,12 +20,12 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "apiserver/request.h"
+#include "base/mutex.h"
 #include "base/result.h"
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
@@ -72,8 +72,8 @@ class RequestAuthenticator {
 
  private:
   kube::TokenAuthenticator* tokens_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const CompiledAuthConfig> config_;  // guarded by mu_
+  mutable base::Mutex mu_;
+  std::shared_ptr<const CompiledAuthConfig> config_ GUARDED_BY(mu_);
 };
 
 struct AuthzResult {

@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/mutex.h"
+
 namespace apiserver {
 
 // The periodic check; shared with its pending wait, so a completion after Stop() finds
@@ -12,15 +14,15 @@ struct AuthConfigReloader::Timer {
   explicit Timer(boost::asio::io_context& io) : timer(io) {}
   boost::asio::steady_timer timer;
   std::chrono::milliseconds interval{0};
-  std::mutex mu;
-  AuthConfigReloader* owner = nullptr;  // guarded by mu
+  base::Mutex mu;
+  AuthConfigReloader* owner GUARDED_BY(mu) = nullptr;
 
   static void Arm(const std::shared_ptr<Timer>& self) {
     self->timer.expires_after(self->interval);
     self->timer.async_wait([self](const boost::system::error_code& ec) {
       if (ec) return;
       {
-        std::lock_guard<std::mutex> lock(self->mu);
+        base::MutexLock lock(self->mu);
         if (self->owner == nullptr) return;
         self->owner->CheckFiles();
       }
@@ -47,7 +49,7 @@ std::string AuthConfigReloader::Stamp() const {
 
 base::Status AuthConfigReloader::Apply(
     std::shared_ptr<const kube::AuthenticationConfig> from_cluster) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   from_cluster_ = std::move(from_cluster);
   // Taken before reading, so a change while reading is seen by the next check.
   stamp_ = Stamp();
@@ -66,7 +68,7 @@ base::Status AuthConfigReloader::Apply(
 bool AuthConfigReloader::CheckFiles() {
   std::shared_ptr<const kube::AuthenticationConfig> from_cluster;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (Stamp() == stamp_) return false;
     from_cluster = from_cluster_;
   }
@@ -81,14 +83,18 @@ void AuthConfigReloader::Start(boost::asio::io_context& io, std::chrono::millise
   if (timer_ != nullptr) return;
   timer_ = std::make_shared<Timer>(io);
   timer_->interval = interval;
-  timer_->owner = this;
+  {
+    // Not shared with another thread yet; the lock only satisfies the annotation.
+    base::MutexLock lock(timer_->mu);
+    timer_->owner = this;
+  }
   Timer::Arm(timer_);
 }
 
 void AuthConfigReloader::Stop() {
   if (timer_ == nullptr) return;
   {
-    std::lock_guard<std::mutex> lock(timer_->mu);
+    base::MutexLock lock(timer_->mu);
     timer_->owner = nullptr;
   }
   // The timer object is used by its handler on the io thread: cancel it there.

@@ -14,12 +14,12 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "apiserver/auth.h"
 #include "apiserver/options.h"
 #include "apiserver/tls.h"
+#include "base/mutex.h"
 #include "base/result.h"
 #include "kube/authentication_config.h"
 
@@ -40,11 +40,11 @@ class AuthConfigReloader {
   // Merges the CA files with `from_cluster` (null: the files only, or no ConfigMap seen yet),
   // compiles and publishes the result, and remembers `from_cluster` for later file changes.
   // Fails with "authentication config: <why>" (naming the file) and keeps the previous one.
-  base::Status Apply(std::shared_ptr<const kube::AuthenticationConfig> from_cluster);
+  base::Status Apply(std::shared_ptr<const kube::AuthenticationConfig> from_cluster) EXCLUDES(mu_);
 
   // Applies again when a CA file changed (modification time, size or inode) since the last
   // Apply. True when it applied (successfully or not).
-  bool CheckFiles();
+  bool CheckFiles() EXCLUDES(mu_);
 
   // Calls CheckFiles() every `interval` on `io` until Stop(). Once.
   void Start(boost::asio::io_context& io, std::chrono::milliseconds interval = kCheckInterval);
@@ -58,9 +58,9 @@ class AuthConfigReloader {
   const Options& options_;
   RequestAuthenticator& authenticator_;
   ServingCertificates& certs_;
-  std::mutex mu_;                                                   // serializes Apply
-  std::shared_ptr<const kube::AuthenticationConfig> from_cluster_;  // guarded by mu_
-  std::string stamp_;  // FileStamp of the CA files at the last Apply; guarded by mu_
+  base::Mutex mu_;  // serializes Apply
+  std::shared_ptr<const kube::AuthenticationConfig> from_cluster_ GUARDED_BY(mu_);
+  std::string stamp_ GUARDED_BY(mu_);  // FileStamp of the CA files at the last Apply
   std::shared_ptr<Timer> timer_;
 };
 

@@ -57,7 +57,7 @@ bool MetricsApi::ServesVersion(std::string_view version) const {
 
 std::shared_ptr<const EncodedWindow> MetricsApi::Encoded() const {
   std::shared_ptr<const window::Window> window = windows_.Current();
-  std::lock_guard<std::mutex> lock(encoded_mu_);
+  base::MutexLock lock(encoded_mu_);
   if (encoded_ == nullptr || &encoded_->window() != window.get()) {
     encoded_ = std::make_shared<const EncodedWindow>(std::move(window));
   }

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "apiserver/request.h"
 #include "apiserver/self_metrics.h"
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "kube/cache.h"
 #include "kube/selector.h"
 #include "window/window.h"
@@ -69,8 +69,8 @@ class MetricsApi {
   const base::Clock& clock_;
   MetricsApiOptions options_;
 
-  mutable std::mutex encoded_mu_;
-  mutable std::shared_ptr<const EncodedWindow> encoded_;  // guarded by encoded_mu_
+  mutable base::Mutex encoded_mu_;
+  mutable std::shared_ptr<const EncodedWindow> encoded_ GUARDED_BY(encoded_mu_);
 };
 
 // Status bodies shared by the router.

@@ -48,7 +48,7 @@ PeerCertificates::~PeerCertificates() {
 base::Status PeerCertificates::VerifiedAgainst(X509_STORE* store,
                                                const std::function<base::Status()>& verify,
                                                std::chrono::steady_clock::time_point now) const {
-  std::lock_guard<std::mutex> lock(memo_mu_);
+  base::MutexLock lock(memo_mu_);
   Memo* slot = nullptr;
   for (Memo& m : memo_) {
     if (m.store == store) slot = &m;

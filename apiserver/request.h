@@ -9,7 +9,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "apiserver/encoding.h"
+#include "base/mutex.h"
 #include "base/result.h"
 
 namespace apiserver {
@@ -55,9 +55,10 @@ class PeerCertificates {
 
   X509* leaf_;
   STACK_OF(X509) * intermediates_;
-  mutable std::mutex memo_mu_;
-  mutable std::array<Memo, 2> memo_;  // front-proxy CA and client CA
-  mutable size_t memo_next_ = 0;      // slot replaced next when neither store matches
+  mutable base::Mutex memo_mu_;
+  mutable std::array<Memo, 2> memo_ GUARDED_BY(memo_mu_);  // front-proxy CA and client CA
+  // The slot replaced next when neither store matches.
+  mutable size_t memo_next_ GUARDED_BY(memo_mu_) = 0;
 };
 
 struct HttpRequest {

@@ -76,18 +76,18 @@ MetricFamily::MetricFamily(std::string name, std::string help, Type type,
 }
 
 void MetricFamily::Add(const std::vector<std::string>& label_values, double v) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   series_[label_values].value += v;
 }
 
 void MetricFamily::Set(const std::vector<std::string>& label_values, double v) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   series_[label_values].value = v;
 }
 
 void MetricFamily::Observe(const std::vector<std::string>& label_values, double v) {
   size_t bucket = std::lower_bound(buckets_.begin(), buckets_.end(), v) - buckets_.begin();
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Series& s = series_[label_values];
   if (s.bucket_counts.empty()) s.bucket_counts.assign(buckets_.size() + 1, 0);
   s.bucket_counts[bucket]++;
@@ -97,7 +97,7 @@ void MetricFamily::Observe(const std::vector<std::string>& label_values, double 
 
 void MetricFamily::ObserveAll(const std::vector<std::string>& label_values,
                               const std::vector<double>& vs) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   Series& s = series_[label_values];
   if (s.bucket_counts.empty()) s.bucket_counts.assign(buckets_.size() + 1, 0);
   for (double v : vs) {
@@ -108,7 +108,7 @@ void MetricFamily::ObserveAll(const std::vector<std::string>& label_values,
 }
 
 void MetricFamily::Clear() {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   series_.clear();
 }
 
@@ -116,7 +116,7 @@ void MetricFamily::Render(std::string& out) const {
   static const char* const kTypes[] = {"counter", "gauge", "histogram"};
   out += "# HELP " + name_ + " " + help_ + "\n";
   out += "# TYPE " + name_ + " " + kTypes[static_cast<int>(type_)] + "\n";
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (const auto& [values, s] : series_) {
     if (type_ != Type::kHistogram) {
       out += name_;
@@ -151,7 +151,7 @@ void MetricFamily::Render(std::string& out) const {
 
 MetricFamily& MetricsRegistry::Counter(std::string name, std::string help,
                                        std::vector<std::string> labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   families_.push_back(std::make_unique<MetricFamily>(
       std::move(name), std::move(help), MetricFamily::Type::kCounter, std::move(labels)));
   return *families_.back();
@@ -159,7 +159,7 @@ MetricFamily& MetricsRegistry::Counter(std::string name, std::string help,
 
 MetricFamily& MetricsRegistry::Gauge(std::string name, std::string help,
                                      std::vector<std::string> labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   families_.push_back(std::make_unique<MetricFamily>(
       std::move(name), std::move(help), MetricFamily::Type::kGauge, std::move(labels)));
   return *families_.back();
@@ -168,7 +168,7 @@ MetricFamily& MetricsRegistry::Gauge(std::string name, std::string help,
 MetricFamily& MetricsRegistry::Histogram(std::string name, std::string help,
                                          std::vector<std::string> labels,
                                          std::vector<double> buckets) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   families_.push_back(std::make_unique<MetricFamily>(std::move(name), std::move(help),
                                                      MetricFamily::Type::kHistogram,
                                                      std::move(labels), std::move(buckets)));
@@ -176,19 +176,19 @@ MetricFamily& MetricsRegistry::Histogram(std::string name, std::string help,
 }
 
 void MetricsRegistry::AddCollector(std::function<void()> refresh) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   collectors_.push_back(std::move(refresh));
 }
 
 std::string MetricsRegistry::Render() const {
   std::vector<std::function<void()>> collectors;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     collectors = collectors_;
   }
   for (const auto& c : collectors) c();
   std::string out;
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (const auto& f : families_) f->Render(out);
   return out;
 }

@@ -10,9 +10,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "base/mutex.h"
 
 namespace apiserver {
 
@@ -47,8 +48,8 @@ class MetricFamily {
   Type type_;
   std::vector<std::string> labels_;
   std::vector<double> buckets_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, Series> series_;  // guarded by mu_
+  mutable base::Mutex mu_;
+  std::map<std::vector<std::string>, Series> series_ GUARDED_BY(mu_);
 };
 
 class MetricsRegistry {
@@ -65,9 +66,9 @@ class MetricsRegistry {
   std::string Render() const;
 
  private:
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<MetricFamily>> families_;  // guarded by mu_
-  std::vector<std::function<void()>> collectors_;        // guarded by mu_
+  mutable base::Mutex mu_;
+  std::vector<std::unique_ptr<MetricFamily>> families_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ GUARDED_BY(mu_);
 };
 
 // Families the API server records into; created in one registry by Create().

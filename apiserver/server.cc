@@ -1,6 +1,7 @@
 #include "apiserver/server.h"
 
 #include "apiserver/http_parser.h"
+#include "base/mutex.h"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/bind_executor.hpp>
@@ -80,20 +81,20 @@ struct Server::State {
     std::list<Session*>::iterator idle_at;             // its place in `idle` while idle
     std::chrono::steady_clock::time_point idle_since;  // while idle
   };
-  std::mutex mu;
-  std::unordered_map<Session*, Entry> sessions;  // guarded by mu
+  base::Mutex mu;
+  std::unordered_map<Session*, Entry> sessions GUARDED_BY(mu);
   // Kept-alive sessions waiting for their next request, the longest waiting first.
-  std::list<Session*> idle;       // guarded by mu
-  bool draining = false;          // guarded by mu
-  std::function<void()> drained;  // guarded by mu
+  std::list<Session*> idle GUARDED_BY(mu);
+  bool draining GUARDED_BY(mu) = false;
+  std::function<void()> drained GUARDED_BY(mu);
 
   size_t Connections() {
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     return sessions.size();
   }
   static void Accept(std::shared_ptr<State> self);
   void Register(Session* raw, const std::shared_ptr<Session>& s) {
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     Entry entry;
     entry.session = s;
     sessions.emplace(raw, std::move(entry));
@@ -101,7 +102,7 @@ struct Server::State {
   void Unregister(Session* s) {
     std::function<void()> done;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      base::MutexLock lock(mu);
       auto it = sessions.find(s);
       if (it != sessions.end()) {
         if (it->second.idle) idle.erase(it->second.idle_at);
@@ -113,7 +114,7 @@ struct Server::State {
   }
   // Moves a session onto or off the idle list.
   void SetIdle(Session* s, bool is_idle) {
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     auto it = sessions.find(s);
     if (it == sessions.end() || it->second.idle == is_idle) return;
     if (is_idle) {
@@ -127,7 +128,7 @@ struct Server::State {
   // The session idle the longest, taken off the idle list; null when none has been idle for
   // options.evictable_idle.
   std::shared_ptr<Session> TakeLongestIdle() {
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     const auto idle_before = std::chrono::steady_clock::now() - options.evictable_idle;
     while (!idle.empty()) {
       Entry& entry = sessions.at(idle.front());
@@ -568,7 +569,7 @@ void Server::Shutdown(std::function<void()> drained) {
   std::vector<std::shared_ptr<Session>> live;
   bool call_now = false;
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    base::MutexLock lock(state_->mu);
     if (state_->draining) return;
     state_->draining = true;
     state_->draining_flag.store(true);

@@ -284,7 +284,7 @@ base::Result<std::unique_ptr<ServingCertificates>> ServingCertificates::Create(
   std::unique_ptr<ServingCertificates> c(new ServingCertificates(std::move(options), clock));
   c->cipher_list_ = *OpenSslCipherList(c->options_.cipher_suites);
   for (const auto& value : c->options_.sni_cert_keys) c->sni_.push_back(*ParseSniCertKey(value));
-  std::lock_guard<std::mutex> lock(c->mu_);
+  base::MutexLock lock(c->mu_);
   c->stamp_ = c->FilesStamp();
   auto ctx = c->Build();
   if (!ctx.ok()) return base::MakeError(ctx.error());
@@ -373,7 +373,7 @@ base::Result<std::shared_ptr<ssl::context>> ServingCertificates::Build() const {
 }
 
 std::shared_ptr<ssl::context> ServingCertificates::Current() {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto now = clock_.Steady();
   if (now >= next_check_) {
     next_check_ = now + options_.reload_check_interval;
@@ -393,7 +393,7 @@ std::shared_ptr<ssl::context> ServingCertificates::Current() {
 }
 
 void ServingCertificates::SetClientCas(std::vector<std::string> ca_pems) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   if (ca_pems == client_ca_pems_) return;
   client_ca_pems_ = std::move(ca_pems);
   auto ctx = Build();
@@ -401,7 +401,7 @@ void ServingCertificates::SetClientCas(std::vector<std::string> ca_pems) {
 }
 
 base::Status ServingCertificates::Reload() {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto ctx = Build();
   if (!ctx.ok()) return base::Status::Error(ctx.error());
   current_ = *ctx;

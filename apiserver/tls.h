@@ -14,12 +14,12 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "apiserver/server.h"
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "base/result.h"
 
 namespace apiserver {
@@ -85,20 +85,20 @@ class ServingCertificates final : public TlsContextProvider {
 
  private:
   ServingCertificates(TlsServingOptions options, const base::Clock& clock);
-  base::Result<std::shared_ptr<boost::asio::ssl::context>> Build() const;  // needs mu_
-  // TLS policy, certificate and key, advertised client CAs; needs mu_.
+  base::Result<std::shared_ptr<boost::asio::ssl::context>> Build() const REQUIRES(mu_);
+  // TLS policy, certificate and key, advertised client CAs.
   base::Status Configure(boost::asio::ssl::context& ctx, const std::string& cert_file,
-                         const std::string& key_file) const;
+                         const std::string& key_file) const REQUIRES(mu_);
 
   TlsServingOptions options_;
   const base::Clock& clock_;
   std::string cipher_list_;
-  std::mutex mu_;
-  std::shared_ptr<boost::asio::ssl::context> current_;  // guarded by mu_
-  std::vector<std::string> client_ca_pems_;             // guarded by mu_
-  std::chrono::steady_clock::time_point next_check_;    // guarded by mu_
-  std::string stamp_;            // mtimes and sizes of the loaded files; guarded by mu_
-  std::vector<SniCertKey> sni_;  // parsed once; immutable
+  base::Mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_ GUARDED_BY(mu_);
+  std::vector<std::string> client_ca_pems_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point next_check_ GUARDED_BY(mu_);
+  std::string stamp_ GUARDED_BY(mu_);  // mtimes and sizes of the loaded files
+  std::vector<SniCertKey> sni_;        // parsed once; immutable
   std::string FilesStamp() const;
 };
 

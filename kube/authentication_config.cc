@@ -1,5 +1,6 @@
 #include "kube/authentication_config.h"
 
+#include "base/mutex.h"
 #include "kube/reflector.h"
 
 namespace kube {
@@ -15,11 +16,11 @@ class AuthenticationConfigSink {
   void Upsert(AuthenticationConfig config) { Publish(std::move(config)); }
 
   std::shared_ptr<const AuthenticationConfig> Current() const {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     return current_;
   }
   void SetCallback(AuthenticationConfigWatcher::Callback cb) {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     callback_ = std::move(cb);
   }
 
@@ -28,7 +29,7 @@ class AuthenticationConfigSink {
     AuthenticationConfigWatcher::Callback cb;
     std::shared_ptr<const AuthenticationConfig> next;
     {
-      std::lock_guard lock(mu_);
+      base::MutexLock lock(mu_);
       if (current_) {
         // Ignore re-deliveries that change nothing but the resourceVersion.
         AuthenticationConfig a = *current_;
@@ -45,9 +46,9 @@ class AuthenticationConfigSink {
     if (cb) cb(next);
   }
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const AuthenticationConfig> current_;  // guarded by mu_
-  AuthenticationConfigWatcher::Callback callback_;       // guarded by mu_
+  mutable base::Mutex mu_;
+  std::shared_ptr<const AuthenticationConfig> current_ GUARDED_BY(mu_);
+  AuthenticationConfigWatcher::Callback callback_ GUARDED_BY(mu_);
 };
 
 template <>

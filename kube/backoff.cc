@@ -3,19 +3,20 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
-#include <mutex>
+
+#include "base/mutex.h"
 
 namespace kube {
 
 JitterSource DefaultJitterSource() {
   struct State {
-    std::mutex mu;
-    std::mt19937_64 rng{std::random_device{}()};
-    std::uniform_real_distribution<double> dist{0.0, 1.0};
+    base::Mutex mu;
+    std::mt19937_64 rng GUARDED_BY(mu){std::random_device{}()};
+    std::uniform_real_distribution<double> dist GUARDED_BY(mu){0.0, 1.0};
   };
   auto state = std::make_shared<State>();
   return [state] {
-    std::lock_guard lock(state->mu);
+    base::MutexLock lock(state->mu);
     return state->dist(state->rng);
   };
 }

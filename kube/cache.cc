@@ -1,21 +1,22 @@
 #include "kube/cache.h"
 
-#include <mutex>
 #include <utility>
+
+#include "base/mutex.h"
 
 namespace kube {
 
 // ---- NodeCache ----
 
 std::shared_ptr<const Node> NodeCache::Get(std::string_view name) const {
-  std::shared_lock lock(mu_);
+  base::ReaderMutexLock lock(mu_);
   auto it = nodes_.find(name);
   return it == nodes_.end() ? nullptr : it->second;
 }
 
 std::vector<std::shared_ptr<const Node>> NodeCache::List(const LabelSelector& selector) const {
   std::vector<std::shared_ptr<const Node>> out;
-  std::shared_lock lock(mu_);
+  base::ReaderMutexLock lock(mu_);
   if (selector.Empty()) out.reserve(nodes_.size());
   for (const auto& [name, node] : nodes_) {
     if (selector.Matches(node->labels)) out.push_back(node);
@@ -24,7 +25,7 @@ std::vector<std::shared_ptr<const Node>> NodeCache::List(const LabelSelector& se
 }
 
 std::size_t NodeCache::Size() const {
-  std::shared_lock lock(mu_);
+  base::ReaderMutexLock lock(mu_);
   return nodes_.size();
 }
 
@@ -37,7 +38,7 @@ void NodeCache::Replace(std::vector<Node> nodes) {
     fresh.emplace(key, std::move(p));
   }
   {
-    std::unique_lock lock(mu_);
+    base::WriterMutexLock lock(mu_);
     nodes_.swap(fresh);
   }
   // `fresh` (the old content) is freed outside the lock.
@@ -49,7 +50,7 @@ void NodeCache::Upsert(Node node) {
   auto p = std::make_shared<const Node>(std::move(node));
   std::shared_ptr<const Node> old;
   {
-    std::unique_lock lock(mu_);
+    base::WriterMutexLock lock(mu_);
     auto it = nodes_.find(p->name);
     if (it != nodes_.end()) {
       old = std::move(it->second);
@@ -64,7 +65,7 @@ void NodeCache::Upsert(Node node) {
 void NodeCache::Remove(std::string_view name) {
   std::shared_ptr<const Node> old;
   {
-    std::unique_lock lock(mu_);
+    base::WriterMutexLock lock(mu_);
     auto it = nodes_.find(name);
     if (it == nodes_.end()) return;
     old = std::move(it->second);
@@ -76,7 +77,7 @@ void NodeCache::Remove(std::string_view name) {
 // ---- PodCache ----
 
 std::shared_ptr<const Pod> PodCache::Get(std::string_view ns, std::string_view name) const {
-  std::shared_lock lock(mu_);
+  base::ReaderMutexLock lock(mu_);
   auto nit = by_namespace_.find(ns);
   if (nit == by_namespace_.end()) return nullptr;
   auto it = nit->second.find(name);
@@ -85,7 +86,7 @@ std::shared_ptr<const Pod> PodCache::Get(std::string_view ns, std::string_view n
 
 void PodCache::ForEach(std::string_view ns, const LabelSelector& selector,
                        const std::function<void(const std::shared_ptr<const Pod>&)>& fn) const {
-  std::shared_lock lock(mu_);
+  base::ReaderMutexLock lock(mu_);
   auto visit = [&](const NameIndex& index) {
     for (const auto& [name, pod] : index) {
       if (selector.Matches(pod->labels)) fn(pod);
@@ -102,7 +103,7 @@ std::vector<std::shared_ptr<const Pod>> PodCache::List(std::string_view ns,
                                                        const LabelSelector& selector) const {
   std::vector<std::shared_ptr<const Pod>> out;
   if (selector.Empty()) {
-    std::shared_lock lock(mu_);
+    base::ReaderMutexLock lock(mu_);
     if (ns.empty()) {
       out.reserve(size_);
     } else if (auto it = by_namespace_.find(ns); it != by_namespace_.end()) {
@@ -114,7 +115,7 @@ std::vector<std::shared_ptr<const Pod>> PodCache::List(std::string_view ns,
 }
 
 std::size_t PodCache::Size() const {
-  std::shared_lock lock(mu_);
+  base::ReaderMutexLock lock(mu_);
   return size_;
 }
 
@@ -129,7 +130,7 @@ void PodCache::Replace(std::vector<Pod> pods) {
     index.emplace(key, std::move(p));
   }
   {
-    std::unique_lock lock(mu_);
+    base::WriterMutexLock lock(mu_);
     by_namespace_.swap(fresh);
     size_ = count;
   }
@@ -141,7 +142,7 @@ void PodCache::Upsert(Pod pod) {
   auto p = std::make_shared<const Pod>(std::move(pod));
   std::shared_ptr<const Pod> old;
   {
-    std::unique_lock lock(mu_);
+    base::WriterMutexLock lock(mu_);
     auto nit = by_namespace_.find(p->namespace_);
     if (nit == by_namespace_.end()) nit = by_namespace_.emplace(p->namespace_, NameIndex()).first;
     NameIndex& index = nit->second;
@@ -161,7 +162,7 @@ void PodCache::Upsert(Pod pod) {
 void PodCache::Remove(std::string_view ns, std::string_view name) {
   std::shared_ptr<const Pod> old;
   {
-    std::unique_lock lock(mu_);
+    base::WriterMutexLock lock(mu_);
     auto nit = by_namespace_.find(ns);
     if (nit == by_namespace_.end()) return;
     auto it = nit->second.find(name);

@@ -18,11 +18,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "kube/objects.h"
 #include "kube/selector.h"
 
@@ -53,9 +53,9 @@ class NodeCache {
   void Remove(std::string_view name);
 
  private:
-  mutable std::shared_mutex mu_;
+  mutable base::SharedMutex mu_;
   // Keys view the names inside the values.
-  std::map<std::string_view, std::shared_ptr<const Node>> nodes_;  // guarded by mu_
+  std::map<std::string_view, std::shared_ptr<const Node>> nodes_ GUARDED_BY(mu_);
   std::atomic<bool> synced_{false};
   std::atomic<uint64_t> generation_{0};
 };
@@ -90,11 +90,11 @@ class PodCache {
 
  private:
   using NameIndex = std::map<std::string_view, std::shared_ptr<const Pod>>;
-  mutable std::shared_mutex mu_;
+  mutable base::SharedMutex mu_;
   // namespace -> name -> pod. Namespace keys are owned (namespaces are few); name keys view the
   // name inside the pod they map to. Empty namespaces are erased.
-  std::map<std::string, NameIndex, std::less<>> by_namespace_;  // guarded by mu_
-  std::size_t size_ = 0;                                        // guarded by mu_
+  std::map<std::string, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
+  std::size_t size_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> synced_{false};
   std::atomic<uint64_t> generation_{0};
 };

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "net/file_token_source.h"
+
 namespace kube {
 
 net::TokenProvider RestConfig::MakeTokenProvider() const {

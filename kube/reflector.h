@@ -6,12 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "kube/backoff.h"
 #include "kube/cache.h"
 #include "kube/client.h"
@@ -109,12 +110,13 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     if (started_.exchange(true)) return;
     std::weak_ptr<Reflector> weak = this->shared_from_this();
     scheduler_->After(std::chrono::nanoseconds(0), [weak] {
-      if (auto self = weak.lock()) self->Step([&] { self->ListPage(""); });
+      if (auto self = weak.lock())
+        self->Step([](Reflector& r) REQUIRES(r.step_mu_) { r.ListPage(""); });
     });
   }
 
   void Stop() {
-    std::lock_guard lock(step_mu_);
+    base::MutexLock lock(step_mu_);
     if (stopped_.exchange(true)) return;
     watch_client_->Close();
   }
@@ -122,7 +124,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
   bool HasSynced() const { return synced_.load(std::memory_order_acquire); }
 
   InformerStats Stats() const {
-    std::lock_guard lock(stats_mu_);
+    base::MutexLock lock(stats_mu_);
     return stats_;
   }
 
@@ -130,17 +132,21 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
   enum class Next { kList, kWatch };
   enum class WatchEnd { kNone, kGone, kDecode, kError };
 
-  // Runs `fn` as a step unless stopped.
+  // Runs `fn(*this)` as a step unless stopped. `fn` is a lambda taking `Reflector& r` and marked
+  // REQUIRES(r.step_mu_), so the analysis checks its body against the lock held here. (Called
+  // through std::invoke: when a lambda is called directly, clang 14 binds `r` in the annotation
+  // to the lambda object instead of the argument.)
   template <typename Fn>
-  void Step(Fn&& fn) {
-    std::lock_guard lock(step_mu_);
+  void Step(Fn&& fn) EXCLUDES(step_mu_) {
+    base::MutexLock lock(step_mu_);
     if (stopped_.load()) return;
-    fn();
+    std::invoke(fn, *this);
   }
 
+  // Runs `fn(stats_)` under stats_mu_. Called only inside steps, so `fn` may read loop state.
   template <typename Fn>
-  void UpdateStats(Fn&& fn) {
-    std::lock_guard lock(stats_mu_);
+  void UpdateStats(Fn&& fn) REQUIRES(step_mu_) EXCLUDES(stats_mu_) {
+    base::MutexLock lock(stats_mu_);
     fn(stats_);
   }
 
@@ -155,7 +161,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
 
   // ---- list ----
 
-  void ListPage(const std::string& continue_token) {
+  void ListPage(const std::string& continue_token) REQUIRES(step_mu_) {
     if (continue_token.empty()) pending_.clear();
     net::Request req;
     req.target = spec_.path + "?";
@@ -169,12 +175,14 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     client_.Send(std::move(req), options_.list_timeout, options_.max_page_bytes,
                  [weak, continue_token](base::Result<net::Response> r) {
                    if (auto self = weak.lock()) {
-                     self->Step([&] { self->OnPage(continue_token, std::move(r)); });
+                     self->Step([&](Reflector& reflector) REQUIRES(reflector.step_mu_) {
+                       reflector.OnPage(continue_token, std::move(r));
+                     });
                    }
                  });
   }
 
-  void OnPage(const std::string& continue_token, base::Result<net::Response> r) {
+  void OnPage(const std::string& continue_token, base::Result<net::Response> r) REQUIRES(step_mu_) {
     if (!r.ok()) {
       RetryLater(Next::kList, "list " + spec_.name + ": " + r.error(), true);
       return;
@@ -213,7 +221,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     resource_version_ = page->resource_version;
     listed_ = true;
     synced_.store(true, std::memory_order_release);
-    UpdateStats([&](InformerStats& s) {
+    UpdateStats([&](InformerStats& s) REQUIRES(step_mu_) {
       ++s.lists;
       s.resource_version = resource_version_;
     });
@@ -224,7 +232,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
 
   // ---- watch ----
 
-  void Watch() {
+  void Watch() REQUIRES(step_mu_) {
     splitter_ = LineSplitter(options_.max_event_bytes);
     watch_status_ = 0;
     watch_error_body_.clear();
@@ -251,8 +259,8 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
       auto self = weak.lock();
       if (!self) return false;
       bool go_on = false;
-      self->Step([&] {
-        self->watch_status_ = status;
+      self->Step([&](Reflector& r) REQUIRES(r.step_mu_) {
+        r.watch_status_ = status;
         go_on = true;
       });
       return go_on;
@@ -261,7 +269,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
       auto self = weak.lock();
       if (!self) return false;
       bool go_on = false;
-      self->Step([&] { go_on = self->OnWatchData(data); });
+      self->Step([&](Reflector& r) REQUIRES(r.step_mu_) { go_on = r.OnWatchData(data); });
       return go_on;
     };
     watch_client_->Stream(
@@ -269,18 +277,20 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
         std::chrono::duration_cast<std::chrono::milliseconds>(timeout + options_.watch_idle_grace),
         0, std::move(handlers), [weak](base::Status s) {
           if (auto self = weak.lock()) {
-            self->Step([&] { self->OnWatchDone(std::move(s)); });
+            self->Step([&](Reflector& r) REQUIRES(r.step_mu_) { r.OnWatchDone(std::move(s)); });
           }
         });
   }
 
-  bool OnWatchData(std::string_view data) {
+  bool OnWatchData(std::string_view data) REQUIRES(step_mu_) {
     if (watch_status_ != 200) {
       watch_error_body_.append(data.substr(0, kMaxErrorBody - watch_error_body_.size()));
       return watch_error_body_.size() < kMaxErrorBody;
     }
-    base::Status s = splitter_.Feed(data, [this](std::string_view line) { return OnEvent(line); });
-    UpdateStats([&](InformerStats& st) { st.resource_version = resource_version_; });
+    base::Status s = splitter_.Feed(
+        data, [this](std::string_view line) REQUIRES(step_mu_) { return OnEvent(line); });
+    UpdateStats([&](InformerStats& st)
+                    REQUIRES(step_mu_) { st.resource_version = resource_version_; });
     if (!s.ok()) {
       if (watch_end_ == WatchEnd::kNone) watch_end_ = WatchEnd::kDecode;
       watch_error_ = s.message();
@@ -289,7 +299,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     return true;
   }
 
-  base::Status OnEvent(std::string_view line) {
+  base::Status OnEvent(std::string_view line) REQUIRES(step_mu_) {
     auto ev = Traits<T>::DecodeEvent(line);
     if (!ev.ok()) {
       watch_end_ = WatchEnd::kDecode;
@@ -319,8 +329,9 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     return base::Status::Ok();
   }
 
-  void OnWatchDone(base::Status s) {
-    UpdateStats([&](InformerStats& st) { st.resource_version = resource_version_; });
+  void OnWatchDone(base::Status s) REQUIRES(step_mu_) {
+    UpdateStats([&](InformerStats& st)
+                    REQUIRES(step_mu_) { st.resource_version = resource_version_; });
     const std::string what = "watch " + spec_.name;
     if (watch_status_ != 0 && watch_status_ != 200) {
       net::Response resp{watch_status_, "", std::move(watch_error_body_)};
@@ -377,7 +388,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
   }
 
   // Waits per the backoff, then lists or watches again.
-  void RetryLater(Next next, std::string why, bool count_failure) {
+  void RetryLater(Next next, std::string why, bool count_failure) REQUIRES(step_mu_) {
     auto delay = backoff_.Next();
     UpdateStats([&](InformerStats& s) {
       if (count_failure) ++s.failures;
@@ -389,11 +400,11 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
     scheduler_->After(delay, [weak, next] {
       auto self = weak.lock();
       if (!self) return;
-      self->Step([&] {
-        if (next == Next::kWatch && self->listed_) {
-          self->Watch();
+      self->Step([&](Reflector& r) REQUIRES(r.step_mu_) {
+        if (next == Next::kWatch && r.listed_) {
+          r.Watch();
         } else {
-          self->ListPage("");
+          r.ListPage("");
         }
       });
     });
@@ -405,7 +416,7 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
   const base::Clock& clock_;
   const InformerOptions options_;
   JitterSource jitter_;
-  Backoff backoff_;
+  Backoff backoff_ GUARDED_BY(step_mu_);  // advanced only inside steps
   std::unique_ptr<AsioScheduler> own_scheduler_;
   Scheduler* scheduler_;
   std::shared_ptr<net::HttpClient> watch_client_;
@@ -413,22 +424,22 @@ class Reflector : public std::enable_shared_from_this<Reflector<T>> {
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> synced_{false};
-  std::mutex step_mu_;  // held while a step runs
+  base::Mutex step_mu_;  // held while a step runs
 
   // Loop state, touched only inside steps.
-  std::vector<T> pending_;  // items of the list in progress
-  std::string resource_version_;
-  bool listed_ = false;
-  LineSplitter splitter_;
-  unsigned watch_status_ = 0;
-  std::string watch_error_body_;
-  WatchEnd watch_end_ = WatchEnd::kNone;
-  std::string watch_error_;
-  uint64_t watch_events_ = 0;
-  std::chrono::steady_clock::time_point watch_started_{};
+  std::vector<T> pending_ GUARDED_BY(step_mu_);  // items of the list in progress
+  std::string resource_version_ GUARDED_BY(step_mu_);
+  bool listed_ GUARDED_BY(step_mu_) = false;
+  LineSplitter splitter_ GUARDED_BY(step_mu_);
+  unsigned watch_status_ GUARDED_BY(step_mu_) = 0;
+  std::string watch_error_body_ GUARDED_BY(step_mu_);
+  WatchEnd watch_end_ GUARDED_BY(step_mu_) = WatchEnd::kNone;
+  std::string watch_error_ GUARDED_BY(step_mu_);
+  uint64_t watch_events_ GUARDED_BY(step_mu_) = 0;
+  std::chrono::steady_clock::time_point watch_started_ GUARDED_BY(step_mu_){};
 
-  mutable std::mutex stats_mu_;
-  InformerStats stats_;  // guarded by stats_mu_
+  mutable base::Mutex stats_mu_;
+  InformerStats stats_ GUARDED_BY(stats_mu_);
 };
 
 }  // namespace kube::internal

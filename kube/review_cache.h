@@ -6,13 +6,13 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 
 namespace kube {
 
@@ -24,7 +24,7 @@ class ReviewCache {
 
   // The cached value if present and not expired.
   std::optional<V> Get(const std::string& key) {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
     if (it->second.expiry <= clock_.Steady()) {
@@ -37,7 +37,7 @@ class ReviewCache {
   // Stores `value` for `ttl` (a non-positive ttl stores nothing).
   void Put(const std::string& key, V value, std::chrono::nanoseconds ttl) {
     if (ttl.count() <= 0 || max_entries_ == 0) return;
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     auto now = clock_.Steady();
     if (auto it = entries_.find(key); it != entries_.end()) EraseLocked(it);
     // Drop what expired, then the soonest-expiring entries while full.
@@ -51,7 +51,7 @@ class ReviewCache {
   }
 
   std::size_t Size() const {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     return entries_.size();
   }
 
@@ -62,16 +62,16 @@ class ReviewCache {
     Time expiry;
     typename std::multimap<Time, std::string>::iterator pos;
   };
-  void EraseLocked(typename std::unordered_map<std::string, Entry>::iterator it) {
+  void EraseLocked(typename std::unordered_map<std::string, Entry>::iterator it) REQUIRES(mu_) {
     by_expiry_.erase(it->second.pos);
     entries_.erase(it);
   }
 
   const base::Clock& clock_;
   const std::size_t max_entries_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
-  std::multimap<Time, std::string> by_expiry_;      // guarded by mu_
+  mutable base::Mutex mu_;
+  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mu_);
+  std::multimap<Time, std::string> by_expiry_ GUARDED_BY(mu_);
 };
 
 }  // namespace kube

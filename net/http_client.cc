@@ -2,7 +2,6 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-#include <sys/stat.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,14 +22,9 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <deque>
-#include <fstream>
 #include <future>
-#include <mutex>
 #include <optional>
-#include <sstream>
 
 #include "net/pki.h"
 #include "net/tls_socket.h"
@@ -151,84 +145,6 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
   if ((has_file || has_data) && SSL_CTX_check_private_key(native) != 1)
     return base::MakeError(OpenSslError("client key does not match client certificate"));
   return ctx;
-}
-
-// ---------------------------------------------------------------------------------------------
-// FileTokenSource
-
-struct FileTokenSource::State {
-  std::string path;
-  std::chrono::milliseconds recheck;
-  std::mutex mu;
-  bool checked = false;              // guarded by mu
-  Clock::time_point last_check;      // guarded by mu
-  struct timespec mtime {};          // guarded by mu
-  off_t size = -1;                   // guarded by mu
-  std::optional<std::string> token;  // guarded by mu; last good token
-  std::string error;                 // guarded by mu; last read error, "" after success
-
-  void RefreshLocked() {
-    auto now = Clock::now();
-    if (checked && now - last_check < recheck) return;
-    checked = true;
-    last_check = now;
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) {
-      error = "token file " + path + ": " + std::strerror(errno);
-      return;
-    }
-    if (token && error.empty() && st.st_mtim.tv_sec == mtime.tv_sec &&
-        st.st_mtim.tv_nsec == mtime.tv_nsec && st.st_size == size)
-      return;
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (!in) {
-      error = "token file " + path + ": cannot read";
-      return;
-    }
-    std::string text = content.str();
-    auto first = text.find_first_not_of(" \t\r\n");
-    auto last = text.find_last_not_of(" \t\r\n");
-    text = first == std::string::npos ? "" : text.substr(first, last - first + 1);
-    if (text.empty()) {
-      error = "token file " + path + ": empty";
-      return;
-    }
-    token = std::move(text);
-    error.clear();
-    mtime = st.st_mtim;
-    size = st.st_size;
-  }
-};
-
-FileTokenSource::FileTokenSource(std::string path, std::chrono::milliseconds recheck)
-    : state_(std::make_shared<State>()) {
-  state_->path = std::move(path);
-  state_->recheck = recheck;
-}
-
-FileTokenSource::~FileTokenSource() = default;
-
-base::Result<std::string> FileTokenSource::Token() {
-  std::lock_guard lock(state_->mu);
-  state_->RefreshLocked();
-  if (!state_->token) return base::MakeError(state_->error);
-  return *state_->token;
-}
-
-base::Status FileTokenSource::LastError() {
-  std::lock_guard lock(state_->mu);
-  state_->RefreshLocked();
-  return state_->error.empty() ? base::Status::Ok() : base::Status::Error(state_->error);
-}
-
-TokenProvider FileTokenSource::AsProvider() {
-  return [state = state_]() -> std::string {
-    std::lock_guard lock(state->mu);
-    state->RefreshLocked();
-    return state->token.value_or("");
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -56,28 +56,6 @@ base::Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientContext(
 // Supplies the bearer token for each request; returns "" for none. Called on the client's strand.
 using TokenProvider = std::function<std::string()>;
 
-// Reads a bearer token from a file and re-reads it when the file changes (service-account token
-// rotation). Thread-safe. The file is checked at most once per `recheck` interval.
-class FileTokenSource {
- public:
-  explicit FileTokenSource(std::string path,
-                           std::chrono::milliseconds recheck = std::chrono::seconds(1));
-  ~FileTokenSource();
-  // The current token (surrounding whitespace trimmed), or the error from the last read if no
-  // token was ever read. When the file becomes unreadable or empty, the last good token is kept
-  // and LastError() reports why.
-  base::Result<std::string> Token();
-  // The error of the most recent read attempt; Ok after a successful read.
-  base::Status LastError();
-  // A provider backed by this source (shares its state; may outlive it). Returns "" when no
-  // token was ever read.
-  TokenProvider AsProvider();
-
- private:
-  struct State;
-  std::shared_ptr<State> state_;
-};
-
 struct Endpoint {
   bool tls = true;
   std::string host;  // DNS name or IP literal; IPv6 without brackets

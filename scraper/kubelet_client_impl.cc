@@ -32,7 +32,7 @@ KubeletClientImpl::KubeletClientImpl(boost::asio::io_context& io, KubeletClientS
 }
 
 KubeletClientImpl::~KubeletClientImpl() {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (auto& [name, entry] : clients_) entry.client->Close();
 }
 
@@ -44,7 +44,7 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
   }
   std::shared_ptr<net::HttpClient> client;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     auto it = clients_.find(node);
     bool same = it != clients_.end() && it->second.endpoint.host == target.host &&
                 it->second.endpoint.port == target.port && it->second.endpoint.tls == target.tls;
@@ -83,7 +83,7 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
 }
 
 void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   // `nodes` is sorted (the manager sorts it); fall back to a lookup otherwise.
   bool sorted = std::is_sorted(nodes.begin(), nodes.end());
   for (auto it = clients_.begin(); it != clients_.end();) {
@@ -99,7 +99,7 @@ void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {
 }
 
 size_t KubeletClientImpl::connections() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return clients_.size();
 }
 

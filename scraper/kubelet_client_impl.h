@@ -13,11 +13,12 @@
 #include <cstddef>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/result.h"
 #include "kube/config.h"
+#include "net/file_token_source.h"
 #include "net/http_client.h"
 #include "scraper/kubelet_client.h"
 
@@ -62,8 +63,8 @@ class KubeletClientImpl final : public KubeletClient {
   std::unique_ptr<net::FileTokenSource> token_;
   net::ClientOptions client_options_;
 
-  mutable std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> clients_;  // by node name
+  mutable base::Mutex mu_;
+  std::map<std::string, Entry, std::less<>> clients_ GUARDED_BY(mu_);  // by node name
 };
 
 }  // namespace scraper

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "base/mutex.h"
 #include "scraper/resource_metrics.h"
 
 namespace scraper {
@@ -50,9 +51,9 @@ struct Manager::TickRun {
   boost::asio::steady_timer watchdog;  // ends the tick if a client misses its deadline
   std::function<void()> done;
   // Guards `closed`: once the tick is closed, late answers no longer reach the store.
-  std::mutex merge_mu;
-  bool closed = false;
-  std::vector<char> answered;  // per job: its answer reached the store (guarded by merge_mu)
+  base::Mutex merge_mu;
+  bool closed GUARDED_BY(merge_mu) = false;
+  std::vector<char> answered GUARDED_BY(merge_mu);  // per job: its answer reached the store
 };
 
 Manager::Manager(boost::asio::io_context& io, base::Clock& clock, NodeSource& nodes,
@@ -141,7 +142,7 @@ bool Manager::HasData() const {
 }
 
 std::shared_ptr<const TickReport> Manager::LastReport() const {
-  std::lock_guard<std::mutex> lock(report_mu_);
+  base::MutexLock lock(report_mu_);
   return report_;
 }
 
@@ -190,7 +191,11 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
   auto offsets = PlanLaunches(run->jobs.size(), spread);
   for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
 
-  run->answered.assign(run->jobs.size(), 0);
+  {
+    // Not shared with another thread yet; the lock only satisfies the annotation.
+    base::MutexLock lock(run->merge_mu);
+    run->answered.assign(run->jobs.size(), 0);
+  }
   run->tick = &store_.BeginTick();
   run->remaining = run->jobs.size();
   current_ = run;
@@ -216,7 +221,7 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
     if (ec || run->ended) return;
     std::vector<char> answered;
     {
-      std::lock_guard<std::mutex> lock(run->merge_mu);
+      base::MutexLock lock(run->merge_mu);
       run->closed = true;
       answered = run->answered;
     }
@@ -302,7 +307,7 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
                   }
                 }
                 {
-                  std::lock_guard<std::mutex> lock(run->merge_mu);
+                  base::MutexLock lock(run->merge_mu);
                   if (!run->closed) {
                     run->answered[index] = 1;
                     if (outcome.success) {
@@ -344,7 +349,7 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
   run->ended = true;
   run->watchdog.cancel();
   {
-    std::lock_guard<std::mutex> lock(run->merge_mu);
+    base::MutexLock lock(run->merge_mu);
     run->closed = true;
   }
   store_.Publish();
@@ -368,7 +373,7 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
   }
   last_success_ = std::move(last_success);  // forget deleted nodes
   {
-    std::lock_guard<std::mutex> lock(report_mu_);
+    base::MutexLock lock(report_mu_);
     report_ = std::move(report);
   }
   current_.reset();

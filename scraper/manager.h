@@ -29,12 +29,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "kube/selector.h"
 #include "scraper/kubelet_client.h"
 #include "scraper/node_source.h"
@@ -146,8 +146,8 @@ class Manager {
   std::atomic<base::UnixNanos> last_tick_start_{0};
   std::atomic<uint64_t> total_success_{0};
   std::atomic<uint64_t> total_failure_{0};
-  mutable std::mutex report_mu_;
-  std::shared_ptr<const TickReport> report_;
+  mutable base::Mutex report_mu_;
+  std::shared_ptr<const TickReport> report_ GUARDED_BY(report_mu_);
 };
 
 // Launch offsets for `count` nodes spread evenly over `spread`: i * spread / count.

@@ -230,7 +230,7 @@ Store::Store(StoreSettings settings, window::Publication& publication)
 Store::~Store() = default;
 
 Store::Tick& Store::BeginTick() {
-  std::lock_guard<std::mutex> lock(tick_mu_);
+  base::MutexLock lock(tick_mu_);
   next_ = std::make_unique<StateMap>();
   return tick_;
 }
@@ -242,7 +242,7 @@ void Store::Tick::Success(std::string_view node, const ResourceMetrics& metrics)
 void Store::Tick::Failure(std::string_view node) { store_->Merge(node, nullptr); }
 
 void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
-  std::lock_guard<std::mutex> lock(tick_mu_);
+  base::MutexLock lock(tick_mu_);
   if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
   auto old_it = state_->find(node);
   // The old state is replaced at Publish(): its strings are moved into the new one.
@@ -282,13 +282,13 @@ void Store::Publish() {
   StoreStats stats;
   std::shared_ptr<const window::Window> window;
   {
-    std::lock_guard<std::mutex> lock(tick_mu_);
+    base::MutexLock lock(tick_mu_);
     if (!next_) return;
     state_ = std::move(next_);
     window = BuildWindow(++generation_, &stats);
   }
   {
-    std::lock_guard<std::mutex> lock(stats_mu_);
+    base::MutexLock lock(stats_mu_);
     stats_ = stats;
   }
   publication_.Publish(std::move(window));
@@ -361,7 +361,7 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
 }
 
 StoreStats Store::Stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
+  base::MutexLock lock(stats_mu_);
   return stats_;
 }
 

@@ -23,12 +23,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "scraper/resource_metrics.h"
 #include "window/publication.h"
 
@@ -89,19 +89,20 @@ class Store final {
 
   void Merge(std::string_view node, const ResourceMetrics* metrics);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
-  std::shared_ptr<const window::Window> BuildWindow(uint64_t generation, StoreStats* stats) const;
+  std::shared_ptr<const window::Window> BuildWindow(uint64_t generation, StoreStats* stats) const
+      REQUIRES(tick_mu_);
 
   const StoreSettings settings_;
   Tick tick_{this};
 
-  std::mutex tick_mu_;               // guards state_ and next_ while a tick is open
-  std::unique_ptr<StateMap> state_;  // the points of the last published tick
-  std::unique_ptr<StateMap> next_;   // the tick being collected
-  uint64_t generation_ = 0;
+  base::Mutex tick_mu_;                                   // serializes BeginTick, Merge and Publish
+  std::unique_ptr<StateMap> state_ GUARDED_BY(tick_mu_);  // the points of the last published tick
+  std::unique_ptr<StateMap> next_ GUARDED_BY(tick_mu_);   // the tick being collected
+  uint64_t generation_ GUARDED_BY(tick_mu_) = 0;
 
   window::Publication& publication_;
-  mutable std::mutex stats_mu_;  // held only to copy stats_
-  StoreStats stats_;
+  mutable base::Mutex stats_mu_;  // held only to copy stats_
+  StoreStats stats_ GUARDED_BY(stats_mu_);
 };
 
 // Exposed for tests: Δcpu / Δt in nanocores, truncated; 0 when window <= 0.

@@ -11,28 +11,28 @@ Publication::Publication()
 Publication::~Publication() = default;
 
 std::shared_ptr<const Window> Publication::Current() const {
-  std::lock_guard<std::mutex> lock(window_mu_);
+  base::MutexLock lock(window_mu_);
   return window_;
 }
 
 uint64_t Publication::published() const {
-  std::lock_guard<std::mutex> lock(window_mu_);
+  base::MutexLock lock(window_mu_);
   return published_;
 }
 
 void Publication::Publish(std::shared_ptr<const Window> next) {
   {
-    std::lock_guard<std::mutex> lock(window_mu_);
+    base::MutexLock lock(window_mu_);
     window_ = next;
     ++published_;
   }
   // The previous window is released here or by the last reader still holding it.
-  std::lock_guard<std::mutex> lock(listeners_mu_);
+  base::MutexLock lock(listeners_mu_);
   for (const Subscription::Entry& entry : listeners_) entry.listener(next);
 }
 
 Publication::Subscription Publication::Subscribe(Listener listener) {
-  std::lock_guard<std::mutex> lock(listeners_mu_);
+  base::MutexLock lock(listeners_mu_);
   listeners_.push_back(Subscription::Entry{std::move(listener)});
   return Subscription(this, std::prev(listeners_.end()));
 }
@@ -51,7 +51,7 @@ Publication::Subscription& Publication::Subscription::operator=(Subscription&& o
 
 void Publication::Subscription::Reset() {
   if (publication_ == nullptr) return;
-  std::lock_guard<std::mutex> lock(publication_->listeners_mu_);
+  base::MutexLock lock(publication_->listeners_mu_);
   publication_->listeners_.erase(entry_);
   publication_ = nullptr;
 }

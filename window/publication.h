@@ -22,8 +22,8 @@
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 
+#include "base/mutex.h"
 #include "window/window.h"
 
 namespace window {
@@ -69,14 +69,14 @@ class Publication final : public Source {
   uint64_t published() const;
 
  private:
-  mutable std::mutex window_mu_;  // held only to copy or swap window_
-  std::shared_ptr<const Window> window_;
-  uint64_t published_ = 0;
+  mutable base::Mutex window_mu_;  // held only to copy or swap window_
+  std::shared_ptr<const Window> window_ GUARDED_BY(window_mu_);
+  uint64_t published_ GUARDED_BY(window_mu_) = 0;
 
   // Serializes calls of listeners with unsubscription: held while listeners run and while one
   // is removed. Publish() is the only caller of listeners, and there is one publisher.
-  std::mutex listeners_mu_;
-  std::list<Subscription::Entry> listeners_;
+  base::Mutex listeners_mu_;
+  std::list<Subscription::Entry> listeners_ GUARDED_BY(listeners_mu_);
 };
 
 struct Publication::Subscription::Entry {

@@ -29,6 +29,7 @@
 #include "apiserver/api_handler.h"
 #include "apiserver/http_parser.h"
 #include "apiserver/tls.h"
+#include "base/mutex.h"
 #include "net/http_client.h"
 #include "test/testing/temp_dir.h"
 #include "test/testing/test_pki.h"
@@ -62,11 +63,15 @@ class IoThreads {
 class FakeWindows : public window::Source {
  public:
   std::shared_ptr<const window::Window> Current() const override {
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     return window;
   }
-  mutable std::mutex mu;
-  std::shared_ptr<const window::Window> window;
+  void Set(std::shared_ptr<const window::Window> w) {
+    base::MutexLock lock(mu);
+    window = std::move(w);
+  }
+  mutable base::Mutex mu;
+  std::shared_ptr<const window::Window> window GUARDED_BY(mu);
 };
 
 class DenyAll : public kube::Authorizer {
@@ -91,18 +96,18 @@ class GatedHandler : public Handler {
       return done(std::move(r));
     }
     if (request.Path() != "/slow") return inner_.Handle(std::move(request), std::move(done));
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     held_.push_back(std::move(done));
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   bool WaitHeld(size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] { return held_.size() >= n; });
+    base::MutexLock lock(mu_);
+    return cv_.WaitFor(mu_, 10s, [&]() REQUIRES(mu_) { return held_.size() >= n; });
   }
   void ReleaseAll() {
     std::vector<std::function<void(HttpResponse)>> held;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       held.swap(held_);
     }
     for (auto& done : held) {
@@ -115,19 +120,19 @@ class GatedHandler : public Handler {
 
  private:
   Handler& inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::function<void(HttpResponse)>> held_;
+  base::Mutex mu_;
+  base::CondVar cv_;
+  std::vector<std::function<void(HttpResponse)>> held_ GUARDED_BY(mu_);
 };
 
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    windows_.window = std::make_shared<window::Window>(
+    windows_.Set(std::make_shared<window::Window>(
         1,
         std::vector<window::NodeMetrics>{
             {"node-a", clock_.Now() - 5'000'000'000LL, 15s, 250000000, 1ull << 30}},
-        std::vector<window::PodMetrics>{});
+        std::vector<window::PodMetrics>{}));
     nodes_.Replace({{"node-a", "uid", {}, {}, {}, 0, 0, 0}});
     pods_.Replace({});
     serving_files_ = server_pki_.WriteFiles("serving", server_pki_.ServerCert());

@@ -76,7 +76,7 @@ FakeKubeApiserver::FakeKubeApiserver(Options fake_options) {
 
 FakeKubeApiserver::~FakeKubeApiserver() {
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
       for (Watch& w : c->watches) w.feed->Abort();
     }
@@ -94,7 +94,7 @@ RestConfig FakeKubeApiserver::Config() const {
 }
 
 uint64_t FakeKubeApiserver::resource_version() const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   return rv_;
 }
 
@@ -126,12 +126,12 @@ void FakeKubeApiserver::UpsertNode(const std::string& name,
                                             {{"type", "Hostname"}, {"address", name}}})},
                  {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kubelet_port}}}}},
                  {"allocatable", {{"cpu", "4"}, {"memory", "8Gi"}}}}}};
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   Change(nodes_, name, nodes_.items.count(name) ? "MODIFIED" : "ADDED", std::move(node));
 }
 
 void FakeKubeApiserver::DeleteNode(const std::string& name) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = nodes_.items.find(name);
   if (it == nodes_.items.end()) return;
   Change(nodes_, name, "DELETED", json::parse(it->second.json));
@@ -150,12 +150,12 @@ void FakeKubeApiserver::UpsertPod(const std::string& ns, const std::string& name
               {"spec", {{"nodeName", "node-1"}, {"containers", json::array({{{"name", "c"}}})}}},
               {"status", {{"phase", "Running"}}}};
   std::string key = ns + "/" + name;
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   Change(pods_, key, pods_.items.count(key) ? "MODIFIED" : "ADDED", std::move(pod));
 }
 
 void FakeKubeApiserver::DeletePod(const std::string& ns, const std::string& name) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = pods_.items.find(ns + "/" + name);
   if (it == pods_.items.end()) return;
   Change(pods_, it->first, "DELETED", json::parse(it->second.json));
@@ -168,13 +168,13 @@ void FakeKubeApiserver::SetAuthConfigMap(const json& data) {
       {"metadata", {{"name", "extension-apiserver-authentication"}, {"namespace", "kube-system"}}},
       {"data", data}};
   const std::string key = "extension-apiserver-authentication";
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   Change(configmaps_, key, configmaps_.items.count(key) ? "MODIFIED" : "ADDED", std::move(cm));
 }
 
 void FakeKubeApiserver::BulkAddPods(std::size_t n, std::size_t namespaces,
                                     std::size_t labels_per_pod) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   ++rv_;
   for (std::size_t i = 0; i < n; ++i) {
     std::string ns = "ns-" + std::to_string(i % std::max<std::size_t>(1, namespaces));
@@ -202,7 +202,7 @@ void FakeKubeApiserver::BulkAdd(const std::string& collection, std::vector<json>
   if (c == nullptr) throw std::invalid_argument("no collection " + collection);
   uint64_t rv;
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     rv = ++rv_;
   }
   std::vector<std::pair<std::string, Item>> rendered;
@@ -214,13 +214,13 @@ void FakeKubeApiserver::BulkAdd(const std::string& collection, std::vector<json>
     std::string key = c == &pods_ ? item.fields.ns + "/" + item.fields.name : item.fields.name;
     rendered.emplace_back(std::move(key), std::move(item));
   }
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (auto& [key, item] : rendered) c->items[key] = std::move(item);
   compacted_ = std::max(compacted_, rv);  // no history for these
 }
 
 std::size_t FakeKubeApiserver::size(const std::string& collection) const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   auto* c = const_cast<FakeKubeApiserver*>(this)->Find(collection);
   return c == nullptr ? 0 : c->items.size();
 }
@@ -311,13 +311,13 @@ void FakeKubeApiserver::SetUnavailable(bool unavailable) {
 }
 
 void FakeKubeApiserver::CompactHistory() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   compacted_ = rv_;
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) c->history.clear();
 }
 
 void FakeKubeApiserver::SendGoneToWatches() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   json status = {{"kind", "Status"},
                  {"apiVersion", "v1"},
                  {"metadata", json::object()},
@@ -336,7 +336,7 @@ void FakeKubeApiserver::SendGoneToWatches() {
 }
 
 void FakeKubeApiserver::EndWatches() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
     for (Watch& w : c->watches) w.feed->End();
     c->watches.clear();
@@ -344,7 +344,7 @@ void FakeKubeApiserver::EndWatches() {
 }
 
 void FakeKubeApiserver::AbortWatches() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
     for (Watch& w : c->watches) w.feed->Abort();
     c->watches.clear();
@@ -352,14 +352,14 @@ void FakeKubeApiserver::AbortWatches() {
 }
 
 void FakeKubeApiserver::PushRawToWatches(const std::string& raw) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
     for (Watch& w : c->watches) w.feed->Push(raw);
   }
 }
 
 void FakeKubeApiserver::SendBookmarks() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
     for (Watch& w : c->watches) {
       if (!w.bookmarks) continue;
@@ -372,20 +372,20 @@ void FakeKubeApiserver::SendBookmarks() {
 }
 
 void FakeKubeApiserver::CorruptNextLists(int n, std::string body) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   corrupt_lists_ = n;
   corrupt_body_ = std::move(body);
 }
 
 void FakeKubeApiserver::FailNextWatches(int n, unsigned status) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   fail_watches_ = n;
   fail_watch_status_ = status;
 }
 
 void FakeKubeApiserver::RestartWithHistoryFrom(uint64_t rv) {
   AbortWatches();
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   rv_ = rv;
   compacted_ = rv;
   for (Collection* c : {&nodes_, &pods_, &configmaps_}) {
@@ -399,34 +399,34 @@ void FakeKubeApiserver::RestartWithHistoryFrom(uint64_t rv) {
 }
 
 void FakeKubeApiserver::SetAccessReviewsFailing(bool failing) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   access_reviews_failing_ = failing;
 }
 
 void FakeKubeApiserver::ExpireToken(const std::string& token) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   tokens_.erase(token);
   expired_tokens_[token] = true;
 }
 
 void FakeKubeApiserver::SetReviewDelay(std::chrono::milliseconds delay) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   review_delay_ = delay;
 }
 
 void FakeKubeApiserver::AddToken(const std::string& token, const std::string& user,
                                  const std::vector<std::string>& groups) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   tokens_[token] = {user, groups};
 }
 
 void FakeKubeApiserver::SetSarPolicy(SarPolicy policy) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   sar_policy_ = std::move(policy);
 }
 
 std::size_t FakeKubeApiserver::open_watches(const std::string& collection) const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (const Collection* c : {&nodes_, &pods_, &configmaps_}) {
     if (c->name == collection) return c->watches.size();
   }
@@ -434,7 +434,7 @@ std::size_t FakeKubeApiserver::open_watches(const std::string& collection) const
 }
 
 int FakeKubeApiserver::list_requests(const std::string& collection) const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (const Collection* c : {&nodes_, &pods_, &configmaps_}) {
     if (c->name == collection) return c->lists;
   }
@@ -442,7 +442,7 @@ int FakeKubeApiserver::list_requests(const std::string& collection) const {
 }
 
 int FakeKubeApiserver::watch_requests(const std::string& collection) const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (const Collection* c : {&nodes_, &pods_, &configmaps_}) {
     if (c->name == collection) return c->watch_count;
   }
@@ -495,7 +495,7 @@ Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
                                path == "/apis/authorization.k8s.io/v1/subjectaccessreviews")) {
     Reply r = path.find("tokenreviews") != std::string::npos ? TokenReview(req.body)
                                                              : AccessReview(req.body);
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     r.delay = review_delay_;
     return r;
   }
@@ -522,7 +522,7 @@ Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
       if (parts.size() == 4) name = parts[3];
     }
   }
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   Collection* c = nullptr;
   if (resource == "nodes" && ns.empty()) c = &nodes_;
   if (resource == "pods") c = &pods_;
@@ -695,7 +695,7 @@ Reply FakeKubeApiserver::TokenReview(const std::string& body) {
   std::string token = req["spec"].value("token", "");
   json status = {{"authenticated", false}};
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     if (expired_tokens_.count(token)) {
       status["error"] = "[invalid bearer token, service account token has expired]";
     } else if (auto it = tokens_.find(token); it != tokens_.end()) {
@@ -722,7 +722,7 @@ Reply FakeKubeApiserver::AccessReview(const std::string& body) {
   }
   SarPolicy policy;
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     if (access_reviews_failing_) {
       return StatusReply(500, "InternalError", "injected SubjectAccessReview failure");
     }

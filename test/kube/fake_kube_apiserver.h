@@ -24,10 +24,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "kube/config.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/test_pki.h"
@@ -151,38 +151,42 @@ class FakeKubeApiserver {
   };
 
   testing_support::Reply Handle(const testing_support::SeenRequest& req);
+  // List, Get, StartWatch and Change run under mu_ (`c` is one of the collections).
   testing_support::Reply List(Collection& c, const std::map<std::string, std::string>& q,
-                              bool metadata_only, const std::string& ns);
-  testing_support::Reply Get(Collection& c, const std::string& key, bool metadata_only);
+                              bool metadata_only, const std::string& ns) REQUIRES(mu_);
+  testing_support::Reply Get(Collection& c, const std::string& key, bool metadata_only)
+      REQUIRES(mu_);
   Collection* Find(const std::string& name);
   static Item Render(const nlohmann::json& object);
   static Fields FieldsOf(const nlohmann::json& object);
   // Whether `f` satisfies a fieldSelector ("a=b,c!=d"); unsupported fields make `error` set.
   static bool Matches(const std::string& selector, const Fields& f, std::string* error = nullptr);
   testing_support::Reply StartWatch(Collection& c, const std::map<std::string, std::string>& q,
-                                    bool metadata_only);
+                                    bool metadata_only) REQUIRES(mu_);
   testing_support::Reply TokenReview(const std::string& body);
   testing_support::Reply AccessReview(const std::string& body);
-  void Change(Collection& c, const std::string& key, const std::string& type,
-              nlohmann::json object);  // requires mu_
+  void Change(Collection& c, const std::string& key, const std::string& type, nlohmann::json object)
+      REQUIRES(mu_);
   static std::string EventLine(const std::string& type, const nlohmann::json& object,
                                bool metadata_only);
   static bool Selected(const Watch& w, const nlohmann::json& object);
 
   testing_support::TestPki pki_;
-  mutable std::mutex mu_;
-  uint64_t rv_ = 100;                     // guarded by mu_
-  uint64_t compacted_ = 0;                // guarded by mu_
-  Collection nodes_, pods_, configmaps_;  // guarded by mu_
-  int corrupt_lists_ = 0;                 // guarded by mu_
-  std::string corrupt_body_;              // guarded by mu_
-  int fail_watches_ = 0;                  // guarded by mu_
-  unsigned fail_watch_status_ = 0;        // guarded by mu_
-  std::map<std::string, std::pair<std::string, std::vector<std::string>>> tokens_;  // guarded
-  std::map<std::string, bool> expired_tokens_;  // guarded by mu_
-  bool access_reviews_failing_ = false;         // guarded by mu_
-  std::chrono::milliseconds review_delay_{0};   // guarded by mu_
-  SarPolicy sar_policy_;                        // guarded by mu_
+  mutable base::Mutex mu_;
+  uint64_t rv_ GUARDED_BY(mu_) = 100;
+  uint64_t compacted_ GUARDED_BY(mu_) = 0;
+  Collection nodes_ GUARDED_BY(mu_);
+  Collection pods_ GUARDED_BY(mu_);
+  Collection configmaps_ GUARDED_BY(mu_);
+  int corrupt_lists_ GUARDED_BY(mu_) = 0;
+  std::string corrupt_body_ GUARDED_BY(mu_);
+  int fail_watches_ GUARDED_BY(mu_) = 0;
+  unsigned fail_watch_status_ GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> tokens_ GUARDED_BY(mu_);
+  std::map<std::string, bool> expired_tokens_ GUARDED_BY(mu_);
+  bool access_reviews_failing_ GUARDED_BY(mu_) = false;
+  std::chrono::milliseconds review_delay_ GUARDED_BY(mu_){0};
+  SarPolicy sar_policy_ GUARDED_BY(mu_);
   std::atomic<bool> unavailable_{false};
   std::atomic<int> token_reviews_{0};
   std::atomic<int> access_reviews_{0};

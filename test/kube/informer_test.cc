@@ -8,8 +8,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <mutex>
 #include <thread>
 
+#include "base/mutex.h"
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
 #include "kube/client.h"
@@ -31,7 +33,7 @@ class VirtualTimeScheduler final : public Scheduler {
       : io_(io), clock_(clock) {}
   void After(std::chrono::nanoseconds delay, std::function<void()> fn) override {
     {
-      std::lock_guard lock(mu_);
+      base::MutexLock lock(mu_);
       delays_.push_back(delay);
       total_ += delay;
     }
@@ -39,20 +41,20 @@ class VirtualTimeScheduler final : public Scheduler {
     boost::asio::post(io_, std::move(fn));
   }
   std::vector<std::chrono::nanoseconds> delays() const {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     return delays_;
   }
   std::chrono::nanoseconds total() const {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     return total_;
   }
 
  private:
   boost::asio::io_context& io_;
   base::ManualClock& clock_;
-  mutable std::mutex mu_;
-  std::vector<std::chrono::nanoseconds> delays_;
-  std::chrono::nanoseconds total_{0};
+  mutable base::Mutex mu_;
+  std::vector<std::chrono::nanoseconds> delays_ GUARDED_BY(mu_);
+  std::chrono::nanoseconds total_ GUARDED_BY(mu_){0};
 };
 
 template <typename Pred>
@@ -436,9 +438,9 @@ class ReviewTest : public InformerTest {};
 
 template <typename T>
 struct Captured {
-  std::mutex mu;
-  std::optional<base::Result<T>> value;
-  bool sync = false;
+  base::Mutex mu;
+  std::optional<base::Result<T>> value GUARDED_BY(mu);
+  bool sync GUARDED_BY(mu) = false;
 };
 
 template <typename T, typename Call>
@@ -448,15 +450,15 @@ base::Result<T> Await(Call call, bool* was_sync = nullptr) {
   // other threads, so a network answer can arrive before call() returns and is still async.
   const std::thread::id caller = std::this_thread::get_id();
   call([c, caller](base::Result<T> r) {
-    std::lock_guard lock(c->mu);
+    base::MutexLock lock(c->mu);
     c->sync = std::this_thread::get_id() == caller;
     c->value.emplace(std::move(r));
   });
   EXPECT_TRUE(WaitFor([&] {
-    std::lock_guard lock(c->mu);
+    base::MutexLock lock(c->mu);
     return c->value.has_value();
   }));
-  std::lock_guard lock(c->mu);
+  base::MutexLock lock(c->mu);
   if (was_sync) *was_sync = c->sync;
   if (!c->value) return base::MakeError("timed out");
   return std::move(*c->value);

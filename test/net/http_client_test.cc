@@ -1,17 +1,19 @@
 #include "net/http_client.h"
 
+#include "net/file_token_source.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include <condition_variable>
 #include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
 
+#include "base/mutex.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/test_pki.h"
 
@@ -629,27 +631,27 @@ TEST_F(HttpClientTest, BearerTokenIsSentAndFollowsTheFile) {
 
 // Collects what a Stream call delivers; safe to read from the test thread.
 struct StreamProbe {
-  std::mutex mu;
-  std::condition_variable cv;
-  unsigned status = 0;
-  std::string content_type;
-  std::string data;
-  int headers_calls = 0;
+  base::Mutex mu;
+  base::CondVar cv;
+  unsigned status GUARDED_BY(mu) = 0;
+  std::string content_type GUARDED_BY(mu);
+  std::string data GUARDED_BY(mu);
+  int headers_calls GUARDED_BY(mu) = 0;
   std::promise<base::Status> done;
 
   StreamHandlers Handlers(std::function<bool(const std::string&)> keep_going = nullptr) {
     StreamHandlers h;
     h.on_headers = [this](unsigned s, std::string_view ct) {
-      std::lock_guard lock(mu);
+      base::MutexLock lock(mu);
       status = s;
       content_type = std::string(ct);
       ++headers_calls;
       return true;
     };
     h.on_data = [this, keep_going](std::string_view d) {
-      std::lock_guard lock(mu);
+      base::MutexLock lock(mu);
       data.append(d);
-      cv.notify_all();
+      cv.NotifyAll();
       return keep_going ? keep_going(data) : true;
     };
     return h;
@@ -658,11 +660,11 @@ struct StreamProbe {
     return [this](base::Status st) { done.set_value(std::move(st)); };
   }
   bool WaitFor(const std::string& want) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, 10s, [&] { return data == want; });
+    base::MutexLock lock(mu);
+    return cv.WaitFor(mu, 10s, [&]() REQUIRES(mu) { return data == want; });
   }
   std::string Data() {
-    std::lock_guard lock(mu);
+    base::MutexLock lock(mu);
     return data;
   }
 };
@@ -691,7 +693,7 @@ TEST_F(HttpClientTest, StreamDeliversChunksInOrderAsTheyArrive) {
   base::Status st = Await(done);
   EXPECT_TRUE(st.ok()) << st.message();
   {
-    std::lock_guard lock(probe.mu);
+    base::MutexLock lock(probe.mu);
     EXPECT_EQ(probe.status, 200u);
     EXPECT_EQ(probe.content_type, "application/json");
     EXPECT_EQ(probe.headers_calls, 1);
@@ -774,7 +776,7 @@ TEST_F(HttpClientTest, StreamOfAnOrdinaryResponseDeliversItsBody) {
   base::Status st = Await(done);
   EXPECT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(probe.Data(), "gone");
-  std::lock_guard lock(probe.mu);
+  base::MutexLock lock(probe.mu);
   EXPECT_EQ(probe.status, 410u);
 }
 
@@ -858,45 +860,6 @@ TEST_F(HttpClientTest, ClientOutlivedByNothingButItsPendingCall) {
   auto r = Await(f);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "path=/orphan");
-}
-
-TEST(FileTokenSourceTest, KeepsLastGoodTokenAndReportsErrors) {
-  testing_support::TempDir dir;
-  std::string path = dir.File("token");
-  FileTokenSource source(path, 0ms);
-  auto missing = source.Token();
-  ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(missing.error(), HasSubstr(path));
-  EXPECT_EQ(source.AsProvider()(), "");
-
-  dir.Write("token", "\tabc \r\n");
-  auto t = source.Token();
-  ASSERT_TRUE(t.ok()) << t.error();
-  EXPECT_EQ(*t, "abc");
-  EXPECT_TRUE(source.LastError().ok());
-
-  std::remove(path.c_str());
-  t = source.Token();
-  ASSERT_TRUE(t.ok());
-  EXPECT_EQ(*t, "abc");
-  EXPECT_THAT(source.LastError().message(), HasSubstr(path));
-
-  dir.Write("token", "   \n");
-  EXPECT_EQ(*source.Token(), "abc");
-  EXPECT_THAT(source.LastError().message(), HasSubstr("empty"));
-
-  dir.Write("token", "def");
-  EXPECT_EQ(*source.Token(), "def");
-  EXPECT_TRUE(source.LastError().ok());
-}
-
-TEST(FileTokenSourceTest, ChecksTheFileAtMostOncePerInterval) {
-  testing_support::TempDir dir;
-  std::string path = dir.Write("token", "one");
-  FileTokenSource source(path, std::chrono::hours(1));
-  EXPECT_EQ(*source.Token(), "one");
-  dir.Write("token", "two");
-  EXPECT_EQ(*source.Token(), "one");
 }
 
 // What a hostile server (or anything on the path under insecure TLS) can send: a response whose

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/mutex.h"
 #include "kube/config.h"
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
@@ -57,7 +58,7 @@ std::string Payload(double cpu_per_second) {
 class FakeNodes : public NodeSource {
  public:
   std::vector<std::shared_ptr<const kube::Node>> Nodes() const override {
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     return nodes;
   }
   void Add(std::string name, uint16_t port, std::string path = "") {
@@ -66,11 +67,11 @@ class FakeNodes : public NodeSource {
     n->addresses = {{"Hostname", "kubelet.invalid"}, {"InternalIP", "127.0.0.1"}};
     n->kubelet_port = port;
     if (!path.empty()) n->annotations["metrics.k8s.io/resource-metrics-path"] = path;
-    std::lock_guard<std::mutex> lock(mu);
+    base::MutexLock lock(mu);
     nodes.push_back(n);
   }
-  mutable std::mutex mu;
-  std::vector<std::shared_ptr<const kube::Node>> nodes;
+  mutable base::Mutex mu;
+  std::vector<std::shared_ptr<const kube::Node>> nodes GUARDED_BY(mu);
 };
 
 // Runs an io_context on two threads for the duration of a test.
@@ -385,7 +386,7 @@ TEST_F(KubeletScrapeTest, DeletedNodesReleaseTheirConnections) {
   ASSERT_TRUE(RunTick(manager));
   EXPECT_EQ((*client)->connections(), 2u);
   {
-    std::lock_guard<std::mutex> lock(nodes_.mu);
+    base::MutexLock lock(nodes_.mu);
     nodes_.nodes.pop_back();
   }
   ASSERT_TRUE(RunTick(manager));

@@ -38,19 +38,19 @@ std::string SeenRequest::Header(const std::string& name) const {
 }
 
 void ChunkFeed::Push(std::string chunk) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   items_.push_back({Item::kChunk, std::move(chunk)});
 }
 void ChunkFeed::End() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   items_.push_back({Item::kEnd, {}});
 }
 void ChunkFeed::Abort() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   items_.push_back({Item::kAbort, {}});
 }
 ChunkFeed::Item ChunkFeed::Pop() {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   if (items_.empty()) return {};
   Item item = std::move(items_.front());
   items_.pop_front();
@@ -73,10 +73,10 @@ struct LocalHttpsServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> filler_written{0};
 
-  mutable std::mutex mu;
-  mutable std::condition_variable cv;
-  std::vector<SeenRequest> seen;                       // guarded by mu
-  std::size_t accepted = 0;                            // guarded by mu
+  mutable base::Mutex mu;
+  mutable base::CondVar cv;
+  std::vector<SeenRequest> seen GUARDED_BY(mu);
+  std::size_t accepted GUARDED_BY(mu) = 0;
   std::list<std::shared_ptr<Connection>> connections;  // server thread only
 
   awaitable<void> Accept();
@@ -118,10 +118,10 @@ awaitable<void> LocalHttpsServer::Impl::Accept() {
     auto [ec, socket] = co_await acceptor->async_accept(kTuple);
     if (ec || stopping) co_return;
     {
-      std::lock_guard lock(mu);
+      base::MutexLock lock(mu);
       index = ++accepted;
     }
-    cv.notify_all();
+    cv.NotifyAll();
     asio::co_spawn(*io, Session(std::move(socket), index), asio::detached);
   }
 }
@@ -186,10 +186,10 @@ awaitable<void> LocalHttpsServer::Impl::Serve(Stream& stream, Connection& conn, 
       reply = Reply::Status(500, std::string("handler threw: ") + e.what());
     }
     if (options.record_requests) {
-      std::lock_guard lock(mu);
+      base::MutexLock lock(mu);
       seen.push_back(std::move(req));
     }
-    cv.notify_all();
+    cv.NotifyAll();
     bool keep = co_await Respond(stream, reply, msg.keep_alive());
     if (!keep || stopping) co_return;
   }
@@ -345,20 +345,21 @@ net::Endpoint LocalHttpsServer::endpoint(std::string host) const {
 }
 
 std::vector<SeenRequest> LocalHttpsServer::requests() const {
-  std::lock_guard lock(impl_->mu);
+  base::MutexLock lock(impl_->mu);
   return impl_->seen;
 }
 
 std::size_t LocalHttpsServer::connections_accepted() const {
-  std::lock_guard lock(impl_->mu);
+  base::MutexLock lock(impl_->mu);
   return impl_->accepted;
 }
 
 std::size_t LocalHttpsServer::filler_bytes_written() const { return impl_->filler_written; }
 
 bool LocalHttpsServer::WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(impl_->mu);
-  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->seen.size() >= n; });
+  base::MutexLock lock(impl_->mu);
+  return impl_->cv.WaitFor(impl_->mu, timeout,
+                           [&]() REQUIRES(impl_->mu) { return impl_->seen.size() >= n; });
 }
 
 std::size_t LocalHttpsServer::CloseIdleConnections() {

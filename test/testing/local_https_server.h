@@ -16,18 +16,17 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "net/http_client.h"
 #include "net/pki.h"
 
@@ -62,8 +61,8 @@ class ChunkFeed {
   Item Pop();  // kNone when nothing is queued
 
  private:
-  std::mutex mu_;
-  std::deque<Item> items_;
+  base::Mutex mu_;
+  std::deque<Item> items_ GUARDED_BY(mu_);
 };
 
 struct Reply {

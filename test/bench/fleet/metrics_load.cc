@@ -27,12 +27,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "net/http_client.h"
 #include "test/bench/fleet/fleet_model.h"
 #include "test/bench/fleet/fleet_util.h"
@@ -99,15 +99,17 @@ long CountItems(std::string_view s) {
 }
 
 struct Results {
-  std::mutex mu;
-  std::vector<double> latencies_ms;  // every answered request
-  uint64_t ok = 0, errors = 0;
-  std::vector<std::string> error_samples;
-  long items_min = -1, items_max = -1;
-  double bytes = 0;
+  base::Mutex mu;
+  std::vector<double> latencies_ms GUARDED_BY(mu);  // every answered request
+  uint64_t ok GUARDED_BY(mu) = 0;
+  uint64_t errors GUARDED_BY(mu) = 0;
+  std::vector<std::string> error_samples GUARDED_BY(mu);
+  long items_min GUARDED_BY(mu) = -1;
+  long items_max GUARDED_BY(mu) = -1;
+  double bytes GUARDED_BY(mu) = 0;
 
   void Error(const std::string& what, double latency_ms) {
-    std::lock_guard lock(mu);
+    base::MutexLock lock(mu);
     ++errors;
     if (latency_ms >= 0) latencies_ms.push_back(latency_ms);
     if (error_samples.size() < 5 &&
@@ -237,7 +239,7 @@ int main(int argc, char** argv) {
             results.Error("HTTP " + std::to_string(r->status) + ": " + body, ms);
           } else {
             long items = accept == "json" ? CountItems(r->body) : -1;
-            std::lock_guard lock(results.mu);
+            base::MutexLock lock(results.mu);
             ++results.ok;
             results.latencies_ms.push_back(ms);
             results.bytes += static_cast<double>(r->body.size());
@@ -289,7 +291,7 @@ int main(int argc, char** argv) {
   io.stop();
   for (auto& t : threads) t.join();
 
-  std::lock_guard lock(results.mu);
+  base::MutexLock lock(results.mu);
   if (unanswered > 0) {
     results.errors += unanswered;
     results.error_samples.push_back(std::to_string(unanswered) + " requests unanswered");
