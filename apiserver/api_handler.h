@@ -22,7 +22,7 @@ struct ApiHandlerDeps {
   const MetricsApi& api;
   const HealthChecks& health;
   const OpenApi& openapi;
-  const MetricsRegistry& registry;
+  const base::MetricsRegistry& registry;
   ServerMetrics metrics;  // families may be null
   const base::Clock& clock;
 };

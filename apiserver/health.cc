@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace apiserver {
 
 void HealthChecks::Add(std::string name, unsigned endpoints, Check check) {
@@ -63,6 +65,35 @@ std::optional<HttpResponse> HealthChecks::Serve(std::string_view path, const Que
     r.body = "ok";
   }
   return r;
+}
+
+HealthChecks MakeServerHealthChecks(HealthSources sources) {
+  const base::UnixNanos started = sources.clock.Now();
+  HealthChecks health;
+  using HC = HealthChecks;
+  health.Add("ping", HC::kHealthz | HC::kLivez | HC::kReadyz, [] { return base::Status::Ok(); });
+  health.Add("metric-collection-timely", HC::kHealthz | HC::kLivez,
+             [&clock = sources.clock, resolution = sources.resolution,
+              last_tick_start = sources.last_tick_start, started] {
+               base::UnixNanos last = std::max(last_tick_start(), started);
+               if (clock.Now() - last <= resolution.count() * 3 / 2) return base::Status::Ok();
+               return base::Status::Error("no scrape tick started within 1.5x --metric-resolution");
+             });
+  health.Add("informer-sync", HC::kReadyz, [informers = sources.informers] {
+    for (const kube::Informer* informer : informers) {
+      if (!informer->HasSynced()) return base::Status::Error("node or pod cache not synced");
+    }
+    return base::Status::Ok();
+  });
+  health.Add("metric-storage-ready", HC::kReadyz, [&windows = sources.windows] {
+    auto window = windows.Current();
+    if (!window->nodes().empty() && !window->pods().empty()) return base::Status::Ok();
+    return base::Status::Error("no node or pod metrics yet");
+  });
+  health.Add("shutdown", HC::kReadyz, [&shutting_down = sources.shutting_down] {
+    return shutting_down.load() ? base::Status::Error("shutting down") : base::Status::Ok();
+  });
+  return health;
 }
 
 }  // namespace apiserver

@@ -7,13 +7,18 @@
 // must be cheap and thread-safe.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "apiserver/request.h"
+#include "base/clock.h"
 #include "base/result.h"
+#include "kube/informer.h"
+#include "window/window.h"
 
 namespace apiserver {
 
@@ -36,5 +41,27 @@ class HealthChecks {
   };
   std::vector<Entry> checks_;
 };
+
+// What the server's checks read. Everything referenced must outlive the checks built from it;
+// every reader must be thread-safe.
+struct HealthSources {
+  const base::Clock& clock;
+  std::chrono::nanoseconds resolution;  // --metric-resolution
+  // Wall time at which the scrape loop last started a tick; 0 before the first.
+  std::function<base::UnixNanos()> last_tick_start;
+  std::vector<const kube::Informer*> informers;  // the node and pod caches' informers
+  const window::Source& windows;
+  const std::atomic<bool>& shutting_down;  // set at the shutdown signal
+};
+
+// The server's checks, as metrics-server defines health:
+//   ping                      healthz livez readyz  always passes
+//   metric-collection-timely  healthz livez         a scrape tick started within 1.5x the
+//                                                   resolution (counted from this call before
+//                                                   the first tick)
+//   informer-sync             readyz                every informer has synced
+//   metric-storage-ready      readyz                the window holds node and pod metrics
+//   shutdown                  readyz                no shutdown signal yet
+HealthChecks MakeServerHealthChecks(HealthSources sources);
 
 }  // namespace apiserver

@@ -14,8 +14,8 @@
 
 #include "apiserver/encoding.h"
 #include "apiserver/request.h"
-#include "apiserver/self_metrics.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "base/mutex.h"
 #include "kube/cache.h"
 #include "kube/selector.h"
@@ -30,7 +30,7 @@ struct MetricsApiOptions {
   // --node-selector: nodes that do not match are served as having no metrics.
   kube::LabelSelector node_selector;
   // Optional histogram observing, per served object, response time minus its timestamp.
-  MetricFamily* freshness = nullptr;
+  base::MetricFamily* freshness = nullptr;
 };
 
 class MetricsApi {

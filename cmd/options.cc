@@ -1,5 +1,7 @@
 #include "cmd/options.h"
 
+#include <algorithm>
+
 namespace cmd {
 
 void ProgramOptions::AddFlags(base::FlagSet& flags) {
@@ -18,6 +20,31 @@ std::vector<std::string> ProgramOptions::Validate() const {
     errors.insert(errors.end(), part.begin(), part.end());
   }
   return errors;
+}
+
+kube::InformerOptions MakeInformerOptions(std::chrono::nanoseconds metric_resolution) {
+  kube::InformerOptions options;
+  options.backoff.max =
+      std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(metric_resolution / 2),
+                 options.backoff.initial, kube::kMaxBackoff);
+  return options;
+}
+
+kube::ReviewOptions MakeTokenReviewOptions(const apiserver::Options& api) {
+  kube::ReviewOptions options;
+  options.cache.allowed_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api.authentication_token_webhook_cache_ttl);
+  options.cache.denied_ttl = options.cache.allowed_ttl;
+  return options;
+}
+
+kube::ReviewOptions MakeAccessReviewOptions(const apiserver::Options& api) {
+  kube::ReviewOptions options;
+  options.cache.allowed_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api.authorization_webhook_cache_authorized_ttl);
+  options.cache.denied_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      api.authorization_webhook_cache_unauthorized_ttl);
+  return options;
 }
 
 }  // namespace cmd

@@ -1,5 +1,8 @@
 #include "kube/authentication_config.h"
 
+#include <chrono>
+#include <thread>
+
 #include "base/mutex.h"
 #include "kube/reflector.h"
 
@@ -129,6 +132,16 @@ bool AuthenticationConfigWatcher::HasSynced() const { return impl_->reflector->H
 
 std::string AuthenticationConfigWatcher::LastError() const {
   return impl_->reflector->Stats().last_error;
+}
+
+bool WaitForAuthenticationConfig(const AuthenticationConfigWatcher& watcher,
+                                 std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (watcher.Current() == nullptr) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 }  // namespace kube

@@ -79,4 +79,10 @@ class AuthenticationConfigWatcher {
   std::shared_ptr<Impl> impl_;
 };
 
+// Blocks until `watcher` has a config or `timeout` passes; true = it has one. For main, on a
+// thread that is not running the io_context (k8s.io/apiserver does not serve before it has the
+// cluster's authentication config either).
+bool WaitForAuthenticationConfig(const AuthenticationConfigWatcher& watcher,
+                                 std::chrono::milliseconds timeout);
+
 }  // namespace kube

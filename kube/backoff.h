@@ -20,9 +20,12 @@
 
 namespace kube {
 
+// client-go's cap on the delay between retries.
+inline constexpr std::chrono::milliseconds kMaxBackoff{30000};
+
 struct BackoffOptions {
   std::chrono::milliseconds initial{800};
-  std::chrono::milliseconds max{30000};
+  std::chrono::milliseconds max = kMaxBackoff;
   std::chrono::milliseconds reset_after{120000};
   double factor = 2.0;
   double jitter = 1.0;  // delay += delay * jitter * U[0,1)

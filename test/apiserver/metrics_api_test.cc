@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "apiserver/self_metrics.h"
 #include "test/apiserver/proto_reader.h"
 
 namespace apiserver {
@@ -327,7 +328,7 @@ TEST_F(MetricsApiTest, EncodingsAreCachedPerWindow) {
 }
 
 TEST_F(MetricsApiTest, FreshnessIsObserved) {
-  MetricsRegistry registry;
+  base::MetricsRegistry registry;
   ServerMetrics metrics = ServerMetrics::Create(registry);
   MetricsApiOptions options;
   options.freshness = metrics.metric_freshness;

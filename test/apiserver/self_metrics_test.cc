@@ -2,69 +2,40 @@
 
 #include <gtest/gtest.h>
 
-#include "apiserver/health.h"
+#include <string>
 
 namespace apiserver {
 namespace {
 
-TEST(SelfMetricsTest, RendersPrometheusTextFormat) {
-  MetricsRegistry registry;
-  auto& counter = registry.Counter("demo_requests_total", "Requests.", {"code"});
-  auto& gauge = registry.Gauge("demo_points", "Points.");
-  auto& hist = registry.Histogram("demo_duration_seconds", "Durations.", {"verb"}, {0.1, 1});
-  counter.Add({"200"}, 2);
-  counter.Add({"4\"0\\4\n"}, 1);
-  gauge.Set({}, 1.5);
-  hist.Observe({"GET"}, 0.05);
-  hist.ObserveAll({"GET"}, {0.5, 3});
-  int refreshed = 0;
-  registry.AddCollector([&] { ++refreshed; });
-  EXPECT_EQ(registry.Render(),
-            "# HELP demo_requests_total Requests.\n"
-            "# TYPE demo_requests_total counter\n"
-            "demo_requests_total{code=\"200\"} 2\n"
-            "demo_requests_total{code=\"4\\\"0\\\\4\\n\"} 1\n"
-            "# HELP demo_points Points.\n"
-            "# TYPE demo_points gauge\n"
-            "demo_points 1.5\n"
-            "# HELP demo_duration_seconds Durations.\n"
-            "# TYPE demo_duration_seconds histogram\n"
-            "demo_duration_seconds_bucket{verb=\"GET\",le=\"0.1\"} 1\n"
-            "demo_duration_seconds_bucket{verb=\"GET\",le=\"1\"} 2\n"
-            "demo_duration_seconds_bucket{verb=\"GET\",le=\"+Inf\"} 3\n"
-            "demo_duration_seconds_sum{verb=\"GET\"} 3.55\n"
-            "demo_duration_seconds_count{verb=\"GET\"} 3\n");
-  EXPECT_EQ(refreshed, 1);
-  hist.Clear();
-  EXPECT_EQ(registry.Render().find("demo_duration_seconds_count"), std::string::npos);
-}
-
-TEST(HealthTest, EndpointsVerboseExcludeAndSingleChecks) {
-  HealthChecks health;
-  bool data = false;
-  health.Add("ping", HealthChecks::kHealthz | HealthChecks::kLivez | HealthChecks::kReadyz,
-             [] { return base::Status::Ok(); });
-  health.Add("metric-storage-ready", HealthChecks::kReadyz,
-             [&] { return data ? base::Status::Ok() : base::Status::Error("empty"); });
-  auto livez = health.Serve("/livez", Query(""));
-  ASSERT_TRUE(livez);
-  EXPECT_EQ(livez->status, 200u);
-  EXPECT_EQ(livez->body, "ok");
-  auto verbose = health.Serve("/livez", Query("verbose"));
-  EXPECT_EQ(verbose->body, "[+]ping ok\nlivez check passed\n");
-  auto not_ready = health.Serve("/readyz", Query(""));
-  EXPECT_EQ(not_ready->status, 500u);
-  EXPECT_EQ(not_ready->body,
-            "[+]ping ok\n[-]metric-storage-ready failed: reason withheld\nreadyz check failed\n");
-  auto excluded = health.Serve("/readyz", Query("exclude=metric-storage-ready"));
-  EXPECT_EQ(excluded->status, 200u);
-  EXPECT_EQ(health.Serve("/readyz/ping", Query(""))->status, 200u);
-  EXPECT_EQ(health.Serve("/readyz/metric-storage-ready", Query(""))->status, 500u);
-  EXPECT_EQ(health.Serve("/readyz/nope", Query(""))->status, 404u);
-  data = true;
-  EXPECT_EQ(health.Serve("/readyz", Query(""))->status, 200u);
-  EXPECT_FALSE(health.Serve("/metrics", Query("")).has_value());
-  EXPECT_FALSE(health.Serve("/livezz", Query("")).has_value());
+// The names, help and labels are what dashboards and alerts use: they must not change.
+TEST(SelfMetricsTest, ServerMetricsFamilies) {
+  base::MetricsRegistry registry;
+  ServerMetrics metrics = ServerMetrics::Create(registry);
+  metrics.request_duration->Observe({"LIST", "pods", "200"}, 0.003);
+  metrics.metric_freshness->Observe({}, 12);
+  metrics.authn_outcomes->Add({"success"}, 1);
+  const std::string text = registry.Render();
+  for (const char* line : {
+           "# HELP metrics_server_api_request_duration_seconds Time to serve an API request, "
+           "from parsed headers to the response being handed to the connection, by verb, "
+           "resource and HTTP code.\n"
+           "# TYPE metrics_server_api_request_duration_seconds histogram\n",
+           "metrics_server_api_request_duration_seconds_bucket{verb=\"LIST\",resource=\"pods\","
+           "code=\"200\",le=\"0.0025\"} 0\n"
+           "metrics_server_api_request_duration_seconds_bucket{verb=\"LIST\",resource=\"pods\","
+           "code=\"200\",le=\"0.005\"} 1\n",
+           "# HELP metrics_server_api_metric_freshness_seconds Age of the served metrics "
+           "(response time minus sample timestamp), per served object.\n"
+           "# TYPE metrics_server_api_metric_freshness_seconds histogram\n",
+           "metrics_server_api_metric_freshness_seconds_bucket{le=\"11.94\"} 0\n"
+           "metrics_server_api_metric_freshness_seconds_bucket{le=\"16.28\"} 1\n",
+           "# HELP metrics_server_authentication_attempts_total Authentication outcomes of "
+           "incoming requests.\n"
+           "# TYPE metrics_server_authentication_attempts_total counter\n"
+           "metrics_server_authentication_attempts_total{result=\"success\"} 1\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nnot in\n" << text;
+  }
 }
 
 }  // namespace

@@ -206,7 +206,7 @@ class ServerTest : public ::testing::Test {
   MetricsApi api_{windows_, nodes_, pods_, clock_, {}};
   HealthChecks health_;
   OpenApi openapi_{{"v1beta1", "v1"}};
-  MetricsRegistry registry_;
+  base::MetricsRegistry registry_;
   ApiHandler handler_{{authn_, authz_, api_, health_, openapi_, registry_,
                        ServerMetrics::Create(registry_), clock_}};
   GatedHandler gated_{handler_};

@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   AllowAll allow;
   apiserver::RequestAuthenticator authn(nullptr);
   apiserver::RequestAuthorizer authz({}, &allow);
-  apiserver::MetricsRegistry registry;
+  base::MetricsRegistry registry;
   apiserver::ServerMetrics metrics = apiserver::ServerMetrics::Create(registry);
   apiserver::MetricsApiOptions options;
   options.freshness = metrics.metric_freshness;

@@ -241,5 +241,28 @@ TEST(ProgramFlags, ReleaseManifestAndChartDefaultArgs) {
   }
 }
 
+// The informers retry within half a resolution (so the caches are back within one after an
+// outage), never sooner than client-go's first retry nor later than its cap.
+TEST(ProgramSettings, InformerBackoffIsCappedAtHalfTheResolution) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(MakeInformerOptions(std::chrono::seconds(15)).backoff.max, milliseconds(7500));
+  EXPECT_EQ(MakeInformerOptions(std::chrono::seconds(1)).backoff.max, milliseconds(800));
+  EXPECT_EQ(MakeInformerOptions(std::chrono::minutes(5)).backoff.max, milliseconds(30000));
+  EXPECT_EQ(MakeInformerOptions(std::chrono::seconds(15)).backoff.initial, milliseconds(800));
+}
+
+TEST(ProgramSettings, ReviewCachesFollowTheirFlags) {
+  Parsed p({"--authentication-token-webhook-cache-ttl=2m",
+            "--authorization-webhook-cache-authorized-ttl=30s",
+            "--authorization-webhook-cache-unauthorized-ttl=5s"});
+  ASSERT_THAT(p.errors, IsEmpty());
+  kube::ReviewOptions tokens = MakeTokenReviewOptions(p.options.api);
+  EXPECT_EQ(tokens.cache.allowed_ttl, std::chrono::minutes(2));
+  EXPECT_EQ(tokens.cache.denied_ttl, std::chrono::minutes(2));
+  kube::ReviewOptions access = MakeAccessReviewOptions(p.options.api);
+  EXPECT_EQ(access.cache.allowed_ttl, std::chrono::seconds(30));
+  EXPECT_EQ(access.cache.denied_ttl, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace cmd

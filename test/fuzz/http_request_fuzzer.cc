@@ -96,7 +96,7 @@ struct Fixture {
   apiserver::MetricsApi api{windows, nodes, pods, clock, {}};
   apiserver::HealthChecks health;
   apiserver::OpenApi openapi{{"v1beta1", "v1"}};
-  apiserver::MetricsRegistry registry;
+  base::MetricsRegistry registry;
   apiserver::ServerMetrics metrics = apiserver::ServerMetrics::Create(registry);
   apiserver::ApiHandler handler{{authn, authz, api, health, openapi, registry, metrics, clock}};
   apiserver::ServerOptions options;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "scraper/options.h"
+#include "scraper/self_metrics.h"
 
 namespace scraper {
 namespace {
@@ -428,6 +429,71 @@ TEST_F(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
   EXPECT_GE(at(10), milliseconds(900) - milliseconds(1));
   EXPECT_GE(at(14) - at(10), milliseconds(400));
   EXPECT_EQ(manager_->TotalFailures(), 0u);
+}
+
+// The scraper's and the store's self-metrics, as /metrics shows them: the names, help and labels
+// are what dashboards and alerts use.
+TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
+  nodes_.Add("good", "10.0.0.1");
+  nodes_.Add("refused", "10.0.0.2");
+  kubelet_.responses.emplace("good", Payload(10, 1'700'000'000'000));
+  kubelet_.delay["good"] = milliseconds(30);
+  auto m = Make(NoSpread(), clock_);
+  base::MetricsRegistry registry;
+  RegisterScrapeMetrics(registry, *m);
+  RegisterStorageMetrics(registry, store_);
+  auto has = [&](const std::string& text) {
+    std::string rendered = registry.Render();
+    return rendered.find(text) != std::string::npos ? ::testing::AssertionSuccess()
+                                                    : ::testing::AssertionFailure() << rendered;
+  };
+
+  EXPECT_TRUE(has(
+      "# HELP metrics_server_kubelet_request_duration_seconds Duration of the last scrape of each "
+      "node's kubelet (request and parse).\n"
+      "# TYPE metrics_server_kubelet_request_duration_seconds histogram\n"
+      "# HELP metrics_server_kubelet_request_total Kubelet scrapes since start, by outcome.\n"
+      "# TYPE metrics_server_kubelet_request_total counter\n"
+      "metrics_server_kubelet_request_total{success=\"false\"} 0\n"
+      "metrics_server_kubelet_request_total{success=\"true\"} 0\n"
+      "# HELP metrics_server_scraper_last_tick_timestamp_seconds Unix time at which the last "
+      "scrape tick started.\n"
+      "# TYPE metrics_server_scraper_last_tick_timestamp_seconds gauge\n"
+      "metrics_server_scraper_last_tick_timestamp_seconds 0\n"
+      "# HELP metrics_server_scraper_tick_duration_seconds Duration of the last complete scrape "
+      "tick.\n"
+      "# TYPE metrics_server_scraper_tick_duration_seconds gauge\n"
+      "# HELP metrics_server_storage_points Objects held by the metric store, by type.\n"
+      "# TYPE metrics_server_storage_points gauge\n"
+      "metrics_server_storage_points{type=\"container\"} 0\n"
+      "metrics_server_storage_points{type=\"node\"} 0\n"
+      "metrics_server_storage_points{type=\"pod\"} 0\n"));
+
+  RunTick(*m);
+  kubelet_.responses.erase("good");
+  kubelet_.responses.emplace("good", Payload(25, 1'700'000'015'000));
+  clock_.Advance(seconds(15));
+  RunTick(*m);
+  EXPECT_TRUE(
+      has("metrics_server_kubelet_request_duration_seconds_sum{node=\"good\"} 0.03\n"
+          "metrics_server_kubelet_request_duration_seconds_count{node=\"good\"} 1\n"));
+  EXPECT_TRUE(has("metrics_server_kubelet_request_duration_seconds_count{node=\"refused\"} 1\n"));
+  EXPECT_TRUE(
+      has("metrics_server_kubelet_request_total{success=\"false\"} 2\n"
+          "metrics_server_kubelet_request_total{success=\"true\"} 2\n"));
+  EXPECT_TRUE(has("metrics_server_scraper_last_tick_timestamp_seconds 1700000015.03"));
+  EXPECT_TRUE(has("metrics_server_scraper_tick_duration_seconds 0.03\n"));
+  EXPECT_TRUE(
+      has("metrics_server_storage_points{type=\"container\"} 1\n"
+          "metrics_server_storage_points{type=\"node\"} 1\n"
+          "metrics_server_storage_points{type=\"pod\"} 1\n"));
+
+  // The per-node durations are the last tick's only: a node gone is gone from them.
+  nodes_.nodes_.pop_back();
+  clock_.Advance(seconds(15));
+  RunTick(*m);
+  EXPECT_TRUE(has("metrics_server_kubelet_request_duration_seconds_count{node=\"good\"} 1\n"));
+  EXPECT_FALSE(has("{node=\"refused\"}"));
 }
 
 }  // namespace

@@ -139,7 +139,9 @@ TEST(Publication, ConcurrentReadersSubscribersAndOnePublisher) {
         // Generations only move forward for one reader, and each window is whole.
         EXPECT_GE(w->generation(), last);
         last = w->generation();
-        if (last > 0) EXPECT_EQ(w->nodes().size(), 1u);
+        if (last > 0) {
+          EXPECT_EQ(w->nodes().size(), 1u);
+        }
       }
     });
   }

@@ -1,0 +1,49 @@
+#include "scraper/self_metrics.h"
+
+#include <chrono>
+#include <memory>
+
+namespace scraper {
+
+void RegisterScrapeMetrics(base::MetricsRegistry& registry, const Manager& manager) {
+  auto& request_duration =
+      registry.Histogram("metrics_server_kubelet_request_duration_seconds",
+                         "Duration of the last scrape of each node's kubelet (request and parse).",
+                         {"node"}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  auto& request_total = registry.Counter("metrics_server_kubelet_request_total",
+                                         "Kubelet scrapes since start, by outcome.", {"success"});
+  auto& last_tick = registry.Gauge("metrics_server_scraper_last_tick_timestamp_seconds",
+                                   "Unix time at which the last scrape tick started.");
+  auto& tick_duration = registry.Gauge("metrics_server_scraper_tick_duration_seconds",
+                                       "Duration of the last complete scrape tick.");
+  // The per-node histogram shows the last finished tick only: rebuilt when a new report appears.
+  registry.AddCollector([&, seen = std::make_shared<std::shared_ptr<const TickReport>>()] {
+    auto report = manager.LastReport();
+    if (report != nullptr && report != *seen) {
+      *seen = report;
+      request_duration.Clear();
+      for (const auto& n : report->nodes) {
+        if (n.started != 0) {
+          request_duration.Observe({n.node}, std::chrono::duration<double>(n.duration).count());
+        }
+      }
+      tick_duration.Set({}, std::chrono::duration<double>(report->duration).count());
+    }
+    request_total.Set({"true"}, static_cast<double>(manager.TotalSuccesses()));
+    request_total.Set({"false"}, static_cast<double>(manager.TotalFailures()));
+    last_tick.Set({}, static_cast<double>(manager.LastTickStart()) / 1e9);
+  });
+}
+
+void RegisterStorageMetrics(base::MetricsRegistry& registry, const Store& store) {
+  auto& points = registry.Gauge("metrics_server_storage_points",
+                                "Objects held by the metric store, by type.", {"type"});
+  registry.AddCollector([&] {
+    StoreStats stats = store.Stats();
+    points.Set({"node"}, static_cast<double>(stats.servable_nodes));
+    points.Set({"pod"}, static_cast<double>(stats.servable_pods));
+    points.Set({"container"}, static_cast<double>(stats.servable_containers));
+  });
+}
+
+}  // namespace scraper
