@@ -5,13 +5,13 @@
 #include "apiserver/auth_config_reloader.h"
 
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <thread>
 
 #include "base/clock.h"
+#include "test/apiserver/peer.h"
 #include "test/testing/temp_dir.h"
 #include "test/testing/test_pki.h"
 
@@ -20,14 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::shared_ptr<const PeerCertificates> Peer(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  auto peer = std::make_shared<const PeerCertificates>(cert, nullptr);
-  X509_free(cert);
-  return peer;
-}
+using testing::Peer;
 
 class AuthConfigReloaderTest : public ::testing::Test {
  protected:

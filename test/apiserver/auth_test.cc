@@ -1,24 +1,20 @@
 #include "apiserver/auth.h"
 
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "test/apiserver/peer.h"
+#include "test/testing/fake_authorizer.h"
 #include "test/testing/test_pki.h"
 
 namespace apiserver {
 namespace {
 
-std::shared_ptr<const PeerCertificates> Peer(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  auto peer = std::make_shared<const PeerCertificates>(cert, nullptr);
-  X509_free(cert);
-  return peer;
-}
+using testing::Peer;
+using testing_support::FakeAuthorizer;
+using Answer = FakeAuthorizer::Answer;
 
 class FakeTokens : public kube::TokenAuthenticator {
  public:
@@ -32,21 +28,6 @@ class FakeTokens : public kube::TokenAuthenticator {
     done(std::optional<kube::UserInfo>());
   }
   int calls = 0;
-};
-
-class FakeSar : public kube::Authorizer {
- public:
-  void Authorize(kube::Attributes attributes,
-                 std::function<void(base::Result<kube::Decision>)> done) override {
-    ++calls;
-    last = attributes;
-    if (mode == "allow") return done(kube::Decision{true, ""});
-    if (mode == "deny") return done(kube::Decision{false, "no RBAC policy matched"});
-    done(base::MakeError("subjectaccessreview: connection refused"));
-  }
-  std::string mode = "allow";
-  int calls = 0;
-  kube::Attributes last;
 };
 
 struct Pkis {
@@ -266,7 +247,7 @@ struct AuthzCase {
   kube::UserInfo user;
   std::string method;
   std::string path;
-  std::string sar_mode;
+  Answer sar_answer;
   bool allowed;
   int sar_calls;
 };
@@ -277,44 +258,45 @@ TEST(AuthorizationTest, TableOfCases) {
   const kube::UserInfo alice{"alice", "", {"dev", "system:authenticated"}, {}};
   const kube::UserInfo anonymous{"system:anonymous", "", {"system:unauthenticated"}, {}};
   const std::vector<AuthzCase> cases = {
-      {"system:masters skips SAR", masters, "GET", "/apis/metrics.k8s.io/v1beta1", "deny", true, 0},
-      {"SAR allow", alice, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", "allow",
-       true, 1},
-      {"SAR deny", alice, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", "deny", false, 1},
-      {"SAR error", alice, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", "error", false, 1},
-      {"always-allowed path", anonymous, "GET", "/healthz", "deny", true, 0},
-      {"always-allowed prefix", anonymous, "GET", "/livez/ping", "deny", true, 0},
-      {"/metrics needs SAR", anonymous, "GET", "/metrics", "deny", false, 1},
-      {"/readyzz is not /readyz", anonymous, "GET", "/readyzz", "deny", false, 1},
+      {"system:masters skips SAR", masters, "GET", "/apis/metrics.k8s.io/v1beta1", Answer::kDeny,
+       true, 0},
+      {"SAR allow", alice, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods",
+       Answer::kAllow, true, 1},
+      {"SAR deny", alice, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", Answer::kDeny, false, 1},
+      {"SAR error", alice, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", Answer::kError, false, 1},
+      {"always-allowed path", anonymous, "GET", "/healthz", Answer::kDeny, true, 0},
+      {"always-allowed prefix", anonymous, "GET", "/livez/ping", Answer::kDeny, true, 0},
+      {"/metrics needs SAR", anonymous, "GET", "/metrics", Answer::kDeny, false, 1},
+      {"/readyzz is not /readyz", anonymous, "GET", "/readyzz", Answer::kDeny, false, 1},
   };
   for (const auto& c : cases) {
-    FakeSar sar;
-    sar.mode = c.sar_mode;
+    FakeAuthorizer sar(c.sar_answer);
     RequestAuthorizer authz({"/healthz", "readyz", "/livez*"}, &sar);
     RequestInfo info = ParseRequestInfo(c.method, c.path, Query(""));
     std::optional<AuthzResult> got;
     authz.Authorize(MakeAttributes(c.user, info), [&](AuthzResult r) { got = std::move(r); });
     ASSERT_TRUE(got) << c.name;
     EXPECT_EQ(got->allowed, c.allowed) << c.name;
-    EXPECT_EQ(sar.calls, c.sar_calls) << c.name;
+    EXPECT_EQ(sar.calls(), c.sar_calls) << c.name;
   }
 }
 
 TEST(AuthorizationTest, SarGetsResourceAttributes) {
-  FakeSar sar;
+  FakeAuthorizer sar;
   RequestAuthorizer authz({}, &sar);
   kube::UserInfo alice{"alice", "", {"system:authenticated"}, {}};
   RequestInfo info = ParseRequestInfo(
       "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0", Query(""));
   authz.Authorize(MakeAttributes(alice, info), [](AuthzResult) {});
-  EXPECT_TRUE(sar.last.resource_request);
-  EXPECT_EQ(sar.last.verb, "get");
-  EXPECT_EQ(sar.last.api_group, "metrics.k8s.io");
-  EXPECT_EQ(sar.last.api_version, "v1beta1");
-  EXPECT_EQ(sar.last.resource, "pods");
-  EXPECT_EQ(sar.last.namespace_, "default");
-  EXPECT_EQ(sar.last.name, "web-0");
-  EXPECT_EQ(sar.last.user.name, "alice");
+  const kube::Attributes last = sar.last();
+  EXPECT_TRUE(last.resource_request);
+  EXPECT_EQ(last.verb, "get");
+  EXPECT_EQ(last.api_group, "metrics.k8s.io");
+  EXPECT_EQ(last.api_version, "v1beta1");
+  EXPECT_EQ(last.resource, "pods");
+  EXPECT_EQ(last.namespace_, "default");
+  EXPECT_EQ(last.name, "web-0");
+  EXPECT_EQ(last.user.name, "alice");
 }
 
 TEST(AuthorizationTest, ErrorBodies) {

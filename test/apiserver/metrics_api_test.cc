@@ -5,18 +5,12 @@
 
 #include "apiserver/self_metrics.h"
 #include "test/apiserver/proto_reader.h"
+#include "window/publication.h"
 
 namespace apiserver {
 namespace {
 
 using nlohmann::json;
-
-class FakeWindows : public window::Source {
- public:
-  std::shared_ptr<const window::Window> Current() const override { return window; }
-  std::shared_ptr<const window::Window> window = std::make_shared<window::Window>(
-      0, std::vector<window::NodeMetrics>{}, std::vector<window::PodMetrics>{});
-};
 
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;
 
@@ -33,7 +27,7 @@ window::PodMetrics Pod(std::string ns, std::string name) {
 class MetricsApiTest : public ::testing::Test {
  protected:
   MetricsApiTest() : clock_(kSample + 25'000'000'000LL) {
-    windows_.window = std::make_shared<window::Window>(
+    windows_.Publish(std::make_shared<window::Window>(
         1,
         std::vector<window::NodeMetrics>{
             {"node-b", kSample, std::chrono::seconds(15), 2000000000, 2ull << 30},
@@ -41,7 +35,7 @@ class MetricsApiTest : public ::testing::Test {
             {"node-gone", kSample, std::chrono::seconds(15), 1, 1}},
         std::vector<window::PodMetrics>{Pod("default", "web-1"), Pod("default", "web-0"),
                                         Pod("kube-system", "dns"), Pod("default", "db-0"),
-                                        Pod("default", "completed")});
+                                        Pod("default", "completed")}));
     nodes_.Replace({{"node-a", "uid-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
                     {"node-b", "uid-b", {{"role", "infra"}}, {}, {}, 0, 0, 0},
                     {"node-c", "uid-c", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
@@ -83,7 +77,7 @@ class MetricsApiTest : public ::testing::Test {
     return out;
   }
 
-  FakeWindows windows_;
+  window::Publication windows_;
   kube::NodeCache nodes_;
   kube::PodCache pods_;
   base::ManualClock clock_;
@@ -317,9 +311,9 @@ TEST_F(MetricsApiTest, EncodingsAreCachedPerWindow) {
   MetricsApi api = Api();
   auto first = api.Encoded();
   EXPECT_EQ(api.Encoded(), first);
-  windows_.window =
+  windows_.Publish(
       std::make_shared<window::Window>(2, std::vector<window::NodeMetrics>{},
-                                       std::vector<window::PodMetrics>{Pod("default", "web-0")});
+                                       std::vector<window::PodMetrics>{Pod("default", "web-0")}));
   auto second = api.Encoded();
   EXPECT_NE(second, first);
   EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods")),
@@ -336,39 +330,6 @@ TEST_F(MetricsApiTest, FreshnessIsObserved) {
   Get(api, "/apis/metrics.k8s.io/v1beta1/nodes");
   EXPECT_NE(registry.Render().find("metrics_server_api_metric_freshness_seconds_count 2\n"),
             std::string::npos);
-}
-
-TEST(QueryTest, FormDecoding) {
-  Query q("a=1+2&b=%41%zz&c&d=x%3Dy&a=second&e=%2");
-  EXPECT_EQ(q.Get("a"), "1 2");
-  EXPECT_EQ(q.Get("b"), std::nullopt);  // malformed escape: pair dropped
-  EXPECT_EQ(q.Get("c"), "");
-  EXPECT_EQ(q.Get("d"), "x=y");
-  EXPECT_EQ(q.Get("e"), std::nullopt);
-  EXPECT_EQ(q.Get("zzz"), std::nullopt);
-}
-
-TEST(RequestInfoTest, ResourceAttributes) {
-  Query none("");
-  RequestInfo list =
-      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", none);
-  EXPECT_TRUE(list.is_resource);
-  EXPECT_EQ(list.verb, "list");
-  EXPECT_EQ(list.namespace_, "default");
-  EXPECT_EQ(list.resource, "pods");
-  RequestInfo get = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/nodes/node-1", none);
-  EXPECT_EQ(get.verb, "get");
-  EXPECT_EQ(get.name, "node-1");
-  EXPECT_EQ(get.namespace_, "");
-  RequestInfo watch =
-      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/pods", Query("watch=1"));
-  EXPECT_EQ(watch.verb, "watch");
-  RequestInfo discovery = ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1", none);
-  EXPECT_FALSE(discovery.is_resource);
-  EXPECT_EQ(discovery.verb, "get");
-  EXPECT_EQ(ParseRequestInfo("POST", "/apis/metrics.k8s.io/v1beta1/pods", none).verb, "create");
-  EXPECT_EQ(ParseRequestInfo("DELETE", "/apis/metrics.k8s.io/v1beta1/pods", none).verb,
-            "deletecollection");
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -21,7 +20,6 @@
 
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -31,8 +29,13 @@
 #include "apiserver/tls.h"
 #include "base/mutex.h"
 #include "net/http_client.h"
+#include "test/testing/fake_authorizer.h"
+#include "test/testing/io_threads.h"
+#include "test/testing/proc_status.h"
 #include "test/testing/temp_dir.h"
 #include "test/testing/test_pki.h"
+#include "test/testing/wait.h"
+#include "window/publication.h"
 
 namespace apiserver {
 namespace {
@@ -40,47 +43,9 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-class IoThreads {
- public:
-  explicit IoThreads(int n) : work_(io.get_executor()) {
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io.run(); });
-  }
-  ~IoThreads() { Stop(); }
-  void Stop() {
-    work_.reset();
-    io.stop();
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  boost::asio::io_context io;
-
- private:
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::vector<std::thread> threads_;
-};
-
-class FakeWindows : public window::Source {
- public:
-  std::shared_ptr<const window::Window> Current() const override {
-    base::MutexLock lock(mu);
-    return window;
-  }
-  void Set(std::shared_ptr<const window::Window> w) {
-    base::MutexLock lock(mu);
-    window = std::move(w);
-  }
-  mutable base::Mutex mu;
-  std::shared_ptr<const window::Window> window GUARDED_BY(mu);
-};
-
-class DenyAll : public kube::Authorizer {
- public:
-  void Authorize(kube::Attributes,
-                 std::function<void(base::Result<kube::Decision>)> done) override {
-    done(kube::Decision{false, ""});
-  }
-};
+using testing_support::FakeAuthorizer;
+using testing_support::IoThreads;
+using testing_support::WaitFor;
 
 // Holds requests to /slow until released, to have requests in flight; answers /big with
 // kBigBody bytes.
@@ -128,7 +93,7 @@ class GatedHandler : public Handler {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    windows_.Set(std::make_shared<window::Window>(
+    windows_.Publish(std::make_shared<window::Window>(
         1,
         std::vector<window::NodeMetrics>{
             {"node-a", clock_.Now() - 5'000'000'000LL, 15s, 250000000, 1ull << 30}},
@@ -197,10 +162,10 @@ class ServerTest : public ::testing::Test {
   testing_support::TestPki client_pki_{"client-ca"};
   testing_support::TestPki proxy_pki_{"front-proxy-ca"};
   testing_support::PemFiles serving_files_;
-  FakeWindows windows_;
+  window::Publication windows_;
   kube::NodeCache nodes_;
   kube::PodCache pods_;
-  DenyAll deny_;
+  FakeAuthorizer deny_{FakeAuthorizer::Answer::kDeny};
   RequestAuthenticator authn_{nullptr};
   RequestAuthorizer authz_{{"/healthz", "/readyz", "/livez"}, &deny_};
   MetricsApi api_{windows_, nodes_, pods_, clock_, {}};
@@ -386,18 +351,6 @@ TEST_F(ServerTest, RequestsBeyondTheInFlightCapGet429) {
   auto after = Get(*other, "/healthz");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 200u);
-}
-
-TEST(HttpParserTest, HealthProbesAreTheHealthPathsAndTheirChecks) {
-  using boost::beast::http::verb;
-  for (const char* target : {"/livez", "/readyz?verbose", "/healthz", "/livez/ping", "/readyz/"}) {
-    EXPECT_TRUE(IsHealthProbe(verb::get, target)) << target;
-  }
-  EXPECT_TRUE(IsHealthProbe(verb::head, "/livez"));
-  for (const char* target : {"/livezz", "/apis/livez", "/", "/metrics", "/readyzz?x=/"}) {
-    EXPECT_FALSE(IsHealthProbe(verb::get, target)) << target;
-  }
-  EXPECT_FALSE(IsHealthProbe(verb::post, "/livez"));
 }
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequests) {
@@ -618,16 +571,6 @@ class StalledReader {
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_{io_, ctx_};
 };
 
-template <typename F>
-bool WaitFor(F condition, std::chrono::milliseconds limit = 10s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
 TEST_F(ServerTest, StalledReadersCannotHoldMoreThanTheResponseBudget) {
   ServerOptions options;
   options.max_response_bytes_pending = kBigBody + kBigBody / 2;
@@ -721,15 +664,6 @@ RawOutcome RawExchange(uint16_t port, const std::string& head, const std::string
   return out;
 }
 
-long RssKib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
 const std::string kLivez = "GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 
 TEST_F(ServerTest, RequestBodiesAreRefusedAfterTheHeaders) {
@@ -775,7 +709,7 @@ TEST_F(ServerTest, RequestBodiesAreRefusedAfterTheHeaders) {
 // after the headers and closes, having read at most its read buffer of the rest.
 TEST_F(ServerTest, EndlessChunkExtensionIsRefusedAtTheHeaders) {
   StartServer();
-  const long rss_before = RssKib();
+  const long rss_before = testing_support::ProcStatusKiB("VmRSS");
   RawOutcome r = RawExchange(server_->port(), kLivez + "Transfer-Encoding: chunked\r\n\r\n1;", "a",
                              size_t{256} << 20);
   // The client's writes fail once the server has closed: far fewer than the 256 MiB offered
@@ -785,7 +719,7 @@ TEST_F(ServerTest, EndlessChunkExtensionIsRefusedAtTheHeaders) {
   if (!r.response.empty()) {
     EXPECT_EQ(r.Status(), 413u) << r.response;
   }
-  EXPECT_LT(RssKib() - rss_before, 32 * 1024) << "KiB of RSS growth";
+  EXPECT_LT(testing_support::ProcStatusKiB("VmRSS") - rss_before, 32 * 1024) << "KiB of RSS growth";
   EXPECT_TRUE(WaitFor([&] { return server_->connections() == 0; }));
 }
 
@@ -975,7 +909,7 @@ TEST_F(ServerTest, AcceptBacksOffWhenOutOfFileDescriptors) {
   const uint64_t errors_before = server_->accept_errors();
   for (auto& c : clients) c.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
   // The first failed accept, however long a busy machine takes to get there; then 700 ms.
-  const bool failed = WaitFor([&] { return server_->accept_errors() > errors_before; });
+  const bool failed = WaitFor([&] { return server_->accept_errors() > errors_before; }, 10s);
   std::this_thread::sleep_for(700ms);
   const uint64_t errors = server_->accept_errors() - errors_before;
   for (int fd : fillers) close(fd);
@@ -989,36 +923,6 @@ TEST_F(ServerTest, AcceptBacksOffWhenOutOfFileDescriptors) {
   // With descriptors back, the waiting connections are accepted (within the 1 s maximum delay).
   EXPECT_TRUE(WaitFor([&] { return server_->connections() == clients.size(); }, 5s))
       << server_->connections();
-}
-
-TEST(TlsOptionsTest, SniCertKeyValues) {
-  auto plain = ParseSniCertKey("a.crt,a.key");
-  ASSERT_TRUE(plain.ok()) << plain.error();
-  EXPECT_EQ(plain->cert_file, "a.crt");
-  EXPECT_EQ(plain->key_file, "a.key");
-  EXPECT_TRUE(plain->names.empty());
-  auto named = ParseSniCertKey("foo.crt,foo.key:*.Foo.com,foo.com");
-  ASSERT_TRUE(named.ok()) << named.error();
-  EXPECT_EQ(named->names, (std::vector<std::string>{"*.foo.com", "foo.com"}));
-  EXPECT_FALSE(ParseSniCertKey("only.crt").ok());
-  EXPECT_FALSE(ParseSniCertKey("a,b,c").ok());
-  EXPECT_FALSE(ParseSniCertKey(",a.key").ok());
-  TlsServingOptions o;
-  o.sni_cert_keys = {"bad"};
-  EXPECT_EQ(ValidateTlsServingOptions(o).size(), 1u);
-}
-
-TEST(TlsOptionsTest, Validation) {
-  TlsServingOptions o;
-  o.min_version = "VersionTLS10";
-  o.cipher_suites = {"TLS_RSA_WITH_RC4_128_SHA"};
-  o.cert_file = "x";
-  auto errors = ValidateTlsServingOptions(o);
-  ASSERT_EQ(errors.size(), 3u);
-  EXPECT_NE(errors[0].find("--tls-min-version"), std::string::npos);
-  EXPECT_NE(errors[1].find("TLS_RSA_WITH_RC4_128_SHA"), std::string::npos);
-  EXPECT_EQ(*OpenSslCipherList({"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"}),
-            "ECDHE-RSA-AES128-GCM-SHA256");
 }
 
 }  // namespace

@@ -30,27 +30,15 @@
 #include "apiserver/api_handler.h"
 #include "apiserver/tls.h"
 #include "net/http_client.h"
+#include "test/testing/fake_authorizer.h"
 #include "test/testing/test_pki.h"
+#include "window/publication.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using apiserver::HttpRequest;
 using apiserver::HttpResponse;
-
-class StaticWindows : public window::Source {
- public:
-  std::shared_ptr<const window::Window> Current() const override { return window; }
-  std::shared_ptr<const window::Window> window;
-};
-
-class AllowAll : public kube::Authorizer {
- public:
-  void Authorize(kube::Attributes,
-                 std::function<void(base::Result<kube::Decision>)> done) override {
-    done(kube::Decision{true, ""});
-  }
-};
 
 constexpr int kPodsPerDeployment = 20;
 
@@ -108,8 +96,8 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
                     {"istio-proxy", 2345678, 60ull << 20}};
     pod_metrics.push_back(std::move(p));
   }
-  c.window = std::make_shared<window::Window>(generation, std::move(node_metrics),
-                                               std::move(pod_metrics));
+  c.window =
+      std::make_shared<window::Window>(generation, std::move(node_metrics), std::move(pod_metrics));
   return c;
 }
 
@@ -153,14 +141,14 @@ int main(int argc, char** argv) {
 
   base::SystemClock& clock = base::SystemClock::Instance();
   Cluster cluster = MakeCluster(pod_count, node_count, clock.Now(), 1);
-  StaticWindows windows;
-  windows.window = cluster.window;
+  window::Publication windows;
+  windows.Publish(cluster.window);
   kube::NodeCache nodes;
   kube::PodCache pods;
   nodes.Replace(cluster.nodes);
   pods.Replace(cluster.pods);
 
-  AllowAll allow;
+  testing_support::FakeAuthorizer allow;
   apiserver::RequestAuthenticator authn(nullptr);
   apiserver::RequestAuthorizer authz({}, &allow);
   base::MetricsRegistry registry;
@@ -182,7 +170,7 @@ int main(int argc, char** argv) {
   for (const auto& [label, accept] :
        {std::pair<const char*, std::string>{"JSON", json}, {"protobuf", protobuf}}) {
     // A fresh window, so the first request pays for pre-encoding it.
-    windows.window = MakeCluster(pod_count, node_count, clock.Now(), 2 + (accept == json)).window;
+    windows.Publish(MakeCluster(pod_count, node_count, clock.Now(), 2 + (accept == json)).window);
     auto t0 = Clock::now();
     HttpResponse first = Serve(handler, all_pods, accept);
     double cold = Ms(Clock::now() - t0);

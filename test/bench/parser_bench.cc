@@ -7,13 +7,13 @@
 #include <cstdlib>
 
 #include "scraper/resource_metrics.h"
-#include "test/bench/kubelet_payload.h"
+#include "test/testing/kubelet_payload.h"
 
 int main(int argc, char** argv) {
   int pods = argc > 1 ? std::atoi(argv[1]) : 100;
   int containers = argc > 2 ? std::atoi(argv[2]) : 2;
   double seconds = argc > 3 ? std::atof(argv[3]) : 2.0;
-  std::string payload = bench::KubeletPayload(pods, containers, 1'700'000'000'000);
+  std::string payload = testing_support::KubeletPayload(pods, containers, 1'700'000'000'000);
   scraper::ResourceMetrics metrics;
   // Warm-up, and a correctness check so the benchmark measures a successful parse.
   base::Status s = scraper::ParseResourceMetrics(payload, 1, &metrics);

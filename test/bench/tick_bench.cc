@@ -4,10 +4,10 @@
 //   build/test/bench/tick_bench [nodes=1000] [pods-per-node=30] [containers-per-pod=2]
 //                               [steady-ticks=5] [max-concurrency=64] [io-threads=2]
 //
-// The kubelets run in a forked child process (bench::SimKubelets: one io_context, one listening
-// port per kubelet on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away CA,
-// keep-alive, a fresh payload with current timestamps per request), so the figures below are the
-// scraper's own: getrusage(RUSAGE_SELF) and /proc/self/status of the parent only.
+// The kubelets run in a forked child process (testing_support::SimKubelets: one io_context, one
+// listening port per kubelet on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away
+// CA, keep-alive, a fresh payload with current timestamps per request), so the figures below are
+// the scraper's own: getrusage(RUSAGE_SELF) and /proc/self/status of the parent only.
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,12 +19,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,8 +30,10 @@
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "scraper/options.h"
-#include "test/bench/kubelet_payload.h"
-#include "test/bench/sim_kubelet.h"
+#include "test/testing/fake_nodes.h"
+#include "test/testing/kubelet_payload.h"
+#include "test/testing/proc_status.h"
+#include "test/testing/sim_kubelet.h"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -54,12 +53,13 @@ struct Config {
 
 [[noreturn]] void RunKubelets(const Config& config, const net::CertAndKey& cert, int port_pipe) {
   asio::io_context io(1);
-  auto tls = bench::MakeKubeletServerContext(cert);
+  auto tls = testing_support::MakeKubeletServerContext(cert);
   if (!tls.ok()) _exit(2);
-  bench::SimKubelets kubelets(io, *tls, [&config](int node, int64_t now_ms, std::string* body) {
-    *body = bench::KubeletPayload(config.pods, config.containers, now_ms,
-                                  static_cast<uint32_t>(node + 1));
-  });
+  testing_support::SimKubelets kubelets(
+      io, *tls, [&config](int node, int64_t now_ms, std::string* body) {
+        *body = testing_support::KubeletPayload(config.pods, config.containers, now_ms,
+                                                static_cast<uint32_t>(node + 1));
+      });
   std::vector<uint16_t> ports;
   for (int i = 0; i < config.nodes; ++i) {
     auto port = kubelets.Listen(i, 0);
@@ -75,12 +75,6 @@ struct Config {
 
 // ---- the scraper (parent process) ----
 
-class StaticNodes : public scraper::NodeSource {
- public:
-  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override { return nodes; }
-  std::vector<std::shared_ptr<const kube::Node>> nodes;
-};
-
 double SysSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -92,29 +86,6 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-// VmRSS or VmHWM in KiB.
-long StatusKiB(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field) + 1);
-  }
-  return -1;
-}
-
-bool Tick(scraper::Manager& manager) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  manager.RunTick([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-    cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  return cv.wait_for(lock, std::chrono::seconds(120), [&] { return done; });
 }
 
 }  // namespace
@@ -163,16 +134,14 @@ int main(int argc, char** argv) {
   }
   close(pipe_fds[0]);
 
-  StaticNodes nodes;
+  testing_support::FakeNodes nodes;
   for (int i = 0; i < config.nodes; ++i) {
-    auto n = std::make_shared<kube::Node>();
-    n->name = "node-" + std::to_string(i);
-    n->addresses = {{"InternalIP", "127.0.0.1"}, {"Hostname", n->name}};
-    n->kubelet_port = ports[i];
-    nodes.nodes.push_back(std::move(n));
+    kube::Node n = testing_support::NodeAt("node-" + std::to_string(i), "127.0.0.1", ports[i]);
+    n.addresses.push_back({"Hostname", n.name});
+    nodes.Add(std::move(n));
   }
   malloc_trim(0);
-  long rss_base = StatusKiB("VmRSS:");
+  long rss_base = testing_support::ProcStatusKiB("VmRSS");
 
   asio::io_context io;
   auto guard = asio::make_work_guard(io);
@@ -203,7 +172,7 @@ int main(int argc, char** argv) {
     double cpu0 = CpuSeconds();
     double sys0 = SysSeconds();
     auto wall0 = std::chrono::steady_clock::now();
-    if (!Tick(manager)) {
+    if (!testing_support::RunTick(manager, std::chrono::seconds(120))) {
       std::fprintf(stderr, "tick timed out\n");
       exit_code = 1;
       break;
@@ -231,10 +200,10 @@ int main(int argc, char** argv) {
   }
   auto stats = store.Stats();
   auto window = windows.Current();
-  long rss = StatusKiB("VmRSS:");
-  long hwm = StatusKiB("VmHWM:");
+  long rss = testing_support::ProcStatusKiB("VmRSS");
+  long hwm = testing_support::ProcStatusKiB("VmHWM");
   malloc_trim(0);
-  long rss_trimmed = StatusKiB("VmRSS:");
+  long rss_trimmed = testing_support::ProcStatusKiB("VmRSS");
   if (config.steady_ticks > 0) {
     std::printf(
         "steady state: CPU %.1f us per node per tick (%.1f us of it in the kernel; mean of %d "
@@ -258,7 +227,7 @@ int main(int argc, char** argv) {
   (*client)->Retain({});
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   malloc_trim(0);
-  long rss_closed = StatusKiB("VmRSS:");
+  long rss_closed = testing_support::ProcStatusKiB("VmRSS");
   std::printf(
       "without connections (after malloc_trim): RSS %ld KiB (%.1f KiB per node); so "
       "%.1f KiB per node for its kept-alive TLS connection\n",
@@ -271,21 +240,22 @@ int main(int argc, char** argv) {
     std::vector<std::string> bodies[2];
     for (int t = 0; t < 2; ++t) {
       for (int i = 0; i < config.nodes; ++i) {
-        bodies[t].push_back(bench::KubeletPayload(config.pods, config.containers,
-                                                  1'700'000'000'000 + t * 15'000,
-                                                  static_cast<uint32_t>(i + 1)));
+        bodies[t].push_back(testing_support::KubeletPayload(config.pods, config.containers,
+                                                            1'700'000'000'000 + t * 15'000,
+                                                            static_cast<uint32_t>(i + 1)));
       }
     }
     window::Publication offline_windows;
     scraper::Store offline(scraper::MakeStoreSettings(options), offline_windows);
     scraper::ResourceMetrics metrics;
+    const auto node_list = nodes.Nodes();
     double cpu = 0;
     for (int t = 0; t < 2; ++t) {
       double cpu0 = CpuSeconds();
       auto& tick = offline.BeginTick();
       for (int i = 0; i < config.nodes; ++i) {
         if (!scraper::ParseResourceMetrics(bodies[t][i], 1, &metrics).ok()) return 1;
-        tick.Success(nodes.nodes[i]->name, metrics);
+        tick.Success(node_list[i]->name, metrics);
       }
       offline.Publish();
       cpu = CpuSeconds() - cpu0;

@@ -13,18 +13,18 @@
 #include <string_view>
 
 #include "apiserver/metrics_api.h"
-#include "test/fuzz/fixed_windows.h"
+#include "test/fuzz/fixed_window.h"
+#include "window/publication.h"
 
 namespace {
-
-using fuzz_support::FixedWindows;
 
 struct Fixture {
   Fixture() {
     nodes.Replace({{"node-1", "u", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
     pods.Replace({{"default", "web-0", "u", {{"app", "web"}}}});
+    windows.Publish(fuzz_support::FixedWindow());
   }
-  FixedWindows windows;
+  window::Publication windows;
   kube::NodeCache nodes;
   kube::PodCache pods;
   base::ManualClock clock;

@@ -14,7 +14,6 @@
 // synchronously (no token reviewer), with a known status and a Content-Type; JSON bodies parse
 // (a 304 has none); the server's own metrics keep a bounded number of series whatever the
 // requests.
-#include <openssl/pem.h>
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -30,11 +29,11 @@
 #include "apiserver/api_handler.h"
 #include "apiserver/http_parser.h"
 #include "net/pki.h"
-#include "test/fuzz/fixed_windows.h"
+#include "test/apiserver/peer.h"
+#include "test/fuzz/fixed_window.h"
+#include "window/publication.h"
 
 namespace {
-
-using fuzz_support::FixedWindows;
 
 net::CertAndKey Issue(const net::CertAndKey& ca, const std::string& cn,
                       std::vector<std::string> groups) {
@@ -47,20 +46,11 @@ net::CertAndKey Issue(const net::CertAndKey& ca, const std::string& cn,
   return *issued;
 }
 
-std::shared_ptr<const apiserver::PeerCertificates> Peer(const net::CertAndKey& pair) {
-  BIO* bio = BIO_new_mem_buf(pair.cert_pem.data(), static_cast<int>(pair.cert_pem.size()));
-  X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (leaf == nullptr) std::abort();
-  auto peer = std::make_shared<const apiserver::PeerCertificates>(leaf, nullptr);
-  X509_free(leaf);
-  return peer;
-}
-
 struct Fixture {
   Fixture() {
     nodes.Replace({{"node-1", "u", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
     pods.Replace({{"default", "web-0", "u", {{"app", "web"}}}});
+    windows.Publish(fuzz_support::FixedWindow());
     auto client_ca = net::MakeCa("client-ca");
     auto proxy_ca = net::MakeCa("front-proxy-ca");
     auto other_ca = net::MakeCa("unknown-ca");
@@ -76,9 +66,9 @@ struct Fixture {
     auto compiled = apiserver::CompiledAuthConfig::Compile(config);
     if (!compiled.ok()) std::abort();
     authn.SetConfig(*compiled);
-    peers[1] = Peer(Issue(*proxy_ca, "front-proxy-client", {}));
-    peers[2] = Peer(Issue(*client_ca, "admin", {"system:masters"}));
-    peers[3] = Peer(Issue(*other_ca, "admin", {"system:masters"}));
+    peers[1] = apiserver::testing::Peer(Issue(*proxy_ca, "front-proxy-client", {}).cert_pem);
+    peers[2] = apiserver::testing::Peer(Issue(*client_ca, "admin", {"system:masters"}).cert_pem);
+    peers[3] = apiserver::testing::Peer(Issue(*other_ca, "admin", {"system:masters"}).cert_pem);
     health.Add("ping",
                apiserver::HealthChecks::kHealthz | apiserver::HealthChecks::kLivez |
                    apiserver::HealthChecks::kReadyz,
@@ -87,7 +77,7 @@ struct Fixture {
                [] { return base::Status::Error("no data"); });
     options.header_limit_bytes = 4096;  // small, so the fuzzer reaches the limits
   }
-  FixedWindows windows;
+  window::Publication windows;
   kube::NodeCache nodes;
   kube::PodCache pods;
   base::ManualClock clock;

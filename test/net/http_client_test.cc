@@ -8,13 +8,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
 
 #include "base/mutex.h"
 #include "test/testing/local_https_server.h"
+#include "test/testing/proc_status.h"
 #include "test/testing/test_pki.h"
 
 namespace net {
@@ -903,15 +903,6 @@ const HostileResponse kHostileResponses[] = {
      "malformed response"},
 };
 
-long RssKib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
 class HostileResponseTest : public HttpClientTest,
                             public ::testing::WithParamInterface<HostileResponse> {};
 
@@ -924,7 +915,7 @@ TEST_P(HostileResponseTest, FailsWithinTheLimitsWithoutBufferingTheStream) {
     r.filler_bytes = 256 * kMiB;
     return r;
   });
-  const long rss_before = RssKib();
+  const long rss_before = testing_support::ProcStatusKiB("VmRSS");
   const auto start = std::chrono::steady_clock::now();
   auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/metrics/resource"), 20s, kMiB);
   const auto took = std::chrono::steady_clock::now() - start;
@@ -936,7 +927,7 @@ TEST_P(HostileResponseTest, FailsWithinTheLimitsWithoutBufferingTheStream) {
   // connection is the limit plus socket and TLS buffers.
   EXPECT_LT(took, 5s);
   EXPECT_LT(server.filler_bytes_written(), 24 * kMiB);
-  EXPECT_LT(RssKib() - rss_before, 32 * 1024) << "KiB of RSS growth";
+  EXPECT_LT(testing_support::ProcStatusKiB("VmRSS") - rss_before, 32 * 1024) << "KiB of RSS growth";
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, HostileResponseTest, ::testing::ValuesIn(kHostileResponses),

@@ -5,14 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <atomic>
-#include <condition_variable>
 #include <future>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "base/mutex.h"
@@ -20,6 +16,8 @@
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "scraper/options.h"
+#include "test/testing/fake_nodes.h"
+#include "test/testing/io_threads.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/test_pki.h"
 
@@ -29,10 +27,16 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
+using testing_support::FakeNodes;
+using testing_support::IoThreads;
 using testing_support::LocalHttpsServer;
 using testing_support::Reply;
+using testing_support::RunTick;
 using testing_support::SeenRequest;
 using testing_support::ServerOptions;
+
+// How long a test waits for a tick (a hang turned into a failure).
+constexpr auto kTickLimit = seconds(20);
 
 // A payload whose sample time is the real time of the request, so rates are computed.
 std::string Payload(double cpu_per_second) {
@@ -55,61 +59,17 @@ std::string Payload(double cpu_per_second) {
          ts + "\n";
 }
 
-class FakeNodes : public NodeSource {
- public:
-  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override {
-    base::MutexLock lock(mu);
-    return nodes;
-  }
-  void Add(std::string name, uint16_t port, std::string path = "") {
-    auto n = std::make_shared<kube::Node>();
-    n->name = std::move(name);
-    n->addresses = {{"Hostname", "kubelet.invalid"}, {"InternalIP", "127.0.0.1"}};
-    n->kubelet_port = port;
-    if (!path.empty()) n->annotations["metrics.k8s.io/resource-metrics-path"] = path;
-    base::MutexLock lock(mu);
-    nodes.push_back(n);
-  }
-  mutable base::Mutex mu;
-  std::vector<std::shared_ptr<const kube::Node>> nodes GUARDED_BY(mu);
-};
-
-// Runs an io_context on two threads for the duration of a test.
-class IoThreads {
- public:
-  IoThreads() : guard_(io.get_executor()) {
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io.run(); });
-  }
-  ~IoThreads() { Stop(); }
-  // Joins the threads; call it before destroying what their handlers use (a Manager may still
-  // be on an io thread right after RunTick's callback).
-  void Stop() {
-    guard_.reset();
-    io.stop();
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  boost::asio::io_context io;
-
- private:
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::vector<std::thread> threads_;
-};
-
-// Runs one tick and waits for it (bounded).
-bool RunTick(Manager& m) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  m.RunTick([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-    cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  return cv.wait_for(lock, seconds(20), [&] { return done; });
+// The node of a kubelet listening on 127.0.0.1:`port`, its metrics at `path` (default: the
+// resource metrics endpoint). Its Hostname does not resolve: only the InternalIP reaches it.
+kube::Node Kubelet(std::string name, uint16_t port, std::string path = "") {
+  kube::Node node = testing_support::NodeAt(std::move(name), "127.0.0.1", port);
+  node.addresses.insert(node.addresses.begin(), {"Hostname", "kubelet.invalid"});
+  if (!path.empty()) node.annotations["metrics.k8s.io/resource-metrics-path"] = path;
+  return node;
 }
+
+// Two io threads: the manager's and the kubelet client's handlers run on both.
+constexpr int kIoThreads = 2;
 
 std::map<std::string, NodeOutcome> ByName(const TickReport& r) {
   std::map<std::string, NodeOutcome> out;
@@ -165,13 +125,13 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
                            [](const SeenRequest&) { return Reply::Status(500, "boom"); });
   LocalHttpsServer foreign(Tls(other_pki_.ServerCert()), Serve());
   LocalHttpsServer no_ip_san(Tls(pki_.ServerCert({"localhost"}, {})), Serve());
-  nodes_.Add("good-1", good1.port());
-  nodes_.Add("good-2", good2.port(), "/metrics/nodes/good-2/metrics/resource");
-  nodes_.Add("slow", slow.port());
-  nodes_.Add("garbage", garbage.port());
-  nodes_.Add("failing", failing.port());
-  nodes_.Add("foreign-ca", foreign.port());
-  nodes_.Add("no-ip-san", no_ip_san.port());
+  nodes_.Add(Kubelet("good-1", good1.port()));
+  nodes_.Add(Kubelet("good-2", good2.port(), "/metrics/nodes/good-2/metrics/resource"));
+  nodes_.Add(Kubelet("slow", slow.port()));
+  nodes_.Add(Kubelet("garbage", garbage.port()));
+  nodes_.Add(Kubelet("failing", failing.port()));
+  nodes_.Add(Kubelet("foreign-ca", foreign.port()));
+  nodes_.Add(Kubelet("no-ip-san", no_ip_san.port()));
 
   testing_support::TempDir dir;
   std::string token_file = dir.Write("token", "first-token\n");
@@ -179,12 +139,12 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   cs.tls.ca_file = pki_.ca_file();
   cs.token_file = token_file;
   cs.token_recheck = milliseconds(10);
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok()) << client.error();
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
 
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   auto report = manager.LastReport();
   ASSERT_NE(report, nullptr);
   auto outcomes = ByName(*report);
@@ -218,7 +178,7 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   // Second tick: rates appear; the rotated token is used; the connection is reused.
   dir.Write("token", "second-token\n");
   std::this_thread::sleep_for(milliseconds(300));  // token recheck interval + distinct sample ms
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   seen = good1.requests();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[1].Header("Authorization"), "Bearer second-token");
@@ -237,14 +197,14 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
 
 TEST_F(KubeletScrapeTest, InsecureTlsAcceptsAnyCertificate) {
   LocalHttpsServer foreign(Tls(other_pki_.ServerCert({"localhost"}, {})), Serve());
-  nodes_.Add("foreign", foreign.port());
+  nodes_.Add(Kubelet("foreign", foreign.port()));
   KubeletClientSettings cs;
   cs.tls.insecure_skip_verify = true;
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok()) << client.error();
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   EXPECT_TRUE(manager.LastReport()->nodes.at(0).success) << manager.LastReport()->nodes.at(0).error;
   EXPECT_EQ(foreign.requests().at(0).Header("Authorization"), "");
 }
@@ -254,17 +214,17 @@ TEST_F(KubeletScrapeTest, ClientCertificateIsPresented) {
   o.client_ca_pem = pki_.ca().cert_pem;
   o.require_client_cert = true;
   LocalHttpsServer kubelet(o, Serve());
-  nodes_.Add("mtls", kubelet.port());
+  nodes_.Add(Kubelet("mtls", kubelet.port()));
   auto files = pki_.WriteFiles("scraper", pki_.ClientCert("system:metrics-server"));
   KubeletClientSettings cs;
   cs.tls.ca_file = pki_.ca_file();
   cs.tls.cert_file = files.cert_file;
   cs.tls.key_file = files.key_file;
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok()) << client.error();
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   EXPECT_TRUE(manager.LastReport()->nodes.at(0).success) << manager.LastReport()->nodes.at(0).error;
   EXPECT_EQ(kubelet.requests().at(0).client_cn, "system:metrics-server");
 }
@@ -278,8 +238,8 @@ TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
     r.huge_body_bytes = 64 * 1024;
     return r;
   });
-  nodes_.Add("plain", kubelet.port());
-  nodes_.Add("huge", huge.port());
+  nodes_.Add(Kubelet("plain", kubelet.port()));
+  nodes_.Add(Kubelet("huge", huge.port()));
   Options options;
   options.deprecated_kubelet_completely_insecure = true;
   options.kubelet_max_response_bytes = 16 * 1024;
@@ -289,13 +249,13 @@ TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
   KubeletClientSettings cs = MakeKubeletClientSettings(options, &rest);
   EXPECT_TRUE(cs.plain_http);
   EXPECT_TRUE(cs.token_file.empty());  // no credentials over plain HTTP
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok()) << client.error();
   ManagerSettings s = Settings();
   s.target.plain_http = true;
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, s);
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   auto outcomes = ByName(*manager.LastReport());
   EXPECT_TRUE(outcomes["plain"].success) << outcomes["plain"].error;
   EXPECT_EQ(outcomes["plain"].url.rfind("http://127.0.0.1:", 0), 0u);
@@ -309,7 +269,7 @@ TEST_F(KubeletScrapeTest, PlainHttpOnlyBehindTheFlagAndResponseSizeCapped) {
   Store store(StoreSettings{}, windows);
   Manager tls_manager(io.io, base::SystemClock::Instance(), nodes_, **tls_client, store,
                       Settings());
-  ASSERT_TRUE(RunTick(tls_manager));
+  ASSERT_TRUE(RunTick(tls_manager, kTickLimit));
   EXPECT_THAT(ByName(*tls_manager.LastReport())["plain"].error, HasSubstr("handshake"));
 }
 
@@ -334,7 +294,7 @@ TEST_F(KubeletScrapeTest, HostileKubeletsFailOnTheResponseLimitsNotTheDeadline) 
        "body exceeds limit of 1048576 bytes"},
   };
   LocalHttpsServer good(Tls(pki_.ServerCert()), Serve());
-  nodes_.Add("good", good.port());
+  nodes_.Add(Kubelet("good", good.port()));
   std::vector<std::unique_ptr<LocalHttpsServer>> hostile;
   for (const Case& c : cases) {
     hostile.push_back(std::make_unique<LocalHttpsServer>(
@@ -345,18 +305,18 @@ TEST_F(KubeletScrapeTest, HostileKubeletsFailOnTheResponseLimitsNotTheDeadline) 
           r.filler_bytes = 256 << 20;
           return r;
         }));
-    nodes_.Add(c.name, hostile.back()->port());
+    nodes_.Add(Kubelet(c.name, hostile.back()->port()));
   }
   KubeletClientSettings cs;
   cs.tls.ca_file = pki_.ca_file();
   cs.max_response_bytes = 1 << 20;
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok()) << client.error();
   ManagerSettings settings = Settings();
   settings.request_timeout = seconds(10);
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, settings);
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   auto report = manager.LastReport();
   ASSERT_NE(report, nullptr);
   auto outcomes = ByName(*report);
@@ -375,21 +335,18 @@ TEST_F(KubeletScrapeTest, HostileKubeletsFailOnTheResponseLimitsNotTheDeadline) 
 TEST_F(KubeletScrapeTest, DeletedNodesReleaseTheirConnections) {
   LocalHttpsServer a(Tls(pki_.ServerCert()), Serve());
   LocalHttpsServer b(Tls(pki_.ServerCert()), Serve());
-  nodes_.Add("a", a.port());
-  nodes_.Add("b", b.port());
+  nodes_.Add(Kubelet("a", a.port()));
+  nodes_.Add(Kubelet("b", b.port()));
   KubeletClientSettings cs;
   cs.tls.ca_file = pki_.ca_file();
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok());
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   EXPECT_EQ((*client)->connections(), 2u);
-  {
-    base::MutexLock lock(nodes_.mu);
-    nodes_.nodes.pop_back();
-  }
-  ASSERT_TRUE(RunTick(manager));
+  nodes_.Remove("b");
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   EXPECT_EQ((*client)->connections(), 1u);
   EXPECT_EQ(store_.Stats().nodes, 1u);
 }
@@ -400,11 +357,11 @@ TEST_F(KubeletScrapeTest, DeletedNodesReleaseTheirConnections) {
 TEST_F(KubeletScrapeTest, ManagerMayBeDestroyedFromOrRightAfterDone) {
   LocalHttpsServer a(Tls(pki_.ServerCert()), Serve());
   LocalHttpsServer b(Tls(pki_.ServerCert()), Serve());
-  nodes_.Add("a", a.port());
-  nodes_.Add("b", b.port());
+  nodes_.Add(Kubelet("a", a.port()));
+  nodes_.Add(Kubelet("b", b.port()));
   KubeletClientSettings cs;
   cs.tls.ca_file = pki_.ca_file();
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, cs);
   ASSERT_TRUE(client.ok());
   for (int i = 0; i < 60; ++i) {
@@ -422,7 +379,7 @@ TEST_F(KubeletScrapeTest, ManagerMayBeDestroyedFromOrRightAfterDone) {
       ASSERT_EQ(ended_future.wait_for(seconds(20)), std::future_status::ready) << i;
     } else {
       // Right after: the test thread destroys it as soon as `done` has signalled.
-      ASSERT_TRUE(RunTick(*manager)) << i;
+      ASSERT_TRUE(RunTick(*manager, kTickLimit)) << i;
       manager.reset();
     }
   }
@@ -458,18 +415,18 @@ TEST_F(KubeletScrapeTest, KubeconfigClientCertificateDataReachesKubelets) {
   o.client_ca_pem = client_ca.ca().cert_pem;
   o.require_client_cert = true;
   LocalHttpsServer kubelet(o, Serve());
-  nodes_.Add("n", kubelet.port());
+  nodes_.Add(Kubelet("n", kubelet.port()));
   const auto cert = client_ca.ClientCert("system:serviceaccount:kube-system:metrics-server");
   auto rest = kube::ParseKubeconfig(
       Kubeconfig(pki_.ca().cert_pem, "    client-certificate-data: " + Base64(cert.cert_pem) +
                                          "\n    client-key-data: " + Base64(cert.key_pem) + "\n"),
       "/nonexistent");
   ASSERT_TRUE(rest.ok()) << rest.error();
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(Options{}, &*rest));
   ASSERT_TRUE(client.ok()) << client.error();
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   auto outcome = ByName(*manager.LastReport())["n"];
   EXPECT_TRUE(outcome.success) << outcome.error;
   ASSERT_FALSE(kubelet.requests().empty());
@@ -483,7 +440,7 @@ TEST_F(KubeletScrapeTest, KubeconfigClientCertificateDataReachesKubelets) {
   window::Publication windows;
   Store store(StoreSettings{seconds(3), 2}, windows);
   Manager refused(io.io, base::SystemClock::Instance(), nodes_, **anonymous, store, Settings());
-  ASSERT_TRUE(RunTick(refused));
+  ASSERT_TRUE(RunTick(refused, kTickLimit));
   EXPECT_FALSE(ByName(*refused.LastReport())["n"].success);
   io.Stop();
 }
@@ -496,15 +453,15 @@ TEST_F(KubeletScrapeTest, KubeconfigStaticTokenReachesKubelets) {
     if (r.Header("Authorization") != "Bearer " + token) return Reply::Status(401, "Unauthorized");
     return Reply::Ok(Payload(0.25));
   });
-  nodes_.Add("n", kubelet.port());
+  nodes_.Add(Kubelet("n", kubelet.port()));
   auto rest =
       kube::ParseKubeconfig(Kubeconfig(pki_.ca().cert_pem, "    token: " + token + "\n"), "/");
   ASSERT_TRUE(rest.ok()) << rest.error();
-  IoThreads io;
+  IoThreads io(kIoThreads);
   auto client = KubeletClientImpl::Create(io.io, MakeKubeletClientSettings(Options{}, &*rest));
   ASSERT_TRUE(client.ok()) << client.error();
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
-  ASSERT_TRUE(RunTick(manager));
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
   auto outcome = ByName(*manager.LastReport())["n"];
   EXPECT_TRUE(outcome.success) << outcome.error;
 
@@ -516,114 +473,9 @@ TEST_F(KubeletScrapeTest, KubeconfigStaticTokenReachesKubelets) {
   window::Publication windows;
   Store store(StoreSettings{seconds(3), 2}, windows);
   Manager refused(io.io, base::SystemClock::Instance(), nodes_, **anonymous, store, Settings());
-  ASSERT_TRUE(RunTick(refused));
+  ASSERT_TRUE(RunTick(refused, kTickLimit));
   EXPECT_THAT(ByName(*refused.LastReport())["n"].error, HasSubstr("401"));
   io.Stop();
-}
-
-TEST(KubeletClientSettings, FromOptions) {
-  kube::RestConfig in_cluster;
-  in_cluster.tls.ca_file = "/var/run/ca.crt";
-  in_cluster.token_file = "/var/run/token";
-  Options o;
-  o.kubelet_certificate_authority = "/etc/kubelet-ca.crt";
-  o.kubelet_client_certificate = "/c";
-  o.kubelet_client_key = "/k";
-  auto s = MakeKubeletClientSettings(o, &in_cluster);
-  EXPECT_EQ(s.tls.ca_file, "/etc/kubelet-ca.crt");
-  EXPECT_EQ(s.tls.cert_file, "/c");
-  EXPECT_EQ(s.token_file, "/var/run/token");
-  EXPECT_FALSE(s.plain_http);
-  o.kubelet_certificate_authority.clear();
-  o.kubelet_insecure_tls = true;
-  in_cluster.token_file.clear();
-  s = MakeKubeletClientSettings(o, &in_cluster);
-  EXPECT_TRUE(s.tls.insecure_skip_verify);
-  EXPECT_TRUE(s.tls.ca_file.empty());
-  EXPECT_TRUE(s.token_file.empty());
-  s = MakeKubeletClientSettings(Options{});
-  EXPECT_TRUE(s.tls.ca_file.empty());
-  EXPECT_TRUE(s.token_file.empty());
-  EXPECT_TRUE(s.bearer_token.empty());
-}
-
-// A kubeconfig's credentials, in every form, reach the kubelet client as metrics-server's rest
-// config does; the kubelet flags override them the way metrics-server's
-// KubeletClientOptions.Config does; the kubeconfig's insecure-skip-tls-verify and tls-server-name
-// (about the kube-apiserver's certificate) never reach it.
-TEST(KubeletClientSettings, KubeconfigCredentialsAndFlagOverrides) {
-  kube::RestConfig rest;
-  rest.tls.ca_data = "CA-DATA";
-  rest.tls.cert_data = "CERT-DATA";
-  rest.tls.key_data = "KEY-DATA";
-  rest.tls.server_name = "kubernetes.default.svc";
-  rest.bearer_token = "static-token";
-  Options o;
-  auto s = MakeKubeletClientSettings(o, &rest);
-  EXPECT_EQ(s.tls.ca_data, "CA-DATA");
-  EXPECT_EQ(s.tls.cert_data, "CERT-DATA");
-  EXPECT_EQ(s.tls.key_data, "KEY-DATA");
-  EXPECT_EQ(s.bearer_token, "static-token");
-  EXPECT_TRUE(s.token_file.empty());
-  EXPECT_TRUE(s.tls.server_name.empty());
-  EXPECT_FALSE(s.tls.insecure_skip_verify);
-
-  // Files instead of data; a token file wins over a static token.
-  kube::RestConfig files;
-  files.tls.ca_file = "/kc/ca.crt";
-  files.tls.cert_file = "/kc/client.crt";
-  files.tls.key_file = "/kc/client.key";
-  files.bearer_token = "ignored";
-  files.token_file = "/kc/token";
-  s = MakeKubeletClientSettings(o, &files);
-  EXPECT_EQ(s.tls.ca_file, "/kc/ca.crt");
-  EXPECT_EQ(s.tls.cert_file, "/kc/client.crt");
-  EXPECT_EQ(s.tls.key_file, "/kc/client.key");
-  EXPECT_EQ(s.token_file, "/kc/token");
-  EXPECT_TRUE(s.bearer_token.empty());
-
-  // insecure-skip-tls-verify in the kubeconfig stays with the kube-apiserver client.
-  kube::RestConfig insecure;
-  insecure.tls.insecure_skip_verify = true;
-  s = MakeKubeletClientSettings(o, &insecure);
-  EXPECT_FALSE(s.tls.insecure_skip_verify);
-
-  // --kubelet-certificate-authority replaces the CA data; client certificate flags replace the
-  // certificate and key data; --kubelet-bearer-token-file replaces the static token.
-  Options flags;
-  flags.kubelet_certificate_authority = "/flags/kubelet-ca.crt";
-  flags.kubelet_client_certificate = "/flags/c.crt";
-  flags.kubelet_client_key = "/flags/c.key";
-  flags.kubelet_bearer_token_file = "/flags/token";
-  s = MakeKubeletClientSettings(flags, &rest);
-  EXPECT_EQ(s.tls.ca_file, "/flags/kubelet-ca.crt");
-  EXPECT_TRUE(s.tls.ca_data.empty());
-  EXPECT_EQ(s.tls.cert_file, "/flags/c.crt");
-  EXPECT_EQ(s.tls.key_file, "/flags/c.key");
-  EXPECT_TRUE(s.tls.cert_data.empty());
-  EXPECT_TRUE(s.tls.key_data.empty());
-  EXPECT_EQ(s.token_file, "/flags/token");
-  EXPECT_TRUE(s.bearer_token.empty());
-
-  // --kubelet-insecure-tls drops the kubeconfig's CA (file and data) but keeps its credentials.
-  Options skip;
-  skip.kubelet_insecure_tls = true;
-  s = MakeKubeletClientSettings(skip, &rest);
-  EXPECT_TRUE(s.tls.insecure_skip_verify);
-  EXPECT_TRUE(s.tls.ca_data.empty());
-  EXPECT_EQ(s.tls.cert_data, "CERT-DATA");
-  EXPECT_EQ(s.bearer_token, "static-token");
-  s = MakeKubeletClientSettings(skip, &files);
-  EXPECT_TRUE(s.tls.ca_file.empty());
-
-  // --deprecated-kubelet-completely-insecure: plain HTTP and no credentials at all.
-  Options plain;
-  plain.deprecated_kubelet_completely_insecure = true;
-  s = MakeKubeletClientSettings(plain, &rest);
-  EXPECT_TRUE(s.plain_http);
-  EXPECT_TRUE(s.tls.cert_data.empty());
-  EXPECT_TRUE(s.bearer_token.empty());
-  EXPECT_TRUE(s.token_file.empty());
 }
 
 TEST(KubeletClientSettings, BadCaFileIsReported) {

@@ -9,6 +9,7 @@
 
 #include "scraper/options.h"
 #include "scraper/self_metrics.h"
+#include "test/testing/fake_nodes.h"
 
 namespace scraper {
 namespace {
@@ -18,17 +19,8 @@ using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class FakeNodes : public NodeSource {
- public:
-  void Add(const std::string& name, const std::string& ip) {
-    auto node = std::make_shared<kube::Node>();
-    node->name = name;
-    if (!ip.empty()) node->addresses = {{"InternalIP", ip}};
-    nodes_.push_back(node);
-  }
-  std::vector<std::shared_ptr<const kube::Node>> Nodes() const override { return nodes_; }
-  std::vector<std::shared_ptr<const kube::Node>> nodes_;
-};
+using testing_support::FakeNodes;
+using testing_support::NodeAt;
 
 std::string Payload(double cpu_seconds, int64_t ts_ms) {
   std::string ts = std::to_string(ts_ms);
@@ -121,11 +113,11 @@ ManagerSettings NoSpread() {
 }
 
 TEST_F(ManagerTest, TickScrapesEveryNodeAndReportsOutcomes) {
-  nodes_.Add("good", "10.0.0.1");
-  nodes_.Add("garbage", "10.0.0.2");
-  nodes_.Add("refused", "10.0.0.3");
-  nodes_.Add("erroring", "10.0.0.4");
-  nodes_.Add("no-address", "");
+  nodes_.Add(NodeAt("good", "10.0.0.1"));
+  nodes_.Add(NodeAt("garbage", "10.0.0.2"));
+  nodes_.Add(NodeAt("refused", "10.0.0.3"));
+  nodes_.Add(NodeAt("erroring", "10.0.0.4"));
+  nodes_.Add(NodeAt("no-address", ""));
   kubelet_.responses.emplace("good", Payload(10, 1'700'000'000'000));
   kubelet_.responses.emplace("garbage", std::string("<html>\n"));
   kubelet_.responses.emplace("erroring", std::string("scrape_error 1\n"));
@@ -186,7 +178,8 @@ TEST_F(ManagerTest, TickScrapesEveryNodeAndReportsOutcomes) {
 }
 
 TEST_F(ManagerTest, ConcurrencyIsBoundedAndDeadlinesFitTheTick) {
-  for (int i = 0; i < 20; ++i) nodes_.Add("n" + std::to_string(i), "10.0.1." + std::to_string(i));
+  for (int i = 0; i < 20; ++i)
+    nodes_.Add(NodeAt("n" + std::to_string(i), "10.0.1." + std::to_string(i)));
   ManagerSettings s = NoSpread();
   s.max_concurrency = 3;
   s.request_timeout = seconds(10);
@@ -204,9 +197,9 @@ TEST_F(ManagerTest, ConcurrencyIsBoundedAndDeadlinesFitTheTick) {
 }
 
 TEST_F(ManagerTest, NodesQueuedPastTheTickDeadlineFailWithoutBeingScraped) {
-  nodes_.Add("a", "10.0.0.1");
-  nodes_.Add("b", "10.0.0.2");
-  nodes_.Add("c", "10.0.0.3");
+  nodes_.Add(NodeAt("a", "10.0.0.1"));
+  nodes_.Add(NodeAt("b", "10.0.0.2"));
+  nodes_.Add(NodeAt("c", "10.0.0.3"));
   kubelet_.responses.emplace("a", Payload(1, 1'700'000'000'000));
   kubelet_.delay["a"] = seconds(20);  // answers (as a misbehaving client would) after the tick
   ManagerSettings s = NoSpread();
@@ -223,9 +216,10 @@ TEST_F(ManagerTest, NodesQueuedPastTheTickDeadlineFailWithoutBeingScraped) {
 }
 
 TEST_F(ManagerTest, NodeSelectorFiltersNodes) {
-  nodes_.Add("worker", "10.0.0.1");
-  nodes_.Add("control-plane", "10.0.0.2");
-  std::const_pointer_cast<kube::Node>(nodes_.nodes_[0])->labels["role"] = "worker";
+  kube::Node worker = NodeAt("worker", "10.0.0.1");
+  worker.labels["role"] = "worker";
+  nodes_.Add(worker);
+  nodes_.Add(NodeAt("control-plane", "10.0.0.2"));
   Options options;
   options.node_selector = "role=worker";
   options.kubelet_preferred_address_types = {"InternalIP"};
@@ -242,7 +236,7 @@ TEST_F(ManagerTest, NodeSelectorFiltersNodes) {
 }
 
 TEST_F(ManagerTest, RequestDeadlineNeverPassesTheTick) {
-  nodes_.Add("slowpoke", "10.0.0.1");
+  nodes_.Add(NodeAt("slowpoke", "10.0.0.1"));
   ManagerSettings s = NoSpread();
   s.request_timeout = seconds(30);  // longer than the tick: capped
   s.resolution = seconds(20);
@@ -254,13 +248,13 @@ TEST_F(ManagerTest, RequestDeadlineNeverPassesTheTick) {
 }
 
 TEST_F(ManagerTest, DeletedNodesAreForgotten) {
-  nodes_.Add("a", "10.0.0.1");
-  nodes_.Add("b", "10.0.0.2");
+  nodes_.Add(NodeAt("a", "10.0.0.1"));
+  nodes_.Add(NodeAt("b", "10.0.0.2"));
   kubelet_.responses.emplace("a", Payload(1, 1'700'000'000'000));
   kubelet_.responses.emplace("b", Payload(1, 1'700'000'000'000));
   auto m = Make(NoSpread(), clock_);
   RunTick(*m);
-  nodes_.nodes_.pop_back();
+  nodes_.Remove("b");
   RunTick(*m);
   EXPECT_THAT(kubelet_.retained.back(), ElementsAre("a"));
   ASSERT_EQ(m->LastReport()->nodes.size(), 1u);
@@ -287,8 +281,8 @@ class HangingKubelet : public FakeKubelet {
 class ManagerWatchdog : public ::testing::Test {
  protected:
   ManagerWatchdog() : kubelet_(io_, nullptr), store_(StoreSettings{}, windows_) {
-    nodes_.Add("ok", "10.0.0.1");
-    nodes_.Add("stuck", "10.0.0.2");
+    nodes_.Add(NodeAt("ok", "10.0.0.1"));
+    nodes_.Add(NodeAt("stuck", "10.0.0.2"));
     kubelet_.responses.emplace("ok", Payload(1, 1'700'000'000'000));
     ManagerSettings s = NoSpread();
     s.resolution = milliseconds(400);
@@ -354,7 +348,7 @@ TEST(PlanLaunches, SpreadsEvenly) {
 class ManagerRealTime : public ::testing::Test {
  protected:
   ManagerRealTime() : kubelet_(io_, nullptr), store_(StoreSettings{}, windows_) {
-    for (int i = 0; i < 5; ++i) nodes_.Add("n" + std::to_string(i), "10.0.0.1");
+    for (int i = 0; i < 5; ++i) nodes_.Add(NodeAt("n" + std::to_string(i), "10.0.0.1"));
   }
 
   // Starts a manager with `s` and runs it until the kubelet saw `calls` requests (at most
@@ -399,7 +393,7 @@ TEST_F(ManagerRealTime, SpreadsLaunchesOverTheTickAndTicksPeriodically) {
 }
 
 TEST_F(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
-  for (const auto& node : nodes_.nodes_) {
+  for (const auto& node : nodes_.Nodes()) {
     kubelet_.responses.emplace(node->name, Payload(10, 1'700'000'000'000));
   }
   Options options;
@@ -434,8 +428,8 @@ TEST_F(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
 // The scraper's and the store's self-metrics, as /metrics shows them: the names, help and labels
 // are what dashboards and alerts use.
 TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
-  nodes_.Add("good", "10.0.0.1");
-  nodes_.Add("refused", "10.0.0.2");
+  nodes_.Add(NodeAt("good", "10.0.0.1"));
+  nodes_.Add(NodeAt("refused", "10.0.0.2"));
   kubelet_.responses.emplace("good", Payload(10, 1'700'000'000'000));
   kubelet_.delay["good"] = milliseconds(30);
   auto m = Make(NoSpread(), clock_);
@@ -489,7 +483,7 @@ TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
           "metrics_server_storage_points{type=\"pod\"} 1\n"));
 
   // The per-node durations are the last tick's only: a node gone is gone from them.
-  nodes_.nodes_.pop_back();
+  nodes_.Remove("refused");
   clock_.Advance(seconds(15));
   RunTick(*m);
   EXPECT_TRUE(has("metrics_server_kubelet_request_duration_seconds_count{node=\"good\"} 1\n"));

@@ -86,5 +86,110 @@ TEST(Options, CompletelyInsecureExcludesTlsSettings) {
   EXPECT_THAT(o.Validate(), ElementsAre(HasSubstr("--deprecated-kubelet-completely-insecure")));
 }
 
+TEST(KubeletClientSettings, FromOptions) {
+  kube::RestConfig in_cluster;
+  in_cluster.tls.ca_file = "/var/run/ca.crt";
+  in_cluster.token_file = "/var/run/token";
+  Options o;
+  o.kubelet_certificate_authority = "/etc/kubelet-ca.crt";
+  o.kubelet_client_certificate = "/c";
+  o.kubelet_client_key = "/k";
+  auto s = MakeKubeletClientSettings(o, &in_cluster);
+  EXPECT_EQ(s.tls.ca_file, "/etc/kubelet-ca.crt");
+  EXPECT_EQ(s.tls.cert_file, "/c");
+  EXPECT_EQ(s.token_file, "/var/run/token");
+  EXPECT_FALSE(s.plain_http);
+  o.kubelet_certificate_authority.clear();
+  o.kubelet_insecure_tls = true;
+  in_cluster.token_file.clear();
+  s = MakeKubeletClientSettings(o, &in_cluster);
+  EXPECT_TRUE(s.tls.insecure_skip_verify);
+  EXPECT_TRUE(s.tls.ca_file.empty());
+  EXPECT_TRUE(s.token_file.empty());
+  s = MakeKubeletClientSettings(Options{});
+  EXPECT_TRUE(s.tls.ca_file.empty());
+  EXPECT_TRUE(s.token_file.empty());
+  EXPECT_TRUE(s.bearer_token.empty());
+}
+
+// A kubeconfig's credentials, in every form, reach the kubelet client as metrics-server's rest
+// config does; the kubelet flags override them the way metrics-server's
+// KubeletClientOptions.Config does; the kubeconfig's insecure-skip-tls-verify and tls-server-name
+// (about the kube-apiserver's certificate) never reach it.
+TEST(KubeletClientSettings, KubeconfigCredentialsAndFlagOverrides) {
+  kube::RestConfig rest;
+  rest.tls.ca_data = "CA-DATA";
+  rest.tls.cert_data = "CERT-DATA";
+  rest.tls.key_data = "KEY-DATA";
+  rest.tls.server_name = "kubernetes.default.svc";
+  rest.bearer_token = "static-token";
+  Options o;
+  auto s = MakeKubeletClientSettings(o, &rest);
+  EXPECT_EQ(s.tls.ca_data, "CA-DATA");
+  EXPECT_EQ(s.tls.cert_data, "CERT-DATA");
+  EXPECT_EQ(s.tls.key_data, "KEY-DATA");
+  EXPECT_EQ(s.bearer_token, "static-token");
+  EXPECT_TRUE(s.token_file.empty());
+  EXPECT_TRUE(s.tls.server_name.empty());
+  EXPECT_FALSE(s.tls.insecure_skip_verify);
+
+  // Files instead of data; a token file wins over a static token.
+  kube::RestConfig files;
+  files.tls.ca_file = "/kc/ca.crt";
+  files.tls.cert_file = "/kc/client.crt";
+  files.tls.key_file = "/kc/client.key";
+  files.bearer_token = "ignored";
+  files.token_file = "/kc/token";
+  s = MakeKubeletClientSettings(o, &files);
+  EXPECT_EQ(s.tls.ca_file, "/kc/ca.crt");
+  EXPECT_EQ(s.tls.cert_file, "/kc/client.crt");
+  EXPECT_EQ(s.tls.key_file, "/kc/client.key");
+  EXPECT_EQ(s.token_file, "/kc/token");
+  EXPECT_TRUE(s.bearer_token.empty());
+
+  // insecure-skip-tls-verify in the kubeconfig stays with the kube-apiserver client.
+  kube::RestConfig insecure;
+  insecure.tls.insecure_skip_verify = true;
+  s = MakeKubeletClientSettings(o, &insecure);
+  EXPECT_FALSE(s.tls.insecure_skip_verify);
+
+  // --kubelet-certificate-authority replaces the CA data; client certificate flags replace the
+  // certificate and key data; --kubelet-bearer-token-file replaces the static token.
+  Options flags;
+  flags.kubelet_certificate_authority = "/flags/kubelet-ca.crt";
+  flags.kubelet_client_certificate = "/flags/c.crt";
+  flags.kubelet_client_key = "/flags/c.key";
+  flags.kubelet_bearer_token_file = "/flags/token";
+  s = MakeKubeletClientSettings(flags, &rest);
+  EXPECT_EQ(s.tls.ca_file, "/flags/kubelet-ca.crt");
+  EXPECT_TRUE(s.tls.ca_data.empty());
+  EXPECT_EQ(s.tls.cert_file, "/flags/c.crt");
+  EXPECT_EQ(s.tls.key_file, "/flags/c.key");
+  EXPECT_TRUE(s.tls.cert_data.empty());
+  EXPECT_TRUE(s.tls.key_data.empty());
+  EXPECT_EQ(s.token_file, "/flags/token");
+  EXPECT_TRUE(s.bearer_token.empty());
+
+  // --kubelet-insecure-tls drops the kubeconfig's CA (file and data) but keeps its credentials.
+  Options skip;
+  skip.kubelet_insecure_tls = true;
+  s = MakeKubeletClientSettings(skip, &rest);
+  EXPECT_TRUE(s.tls.insecure_skip_verify);
+  EXPECT_TRUE(s.tls.ca_data.empty());
+  EXPECT_EQ(s.tls.cert_data, "CERT-DATA");
+  EXPECT_EQ(s.bearer_token, "static-token");
+  s = MakeKubeletClientSettings(skip, &files);
+  EXPECT_TRUE(s.tls.ca_file.empty());
+
+  // --deprecated-kubelet-completely-insecure: plain HTTP and no credentials at all.
+  Options plain;
+  plain.deprecated_kubelet_completely_insecure = true;
+  s = MakeKubeletClientSettings(plain, &rest);
+  EXPECT_TRUE(s.plain_http);
+  EXPECT_TRUE(s.tls.cert_data.empty());
+  EXPECT_TRUE(s.bearer_token.empty());
+  EXPECT_TRUE(s.token_file.empty());
+}
+
 }  // namespace
 }  // namespace scraper

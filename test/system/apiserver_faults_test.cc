@@ -122,7 +122,7 @@ TEST(ApiserverFaults, ReadyOnlyWithDataAndSyncedCaches) {
   EXPECT_EQ(down.not_ready, down.polls);
   sys.apiserver().SetUnavailable(false);
   const auto up = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitFor(
       [&] {
         auto r = sys.Get("/readyz", {});
         return r.ok() && r->status == 200;
@@ -133,7 +133,7 @@ TEST(ApiserverFaults, ReadyOnlyWithDataAndSyncedCaches) {
   // Every kubelet failing: ready while the retained window lasts, then not ready.
   for (const auto& n : sys.node_names()) sys.kubelet(n).Set(KubeletMode::kReset);
   const auto broke = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitFor(
       [&] {
         auto r = sys.Get("/readyz", {});
         return r.ok() && r->status != 200;
@@ -142,7 +142,7 @@ TEST(ApiserverFaults, ReadyOnlyWithDataAndSyncedCaches) {
   const double to_unready = SecondsSince(broke);
   for (const auto& n : sys.node_names()) sys.kubelet(n).Set(KubeletMode::kHealthy);
   const auto healed = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitFor(
       [&] {
         auto r = sys.Get("/readyz", {});
         return r.ok() && r->status == 200;

@@ -156,12 +156,12 @@ TEST(FlagCompat, ShutdownDelayKeepsServingWhileNotReady) {
   ASSERT_TRUE(sys.Start({"--shutdown-delay-duration=4s"}));
   const auto signal_at = std::chrono::steady_clock::now();
   sys.Signal(SIGTERM);
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitFor(
       [&] {
         auto r = sys.Get("/readyz", {}, 2s);
         return r.ok() && r->status != 200;
       },
-      2s))
+      2s, 50ms))
       << sys.Log();
   int served = 0;
   while (SecondsSince(signal_at) < 3.0) {

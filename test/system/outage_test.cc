@@ -47,8 +47,8 @@ TEST(ApiserverOutage, ServesWindowAndRecovers) {
   api.SetUnavailable(false);
   const auto back = std::chrono::steady_clock::now();
 
-  const bool watching = WaitUntil(
-      [&] { return api.open_watches("nodes") > 0 && api.open_watches("pods") > 0; }, 120s);
+  const bool watching = WaitFor(
+      [&] { return api.open_watches("nodes") > 0 && api.open_watches("pods") > 0; }, 120s, 50ms);
   const double to_watch = SecondsSince(back);
   const double to_added = SecondsUntilServed(sys, "born-during-outage", true, 120s);
   const double added_at = SecondsSince(back);

@@ -67,7 +67,7 @@ TEST(Shutdown, SigtermWithRequestsInFlightDropsNone) {
     });
   }
   ASSERT_TRUE(
-      WaitUntil([&] { return sys.apiserver().access_reviews() - reviews_before >= 4; }, 10s));
+      WaitFor([&] { return sys.apiserver().access_reviews() - reviews_before >= 4; }, 10s, 50ms));
   std::atomic<bool> stop{false};
   std::atomic<double> last_fast_ok_after_signal{-1};
   std::atomic<bool> signalled{false};

@@ -20,7 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "test/bench/kubelet_payload.h"
+#include "test/testing/kubelet_payload.h"
+#include "test/testing/proc_status.h"
 
 namespace system_test {
 
@@ -67,12 +68,13 @@ Reply Kubelet::Handle() {
                              .count();
   switch (mode_.load()) {
     case KubeletMode::kHealthy:
-      return Reply::Ok(bench::KubeletPayload(5, 2, now_ms, std::hash<std::string>{}(node_)));
+      return Reply::Ok(
+          testing_support::KubeletPayload(5, 2, now_ms, std::hash<std::string>{}(node_)));
     case KubeletMode::kHang:
       r.delay = 600s;
       return r;
     case KubeletMode::kTrickle:
-      r.body = bench::KubeletPayload(5, 2, now_ms);
+      r.body = testing_support::KubeletPayload(5, 2, now_ms);
       r.trickle = 200ms;
       r.trickle_bytes = 1;
       return r;
@@ -95,9 +97,7 @@ Reply Kubelet::Handle() {
 
 // ---- System ----
 
-System::System() : work_(io_.get_executor()) {
-  for (int i = 0; i < 2; ++i) io_threads_.emplace_back([this] { io_.run(); });
-}
+System::System() = default;
 
 System::~System() {
   if (pid_ > 0) {
@@ -107,9 +107,7 @@ System::~System() {
       Wait(10s);
     }
   }
-  work_.reset();
-  io_.stop();
-  for (auto& t : io_threads_) t.join();
+  io_.Stop();
 }
 
 Kubelet& System::AddKubelet(const std::string& name, KubeletMode mode,
@@ -227,7 +225,7 @@ bool System::Start(const std::vector<std::string>& extra, bool wait_ready,
     return false;
   }
   if (!wait_ready) return true;
-  bool ready = WaitUntil(
+  bool ready = WaitFor(
       [&] {
         auto r = Get("/readyz", {}, 2s);
         return r.ok() && r->status == 200;
@@ -286,17 +284,15 @@ std::vector<std::string> System::LogLines(const std::string& needle) const {
 }
 
 namespace {
-uint64_t ProcStatusKb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return std::stoull(line.substr(key.size() + 1)) * 1024;
-  }
-  return 0;
+// `field` of the server's /proc/<pid>/status in bytes; 0 when unavailable.
+uint64_t ProcStatusBytes(pid_t pid, std::string_view field) {
+  const long kib = pid > 0 ? testing_support::ProcStatusKiB(field, pid) : -1;
+  return kib > 0 ? static_cast<uint64_t>(kib) * 1024 : 0;
 }
 }  // namespace
 
-uint64_t System::RssBytes() const { return pid_ > 0 ? ProcStatusKb(pid_, "VmRSS") : 0; }
-uint64_t System::PeakRssBytes() const { return pid_ > 0 ? ProcStatusKb(pid_, "VmHWM") : 0; }
+uint64_t System::RssBytes() const { return ProcStatusBytes(pid_, "VmRSS"); }
+uint64_t System::PeakRssBytes() const { return ProcStatusBytes(pid_, "VmHWM"); }
 
 Credentials System::Admin() const { return ClientCert("admin", {"system:masters"}); }
 
@@ -323,7 +319,7 @@ base::Result<net::Response> System::Get(const std::string& target, const Credent
   if (!who.bearer_token.empty()) {
     options.token = [t = who.bearer_token] { return t; };
   }
-  auto client = net::HttpClient::Create(io_, *ctx, net::Endpoint{true, "127.0.0.1", port_},
+  auto client = net::HttpClient::Create(io_.io, *ctx, net::Endpoint{true, "127.0.0.1", port_},
                                         std::move(options));
   net::Request req;
   req.target = target;
@@ -393,7 +389,7 @@ ServingStats Observe(System& sys, const std::vector<std::string>& expected,
 double SecondsUntilServed(System& sys, const std::string& node, bool present,
                           std::chrono::milliseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
-  bool ok = WaitUntil(
+  bool ok = WaitFor(
       [&] {
         auto items = sys.NodeMetrics();
         if (!items.ok()) return false;
@@ -406,16 +402,6 @@ double SecondsUntilServed(System& sys, const std::string& node, bool present,
 }
 
 // ---- helpers ----
-
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds every) {
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= give_up) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
 
 double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

@@ -31,16 +31,16 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
 #include "net/http_client.h"
 #include "test/kube/fake_kube_apiserver.h"
+#include "test/testing/io_threads.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/temp_dir.h"
 #include "test/testing/test_pki.h"
+#include "test/testing/wait.h"
 
 namespace system_test {
 
@@ -176,9 +176,7 @@ class System {
   std::string serving_key_pem_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::vector<std::thread> io_threads_;
+  testing_support::IoThreads io_{2};  // the clients' connections
 };
 
 // What a client saw while polling the server (NodeMetrics as admin, and /readyz).
@@ -201,9 +199,9 @@ ServingStats Observe(System& sys, const std::vector<std::string>& expected,
 double SecondsUntilServed(System& sys, const std::string& node, bool present,
                           std::chrono::milliseconds timeout);
 
-// Poll helpers for test bodies.
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds every = std::chrono::milliseconds(50));
+// Poll helpers for test bodies (and WaitFor, from test/testing/wait.h: the system tests poll
+// the server every 50 or 100 ms, not the default 5).
+using testing_support::WaitFor;
 double SecondsSince(std::chrono::steady_clock::time_point t);
 // Seconds between now (wall clock) and an RFC 3339 timestamp such as "2026-01-01T00:00:05Z".
 double AgeOf(const std::string& rfc3339);

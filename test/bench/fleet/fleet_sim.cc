@@ -33,8 +33,9 @@
 #include "net/pki.h"
 #include "test/bench/fleet/fleet_model.h"
 #include "test/bench/fleet/fleet_util.h"
-#include "test/bench/kubelet_payload.h"
-#include "test/bench/sim_kubelet.h"
+#include "test/testing/kubelet_payload.h"
+#include "test/testing/proc_status.h"
+#include "test/testing/sim_kubelet.h"
 
 namespace {
 
@@ -114,7 +115,7 @@ class Shard {
   int first_, count_;
   std::vector<std::string> containers_;
   std::vector<std::pair<std::string, std::string>> pods_;  // namespace, name
-  bench::KubeletPayloadBuilder builder_;
+  testing_support::KubeletPayloadBuilder builder_;
 };
 
 // Runs in the forked child; never returns.
@@ -131,10 +132,10 @@ class Shard {
     _exit(1);
   };
   asio::io_context io(1);
-  auto tls = bench::MakeKubeletServerContext(serving);
+  auto tls = testing_support::MakeKubeletServerContext(serving);
   if (!tls.ok()) fail(tls.error());
   Shard shard(model, first, count);
-  bench::SimKubelets kubelets(
+  testing_support::SimKubelets kubelets(
       io, *tls,
       [&shard](int node, int64_t now_ms, std::string* body) { shard.Render(node, now_ms, body); },
       gzip);
@@ -324,7 +325,7 @@ int main(int argc, char** argv) {
   // ---- stop the shards and report their cost ----
   long rss_kib = 0;
   for (const Child& c : children) {
-    if (!c.exited) rss_kib += std::max(0L, fleet::ProcStatusKiB(c.pid, "VmRSS:"));
+    if (!c.exited) rss_kib += std::max(0L, testing_support::ProcStatusKiB("VmRSS", c.pid));
   }
   for (const Child& c : children) {
     if (!c.exited) kill(c.pid, SIGTERM);

@@ -64,16 +64,6 @@ long RaiseOpenFilesLimit() {
   return static_cast<long>(files.rlim_cur);
 }
 
-long ProcStatusKiB(int pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  std::size_t n = std::strlen(field);
-  while (std::getline(in, line)) {
-    if (line.compare(0, n, field) == 0) return std::atol(line.c_str() + n);
-  }
-  return -1;
-}
-
 std::string Base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),

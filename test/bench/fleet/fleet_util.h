@@ -35,9 +35,6 @@ bool FileExists(const std::string& path);
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 long RaiseOpenFilesLimit();
 
-// A number from /proc/<pid>/status (e.g. "VmRSS:") in KiB; -1 when unavailable.
-long ProcStatusKiB(int pid, const char* field);
-
 // Base64 (standard alphabet, padded), for kubeconfig *-data fields.
 std::string Base64(const std::string& data);
 

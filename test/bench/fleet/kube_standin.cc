@@ -25,6 +25,7 @@
 #include "test/bench/fleet/fleet_model.h"
 #include "test/bench/fleet/fleet_util.h"
 #include "test/kube/fake_kube_apiserver.h"
+#include "test/testing/proc_status.h"
 
 namespace {
 
@@ -261,7 +262,7 @@ int main(int argc, char** argv) {
                "kube_standin: https://127.0.0.1:%lld serving %zu nodes and %zu pods; loaded in "
                "%.1f s (%.1f s of CPU), RSS %.0f MiB\n",
                static_cast<long long>(port), fake->size("nodes"), fake->size("pods"), seconds,
-               CpuSeconds(), fleet::ProcStatusKiB(getpid(), "VmRSS:") / 1024.0);
+               CpuSeconds(), testing_support::ProcStatusKiB("VmRSS") / 1024.0);
   if (!ready_file.empty()) {
     if (auto s = fleet::WriteFileAtomic(ready_file, "ready\n"); !s.ok()) {
       return std::fprintf(stderr, "kube_standin: %s\n", s.message().c_str()), 1;

@@ -1,12 +1,12 @@
-#include "test/bench/sim_kubelet.h"
+#include "test/testing/sim_kubelet.h"
 
 #include <openssl/ssl.h>
 
 #include <boost/asio/write.hpp>
-#include <boost/beast/zlib/deflate_stream.hpp>
-#include <boost/crc.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/zlib/deflate_stream.hpp>
+#include <boost/crc.hpp>
 
 #include <array>
 #include <chrono>
@@ -14,7 +14,7 @@
 
 #include "net/tls_socket.h"
 
-namespace bench {
+namespace testing_support {
 namespace {
 
 namespace asio = boost::asio;
@@ -63,8 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, asio::ssl::context& tls, int node,
           std::shared_ptr<const SimKubelets::Render> render,
-          std::shared_ptr<std::atomic<uint64_t>> responses,
-          std::shared_ptr<SimKubelets::Gzip> gzip)
+          std::shared_ptr<std::atomic<uint64_t>> responses, std::shared_ptr<SimKubelets::Gzip> gzip)
       : stream_(std::move(socket), tls),
         node_(node),
         render_(std::move(render)),
@@ -192,7 +191,8 @@ base::Result<uint16_t> SimKubelets::Listen(int node, uint16_t port) {
   if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor->bind(ep, ec);
   if (!ec) acceptor->listen(1024, ec);
-  if (ec) return base::MakeError("listen on 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    return base::MakeError("listen on 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
   uint16_t bound = acceptor->local_endpoint().port();
   listeners_.push_back({std::move(acceptor), node});
   Accept(listeners_.size() - 1);
@@ -224,4 +224,4 @@ void SimKubelets::Close() {
   }
 }
 
-}  // namespace bench
+}  // namespace testing_support

@@ -1,7 +1,7 @@
 // Synthetic kubelet `/metrics/resource` bodies shaped like a real kubelet's (HELP/TYPE lines,
 // stability prefixes, families sorted by name, series sorted by label values, labels sorted,
-// values formatted as Go's strconv 'g' shortest form, ms timestamps), for benchmarks and
-// simulated kubelets.
+// values formatted as Go's strconv 'g' shortest form, ms timestamps), for benchmarks, the
+// simulated kubelets and the system tests' kubelets.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bench {
+namespace testing_support {
 
 // Collects one kubelet's samples and renders them. The string_views passed in must stay valid
 // until AppendTo returns. Reusable: Clear() keeps the capacity. Not thread-safe.
@@ -54,4 +54,4 @@ void AppendGoFloat(double v, std::string* out);
 // `sample_ms` so successive payloads give positive rates.
 std::string KubeletPayload(int pods, int containers, int64_t sample_ms, uint32_t seed = 1);
 
-}  // namespace bench
+}  // namespace testing_support

@@ -1,5 +1,6 @@
-// Simulated kubelets for benchmarks: many TLS listeners on one io_context, each answering
-// `GET /metrics/resource` with a body rendered per request (fresh timestamps), keep-alive.
+// Simulated kubelets for benchmarks and the simulated fleet: many TLS listeners on one io_context,
+// each answering `GET /metrics/resource` with a body rendered per request (fresh timestamps),
+// keep-alive.
 //
 // Built for thousands of kept-alive connections in one process: sessions use net::TlsSocket
 // (OpenSSL's own record buffers, released while idle under SSL_MODE_RELEASE_BUFFERS), and the
@@ -25,7 +26,7 @@
 #include "base/result.h"
 #include "net/pki.h"
 
-namespace bench {
+namespace testing_support {
 
 // A TLS 1.2+ server context presenting `cert`, with SSL_MODE_RELEASE_BUFFERS.
 base::Result<std::shared_ptr<boost::asio::ssl::context>> MakeKubeletServerContext(
@@ -66,4 +67,4 @@ class SimKubelets {
   std::vector<Listener> listeners_;
 };
 
-}  // namespace bench
+}  // namespace testing_support

@@ -1,10 +1,10 @@
-#include "test/bench/kubelet_payload.h"
+#include "test/testing/kubelet_payload.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
-namespace bench {
+namespace testing_support {
 namespace {
 
 void AppendInt(int64_t v, std::string* out) {
@@ -128,22 +128,23 @@ void KubeletPayloadBuilder::AppendTo(int64_t sample_ms, std::string* out) {
   out->append(
       "# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the "
       "container in core-seconds\n# TYPE container_cpu_usage_seconds_total counter\n");
-  each_container("container_cpu_usage_seconds_total", [](const Container& c) { return c.cpu; },
-                 true);
+  each_container(
+      "container_cpu_usage_seconds_total", [](const Container& c) { return c.cpu; }, true);
   out->append(
       "# HELP container_memory_working_set_bytes [STABLE] Current working set of the container "
       "in bytes\n# TYPE container_memory_working_set_bytes gauge\n");
-  each_container("container_memory_working_set_bytes",
-                 [](const Container& c) { return c.memory; }, true);
+  each_container(
+      "container_memory_working_set_bytes", [](const Container& c) { return c.memory; }, true);
   out->append(
       "# HELP container_start_time_seconds [STABLE] Start time of the container since unix "
       "epoch in seconds\n# TYPE container_start_time_seconds gauge\n");
-  each_container("container_start_time_seconds", [](const Container& c) { return c.start; },
-                 false);
+  each_container(
+      "container_start_time_seconds", [](const Container& c) { return c.start; }, false);
   out->append(
       "# HELP container_swap_usage_bytes [ALPHA] Current amount of the container swap usage in "
       "bytes. Reported only on non-windows systems\n# TYPE container_swap_usage_bytes gauge\n");
-  each_container("container_swap_usage_bytes", [](const Container&) { return 0.0; }, true);
+  each_container(
+      "container_swap_usage_bytes", [](const Container&) { return 0.0; }, true);
   out->append(
       "# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in "
       "core-seconds\n# TYPE node_cpu_usage_seconds_total counter\n");
@@ -205,4 +206,4 @@ std::string KubeletPayload(int pods, int containers, int64_t sample_ms, uint32_t
   return out;
 }
 
-}  // namespace bench
+}  // namespace testing_support
