@@ -1,5 +1,7 @@
 #include "apiserver/api_handler.h"
 
+#include "apiserver/status.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,8 +14,8 @@ namespace {
 // clients cannot grow the series without bound (k8s.io/apiserver's metrics clean verbs alike).
 std::string VerbLabel(const std::string& verb) {
   static const char* const kKnown[] = {
-      "get",    "list", "watch",   "create",  "update", "patch", "delete", "deletecollection",
-      "head",   "post", "put",     "options", "connect", "trace"};
+      "get",  "list", "watch", "create",  "update",  "patch", "delete", "deletecollection",
+      "head", "post", "put",   "options", "connect", "trace"};
   if (std::find(std::begin(kKnown), std::end(kKnown), verb) == std::end(kKnown)) return "OTHER";
   std::string v = verb;
   std::transform(v.begin(), v.end(), v.begin(),
@@ -57,39 +59,38 @@ HttpResponse ApiHandler::Route(const HttpRequest& request, const RequestInfo& in
 void ApiHandler::Handle(HttpRequest request, std::function<void(HttpResponse)> done) {
   auto start = d_.clock.Steady();
   auto req = std::make_shared<HttpRequest>(std::move(request));
-  d_.authenticator.Authenticate(*req, [this, req, start,
-                                       done = std::move(done)](AuthnResult authn) mutable {
-    Query query(req->RawQuery());
-    RequestInfo info = ParseRequestInfo(req->method, req->Path(), query);
-    auto finish = [this, start, info](std::function<void(HttpResponse)>& done, HttpResponse r) {
-      if (d_.metrics.request_duration != nullptr) {
-        double seconds = std::chrono::duration<double>(d_.clock.Steady() - start).count();
-        d_.metrics.request_duration->Observe(
-            {VerbLabel(info.verb), ResourceLabel(info), std::to_string(r.status)},
-            seconds);
-      }
-      done(std::move(r));
-    };
-    if (d_.metrics.authn_outcomes != nullptr) {
-      static const char* const kNames[] = {"success", "anonymous", "failure"};
-      d_.metrics.authn_outcomes->Add({kNames[static_cast<int>(authn.outcome)]}, 1);
-    }
-    if (authn.outcome == AuthnResult::Outcome::kUnauthorized) {
-      spdlog::debug("unauthorized {} {}: {}", req->method, req->Path(), authn.error);
-      return finish(done, ErrorResponse(UnauthorizedError()));
-    }
-    kube::Attributes attributes = MakeAttributes(authn.user, info);
-    d_.authorizer.Authorize(
-        attributes, [this, req, info = std::move(info), query = std::move(query), attributes,
-                     finish, done = std::move(done)](AuthzResult authz) mutable {
-          if (!authz.allowed) {
-            spdlog::debug("forbidden {} {} for {}: {}", req->method, req->Path(),
-                          attributes.user.name, authz.reason);
-            return finish(done, ErrorResponse(ForbiddenError(attributes, authz.reason)));
+  d_.authenticator.Authenticate(
+      *req, [this, req, start, done = std::move(done)](AuthnResult authn) mutable {
+        Query query(req->RawQuery());
+        RequestInfo info = ParseRequestInfo(req->method, req->Path(), query);
+        auto finish = [this, start, info](std::function<void(HttpResponse)>& done, HttpResponse r) {
+          if (d_.metrics.request_duration != nullptr) {
+            double seconds = std::chrono::duration<double>(d_.clock.Steady() - start).count();
+            d_.metrics.request_duration->Observe(
+                {VerbLabel(info.verb), ResourceLabel(info), std::to_string(r.status)}, seconds);
           }
-          finish(done, Route(*req, info, query));
-        });
-  });
+          done(std::move(r));
+        };
+        if (d_.metrics.authn_outcomes != nullptr) {
+          static const char* const kNames[] = {"success", "anonymous", "failure"};
+          d_.metrics.authn_outcomes->Add({kNames[static_cast<int>(authn.outcome)]}, 1);
+        }
+        if (authn.outcome == AuthnResult::Outcome::kUnauthorized) {
+          spdlog::debug("unauthorized {} {}: {}", req->method, req->Path(), authn.error);
+          return finish(done, ErrorResponse(UnauthorizedError()));
+        }
+        kube::Attributes attributes = MakeAttributes(authn.user, info);
+        d_.authorizer.Authorize(
+            attributes, [this, req, info = std::move(info), query = std::move(query), attributes,
+                         finish, done = std::move(done)](AuthzResult authz) mutable {
+              if (!authz.allowed) {
+                spdlog::debug("forbidden {} {} for {}: {}", req->method, req->Path(),
+                              attributes.user.name, authz.reason);
+                return finish(done, ErrorResponse(ForbiddenError(attributes, authz.reason)));
+              }
+              finish(done, Route(*req, info, query));
+            });
+      });
 }
 
 }  // namespace apiserver

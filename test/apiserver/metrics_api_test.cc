@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "apiserver/status.h"
 #include "test/apiserver/proto_reader.h"
 
 namespace apiserver {
