@@ -1,5 +1,7 @@
 #include "apiserver/api_handler.h"
 
+#include "apiserver/status.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

@@ -301,34 +301,4 @@ kube::Attributes MakeAttributes(const kube::UserInfo& user, const RequestInfo& i
   return a;
 }
 
-ApiError UnauthorizedError() {
-  ApiError e;
-  e.code = 401;
-  e.reason = "Unauthorized";
-  e.message = "Unauthorized";
-  return e;
-}
-
-ApiError ForbiddenError(const kube::Attributes& a, const std::string& reason) {
-  ApiError e;
-  e.code = 403;
-  e.reason = "Forbidden";
-  std::string user = "User \"" + a.user.name + "\"";
-  if (!a.resource_request) {
-    e.message = "forbidden: " + user + " cannot " + a.verb + " path \"" + a.path + "\"";
-  } else {
-    std::string qualified = a.api_group.empty() ? a.resource : a.resource + "." + a.api_group;
-    std::string resource = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
-    e.message = qualified + (a.name.empty() ? "" : " \"" + a.name + "\"") +
-                " is forbidden: " + user + " cannot " + a.verb + " resource \"" + resource +
-                "\" in API group \"" + a.api_group + "\"" +
-                (a.namespace_.empty() ? " at the cluster scope"
-                                      : " in the namespace \"" + a.namespace_ + "\"");
-    e.has_details = true;
-    e.details = {a.name, a.api_group, a.resource};
-  }
-  if (!reason.empty()) e.message += ": " + reason;
-  return e;
-}
-
 }  // namespace apiserver

@@ -11,7 +11,7 @@
 // failed, the request is 401; without any credentials it is system:anonymous
 // (system:unauthenticated). Authorization: system:masters is allowed, then
 // --authorization-always-allow-paths (non-resource requests), then SubjectAccessReview; an
-// error or no opinion is 403.
+// error or no opinion is 403 (the errors and their bodies are status.h's).
 //
 // Thread-safety: all public methods may be called from any thread.
 #pragma once
@@ -101,9 +101,5 @@ base::Status VerifyClientCertificate(const PeerCertificates& peer, X509_STORE* s
 
 // The authorization attributes of a request.
 kube::Attributes MakeAttributes(const kube::UserInfo& user, const RequestInfo& info);
-
-// The 401 and 403 Status errors.
-ApiError UnauthorizedError();
-ApiError ForbiddenError(const kube::Attributes& attributes, const std::string& reason);
 
 }  // namespace apiserver

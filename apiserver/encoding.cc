@@ -6,8 +6,6 @@
 namespace apiserver {
 namespace {
 
-constexpr std::string_view kMagic("k8s\0", 4);
-
 std::string_view ItemKindName(Kind kind) {
   return kind == Kind::kNode ? "NodeMetrics" : "PodMetrics";
 }
@@ -222,21 +220,6 @@ EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
   for (const auto& p : window_->pods()) pods_.push_back(EncodePod(p));
 }
 
-std::string WrapProtobuf(std::string_view api_version, std::string_view kind,
-                         std::string_view raw) {
-  std::string type_meta;
-  AppendBytesField(type_meta, 1, api_version);
-  AppendBytesField(type_meta, 2, kind);
-  std::string out;
-  out.reserve(raw.size() + type_meta.size() + 24);
-  out.append(kMagic);
-  AppendBytesField(out, 1, type_meta);
-  AppendBytesField(out, 2, raw);
-  AppendBytesField(out, 3, "");
-  AppendBytesField(out, 4, "");
-  return out;
-}
-
 std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
                          const ListEntry& entry, base::UnixNanos now) {
   if (format == Format::kProtobuf) {
@@ -266,7 +249,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
     AppendBytesField(type_meta, 2, ListKindName(kind));
     std::string out;
     out.reserve(raw_size + type_meta.size() + 32);
-    out.append(kMagic);
+    out.append(kProtobufMagic);
     AppendBytesField(out, 1, type_meta);
     out.push_back(0x12);
     AppendVarint(out, raw_size);
@@ -364,55 +347,6 @@ std::string EncodeTable(Kind kind, std::string_view api_version, std::string_vie
     out.push_back('}');
   }
   out.append("]}\n");
-  return out;
-}
-
-std::string EncodeStatus(Format format, const ApiError& error) {
-  if (format == Format::kProtobuf) {
-    std::string raw;
-    AppendBytesField(raw, 1, "");  // ListMeta
-    AppendBytesField(raw, 2, "Failure");
-    AppendBytesField(raw, 3, error.message);
-    AppendBytesField(raw, 4, error.reason);
-    if (error.has_details) {
-      std::string d;
-      AppendBytesField(d, 1, error.details.name);
-      AppendBytesField(d, 2, error.details.group);
-      AppendBytesField(d, 3, error.details.kind);
-      AppendVarintField(d, 5, 0);
-      AppendBytesField(raw, 5, d);
-    }
-    AppendVarintField(raw, 6, error.code);
-    return WrapProtobuf("v1", "Status", raw);
-  }
-  std::string out =
-      "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",";
-  out.append("\"message\":");
-  AppendJsonString(out, error.message);
-  if (!error.reason.empty()) {
-    out.append(",\"reason\":");
-    AppendJsonString(out, error.reason);
-  }
-  if (error.has_details) {
-    out.append(",\"details\":{");
-    bool first = true;
-    auto field = [&](std::string_view key, const std::string& value) {
-      if (value.empty()) return;
-      if (!first) out.push_back(',');
-      first = false;
-      out.push_back('"');
-      out.append(key);
-      out.append("\":");
-      AppendJsonString(out, value);
-    };
-    field("name", error.details.name);
-    field("group", error.details.group);
-    field("kind", error.details.kind);
-    out.push_back('}');
-  }
-  out.append(",\"code\":");
-  out.append(std::to_string(error.code));
-  out.append("}\n");
   return out;
 }
 

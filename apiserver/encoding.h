@@ -1,6 +1,6 @@
-// Encoders for the metrics.k8s.io objects, metav1.Status, discovery documents and metav1.Table,
-// in JSON (byte-compatible with what metrics-server's Go encoder writes) and in Kubernetes
-// protobuf (the "k8s\0" + runtime.Unknown envelope).
+// Encoders for the metrics.k8s.io objects, discovery documents and metav1.Table, in JSON
+// (byte-compatible with what metrics-server's Go encoder writes) and in Kubernetes protobuf (the
+// "k8s\0" + runtime.Unknown envelope, wire_format.h). metav1.Status, the error body, is status.h's.
 //
 // The per-object parts that do not depend on the request (timestamp, window, usage) are
 // pre-encoded once per window generation into an EncodedWindow; a response then only writes the
@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "apiserver/format.h"
 #include "base/clock.h"
 #include "kube/objects.h"
 #include "window/window.h"
@@ -22,11 +23,6 @@
 namespace apiserver {
 
 inline constexpr std::string_view kGroup = "metrics.k8s.io";
-inline constexpr std::string_view kJsonContentType = "application/json";
-inline constexpr std::string_view kProtobufContentType = "application/vnd.kubernetes.protobuf";
-
-// Output formats a client can negotiate (negotiation.h).
-enum class Format { kJson, kProtobuf, kTable };
 
 // The request-independent encodings of one window, indexed like Window::nodes()/pods().
 class EncodedWindow {
@@ -80,29 +76,9 @@ std::string EncodeTable(Kind kind, std::string_view api_version, std::string_vie
                         std::string_view include_object, const std::vector<ListEntry>& entries,
                         base::UnixNanos now);
 
-// metav1.Status details.
-struct StatusDetails {
-  std::string name;
-  std::string group;
-  std::string kind;
-};
-// A failure Status: code, reason (e.g. "NotFound"), message, optional details.
-struct ApiError {
-  unsigned code = 500;
-  std::string reason;
-  std::string message;
-  bool has_details = false;
-  StatusDetails details;
-};
-// JSON or protobuf Status body (protobuf only when `format` is kProtobuf).
-std::string EncodeStatus(Format format, const ApiError& error);
-
 // Discovery documents for the served versions (preferred = first of `versions`).
 std::string EncodeApiGroupList(const std::vector<std::string>& versions);
 std::string EncodeApiGroup(const std::vector<std::string>& versions);
 std::string EncodeApiResourceList(std::string_view version);
-
-// Wraps a protobuf-encoded object into the "k8s\0" + runtime.Unknown envelope.
-std::string WrapProtobuf(std::string_view api_version, std::string_view kind, std::string_view raw);
 
 }  // namespace apiserver

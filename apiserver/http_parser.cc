@@ -1,5 +1,7 @@
 #include "apiserver/http_parser.h"
 
+#include "apiserver/status.h"
+
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 
@@ -9,35 +11,23 @@ namespace apiserver {
 
 namespace http = boost::beast::http;
 
-namespace {
-
-HttpResponse Refusal(unsigned code, const char* reason, const char* message) {
-  ApiError e;
-  e.code = code;
-  e.reason = reason;
-  e.message = message;
-  return ErrorResponse(e);
-}
-
-}  // namespace
-
-void ApplyLimits(const ServerOptions& options, RequestParser& parser) {
-  parser.header_limit(options.header_limit_bytes);
+void ApplyLimits(const RequestLimits& limits, RequestParser& parser) {
+  parser.header_limit(limits.header_limit_bytes);
   // A non-zero Content-Length fails the head itself with body_limit; chunked bodies are
   // refused by RefuseHead before the parser sees a byte of them.
   parser.body_limit(0);
 }
 
-std::size_t ReadBufferLimit(const ServerOptions& options) { return options.header_limit_bytes; }
+std::size_t ReadBufferLimit(const RequestLimits& limits) { return limits.header_limit_bytes; }
 
 std::optional<HttpResponse> RefuseHead(const RequestParser& parser) {
   const RequestMessage& message = parser.get();
   if (message.count(http::field::transfer_encoding) > 0 ||
       parser.content_length().value_or(0) > 0 || !parser.is_done()) {
-    return Refusal(413, "RequestEntityTooLarge", "request bodies are not accepted");
+    return ErrorResponse(RequestEntityTooLargeError());
   }
   if (message.target().size() > kMaxTargetBytes) {
-    return Refusal(414, "RequestURITooLong", "request target too long");
+    return ErrorResponse(RequestUriTooLongError("request target too long"));
   }
   return std::nullopt;
 }
@@ -73,19 +63,19 @@ std::optional<HttpResponse> ReadErrorResponse(boost::beast::error_code ec,
     // otherwise the unparsed bytes start with it.
     if (parser.get().target().empty() &&
         std::min(unparsed.find('\n'), unparsed.size()) > kMaxTargetBytes) {
-      return Refusal(414, "RequestURITooLong", "request line too long");
+      return ErrorResponse(RequestUriTooLongError("request line too long"));
     }
-    return Refusal(431, "RequestHeaderFieldsTooLarge", "request header fields too large");
+    return ErrorResponse(RequestHeaderFieldsTooLargeError());
   }
   if (ec == http::error::body_limit) {
-    return Refusal(413, "RequestEntityTooLarge", "request bodies are not accepted");
+    return ErrorResponse(RequestEntityTooLargeError());
   }
   if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
       ec == http::error::need_more) {
     return std::nullopt;
   }
   if (ec.category() == make_error_code(http::error::bad_method).category()) {
-    return Refusal(400, "BadRequest", "malformed HTTP request");
+    return ErrorResponse(BadRequestError("malformed HTTP request"));
   }
   return std::nullopt;
 }

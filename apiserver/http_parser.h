@@ -1,8 +1,9 @@
 // The server's HTTP/1.1 request parsing, apart from the connection: a Beast request parser
-// with the server's limits, the bound on a connection's read buffer, the check every request
-// head passes before anything else looks at it, the HttpRequest made from a parsed message,
-// and the response to a request that breaks a limit or the syntax. Shared by Server's sessions
-// and the http_request fuzzer, so the fuzzer parses exactly what a connection would.
+// with the server's limits (RequestLimits, request_limits.h), the bound on a connection's read
+// buffer, the check every request head passes before anything else looks at it, the
+// HttpRequest made from a parsed message, and the response to a request that breaks a limit or
+// the syntax (a JSON Status made by status.h). Shared by Server's sessions and the http_request
+// fuzzer, so the fuzzer parses exactly what a connection would.
 //
 // No endpoint takes a request body, so no body byte is ever parsed: a request whose head
 // announces one is refused right after its headers. Everything a peer can make a connection
@@ -23,25 +24,20 @@
 #include <string_view>
 
 #include "apiserver/request.h"
-#include "apiserver/server.h"
+#include "apiserver/request_limits.h"
 
 namespace apiserver {
 
 using RequestMessage = boost::beast::http::request<boost::beast::http::string_body>;
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
-// The longest request target served (path and query, bytes). The longest real ones are pod
-// lists with label selectors of a few hundred bytes; 8 KiB is Apache's and nginx's default
-// request-line limit. A longer target gets 414 before authentication or authorization see it.
-constexpr std::size_t kMaxTargetBytes = 8 * 1024;
-
-// Applies `options`' header limit and a body limit of zero to a fresh parser.
-void ApplyLimits(const ServerOptions& options, RequestParser& parser);
+// Applies `limits`' header limit and a body limit of zero to a fresh parser.
+void ApplyLimits(const RequestLimits& limits, RequestParser& parser);
 
 // The most bytes a connection's read buffer may hold (bytes): one request head at the header
 // limit. A connection that needs more to complete a head fails with header_limit or
 // buffer_overflow (431) instead of growing its buffer.
-std::size_t ReadBufferLimit(const ServerOptions& options);
+std::size_t ReadBufferLimit(const RequestLimits& limits);
 
 // Called when a request's headers are complete: the response refusing the request, or nullopt
 // when it may be handled (the parser is then done: the request has no body). Refused: any

@@ -1,49 +1,12 @@
 #include "apiserver/metrics_api.h"
 
+#include "apiserver/status.h"
+
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 namespace apiserver {
-namespace {
-
-ApiError NotFound(std::string resource, std::string group, const std::string& name) {
-  ApiError e;
-  e.code = 404;
-  e.reason = "NotFound";
-  std::string qualified = group.empty() ? resource : resource + "." + group;
-  e.message = qualified + " \"" + name + "\" not found";
-  e.has_details = true;
-  e.details = {name, std::move(group), std::move(resource)};
-  return e;
-}
-
-ApiError BadRequest(std::string message) {
-  ApiError e;
-  e.code = 400;
-  e.reason = "BadRequest";
-  e.message = std::move(message);
-  return e;
-}
-
-}  // namespace
-
-ApiError NotFoundError() {
-  ApiError e;
-  e.code = 404;
-  e.reason = "NotFound";
-  e.message = "the server could not find the requested resource";
-  e.has_details = true;
-  return e;
-}
-
-ApiError MethodNotAllowedError() {
-  ApiError e;
-  e.code = 405;
-  e.reason = "MethodNotAllowed";
-  e.message = "the server does not allow this method on the requested resource";
-  e.has_details = true;
-  return e;
-}
 
 MetricsApi::MetricsApi(const window::Source& windows, const kube::NodeCache& nodes,
                        const kube::PodCache& pods, const base::Clock& clock,
@@ -78,7 +41,7 @@ std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,
   } else {
     return std::nullopt;
   }
-  if (!Negotiate(accept, false, false)) return ErrorResponse(NotAcceptable(false));
+  if (!Negotiate(accept, false, false)) return ErrorResponse(NotAcceptableError(false));
   HttpResponse r;
   r.body = std::move(body);
   return r;
@@ -86,6 +49,18 @@ std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,
 
 HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& query,
                                        std::string_view accept) const {
+  std::variant<ResourceRequest, HttpResponse> parsed = ParseResourceRequest(info, query, accept);
+  if (auto* refused = std::get_if<HttpResponse>(&parsed)) return std::move(*refused);
+  const ResourceRequest& request = std::get<ResourceRequest>(parsed);
+  if (!request.list) return request.kind == Kind::kNode ? GetNode(request) : GetPod(request);
+  std::shared_ptr<const EncodedWindow> encoded = Encoded();
+  const Selection selection =
+      request.kind == Kind::kNode ? SelectNodes(request, *encoded) : SelectPods(request, *encoded);
+  return Respond(request, selection.entries);
+}
+
+std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourceRequest(
+    const RequestInfo& info, const Query& query, std::string_view accept) const {
   const bool nodes = info.resource == "nodes";
   if (info.api_group != kGroup || !ServesVersion(info.api_version) || info.watch_prefix ||
       !(nodes || info.resource == "pods") || info.parts > 2 ||
@@ -96,88 +71,126 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   if (info.verb != "get" && info.verb != "list" && info.verb != "watch") {
     return ErrorResponse(MethodNotAllowedError());
   }
-  std::optional<Negotiated> n = Negotiate(accept, true, true);
+  std::optional<Negotiated> negotiated = Negotiate(accept, true, true);
   if (info.verb == "watch") {
-    ApiError e;
-    e.code = 405;
-    e.reason = "MethodNotAllowed";
-    e.message = std::string("watch is not supported on resources of kind \"") +
-                (nodes ? "nodes" : "pods") + ".metrics.k8s.io\"";
-    e.has_details = true;
-    e.details = {"", std::string(kGroup), nodes ? "nodes" : "pods"};
-    return ErrorResponse(e, n ? n->format : Format::kJson);
+    return ErrorResponse(MethodNotSupportedError(info.resource, std::string(kGroup), "watch"),
+                         negotiated ? negotiated->format : Format::kJson);
   }
-  if (!n) return ErrorResponse(NotAcceptable(true));
-  const Format error_format = n->format == Format::kProtobuf ? Format::kProtobuf : Format::kJson;
-  const std::string api_version = "metrics.k8s.io/" + info.api_version;
+  if (!negotiated) return ErrorResponse(NotAcceptableError(true));
 
-  if (n->format == Format::kTable) {
-    auto include = query.Get("includeObject");
-    if (include && !include->empty() && *include != "None" && *include != "Metadata" &&
-        *include != "Object") {
-      return ErrorResponse(BadRequest("unrecognized includeObject value: \"" + *include + "\""));
+  ResourceRequest request;
+  request.kind = nodes ? Kind::kNode : Kind::kPod;
+  request.list = info.verb == "list";
+  request.api_version = "metrics.k8s.io/" + info.api_version;
+  request.namespace_ = info.namespace_;
+  request.name = info.name;
+  request.negotiated = *negotiated;
+  const Format format = negotiated->format;
+  if (format == Format::kTable) {
+    std::string include = query.Get("includeObject").value_or("");
+    if (!include.empty() && include != "None" && include != "Metadata" && include != "Object") {
+      return ErrorResponse(
+          BadRequestError("unrecognized includeObject value: \"" + include + "\""));
     }
+    request.include_object = include.empty() ? "Metadata" : include;
   }
-  if (info.verb == "get") {
-    return nodes ? GetNode(info.name, api_version, *n, query)
-                 : GetPod(info.namespace_, info.name, api_version, *n, query);
-  }
+  if (!request.list) return request;  // a get does not read the selectors
 
-  // List.
-  auto label_text = query.Get("labelSelector");
-  auto label = kube::LabelSelector::Parse(label_text.value_or(""));
-  if (!label.ok()) return ErrorResponse(BadRequest(label.error()), error_format);
-  auto field_text = query.Get("fieldSelector");
-  auto field = kube::FieldSelector::Parse(field_text.value_or(""));
-  if (!field.ok()) return ErrorResponse(BadRequest(field.error()), error_format);
-  for (const auto& r : field->Requirements()) {
+  auto labels = kube::LabelSelector::Parse(query.Get("labelSelector").value_or(""));
+  if (!labels.ok()) return ErrorResponse(BadRequestError(labels.error()), format);
+  auto fields = kube::FieldSelector::Parse(query.Get("fieldSelector").value_or(""));
+  if (!fields.ok()) return ErrorResponse(BadRequestError(fields.error()), format);
+  for (const auto& r : fields->Requirements()) {
     if (r.field != "metadata.name" && r.field != "metadata.namespace") {
-      return ErrorResponse(BadRequest("\"" + r.field +
-                                      "\" is not a known field selector: only \"metadata.name\", "
-                                      "\"metadata.namespace\""),
-                           error_format);
+      return ErrorResponse(BadRequestError("\"" + r.field +
+                                           "\" is not a known field selector: only "
+                                           "\"metadata.name\", \"metadata.namespace\""),
+                           format);
     }
   }
+  request.labels = std::move(labels.value());
+  request.fields = std::move(fields.value());
+  return request;
+}
 
+HttpResponse MetricsApi::GetNode(const ResourceRequest& request) const {
+  const Format format = request.negotiated.format;
+  std::shared_ptr<const kube::Node> node = nodes_.Get(request.name);
+  if (node == nullptr) return ErrorResponse(ObjectNotFoundError("node", "", request.name), format);
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const window::Window& window = encoded->window();
-  std::vector<ListEntry> entries;
-  if (nodes) {
-    kube::LabelSelector selector = options_.node_selector.Empty()
-                                       ? std::move(label.value())
-                                       : label->And(options_.node_selector);
-    std::vector<std::shared_ptr<const kube::Node>> list = nodes_.List(selector);
-    entries.reserve(list.size());
-    for (const auto& node : list) {
-      if (!field->Empty()) {
-        bool match = field->Matches([&](std::string_view f) -> std::optional<std::string_view> {
-          if (f == "metadata.name") return std::string_view(node->name);
-          return std::nullopt;
-        });
-        if (!match) continue;
-      }
-      const window::NodeMetrics* m = window.FindNode(node->name);
-      if (m == nullptr) continue;
-      ListEntry e;
-      e.meta = {node->name, {}, &node->labels};
-      e.item = &encoded->node(m);
-      e.node = m;
-      entries.push_back(e);
-    }
-    return Respond(Kind::kNode, true, api_version, *n, query, entries);
+  const window::NodeMetrics* m = encoded->window().FindNode(request.name);
+  if (m == nullptr || !options_.node_selector.Matches(node->labels)) {
+    return ErrorResponse(ObjectNotFoundError("nodemetrics", std::string(kGroup), request.name),
+                         format);
   }
+  ListEntry e;
+  e.meta = {node->name, {}, &node->labels};
+  e.item = &encoded->node(m);
+  e.node = m;
+  return Respond(request, {e});
+}
 
-  std::vector<std::shared_ptr<const kube::Pod>> list = pods_.List(info.namespace_, *label);
+HttpResponse MetricsApi::GetPod(const ResourceRequest& request) const {
+  const Format format = request.negotiated.format;
+  const std::string& ns = request.namespace_;
+  std::shared_ptr<const kube::Pod> pod = pods_.Get(ns, request.name);
+  if (pod == nullptr) return ErrorResponse(ObjectNotFoundError("pods", "", request.name), format);
+  std::shared_ptr<const EncodedWindow> encoded = Encoded();
+  const window::PodMetrics* m = encoded->window().FindPod(ns, request.name);
+  if (m == nullptr) {
+    return ErrorResponse(
+        ObjectNotFoundError("podmetrics", std::string(kGroup), ns + "/" + request.name), format);
+  }
+  ListEntry e;
+  e.meta = {pod->name, pod->namespace_, &pod->labels};
+  e.item = &encoded->pod(m);
+  e.pod = m;
+  return Respond(request, {e});
+}
+
+MetricsApi::Selection MetricsApi::SelectNodes(const ResourceRequest& request,
+                                              const EncodedWindow& encoded) const {
+  Selection selection;
+  selection.nodes = options_.node_selector.Empty()
+                        ? nodes_.List(request.labels)
+                        : nodes_.List(request.labels.And(options_.node_selector));
+  selection.entries.reserve(selection.nodes.size());
+  for (const auto& node : selection.nodes) {
+    if (!request.fields.Empty()) {
+      bool match =
+          request.fields.Matches([&](std::string_view f) -> std::optional<std::string_view> {
+            if (f == "metadata.name") return std::string_view(node->name);
+            return std::nullopt;
+          });
+      if (!match) continue;
+    }
+    const window::NodeMetrics* m = encoded.window().FindNode(node->name);
+    if (m == nullptr) continue;
+    ListEntry e;
+    e.meta = {node->name, {}, &node->labels};
+    e.item = &encoded.node(m);
+    e.node = m;
+    selection.entries.push_back(e);
+  }
+  return selection;
+}
+
+MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
+                                             const EncodedWindow& encoded) const {
+  const window::Window& window = encoded.window();
+  Selection selection;
+  selection.pods = pods_.List(request.namespace_, request.labels);
   const window::PodMetrics* cursor;
   const window::PodMetrics* end;
-  if (info.namespace_.empty()) {
+  if (request.namespace_.empty()) {
     cursor = window.pods().data();
     end = cursor + window.pods().size();
   } else {
-    std::tie(cursor, end) = window.PodsInNamespace(info.namespace_);
+    std::tie(cursor, end) = window.PodsInNamespace(request.namespace_);
   }
-  entries.reserve(std::min<size_t>(list.size(), static_cast<size_t>(end - cursor)));
-  for (const auto& pod : list) {
+  selection.entries.reserve(
+      std::min<size_t>(selection.pods.size(), static_cast<size_t>(end - cursor)));
+  for (const auto& pod : selection.pods) {
     // Both sequences are sorted by (namespace, name): advance the window cursor to the pod.
     while (cursor != end &&
            std::tie(cursor->namespace_, cursor->name) < std::tie(pod->namespace_, pod->name)) {
@@ -185,62 +198,25 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
     }
     if (cursor == end) break;
     if (cursor->namespace_ != pod->namespace_ || cursor->name != pod->name) continue;
-    if (!field->Empty()) {
-      bool match = field->Matches([&](std::string_view f) -> std::optional<std::string_view> {
-        if (f == "metadata.name") return std::string_view(pod->name);
-        if (f == "metadata.namespace") return std::string_view(pod->namespace_);
-        return std::nullopt;
-      });
+    if (!request.fields.Empty()) {
+      bool match =
+          request.fields.Matches([&](std::string_view f) -> std::optional<std::string_view> {
+            if (f == "metadata.name") return std::string_view(pod->name);
+            if (f == "metadata.namespace") return std::string_view(pod->namespace_);
+            return std::nullopt;
+          });
       if (!match) continue;
     }
     ListEntry e;
     e.meta = {pod->name, pod->namespace_, &pod->labels};
-    e.item = &encoded->pod(cursor);
+    e.item = &encoded.pod(cursor);
     e.pod = cursor;
-    entries.push_back(e);
+    selection.entries.push_back(e);
   }
-  // `list` keeps the pods (and so the metadata views) alive until the response is encoded.
-  return Respond(Kind::kPod, true, api_version, *n, query, entries);
+  return selection;
 }
 
-HttpResponse MetricsApi::GetNode(const std::string& name, const std::string& api_version,
-                                 const Negotiated& n, const Query& query) const {
-  const Format error_format = n.format == Format::kProtobuf ? Format::kProtobuf : Format::kJson;
-  std::shared_ptr<const kube::Node> node = nodes_.Get(name);
-  if (node == nullptr) return ErrorResponse(NotFound("node", "", name), error_format);
-  std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const window::NodeMetrics* m = encoded->window().FindNode(name);
-  if (m == nullptr || !options_.node_selector.Matches(node->labels)) {
-    return ErrorResponse(NotFound("nodemetrics", std::string(kGroup), name), error_format);
-  }
-  ListEntry e;
-  e.meta = {node->name, {}, &node->labels};
-  e.item = &encoded->node(m);
-  e.node = m;
-  return Respond(Kind::kNode, false, api_version, n, query, {e});
-}
-
-HttpResponse MetricsApi::GetPod(const std::string& ns, const std::string& name,
-                                const std::string& api_version, const Negotiated& n,
-                                const Query& query) const {
-  const Format error_format = n.format == Format::kProtobuf ? Format::kProtobuf : Format::kJson;
-  std::shared_ptr<const kube::Pod> pod = pods_.Get(ns, name);
-  if (pod == nullptr) return ErrorResponse(NotFound("pods", "", name), error_format);
-  std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const window::PodMetrics* m = encoded->window().FindPod(ns, name);
-  if (m == nullptr) {
-    return ErrorResponse(NotFound("podmetrics", std::string(kGroup), ns + "/" + name),
-                         error_format);
-  }
-  ListEntry e;
-  e.meta = {pod->name, pod->namespace_, &pod->labels};
-  e.item = &encoded->pod(m);
-  e.pod = m;
-  return Respond(Kind::kPod, false, api_version, n, query, {e});
-}
-
-HttpResponse MetricsApi::Respond(Kind kind, bool list, const std::string& api_version,
-                                 const Negotiated& n, const Query& query,
+HttpResponse MetricsApi::Respond(const ResourceRequest& request,
                                  const std::vector<ListEntry>& entries) const {
   const base::UnixNanos now = clock_.Now();
   if (options_.freshness != nullptr && !entries.empty()) {
@@ -252,19 +228,19 @@ HttpResponse MetricsApi::Respond(Kind kind, bool list, const std::string& api_ve
     }
     options_.freshness->ObserveAll({}, ages);
   }
+  const Negotiated& n = request.negotiated;
   HttpResponse r;
   switch (n.format) {
-    case Format::kTable: {
-      std::string include = query.Get("includeObject").value_or("");
-      r.body = EncodeTable(kind, api_version, n.table_version,
-                           include.empty() ? "Metadata" : include, entries, now);
+    case Format::kTable:
+      r.body = EncodeTable(request.kind, request.api_version, n.table_version,
+                           request.include_object, entries, now);
       r.content_type = std::string(kJsonContentType);
       break;
-    }
     case Format::kProtobuf:
     case Format::kJson:
-      r.body = list ? EncodeList(n.format, kind, api_version, entries, now)
-                    : EncodeObject(n.format, kind, api_version, entries.front(), now);
+      r.body = request.list ? EncodeList(n.format, request.kind, request.api_version, entries, now)
+                            : EncodeObject(n.format, request.kind, request.api_version,
+                                           entries.front(), now);
       r.content_type =
           std::string(n.format == Format::kProtobuf ? kProtobufContentType : kJsonContentType);
       break;

@@ -2,7 +2,8 @@
 // the current window joined with the node and Running-pod caches, with metrics-server's
 // semantics (see the wire contract): label selectors on the core objects' labels, field
 // selectors on metadata.name/metadata.namespace, objects without metrics left out, NotFound
-// forms that tell a missing object from missing metrics, 405 for watch.
+// forms that tell a missing object from missing metrics, 405 for watch (the errors are
+// status.h's).
 //
 // Thread-safety: Serve* may be called from any number of threads. The window's encodings are
 // built once per window generation (by the first request that sees it) and shared.
@@ -10,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "apiserver/encoding.h"
@@ -55,13 +57,38 @@ class MetricsApi {
   std::shared_ptr<const EncodedWindow> Encoded() const;
 
  private:
-  HttpResponse GetNode(const std::string& name, const std::string& api_version, const Negotiated& n,
-                       const Query& query) const;
-  HttpResponse GetPod(const std::string& ns, const std::string& name,
-                      const std::string& api_version, const Negotiated& n,
-                      const Query& query) const;
-  HttpResponse Respond(Kind kind, bool list, const std::string& api_version, const Negotiated& n,
-                       const Query& query, const std::vector<ListEntry>& entries) const;
+  // A resource request that passed validation: what to serve and how to encode it.
+  struct ResourceRequest {
+    Kind kind = Kind::kNode;
+    bool list = false;           // else get `name`
+    std::string api_version;     // "metrics.k8s.io/<version>"
+    std::string namespace_;      // pods; empty = every namespace (list only)
+    std::string name;            // get only
+    Negotiated negotiated;       // never "nothing acceptable"
+    std::string include_object;  // Table only: "Metadata", "Object" or "None"
+    kube::LabelSelector labels;  // list only
+    kube::FieldSelector fields;  // list only: on metadata.name and metadata.namespace
+  };
+  // The entries of a list response and the cached objects their metadata views point into,
+  // which must stay alive until the response is encoded.
+  struct Selection {
+    std::vector<ListEntry> entries;
+    std::vector<std::shared_ptr<const kube::Node>> nodes;
+    std::vector<std::shared_ptr<const kube::Pod>> pods;
+  };
+
+  // Validates a resource request in the order k8s.io/apiserver does: the path (404), the verb
+  // (405), watch (405), Accept (406), then the query (400). The error response on failure.
+  std::variant<ResourceRequest, HttpResponse> ParseResourceRequest(const RequestInfo& info,
+                                                                   const Query& query,
+                                                                   std::string_view accept) const;
+  HttpResponse GetNode(const ResourceRequest& request) const;
+  HttpResponse GetPod(const ResourceRequest& request) const;
+  // The listed objects that have metrics in `encoded`'s window, in cache order.
+  Selection SelectNodes(const ResourceRequest& request, const EncodedWindow& encoded) const;
+  Selection SelectPods(const ResourceRequest& request, const EncodedWindow& encoded) const;
+  // Encodes `entries` in the negotiated format (one object for a get, a list otherwise).
+  HttpResponse Respond(const ResourceRequest& request, const std::vector<ListEntry>& entries) const;
 
   const window::Source& windows_;
   const kube::NodeCache& nodes_;
@@ -72,9 +99,5 @@ class MetricsApi {
   mutable base::Mutex encoded_mu_;
   mutable std::shared_ptr<const EncodedWindow> encoded_ GUARDED_BY(encoded_mu_);
 };
-
-// Status bodies shared by the router.
-ApiError NotFoundError();          // unknown path
-ApiError MethodNotAllowedError();  // a method other than GET on a resource path
 
 }  // namespace apiserver

@@ -89,19 +89,6 @@ std::optional<std::string_view> HttpRequest::Header(std::string_view name) const
   return std::nullopt;
 }
 
-HttpResponse ErrorResponse(const ApiError& error, Format format) {
-  HttpResponse r;
-  r.status = error.code;
-  if (format == Format::kProtobuf) {
-    r.content_type = std::string(kProtobufContentType);
-    r.body = EncodeStatus(Format::kProtobuf, error);
-  } else {
-    r.content_type = std::string(kJsonContentType);
-    r.body = EncodeStatus(Format::kJson, error);
-  }
-  return r;
-}
-
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
@@ -221,16 +208,6 @@ std::optional<Negotiated> Negotiate(std::string_view accept, bool allow_protobuf
                                  return a.q != b.q ? a.q > b.q : a.order < b.order;
                                });
   return best->result;
-}
-
-ApiError NotAcceptable(bool allow_protobuf) {
-  ApiError e;
-  e.code = 406;
-  e.reason = "NotAcceptable";
-  e.message = allow_protobuf ? "only the following media types are accepted: application/json, "
-                               "application/vnd.kubernetes.protobuf"
-                             : "only the following media types are accepted: application/json";
-  return e;
 }
 
 RequestInfo ParseRequestInfo(std::string_view method, std::string_view path, const Query& query) {

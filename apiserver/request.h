@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "apiserver/encoding.h"
+#include "apiserver/format.h"
 #include "base/mutex.h"
 #include "base/result.h"
 
@@ -80,9 +80,6 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };
 
-// A Status response in `format` (JSON unless protobuf was negotiated).
-HttpResponse ErrorResponse(const ApiError& error, Format format = Format::kJson);
-
 // Decoded query string: HTML form rules ('+' is a space, %XX escapes, first value wins).
 // Malformed pairs are dropped, as Go's url.Values parsing does for Request.URL.Query().
 class Query {
@@ -105,10 +102,8 @@ struct Negotiated {
 };
 // Picks the first acceptable entry of `accept` (by q, then order) among the formats allowed:
 // JSON always; protobuf if `allow_protobuf`; Table if `allow_table`. Empty header = JSON.
-// nullopt = nothing acceptable (406).
+// nullopt = nothing acceptable (406, NotAcceptableError in status.h).
 std::optional<Negotiated> Negotiate(std::string_view accept, bool allow_protobuf, bool allow_table);
-// The 406 error body listing what is served.
-ApiError NotAcceptable(bool allow_protobuf);
 
 // What a path means, as k8s.io/apiserver's RequestInfoFactory derives it.
 struct RequestInfo {

@@ -1,6 +1,7 @@
 #include "apiserver/server.h"
 
 #include "apiserver/http_parser.h"
+#include "apiserver/status.h"
 #include "base/mutex.h"
 
 #include <spdlog/spdlog.h>
@@ -45,6 +46,13 @@ std::string AddressText(const asio::ip::address& a) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
   }
   return a.to_string();
+}
+
+// The answer to a request refused by one of the server's caps: 429 with Retry-After.
+HttpResponse TooManyRequests(std::string message) {
+  HttpResponse r = ErrorResponse(TooManyRequestsError(std::move(message)));
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
 }
 }  // namespace
 
@@ -292,13 +300,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     const bool counted = !IsHealthProbe(msg.method(), req.target);
     if (counted && server_.in_flight.fetch_add(1) >= server_.options.max_requests_in_flight) {
       server_.in_flight.fetch_sub(1);
-      ApiError e;
-      e.code = 429;
-      e.reason = "TooManyRequests";
-      e.message = "Too many requests, please try again later.";
-      HttpResponse r = ErrorResponse(e);
-      r.headers.emplace_back("Retry-After", "1");
-      return Write(std::move(r), false);
+      return Write(TooManyRequests("Too many requests, please try again later."), false);
     }
     server_.handler.Handle(std::move(req), [self = shared_from_this(), counted](HttpResponse r) {
       // Admitted where it was produced, before it waits for the strand: a large body that does
@@ -349,12 +351,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   void Admit(HttpResponse& r) {
     admitted_ = true;
     if (head_ || ReserveResponseBytes(r.body.size())) return;
-    ApiError e;
-    e.code = 429;
-    e.reason = "TooManyRequests";
-    e.message = "Too many large responses pending, please try again later.";
-    r = ErrorResponse(e);
-    r.headers.emplace_back("Retry-After", "1");
+    r = TooManyRequests("Too many large responses pending, please try again later.");
     ReserveResponseBytes(r.body.size());  // small: always fits
   }
 

@@ -41,6 +41,7 @@
 #include <unordered_map>
 
 #include "apiserver/request.h"
+#include "apiserver/request_limits.h"
 #include "base/result.h"
 
 namespace apiserver {
@@ -66,7 +67,9 @@ class Handler {
 // Valid during the handshake.
 const std::string* LocalAddressOf(const SSL* ssl);
 
-struct ServerOptions {
+// Besides its own fields, a ServerOptions carries the request-head limits (RequestLimits:
+// header_limit_bytes), which the parser helpers of http_parser.h apply.
+struct ServerOptions : RequestLimits {
   // 0.0.0.0 or :: listen on every IPv4 and IPv6 address (one dual-stack socket, as Go servers
   // do; IPv4 alone when the host has no IPv6); another address listens on that address only.
   std::string bind_address = "0.0.0.0";
@@ -77,11 +80,6 @@ struct ServerOptions {
   // Keep-alive: how long an idle connection may wait for its next request.
   std::chrono::milliseconds idle_timeout{90000};
   std::chrono::milliseconds write_timeout{60000};
-  // Request line and headers together, and the most a connection's read buffer holds. Requests
-  // to a metrics API carry small heads (a bearer token of 1-4 KiB, or the front proxy's
-  // X-Remote-* headers: one line per group); 32 KiB leaves room for a user in several hundred
-  // groups and is nginx's default total (4 x 8 KiB), against Go's 1 MiB.
-  uint32_t header_limit_bytes = 32 * 1024;
   uint32_t max_requests_in_flight = 400;
   uint32_t max_connections = 10000;
   // At max_connections a new connection closes the kept-alive one idle the longest, if it has

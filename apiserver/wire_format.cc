@@ -313,4 +313,19 @@ void EndField(std::string& out, size_t start) {
   out.replace(start - 1, 1, prefix);
 }
 
+std::string WrapProtobuf(std::string_view api_version, std::string_view kind,
+                         std::string_view raw) {
+  std::string type_meta;
+  AppendBytesField(type_meta, 1, api_version);
+  AppendBytesField(type_meta, 2, kind);
+  std::string out;
+  out.reserve(raw.size() + type_meta.size() + 24);
+  out.append(kProtobufMagic);
+  AppendBytesField(out, 1, type_meta);
+  AppendBytesField(out, 2, raw);
+  AppendBytesField(out, 3, "");
+  AppendBytesField(out, 4, "");
+  return out;
+}
+
 }  // namespace apiserver

@@ -1,6 +1,6 @@
 // Value formatting shared by every encoder: Kubernetes Quantity canonical strings, metav1.Time
-// (RFC 3339, whole seconds, UTC), JSON string escaping as Go's encoding/json writes it, and the
-// protobuf wire primitives. Pure functions; thread-safe.
+// (RFC 3339, whole seconds, UTC), JSON string escaping as Go's encoding/json writes it, the
+// protobuf wire primitives and Kubernetes' protobuf envelope. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -49,5 +49,11 @@ size_t VarintSize(uint64_t v);
 // innermost first. This avoids a temporary string per nested message.
 size_t BeginField(std::string& out, uint32_t field);
 void EndField(std::string& out, size_t start);
+
+// The first bytes of every Kubernetes protobuf body; a runtime.Unknown message follows.
+inline constexpr std::string_view kProtobufMagic("k8s\0", 4);
+// `raw` (an encoded object of `kind` in `api_version`) in the envelope: kProtobufMagic +
+// runtime.Unknown{typeMeta {apiVersion, kind}, raw, contentEncoding "", contentType ""}.
+std::string WrapProtobuf(std::string_view api_version, std::string_view kind, std::string_view raw);
 
 }  // namespace apiserver

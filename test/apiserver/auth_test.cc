@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "test/apiserver/peer.h"
 #include "test/testing/fake_authorizer.h"
@@ -297,25 +296,6 @@ TEST(AuthorizationTest, SarGetsResourceAttributes) {
   EXPECT_EQ(last.namespace_, "default");
   EXPECT_EQ(last.name, "web-0");
   EXPECT_EQ(last.user.name, "alice");
-}
-
-TEST(AuthorizationTest, ErrorBodies) {
-  kube::UserInfo alice{"alice", "", {}, {}};
-  auto list = MakeAttributes(
-      alice,
-      ParseRequestInfo("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", Query("")));
-  ApiError e = ForbiddenError(list, "");
-  EXPECT_EQ(e.code, 403u);
-  EXPECT_EQ(e.reason, "Forbidden");
-  EXPECT_EQ(e.message,
-            "pods.metrics.k8s.io is forbidden: User \"alice\" cannot list resource \"pods\" in API "
-            "group \"metrics.k8s.io\" in the namespace \"default\"");
-  auto path = MakeAttributes(alice, ParseRequestInfo("GET", "/metrics", Query("")));
-  EXPECT_EQ(ForbiddenError(path, "denied").message,
-            "forbidden: User \"alice\" cannot get path \"/metrics\": denied");
-  auto body = nlohmann::json::parse(EncodeStatus(Format::kJson, UnauthorizedError()));
-  EXPECT_EQ(body["code"], 401);
-  EXPECT_EQ(body["reason"], "Unauthorized");
 }
 
 }  // namespace

@@ -79,29 +79,6 @@ TEST(EncodingTest, ListsOmitItemTypeMetaAndUseEmptyListMeta) {
       "\n");
 }
 
-TEST(EncodingTest, StatusJsonMatchesReference) {
-  ApiError e;
-  e.code = 404;
-  e.reason = "NotFound";
-  e.message = "podmetrics.metrics.k8s.io \"default/web-0\" not found";
-  e.has_details = true;
-  e.details = {"default/web-0", "metrics.k8s.io", "podmetrics"};
-  EXPECT_EQ(
-      EncodeStatus(Format::kJson, e),
-      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
-      R"("message":"podmetrics.metrics.k8s.io \"default/web-0\" not found","reason":"NotFound",)"
-      R"("details":{"name":"default/web-0","group":"metrics.k8s.io","kind":"podmetrics"},"code":404})"
-      "\n");
-  ApiError plain;
-  plain.code = 401;
-  plain.reason = "Unauthorized";
-  plain.message = "Unauthorized";
-  EXPECT_EQ(EncodeStatus(Format::kJson, plain),
-            R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
-            R"("message":"Unauthorized","reason":"Unauthorized","code":401})"
-            "\n");
-}
-
 TEST(EncodingTest, DiscoveryDocumentsMatchReference) {
   EXPECT_EQ(
       EncodeApiResourceList("v1beta1"),
@@ -212,25 +189,6 @@ TEST(EncodingTest, NodeProtobufCarriesLabelsAndUsage) {
   EXPECT_EQ(ProtoBytes(ProtoBytes(usage[0], 2), 1), "164843745n");
   EXPECT_EQ(ProtoBytes(ProtoBytes(usage[1], 2), 1), "1578392Ki");
   EXPECT_EQ(ProtoVarint(ProtoBytes(raw, 3), 1), 15001000000u);
-}
-
-TEST(EncodingTest, StatusProtobuf) {
-  ApiError e;
-  e.code = 404;
-  e.reason = "NotFound";
-  e.message = "pods \"x\" not found";
-  e.has_details = true;
-  e.details = {"x", "", "pods"};
-  std::string raw;
-  std::string body = EncodeStatus(Format::kProtobuf, e);
-  EXPECT_EQ(body.substr(4, 2), std::string("\x0a\x0c", 2));
-  ExpectEnvelope(body, "v1", "Status", &raw);
-  EXPECT_EQ(ProtoBytes(raw, 2), "Failure");
-  EXPECT_EQ(ProtoBytes(raw, 3), "pods \"x\" not found");
-  EXPECT_EQ(ProtoBytes(raw, 4), "NotFound");
-  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 5), 1), "x");
-  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 5), 3), "pods");
-  EXPECT_EQ(ProtoVarint(raw, 6), 404u);
 }
 
 TEST(EncodingTest, TypeMetaLengthsMatchReference) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apiserver/self_metrics.h"
+#include "apiserver/status.h"
 #include "test/apiserver/proto_reader.h"
 #include "window/publication.h"
 
