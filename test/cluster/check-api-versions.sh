@@ -109,21 +109,23 @@ top_shows() {
 # Right after registration a fresh pod may have no sample yet: retry, then assert on one run.
 wait_until "$limit" top_shows k
 
+# top_asks_for VERSION UA API BIN: kubectl VERSION (BIN, user agent UA) runs top, and both the
+# audit log and our request log show it asked for metrics.k8s.io/API and got 200.
+top_asks_for() {
+  local version=$1 ua=$2 api=$3 bin=$4 from
+  from=$(mark)
+  assert "kubectl $version top nodes and top pods show both nodes and both pods" top_shows "$bin"
+  assert "audit: kubectl $version top requested metrics.k8s.io/$api, answered 200" \
+    python3 "$check" audit "$audit_log" "$from" "$ua" "$api"
+  assert "served by us: /apis/metrics.k8s.io/$api/ to kubectl $version, 200" \
+    python3 "$check" served "$server_log" "$ua" "$api"
+}
+
 echo "--- kubectl $client_version (the control plane's release): top asks for v1"
-from=$(mark)
-assert "kubectl $client_version top nodes and top pods show both nodes and both pods" top_shows k
-assert "audit: kubectl $client_version top requested metrics.k8s.io/v1, answered 200" \
-  python3 "$check" audit "$audit_log" "$from" "$ua_kubectl" v1
-assert "served by us: /apis/metrics.k8s.io/v1/ to kubectl $client_version, 200" \
-  python3 "$check" served "$server_log" "$ua_kubectl" v1
+top_asks_for "$client_version" "$ua_kubectl" v1 k
 
 echo "--- kubectl $prev_version (previous minor, knows only v1beta1): top asks for v1beta1"
-from=$(mark)
-assert "kubectl $prev_version top nodes and top pods show both nodes and both pods" top_shows k_prev
-assert "audit: kubectl $prev_version top requested metrics.k8s.io/v1beta1, answered 200" \
-  python3 "$check" audit "$audit_log" "$from" "$ua_prev" v1beta1
-assert "served by us: /apis/metrics.k8s.io/v1beta1/ to kubectl $prev_version, 200" \
-  python3 "$check" served "$server_log" "$ua_prev" v1beta1
+top_asks_for "$prev_version" "$ua_prev" v1beta1 k_prev
 
 echo "--- HPA controller of kube-controller-manager $server_version: asks for v1beta1"
 from=$(mark)

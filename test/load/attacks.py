@@ -61,20 +61,6 @@ MIB = 1024 * 1024
 HEAD = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, what):
-        print(("PASS: " if ok else "FAIL: ") + what, flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        return ok
-
-
 def anon_context():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -515,7 +501,7 @@ def main():
     for c in only:
         if c not in CASES:
             ap.error("unknown case %s (cases: %s)" % (c, ", ".join(CASES)))
-    res = Results()
+    res = harness.Results()
     t0 = time.monotonic()
     try:
         cases = [c for c in CASES if c != "idle-keepalive-fill" and (not only or c in only)]
@@ -525,17 +511,13 @@ def main():
                                server_flags=["--request-timeout=60s"]) as stack:
                 for name in cases:
                     run_case(name, a, stack, res)
-                    if stack.server.poll() is not None:
-                        res.check(False, "server exited (%s): %s" %
-                                  (stack.server.returncode, stack.tail_log()))
+                    if not stack.check_alive(res):
                         break
         if not only or "idle-keepalive-fill" in only:
             idle_keepalive_fill(a, res)
     except Exception as e:  # noqa: BLE001 - reported as a failure with its reason
         res.check(False, "attacks run: %s: %s" % (type(e).__name__, e))
-    print("[attacks] %.0fs total" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (res.passed, res.failed))
-    return 0 if res.failed == 0 and res.passed > 0 else 1
+    return res.finish("attacks", t0)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,28 @@ def wait_file(path, proc, timeout, what):
     raise RuntimeError("%s not ready within %ds" % (what, timeout))
 
 
+class Results:
+    """PASS:/FAIL: lines, counted; finish() prints the run's summary and gives its exit status."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, what):
+        print(("PASS: " if ok else "FAIL: ") + what, flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        return ok
+
+    def finish(self, label, t0):
+        """Prints `[label] Ns total` and the counts; 0 only if something passed and nothing failed."""
+        print("[%s] %.0fs total" % (label, time.monotonic() - t0))
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 0 if self.failed == 0 and self.passed > 0 else 1
+
+
 class Stack:
     """fleet_sim + kube_standin + our server on loopback."""
 
@@ -320,6 +342,13 @@ class Stack:
                 last = str(e)
             time.sleep(0.2)
         raise RuntimeError("server not ready within %ds (last: %s)" % (timeout, last))
+
+    def check_alive(self, res):
+        """False, recorded in `res` as a failure with the log's tail, once the server has exited."""
+        if self.server.poll() is None:
+            return True
+        return res.check(False, "server exited (%s): %s" % (self.server.returncode,
+                                                           self.tail_log()))
 
     def tail_log(self, n=15):
         try:

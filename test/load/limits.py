@@ -49,19 +49,10 @@ HANDSHAKE_TIMEOUT = 10.0  # ServerOptions::handshake_timeout
 RESPONSE_BUDGET = 256 * 1024 * 1024  # ServerOptions::max_response_bytes_pending
 
 
-class Results:
+class Results(harness.Results):
     def __init__(self):
-        self.passed = 0
-        self.failed = 0
+        super().__init__()
         self.rows = []
-
-    def check(self, ok, what):
-        print(("PASS: " if ok else "FAIL: ") + what, flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        return ok
 
 
 def anon_context():
@@ -581,9 +572,7 @@ def main():
                     if only and p not in only:
                         continue
                     getattr(lim, p.replace("-", "_"))()
-                    if stack.server.poll() is not None:
-                        res.check(False, "server exited (%s): %s" % (stack.server.returncode,
-                                                                     stack.tail_log()))
+                    if not stack.check_alive(res):
                         break
         if not only or "fd-exhaustion" in only:
             fd_exhaustion(a, res, make_stack)
@@ -591,9 +580,7 @@ def main():
             soft_nofile(a, res, make_stack)
     except Exception as e:  # noqa: BLE001 - reported as a failure with its reason
         res.check(False, "limits run: %s: %s" % (type(e).__name__, e))
-    print("[limits] %.0fs total" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (res.passed, res.failed))
-    return 0 if res.failed == 0 and res.passed > 0 else 1
+    return res.finish("limits", t0)
 
 
 if __name__ == "__main__":

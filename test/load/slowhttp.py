@@ -222,7 +222,7 @@ def main():
     for c in only:
         if c not in CASES:
             ap.error("unknown case %s (cases: %s)" % (c, ", ".join(CASES)))
-    res = attacks.Results()
+    res = harness.Results()
     t0 = time.monotonic()
     try:
         if shutil.which("slowhttptest") is None:
@@ -238,15 +238,11 @@ def main():
                 if only and name not in only:
                     continue
                 run_case(name, a, stack, res)
-                if stack.server.poll() is not None:
-                    res.check(False, "server exited (%s): %s" %
-                              (stack.server.returncode, stack.tail_log()))
+                if not stack.check_alive(res):
                     break
     except Exception as e:  # noqa: BLE001 - reported as a failure with its reason
         res.check(False, "slowhttp run: %s: %s" % (type(e).__name__, e))
-    print("[slowhttp] %.0fs total" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (res.passed, res.failed))
-    return 0 if res.failed == 0 and res.passed > 0 else 1
+    return res.finish("slowhttp", t0)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import attacks  # noqa: E402
 import harness  # noqa: E402
 
 TESTSSL_OPTIONS = ["--quiet", "--color", "0", "--warnings", "off", "--nodns", "none",
@@ -193,7 +192,7 @@ def main():
     ap.add_argument("--server", default="build/cmd/cpp-metrics-server")
     ap.add_argument("--no-control", action="store_true", help="skip the positive control")
     a = ap.parse_args()
-    res = attacks.Results()
+    res = harness.Results()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cms-testssl.") as workdir:
         try:
@@ -213,9 +212,7 @@ def main():
             scan_server(res, a, workdir)
         except Exception as e:  # noqa: BLE001 - reported as a failure with its reason
             res.check(False, "testssl run: %s: %s" % (type(e).__name__, e))
-    print("[testssl] %.0fs total" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (res.passed, res.failed))
-    return 0 if res.failed == 0 and res.passed > 0 else 1
+    return res.finish("testssl", t0)
 
 
 if __name__ == "__main__":
