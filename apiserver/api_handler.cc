@@ -73,9 +73,12 @@ void ApiHandler::Handle(HttpRequest request, std::function<void(HttpResponse)> d
       }
       // The request log (-v=2 and above), like k8s.io/apiserver's httplog: which path, so which
       // metrics.k8s.io version, each client asked for, as whom, and what it was answered.
-      spdlog::debug("request: {} {} {} {:.1f}ms user=\"{}\" user-agent=\"{}\"", req->method,
-                    req->target, r.status, seconds * 1000, user,
-                    req->Header("User-Agent").value_or(""));
+      // The header lookup is skipped below -v=2: this runs for every request.
+      if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("request: {} {} {} {:.1f}ms user=\"{}\" user-agent=\"{}\"", req->method,
+                      req->target, r.status, seconds * 1000, user,
+                      req->Header("User-Agent").value_or(""));
+      }
       done(std::move(r));
     };
     if (d_.metrics.authn_outcomes != nullptr) {
