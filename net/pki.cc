@@ -70,7 +70,8 @@ base::Result<std::string> CertToPem(X509* cert) {
 
 base::Result<EvpPkeyPtr> ParseKey(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr;
+  EVP_PKEY* key =
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr;
   if (key == nullptr) return Fail("parsing private key PEM");
   return EvpPkeyPtr(key);
 }

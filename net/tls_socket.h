@@ -1,4 +1,5 @@
-// A TLS connection (client side; server side for test doubles) in which OpenSSL reads and writes the (non-blocking) socket itself.
+// A TLS connection (client side; server side for test doubles) in which OpenSSL reads and writes
+// the (non-blocking) socket itself.
 //
 // asio::ssl::stream keeps four 17 KiB buffers per connection (two of its own, two in its BIO
 // pair) for the connection's whole life; here OpenSSL owns the only buffers, and with

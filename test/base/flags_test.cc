@@ -36,9 +36,10 @@ FlagSet Make(Parsed& p) {
 TEST(FlagSet, ParsesEveryFormKubernetesComponentsAccept) {
   Parsed p;
   FlagSet flags = Make(p);
-  auto errors = ParseArgs(flags, {"--name=x", "--kubelet-insecure-tls", "--kubelet-port", "4443",
-                            "--metric-resolution=30s", "--kubelet-preferred-address-types",
-                            "InternalIP,ExternalIP", "--kubelet-preferred-address-types=Hostname"});
+  auto errors =
+      ParseArgs(flags, {"--name=x", "--kubelet-insecure-tls", "--kubelet-port", "4443",
+                        "--metric-resolution=30s", "--kubelet-preferred-address-types",
+                        "InternalIP,ExternalIP", "--kubelet-preferred-address-types=Hostname"});
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(p.name, "x");
   EXPECT_TRUE(p.insecure);
@@ -53,7 +54,7 @@ TEST(FlagSet, ReportsAllErrorsAtOnce) {
   Parsed p;
   FlagSet flags = Make(p);
   auto errors = ParseArgs(flags, {"--nope", "--kubelet-port=abc", "--metric-resolution=fast",
-                            "--kubelet-insecure-tls=maybe", "stray", "--name"});
+                                  "--kubelet-insecure-tls=maybe", "stray", "--name"});
   ASSERT_EQ(errors.size(), 6u);
   EXPECT_THAT(errors[0], HasSubstr("unknown flag --nope"));
   EXPECT_THAT(errors[1], HasSubstr("--kubelet-port"));

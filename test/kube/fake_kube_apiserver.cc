@@ -649,12 +649,11 @@ Reply FakeKubeApiserver::StartWatch(Collection& c, const std::map<std::string, s
     if (!chunk.empty()) w.feed->Push(std::move(chunk));
     std::string kind = ListKind(c.name);
     kind.resize(kind.size() - 4);  // "NodeList" -> "Node"
-    json bookmark = {
-        {"kind", metadata_only ? "PartialObjectMetadata" : kind},
-        {"apiVersion", metadata_only ? "meta.k8s.io/v1" : "v1"},
-        {"metadata",
-         {{"resourceVersion", std::to_string(rv_)},
-          {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+    json bookmark = {{"kind", metadata_only ? "PartialObjectMetadata" : kind},
+                     {"apiVersion", metadata_only ? "meta.k8s.io/v1" : "v1"},
+                     {"metadata",
+                      {{"resourceVersion", std::to_string(rv_)},
+                       {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
     w.feed->Push(json{{"type", "BOOKMARK"}, {"object", bookmark}}.dump() + "\n");
     c.watches.push_back(std::move(w));
     return r;

@@ -114,7 +114,8 @@ class FleetModel {
   // splitmix64 of (g, c, salt).
   static uint64_t Hash(int64_t g, int c, uint64_t salt) {
     uint64_t x = static_cast<uint64_t>(g) * 0x9E3779B97F4A7C15ull ^
-                 (static_cast<uint64_t>(c) + 1) * 0xC2B2AE3D27D4EB4Full ^ salt * 0x165667B19E3779F9ull;
+                 (static_cast<uint64_t>(c) + 1) * 0xC2B2AE3D27D4EB4Full ^
+                 salt * 0x165667B19E3779F9ull;
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;

@@ -9,8 +9,9 @@
 // paged lists, watches and field selectors, the kube-system/extension-apiserver-authentication
 // ConfigMap (request-header settings with a throw-away front-proxy CA, and --client-ca as its
 // client-ca-file), TokenReview, SubjectAccessReview (always allowed) and /version; watches with
-// sendInitialEvents (client-go's watch-list) as well as list+watch. Writes DIR/ca.crt and DIR/kubeconfig (server, CA, bearer token), then
-// FILE once everything is loaded; exits on SIGTERM/SIGINT.
+// sendInitialEvents (client-go's watch-list) as well as list+watch. Writes DIR/ca.crt and
+// DIR/kubeconfig (server, CA, bearer token), then FILE once everything is loaded; exits on
+// SIGTERM/SIGINT.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -29,8 +30,8 @@
 
 namespace {
 
-using nlohmann::json;
 using fleet::FleetModel;
+using nlohmann::json;
 
 std::string Rfc3339(double unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -51,46 +52,48 @@ double CpuSeconds() {
 json NodeObject(const FleetModel& model, int i) {
   std::string name = FleetModel::NodeName(i);
   std::string created = Rfc3339(FleetModel::NodeStartSeconds(i));
-  return {
-      {"kind", "Node"},
-      {"apiVersion", "v1"},
-      {"metadata",
-       {{"name", name},
-        {"uid", FleetModel::NodeUid(i)},
-        {"creationTimestamp", created},
-        {"labels",
-         {{"kubernetes.io/hostname", name},
-          {"kubernetes.io/os", "linux"},
-          {"kubernetes.io/arch", "amd64"},
-          {"node.kubernetes.io/instance-type", "fleet-64"}}}}},
-      {"spec", {{"providerID", "fleet://" + name}}},
-      {"status",
-       {{"capacity",
-         {{"cpu", "64"}, {"memory", "263921288Ki"}, {"pods", "110"},
-          {"ephemeral-storage", "507944172Ki"}}},
-        {"allocatable",
-         {{"cpu", "63800m"}, {"memory", "262872712Ki"}, {"pods", "110"},
-          {"ephemeral-storage", "468125181028"}}},
-        {"conditions",
-         json::array({{{"type", "Ready"},
-                       {"status", "True"},
-                       {"reason", "KubeletReady"},
-                       {"message", "kubelet is posting ready status"},
-                       {"lastHeartbeatTime", created},
-                       {"lastTransitionTime", created}}})},
-        {"addresses", json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
-                                   {{"type", "Hostname"}, {"address", name}}})},
-        {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", model.KubeletPort(i)}}}}},
-        {"nodeInfo",
-         {{"machineID", ""},
-          {"systemUUID", ""},
-          {"bootID", ""},
-          {"kernelVersion", "6.1.0"},
-          {"osImage", "fleet"},
-          {"containerRuntimeVersion", "containerd://2.1.0"},
-          {"kubeletVersion", "v1.36.3"},
-          {"operatingSystem", "linux"},
-          {"architecture", "amd64"}}}}}};
+  return {{"kind", "Node"},
+          {"apiVersion", "v1"},
+          {"metadata",
+           {{"name", name},
+            {"uid", FleetModel::NodeUid(i)},
+            {"creationTimestamp", created},
+            {"labels",
+             {{"kubernetes.io/hostname", name},
+              {"kubernetes.io/os", "linux"},
+              {"kubernetes.io/arch", "amd64"},
+              {"node.kubernetes.io/instance-type", "fleet-64"}}}}},
+          {"spec", {{"providerID", "fleet://" + name}}},
+          {"status",
+           {{"capacity",
+             {{"cpu", "64"},
+              {"memory", "263921288Ki"},
+              {"pods", "110"},
+              {"ephemeral-storage", "507944172Ki"}}},
+            {"allocatable",
+             {{"cpu", "63800m"},
+              {"memory", "262872712Ki"},
+              {"pods", "110"},
+              {"ephemeral-storage", "468125181028"}}},
+            {"conditions", json::array({{{"type", "Ready"},
+                                         {"status", "True"},
+                                         {"reason", "KubeletReady"},
+                                         {"message", "kubelet is posting ready status"},
+                                         {"lastHeartbeatTime", created},
+                                         {"lastTransitionTime", created}}})},
+            {"addresses", json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
+                                       {{"type", "Hostname"}, {"address", name}}})},
+            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", model.KubeletPort(i)}}}}},
+            {"nodeInfo",
+             {{"machineID", ""},
+              {"systemUUID", ""},
+              {"bootID", ""},
+              {"kernelVersion", "6.1.0"},
+              {"osImage", "fleet"},
+              {"containerRuntimeVersion", "containerd://2.1.0"},
+              {"kubeletVersion", "v1.36.3"},
+              {"operatingSystem", "linux"},
+              {"architecture", "amd64"}}}}}};
 }
 
 json PodObject(const FleetModel& model, int64_t g) {
@@ -103,15 +106,14 @@ json PodObject(const FleetModel& model, int64_t g) {
     std::string name = FleetModel::ContainerName(c);
     int cpu_request = (FleetModel::CpuMillicores(g, c) + 49) / 50 * 50;
     int memory_request = static_cast<int>(FleetModel::MemoryBaseBytes(g, c) / 1048576.0);
-    containers.push_back(
-        {{"name", name},
-         {"image", "registry.example/" + name + ":1.0"},
-         {"resources",
-          {{"requests",
-            {{"cpu", std::to_string(cpu_request) + "m"},
-             {"memory", std::to_string(memory_request) + "Mi"}}}}},
-         {"terminationMessagePath", "/dev/termination-log"},
-         {"imagePullPolicy", "IfNotPresent"}});
+    containers.push_back({{"name", name},
+                          {"image", "registry.example/" + name + ":1.0"},
+                          {"resources",
+                           {{"requests",
+                             {{"cpu", std::to_string(cpu_request) + "m"},
+                              {"memory", std::to_string(memory_request) + "Mi"}}}}},
+                          {"terminationMessagePath", "/dev/termination-log"},
+                          {"imagePullPolicy", "IfNotPresent"}});
     statuses.push_back(
         {{"name", name},
          {"ready", true},
@@ -120,44 +122,44 @@ json PodObject(const FleetModel& model, int64_t g) {
          {"image", "registry.example/" + name + ":1.0"},
          {"imageID", "registry.example/" + name + "@sha256:0"},
          {"containerID", "containerd://" + FleetModel::PodUid(g) + "-" + std::to_string(c)},
-         {"state", {{"running", {{"startedAt", Rfc3339(FleetModel::ContainerStartSeconds(g, c))}}}}}});
+         {"state",
+          {{"running", {{"startedAt", Rfc3339(FleetModel::ContainerStartSeconds(g, c))}}}}}});
   }
   char ip[32];
   std::snprintf(ip, sizeof ip, "10.%d.%d.%d", static_cast<int>((g >> 16) & 255),
                 static_cast<int>((g >> 8) & 255), static_cast<int>(g & 255));
-  return {
-      {"kind", "Pod"},
-      {"apiVersion", "v1"},
-      {"metadata",
-       {{"name", FleetModel::PodName(g)},
-        {"namespace", FleetModel::Namespace(g)},
-        {"uid", FleetModel::PodUid(g)},
-        {"creationTimestamp", created},
-        {"generateName", app + "-" + fleet::kTemplateHash + "-"},
-        {"labels", {{"app", app}, {"pod-template-hash", fleet::kTemplateHash}}},
-        {"ownerReferences",
-         json::array({{{"apiVersion", "apps/v1"},
-                       {"kind", "ReplicaSet"},
-                       {"name", app + "-" + fleet::kTemplateHash},
-                       {"uid", "52000000-0000-4000-8000-" + std::to_string(100000000000 + d)},
-                       {"controller", true},
-                       {"blockOwnerDeletion", true}}})}}},
-      {"spec",
-       {{"nodeName", FleetModel::NodeName(model.PodNode(g))},
-        {"containers", containers},
-        {"restartPolicy", "Always"},
-        {"schedulerName", "default-scheduler"},
-        {"serviceAccountName", "default"},
-        {"terminationGracePeriodSeconds", 30}}},
-      {"status",
-       {{"phase", "Running"},
-        {"hostIP", "127.0.0.1"},
-        {"podIP", ip},
-        {"startTime", created},
-        {"qosClass", "Burstable"},
-        {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}},
-                                    {{"type", "ContainersReady"}, {"status", "True"}}})},
-        {"containerStatuses", statuses}}}};
+  return {{"kind", "Pod"},
+          {"apiVersion", "v1"},
+          {"metadata",
+           {{"name", FleetModel::PodName(g)},
+            {"namespace", FleetModel::Namespace(g)},
+            {"uid", FleetModel::PodUid(g)},
+            {"creationTimestamp", created},
+            {"generateName", app + "-" + fleet::kTemplateHash + "-"},
+            {"labels", {{"app", app}, {"pod-template-hash", fleet::kTemplateHash}}},
+            {"ownerReferences",
+             json::array({{{"apiVersion", "apps/v1"},
+                           {"kind", "ReplicaSet"},
+                           {"name", app + "-" + fleet::kTemplateHash},
+                           {"uid", "52000000-0000-4000-8000-" + std::to_string(100000000000 + d)},
+                           {"controller", true},
+                           {"blockOwnerDeletion", true}}})}}},
+          {"spec",
+           {{"nodeName", FleetModel::NodeName(model.PodNode(g))},
+            {"containers", containers},
+            {"restartPolicy", "Always"},
+            {"schedulerName", "default-scheduler"},
+            {"serviceAccountName", "default"},
+            {"terminationGracePeriodSeconds", 30}}},
+          {"status",
+           {{"phase", "Running"},
+            {"hostIP", "127.0.0.1"},
+            {"podIP", ip},
+            {"startTime", created},
+            {"qosClass", "Burstable"},
+            {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}},
+                                        {{"type", "ContainersReady"}, {"status", "True"}}})},
+            {"containerStatuses", statuses}}}};
 }
 
 }  // namespace
@@ -247,8 +249,7 @@ int main(int argc, char** argv) {
       "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: "
       "https://127.0.0.1:" +
       std::to_string(port) + "\n    certificate-authority-data: " + fleet::Base64(ca_pem) +
-      "\nusers:\n- name: standin\n  user:\n    token: " +
-      kube::fake::FakeKubeApiserver::kToken +
+      "\nusers:\n- name: standin\n  user:\n    token: " + kube::fake::FakeKubeApiserver::kToken +
       "\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: standin\n"
       "current-context: standin\n";
   for (auto [path, data, mode] : {std::tuple{out_dir + "/ca.crt", ca_pem, 0644},
