@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -60,6 +61,74 @@ constexpr auto kClass = [] {
 inline uint8_t Class(char c) { return kClass[static_cast<unsigned char>(c)]; }
 inline bool IsBlank(char c) { return Class(c) & kBlank; }
 
+// The first of '"', '\\' or '\n' in [p, end), or end: where a label value stops on the fast
+// path. Eight bytes at a time: a byte of `w` equal to c becomes zero in w ^ (c * 0x01...01), and
+// (x - 0x01...01) & ~x & 0x80...80 flags zero bytes exactly up to the first one (a borrow can only
+// mark bytes above a real zero), so the lowest flag of the three masks is the first match.
+inline const char* FindValueEnd(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHighs = 0x8080808080808080ull;
+    auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+    for (; end - p >= 8; p += 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      uint64_t found = zero_bytes(w ^ (kOnes * '"')) | zero_bytes(w ^ (kOnes * '\\')) |
+                       zero_bytes(w ^ (kOnes * '\n'));
+      if (found != 0) return p + std::countr_zero(found) / 8;
+    }
+  }
+  while (p < end && *p != '"' && *p != '\\' && *p != '\n') ++p;
+  return p;
+}
+
+// a == b for the short strings of a sample line (names, label values), without a call to memcmp:
+// eight bytes at a time, the last load overlapping the one before.
+inline bool Equal(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  auto load8 = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  auto load4 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (load8(x + i) != load8(y + i)) return false;
+    }
+    return load8(x + n - 8) == load8(y + n - 8);
+  }
+  if (n >= 4) return load4(x) == load4(y) && load4(x + n - 4) == load4(y + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] != y[i]) return false;
+  }
+  return true;
+}
+
+// A hash of a short string, eight bytes at a time (any hash is correct; this one is cheap).
+inline uint64_t HashBytes(std::string_view s, uint64_t h) {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  const char* p = s.data();
+  size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, p, n);
+  h = (h ^ tail ^ (s.size() << 56)) * kMul;
+  return h ^ (h >> 32);
+}
+
 // A cursor over one line (without its '\n').
 struct Line {
   const char* p;
@@ -87,50 +156,85 @@ struct Line {
   }
 };
 
+// Reads the decimal digits at p into *value (value * 10^n + digits), eight at a time while eight
+// are there (the SWAR conversion of fast_float and simdjson). Wraps beyond 19 digits: callers
+// reject those by the count, p's advance.
+inline void ReadDigits(const char*& p, const char* end, uint64_t* value) {
+  uint64_t v = *value;
+  if constexpr (std::endian::native == std::endian::little) {
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      // Every byte in '0'..'9': no byte of w + 0x46 or of w - 0x30 has its high bit set.
+      if (((w + 0x4646464646464646ull) | (w - 0x3030303030303030ull)) & 0x8080808080808080ull) {
+        break;
+      }
+      w -= 0x3030303030303030ull;
+      w = (w * 10) + (w >> 8);  // pairs of digits
+      w = (((w & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+           (((w >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+          32;
+      v = v * 100000000 + static_cast<uint32_t>(w);
+      p += 8;
+    }
+  }
+  for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p) {
+    v = v * 10 + static_cast<unsigned>(*p - '0');
+  }
+  *value = v;
+}
+
 // Clinger's fast path: a decimal with at most 19 significant digits whose mantissa fits in 53
 // bits and whose power of ten is exact in a double (|e| <= 22) converts with one correctly
 // rounded multiplication or division. Covers the kubelet's numbers ("4.710169",
-// "1.253376e+07"); anything else returns false and goes to from_chars.
-bool FastDecimal(const char* p, const char* end, double* out) {
+// "1.253376e+07"). Reads an unsigned decimal at p ([digits][.digits][(e|E)[+-]digits]) and
+// returns where it stops, or nullptr when there is none or it is not of that kind (then the
+// caller goes to from_chars).
+const char* ScanDecimal(const char* p, const char* end, double* out) {
   static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   uint64_t mantissa = 0;
-  int digits = 0;
-  int exponent = 0;
-  bool any = false;
-  for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, any = true) {
-    if (mantissa == 0 && *p == '0') continue;  // leading zeros are not significant
-    if (++digits > 19) return false;
-    mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
-  }
+  const char* start = p;
+  while (p < end && *p == '0') ++p;  // leading zeros are not significant
+  const char* significant = p;
+  ReadDigits(p, end, &mantissa);
+  ptrdiff_t digits = p - significant;
+  bool any = p != start;
+  int64_t exponent = 0;
   if (p < end && *p == '.') {
-    for (++p; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, any = true) {
-      --exponent;
-      if (mantissa == 0 && *p == '0') continue;
-      if (++digits > 19) return false;
-      mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+    const char* fraction = ++p;
+    if (mantissa == 0) {
+      while (p < end && *p == '0') ++p;
     }
+    significant = p;
+    ReadDigits(p, end, &mantissa);
+    digits += p - significant;
+    exponent = -(p - fraction);
+    any = any || p != fraction;
   }
-  if (!any) return false;
+  if (!any || digits > 19) return nullptr;
   if (p < end && (*p == 'e' || *p == 'E')) {
     ++p;
     bool negative = false;
     if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
-    if (p == end) return false;
+    const char* e_start = p;
     int e = 0;
     for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p) {
-      if (e > 1000) return false;
+      if (e > 1000) return nullptr;
       e = e * 10 + (*p - '0');
     }
+    if (p == e_start) return nullptr;
     exponent += negative ? -e : e;
   }
-  if (p != end || mantissa > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) {
-    return false;
-  }
+  if (mantissa > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) return nullptr;
   double value = static_cast<double>(mantissa);
   *out = exponent < 0 ? value / kPow10[-exponent] : value * kPow10[exponent];
-  return true;
+  return p;
+}
+
+bool FastDecimal(const char* p, const char* end, double* out) {
+  return ScanDecimal(p, end, out) == end;
 }
 
 bool ParseInt64(std::string_view s, int64_t* out) {
@@ -190,6 +294,15 @@ class Parser {
     const char* end = p + text_.size();
     while (p < end) {
       ++line_number_;
+      if (*p != '#') {
+        base::Status error;
+        const char* next = FastSample(p, end, &error);
+        if (!error.ok()) return error;
+        if (next != nullptr) {
+          p = next;
+          continue;
+        }
+      }
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
       const char* line_end = nl ? nl : end;
       Line line{p, line_end};
@@ -282,14 +395,7 @@ class Parser {
   base::Status Sample(Line line) {
     std::string_view name = line.Name(true);
     if (name.empty()) return Fail("expected a metric name or '#'");
-    Metric metric = Classify(name);
-    if (name != last_sampled_) {
-      last_sampled_ = name;
-      hint_ = 0;
-      if (std::find(sampled_.begin(), sampled_.end(), name) == sampled_.end()) {
-        sampled_.push_back(name);
-      }
-    }
+    Metric metric = NoteSampled(name);
     std::string_view ns, pod, container;
     const char* after_name = line.p;
     line.SkipBlanks();
@@ -362,6 +468,129 @@ class Parser {
     return Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok);
   }
 
+  // Records that `name` has samples and returns its metric. Calling it again for the same line
+  // changes nothing, so the general path may repeat what the fast path did.
+  Metric NoteSampled(std::string_view name) {
+    if (name != last_sampled_) {
+      last_sampled_ = name;
+      last_metric_ = Classify(name);
+      hint_ = 0;
+      if (std::find(sampled_.begin(), sampled_.end(), name) == sampled_.end()) {
+        sampled_.push_back(name);
+      }
+    }
+    return last_metric_;
+  }
+
+  // The fast path for a sample line as kubelets print it:
+  //   name{label="value",...} value[ timestamp]
+  // with single spaces, no escapes and nothing else on the line. Returns the start of the next
+  // line, having recorded the sample (or set `error` when Record rejects it). Returns nullptr for
+  // anything else, before changing any state but NoteSampled's, and the general path then parses
+  // the line from its start and reports its errors: so both accept, record and reject exactly the
+  // same lines. Scanning does not look for the line's end first: every token stops at '\n'.
+  const char* FastSample(const char* p, const char* end, base::Status* error) {
+    constexpr uint8_t kNameRest = kNameStart | kColon | kDigit;
+    std::string_view name;
+    Metric metric;
+    // Most lines continue the previous line's family. A longer name that starts with it is
+    // declined below: what follows a name here must be '{' or ' ', not a name character.
+    const size_t n = last_sampled_.size();
+    if (n != 0 && static_cast<size_t>(end - p) > n && Equal({p, n}, last_sampled_)) {
+      name = {p, n};
+      metric = last_metric_;
+      p += n;
+    } else {
+      const char* start = p;
+      if (!(Class(*p) & (kNameStart | kColon))) return nullptr;
+      for (++p; p < end && (Class(*p) & kNameRest); ++p) {
+      }
+      name = {start, static_cast<size_t>(p - start)};
+      metric = NoteSampled(name);
+    }
+    if (p == end) return nullptr;
+
+    std::string_view ns, pod, container;
+    if (*p == '{') {
+      ++p;
+      seen_labels_.clear();  // labels other than the three below
+      unsigned seen = 0;     // bit per label among container, namespace, pod
+      for (;;) {
+        if (p == end) return nullptr;
+        std::string_view* known = nullptr;
+        unsigned bit = 0;
+        if (*p == '}') {
+          ++p;
+          break;
+        } else if (*p == 'c' && end - p >= 11 && std::memcmp(p, "container=\"", 11) == 0) {
+          known = &container, bit = 1, p += 11;
+        } else if (*p == 'n' && end - p >= 11 && std::memcmp(p, "namespace=\"", 11) == 0) {
+          known = &ns, bit = 2, p += 11;
+        } else if (*p == 'p' && end - p >= 5 && std::memcmp(p, "pod=\"", 5) == 0) {
+          known = &pod, bit = 4, p += 5;
+        } else {
+          // Another label: the name is not one of the three, since '="' follows it.
+          const char* start = p;
+          if (!(Class(*p) & kNameStart)) return nullptr;
+          for (++p; p < end && (Class(*p) & (kNameStart | kDigit)); ++p) {
+          }
+          std::string_view label(start, static_cast<size_t>(p - start));
+          if (end - p < 2 || p[0] != '=' || p[1] != '"') return nullptr;
+          p += 2;
+          if (std::find(seen_labels_.begin(), seen_labels_.end(), label) != seen_labels_.end()) {
+            return nullptr;
+          }
+          seen_labels_.push_back(label);
+        }
+        const char* quote = FindValueEnd(p, end);
+        if (quote == end || *quote != '"') return nullptr;  // an escape, or no closing quote
+        if (known != nullptr) {
+          if (seen & bit) return nullptr;
+          seen |= bit;
+          *known = {p, static_cast<size_t>(quote - p)};
+        }
+        p = quote + 1;
+        if (p == end) return nullptr;
+        if (*p == ',') {
+          ++p;
+        } else if (*p != '}') {
+          return nullptr;
+        }
+      }
+    }
+
+    if (p == end || *p != ' ') return nullptr;
+    const char* value_start = ++p;
+    double value = 0;
+    const char* value_end = ScanDecimal(p, end, &value);
+    if (value_end != nullptr &&
+        (value_end == end || *value_end == ' ' || *value_end == '\n' || *value_end == '\t')) {
+      p = value_end;
+    } else {  // signs, NaN, Inf, hex, long mantissas: what FastDecimal leaves to from_chars
+      while (p < end && *p != ' ' && *p != '\n' && *p != '\t') ++p;
+      if (p == value_start ||
+          !ParsePrometheusFloat({value_start, static_cast<size_t>(p - value_start)}, &value)) {
+        return nullptr;
+      }
+    }
+    base::UnixNanos timestamp = scrape_time_;
+    bool timestamp_ok = true;
+    if (p < end && *p == ' ') {
+      const char* ts_start = ++p;
+      uint64_t ms = 0;
+      ReadDigits(p, end, &ms);
+      // Up to 18 digits cannot exceed int64; longer or signed ones go to ParseInt64.
+      if (p == ts_start || p - ts_start > 18 || (p < end && *p != '\n')) return nullptr;
+      timestamp_ok = MillisToNanos(static_cast<int64_t>(ms), &timestamp);
+    }
+    if (p < end) {
+      if (*p != '\n') return nullptr;
+      ++p;
+    }
+    *error = Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok);
+    return p;
+  }
+
   base::Status Record(Metric metric, std::string_view name, std::string_view ns,
                       std::string_view pod, std::string_view container, double value,
                       base::UnixNanos timestamp, bool timestamp_ok) {
@@ -424,8 +653,7 @@ class Parser {
   }
 
   static size_t Hash(std::string_view ns, std::string_view pod, std::string_view container) {
-    std::hash<std::string_view> h;
-    return (h(ns) * 31 + h(pod)) * 31 + h(container);
+    return HashBytes(container, HashBytes(pod, HashBytes(ns, 0)));
   }
 
   // Finds or adds the container; a small open-addressing table keeps this allocation-free once
@@ -437,7 +665,7 @@ class Parser {
     // previous match before hashing.
     if (hint_ < containers.size()) {
       ContainerUsage& c = containers[hint_];
-      if (c.container == container && c.pod == pod && c.namespace_ == ns) {
+      if (Equal(c.container, container) && Equal(c.pod, pod) && Equal(c.namespace_, ns)) {
         ++hint_;
         return &c;
       }
@@ -457,7 +685,7 @@ class Parser {
         return &c;
       }
       ContainerUsage& c = containers[slot - 1];
-      if (c.container == container && c.pod == pod && c.namespace_ == ns) {
+      if (Equal(c.container, container) && Equal(c.pod, pod) && Equal(c.namespace_, ns)) {
         hint_ = slot;
         return &c;
       }
@@ -493,6 +721,7 @@ class Parser {
   ResourceMetrics* out_;
   int line_number_ = 0;
   std::string_view last_sampled_;
+  Metric last_metric_ = Metric::kOther;  // Classify(last_sampled_)
   size_t hint_ = 0;  // position in out_->containers expected to match the next container line
   std::vector<std::string_view> typed_;
   std::vector<std::string_view> sampled_;
