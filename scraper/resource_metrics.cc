@@ -8,7 +8,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <tuple>
 
 namespace scraper {
 namespace {
@@ -110,6 +109,26 @@ inline bool Equal(std::string_view a, std::string_view b) {
     if (x[i] != y[i]) return false;
   }
   return true;
+}
+
+// a.compare(b) for short strings (<0, 0, >0, bytes compared as unsigned char), without a call to
+// memcmp: eight bytes at a time, loaded most significant byte first.
+inline int Compare(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= n; i += 8) {
+      uint64_t x, y;
+      std::memcpy(&x, a.data() + i, 8);
+      std::memcpy(&y, b.data() + i, 8);
+      if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+  }
+  for (; i < n; ++i) {
+    if (a[i] != b[i])
+      return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
 // A hash of a short string, eight bytes at a time (any hash is correct; this one is cheap).
@@ -656,19 +675,35 @@ class Parser {
     return HashBytes(container, HashBytes(pod, HashBytes(ns, 0)));
   }
 
-  // Finds or adds the container; a small open-addressing table keeps this allocation-free once
-  // the result has been used for a payload of the same size.
+  // Finds or adds the container, allocation-free once the result has been used for a payload of
+  // the same size. Kubelets list the containers of every family in the same order, sorted by
+  // (container, namespace, pod): the one after the previous match is tried first; while the
+  // containers have been added in that order, one that sorts after the last cannot be there yet
+  // and is appended without a lookup; otherwise a small open-addressing table, built on first
+  // need, finds it.
   ContainerUsage* Find(std::string_view ns, std::string_view pod, std::string_view container) {
     auto& index = out_->index;
     auto& containers = out_->containers;
-    // Kubelets list the containers of every family in the same order: try the one after the
-    // previous match before hashing.
     if (hint_ < containers.size()) {
       ContainerUsage& c = containers[hint_];
       if (Equal(c.container, container) && Equal(c.pod, pod) && Equal(c.namespace_, ns)) {
         ++hint_;
         return &c;
       }
+    }
+    if (in_kubelet_order_) {
+      if (containers.empty() || KubeletOrderLess(containers.back(), ns, pod, container)) {
+        ContainerUsage& c = containers.emplace_back();
+        c.namespace_ = ns;
+        c.pod = pod;
+        c.container = container;
+        hint_ = containers.size();
+        return &c;
+      }
+      in_kubelet_order_ = false;
+      size_t size = std::max<size_t>(64, index.size());
+      while (containers.size() * 2 >= size) size *= 2;
+      Rehash(size);
     }
     if (containers.size() * 2 >= index.size()) Rehash(std::max<size_t>(64, index.size() * 2));
     size_t mask = index.size() - 1;
@@ -705,15 +740,64 @@ class Parser {
   }
 
   void Finish() {
-    auto& containers = out_->containers;
-    bool sorted = std::is_sorted(containers.begin(), containers.end(), Less);
-    if (!sorted) std::sort(containers.begin(), containers.end(), Less);
+    SortContainers();
     // The index refers to positions before sorting; it is rebuilt by the next parse.
-    std::fill(out_->index.begin(), out_->index.end(), 0);
+    if (!in_kubelet_order_) std::fill(out_->index.begin(), out_->index.end(), 0);
+  }
+
+  // Sorts out_->containers by (namespace, pod, container). They come in the kubelet's order,
+  // (container, namespace, pod): that is one ascending run per container name when pods share
+  // their container names, as with sidecars, or a few runs in a small payload. Up to kMaxRuns
+  // runs are merged pairwise through merge_buffer (n log2(runs) comparisons); more go to
+  // std::sort.
+  void SortContainers() {
+    auto& containers = out_->containers;
+    const size_t n = containers.size();
+    constexpr size_t kMaxRuns = 16;
+    std::array<size_t, kMaxRuns + 1> bounds;  // run r is [bounds[r], bounds[r + 1])
+    size_t runs = 1;
+    bounds[0] = 0;
+    for (size_t i = 1; i < n; ++i) {
+      if (!Less(containers[i], containers[i - 1])) continue;
+      if (runs == kMaxRuns) {
+        std::sort(containers.begin(), containers.end(), Less);
+        return;
+      }
+      bounds[runs++] = i;
+    }
+    if (runs == 1) return;
+    bounds[runs] = n;
+    auto& buffer = out_->merge_buffer;
+    buffer.resize(n);
+    ContainerUsage* from = containers.data();
+    ContainerUsage* to = buffer.data();
+    while (runs > 1) {
+      size_t merged = 0;
+      for (size_t r = 0; r < runs; r += 2) {
+        const size_t begin = bounds[r];
+        const size_t middle = bounds[std::min(r + 1, runs)];
+        const size_t end = bounds[std::min(r + 2, runs)];
+        std::merge(from + begin, from + middle, from + middle, from + end, to + begin, Less);
+        bounds[merged++] = begin;  // merged <= r / 2: no bound still to be read is overwritten
+      }
+      bounds[merged] = n;
+      runs = merged;
+      std::swap(from, to);
+    }
+    if (from != containers.data()) containers.swap(buffer);
   }
 
   static bool Less(const ContainerUsage& a, const ContainerUsage& b) {
-    return std::tie(a.namespace_, a.pod, a.container) < std::tie(b.namespace_, b.pod, b.container);
+    if (int c = Compare(a.namespace_, b.namespace_); c != 0) return c < 0;
+    if (int c = Compare(a.pod, b.pod); c != 0) return c < 0;
+    return Compare(a.container, b.container) < 0;
+  }
+
+  static bool KubeletOrderLess(const ContainerUsage& a, std::string_view ns, std::string_view pod,
+                               std::string_view container) {
+    if (int c = Compare(a.container, container); c != 0) return c < 0;
+    if (int c = Compare(a.namespace_, ns); c != 0) return c < 0;
+    return Compare(a.pod, pod) < 0;
   }
 
   std::string_view text_;
@@ -723,6 +807,8 @@ class Parser {
   std::string_view last_sampled_;
   Metric last_metric_ = Metric::kOther;  // Classify(last_sampled_)
   size_t hint_ = 0;  // position in out_->containers expected to match the next container line
+  // out_->containers were appended in kubelet order and out_->index is not in use yet.
+  bool in_kubelet_order_ = true;
   std::vector<std::string_view> typed_;
   std::vector<std::string_view> sampled_;
   std::vector<std::string_view> seen_labels_;

@@ -59,6 +59,8 @@ struct ResourceMetrics {
   std::deque<std::string> decoded;
   // Open-addressing index over `containers` used while parsing. Internal to the parser.
   std::vector<uint32_t> index;
+  // Where the parser merges `containers` into order. Internal to the parser.
+  std::vector<ContainerUsage> merge_buffer;
 
   // Empties the result but keeps its capacity.
   void Clear();

@@ -166,6 +166,33 @@ TEST(ResourceMetricsDifferential, GeneratedPayloads) {
   }
 }
 
+// Payloads whose containers have 1 to 60 distinct names: from one ascending run in the kubelet's
+// order to one run per container or so.
+TEST(ResourceMetricsDifferential, ContainerNameVariety) {
+  ResourceMetrics got, want;
+  Random r(7);
+  for (size_t names : {1, 2, 3, 9, 16, 17, 40, 60}) {
+    std::vector<std::string> container_names, pod_names;
+    for (size_t i = 0; i < names; ++i)
+      container_names.push_back("c" + std::to_string(r.Below(1000)));
+    for (int i = 0; i < 30; ++i) pod_names.push_back("pod-" + std::to_string(r.Below(100000)));
+    const char* namespaces[] = {"default", "kube-system", "z"};
+    testing_support::KubeletPayloadBuilder builder;
+    for (int pod = 0; pod < 30; ++pod) {
+      builder.AddPod(namespaces[r.Below(3)], pod_names[pod]);
+      for (int c = 0; c < 2; ++c) {
+        builder.AddContainer(container_names[r.Below(names)],
+                             1.5 * static_cast<double>(r.Below(1000)),
+                             1e6 * static_cast<double>(r.Below(500)), 1.7e9);
+      }
+    }
+    builder.SetNode(1234.5, 2e9);
+    std::string payload;
+    builder.AppendTo(1'700'000'000'000, &payload);
+    EXPECT_TRUE(ExpectSameAsReference(payload, &got, &want)) << names;
+  }
+}
+
 TEST(ResourceMetricsDifferential, MutatedCorpusAndPayloads) {
   std::vector<std::string> bases = CorpusSeeds();
   bases.push_back(testing_support::KubeletPayload(3, 2, 1'700'000'000'000));
