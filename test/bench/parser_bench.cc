@@ -2,7 +2,9 @@
 // (the parser before its fast path, test/scraper/reference_resource_metrics.h). Prints MB/s per
 // core, µs per payload and ns per line for each; not a test.
 //   build/test/bench/parser_bench [pods] [containers-per-pod] [seconds] [current]
-// With "current", only the production parser runs (for a profiler).
+//   build/test/bench/parser_bench <file> - [seconds] [current]
+// With "current", only the production parser runs (for a profiler). A first argument that is
+// not a number is a file holding the payload (a body saved from a real kubelet, a seed).
 // The two run in alternating slices of up to 50 ms and each is charged the CPU time of this
 // thread only, so that a busy machine slows both alike and the ratio stays meaningful.
 #include <time.h>
@@ -11,6 +13,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "scraper/resource_metrics.h"
 #include "test/scraper/reference_resource_metrics.h"
@@ -53,11 +58,22 @@ bool RunSlice(const std::string& payload, double seconds, Totals* t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int pods = argc > 1 ? std::atoi(argv[1]) : 100;
-  int containers = argc > 2 ? std::atoi(argv[2]) : 2;
+  const bool from_file = argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9');
+  int pods = argc > 1 && !from_file ? std::atoi(argv[1]) : 100;
+  int containers = argc > 2 && !from_file ? std::atoi(argv[2]) : 2;
   double seconds = argc > 3 ? std::atof(argv[3]) : 2.0;
   bool current_only = argc > 4 && std::string_view(argv[4]) == "current";
-  std::string payload = testing_support::KubeletPayload(pods, containers, 1'700'000'000'000);
+  std::string payload;
+  if (from_file) {
+    std::ifstream in(argv[1], std::ios::binary);
+    payload.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      std::fprintf(stderr, "cannot read %s\n", argv[1]);
+      return 1;
+    }
+  } else {
+    payload = testing_support::KubeletPayload(pods, containers, 1'700'000'000'000);
+  }
   size_t lines = 0;
   for (char c : payload) lines += c == '\n';
 
@@ -66,7 +82,8 @@ int main(int argc, char** argv) {
   // Warm-up, and a correctness check so the benchmark measures a successful parse.
   for (Totals& t : totals) {
     base::Status s = t.parse(payload, 1, &t.metrics);
-    if (!s.ok() || t.metrics.containers.size() != static_cast<size_t>(pods * containers)) {
+    if (!s.ok() ||
+        (!from_file && t.metrics.containers.size() != static_cast<size_t>(pods * containers))) {
       std::fprintf(stderr, "%s: parse failed: %s\n", t.name, s.message().c_str());
       return 1;
     }
@@ -85,8 +102,13 @@ int main(int argc, char** argv) {
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
 
-  std::printf("payload: %d pods x %d containers, %zu bytes, %zu lines; %.2f s wall\n", pods,
-              containers, payload.size(), lines, wall);
+  if (from_file) {
+    std::printf("payload: %s, %zu containers, %zu bytes, %zu lines; %.2f s wall\n", argv[1],
+                totals[1].metrics.containers.size(), payload.size(), lines, wall);
+  } else {
+    std::printf("payload: %d pods x %d containers, %zu bytes, %zu lines; %.2f s wall\n", pods,
+                containers, payload.size(), lines, wall);
+  }
   for (const Totals& t : totals) {
     if (t.iterations == 0) continue;
     double iterations = static_cast<double>(t.iterations);
