@@ -6,8 +6,8 @@
 // The parser does not allocate per sample: label values are string_views into the input (an
 // escaped value is decoded once into the result's own storage), and a ResourceMetrics reused
 // across calls keeps its capacity. A sample line in the form kubelets print is read in one pass
-// (eight bytes at a time for label values and digits, floats by Clinger's exact fast path);
-// any other line, and any line that fails, goes through the general reader, so every input gives
+// (label values and digits several bytes at a time, floats by Clinger's exact fast path); any
+// other line, and any line that fails, goes through the general reader, so every input gives
 // the same result and the same error as with the general reader alone.
 //
 // Thread-safety: ParseResourceMetrics is reentrant; a ResourceMetrics is a plain value.
