@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <tuple>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace scraper {
 namespace {
@@ -60,6 +64,109 @@ constexpr auto kClass = [] {
 inline uint8_t Class(char c) { return kClass[static_cast<unsigned char>(c)]; }
 inline bool IsBlank(char c) { return Class(c) & kBlank; }
 
+// The first of '"', '\\' or '\n' in [p, end), or end: where a label value stops on the fast
+// path. Eight bytes at a time: a byte of `w` equal to c becomes zero in w ^ (c * 0x01...01), and
+// (x - 0x01...01) & ~x & 0x80...80 flags zero bytes exactly up to the first one (a borrow can only
+// mark bytes above a real zero), so the lowest flag of the three masks is the first match.
+inline const char* FindValueEnd(const char* p, const char* end) {
+#if defined(__SSE2__)
+  // Sixteen bytes at a time where SSE2 is there (every x86-64).
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i newline = _mm_set1_epi8('\n');
+  for (; end - p >= 16; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hits =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmpeq_epi8(v, newline));
+    if (int mask = _mm_movemask_epi8(hits); mask != 0) {
+      return p + std::countr_zero(static_cast<unsigned>(mask));
+    }
+  }
+#endif
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHighs = 0x8080808080808080ull;
+    auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+    for (; end - p >= 8; p += 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      uint64_t found = zero_bytes(w ^ (kOnes * '"')) | zero_bytes(w ^ (kOnes * '\\')) |
+                       zero_bytes(w ^ (kOnes * '\n'));
+      if (found != 0) return p + std::countr_zero(found) / 8;
+    }
+  }
+  while (p < end && *p != '"' && *p != '\\' && *p != '\n') ++p;
+  return p;
+}
+
+// a == b for the short strings of a sample line (names, label values), without a call to memcmp:
+// eight bytes at a time, the last load overlapping the one before.
+inline bool Equal(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  auto load8 = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  auto load4 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (load8(x + i) != load8(y + i)) return false;
+    }
+    return load8(x + n - 8) == load8(y + n - 8);
+  }
+  if (n >= 4) return load4(x) == load4(y) && load4(x + n - 4) == load4(y + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] != y[i]) return false;
+  }
+  return true;
+}
+
+// a.compare(b) for short strings (<0, 0, >0, bytes compared as unsigned char), without a call to
+// memcmp: eight bytes at a time, loaded most significant byte first.
+inline int Compare(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= n; i += 8) {
+      uint64_t x, y;
+      std::memcpy(&x, a.data() + i, 8);
+      std::memcpy(&y, b.data() + i, 8);
+      if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+  }
+  for (; i < n; ++i) {
+    if (a[i] != b[i])
+      return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+// A hash of a short string, eight bytes at a time (any hash is correct; this one is cheap).
+inline uint64_t HashBytes(std::string_view s, uint64_t h) {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  const char* p = s.data();
+  size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, p, n);
+  h = (h ^ tail ^ (s.size() << 56)) * kMul;
+  return h ^ (h >> 32);
+}
+
 // A cursor over one line (without its '\n').
 struct Line {
   const char* p;
@@ -87,50 +194,103 @@ struct Line {
   }
 };
 
+// Reads the decimal digits at p into *value (value * 10^n + digits), eight at a time while eight
+// are there (the SWAR conversion of fast_float and simdjson). Wraps beyond 19 digits: callers
+// reject those by the count, p's advance.
+inline void ReadDigits(const char*& p, const char* end, uint64_t* value) {
+  uint64_t v = *value;
+  if constexpr (std::endian::native == std::endian::little) {
+    static constexpr uint64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    constexpr uint64_t kZeros = 0x3030303030303030ull;  // "00000000"
+    // The value of eight digit characters, the first the most significant.
+    auto eight_digits = [](uint64_t w) {
+      w -= kZeros;
+      w = (w * 10) + (w >> 8);  // pairs of digits
+      w = (((w & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+           (((w >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+          32;
+      return static_cast<uint32_t>(w);
+    };
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      // The high bit of each byte of w + 0x46 or w - 0x30 that is not a digit. A carry or borrow
+      // only moves up from a byte that is not a digit, so the lowest flag is exact.
+      const uint64_t not_digits =
+          ((w + 0x4646464646464646ull) | (w - kZeros)) & 0x8080808080808080ull;
+      if (not_digits == 0) {
+        v = v * 100000000 + eight_digits(w);
+        p += 8;
+        continue;
+      }
+      const int digits = std::countr_zero(not_digits) / 8;
+      if (digits > 0) {
+        // Keep the digits as the last ones of eight, the bytes before them '0'.
+        w = (w << (64 - 8 * digits)) | (kZeros >> (8 * digits));
+        v = v * kPow10[digits] + eight_digits(w);
+        p += digits;
+      }
+      *value = v;
+      return;
+    }
+  }
+  for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p) {
+    v = v * 10 + static_cast<unsigned>(*p - '0');
+  }
+  *value = v;
+}
+
 // Clinger's fast path: a decimal with at most 19 significant digits whose mantissa fits in 53
 // bits and whose power of ten is exact in a double (|e| <= 22) converts with one correctly
 // rounded multiplication or division. Covers the kubelet's numbers ("4.710169",
-// "1.253376e+07"); anything else returns false and goes to from_chars.
-bool FastDecimal(const char* p, const char* end, double* out) {
+// "1.253376e+07"). Reads an unsigned decimal at p ([digits][.digits][(e|E)[+-]digits]) and
+// returns where it stops, or nullptr when there is none or it is not of that kind (then the
+// caller goes to from_chars).
+const char* ScanDecimal(const char* p, const char* end, double* out) {
   static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   uint64_t mantissa = 0;
-  int digits = 0;
-  int exponent = 0;
-  bool any = false;
-  for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, any = true) {
-    if (mantissa == 0 && *p == '0') continue;  // leading zeros are not significant
-    if (++digits > 19) return false;
-    mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
-  }
+  const char* start = p;
+  while (p < end && *p == '0') ++p;  // leading zeros are not significant
+  const char* significant = p;
+  ReadDigits(p, end, &mantissa);
+  ptrdiff_t digits = p - significant;
+  bool any = p != start;
+  int64_t exponent = 0;
   if (p < end && *p == '.') {
-    for (++p; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, any = true) {
-      --exponent;
-      if (mantissa == 0 && *p == '0') continue;
-      if (++digits > 19) return false;
-      mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+    const char* fraction = ++p;
+    if (mantissa == 0) {
+      while (p < end && *p == '0') ++p;
     }
+    significant = p;
+    ReadDigits(p, end, &mantissa);
+    digits += p - significant;
+    exponent = -(p - fraction);
+    any = any || p != fraction;
   }
-  if (!any) return false;
+  if (!any || digits > 19) return nullptr;
   if (p < end && (*p == 'e' || *p == 'E')) {
     ++p;
     bool negative = false;
     if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
-    if (p == end) return false;
+    const char* e_start = p;
     int e = 0;
     for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p) {
-      if (e > 1000) return false;
+      if (e > 1000) return nullptr;
       e = e * 10 + (*p - '0');
     }
+    if (p == e_start) return nullptr;
     exponent += negative ? -e : e;
   }
-  if (p != end || mantissa > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) {
-    return false;
-  }
+  if (mantissa > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) return nullptr;
   double value = static_cast<double>(mantissa);
   *out = exponent < 0 ? value / kPow10[-exponent] : value * kPow10[exponent];
-  return true;
+  return p;
+}
+
+bool FastDecimal(const char* p, const char* end, double* out) {
+  return ScanDecimal(p, end, out) == end;
 }
 
 bool ParseInt64(std::string_view s, int64_t* out) {
@@ -190,6 +350,15 @@ class Parser {
     const char* end = p + text_.size();
     while (p < end) {
       ++line_number_;
+      if (*p != '#') {
+        base::Status error;
+        const char* next = FastSample(p, end, &error);
+        if (!error.ok()) return error;
+        if (next != nullptr) {
+          p = next;
+          continue;
+        }
+      }
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
       const char* line_end = nl ? nl : end;
       Line line{p, line_end};
@@ -282,14 +451,7 @@ class Parser {
   base::Status Sample(Line line) {
     std::string_view name = line.Name(true);
     if (name.empty()) return Fail("expected a metric name or '#'");
-    Metric metric = Classify(name);
-    if (name != last_sampled_) {
-      last_sampled_ = name;
-      hint_ = 0;
-      if (std::find(sampled_.begin(), sampled_.end(), name) == sampled_.end()) {
-        sampled_.push_back(name);
-      }
-    }
+    Metric metric = NoteSampled(name);
     std::string_view ns, pod, container;
     const char* after_name = line.p;
     line.SkipBlanks();
@@ -362,6 +524,129 @@ class Parser {
     return Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok);
   }
 
+  // Records that `name` has samples and returns its metric. Calling it again for the same line
+  // changes nothing, so the general path may repeat what the fast path did.
+  Metric NoteSampled(std::string_view name) {
+    if (name != last_sampled_) {
+      last_sampled_ = name;
+      last_metric_ = Classify(name);
+      hint_ = 0;
+      if (std::find(sampled_.begin(), sampled_.end(), name) == sampled_.end()) {
+        sampled_.push_back(name);
+      }
+    }
+    return last_metric_;
+  }
+
+  // The fast path for a sample line as kubelets print it:
+  //   name{label="value",...} value[ timestamp]
+  // with single spaces, no escapes and nothing else on the line. Returns the start of the next
+  // line, having recorded the sample (or set `error` when Record rejects it). Returns nullptr for
+  // anything else, before changing any state but NoteSampled's, and the general path then parses
+  // the line from its start and reports its errors: so both accept, record and reject exactly the
+  // same lines. Scanning does not look for the line's end first: every token stops at '\n'.
+  const char* FastSample(const char* p, const char* end, base::Status* error) {
+    constexpr uint8_t kNameRest = kNameStart | kColon | kDigit;
+    std::string_view name;
+    Metric metric;
+    // Most lines continue the previous line's family. A longer name that starts with it is
+    // declined below: what follows a name here must be '{' or ' ', not a name character.
+    const size_t n = last_sampled_.size();
+    if (n != 0 && static_cast<size_t>(end - p) > n && Equal({p, n}, last_sampled_)) {
+      name = {p, n};
+      metric = last_metric_;
+      p += n;
+    } else {
+      const char* start = p;
+      if (!(Class(*p) & (kNameStart | kColon))) return nullptr;
+      for (++p; p < end && (Class(*p) & kNameRest); ++p) {
+      }
+      name = {start, static_cast<size_t>(p - start)};
+      metric = NoteSampled(name);
+    }
+    if (p == end) return nullptr;
+
+    std::string_view ns, pod, container;
+    if (*p == '{') {
+      ++p;
+      seen_labels_.clear();  // labels other than the three below
+      unsigned seen = 0;     // bit per label among container, namespace, pod
+      for (;;) {
+        if (p == end) return nullptr;
+        std::string_view* known = nullptr;
+        unsigned bit = 0;
+        if (*p == '}') {
+          ++p;
+          break;
+        } else if (*p == 'c' && end - p >= 11 && std::memcmp(p, "container=\"", 11) == 0) {
+          known = &container, bit = 1, p += 11;
+        } else if (*p == 'n' && end - p >= 11 && std::memcmp(p, "namespace=\"", 11) == 0) {
+          known = &ns, bit = 2, p += 11;
+        } else if (*p == 'p' && end - p >= 5 && std::memcmp(p, "pod=\"", 5) == 0) {
+          known = &pod, bit = 4, p += 5;
+        } else {
+          // Another label: the name is not one of the three, since '="' follows it.
+          const char* start = p;
+          if (!(Class(*p) & kNameStart)) return nullptr;
+          for (++p; p < end && (Class(*p) & (kNameStart | kDigit)); ++p) {
+          }
+          std::string_view label(start, static_cast<size_t>(p - start));
+          if (end - p < 2 || p[0] != '=' || p[1] != '"') return nullptr;
+          p += 2;
+          if (std::find(seen_labels_.begin(), seen_labels_.end(), label) != seen_labels_.end()) {
+            return nullptr;
+          }
+          seen_labels_.push_back(label);
+        }
+        const char* quote = FindValueEnd(p, end);
+        if (quote == end || *quote != '"') return nullptr;  // an escape, or no closing quote
+        if (known != nullptr) {
+          if (seen & bit) return nullptr;
+          seen |= bit;
+          *known = {p, static_cast<size_t>(quote - p)};
+        }
+        p = quote + 1;
+        if (p == end) return nullptr;
+        if (*p == ',') {
+          ++p;
+        } else if (*p != '}') {
+          return nullptr;
+        }
+      }
+    }
+
+    if (p == end || *p != ' ') return nullptr;
+    const char* value_start = ++p;
+    double value = 0;
+    const char* value_end = ScanDecimal(p, end, &value);
+    if (value_end != nullptr &&
+        (value_end == end || *value_end == ' ' || *value_end == '\n' || *value_end == '\t')) {
+      p = value_end;
+    } else {  // signs, NaN, Inf, hex, long mantissas: what FastDecimal leaves to from_chars
+      while (p < end && *p != ' ' && *p != '\n' && *p != '\t') ++p;
+      if (p == value_start ||
+          !ParsePrometheusFloat({value_start, static_cast<size_t>(p - value_start)}, &value)) {
+        return nullptr;
+      }
+    }
+    base::UnixNanos timestamp = scrape_time_;
+    bool timestamp_ok = true;
+    if (p < end && *p == ' ') {
+      const char* ts_start = ++p;
+      uint64_t ms = 0;
+      ReadDigits(p, end, &ms);
+      // Up to 18 digits cannot exceed int64; longer or signed ones go to ParseInt64.
+      if (p == ts_start || p - ts_start > 18 || (p < end && *p != '\n')) return nullptr;
+      timestamp_ok = MillisToNanos(static_cast<int64_t>(ms), &timestamp);
+    }
+    if (p < end) {
+      if (*p != '\n') return nullptr;
+      ++p;
+    }
+    *error = Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok);
+    return p;
+  }
+
   base::Status Record(Metric metric, std::string_view name, std::string_view ns,
                       std::string_view pod, std::string_view container, double value,
                       base::UnixNanos timestamp, bool timestamp_ok) {
@@ -424,23 +709,38 @@ class Parser {
   }
 
   static size_t Hash(std::string_view ns, std::string_view pod, std::string_view container) {
-    std::hash<std::string_view> h;
-    return (h(ns) * 31 + h(pod)) * 31 + h(container);
+    return HashBytes(container, HashBytes(pod, HashBytes(ns, 0)));
   }
 
-  // Finds or adds the container; a small open-addressing table keeps this allocation-free once
-  // the result has been used for a payload of the same size.
+  // Finds or adds the container, allocation-free once the result has been used for a payload of
+  // the same size. Kubelets list the containers of every family in the same order, sorted by
+  // (container, namespace, pod): the one after the previous match is tried first; while the
+  // containers have been added in that order, one that sorts after the last cannot be there yet
+  // and is appended without a lookup; otherwise a small open-addressing table, built on first
+  // need, finds it.
   ContainerUsage* Find(std::string_view ns, std::string_view pod, std::string_view container) {
     auto& index = out_->index;
     auto& containers = out_->containers;
-    // Kubelets list the containers of every family in the same order: try the one after the
-    // previous match before hashing.
     if (hint_ < containers.size()) {
       ContainerUsage& c = containers[hint_];
-      if (c.container == container && c.pod == pod && c.namespace_ == ns) {
+      if (Equal(c.container, container) && Equal(c.pod, pod) && Equal(c.namespace_, ns)) {
         ++hint_;
         return &c;
       }
+    }
+    if (in_kubelet_order_) {
+      if (containers.empty() || KubeletOrderLess(containers.back(), ns, pod, container)) {
+        ContainerUsage& c = containers.emplace_back();
+        c.namespace_ = ns;
+        c.pod = pod;
+        c.container = container;
+        hint_ = containers.size();
+        return &c;
+      }
+      in_kubelet_order_ = false;
+      size_t size = std::max<size_t>(64, index.size());
+      while (containers.size() * 2 >= size) size *= 2;
+      Rehash(size);
     }
     if (containers.size() * 2 >= index.size()) Rehash(std::max<size_t>(64, index.size() * 2));
     size_t mask = index.size() - 1;
@@ -457,7 +757,7 @@ class Parser {
         return &c;
       }
       ContainerUsage& c = containers[slot - 1];
-      if (c.container == container && c.pod == pod && c.namespace_ == ns) {
+      if (Equal(c.container, container) && Equal(c.pod, pod) && Equal(c.namespace_, ns)) {
         hint_ = slot;
         return &c;
       }
@@ -477,15 +777,64 @@ class Parser {
   }
 
   void Finish() {
-    auto& containers = out_->containers;
-    bool sorted = std::is_sorted(containers.begin(), containers.end(), Less);
-    if (!sorted) std::sort(containers.begin(), containers.end(), Less);
+    SortContainers();
     // The index refers to positions before sorting; it is rebuilt by the next parse.
-    std::fill(out_->index.begin(), out_->index.end(), 0);
+    if (!in_kubelet_order_) std::fill(out_->index.begin(), out_->index.end(), 0);
+  }
+
+  // Sorts out_->containers by (namespace, pod, container). They come in the kubelet's order,
+  // (container, namespace, pod): that is one ascending run per container name when pods share
+  // their container names, as with sidecars, or a few runs in a small payload. Up to kMaxRuns
+  // runs are merged pairwise through merge_buffer (n log2(runs) comparisons); more go to
+  // std::sort.
+  void SortContainers() {
+    auto& containers = out_->containers;
+    const size_t n = containers.size();
+    constexpr size_t kMaxRuns = 16;
+    std::array<size_t, kMaxRuns + 1> bounds;  // run r is [bounds[r], bounds[r + 1])
+    size_t runs = 1;
+    bounds[0] = 0;
+    for (size_t i = 1; i < n; ++i) {
+      if (!Less(containers[i], containers[i - 1])) continue;
+      if (runs == kMaxRuns) {
+        std::sort(containers.begin(), containers.end(), Less);
+        return;
+      }
+      bounds[runs++] = i;
+    }
+    if (runs == 1) return;
+    bounds[runs] = n;
+    auto& buffer = out_->merge_buffer;
+    buffer.resize(n);
+    ContainerUsage* from = containers.data();
+    ContainerUsage* to = buffer.data();
+    while (runs > 1) {
+      size_t merged = 0;
+      for (size_t r = 0; r < runs; r += 2) {
+        const size_t begin = bounds[r];
+        const size_t middle = bounds[std::min(r + 1, runs)];
+        const size_t end = bounds[std::min(r + 2, runs)];
+        std::merge(from + begin, from + middle, from + middle, from + end, to + begin, Less);
+        bounds[merged++] = begin;  // merged <= r / 2: no bound still to be read is overwritten
+      }
+      bounds[merged] = n;
+      runs = merged;
+      std::swap(from, to);
+    }
+    if (from != containers.data()) containers.swap(buffer);
   }
 
   static bool Less(const ContainerUsage& a, const ContainerUsage& b) {
-    return std::tie(a.namespace_, a.pod, a.container) < std::tie(b.namespace_, b.pod, b.container);
+    if (int c = Compare(a.namespace_, b.namespace_); c != 0) return c < 0;
+    if (int c = Compare(a.pod, b.pod); c != 0) return c < 0;
+    return Compare(a.container, b.container) < 0;
+  }
+
+  static bool KubeletOrderLess(const ContainerUsage& a, std::string_view ns, std::string_view pod,
+                               std::string_view container) {
+    if (int c = Compare(a.container, container); c != 0) return c < 0;
+    if (int c = Compare(a.namespace_, ns); c != 0) return c < 0;
+    return Compare(a.pod, pod) < 0;
   }
 
   std::string_view text_;
@@ -493,7 +842,10 @@ class Parser {
   ResourceMetrics* out_;
   int line_number_ = 0;
   std::string_view last_sampled_;
+  Metric last_metric_ = Metric::kOther;  // Classify(last_sampled_)
   size_t hint_ = 0;  // position in out_->containers expected to match the next container line
+  // out_->containers were appended in kubelet order and out_->index is not in use yet.
+  bool in_kubelet_order_ = true;
   std::vector<std::string_view> typed_;
   std::vector<std::string_view> sampled_;
   std::vector<std::string_view> seen_labels_;

@@ -5,7 +5,10 @@
 //
 // The parser does not allocate per sample: label values are string_views into the input (an
 // escaped value is decoded once into the result's own storage), and a ResourceMetrics reused
-// across calls keeps its capacity.
+// across calls keeps its capacity. A sample line in the form kubelets print is read in one pass
+// (label values and digits several bytes at a time, floats by Clinger's exact fast path); any
+// other line, and any line that fails, goes through the general reader, so every input gives
+// the same result and the same error as with the general reader alone.
 //
 // Thread-safety: ParseResourceMetrics is reentrant; a ResourceMetrics is a plain value.
 #pragma once
@@ -56,6 +59,8 @@ struct ResourceMetrics {
   std::deque<std::string> decoded;
   // Open-addressing index over `containers` used while parsing. Internal to the parser.
   std::vector<uint32_t> index;
+  // Where the parser merges `containers` into order. Internal to the parser.
+  std::vector<ContainerUsage> merge_buffer;
 
   // Empties the result but keeps its capacity.
   void Clear();

@@ -1,53 +1,126 @@
-// Parser throughput on a realistic 100-pod kubelet payload. Prints MB/s; not a test.
-//   build/test/bench/parser_bench [pods] [containers-per-pod] [seconds]
+// Parser throughput on a realistic kubelet payload, the production parser beside the reference
+// (the parser before its fast path, test/scraper/reference_resource_metrics.h). Prints MB/s per
+// core, µs per payload and ns per line for each; not a test.
+//   build/test/bench/parser_bench [pods] [containers-per-pod] [seconds] [current]
+//   build/test/bench/parser_bench <file> - [seconds] [current]
+// With "current", only the production parser runs (for a profiler). A first argument that is
+// not a number is a file holding the payload (a body saved from a real kubelet, a seed).
+// The two run in alternating slices of up to 50 ms and each is charged the CPU time of this
+// thread only, so that a busy machine slows both alike and the ratio stays meaningful.
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "scraper/resource_metrics.h"
+#include "test/scraper/reference_resource_metrics.h"
 #include "test/testing/kubelet_payload.h"
 
+namespace {
+
+using ParseFunction = base::Status (*)(std::string_view, base::UnixNanos,
+                                       scraper::ResourceMetrics*);
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+struct Totals {
+  const char* name;
+  ParseFunction parse;
+  scraper::ResourceMetrics metrics;  // reused across calls, as the scraper does
+  double cpu = 0;
+  long iterations = 0;
+};
+
+// Parses until about `seconds` of this thread's CPU have passed; false on a parse failure.
+bool RunSlice(const std::string& payload, double seconds, Totals* t) {
+  double start = ThreadCpuSeconds();
+  double now = start;
+  while (now - start < seconds) {
+    for (int i = 0; i < 16; ++i) {
+      if (!t->parse(payload, 1, &t->metrics).ok()) return false;
+    }
+    t->iterations += 16;
+    now = ThreadCpuSeconds();
+  }
+  t->cpu += now - start;
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  int pods = argc > 1 ? std::atoi(argv[1]) : 100;
-  int containers = argc > 2 ? std::atoi(argv[2]) : 2;
+  const bool from_file = argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9');
+  int pods = argc > 1 && !from_file ? std::atoi(argv[1]) : 100;
+  int containers = argc > 2 && !from_file ? std::atoi(argv[2]) : 2;
   double seconds = argc > 3 ? std::atof(argv[3]) : 2.0;
-  std::string payload = testing_support::KubeletPayload(pods, containers, 1'700'000'000'000);
-  scraper::ResourceMetrics metrics;
-  // Warm-up, and a correctness check so the benchmark measures a successful parse.
-  base::Status s = scraper::ParseResourceMetrics(payload, 1, &metrics);
-  if (!s.ok() || metrics.containers.size() != static_cast<size_t>(pods * containers)) {
-    std::fprintf(stderr, "parse failed: %s\n", s.message().c_str());
-    return 1;
+  bool current_only = argc > 4 && std::string_view(argv[4]) == "current";
+  std::string payload;
+  if (from_file) {
+    std::ifstream in(argv[1], std::ios::binary);
+    payload.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      std::fprintf(stderr, "cannot read %s\n", argv[1]);
+      return 1;
+    }
+  } else {
+    payload = testing_support::KubeletPayload(pods, containers, 1'700'000'000'000);
   }
   size_t lines = 0;
   for (char c : payload) lines += c == '\n';
-  // CPU time of this thread, so that other processes on a busy machine do not count.
-  auto thread_cpu = [] {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-  };
-  double cpu_start = thread_cpu();
-  auto start = std::chrono::steady_clock::now();
-  auto until = start + std::chrono::duration<double>(seconds);
-  long iterations = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    for (int i = 0; i < 64; ++i) {
-      if (!scraper::ParseResourceMetrics(payload, 1, &metrics).ok()) return 1;
+
+  Totals totals[] = {{"reference (before)", &scraper_reference::ParseResourceMetrics, {}},
+                     {"current", &scraper::ParseResourceMetrics, {}}};
+  // Warm-up, and a correctness check so the benchmark measures a successful parse.
+  for (Totals& t : totals) {
+    base::Status s = t.parse(payload, 1, &t.metrics);
+    if (!s.ok() ||
+        (!from_file && t.metrics.containers.size() != static_cast<size_t>(pods * containers))) {
+      std::fprintf(stderr, "%s: parse failed: %s\n", t.name, s.message().c_str());
+      return 1;
     }
-    iterations += 64;
   }
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double elapsed = thread_cpu() - cpu_start;
-  double mb = static_cast<double>(payload.size()) * static_cast<double>(iterations) / 1e6;
-  std::printf("payload: %d pods x %d containers, %zu bytes, %zu lines\n", pods, containers,
-              payload.size(), lines);
-  std::printf(
-      "parsed %ld times in %.2f s of CPU (%.2f s wall): %.1f MB/s per core, "
-      "%.1f us per payload, %.0f ns per line\n",
-      iterations, elapsed, wall, mb / elapsed, elapsed * 1e6 / static_cast<double>(iterations),
-      elapsed * 1e9 / static_cast<double>(iterations) / static_cast<double>(lines));
+  auto wall_start = std::chrono::steady_clock::now();
+  const double slice = std::min(0.05, seconds / 2);
+  for (double spent = 0; spent < seconds; spent += 2 * slice) {
+    for (Totals& t : totals) {
+      if (current_only && &t == &totals[0]) continue;
+      if (!RunSlice(payload, slice, &t)) {
+        std::fprintf(stderr, "%s: parse failed\n", t.name);
+        return 1;
+      }
+    }
+  }
+  double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+
+  if (from_file) {
+    std::printf("payload: %s, %zu containers, %zu bytes, %zu lines; %.2f s wall\n", argv[1],
+                totals[1].metrics.containers.size(), payload.size(), lines, wall);
+  } else {
+    std::printf("payload: %d pods x %d containers, %zu bytes, %zu lines; %.2f s wall\n", pods,
+                containers, payload.size(), lines, wall);
+  }
+  for (const Totals& t : totals) {
+    if (t.iterations == 0) continue;
+    double iterations = static_cast<double>(t.iterations);
+    double mb = static_cast<double>(payload.size()) * iterations / 1e6;
+    std::printf(
+        "%-18s parsed %ld times in %.2f s of CPU: %.1f MB/s per core, %.1f us per payload, "
+        "%.1f ns per line\n",
+        t.name, t.iterations, t.cpu, mb / t.cpu, t.cpu * 1e6 / iterations,
+        t.cpu * 1e9 / iterations / static_cast<double>(lines));
+  }
+  if (current_only) return 0;
+  std::printf("speed-up: %.2fx\n", (static_cast<double>(totals[1].iterations) / totals[1].cpu) /
+                                       (static_cast<double>(totals[0].iterations) / totals[0].cpu));
   return 0;
 }
