@@ -34,16 +34,25 @@ struct Series {
   bool has_last = false;
   bool has_prev = false;
   uint64_t memory_bytes = 0;
+  bool has_swap = false;  // swap is served only where the kubelet reported it
+  uint64_t swap_bytes = 0;
 
   bool Servable() const { return has_last && has_prev && last.ts > prev.ts; }
 };
+
+// The gauges of the newer point: working set and, when reported, swap.
+void SetGauges(const ResourceUsage& usage, Series* out) {
+  out->memory_bytes = usage.memory_bytes;
+  out->has_swap = usage.has_swap;
+  out->swap_bytes = usage.has_swap ? usage.swap_bytes : 0;
+}
 
 // metrics-server's rule for choosing the older point when a new one arrives (storage/node.go),
 // plus: a counter lower than the older point means a reset, so there is no older point.
 void Advance(const Series* old, const ResourceUsage& usage, Series* out) {
   out->last = {usage.cpu_timestamp, usage.cpu_ns};
   out->has_last = true;
-  out->memory_bytes = usage.memory_bytes;
+  SetGauges(usage, out);
   out->has_prev = false;
   if (old == nullptr || !old->has_last) return;
   if (out->last.ts > old->last.ts) {
@@ -106,7 +115,7 @@ void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
       ts - start < resolution.count()) {
     out->series.last = {ts, usage.cpu_ns};
     out->series.has_last = true;
-    out->series.memory_bytes = usage.memory_bytes;
+    SetGauges(usage, &out->series);
     out->series.prev = {start, 0};
     out->series.has_prev = true;
     return;
@@ -314,6 +323,8 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
       m.window = std::chrono::nanoseconds(s.last.ts - s.prev.ts);
       m.cpu_nanocores = CpuNanocores(s.last.cpu_ns - s.prev.cpu_ns, m.window);
       m.memory_bytes = s.memory_bytes;
+      m.has_swap = s.has_swap;
+      m.swap_bytes = s.swap_bytes;
       nodes.push_back(std::move(m));
     }
     for (const PodState& pod : node.pods) {
@@ -344,8 +355,8 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
     for (const ContainerState& c : pod->containers) {
       const Series& cs = c.series;
       std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
-      m.containers.push_back(
-          {c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window), cs.memory_bytes});
+      m.containers.push_back({c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window),
+                              cs.memory_bytes, cs.has_swap, cs.swap_bytes});
       if (earliest == 0 || cs.last.ts < earliest) {
         earliest = cs.last.ts;
         m.timestamp = cs.last.ts;

@@ -27,12 +27,16 @@ struct NodeMetrics {
   std::chrono::nanoseconds window{0};  // newer minus older sample time (> 0)
   uint64_t cpu_nanocores = 0;          // Δ cumulative CPU ns / Δ seconds, truncated
   uint64_t memory_bytes = 0;           // working set of the newer point
+  bool has_swap = false;               // the kubelet reported swap usage with the newer point
+  uint64_t swap_bytes = 0;             // swap in use at the newer point; only if has_swap
 };
 
 struct ContainerMetrics {
   std::string name;
   uint64_t cpu_nanocores = 0;
   uint64_t memory_bytes = 0;
+  bool has_swap = false;    // as NodeMetrics::has_swap
+  uint64_t swap_bytes = 0;  // only if has_swap
 };
 
 // Usage of one pod: every container with data, sorted by name. `timestamp`/`window` come from
