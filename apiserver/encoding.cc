@@ -13,26 +13,35 @@ std::string_view ListKindName(Kind kind) {
   return kind == Kind::kNode ? "NodeMetricsList" : "PodMetricsList";
 }
 
-// One object's usage map: cpu and memory always, swap only where the kubelet reported it.
-// Keys in the order Go writes a map (sorted), in JSON and in protobuf alike.
+// One object's usage map: cpu and memory always; ephemeral-storage and swap only where the
+// kubelet reported them. Keys in the order Go writes a map (sorted), in JSON and protobuf alike.
 struct Usage {
   uint64_t cpu_nanocores = 0;
   uint64_t memory_bytes = 0;
   bool has_swap = false;
   uint64_t swap_bytes = 0;
+  bool has_ephemeral_storage = false;
+  uint64_t ephemeral_storage_bytes = 0;
 };
 
 Usage UsageOf(const window::NodeMetrics& n) {
-  return {n.cpu_nanocores, n.memory_bytes, n.has_swap, n.swap_bytes};
+  return {n.cpu_nanocores, n.memory_bytes,          n.has_swap,
+          n.swap_bytes,    n.has_ephemeral_storage, n.ephemeral_storage_bytes};
 }
 Usage UsageOf(const window::ContainerMetrics& c) {
-  return {c.cpu_nanocores, c.memory_bytes, c.has_swap, c.swap_bytes};
+  return {c.cpu_nanocores, c.memory_bytes,          c.has_swap,
+          c.swap_bytes,    c.has_ephemeral_storage, c.ephemeral_storage_bytes};
 }
 
-// `"usage":{"cpu":"...","memory":"..."[,"swap":"..."]}` without the key.
+// `"usage":{"cpu":"...",["ephemeral-storage":"...",]"memory":"..."[,"swap":"..."]}` without
+// the key.
 void AppendUsageJson(std::string& out, const Usage& u) {
   out.append("{\"cpu\":\"");
   AppendDecimalSI(out, static_cast<int64_t>(u.cpu_nanocores), -9);
+  if (u.has_ephemeral_storage) {
+    out.append("\",\"ephemeral-storage\":\"");
+    AppendBinarySI(out, static_cast<int64_t>(u.ephemeral_storage_bytes));
+  }
   out.append("\",\"memory\":\"");
   AppendBinarySI(out, static_cast<int64_t>(u.memory_bytes));
   if (u.has_swap) {
@@ -63,11 +72,17 @@ void AppendUsageEntryProto(std::string& out, uint32_t field, std::string_view ke
   EndField(out, entry);
 }
 
-// Appends the usage map's entries (cpu, memory, then swap if reported) as repeated field `field`.
+// Appends the usage map's entries (cpu, ephemeral-storage if reported, memory, swap if reported)
+// as repeated field `field`.
 void AppendUsageProto(std::string& out, uint32_t field, const Usage& u) {
   AppendUsageEntryProto(out, field, "cpu", [&](std::string& o) {
     AppendDecimalSI(o, static_cast<int64_t>(u.cpu_nanocores), -9);
   });
+  if (u.has_ephemeral_storage) {
+    AppendUsageEntryProto(out, field, "ephemeral-storage", [&](std::string& o) {
+      AppendBinarySI(o, static_cast<int64_t>(u.ephemeral_storage_bytes));
+    });
+  }
   AppendUsageEntryProto(out, field, "memory", [&](std::string& o) {
     AppendBinarySI(o, static_cast<int64_t>(u.memory_bytes));
   });

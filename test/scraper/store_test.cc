@@ -335,6 +335,65 @@ TEST_F(StoreTest, SwapServedFromTheNewerPointOnlyWhereReported) {
   EXPECT_EQ(p->containers[3].swap_bytes, 34u);
 }
 
+TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
+  Batch b1(100, 10, 1,
+           {{.pod = "p", .name = "a", .ts = 100, .cpu = 1},
+            {.pod = "p", .name = "b", .ts = 100, .cpu = 1},
+            {.pod = "q", .name = "a", .ts = 100, .cpu = 1}});
+  Batch b2(115, 25, 7,
+           {{.pod = "p", .name = "a", .ts = 115, .cpu = 2},
+            {.pod = "p", .name = "b", .ts = 115, .cpu = 2},
+            {.pod = "q", .name = "a", .ts = 115, .cpu = 2}});
+  SummaryStorage summary;
+  summary.has_node_fs = true;
+  summary.node_fs_used_bytes = 5000;
+  auto add = [&](std::string pod, std::string name, bool rootfs, uint64_t bytes) {
+    ContainerStorage c;
+    c.namespace_ = "default";
+    c.pod = std::move(pod);
+    c.container = std::move(name);
+    c.has_rootfs = rootfs;
+    c.rootfs_bytes = bytes;
+    c.has_logs = true;
+    c.logs_bytes = 1;
+    summary.containers.push_back(c);
+  };
+  add("gone", "x", true, 9);  // a pod the resource metrics do not list: ignored
+  add("p", "a", true, 100);
+  add("p", "zz", true, 9);  // unknown container: ignored
+  add("q", "a", false, 0);  // logs only
+  store_.BeginTick().Success("n1", b1.metrics, &summary);
+  store_.Publish();
+  auto w = windows_.Current();
+  EXPECT_EQ(w->FindNode("n1"), nullptr);  // one point: no window yet
+  // In place (same layout), then the summary missing for a tick: no ephemeral storage.
+  store_.BeginTick().Success("n1", b2.metrics, &summary);
+  store_.Publish();
+  w = windows_.Current();
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_TRUE(w->FindNode("n1")->has_ephemeral_storage);
+  EXPECT_EQ(w->FindNode("n1")->ephemeral_storage_bytes, 5000u);
+  const PodMetrics* p = w->FindPod("default", "p");
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->containers[0].has_ephemeral_storage);
+  EXPECT_EQ(p->containers[0].ephemeral_storage_bytes, 101u);
+  EXPECT_FALSE(p->containers[1].has_ephemeral_storage);
+  const PodMetrics* q = w->FindPod("default", "q");
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->containers[0].has_ephemeral_storage);
+  EXPECT_EQ(q->containers[0].ephemeral_storage_bytes, 1u);
+
+  Batch b3(130, 40, 7,
+           {{.pod = "p", .name = "a", .ts = 130, .cpu = 3},
+            {.pod = "p", .name = "b", .ts = 130, .cpu = 3},
+            {.pod = "q", .name = "a", .ts = 130, .cpu = 3}});
+  w = Tick({{"n1", &b3}});
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_FALSE(w->FindNode("n1")->has_ephemeral_storage);
+  ASSERT_NE(w->FindPod("default", "p"), nullptr);
+  EXPECT_FALSE(w->FindPod("default", "p")->containers[0].has_ephemeral_storage);
+}
+
 TEST_F(StoreTest, FailedScrapeKeepsHistoryForBoundedTicks) {
   Batch b1(100, 10, 1, {{.ts = 100, .cpu = 10}});
   Batch b2(115, 25, 7, {{.ts = 115, .cpu = 13}});
