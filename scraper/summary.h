@@ -7,8 +7,11 @@
 // it (kubernetes pkg/kubelet/eviction/helpers.go, containerUsage with fsStatsRoot and fsStatsLogs:
 // a missing FsStats or usedBytes counts as 0).
 //
-// The parser is a SAX pass (nlohmann::json::sax_parse): no DOM is built, every other field of the
-// summary (CPU, memory, network, volumes, ...) is skipped as it streams by.
+// The parser is one pass of a strict JSON (RFC 8259) scanner that descends only into the objects
+// on the way to those fields: no DOM is built, nothing is allocated for the rest of the summary
+// (CPU, memory, network, volumes, ...), whose syntax is only checked. Nesting is limited to 512.
+// Strings are not checked for valid UTF-8 (the names are only compared with the names of
+// /metrics/resource).
 //
 // Thread-safety: ParseSummary is reentrant; a SummaryStorage is a plain value.
 #pragma once
@@ -52,8 +55,8 @@ struct SummaryStorage {
 
 // Parses `text`, the whole /stats/summary body. On success fills `out` (cleared first). On
 // malformed JSON, or when the top level or the known fields have the wrong JSON type (e.g.
-// `"pods": {}`), returns an error naming the byte offset and the problem, e.g.
-// "summary: byte 17: syntax error ..."; `out` is then unspecified but valid.
+// `"pods": {}`), returns an error naming the problem and, for syntax, the byte (1-based), e.g.
+// "summary: byte 17: expected ',' or '}' in an object"; `out` is then unspecified but valid.
 base::Status ParseSummary(std::string_view text, SummaryStorage* out);
 
 }  // namespace scraper

@@ -247,7 +247,7 @@ TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNo
             url(no_summary) + ": request failed, status: \"404 Not Found\"");
   EXPECT_TRUE(outcomes["malformed"].success);
   EXPECT_THAT(outcomes["malformed"].summary_error,
-              HasSubstr(url(malformed) + ": summary: byte 11: "));
+              HasSubstr(url(malformed) + ": summary: byte 11: unexpected end of the body"));
   // The node's deadline covers both requests; a summary past it costs only the summary.
   EXPECT_TRUE(outcomes["slow"].success);
   EXPECT_THAT(outcomes["slow"].summary_error, HasSubstr("timed out"));
