@@ -25,6 +25,8 @@
 # `kubectl top pods --containers --show-swap` (k8s.io/kubectl pkg/metricsutil v0.37.2: usage
 # "swap", printed as Value/2^20 "Mi"; a node without nodeInfo.swap prints <unknown>) must show
 # our values, and objects on kwok-node-0 (no swap families) have no swap in usage at all.
+# Last, our server restarted with --kubelet-summary-api: kwok answers 404 to /stats/summary, and
+# every node's resource metrics are still served, each node's summary failure logged.
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
 # failure.
 #
@@ -90,11 +92,15 @@ ua_hpa="^kube-controller-manager/${server_version//./\\.} .*/horizontal-pod-auto
 "$c" workload 2 >"$check_work/workload.log" 2>&1 || fatal "workload default/demo did not start"
 "$c" rbac "$name" >"$check_work/rbac.log" 2>&1 || fatal "rbac for $name failed"
 port=$("$c" free-port)
-if ! "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
-  '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
-  --kubelet-insecure-tls --kubelet-use-node-status-port \
-  --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
-  --metrics-api-versions=v1beta1,v1 -v=2 >"$check_work/backend.log" 2>&1; then
+# start_server [FLAG...]: our server as backend $name on $port, with these flags added.
+start_server() {
+  "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
+    '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
+    --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
+    --metrics-api-versions=v1beta1,v1 -v=2 "$@" >"$check_work/backend.log" 2>&1
+}
+if ! start_server; then
   tail -n 20 "$check_work/backend.log"
   fatal "our server did not turn ready"
 fi
@@ -221,17 +227,18 @@ top_swap_pods() {
   echo "$out"
   awk '$1 == "swap-demo" && $4 == "96Mi" {f = 1} END {exit !f}' <<<"$out"
 }
-# raw_swap VERSION PATH WANT: usage of the object at /apis/metrics.k8s.io/VERSION/PATH (every
-# container's, for a pod) has swap WANT, or no swap key when WANT is "none".
-raw_swap() {
-  k get --raw "/apis/metrics.k8s.io/$1/$2" | python3 -c '
+# raw_usage RESOURCE VERSION PATH WANT: usage of the object at /apis/metrics.k8s.io/VERSION/PATH
+# (every container's, for a pod) has RESOURCE WANT, or no RESOURCE key when WANT is "none".
+raw_usage() {
+  k get --raw "/apis/metrics.k8s.io/$2/$3" | python3 -c '
 import json, sys
 o = json.load(sys.stdin)
 usages = [c["usage"] for c in o["containers"]] if "containers" in o else [o["usage"]]
-got = [u.get("swap", "none") for u in usages]
-print(sys.argv[1], "swap:", got)
-sys.exit(0 if usages and all(g == sys.argv[2] for g in got) else 1)' "$2" "$3"
+got = [u.get(sys.argv[1], "none") for u in usages]
+print(sys.argv[2], sys.argv[1] + ":", got)
+sys.exit(0 if usages and all(g == sys.argv[3] for g in got) else 1)' "$1" "$3" "$4"
 }
+raw_swap() { raw_usage swap "$@"; }
 swap_served() {
   raw_swap v1 nodes/kwok-node-1 96Mi && raw_swap v1 namespaces/default/pods/swap-demo 48Mi &&
     raw_swap v1 namespaces/default/pods/swap-none none
@@ -249,5 +256,31 @@ for v in v1 v1beta1; do
   assert "$v: usage of swap-none's containers (on kwok-node-0) has no swap" \
     raw_swap $v namespaces/default/pods/swap-none none
 done
+
+echo "--- --kubelet-summary-api against kwok, which serves no /stats/summary"
+# The per-node summary error path on a real cluster: every kubelet answers 404 to the summary;
+# each node's resource metrics must still be served, without ephemeral-storage, and our log must
+# name each node and the cause. (Values from a summary are covered by the scraper's integration
+# test against local TLS kubelets: kwok has no summary endpoint to stand in for.)
+"$c" stop "$name" >/dev/null 2>&1
+if ! start_server --kubelet-summary-api; then
+  tail -n 20 "$check_work/backend.log"
+  fatal "our server with --kubelet-summary-api did not turn ready"
+fi
+wait_until "$limit" top_shows k
+assert "with --kubelet-summary-api: kubectl top nodes and top pods still show both nodes and both pods" \
+  top_shows k
+assert "with --kubelet-summary-api: no ephemeral-storage in kwok-node-0's usage" \
+  raw_usage ephemeral-storage v1 nodes/kwok-node-0 none
+assert "with --kubelet-summary-api: no ephemeral-storage in swap-demo's containers' usage" \
+  raw_usage ephemeral-storage v1 namespaces/default/pods/swap-demo none
+summary_errors_logged() {
+  local n
+  for n in kwok-node-0 kwok-node-1; do
+    grep -m1 "Failed to read the summary of node $n .*/stats/summary: request failed, status: \"404 Not Found\"" \
+      "$server_log" || return 1
+  done
+}
+assert "our log: each node's /stats/summary failure, by name, with the 404" summary_errors_logged
 
 check_finish
