@@ -13,12 +13,41 @@ std::string_view ListKindName(Kind kind) {
   return kind == Kind::kNode ? "NodeMetricsList" : "PodMetricsList";
 }
 
-// `"usage":{"cpu":"...","memory":"..."}` without the key.
-void AppendUsageJson(std::string& out, uint64_t cpu, uint64_t memory) {
+// One object's usage map: cpu and memory always; ephemeral-storage and swap only where the
+// kubelet reported them. Keys in the order Go writes a map (sorted), in JSON and protobuf alike.
+struct Usage {
+  uint64_t cpu_nanocores = 0;
+  uint64_t memory_bytes = 0;
+  bool has_swap = false;
+  uint64_t swap_bytes = 0;
+  bool has_ephemeral_storage = false;
+  uint64_t ephemeral_storage_bytes = 0;
+};
+
+Usage UsageOf(const window::NodeMetrics& n) {
+  return {n.cpu_nanocores, n.memory_bytes,          n.has_swap,
+          n.swap_bytes,    n.has_ephemeral_storage, n.ephemeral_storage_bytes};
+}
+Usage UsageOf(const window::ContainerMetrics& c) {
+  return {c.cpu_nanocores, c.memory_bytes,          c.has_swap,
+          c.swap_bytes,    c.has_ephemeral_storage, c.ephemeral_storage_bytes};
+}
+
+// `"usage":{"cpu":"...",["ephemeral-storage":"...",]"memory":"..."[,"swap":"..."]}` without
+// the key.
+void AppendUsageJson(std::string& out, const Usage& u) {
   out.append("{\"cpu\":\"");
-  AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
+  AppendDecimalSI(out, static_cast<int64_t>(u.cpu_nanocores), -9);
+  if (u.has_ephemeral_storage) {
+    out.append("\",\"ephemeral-storage\":\"");
+    AppendBinarySI(out, static_cast<int64_t>(u.ephemeral_storage_bytes));
+  }
   out.append("\",\"memory\":\"");
-  AppendBinarySI(out, static_cast<int64_t>(memory));
+  AppendBinarySI(out, static_cast<int64_t>(u.memory_bytes));
+  if (u.has_swap) {
+    out.append("\",\"swap\":\"");
+    AppendBinarySI(out, static_cast<int64_t>(u.swap_bytes));
+  }
   out.append("\"}");
 }
 
@@ -29,21 +58,38 @@ void AppendTimeWindowJson(std::string& out, base::UnixNanos ts, std::chrono::nan
   AppendJsonString(out, base::FormatDuration(window));
 }
 
-// Appends map<string,Quantity> entries for cpu and memory as repeated field `field`.
-void AppendUsageProto(std::string& out, uint32_t field, uint64_t cpu, uint64_t memory) {
-  for (int i = 0; i < 2; ++i) {
-    const size_t entry = BeginField(out, field);
-    AppendBytesField(out, 1, i == 0 ? "cpu" : "memory");
-    const size_t quantity = BeginField(out, 2);
-    const size_t value = BeginField(out, 1);
-    if (i == 0) {
-      AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
-    } else {
-      AppendBinarySI(out, static_cast<int64_t>(memory));
-    }
-    EndField(out, value);
-    EndField(out, quantity);
-    EndField(out, entry);
+// Appends one map<string,Quantity> entry as repeated field `field`; `value` writes the quantity.
+template <typename WriteQuantity>
+void AppendUsageEntryProto(std::string& out, uint32_t field, std::string_view key,
+                           WriteQuantity value) {
+  const size_t entry = BeginField(out, field);
+  AppendBytesField(out, 1, key);
+  const size_t quantity = BeginField(out, 2);
+  const size_t string = BeginField(out, 1);
+  value(out);
+  EndField(out, string);
+  EndField(out, quantity);
+  EndField(out, entry);
+}
+
+// Appends the usage map's entries (cpu, ephemeral-storage if reported, memory, swap if reported)
+// as repeated field `field`.
+void AppendUsageProto(std::string& out, uint32_t field, const Usage& u) {
+  AppendUsageEntryProto(out, field, "cpu", [&](std::string& o) {
+    AppendDecimalSI(o, static_cast<int64_t>(u.cpu_nanocores), -9);
+  });
+  if (u.has_ephemeral_storage) {
+    AppendUsageEntryProto(out, field, "ephemeral-storage", [&](std::string& o) {
+      AppendBinarySI(o, static_cast<int64_t>(u.ephemeral_storage_bytes));
+    });
+  }
+  AppendUsageEntryProto(out, field, "memory", [&](std::string& o) {
+    AppendBinarySI(o, static_cast<int64_t>(u.memory_bytes));
+  });
+  if (u.has_swap) {
+    AppendUsageEntryProto(out, field, "swap", [&](std::string& o) {
+      AppendBinarySI(o, static_cast<int64_t>(u.swap_bytes));
+    });
   }
 }
 
@@ -68,11 +114,11 @@ EncodedWindow::Item EncodeNode(const window::NodeMetrics& n) {
   p.clear();
   AppendTimeWindowJson(j, n.timestamp, n.window);
   j.append(",\"usage\":");
-  AppendUsageJson(j, n.cpu_nanocores, n.memory_bytes);
+  AppendUsageJson(j, UsageOf(n));
   j.push_back('}');
   AppendTimeProto(p, 2, n.timestamp);
   AppendDurationProto(p, 3, n.window);
-  AppendUsageProto(p, 4, n.cpu_nanocores, n.memory_bytes);
+  AppendUsageProto(p, 4, UsageOf(n));
   return {j, p};
 }
 
@@ -93,11 +139,11 @@ EncodedWindow::Item EncodePod(const window::PodMetrics& pod) {
     j.append("{\"name\":");
     AppendJsonString(j, c.name);
     j.append(",\"usage\":");
-    AppendUsageJson(j, c.cpu_nanocores, c.memory_bytes);
+    AppendUsageJson(j, UsageOf(c));
     j.push_back('}');
     const size_t container = BeginField(p, 4);
     AppendBytesField(p, 1, c.name);
-    AppendUsageProto(p, 2, c.cpu_nanocores, c.memory_bytes);
+    AppendUsageProto(p, 2, UsageOf(c));
     EndField(p, container);
   }
   j.append("]}");

@@ -9,6 +9,7 @@
 
 #include "base/mutex.h"
 #include "scraper/resource_metrics.h"
+#include "scraper/summary.h"
 
 namespace scraper {
 
@@ -34,6 +35,40 @@ struct Manager::Job {
   bool done = false;  // outcome recorded
   NodeOutcome outcome;
 };
+
+namespace {
+
+// One node's /metrics/resource body and its parse, kept while its /stats/summary is read.
+struct Scrape {
+  std::string body;
+  ResourceMetrics metrics;  // points into body
+  SummaryStorage summary;
+};
+
+// Parses a /metrics/resource answer into `metrics`; sets outcome->success or outcome->error.
+void ParseResourceBody(const base::Result<std::string_view>& body, NodeOutcome* outcome,
+                       ResourceMetrics* metrics) {
+  if (!body.ok()) {
+    outcome->error = body.error();
+    return;
+  }
+  base::Status parsed = ParseResourceMetrics(*body, outcome->started, metrics);
+  if (!parsed.ok()) {
+    outcome->error = "parse: " + parsed.message();
+  } else if (metrics->scrape_error) {
+    outcome->error = "kubelet reported resource_scrape_error 1";
+  } else {
+    outcome->success = true;
+  }
+}
+void ParseResourceBody(const base::Result<std::string>& body, NodeOutcome* outcome,
+                       ResourceMetrics* metrics) {
+  ParseResourceBody(body.ok() ? base::Result<std::string_view>(*body)
+                              : base::Result<std::string_view>(base::MakeError(body.error())),
+                    outcome, metrics);
+}
+
+}  // namespace
 
 struct Manager::TickRun {
   explicit TickRun(boost::asio::strand<boost::asio::io_context::executor_type>& strand)
@@ -284,46 +319,76 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
   job.started = clock_.Steady();
   job.outcome.started = clock_.Now();
   SteadyTime deadline = std::min(job.started + settings_.request_timeout, run->deadline);
-  // The callback gets its own copies: the watchdog may record this job while it runs.
-  // The client's callback may come after the tick ended (the watchdog gave up on it), and by
-  // then the Manager may be gone: it touches only `run`, the clock (which outlives the Manager)
-  // and a copy of the strand, and reaches `this` only on the strand while the tick is running.
-  client_.Get(job.node, *job.target, deadline,
-              [this, run, index, started = job.started, &clock = clock_, strand = strand_,
-               outcome = job.outcome](base::Result<std::string> body) mutable {
-                // Runs on the client's thread: parse and merge here, so the body is dropped
-                // at once.
-                thread_local ResourceMetrics metrics;
-                if (!body.ok()) {
-                  outcome.error = body.error();
-                } else {
-                  base::Status parsed = ParseResourceMetrics(*body, outcome.started, &metrics);
-                  if (!parsed.ok()) {
-                    outcome.error = "parse: " + parsed.message();
-                  } else if (metrics.scrape_error) {
-                    outcome.error = "kubelet reported resource_scrape_error 1";
-                  } else {
-                    outcome.success = true;
-                  }
-                }
-                {
-                  base::MutexLock lock(run->merge_mu);
-                  if (!run->closed) {
-                    run->answered[index] = 1;
-                    if (outcome.success) {
-                      run->tick->Success(outcome.node, metrics);
-                    } else {
-                      run->tick->Failure(outcome.node);
-                    }
-                  }
-                }
-                outcome.duration = clock.Steady() - started;
-                boost::asio::post(strand,
-                                  [this, run, index, outcome = std::move(outcome)]() mutable {
-                                    if (run->ended) return;  // late: `this` may be gone
-                                    Finish(run, index, std::move(outcome));
-                                  });
-              });
+  // The callbacks get their own copies: the watchdog may record this job while they run.
+  // A client's callback may come after the tick ended (the watchdog gave up on it), and by
+  // then the Manager may be gone: they touch only `run`, the clock and the client (which
+  // outlive the Manager) and a copy of the strand, and reach `this` only on the strand while the
+  // tick is running.
+  // Merges one node's result into the tick and hands the outcome to the strand.
+  auto complete = [this, run, index, started = job.started, &clock = clock_, strand = strand_](
+                      NodeOutcome outcome, const ResourceMetrics* metrics,
+                      const SummaryStorage* summary) mutable {
+    {
+      base::MutexLock lock(run->merge_mu);
+      if (!run->closed) {
+        run->answered[index] = 1;
+        if (outcome.success) {
+          run->tick->Success(outcome.node, *metrics, summary);
+        } else {
+          run->tick->Failure(outcome.node);
+        }
+      }
+    }
+    outcome.duration = clock.Steady() - started;
+    boost::asio::post(strand, [this, run, index, outcome = std::move(outcome)]() mutable {
+      if (run->ended) return;  // late: `this` may be gone
+      Finish(run, index, std::move(outcome));
+    });
+  };
+  std::optional<Target> summary_target;
+  if (settings_.summary_api) {
+    summary_target = *job.target;
+    summary_target->path = kSummaryPath;
+  }
+  client_.Get(
+      job.node, *job.target, deadline,
+      [complete, outcome = job.outcome, summary_target = std::move(summary_target), deadline,
+       &client = client_](base::Result<std::string> body) mutable {
+        // Runs on the client's thread: parse and merge here, so the body is dropped at once.
+        if (!summary_target) {
+          thread_local ResourceMetrics metrics;
+          ParseResourceBody(body, &outcome, &metrics);
+          complete(std::move(outcome), &metrics, nullptr);
+          return;
+        }
+        // With the summary: keep the body (the metrics point into it) until the summary is in,
+        // read on the same connection right after.
+        auto scrape = std::make_shared<Scrape>();
+        if (body.ok()) scrape->body = std::move(*body);
+        ParseResourceBody(body.ok() ? base::Result<std::string_view>(scrape->body)
+                                    : base::Result<std::string_view>(base::MakeError(body.error())),
+                          &outcome, &scrape->metrics);
+        if (!outcome.success) {
+          complete(std::move(outcome), &scrape->metrics, nullptr);
+          return;
+        }
+        const std::string node = outcome.node;
+        const std::string url = summary_target->Url();
+        client.Get(node, *summary_target, deadline,
+                   [complete, scrape, url,
+                    outcome = std::move(outcome)](base::Result<std::string> summary_body) mutable {
+                     const SummaryStorage* summary = nullptr;
+                     if (!summary_body.ok()) {
+                       outcome.summary_error = url + ": " + summary_body.error();
+                     } else if (base::Status s = ParseSummary(*summary_body, &scrape->summary);
+                                !s.ok()) {
+                       outcome.summary_error = url + ": " + s.message();
+                     } else {
+                       summary = &scrape->summary;
+                     }
+                     complete(std::move(outcome), &scrape->metrics, summary);
+                   });
+      });
 }
 
 void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome) {
@@ -331,6 +396,10 @@ void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutc
   run->jobs[index].done = true;
   if (outcome.success) {
     total_success_.fetch_add(1);
+    if (!outcome.summary_error.empty()) {
+      spdlog::warn("Failed to read the summary of node {} (its resource metrics are served): {}",
+                   outcome.node, outcome.summary_error);
+    }
   } else {
     total_failure_.fetch_add(1);
     spdlog::warn("Failed to scrape node {} ({}): {}", outcome.node, outcome.url, outcome.error);

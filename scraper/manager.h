@@ -60,6 +60,11 @@ struct ManagerSettings {
   // second regular tick. A kubelet that has not taken a new sample in between (kubelets sample
   // every ~10 s) gets its rate at the next regular tick, as without this.
   bool early_second_sample = false;
+  // --kubelet-summary-api: after each successful /metrics/resource answer, also read the
+  // node's /stats/summary (same connection, same deadline and size limit) for
+  // ephemeral-storage usage. Its failure leaves the node's resource metrics served, without
+  // ephemeral storage, and is reported in NodeOutcome::summary_error.
+  bool summary_api = false;
 };
 
 // One node's result in one tick.
@@ -70,6 +75,7 @@ struct NodeOutcome {
   std::chrono::nanoseconds duration{0};  // request + parse time
   bool success = false;
   std::string error;                 // why it failed; empty on success
+  std::string summary_error;         // on success: why /stats/summary could not be used
   base::UnixNanos last_success = 0;  // wall time of the last successful scrape; 0 = never
 };
 

@@ -14,6 +14,10 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.Int("kubelet-port", &kubelet_port, "The port to use to connect to kubelets.");
   flags.Bool("kubelet-use-node-status-port", &kubelet_use_node_status_port,
              "Use the port in the node status. Takes precedence over --kubelet-port.");
+  flags.Bool("kubelet-summary-api", &kubelet_summary_api,
+             "Also read each kubelet's /stats/summary every tick and serve ephemeral-storage "
+             "usage of nodes (node fs) and containers (rootfs + logs). Needs the nodes/stats "
+             "permission.");
   flags.StringList("kubelet-preferred-address-types", &kubelet_preferred_address_types,
                    "The priority of node address types to use when determining which address to "
                    "use to connect to a particular node.");
@@ -127,6 +131,7 @@ base::Result<ManagerSettings> MakeManagerSettings(const Options& options) {
   s.target.preferred_address_types = options.kubelet_preferred_address_types;
   s.target.port = static_cast<uint16_t>(options.kubelet_port);
   s.target.use_node_status_port = options.kubelet_use_node_status_port;
+  s.summary_api = options.kubelet_summary_api;
   s.target.plain_http = options.deprecated_kubelet_completely_insecure;
   auto selector = kube::LabelSelector::Parse(options.node_selector);
   if (!selector.ok()) return base::MakeError("node-selector: " + selector.error());

@@ -1,7 +1,8 @@
 // Parser for the kubelet's `/metrics/resource` endpoint: the Prometheus text exposition format
 // 0.0.4, all of it (HELP/TYPE, escaped label values in any order, exponents, NaN/±Inf, optional
 // millisecond timestamps), keeping only what the window needs: node and container cumulative
-// CPU, working set and container start time, plus `scrape_error`/`resource_scrape_error`.
+// CPU, working set, swap usage and container start time, plus
+// `scrape_error`/`resource_scrape_error`.
 //
 // The parser does not allocate per sample: label values are string_views into the input (an
 // escaped value is decoded once into the result's own storage), and a ResourceMetrics reused
@@ -29,10 +30,12 @@ namespace scraper {
 struct ResourceUsage {
   bool has_cpu = false;
   bool has_memory = false;
+  bool has_swap = false;  // node_/container_swap_usage_bytes: only kubelets with swap report it
   base::UnixNanos cpu_timestamp = 0;     // sample time of the CPU line (scrape time if absent)
   base::UnixNanos memory_timestamp = 0;  // sample time of the memory line
   uint64_t cpu_ns = 0;                   // cumulative CPU, core-nanoseconds
   uint64_t memory_bytes = 0;             // working set, bytes
+  uint64_t swap_bytes = 0;               // swap in use, bytes
 };
 
 struct ContainerUsage : ResourceUsage {

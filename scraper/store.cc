@@ -34,16 +34,27 @@ struct Series {
   bool has_last = false;
   bool has_prev = false;
   uint64_t memory_bytes = 0;
+  bool has_swap = false;  // swap is served only where the kubelet reported it
+  uint64_t swap_bytes = 0;
+  bool has_storage = false;  // ephemeral storage, from /stats/summary of this tick
+  uint64_t storage_bytes = 0;
 
   bool Servable() const { return has_last && has_prev && last.ts > prev.ts; }
 };
+
+// The gauges of the newer point: working set and, when reported, swap.
+void SetGauges(const ResourceUsage& usage, Series* out) {
+  out->memory_bytes = usage.memory_bytes;
+  out->has_swap = usage.has_swap;
+  out->swap_bytes = usage.has_swap ? usage.swap_bytes : 0;
+}
 
 // metrics-server's rule for choosing the older point when a new one arrives (storage/node.go),
 // plus: a counter lower than the older point means a reset, so there is no older point.
 void Advance(const Series* old, const ResourceUsage& usage, Series* out) {
   out->last = {usage.cpu_timestamp, usage.cpu_ns};
   out->has_last = true;
-  out->memory_bytes = usage.memory_bytes;
+  SetGauges(usage, out);
   out->has_prev = false;
   if (old == nullptr || !old->has_last) return;
   if (out->last.ts > old->last.ts) {
@@ -106,7 +117,7 @@ void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
       ts - start < resolution.count()) {
     out->series.last = {ts, usage.cpu_ns};
     out->series.has_last = true;
-    out->series.memory_bytes = usage.memory_bytes;
+    SetGauges(usage, &out->series);
     out->series.prev = {start, 0};
     out->series.has_prev = true;
     return;
@@ -235,13 +246,44 @@ Store::Tick& Store::BeginTick() {
   return tick_;
 }
 
-void Store::Tick::Success(std::string_view node, const ResourceMetrics& metrics) {
-  store_->Merge(node, &metrics);
+void Store::Tick::Success(std::string_view node, const ResourceMetrics& metrics,
+                          const SummaryStorage* summary) {
+  store_->Merge(node, &metrics, summary);
 }
 
-void Store::Tick::Failure(std::string_view node) { store_->Merge(node, nullptr); }
+void Store::Tick::Failure(std::string_view node) { store_->Merge(node, nullptr, nullptr); }
 
-void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
+namespace {
+
+// Sets the ephemeral-storage usage of the node and of the containers `summary` names (both
+// sorted by namespace, pod, container: one merge walk). Containers it does not name keep none.
+void ApplySummary(const SummaryStorage& summary, Series* node_series, std::vector<PodState>* pods) {
+  if (summary.has_node_fs) {
+    node_series->has_storage = true;
+    node_series->storage_bytes = summary.node_fs_used_bytes;
+  }
+  using Key = std::tuple<std::string_view, std::string_view>;
+  size_t p = 0;
+  for (const ContainerStorage& cs : summary.containers) {
+    if (!cs.has_ephemeral_storage()) continue;
+    const Key key(cs.namespace_, cs.pod);
+    while (p < pods->size() && Key((*pods)[p].namespace_, (*pods)[p].name) < key) ++p;
+    if (p == pods->size()) break;
+    PodState& pod = (*pods)[p];
+    if (Key(pod.namespace_, pod.name) != key) continue;
+    auto it = std::lower_bound(
+        pod.containers.begin(), pod.containers.end(), cs.container,
+        [](const ContainerState& c, const std::string& name) { return c.name < name; });
+    if (it == pod.containers.end() || it->name != cs.container) continue;
+    it->series.has_storage = true;
+    it->series.storage_bytes = cs.ephemeral_storage_bytes();
+  }
+}
+
+}  // namespace
+
+void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
+                  const SummaryStorage* summary) {
   base::MutexLock lock(tick_mu_);
   if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
   auto old_it = state_->find(node);
@@ -269,12 +311,14 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics) {
     }
     old->series = node_series;
     old->failed_ticks = 0;
+    if (summary != nullptr) ApplySummary(*summary, &old->series, &old->pods);
     next_->emplace(std::string(node), std::move(*old));
     return;
   }
   NodeState fresh;
   fresh.series = node_series;
   fresh.pods = MergePods(old ? &old->pods : nullptr, usages, settings_.resolution);
+  if (summary != nullptr) ApplySummary(*summary, &fresh.series, &fresh.pods);
   next_->emplace(std::string(node), std::move(fresh));
 }
 
@@ -314,6 +358,10 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
       m.window = std::chrono::nanoseconds(s.last.ts - s.prev.ts);
       m.cpu_nanocores = CpuNanocores(s.last.cpu_ns - s.prev.cpu_ns, m.window);
       m.memory_bytes = s.memory_bytes;
+      m.has_swap = s.has_swap;
+      m.swap_bytes = s.swap_bytes;
+      m.has_ephemeral_storage = s.has_storage;
+      m.ephemeral_storage_bytes = s.storage_bytes;
       nodes.push_back(std::move(m));
     }
     for (const PodState& pod : node.pods) {
@@ -344,8 +392,9 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
     for (const ContainerState& c : pod->containers) {
       const Series& cs = c.series;
       std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
-      m.containers.push_back(
-          {c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window), cs.memory_bytes});
+      m.containers.push_back({c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window),
+                              cs.memory_bytes, cs.has_swap, cs.swap_bytes, cs.has_storage,
+                              cs.storage_bytes});
       if (earliest == 0 || cs.last.ts < earliest) {
         earliest = cs.last.ts;
         m.timestamp = cs.last.ts;

@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "base/mutex.h"
 #include "scraper/resource_metrics.h"
+#include "scraper/summary.h"
 #include "window/publication.h"
 
 namespace scraper {
@@ -66,8 +67,12 @@ class Store final {
   // Publish() are forgotten (deleted or deselected nodes leave no trace).
   class Tick {
    public:
-    // A successful scrape. `metrics` is only read during the call.
-    void Success(std::string_view node, const ResourceMetrics& metrics);
+    // A successful scrape. `metrics` and `summary` are only read during the call. `summary`
+    // (the node's /stats/summary, --kubelet-summary-api) adds ephemeral-storage usage to the
+    // node and to the containers it names; null when not read or not readable this tick (the
+    // objects then have none).
+    void Success(std::string_view node, const ResourceMetrics& metrics,
+                 const SummaryStorage* summary = nullptr);
     // A failed scrape: the node's previous points are carried forward while retention allows.
     void Failure(std::string_view node);
 
@@ -87,7 +92,7 @@ class Store final {
  private:
   using StateMap = std::map<std::string, NodeState, std::less<>>;
 
-  void Merge(std::string_view node, const ResourceMetrics* metrics);
+  void Merge(std::string_view node, const ResourceMetrics* metrics, const SummaryStorage* summary);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
   std::shared_ptr<const window::Window> BuildWindow(uint64_t generation, StoreStats* stats) const
       REQUIRES(tick_mu_);

@@ -14,6 +14,8 @@ namespace scraper {
 
 inline constexpr char kResourceMetricsPathAnnotation[] = "metrics.k8s.io/resource-metrics-path";
 inline constexpr char kDefaultResourceMetricsPath[] = "/metrics/resource";
+// The kubelet's summary API (k8s.io/kubelet/pkg/apis/stats/v1alpha1), for ephemeral storage.
+inline constexpr char kSummaryPath[] = "/stats/summary";
 
 struct TargetSettings {
   // Address types in order of preference ("Hostname", "InternalIP", ...).

@@ -27,12 +27,22 @@ struct NodeMetrics {
   std::chrono::nanoseconds window{0};  // newer minus older sample time (> 0)
   uint64_t cpu_nanocores = 0;          // Δ cumulative CPU ns / Δ seconds, truncated
   uint64_t memory_bytes = 0;           // working set of the newer point
+  bool has_swap = false;               // the kubelet reported swap usage with the newer point
+  uint64_t swap_bytes = 0;             // swap in use at the newer point; only if has_swap
+  // From the kubelet's /stats/summary (--kubelet-summary-api): node.fs.usedBytes.
+  bool has_ephemeral_storage = false;
+  uint64_t ephemeral_storage_bytes = 0;  // only if has_ephemeral_storage
 };
 
 struct ContainerMetrics {
   std::string name;
   uint64_t cpu_nanocores = 0;
   uint64_t memory_bytes = 0;
+  bool has_swap = false;    // as NodeMetrics::has_swap
+  uint64_t swap_bytes = 0;  // only if has_swap
+  // From /stats/summary (--kubelet-summary-api): the container's rootfs + logs usedBytes.
+  bool has_ephemeral_storage = false;
+  uint64_t ephemeral_storage_bytes = 0;  // only if has_ephemeral_storage
 };
 
 // Usage of one pod: every container with data, sorted by name. `timestamp`/`window` come from

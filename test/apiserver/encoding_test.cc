@@ -191,6 +191,115 @@ TEST(EncodingTest, NodeProtobufCarriesLabelsAndUsage) {
   EXPECT_EQ(ProtoVarint(ProtoBytes(raw, 3), 1), 15001000000u);
 }
 
+// `swap` joins `usage` only where the kubelet reported it (kubectl top --show-swap reads it),
+// after memory as Go writes the map's sorted keys, in JSON and protobuf alike.
+TEST(EncodingTest, SwapOnlyWhereReported) {
+  window::NodeMetrics node{"node-1", kSample, std::chrono::seconds(15), 1000, 1 << 20,
+                           true,     3u << 20};
+  window::NodeMetrics no_swap{"node-2", kSample, std::chrono::seconds(15), 1000, 1 << 20};
+  window::PodMetrics pod;
+  pod.namespace_ = "default";
+  pod.name = "p";
+  pod.timestamp = kSample;
+  pod.window = std::chrono::seconds(15);
+  pod.containers = {{"a", 5, 4096, true, 0}, {"b", 5, 4096, false, 0}, {"c", 5, 4096, true, 5000}};
+  auto w = std::make_shared<window::Window>(1, std::vector<window::NodeMetrics>{node, no_swap},
+                                            std::vector<window::PodMetrics>{pod});
+  EncodedWindow encoded(w);
+  const auto* n1 = &w->nodes()[0];
+  const auto* n2 = &w->nodes()[1];
+  const auto* p = &w->pods()[0];
+  ListEntry e1{{"node-1", "", nullptr}, &encoded.node(n1), n1, nullptr};
+  ListEntry e2{{"node-2", "", nullptr}, &encoded.node(n2), n2, nullptr};
+  ListEntry ep{{"p", "default", nullptr}, &encoded.pod(p), nullptr, p};
+  for (std::string_view version : {"metrics.k8s.io/v1beta1", "metrics.k8s.io/v1"}) {
+    std::string json = EncodeObject(Format::kJson, Kind::kNode, version, e1, kNow);
+    EXPECT_NE(json.find(R"("usage":{"cpu":"1u","memory":"1Mi","swap":"3Mi"}})"), std::string::npos)
+        << json;
+    json = EncodeObject(Format::kJson, Kind::kNode, version, e2, kNow);
+    EXPECT_NE(json.find(R"("usage":{"cpu":"1u","memory":"1Mi"}})"), std::string::npos) << json;
+    json = EncodeObject(Format::kJson, Kind::kPod, version, ep, kNow);
+    EXPECT_NE(
+        json.find(R"("containers":[{"name":"a","usage":{"cpu":"5n","memory":"4Ki","swap":"0"}},)"
+                  R"({"name":"b","usage":{"cpu":"5n","memory":"4Ki"}},)"
+                  R"({"name":"c","usage":{"cpu":"5n","memory":"4Ki","swap":"5000"}}]})"),
+        std::string::npos)
+        << json;
+
+    std::string raw;
+    ExpectEnvelope(EncodeObject(Format::kProtobuf, Kind::kNode, version, e1, kNow),
+                   std::string(version), "NodeMetrics", &raw);
+    auto usage = ProtoRepeated(raw, 4);
+    ASSERT_EQ(usage.size(), 3u);
+    EXPECT_EQ(ProtoBytes(usage[2], 1), "swap");
+    EXPECT_EQ(ProtoBytes(ProtoBytes(usage[2], 2), 1), "3Mi");
+    ExpectEnvelope(EncodeObject(Format::kProtobuf, Kind::kNode, version, e2, kNow),
+                   std::string(version), "NodeMetrics", &raw);
+    EXPECT_EQ(ProtoRepeated(raw, 4).size(), 2u);
+    ExpectEnvelope(EncodeList(Format::kProtobuf, Kind::kPod, version, {ep}, kNow),
+                   std::string(version), "PodMetricsList", &raw);
+    auto items = ProtoRepeated(raw, 2);
+    ASSERT_EQ(items.size(), 1u);
+    auto containers = ProtoRepeated(items[0], 4);
+    ASSERT_EQ(containers.size(), 3u);
+    auto a = ProtoRepeated(containers[0], 2);
+    ASSERT_EQ(a.size(), 3u);
+    EXPECT_EQ(ProtoBytes(a[2], 1), "swap");
+    EXPECT_EQ(ProtoBytes(ProtoBytes(a[2], 2), 1), "0");
+    EXPECT_EQ(ProtoRepeated(containers[1], 2).size(), 2u);
+    auto c = ProtoRepeated(containers[2], 2);
+    ASSERT_EQ(c.size(), 3u);
+    EXPECT_EQ(ProtoBytes(ProtoBytes(c[2], 2), 1), "5000");
+  }
+}
+
+// `ephemeral-storage` (--kubelet-summary-api) sorts between cpu and memory, as Go writes the map.
+TEST(EncodingTest, EphemeralStorageOnlyWhereReported) {
+  window::NodeMetrics node{"node-1", kSample,    std::chrono::seconds(15), 1000, 1 << 20, true, 0,
+                           true,     20ull << 30};
+  window::PodMetrics pod;
+  pod.namespace_ = "default";
+  pod.name = "p";
+  pod.timestamp = kSample;
+  pod.window = std::chrono::seconds(15);
+  pod.containers = {{"a", 5, 4096, false, 0, true, 49152}, {"b", 5, 4096}};
+  auto w = std::make_shared<window::Window>(1, std::vector<window::NodeMetrics>{node},
+                                            std::vector<window::PodMetrics>{pod});
+  EncodedWindow encoded(w);
+  const auto* n = &w->nodes()[0];
+  const auto* p = &w->pods()[0];
+  ListEntry en{{"node-1", "", nullptr}, &encoded.node(n), n, nullptr};
+  ListEntry ep{{"p", "default", nullptr}, &encoded.pod(p), nullptr, p};
+  std::string json = EncodeObject(Format::kJson, Kind::kNode, "metrics.k8s.io/v1", en, kNow);
+  EXPECT_NE(
+      json.find(R"("usage":{"cpu":"1u","ephemeral-storage":"20Gi","memory":"1Mi","swap":"0"}})"),
+      std::string::npos)
+      << json;
+  json = EncodeObject(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", ep, kNow);
+  EXPECT_NE(
+      json.find(R"({"name":"a","usage":{"cpu":"5n","ephemeral-storage":"48Ki","memory":"4Ki"}},)"
+                R"({"name":"b","usage":{"cpu":"5n","memory":"4Ki"}})"),
+      std::string::npos)
+      << json;
+  std::string raw;
+  ExpectEnvelope(EncodeObject(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1", en, kNow),
+                 "metrics.k8s.io/v1", "NodeMetrics", &raw);
+  auto usage = ProtoRepeated(raw, 4);
+  ASSERT_EQ(usage.size(), 4u);
+  EXPECT_EQ(ProtoBytes(usage[1], 1), "ephemeral-storage");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(usage[1], 2), 1), "20Gi");
+  EXPECT_EQ(ProtoBytes(usage[2], 1), "memory");
+  ExpectEnvelope(EncodeObject(Format::kProtobuf, Kind::kPod, "metrics.k8s.io/v1beta1", ep, kNow),
+                 "metrics.k8s.io/v1beta1", "PodMetrics", &raw);
+  auto containers = ProtoRepeated(raw, 4);
+  ASSERT_EQ(containers.size(), 2u);
+  auto a = ProtoRepeated(containers[0], 2);
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(ProtoBytes(a[1], 1), "ephemeral-storage");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(a[1], 2), 1), "48Ki");
+  EXPECT_EQ(ProtoRepeated(containers[1], 2).size(), 2u);
+}
+
 TEST(EncodingTest, TypeMetaLengthsMatchReference) {
   Fixture f;
   EXPECT_EQ(EncodeList(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1beta1", {}, kNow)[5],

@@ -7,6 +7,8 @@
 // not a number is a file holding the payload (a body saved from a real kubelet, a seed).
 // The two run in alternating slices of up to 50 ms and each is charged the CPU time of this
 // thread only, so that a busy machine slows both alike and the ratio stays meaningful.
+// Then, for a generated payload, the /stats/summary parser on the same pods (what
+// --kubelet-summary-api adds per node per tick).
 #include <time.h>
 
 #include <algorithm>
@@ -18,8 +20,10 @@
 #include <string>
 
 #include "scraper/resource_metrics.h"
+#include "scraper/summary.h"
 #include "test/scraper/reference_resource_metrics.h"
 #include "test/testing/kubelet_payload.h"
+#include "test/testing/summary_payload.h"
 
 namespace {
 
@@ -119,8 +123,42 @@ int main(int argc, char** argv) {
         t.name, t.iterations, t.cpu, mb / t.cpu, t.cpu * 1e6 / iterations,
         t.cpu * 1e9 / iterations / static_cast<double>(lines));
   }
-  if (current_only) return 0;
-  std::printf("speed-up: %.2fx\n", (static_cast<double>(totals[1].iterations) / totals[1].cpu) /
-                                       (static_cast<double>(totals[0].iterations) / totals[0].cpu));
+  if (!current_only) {
+    std::printf("speed-up: %.2fx\n",
+                (static_cast<double>(totals[1].iterations) / totals[1].cpu) /
+                    (static_cast<double>(totals[0].iterations) / totals[0].cpu));
+  }
+  if (from_file || current_only) return 0;
+
+  // The summary parser on one node's /stats/summary for the same pods.
+  std::string summary = testing_support::SummaryPayload(pods, containers, 1'700'000'000'000);
+  scraper::SummaryStorage storage;
+  base::Status s = scraper::ParseSummary(summary, &storage);
+  if (!s.ok() || storage.containers.size() != static_cast<size_t>(pods * containers)) {
+    std::fprintf(stderr, "summary parse failed: %s\n", s.message().c_str());
+    return 1;
+  }
+  long summary_iterations = 0;
+  double summary_start = ThreadCpuSeconds();
+  double summary_cpu = 0;
+  while (summary_cpu < seconds / 2) {
+    for (int i = 0; i < 16; ++i) {
+      if (!scraper::ParseSummary(summary, &storage).ok()) return 1;
+    }
+    summary_iterations += 16;
+    summary_cpu = ThreadCpuSeconds() - summary_start;
+  }
+  double summary_us = summary_cpu * 1e6 / static_cast<double>(summary_iterations);
+  double text_us = totals[1].cpu * 1e6 / static_cast<double>(totals[1].iterations);
+  std::printf(
+      "/stats/summary: %zu bytes, parsed %ld times in %.2f s of CPU: %.1f MB/s per core, %.1f us "
+      "per payload\n",
+      summary.size(), summary_iterations, summary_cpu,
+      static_cast<double>(summary.size()) * static_cast<double>(summary_iterations) / 1e6 /
+          summary_cpu,
+      summary_us);
+  std::printf(
+      "parse CPU per node per tick: %.1f us without the summary, %.1f us with it (x%.1f)\n",
+      text_us, text_us + summary_us, (text_us + summary_us) / text_us);
   return 0;
 }

@@ -3,6 +3,9 @@
 //
 //   build/test/bench/tick_bench [nodes=1000] [pods-per-node=30] [containers-per-pod=2]
 //                               [steady-ticks=5] [max-concurrency=64] [io-threads=2]
+//                               [summary=0]
+// summary=1: the kubelets also serve /stats/summary (test/testing/summary_payload.h) and the
+// scraper reads it (--kubelet-summary-api), for its cost per node per tick.
 //
 // The kubelets run in a forked child process (testing_support::SimKubelets: one io_context, one
 // listening port per kubelet on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away
@@ -34,6 +37,7 @@
 #include "test/testing/kubelet_payload.h"
 #include "test/testing/proc_status.h"
 #include "test/testing/sim_kubelet.h"
+#include "test/testing/summary_payload.h"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -47,6 +51,7 @@ struct Config {
   int steady_ticks = 5;
   int concurrency = 64;
   int io_threads = 2;
+  bool summary = false;
 };
 
 // ---- the simulated kubelets (child process) ----
@@ -59,7 +64,14 @@ struct Config {
       io, *tls, [&config](int node, int64_t now_ms, std::string* body) {
         *body = testing_support::KubeletPayload(config.pods, config.containers, now_ms,
                                                 static_cast<uint32_t>(node + 1));
-      });
+      },
+      /*gzip=*/false,
+      config.summary ? testing_support::SimKubelets::Render(
+                           [&config](int, int64_t now_ms, std::string* body) {
+                             *body = testing_support::SummaryPayload(config.pods,
+                                                                     config.containers, now_ms);
+                           })
+                     : nullptr);
   std::vector<uint16_t> ports;
   for (int i = 0; i < config.nodes; ++i) {
     auto port = kubelets.Listen(i, 0);
@@ -98,6 +110,7 @@ int main(int argc, char** argv) {
   if (argc > 4) config.steady_ticks = std::atoi(argv[4]);
   if (argc > 5) config.concurrency = std::atoi(argv[5]);
   if (argc > 6) config.io_threads = std::atoi(argv[6]);
+  if (argc > 7) config.summary = std::atoi(argv[7]) != 0;
 
   auto ca = net::MakeCa("bench-ca");
   if (!ca.ok()) return std::fprintf(stderr, "%s\n", ca.error().c_str()), 1;
@@ -155,6 +168,7 @@ int main(int argc, char** argv) {
   options.kubelet_max_concurrency = config.concurrency;
   options.metric_resolution = std::chrono::seconds(15);
   options.kubelet_request_timeout = std::chrono::seconds(10);
+  options.kubelet_summary_api = config.summary;
   auto client = scraper::KubeletClientImpl::Create(io, scraper::MakeKubeletClientSettings(options));
   if (!client.ok()) return std::fprintf(stderr, "%s\n", client.error().c_str()), 1;
   window::Publication windows;
@@ -164,8 +178,9 @@ int main(int argc, char** argv) {
   scraper::Manager manager(io, base::SystemClock::Instance(), nodes, **client, store, *settings);
 
   std::printf(
-      "%d simulated kubelets, %d pods x %d containers each, concurrency %d, %d io threads\n",
-      config.nodes, config.pods, config.containers, config.concurrency, config.io_threads);
+      "%d simulated kubelets, %d pods x %d containers each, concurrency %d, %d io threads%s\n",
+      config.nodes, config.pods, config.containers, config.concurrency, config.io_threads,
+      config.summary ? ", with /stats/summary" : "");
   int exit_code = 0;
   double steady_cpu = 0, steady_wall = 0, steady_sys = 0;
   for (int t = 0; t <= config.steady_ticks; ++t) {
@@ -183,6 +198,17 @@ int main(int argc, char** argv) {
     std::printf("tick %d%s: %zu ok, %zu failed, wall %.3f s, CPU %.3f s = %.1f us per node\n", t,
                 t == 0 ? " (cold: TLS handshakes)" : "", report->succeeded, report->failed, wall,
                 cpu, cpu * 1e6 / config.nodes);
+    const scraper::NodeOutcome* summary_failed = nullptr;
+    size_t summary_errors = 0;
+    for (const auto& o : report->nodes) {
+      if (o.summary_error.empty()) continue;
+      if (summary_errors++ == 0) summary_failed = &o;
+    }
+    if (summary_failed != nullptr) {
+      std::printf("  %zu summary errors, first: %s: %s\n", summary_errors,
+                  summary_failed->node.c_str(), summary_failed->summary_error.c_str());
+      exit_code = 1;
+    }
     if (report->failed > 0) {
       for (const auto& o : report->nodes) {
         if (!o.success) {

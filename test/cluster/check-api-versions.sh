@@ -19,6 +19,14 @@
 #     its top.go lists only {"v1beta1"}. It runs against the same 1.37 cluster: a client-side
 #     choice, so no second control plane is needed.
 # Each request must be answered 200 by kube-apiserver (audit) and by us (our request log).
+# Then swap: kwok-node-1 is pointed at kwok's resource-swap path (cluster.sh: the same families
+# plus node_swap_usage_bytes / container_swap_usage_bytes from the kwok.x-k8s.io/usage-swap
+# annotations) and given status.nodeInfo.swap.capacity; `kubectl top nodes --show-swap` and
+# `kubectl top pods --containers --show-swap` (k8s.io/kubectl pkg/metricsutil v0.37.2: usage
+# "swap", printed as Value/2^20 "Mi"; a node without nodeInfo.swap prints <unknown>) must show
+# our values, and objects on kwok-node-0 (no swap families) have no swap in usage at all.
+# Last, our server restarted with --kubelet-summary-api: kwok answers 404 to /stats/summary, and
+# every node's resource metrics are still served, each node's summary failure logged.
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
 # failure.
 #
@@ -42,7 +50,17 @@ export CLUSTER_NODES=2 HPA_SYNC_PERIOD=${HPA_SYNC_PERIOD:-5s}
 check_name=api-versions
 # shellcheck source-path=SCRIPTDIR source=check-lib.sh
 . "$here/check-lib.sh"
-check_cleanup() { "$c" stop "$name" >/dev/null 2>&1; }
+check_cleanup() {
+  "$c" stop "$name" >/dev/null 2>&1
+  # Leave a running cluster as it was found.
+  [ -n "${KUBECTL:-}" ] || return 0
+  "$KUBECTL" delete pod -n default swap-demo swap-none --ignore-not-found --wait=false >/dev/null 2>&1
+  "$KUBECTL" annotate node kwok-node-1 metrics.k8s.io/resource-metrics-path=/metrics/nodes/kwok-node-1/metrics/resource \
+    kwok.x-k8s.io/usage-swap- --overwrite >/dev/null 2>&1
+  "$KUBECTL" patch node kwok-node-1 --subresource=status --type=json \
+    -p '[{"op":"remove","path":"/status/nodeInfo/swap"}]' >/dev/null 2>&1
+  return 0
+}
 [ -x "$server" ] ||
   fatal "server binary $server not found (cmake --build build --target cpp-metrics-server)"
 kubectl_prev=$("$here/build-binaries.sh" --print-env 2>/dev/null | sed -n 's/^KUBECTL_PREVIOUS=//p')
@@ -74,11 +92,15 @@ ua_hpa="^kube-controller-manager/${server_version//./\\.} .*/horizontal-pod-auto
 "$c" workload 2 >"$check_work/workload.log" 2>&1 || fatal "workload default/demo did not start"
 "$c" rbac "$name" >"$check_work/rbac.log" 2>&1 || fatal "rbac for $name failed"
 port=$("$c" free-port)
-if ! "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
-  '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
-  --kubelet-insecure-tls --kubelet-use-node-status-port \
-  --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
-  --metrics-api-versions=v1beta1,v1 -v=2 >"$check_work/backend.log" 2>&1; then
+# start_server [FLAG...]: our server as backend $name on $port, with these flags added.
+start_server() {
+  "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
+    '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
+    --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
+    --metrics-api-versions=v1beta1,v1 -v=2 "$@" >"$check_work/backend.log" 2>&1
+}
+if ! start_server; then
   tail -n 20 "$check_work/backend.log"
   fatal "our server did not turn ready"
 fi
@@ -160,5 +182,105 @@ assert "audit: the HPA controller requested metrics.k8s.io/v1beta1, answered 200
   python3 "$check" audit "$audit_log" "$from" "$ua_hpa" v1beta1
 assert "served by us: /apis/metrics.k8s.io/v1beta1/ to the HPA controller, 200" \
   python3 "$check" served "$server_log" "$ua_hpa" v1beta1
+
+echo "--- swap: kubectl $client_version top --show-swap"
+# kwok-node-1: 96Mi of swap on the node, 48Mi in each container of swap-demo, of 1Gi capacity.
+# kwok-node-0: no swap families; swap-none carries the annotation but its kubelet reports none.
+k annotate node kwok-node-1 --overwrite kwok.x-k8s.io/usage-swap=96Mi \
+  metrics.k8s.io/resource-metrics-path=/metrics/nodes/kwok-node-1/metrics/resource-swap >/dev/null ||
+  fatal "could not annotate kwok-node-1"
+k patch node kwok-node-1 --subresource=status --type=merge \
+  -p '{"status":{"nodeInfo":{"swap":{"capacity":1073741824}}}}' >/dev/null ||
+  fatal "could not set kwok-node-1 status.nodeInfo.swap.capacity"
+for pod in swap-demo:kwok-node-1 swap-none:kwok-node-0; do
+  k apply -f - >/dev/null <<EOF || fatal "could not create pod default/${pod%%:*}"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${pod%%:*}
+  namespace: default
+  annotations: {kwok.x-k8s.io/usage-cpu: 100m, kwok.x-k8s.io/usage-memory: 32Mi, kwok.x-k8s.io/usage-swap: 48Mi}
+spec:
+  nodeName: ${pod#*:}
+  containers:
+  - {name: a, image: fake}
+  - {name: b, image: fake}
+EOF
+done
+# top_swap_nodes: kwok-node-1 shows SWAP(bytes) 96Mi, SWAP(%) 9 (96Mi of 1Gi, truncated);
+# kwok-node-0 (no nodeInfo.swap) shows <unknown> in both swap columns.
+top_swap_nodes() {
+  local out
+  out=$(k top nodes --show-swap) || return 1
+  echo "$out"
+  awk '$1 == "kwok-node-1" && $6 == "96Mi" && $7 == "9%" {f = 1} END {exit !f}' <<<"$out" &&
+    awk '$1 == "kwok-node-0" && $6 == "<unknown>" && $7 == "<unknown>" {f = 1} END {exit !f}' <<<"$out"
+}
+# top_swap_pods: both containers of swap-demo show 48Mi in SWAP(bytes), and the pod total 96Mi.
+top_swap_pods() {
+  local out
+  out=$(k top pods -n default --containers --show-swap --no-headers) || return 1
+  echo "$out"
+  [ "$(awk '$1 == "swap-demo" && ($2 == "a" || $2 == "b") && $5 == "48Mi"' <<<"$out" | wc -l)" -eq 2 ] ||
+    return 1
+  out=$(k top pod -n default swap-demo --show-swap --no-headers) || return 1
+  echo "$out"
+  awk '$1 == "swap-demo" && $4 == "96Mi" {f = 1} END {exit !f}' <<<"$out"
+}
+# raw_usage RESOURCE VERSION PATH WANT: usage of the object at /apis/metrics.k8s.io/VERSION/PATH
+# (every container's, for a pod) has RESOURCE WANT, or no RESOURCE key when WANT is "none".
+raw_usage() {
+  k get --raw "/apis/metrics.k8s.io/$2/$3" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+usages = [c["usage"] for c in o["containers"]] if "containers" in o else [o["usage"]]
+got = [u.get(sys.argv[1], "none") for u in usages]
+print(sys.argv[2], sys.argv[1] + ":", got)
+sys.exit(0 if usages and all(g == sys.argv[3] for g in got) else 1)' "$1" "$3" "$4"
+}
+raw_swap() { raw_usage swap "$@"; }
+swap_served() {
+  raw_swap v1 nodes/kwok-node-1 96Mi && raw_swap v1 namespaces/default/pods/swap-demo 48Mi &&
+    raw_swap v1 namespaces/default/pods/swap-none none
+}
+# The server picks up the new path with the node watch; a rate needs two scrapes.
+wait_until "$limit" swap_served
+assert "kubectl top nodes --show-swap: kwok-node-1 96Mi 9%, kwok-node-0 <unknown>" top_swap_nodes
+assert "kubectl top pods --containers --show-swap: swap-demo a and b 48Mi, the pod 96Mi" \
+  top_swap_pods
+for v in v1 v1beta1; do
+  assert "$v: usage of kwok-node-1 has swap 96Mi" raw_swap $v nodes/kwok-node-1 96Mi
+  assert "$v: usage of kwok-node-0 (no swap families) has no swap" raw_swap $v nodes/kwok-node-0 none
+  assert "$v: usage of swap-demo's containers has swap 48Mi" \
+    raw_swap $v namespaces/default/pods/swap-demo 48Mi
+  assert "$v: usage of swap-none's containers (on kwok-node-0) has no swap" \
+    raw_swap $v namespaces/default/pods/swap-none none
+done
+
+echo "--- --kubelet-summary-api against kwok, which serves no /stats/summary"
+# The per-node summary error path on a real cluster: every kubelet answers 404 to the summary;
+# each node's resource metrics must still be served, without ephemeral-storage, and our log must
+# name each node and the cause. (Values from a summary are covered by the scraper's integration
+# test against local TLS kubelets: kwok has no summary endpoint to stand in for.)
+"$c" stop "$name" >/dev/null 2>&1
+if ! start_server --kubelet-summary-api; then
+  tail -n 20 "$check_work/backend.log"
+  fatal "our server with --kubelet-summary-api did not turn ready"
+fi
+wait_until "$limit" top_shows k
+assert "with --kubelet-summary-api: kubectl top nodes and top pods still show both nodes and both pods" \
+  top_shows k
+assert "with --kubelet-summary-api: no ephemeral-storage in kwok-node-0's usage" \
+  raw_usage ephemeral-storage v1 nodes/kwok-node-0 none
+assert "with --kubelet-summary-api: no ephemeral-storage in swap-demo's containers' usage" \
+  raw_usage ephemeral-storage v1 namespaces/default/pods/swap-demo none
+summary_errors_logged() {
+  local n
+  for n in kwok-node-0 kwok-node-1; do
+    grep -m1 "Failed to read the summary of node $n .*/stats/summary: request failed, status: \"404 Not Found\"" \
+      "$server_log" || return 1
+  done
+}
+assert "our log: each node's /stats/summary failure, by name, with the 404" summary_errors_logged
 
 check_finish

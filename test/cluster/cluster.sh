@@ -5,6 +5,11 @@
 # clusterrole aggregation), kube-scheduler
 # and kwok simulating N nodes whose pods report the CPU/memory of their annotations
 # kwok.x-k8s.io/usage-cpu and kwok.x-k8s.io/usage-memory on /metrics/nodes/<node>/metrics/resource.
+# The same families plus the kubelet's swap families (node_swap_usage_bytes,
+# container_swap_usage_bytes, as a kubelet on a node with swap prints them), valued from the
+# annotation kwok.x-k8s.io/usage-swap of the node / pod (0 without), are served on
+# /metrics/nodes/<node>/metrics/resource-swap: a test points a node's
+# metrics.k8s.io/resource-metrics-path annotation there to give that node swap.
 # Aggregated backends (our server, metrics-server) run beside it and are registered through an
 # ExternalName Service (externalName: localhost) and the APIService v1beta1.metrics.k8s.io (and
 # v1.metrics.k8s.io when asked). kube-apiserver writes an audit log of every metrics.k8s.io request
@@ -324,6 +329,39 @@ kwok_config() {
     [ -f "$BIN_KWOK_CONFIG_DIR/$f.yaml" ] || die "kwok config $BIN_KWOK_CONFIG_DIR/$f.yaml missing (rerun build-binaries.sh)"
     { echo "---"; cat "$BIN_KWOK_CONFIG_DIR/$f.yaml"; } >>"$state/kwok.yaml"
   done
+  swap_metric >>"$state/kwok.yaml"
+}
+
+# The Metric metrics-resource-swap: kwok's metrics-resource on another path, plus the swap
+# families (kubelet pkg/kubelet/metrics/collectors/resource_metrics.go: node_swap_usage_bytes,
+# container_swap_usage_bytes with labels container, namespace, pod).
+swap_metric() {
+  local q='"kwok.x-k8s.io/usage-swap"'
+  echo "---"
+  sed -e 's|^  name: metrics-resource$|  name: metrics-resource-swap|' \
+    -e 's|^  path: "/metrics/nodes/{nodeName}/metrics/resource"$|  path: "/metrics/nodes/{nodeName}/metrics/resource-swap"|' \
+    "$BIN_KWOK_CONFIG_DIR/metrics-resource.yaml"
+  cat <<EOF
+  - name: node_swap_usage_bytes
+    dimension: node
+    help: |
+      [ALPHA] Current swap usage of the node in bytes. Reported only on non-windows systems
+    kind: gauge
+    value: '$q in node.metadata.annotations ? Quantity(node.metadata.annotations[$q]) : Quantity("0")'
+  - name: container_swap_usage_bytes
+    dimension: container
+    help: |
+      [ALPHA] Current amount of the container swap usage in bytes. Reported only on non-windows systems
+    kind: gauge
+    labels:
+    - name: container
+      value: 'container.name'
+    - name: namespace
+      value: 'pod.metadata.namespace'
+    - name: pod
+      value: 'pod.metadata.name'
+    value: '$q in pod.metadata.annotations ? Quantity(pod.metadata.annotations[$q]) : Quantity("0")'
+EOF
 }
 
 create_nodes() {

@@ -91,10 +91,13 @@ def api_services(objs):
     return {o["metadata"]["name"]: o["spec"] for o in objs if o["kind"] == "APIService"}
 
 
-def check_server_rbac(objs, fullname):
+def check_server_rbac(objs, fullname, summary=False):
     role = one(objs, "ClusterRole", "system:" + fullname)
     rules = sorted((tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"])
-    assert rules == [(("nodes", "pods"), ("get", "list", "watch")), (("nodes/metrics",), ("get",))], rules
+    want = [(("nodes", "pods"), ("get", "list", "watch")), (("nodes/metrics",), ("get",))]
+    if summary:  # ephemeralStorage.enabled: --kubelet-summary-api reads /stats/summary
+        want.append((("nodes/stats",), ("get",)))
+    assert rules == want, rules
     reader = one(objs, "ClusterRole", "system:%s-aggregated-reader" % NAME)
     assert [r["apiGroups"] for r in reader["rules"]] == [["metrics.k8s.io"]], reader
     binding = one(objs, "RoleBinding", fullname + "-auth-reader")
@@ -123,8 +126,9 @@ def render(variant, path, ca_file=None):
     if variant != "host-network":
         check_hardened(objs)
     if variant not in ("external-rbac",):
-        check_server_rbac(objs, fullname)
+        check_server_rbac(objs, fullname, summary=variant == "ephemeral-storage")
         assert set(apis) >= {"v1beta1.metrics.k8s.io"}, apis
+    assert ("--kubelet-summary-api" in c["args"]) == (variant == "ephemeral-storage"), c["args"]
     if variant == "default":
         spec = apis["v1beta1.metrics.k8s.io"]
         assert set(apis) == {"v1beta1.metrics.k8s.io"}, apis
@@ -198,6 +202,8 @@ def render(variant, path, ca_file=None):
         assert dep["spec"]["revisionHistoryLimit"] == 3, dep["spec"]
         assert all(o["metadata"]["labels"]["example.com/owner"] == "platform" for o in objs), "commonLabels"
         detail = "image, args, priority, node selector, tolerations, resources, labels"
+    elif variant == "ephemeral-storage":
+        detail = "--kubelet-summary-api, nodes/stats get"
     elif variant == "external-rbac":
         assert not [k for k in kinds if k in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding",
                                               "RoleBinding", "APIService")], kinds

@@ -17,7 +17,8 @@ namespace {
 bool SameUsage(const scraper::ResourceUsage& a, const scraper::ResourceUsage& b) {
   return a.has_cpu == b.has_cpu && a.has_memory == b.has_memory &&
          a.cpu_timestamp == b.cpu_timestamp && a.memory_timestamp == b.memory_timestamp &&
-         a.cpu_ns == b.cpu_ns && a.memory_bytes == b.memory_bytes;
+         a.cpu_ns == b.cpu_ns && a.memory_bytes == b.memory_bytes && a.has_swap == b.has_swap &&
+         a.swap_bytes == b.swap_bytes;
 }
 
 // Aborts unless the reference parser accepts or rejects `text` as `status` and `metrics` say.

@@ -6,10 +6,12 @@
 - every container keeps the security settings (non-root, read-only root filesystem, no privilege
   escalation, all capabilities dropped and none added, seccomp RuntimeDefault), probes on
   /livez and /readyz, resource requests, system-cluster-critical;
-- the server's ClusterRole grants exactly nodes/metrics get and nodes, pods get/list/watch; the
+- the server's ClusterRole grants exactly nodes/metrics get and nodes, pods get/list/watch (plus
+  nodes/stats get in the ephemeral-storage overlay); the
   reader role aggregates into view/edit/admin and only reads metrics.k8s.io;
 - overlays: high-availability (replicas >= 2, PodDisruptionBudget, required anti-affinity),
-  insecure-kubelet-tls (the flag, only there), secure (Secret mounted, --tls-cert-file, the
+  insecure-kubelet-tls (the flag, only there), ephemeral-storage (--kubelet-summary-api and
+  nodes/stats get, only there), secure (Secret mounted, --tls-cert-file, the
   APIService with caBundle = the generated CA and no insecureSkipTLSVerify), host-network (the
   only overlay with hostNetwork, on port 4443 instead of the kubelet's 10250, image tag = the
   project version that scripts/build-image.sh builds).
@@ -99,9 +101,11 @@ def check_pod_security(label, dep, host_network=False):
         check("cpu" in req and "memory" in req, f"{cl}: cpu and memory requests")
         check("--kubelet-insecure-tls" not in c.get("args", []) or label == "insecure-kubelet-tls",
               f"{cl}: --kubelet-insecure-tls only in its overlay")
+        check("--kubelet-summary-api" not in c.get("args", []) or label == "ephemeral-storage",
+              f"{cl}: --kubelet-summary-api only in its overlay")
 
 
-def check_base(label, objs, host_network=False):
+def check_base(label, objs, host_network=False, summary=False):
     dep = one(objs, "Deployment", NAME)
     check_pod_security(label, dep, host_network)
     role = one(objs, "ClusterRole", "system:" + NAME)
@@ -109,8 +113,10 @@ def check_base(label, objs, host_network=False):
                     tuple(sorted(r.get("verbs", []))), tuple(r.get("resourceNames", [])),
                     tuple(r.get("nonResourceURLs", []))) for r in role.get("rules", []))
     want = sorted([(("",), ("nodes/metrics",), ("get",), (), ()),
-                   (("",), ("nodes", "pods"), ("get", "list", "watch"), (), ())])
-    check(rules == want, f"{label}: server ClusterRole is exactly nodes/metrics get, nodes+pods get/list/watch")
+                   (("",), ("nodes", "pods"), ("get", "list", "watch"), (), ())]
+                  + ([(("",), ("nodes/stats",), ("get",), (), ())] if summary else []))
+    extra = " and nodes/stats get" if summary else ""
+    check(rules == want, f"{label}: server ClusterRole is exactly nodes/metrics get, nodes+pods get/list/watch{extra}")
     reader = one(objs, "ClusterRole", f"system:{NAME}-aggregated-reader")
     labels = reader.get("metadata", {}).get("labels", {})
     check(all(labels.get(f"rbac.authorization.k8s.io/aggregate-to-{r}") == "true"
@@ -175,6 +181,11 @@ def main():
     dep, _ = check_base("insecure-kubelet-tls", dev)
     check("--kubelet-insecure-tls" in dep["spec"]["template"]["spec"]["containers"][0]["args"],
           "insecure-kubelet-tls: --kubelet-insecure-tls set")
+
+    eph = render(kubectl, os.path.join(REPO, "overlays", "ephemeral-storage"))
+    dep, _ = check_base("ephemeral-storage", eph, summary=True)
+    check("--kubelet-summary-api" in dep["spec"]["template"]["spec"]["containers"][0]["args"],
+          "ephemeral-storage: --kubelet-summary-api set")
 
     hn = render(kubectl, os.path.join(REPO, "overlays", "host-network"))
     dep, _ = check_base("host-network", hn, host_network=True)

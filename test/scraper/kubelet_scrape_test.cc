@@ -195,6 +195,85 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   EXPECT_TRUE(manager.HasData());
 }
 
+// --kubelet-summary-api: /stats/summary read after /metrics/resource on the same connection;
+// ephemeral storage served for the node (node fs) and the container (rootfs + logs). A kubelet
+// without the endpoint (404), one answering malformed JSON and one answering slowly keep their
+// resource metrics, each with a clear per-node summary error, and do not hold the others back.
+// The summary is read within the node's request deadline.
+TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNode) {
+  constexpr char kSummary[] = R"({"node": {"nodeName": "n", "fs": {"usedBytes": 21474836480}},
+    "pods": [{"podRef": {"name": "web", "namespace": "default"},
+              "containers": [{"name": "app", "rootfs": {"usedBytes": 40960},
+                              "logs": {"usedBytes": 8192}}]}]})";
+  auto serve = [&](std::string summary, milliseconds delay) {
+    return [summary, delay](const SeenRequest& r) {
+      if (r.target == "/metrics/resource") return Reply::Ok(Payload(0.25));
+      if (r.target == "/stats/summary" && !summary.empty()) {
+        Reply reply = Reply::Ok(summary);
+        reply.delay = delay;
+        return reply;
+      }
+      return Reply::Status(404, "not found");
+    };
+  };
+  LocalHttpsServer good(Tls(pki_.ServerCert()), serve(kSummary, milliseconds(0)));
+  LocalHttpsServer no_summary(Tls(pki_.ServerCert()), serve("", milliseconds(0)));
+  LocalHttpsServer malformed(Tls(pki_.ServerCert()), serve("{\"pods\": [", milliseconds(0)));
+  LocalHttpsServer slow(Tls(pki_.ServerCert()), serve(kSummary, milliseconds(8000)));
+  nodes_.Add(Kubelet("good", good.port()));
+  nodes_.Add(Kubelet("no-summary", no_summary.port()));
+  nodes_.Add(Kubelet("malformed", malformed.port()));
+  nodes_.Add(Kubelet("slow", slow.port()));
+  KubeletClientSettings cs;
+  cs.tls.ca_file = pki_.ca_file();
+  IoThreads io(kIoThreads);
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok()) << client.error();
+  ManagerSettings settings = Settings();
+  settings.summary_api = true;
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, settings);
+
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
+  std::this_thread::sleep_for(milliseconds(300));  // distinct sample ms
+  ASSERT_TRUE(RunTick(manager, kTickLimit));
+  auto outcomes = ByName(*manager.LastReport());
+  auto url = [](const LocalHttpsServer& s) {
+    return "https://127.0.0.1:" + std::to_string(s.port()) + "/stats/summary";
+  };
+  EXPECT_TRUE(outcomes["good"].success);
+  EXPECT_EQ(outcomes["good"].summary_error, "");
+  EXPECT_TRUE(outcomes["no-summary"].success);
+  EXPECT_EQ(outcomes["no-summary"].summary_error,
+            url(no_summary) + ": request failed, status: \"404 Not Found\"");
+  EXPECT_TRUE(outcomes["malformed"].success);
+  EXPECT_THAT(outcomes["malformed"].summary_error,
+              HasSubstr(url(malformed) + ": summary: byte 11: unexpected end of the body"));
+  // The node's deadline covers both requests; a summary past it costs only the summary.
+  EXPECT_TRUE(outcomes["slow"].success);
+  EXPECT_THAT(outcomes["slow"].summary_error, HasSubstr("timed out"));
+  EXPECT_LT(outcomes["good"].duration, milliseconds(1500));
+
+  auto window = windows_.Current();
+  const window::NodeMetrics* n = window->FindNode("good");
+  ASSERT_NE(n, nullptr);
+  EXPECT_TRUE(n->has_ephemeral_storage);
+  EXPECT_EQ(n->ephemeral_storage_bytes, 21474836480u);
+  for (const char* name : {"no-summary", "malformed", "slow"}) {
+    ASSERT_NE(window->FindNode(name), nullptr) << name;  // resource metrics still served
+    EXPECT_FALSE(window->FindNode(name)->has_ephemeral_storage) << name;
+  }
+  // Every kubelet reports default/web; the window keeps the first node's (by name: "good").
+  const window::PodMetrics* p = window->FindPod("default", "web");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->containers.size(), 1u);
+  EXPECT_TRUE(p->containers[0].has_ephemeral_storage);
+  EXPECT_EQ(p->containers[0].ephemeral_storage_bytes, 40960u + 8192u);
+  // One connection per kubelet: the summary followed on it.
+  EXPECT_EQ(good.connections_accepted(), 1u);
+  ASSERT_EQ(good.requests().size(), 4u);
+  EXPECT_EQ(good.requests()[1].target, "/stats/summary");
+}
+
 TEST_F(KubeletScrapeTest, InsecureTlsAcceptsAnyCertificate) {
   LocalHttpsServer foreign(Tls(other_pki_.ServerCert({"localhost"}, {})), Serve());
   nodes_.Add(Kubelet("foreign", foreign.port()));

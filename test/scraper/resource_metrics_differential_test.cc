@@ -29,6 +29,8 @@ void ExpectSameUsage(const ResourceUsage& got, const ResourceUsage& want, const 
   EXPECT_EQ(got.memory_timestamp, want.memory_timestamp) << what;
   EXPECT_EQ(got.cpu_ns, want.cpu_ns) << what;
   EXPECT_EQ(got.memory_bytes, want.memory_bytes) << what;
+  EXPECT_EQ(got.has_swap, want.has_swap) << what;
+  EXPECT_EQ(got.swap_bytes, want.swap_bytes) << what;
 }
 
 // Parses `text` with both parsers (each into a result it reuses, as the scraper does) and

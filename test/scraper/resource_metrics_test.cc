@@ -179,6 +179,48 @@ TEST(ResourceMetrics, ZeroValuesAreData) {
   EXPECT_EQ(m.containers[0].cpu_ns, 0u);
 }
 
+// The kubelet's resource metrics collector prints the swap families only on nodes with swap
+// (LimitedSwap/NoSwap with swap provisioned): absent stays absent, zero is data.
+TEST(ResourceMetrics, SwapFamilies) {
+  ResourceMetrics m = MustParse(
+      "# HELP container_swap_usage_bytes [ALPHA] Current amount of the container swap usage in "
+      "bytes. Reported only on non-windows systems\n"
+      "# TYPE container_swap_usage_bytes gauge\n"
+      "container_swap_usage_bytes{container=\"a\",namespace=\"n\",pod=\"p\"} 1.048576e+06 "
+      "1000\n"
+      "container_swap_usage_bytes{container=\"b\",namespace=\"n\",pod=\"p\"} 0 1000\n"
+      "# HELP node_swap_usage_bytes [ALPHA] Current swap usage of the node in bytes. Reported "
+      "only on non-windows systems\n"
+      "# TYPE node_swap_usage_bytes gauge\n"
+      "node_swap_usage_bytes 2.097152e+06 1000\n"
+      "container_memory_working_set_bytes{container=\"c\",namespace=\"n\",pod=\"p\"} 5 1000\n");
+  EXPECT_TRUE(m.node.has_swap);
+  EXPECT_EQ(m.node.swap_bytes, 2097152u);
+  ASSERT_EQ(m.containers.size(), 3u);
+  EXPECT_TRUE(m.containers[0].has_swap);
+  EXPECT_EQ(m.containers[0].swap_bytes, 1048576u);
+  EXPECT_TRUE(m.containers[1].has_swap);  // zero stays zero
+  EXPECT_EQ(m.containers[1].swap_bytes, 0u);
+  EXPECT_FALSE(m.containers[2].has_swap);  // absent stays absent
+  EXPECT_EQ(m.ignored_samples, 0);
+  EXPECT_FALSE(MustParse(kUpstream).node.has_swap);
+}
+
+TEST(ResourceMetrics, BadSwapSamplesAreIgnoredNotFatal) {
+  ResourceMetrics m = MustParse(
+      "node_swap_usage_bytes -1\n"
+      "container_swap_usage_bytes{container=\"a\",namespace=\"n\",pod=\"p\"} NaN\n"
+      "container_swap_usage_bytes{container=\"b\",namespace=\"n\",pod=\"p\"} 7 -5\n");
+  EXPECT_FALSE(m.node.has_swap);
+  ASSERT_EQ(m.containers.size(), 2u);
+  EXPECT_FALSE(m.containers[0].has_swap);
+  EXPECT_FALSE(m.containers[1].has_swap);
+  EXPECT_EQ(m.ignored_samples, 3);
+  EXPECT_THAT(
+      ParseError("container_swap_usage_bytes{namespace=\"n\",pod=\"p\"} 1\n"),
+      HasSubstr("container_swap_usage_bytes: needs non-empty namespace, pod and container"));
+}
+
 TEST(ResourceMetrics, ScrapeErrorEitherName) {
   EXPECT_TRUE(MustParse("scrape_error 1\n").scrape_error);
   EXPECT_TRUE(MustParse("resource_scrape_error 1\n").scrape_error);

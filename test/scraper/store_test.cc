@@ -29,6 +29,7 @@ struct C {
   double start = -1000;  // seconds after kT0; NaN = not reported
   bool has_cpu = true;
   bool has_memory = true;
+  int64_t swap = -1;  // bytes; -1 = not reported
 };
 
 // Builds a parse result; keeps the strings alive in `owned`.
@@ -54,6 +55,8 @@ struct Batch {
       u.cpu_timestamp = u.memory_timestamp = At(c.ts);
       u.cpu_ns = static_cast<uint64_t>(c.cpu * 1e9);
       u.memory_bytes = c.memory;
+      u.has_swap = c.swap >= 0;
+      u.swap_bytes = c.swap >= 0 ? static_cast<uint64_t>(c.swap) : 0;
       u.start_time = std::isnan(c.start) ? 0 : At(c.start);
       metrics.containers.push_back(u);
     }
@@ -281,6 +284,114 @@ TEST_F(StoreTest, ZeroUsageIsServedButMissingLineHidesPod) {
   EXPECT_EQ(idle->containers[0].memory_bytes, 0u);
   EXPECT_EQ(idle->containers[1].cpu_nanocores, 100'000'000u);
   EXPECT_EQ(w->FindPod("default", "partial"), nullptr);
+}
+
+TEST_F(StoreTest, SwapServedFromTheNewerPointOnlyWhereReported) {
+  Batch b1(100, 10, 1,
+           {{.pod = "p", .name = "a", .ts = 100, .cpu = 1, .swap = 4096},
+            {.pod = "p", .name = "b", .ts = 100, .cpu = 1, .swap = 0},
+            {.pod = "p", .name = "c", .ts = 100, .cpu = 1}});
+  b1.metrics.node.has_swap = true;
+  b1.metrics.node.swap_bytes = 1 << 20;
+  // Same layout (updated in place), new values; the node stops reporting swap.
+  Batch b2(115, 25, 7,
+           {{.pod = "p", .name = "a", .ts = 115, .cpu = 2, .swap = 8192},
+            {.pod = "p", .name = "b", .ts = 115, .cpu = 2, .swap = 0},
+            {.pod = "p", .name = "c", .ts = 115, .cpu = 2}});
+  // A new container (the pod is rebuilt) and a fresh one served after one scrape.
+  Batch b3(130, 40, 7,
+           {{.pod = "p", .name = "a", .ts = 130, .cpu = 3, .swap = 16384},
+            {.pod = "p", .name = "b", .ts = 130, .cpu = 3},
+            {.pod = "p", .name = "c", .ts = 130, .cpu = 3, .swap = 12},
+            {.pod = "p", .name = "d", .ts = 130, .cpu = 3, .start = 118, .swap = 34}});
+  b2.metrics.node.has_swap = false;
+  b3.metrics.node.has_swap = true;
+  b3.metrics.node.swap_bytes = 0;
+  Tick({{"n1", &b1}});
+  auto w = Tick({{"n1", &b2}});
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_FALSE(w->FindNode("n1")->has_swap);
+  const PodMetrics* p = w->FindPod("default", "p");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->containers.size(), 3u);
+  EXPECT_TRUE(p->containers[0].has_swap);
+  EXPECT_EQ(p->containers[0].swap_bytes, 8192u);
+  EXPECT_TRUE(p->containers[1].has_swap);
+  EXPECT_EQ(p->containers[1].swap_bytes, 0u);
+  EXPECT_FALSE(p->containers[2].has_swap);
+
+  w = Tick({{"n1", &b3}});
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_TRUE(w->FindNode("n1")->has_swap);
+  EXPECT_EQ(w->FindNode("n1")->swap_bytes, 0u);
+  p = w->FindPod("default", "p");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->containers.size(), 4u);
+  EXPECT_EQ(p->containers[0].swap_bytes, 16384u);
+  EXPECT_FALSE(p->containers[1].has_swap);
+  EXPECT_TRUE(p->containers[2].has_swap);
+  EXPECT_EQ(p->containers[2].swap_bytes, 12u);
+  EXPECT_TRUE(p->containers[3].has_swap);
+  EXPECT_EQ(p->containers[3].swap_bytes, 34u);
+}
+
+TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
+  Batch b1(100, 10, 1,
+           {{.pod = "p", .name = "a", .ts = 100, .cpu = 1},
+            {.pod = "p", .name = "b", .ts = 100, .cpu = 1},
+            {.pod = "q", .name = "a", .ts = 100, .cpu = 1}});
+  Batch b2(115, 25, 7,
+           {{.pod = "p", .name = "a", .ts = 115, .cpu = 2},
+            {.pod = "p", .name = "b", .ts = 115, .cpu = 2},
+            {.pod = "q", .name = "a", .ts = 115, .cpu = 2}});
+  SummaryStorage summary;
+  summary.has_node_fs = true;
+  summary.node_fs_used_bytes = 5000;
+  auto add = [&](std::string pod, std::string name, bool rootfs, uint64_t bytes) {
+    ContainerStorage c;
+    c.namespace_ = "default";
+    c.pod = std::move(pod);
+    c.container = std::move(name);
+    c.has_rootfs = rootfs;
+    c.rootfs_bytes = bytes;
+    c.has_logs = true;
+    c.logs_bytes = 1;
+    summary.containers.push_back(c);
+  };
+  add("gone", "x", true, 9);  // a pod the resource metrics do not list: ignored
+  add("p", "a", true, 100);
+  add("p", "zz", true, 9);  // unknown container: ignored
+  add("q", "a", false, 0);  // logs only
+  store_.BeginTick().Success("n1", b1.metrics, &summary);
+  store_.Publish();
+  auto w = windows_.Current();
+  EXPECT_EQ(w->FindNode("n1"), nullptr);  // one point: no window yet
+  // In place (same layout), then the summary missing for a tick: no ephemeral storage.
+  store_.BeginTick().Success("n1", b2.metrics, &summary);
+  store_.Publish();
+  w = windows_.Current();
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_TRUE(w->FindNode("n1")->has_ephemeral_storage);
+  EXPECT_EQ(w->FindNode("n1")->ephemeral_storage_bytes, 5000u);
+  const PodMetrics* p = w->FindPod("default", "p");
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->containers[0].has_ephemeral_storage);
+  EXPECT_EQ(p->containers[0].ephemeral_storage_bytes, 101u);
+  EXPECT_FALSE(p->containers[1].has_ephemeral_storage);
+  const PodMetrics* q = w->FindPod("default", "q");
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->containers[0].has_ephemeral_storage);
+  EXPECT_EQ(q->containers[0].ephemeral_storage_bytes, 1u);
+
+  Batch b3(130, 40, 7,
+           {{.pod = "p", .name = "a", .ts = 130, .cpu = 3},
+            {.pod = "p", .name = "b", .ts = 130, .cpu = 3},
+            {.pod = "q", .name = "a", .ts = 130, .cpu = 3}});
+  w = Tick({{"n1", &b3}});
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_FALSE(w->FindNode("n1")->has_ephemeral_storage);
+  ASSERT_NE(w->FindPod("default", "p"), nullptr);
+  EXPECT_FALSE(w->FindPod("default", "p")->containers[0].has_ephemeral_storage);
 }
 
 TEST_F(StoreTest, FailedScrapeKeepsHistoryForBoundedTicks) {

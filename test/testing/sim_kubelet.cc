@@ -63,10 +63,12 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, asio::ssl::context& tls, int node,
           std::shared_ptr<const SimKubelets::Render> render,
+          std::shared_ptr<const SimKubelets::Render> summary,
           std::shared_ptr<std::atomic<uint64_t>> responses, std::shared_ptr<SimKubelets::Gzip> gzip)
       : stream_(std::move(socket), tls),
         node_(node),
         render_(std::move(render)),
+        summary_(std::move(summary)),
         responses_(std::move(responses)),
         gzip_(std::move(gzip)) {}
 
@@ -115,6 +117,9 @@ class Session : public std::enable_shared_from_this<Session> {
       status = "405 Method Not Allowed";
       type = "text/plain; charset=utf-8";
       body_ = "Method Not Allowed\n";
+    } else if (path == "/stats/summary" && *summary_) {
+      type = "application/json";
+      (*summary_)(node_, now_ms, &body_);
     } else if (path != "/metrics/resource") {
       status = "404 Not Found";
       type = "text/plain; charset=utf-8";
@@ -153,6 +158,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   int node_;
   std::shared_ptr<const SimKubelets::Render> render_;
+  std::shared_ptr<const SimKubelets::Render> summary_;
   std::shared_ptr<std::atomic<uint64_t>> responses_;
   std::shared_ptr<SimKubelets::Gzip> gzip_;
 };
@@ -174,10 +180,11 @@ base::Result<std::shared_ptr<asio::ssl::context>> MakeKubeletServerContext(
 }
 
 SimKubelets::SimKubelets(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
-                         Render render, bool gzip)
+                         Render render, bool gzip, Render summary)
     : io_(io),
       tls_(std::move(tls)),
       render_(std::make_shared<const Render>(std::move(render))),
+      summary_(std::make_shared<const Render>(std::move(summary))),
       responses_(std::make_shared<std::atomic<uint64_t>>(0)),
       gzip_(gzip ? std::make_shared<Gzip>() : nullptr) {}
 
@@ -205,7 +212,8 @@ void SimKubelets::Accept(std::size_t index) {
     if (ec == asio::error::operation_aborted) return;
     Listener& l = listeners_[index];
     if (!ec) {
-      std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, responses_, gzip_)
+      std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, summary_, responses_,
+                                gzip_)
           ->Start();
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: let connections close before accepting again.

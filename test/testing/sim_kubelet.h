@@ -38,9 +38,10 @@ class SimKubelets {
   using Render = std::function<void(int node, int64_t now_ms, std::string* body)>;
 
   // With `gzip`, bodies are gzip-compressed (fastest level) for requests that accept it, as a
-  // kubelet's Prometheus handler does for Go clients.
+  // kubelet's Prometheus handler does for Go clients. With `summary`, `GET /stats/summary`
+  // answers its JSON body (application/json); without, 404 as for any other path.
   SimKubelets(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
-              Render render, bool gzip = false);
+              Render render, bool gzip = false, Render summary = nullptr);
   ~SimKubelets();
 
   // Listens on 127.0.0.1:`port` (0 = any free port) as node `node`; returns the bound port.
@@ -58,6 +59,7 @@ class SimKubelets {
   boost::asio::io_context& io_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<const Render> render_;
+  std::shared_ptr<const Render> summary_;  // may hold an empty function
   std::shared_ptr<std::atomic<uint64_t>> responses_;
   std::shared_ptr<Gzip> gzip_;
   struct Listener {
