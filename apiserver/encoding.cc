@@ -112,6 +112,10 @@ void AppendMetaJson(std::string& out, const ItemMeta& meta, std::string_view cre
     out.append(",\"namespace\":");
     AppendJsonString(out, meta.namespace_);
   }
+  if (!meta.resource_version.empty()) {
+    out.append(",\"resourceVersion\":");
+    AppendJsonString(out, meta.resource_version);
+  }
   out.append(",\"creationTimestamp\":\"");
   out.append(creation);
   out.push_back('"');
@@ -156,6 +160,7 @@ size_t LabelEntrySize(const std::string& k, const std::string& v) {
 void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field) {
   size_t size = BytesFieldSize(meta.name.size()) + time_field.size();
   if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
+  if (!meta.resource_version.empty()) size += BytesFieldSize(meta.resource_version.size());
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
   }
@@ -163,6 +168,7 @@ void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_vi
   AppendVarint(out, size);
   AppendBytesField(out, 1, meta.name);
   if (!meta.namespace_.empty()) AppendBytesField(out, 3, meta.namespace_);
+  if (!meta.resource_version.empty()) AppendBytesField(out, 6, meta.resource_version);
   out.append(time_field);
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) {
@@ -177,6 +183,7 @@ void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_vi
 size_t MetaProtoFieldSize(const ItemMeta& meta, size_t time_field_size) {
   size_t size = BytesFieldSize(meta.name.size()) + time_field_size;
   if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
+  if (!meta.resource_version.empty()) size += BytesFieldSize(meta.resource_version.size());
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
   }
@@ -232,13 +239,16 @@ std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
 }
 
 std::string EncodeList(Format format, Kind kind, std::string_view api_version,
-                       const std::vector<ListEntry>& entries, base::UnixNanos now) {
+                       const std::vector<ListEntry>& entries, base::UnixNanos now,
+                       std::string_view resource_version) {
   if (format == Format::kProtobuf) {
     const std::string time_field = TimeField(now);
+    std::string list_meta;  // ListMeta: resourceVersion is field 2
+    if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
     // The envelope needs the raw length up front: size every item first, then write once.
     std::vector<size_t> item_sizes;
     item_sizes.reserve(entries.size());
-    size_t raw_size = 2;  // empty ListMeta
+    size_t raw_size = BytesFieldSize(list_meta.size());
     for (const auto& e : entries) {
       size_t item = MetaProtoFieldSize(e.meta, time_field.size()) + e.item->proto_tail.size();
       item_sizes.push_back(item);
@@ -253,7 +263,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
     AppendBytesField(out, 1, type_meta);
     out.push_back(0x12);
     AppendVarint(out, raw_size);
-    AppendBytesField(out, 1, "");  // empty ListMeta
+    AppendBytesField(out, 1, list_meta);
     for (size_t i = 0; i < entries.size(); ++i) {
       const auto& e = entries[i];
       out.push_back(0x12);
@@ -279,7 +289,13 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
   out.append(ListKindName(kind));
   out.append("\",\"apiVersion\":\"");
   out.append(api_version);
-  out.append("\",\"metadata\":{},\"items\":[");
+  if (resource_version.empty()) {
+    out.append("\",\"metadata\":{},\"items\":[");
+  } else {
+    out.append("\",\"metadata\":{\"resourceVersion\":");
+    AppendJsonString(out, resource_version);
+    out.append("},\"items\":[");
+  }
   bool first = true;
   for (const auto& e : entries) {
     if (!first) out.push_back(',');
@@ -292,12 +308,18 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
 
 std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
                         std::string_view include_object, const std::vector<ListEntry>& entries,
-                        base::UnixNanos now) {
+                        base::UnixNanos now, std::string_view resource_version) {
   const std::string creation = FormatTime(now);
   std::string out;
   out.append("{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/");
   out.append(table_version);
-  out.append("\",\"metadata\":{},\"columnDefinitions\":[");
+  if (resource_version.empty()) {
+    out.append("\",\"metadata\":{},\"columnDefinitions\":[");
+  } else {
+    out.append("\",\"metadata\":{\"resourceVersion\":");
+    AppendJsonString(out, resource_version);
+    out.append("},\"columnDefinitions\":[");
+  }
   if (!entries.empty()) {
     AppendColumn(out, "Name", "name", "Name of the resource");
     out.push_back(',');
@@ -379,15 +401,54 @@ std::string EncodeApiGroup(const std::vector<std::string>& versions) {
   return out;
 }
 
-std::string EncodeApiResourceList(std::string_view version) {
+std::string EncodeApiResourceList(std::string_view version, bool watch) {
+  const std::string_view verbs = watch ? R"(["get","list","watch"])" : R"(["get","list"])";
   std::string out =
       "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"metrics.k8s.io/";
   out.append(version);
   out.append(
       "\",\"resources\":[{\"name\":\"nodes\",\"singularName\":\"\",\"namespaced\":false,"
-      "\"kind\":\"NodeMetrics\",\"verbs\":[\"get\",\"list\"]},{\"name\":\"pods\","
-      "\"singularName\":\"\",\"namespaced\":true,\"kind\":\"PodMetrics\",\"verbs\":[\"get\","
-      "\"list\"]}]}\n");
+      "\"kind\":\"NodeMetrics\",\"verbs\":");
+  out.append(verbs);
+  out.append(
+      "},{\"name\":\"pods\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"PodMetrics\","
+      "\"verbs\":");
+  out.append(verbs);
+  out.append("}]}\n");
+  return out;
+}
+
+void AppendWatchEventJson(std::string& out, std::string_view type, Kind kind,
+                          std::string_view api_version, const ListEntry& entry,
+                          std::string_view creation) {
+  out.append("{\"type\":\"");
+  out.append(type);
+  out.append("\",\"object\":");
+  AppendItemJson(out, entry, creation, ItemKindName(kind), api_version);
+  out.append("}\n");
+}
+
+std::string EncodeBookmarkJson(Kind kind, std::string_view api_version,
+                               std::string_view resource_version, bool initial_events_end) {
+  std::string out = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"";
+  out.append(ItemKindName(kind));
+  out.append("\",\"apiVersion\":\"");
+  out.append(api_version);
+  out.append("\",\"metadata\":{\"resourceVersion\":");
+  AppendJsonString(out, resource_version);
+  out.append(",\"creationTimestamp\":null");
+  if (initial_events_end) out.append(",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}");
+  out.append("},\"timestamp\":null,\"window\":\"0s\",");
+  out.append(kind == Kind::kNode ? "\"usage\":null" : "\"containers\":null");
+  out.append("}}\n");
+  return out;
+}
+
+std::string EncodeErrorEventJson(std::string_view status_json) {
+  while (!status_json.empty() && status_json.back() == '\n') status_json.remove_suffix(1);
+  std::string out = "{\"type\":\"ERROR\",\"object\":";
+  out.append(status_json);
+  out.append("}\n");
   return out;
 }
 
