@@ -444,6 +444,61 @@ std::string EncodeBookmarkJson(Kind kind, std::string_view api_version,
   return out;
 }
 
+namespace {
+
+void AppendWatchFrame(std::string& out, std::string_view type, std::string_view raw_object) {
+  std::string raw_extension;
+  AppendBytesField(raw_extension, 1, raw_object);
+  std::string event;
+  event.reserve(type.size() + raw_extension.size() + 16);
+  AppendBytesField(event, 1, type);
+  AppendBytesField(event, 2, raw_extension);
+  const uint32_t n = static_cast<uint32_t>(event.size());
+  const char length[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                          static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(length, 4);
+  out.append(event);
+}
+
+}  // namespace
+
+void AppendWatchEventProto(std::string& out, std::string_view type, Kind kind,
+                           std::string_view api_version, const ListEntry& entry,
+                           base::UnixNanos now) {
+  AppendWatchFrame(out, type, EncodeObject(Format::kProtobuf, kind, api_version, entry, now));
+}
+
+std::string EncodeBookmarkProto(Kind kind, std::string_view api_version,
+                                std::string_view resource_version, bool initial_events_end) {
+  std::string raw;
+  const size_t meta = BeginField(raw, 1);
+  AppendBytesField(raw, 6, resource_version);
+  if (initial_events_end) {
+    const size_t entry = BeginField(raw, 12);  // annotations
+    AppendBytesField(raw, 1, "k8s.io/initial-events-end");
+    AppendBytesField(raw, 2, "true");
+    EndField(raw, entry);
+  }
+  EndField(raw, meta);
+  // The zero metav1.Time (0001-01-01T00:00:00Z) and metav1.Duration.
+  const size_t timestamp = BeginField(raw, 2);
+  AppendVarintField(raw, 1, static_cast<uint64_t>(int64_t{-62135596800}));
+  AppendVarintField(raw, 2, 0);
+  EndField(raw, timestamp);
+  const size_t window = BeginField(raw, 3);
+  AppendVarintField(raw, 1, 0);
+  EndField(raw, window);
+  std::string out;
+  AppendWatchFrame(out, "BOOKMARK", WrapProtobuf(api_version, ItemKindName(kind), raw));
+  return out;
+}
+
+std::string EncodeErrorEventProto(std::string_view status_protobuf) {
+  std::string out;
+  AppendWatchFrame(out, "ERROR", status_protobuf);
+  return out;
+}
+
 std::string EncodeErrorEventJson(std::string_view status_json) {
   while (!status_json.empty() && status_json.back() == '\n') status_json.remove_suffix(1);
   std::string out = "{\"type\":\"ERROR\",\"object\":";

@@ -88,6 +88,20 @@ std::string EncodeBookmarkJson(Kind kind, std::string_view api_version,
 // An ERROR event carrying `status_json` (a Status body, status.h; a trailing newline is dropped).
 std::string EncodeErrorEventJson(std::string_view status_json);
 
+// Watch events in protobuf (application/vnd.kubernetes.protobuf;stream=watch), as
+// k8s.io/apiserver frames them: a 4-byte big-endian length, then metav1.WatchEvent {1 type,
+// 2 RawExtension {1 raw}} without an envelope of its own (the stream serializer is the raw one);
+// `raw` is the object with its envelope, as EncodeObject writes it.
+void AppendWatchEventProto(std::string& out, std::string_view type, Kind kind,
+                           std::string_view api_version, const ListEntry& entry,
+                           base::UnixNanos now);
+// As EncodeBookmarkJson, in protobuf: the object's metadata carries resourceVersion (and the
+// annotation); its timestamp and window are the zero values.
+std::string EncodeBookmarkProto(Kind kind, std::string_view api_version,
+                                std::string_view resource_version, bool initial_events_end);
+// An ERROR event carrying `status_protobuf` (a protobuf Status body, status.h).
+std::string EncodeErrorEventProto(std::string_view status_protobuf);
+
 // metav1.Table for `kubectl get {nodes,pods}.metrics.k8s.io`. `table_version` is "v1" or
 // "v1beta1" (meta.k8s.io); `include_object` is "Metadata", "Object" or "None".
 // `resource_version` as EncodeList's.

@@ -62,6 +62,9 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
 }
 
 HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& query) const {
+  auto bad = [&](std::string message) {
+    return ErrorResponse(BadRequestError(std::move(message)), request.negotiated.format);
+  };
   WatchRequest w;
   w.kind = request.kind;
   w.version = request.api_version.substr(kGroup.size() + 1);
@@ -69,13 +72,14 @@ HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& quer
   w.name = request.name;
   w.labels = request.labels;
   w.fields = request.fields;
+  w.format = request.negotiated.format;
   const std::string rv = query.Get("resourceVersion").value_or("");
   if (!rv.empty() && rv != "0") {
     uint64_t n = 0;
     const char* end = rv.data() + rv.size();
     auto [ptr, ec] = std::from_chars(rv.data(), end, n);
     if (ec != std::errc() || ptr != end || rv[0] == '+') {
-      return ErrorResponse(BadRequestError("invalid resource version \"" + rv + "\""));
+      return bad("invalid resource version \"" + rv + "\"");
     }
     w.resource_version = n;
   }
@@ -84,27 +88,24 @@ HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& quer
   const std::string match = query.Get("resourceVersionMatch").value_or("");
   if (initial) {
     if (*initial != "true" && *initial != "false") {
-      return ErrorResponse(BadRequestError("invalid sendInitialEvents value \"" + *initial + "\""));
+      return bad("invalid sendInitialEvents value \"" + *initial + "\"");
     }
     w.send_initial_events = *initial == "true";
     if (match != "NotOlderThan") {
-      return ErrorResponse(BadRequestError(
-          "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+      return bad("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
     }
     if (*w.send_initial_events && !w.allow_bookmarks) {
-      return ErrorResponse(
-          BadRequestError("sendInitialEvents requires setting allowWatchBookmarks to true"));
+      return bad("sendInitialEvents requires setting allowWatchBookmarks to true");
     }
   } else if (!match.empty()) {
-    return ErrorResponse(BadRequestError(
-        "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+    return bad("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
   }
   if (auto t = query.Get("timeoutSeconds")) {
     int64_t seconds = -1;
     const char* end = t->data() + t->size();
     auto [ptr, ec] = std::from_chars(t->data(), end, seconds);
     if (ec != std::errc() || ptr != end || seconds < 0) {
-      return ErrorResponse(BadRequestError("invalid timeoutSeconds \"" + *t + "\""));
+      return bad("invalid timeoutSeconds \"" + *t + "\"");
     }
     if (seconds > 0) w.timeout = std::chrono::seconds(seconds);
   }
@@ -124,10 +125,10 @@ std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourc
   if (info.verb != "get" && info.verb != "list" && info.verb != "watch") {
     return ErrorResponse(MethodNotAllowedError());
   }
-  // A watch streams JSON events (protobuf and Table watches are not served yet).
+  // A watch streams JSON or protobuf events (a Table watch is not served yet: such clients list
+  // JSON as their fallback).
   const bool watch = info.verb == "watch" && watchable;
-  std::optional<Negotiated> negotiated = Negotiate(accept, !watch, !watch);
-  if (watch && !negotiated) return ErrorResponse(NotAcceptableError(false));
+  std::optional<Negotiated> negotiated = Negotiate(accept, true, !watch);
   if (info.verb == "watch" && !watchable) {
     return ErrorResponse(MethodNotSupportedError(info.resource, std::string(kGroup), "watch"),
                          negotiated ? negotiated->format : Format::kJson);

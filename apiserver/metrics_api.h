@@ -5,7 +5,8 @@
 // forms that tell a missing object from missing metrics (the errors are status.h's). Lists carry
 // the window generation as metadata.resourceVersion. Watch is handed to a WatchHub (watch.h)
 // when one is given, after its parameters are checked (400 for a bad resourceVersion,
-// selector, timeoutSeconds or sendInitialEvents combination; 406 unless JSON is acceptable);
+// selector, timeoutSeconds or sendInitialEvents combination; 406 unless JSON or protobuf is
+// acceptable);
 // without one it is 405, as in metrics-server.
 //
 // Thread-safety: Serve* may be called from any number of threads. The window's encodings are

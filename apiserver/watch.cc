@@ -22,6 +22,13 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr size_t kMaxVersions = 2;
+constexpr size_t kFormats = 2;  // JSON, protobuf
+
+size_t FormatIndex(Format format) { return format == Format::kProtobuf ? 1 : 0; }
+
+// Per (kind, version, format).
+template <typename T>
+using PerEncoding = std::array<std::array<std::array<T, kFormats>, kMaxVersions>, 2>;
 
 // An object as a list would serve it in one window.
 struct Visible {
@@ -45,11 +52,12 @@ struct EventBlock {
 struct Snapshot {
   uint64_t rv = 0;
   std::string rv_text;
-  std::string creation;  // metadata.creationTimestamp of the objects of its events
+  base::UnixNanos now = 0;  // metadata.creationTimestamp of the objects of its events
+  std::string creation;     // the same, as text
   std::shared_ptr<const EncodedWindow> encoded;
   std::array<std::vector<Visible>, 2> objects;  // by Kind; sorted by (namespace, name)
-  // ADDED for every object, per (kind, version), built on first use (on the strand).
-  std::array<std::array<std::shared_ptr<const EventBlock>, kMaxVersions>, 2> initial;
+  // ADDED for every object, built on first use (on the strand).
+  PerEncoding<std::shared_ptr<const EventBlock>> initial;
 };
 
 // What changed from one snapshot to the next.
@@ -60,8 +68,8 @@ struct Transition {
   };
   std::shared_ptr<const Snapshot> prev, cur;
   std::array<std::vector<Change>, 2> changes;
-  std::array<std::array<std::shared_ptr<const EventBlock>, kMaxVersions>, 2> blocks;
-  std::array<std::array<std::shared_ptr<const std::string>, kMaxVersions>, 2> bookmarks;
+  PerEncoding<std::shared_ptr<const EventBlock>> blocks;
+  PerEncoding<std::shared_ptr<const std::string>> bookmarks;
 };
 
 size_t KindIndex(Kind kind) { return kind == Kind::kNode ? 0 : 1; }
@@ -79,6 +87,7 @@ std::shared_ptr<Snapshot> MakeSnapshot(std::shared_ptr<const window::Window> win
   auto s = std::make_shared<Snapshot>();
   s->rv = window->generation();
   s->rv_text = std::to_string(s->rv);
+  s->now = now;
   s->creation = FormatTime(now);
   s->encoded = std::make_shared<const EncodedWindow>(std::move(window));
   const window::Window& w = s->encoded->window();
@@ -142,12 +151,16 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
   return t;
 }
 
-void AppendEvent(EventBlock& block, std::string_view type, Kind kind, std::string_view api_version,
-                 const Visible& v, const Snapshot& at) {
+void AppendEvent(EventBlock& block, Format format, std::string_view type, Kind kind,
+                 std::string_view api_version, const Visible& v, const Snapshot& at) {
   ListEntry e = v.entry;
   e.meta.resource_version = at.rv_text;
   const size_t offset = block.bytes.size();
-  AppendWatchEventJson(block.bytes, type, kind, api_version, e, at.creation);
+  if (format == Format::kProtobuf) {
+    AppendWatchEventProto(block.bytes, type, kind, api_version, e, at.now);
+  } else {
+    AppendWatchEventJson(block.bytes, type, kind, api_version, e, at.creation);
+  }
   block.events.push_back({offset, block.bytes.size() - offset, &v});
 }
 
@@ -340,52 +353,62 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     return *current;
   }
 
-  const EventBlock& Initial(Snapshot& s, Kind kind, size_t version) {
-    auto& block = s.initial[KindIndex(kind)][version];
+  std::shared_ptr<const EventBlock> Initial(Snapshot& s, Kind kind, size_t version, Format format) {
+    auto& block = s.initial[KindIndex(kind)][version][FormatIndex(format)];
     if (block == nullptr) {
       auto b = std::make_shared<EventBlock>();
       const std::string api_version = "metrics.k8s.io/" + options.versions[version];
       for (const Visible& v : s.objects[KindIndex(kind)]) {
-        AppendEvent(*b, "ADDED", kind, api_version, v, s);
-      }
-      block = std::move(b);
-    }
-    return *block;
-  }
-
-  std::shared_ptr<const EventBlock> Block(Transition& t, Kind kind, size_t version) {
-    auto& block = t.blocks[KindIndex(kind)][version];
-    if (block == nullptr) {
-      auto b = std::make_shared<EventBlock>();
-      const std::string api_version = "metrics.k8s.io/" + options.versions[version];
-      for (const auto& c : t.changes[KindIndex(kind)]) {
-        AppendEvent(*b, c.type, kind, api_version, *c.object, *t.cur);
+        AppendEvent(*b, format, "ADDED", kind, api_version, v, s);
       }
       block = std::move(b);
     }
     return block;
   }
 
-  std::shared_ptr<const std::string> Bookmark(Transition& t, Kind kind, size_t version) {
-    auto& b = t.bookmarks[KindIndex(kind)][version];
+  std::shared_ptr<const EventBlock> Block(Transition& t, Kind kind, size_t version, Format format) {
+    auto& block = t.blocks[KindIndex(kind)][version][FormatIndex(format)];
+    if (block == nullptr) {
+      auto b = std::make_shared<EventBlock>();
+      const std::string api_version = "metrics.k8s.io/" + options.versions[version];
+      for (const auto& c : t.changes[KindIndex(kind)]) {
+        AppendEvent(*b, format, c.type, kind, api_version, *c.object, *t.cur);
+      }
+      block = std::move(b);
+    }
+    return block;
+  }
+
+  std::shared_ptr<const std::string> Bookmark(Transition& t, Kind kind, size_t version,
+                                              Format format) {
+    auto& b = t.bookmarks[KindIndex(kind)][version][FormatIndex(format)];
     if (b == nullptr) {
-      b = std::make_shared<const std::string>(EncodeBookmarkJson(
-          kind, "metrics.k8s.io/" + options.versions[version], t.cur->rv_text, false));
+      b = std::make_shared<const std::string>(BookmarkEvent(
+          format, kind, "metrics.k8s.io/" + options.versions[version], t.cur->rv_text, false));
     }
     return b;
+  }
+
+  static std::string BookmarkEvent(Format format, Kind kind, std::string_view api_version,
+                                   std::string_view rv, bool initial_events_end) {
+    return format == Format::kProtobuf
+               ? EncodeBookmarkProto(kind, api_version, rv, initial_events_end)
+               : EncodeBookmarkJson(kind, api_version, rv, initial_events_end);
   }
 
   // Sends `w` the changes of `t`; false when the watcher has ended.
   bool Deliver(Transition& t, Watcher& w) {
     const WatchRequest& r = w.request();
-    std::shared_ptr<const EventBlock> block = Block(t, r.kind, w.version_index());
+    std::shared_ptr<const EventBlock> block = Block(t, r.kind, w.version_index(), r.format);
     StreamChunk chunk;
     chunk.parts = Select(*block, r);
     if (!chunk.parts.empty()) {
       chunk.keep = std::move(block);
       return w.Push(std::move(chunk));
     }
-    if (r.allow_bookmarks) return w.Push(OneString(Bookmark(t, r.kind, w.version_index())));
+    if (r.allow_bookmarks) {
+      return w.Push(OneString(Bookmark(t, r.kind, w.version_index(), r.format)));
+    }
     return !w.ended();
   }
 
@@ -421,8 +444,10 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
 
   // Sends an ERROR event with `error` and ends the stream.
   static void Fail(Watcher& w, const ApiError& error) {
+    const Format format = w.request().format;
     w.Push(OneString(std::make_shared<const std::string>(
-        EncodeErrorEventJson(EncodeStatus(Format::kJson, error)))));
+        format == Format::kProtobuf ? EncodeErrorEventProto(EncodeStatus(format, error))
+                                    : EncodeErrorEventJson(EncodeStatus(format, error)))));
     w.End();
   }
 
@@ -449,15 +474,20 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
       }
     }
     if (initial) {
-      const EventBlock& block = Initial(now, r.kind, w->version_index());
+      // One chunk: the initial events, and the bookmark that ends them when asked for.
+      std::shared_ptr<const EventBlock> block = Initial(now, r.kind, w->version_index(), r.format);
       StreamChunk chunk;
-      chunk.parts = Select(block, r);
-      chunk.keep = now.initial[KindIndex(r.kind)][w->version_index()];
-      if (!chunk.parts.empty()) w->Push(std::move(chunk));
+      chunk.parts = Select(*block, r);
+      std::shared_ptr<const std::string> end;
       if (r.send_initial_events.value_or(false)) {
-        w->Push(OneString(std::make_shared<const std::string>(
-            EncodeBookmarkJson(r.kind, w->api_version(), now.rv_text, true))));
+        end = std::make_shared<const std::string>(
+            BookmarkEvent(r.format, r.kind, w->api_version(), now.rv_text, true));
+        chunk.parts.push_back(*end);
       }
+      chunk.keep = std::make_shared<
+          std::pair<std::shared_ptr<const EventBlock>, std::shared_ptr<const std::string>>>(
+          std::move(block), std::move(end));
+      if (!chunk.parts.empty()) w->Push(std::move(chunk));
     }
     if (replay_last && !Deliver(*last, *w)) return w->End();
     watchers.push_back(w);
@@ -534,6 +564,7 @@ HttpResponse WatchHub::Watch(WatchRequest request) {
     ++version;
   }
   std::string api_version = "metrics.k8s.io/" + request.version;
+  const Format format = request.format;
   std::weak_ptr<State> weak = state_;
   auto watcher =
       std::make_shared<Watcher>(std::move(request), version, std::move(api_version), s.count,
@@ -543,7 +574,9 @@ HttpResponse WatchHub::Watch(WatchRequest request) {
                                 });
   asio::post(s.strand, [s = state_, watcher] { s->Start(watcher); });
   HttpResponse r;
-  r.content_type = std::string(kJsonContentType);
+  // As k8s.io/apiserver: JSON keeps its media type, other formats add ";stream=watch".
+  r.content_type = format == Format::kProtobuf ? std::string(kProtobufContentType) + ";stream=watch"
+                                               : std::string(kJsonContentType);
   r.stream = std::move(watcher);
   return r;
 }

@@ -149,6 +149,39 @@ TEST(EncodingTest, WatchEventsAreNewlineDelimitedWatchEvents) {
   EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 1), 3), "default");
 }
 
+TEST(EncodingTest, ProtobufWatchEventsAreLengthPrefixedRawWatchEvents) {
+  Fixture f;
+  ListEntry e = f.NodeEntry();
+  e.meta.resource_version = "5";
+  std::string out;
+  AppendWatchEventProto(out, "ADDED", Kind::kNode, "metrics.k8s.io/v1beta1", e, kNow);
+  ASSERT_GE(out.size(), 4u);
+  const auto* b = reinterpret_cast<const unsigned char*>(out.data());
+  EXPECT_EQ((size_t{b[0]} << 24) | (size_t{b[1]} << 16) | (size_t{b[2]} << 8) | b[3],
+            out.size() - 4);
+  const std::string event = out.substr(4);  // no "k8s\0" envelope around the event itself
+  EXPECT_EQ(ProtoBytes(event, 1), "ADDED");
+  const std::string raw = ProtoBytes(ProtoBytes(event, 2), 1);
+  EXPECT_EQ(raw, EncodeObject(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1beta1", e, kNow));
+  std::string object;
+  ExpectEnvelope(raw, "metrics.k8s.io/v1beta1", "NodeMetrics", &object);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(object, 1), 6), "5");
+
+  const std::string bookmark =
+      EncodeBookmarkProto(Kind::kPod, "metrics.k8s.io/v1", "8", true).substr(4);
+  EXPECT_EQ(ProtoBytes(bookmark, 1), "BOOKMARK");
+  ExpectEnvelope(ProtoBytes(ProtoBytes(bookmark, 2), 1), "metrics.k8s.io/v1", "PodMetrics",
+                 &object);
+  const std::string meta = ProtoBytes(object, 1);
+  EXPECT_EQ(ProtoBytes(meta, 6), "8");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(meta, 12), 1), "k8s.io/initial-events-end");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(meta, 12), 2), "true");
+
+  const std::string error = EncodeErrorEventProto("k8s-status").substr(4);
+  EXPECT_EQ(ProtoBytes(error, 1), "ERROR");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(error, 2), 1), "k8s-status");
+}
+
 TEST(EncodingTest, DiscoveryAdvertisesWatchWhenServed) {
   EXPECT_EQ(
       EncodeApiResourceList("v1", true),

@@ -25,6 +25,7 @@
 #include "apiserver/server.h"
 #include "apiserver/status.h"
 #include "apiserver/tls.h"
+#include "test/apiserver/proto_reader.h"
 #include "test/testing/io_threads.h"
 #include "test/testing/test_pki.h"
 #include "test/testing/wait.h"
@@ -120,6 +121,21 @@ class WatchClient {
         json event = json::parse(body_.substr(0, nl));
         body_.erase(0, nl + 1);
         return event;
+      }
+      if (ended_ || !ReadChunk()) return std::nullopt;
+    }
+  }
+  // The next protobuf frame (4-byte big-endian length, then the bytes), or nullopt.
+  std::optional<std::string> NextFrame() {
+    for (;;) {
+      if (body_.size() >= 4) {
+        const auto* b = reinterpret_cast<const unsigned char*>(body_.data());
+        const size_t n = (size_t{b[0]} << 24) | (size_t{b[1]} << 16) | (size_t{b[2]} << 8) | b[3];
+        if (body_.size() >= 4 + n) {
+          std::string frame = body_.substr(4, n);
+          body_.erase(0, 4 + n);
+          return frame;
+        }
       }
       if (ended_ || !ReadChunk()) return std::nullopt;
     }
@@ -349,6 +365,71 @@ TEST_F(WatchTest, BookmarksAndSendInitialEvents) {
   EXPECT_FALSE((*bookmark)["object"]["metadata"].contains("annotations"));
 }
 
+// application/vnd.kubernetes.protobuf;stream=watch: length-prefixed WatchEvent frames whose
+// objects carry the usual envelope.
+TEST_F(WatchTest, ProtobufWatchIsLengthPrefixedWatchEvents) {
+  using testing::ProtoBytes;
+  Start();
+  auto w = Client();
+  ASSERT_EQ(w->Get("/apis/metrics.k8s.io/v1/namespaces/default/pods?watch=1&"
+                   "allowWatchBookmarks=true&sendInitialEvents=true&"
+                   "resourceVersionMatch=NotOlderThan",
+                   "application/vnd.kubernetes.protobuf, application/json"),
+            200u);
+  EXPECT_NE(w->head().find("Content-Type: application/vnd.kubernetes.protobuf;stream=watch"),
+            std::string::npos);
+  auto object = [](const std::string& event, std::string* kind) {
+    const std::string raw = ProtoBytes(ProtoBytes(event, 2), 1);  // RawExtension.raw
+    EXPECT_EQ(raw.substr(0, 4), std::string("k8s\0", 4));
+    const std::string unknown = raw.substr(4);
+    *kind = ProtoBytes(ProtoBytes(unknown, 1), 2);
+    EXPECT_EQ(ProtoBytes(ProtoBytes(unknown, 1), 1), "metrics.k8s.io/v1");
+    return ProtoBytes(unknown, 2);
+  };
+  std::vector<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    auto frame = w->NextFrame();
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(ProtoBytes(*frame, 1), "ADDED");
+    std::string kind;
+    const std::string pod = object(*frame, &kind);
+    EXPECT_EQ(kind, "PodMetrics");
+    names.push_back(ProtoBytes(ProtoBytes(pod, 1), 1));
+    EXPECT_EQ(ProtoBytes(ProtoBytes(pod, 1), 6), "1");  // resourceVersion
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"db-0", "web-0", "web-1"}));
+  auto end = w->NextFrame();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(ProtoBytes(*end, 1), "BOOKMARK");
+  std::string kind;
+  const std::string meta = ProtoBytes(object(*end, &kind), 1);
+  EXPECT_EQ(ProtoBytes(meta, 6), "1");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(meta, 12), 1), "k8s.io/initial-events-end");
+  WaitWatchers(1);
+  Publish({}, {Pod("default", "web-0", 3000000), Pod("default", "web-1"), Pod("default", "db-0")});
+  auto modified = w->NextFrame();
+  ASSERT_TRUE(modified);
+  EXPECT_EQ(ProtoBytes(*modified, 1), "MODIFIED");
+  const std::string pod = object(*modified, &kind);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(pod, 1), 1), "web-0");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(pod, 1), 6), "2");
+
+  // A resourceVersion the server does not have: an ERROR frame with a protobuf Status.
+  auto old = Client();
+  ASSERT_EQ(old->Get("/apis/metrics.k8s.io/v1/pods?watch=1&resourceVersion=99",
+                     "application/vnd.kubernetes.protobuf"),
+            200u);
+  auto error = old->NextFrame();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(ProtoBytes(*error, 1), "ERROR");
+  const std::string raw = ProtoBytes(ProtoBytes(*error, 2), 1);
+  const std::string unknown = raw.substr(4);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(unknown, 1), 2), "Status");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(unknown, 2), 4), "Expired");
+  EXPECT_FALSE(old->NextFrame());
+  EXPECT_TRUE(old->ended());
+}
+
 TEST_F(WatchTest, ContinuesFromThePreviousWindowButNotOlderOrNewer) {
   Start();
   auto first = Client();
@@ -412,9 +493,7 @@ TEST_F(WatchTest, BadParametersAre400Statuses) {
     EXPECT_EQ(status["code"], 400) << query;
   }
   auto c = Client();
-  ASSERT_EQ(
-      c->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1", "application/vnd.kubernetes.protobuf"),
-      406u);
+  ASSERT_EQ(c->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1", "text/html"), 406u);
   EXPECT_EQ(hub_->watchers(), 0u);
 }
 
