@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <deque>
@@ -193,8 +194,22 @@ std::vector<std::string_view> Select(const EventBlock& block, const WatchRequest
     parts.push_back(block.bytes);
     return parts;
   }
+  // Events are sorted by (namespace, name): a namespace's are one range, found in O(log n).
+  auto first = block.events.begin();
+  auto last = block.events.end();
+  if (!r.namespace_.empty()) {
+    first = std::lower_bound(first, last, r.namespace_,
+                             [](const EventBlock::Ref& e, const std::string& ns) {
+                               return e.object->entry.meta.namespace_ < ns;
+                             });
+    last = std::upper_bound(first, last, r.namespace_,
+                            [](const std::string& ns, const EventBlock::Ref& e) {
+                              return ns < e.object->entry.meta.namespace_;
+                            });
+  }
   size_t run_start = 0, run_end = 0;
-  for (const auto& e : block.events) {
+  for (auto it = first; it != last; ++it) {
+    const EventBlock::Ref& e = *it;
     if (!Matches(r, *e.object)) continue;
     if (run_end != e.offset || run_end == run_start) {
       if (run_end > run_start)

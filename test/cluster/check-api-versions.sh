@@ -19,6 +19,8 @@
 #     its top.go lists only {"v1beta1"}. It runs against the same 1.37 cluster: a client-side
 #     choice, so no second control plane is needed.
 # Each request must be answered 200 by kube-apiserver (audit) and by us (our request log).
+# Then `kubectl get {nodes,pods}.metrics.k8s.io --watch` through the aggregator must show
+# MODIFIED events from at least two windows.
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
 # failure.
 #
@@ -160,5 +162,38 @@ assert "audit: the HPA controller requested metrics.k8s.io/v1beta1, answered 200
   python3 "$check" audit "$audit_log" "$from" "$ua_hpa" v1beta1
 assert "served by us: /apis/metrics.k8s.io/v1beta1/ to the HPA controller, 200" \
   python3 "$check" served "$server_log" "$ua_hpa" v1beta1
+
+echo "--- kubectl $client_version get --watch through the aggregator: events across windows"
+# Both watches run at once for 60 s (four 15 s windows), each event written as JSON.
+for resource in nodes pods; do
+  timeout 60 "$KUBECTL" get "$resource.metrics.k8s.io" -A --watch --output-watch-events -o json \
+    >"$check_work/watch-$resource.json" 2>"$check_work/watch-$resource.err" &
+done
+wait
+# watch_events FILE: MODIFIED events came with at least two resourceVersions (two windows after
+# the list); prints the event types, the objects and those resourceVersions.
+watch_events() {
+  python3 - "$1" <<'PY'
+import json, sys
+text, decoder, at, events = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
+while True:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    if at >= len(text):
+        break
+    event, at = decoder.raw_decode(text, at)
+    events.append(event)
+modified = [e for e in events if e.get("type") == "MODIFIED"]
+versions = sorted({int(e["object"]["metadata"]["resourceVersion"]) for e in modified})
+names = sorted({e["object"]["metadata"]["name"] for e in events})
+print(len(events), "events:", sorted({e.get("type") for e in events}), "objects", names,
+      "MODIFIED at resourceVersions", versions)
+sys.exit(0 if len(versions) >= 2 else 1)
+PY
+}
+assert "kubectl get nodes.metrics.k8s.io --watch: MODIFIED events from two windows or more" \
+  watch_events "$check_work/watch-nodes.json"
+assert "kubectl get pods.metrics.k8s.io -A --watch: MODIFIED events from two windows or more" \
+  watch_events "$check_work/watch-pods.json"
 
 check_finish
