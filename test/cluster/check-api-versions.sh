@@ -20,7 +20,8 @@
 #     choice, so no second control plane is needed.
 # Each request must be answered 200 by kube-apiserver (audit) and by us (our request log).
 # Then `kubectl get {nodes,pods}.metrics.k8s.io --watch` through the aggregator must show
-# MODIFIED events from at least two windows.
+# MODIFIED events from at least two windows, and a client-go informer on PodMetrics
+# (test/cluster/informer) must stay in sync with List across windows and a restart of our server.
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
 # failure.
 #
@@ -76,11 +77,14 @@ ua_hpa="^kube-controller-manager/${server_version//./\\.} .*/horizontal-pod-auto
 "$c" workload 2 >"$check_work/workload.log" 2>&1 || fatal "workload default/demo did not start"
 "$c" rbac "$name" >"$check_work/rbac.log" 2>&1 || fatal "rbac for $name failed"
 port=$("$c" free-port)
-if ! "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
-  '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
-  --kubelet-insecure-tls --kubelet-use-node-status-port \
-  --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
-  --metrics-api-versions=v1beta1,v1 -v=2 >"$check_work/backend.log" 2>&1; then
+start_server() {
+  "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
+    '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
+    --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
+    --metrics-api-versions=v1beta1,v1 -v=2 >>"$check_work/backend.log" 2>&1
+}
+if ! start_server; then
   tail -n 20 "$check_work/backend.log"
   fatal "our server did not turn ready"
 fi
@@ -195,5 +199,28 @@ assert "kubectl get nodes.metrics.k8s.io --watch: MODIFIED events from two windo
   watch_events "$check_work/watch-nodes.json"
 assert "kubectl get pods.metrics.k8s.io -A --watch: MODIFIED events from two windows or more" \
   watch_events "$check_work/watch-pods.json"
+
+echo "--- a client-go informer on PodMetrics stays in sync across windows and a server restart"
+informer=$("$here/build-binaries.sh" --print-env 2>/dev/null | sed -n 's/^POD_METRICS_INFORMER=//p')
+if [ -x "$informer" ]; then
+  # 110 s: windows before the restart, the restart (about 20 s until the new process has served
+  # a window), windows after; a store check every 10 s.
+  "$informer" --kubeconfig="$KUBECONFIG" --duration=110s --check-every=10s --min-windows=4 \
+    --expect-restart >"$check_work/informer.log" 2>&1 &
+  informer_pid=$!
+  sleep 40
+  restarted() { "$c" stop "$name" >/dev/null 2>&1 && start_server; }
+  assert "our server restarted while the informer watches" restarted
+  wait "$informer_pid"
+  echo "informer exited with status $?" >>"$check_work/informer.log"
+  informer_passed() {
+    grep '^informer:' "$check_work/informer.log"
+    grep -q 'pass=true' "$check_work/informer.log"
+  }
+  assert "informer: in sync with List at the end, updates from 4+ windows, relisted after the restart" \
+    informer_passed
+else
+  assert "pod-metrics-informer built (test/cluster/build-binaries.sh)" false
+fi
 
 check_finish
