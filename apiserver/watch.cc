@@ -446,6 +446,7 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
       if (Deliver(*last, *w)) {
         kept.push_back(std::move(w));
       } else {
+        if (w->timer()) w->timer()->cancel();
         w->End();
       }
     }
