@@ -158,6 +158,10 @@ void AppendMetaJson(std::string& out, const ItemMeta& meta, std::string_view cre
     out.append(",\"namespace\":");
     AppendJsonString(out, meta.namespace_);
   }
+  if (!meta.resource_version.empty()) {
+    out.append(",\"resourceVersion\":");
+    AppendJsonString(out, meta.resource_version);
+  }
   out.append(",\"creationTimestamp\":\"");
   out.append(creation);
   out.push_back('"');
@@ -202,6 +206,7 @@ size_t LabelEntrySize(const std::string& k, const std::string& v) {
 void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field) {
   size_t size = BytesFieldSize(meta.name.size()) + time_field.size();
   if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
+  if (!meta.resource_version.empty()) size += BytesFieldSize(meta.resource_version.size());
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
   }
@@ -209,6 +214,7 @@ void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_vi
   AppendVarint(out, size);
   AppendBytesField(out, 1, meta.name);
   if (!meta.namespace_.empty()) AppendBytesField(out, 3, meta.namespace_);
+  if (!meta.resource_version.empty()) AppendBytesField(out, 6, meta.resource_version);
   out.append(time_field);
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) {
@@ -223,6 +229,7 @@ void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_vi
 size_t MetaProtoFieldSize(const ItemMeta& meta, size_t time_field_size) {
   size_t size = BytesFieldSize(meta.name.size()) + time_field_size;
   if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
+  if (!meta.resource_version.empty()) size += BytesFieldSize(meta.resource_version.size());
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
   }
@@ -278,13 +285,16 @@ std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
 }
 
 std::string EncodeList(Format format, Kind kind, std::string_view api_version,
-                       const std::vector<ListEntry>& entries, base::UnixNanos now) {
+                       const std::vector<ListEntry>& entries, base::UnixNanos now,
+                       std::string_view resource_version) {
   if (format == Format::kProtobuf) {
     const std::string time_field = TimeField(now);
+    std::string list_meta;  // ListMeta: resourceVersion is field 2
+    if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
     // The envelope needs the raw length up front: size every item first, then write once.
     std::vector<size_t> item_sizes;
     item_sizes.reserve(entries.size());
-    size_t raw_size = 2;  // empty ListMeta
+    size_t raw_size = BytesFieldSize(list_meta.size());
     for (const auto& e : entries) {
       size_t item = MetaProtoFieldSize(e.meta, time_field.size()) + e.item->proto_tail.size();
       item_sizes.push_back(item);
@@ -299,7 +309,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
     AppendBytesField(out, 1, type_meta);
     out.push_back(0x12);
     AppendVarint(out, raw_size);
-    AppendBytesField(out, 1, "");  // empty ListMeta
+    AppendBytesField(out, 1, list_meta);
     for (size_t i = 0; i < entries.size(); ++i) {
       const auto& e = entries[i];
       out.push_back(0x12);
@@ -325,7 +335,13 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
   out.append(ListKindName(kind));
   out.append("\",\"apiVersion\":\"");
   out.append(api_version);
-  out.append("\",\"metadata\":{},\"items\":[");
+  if (resource_version.empty()) {
+    out.append("\",\"metadata\":{},\"items\":[");
+  } else {
+    out.append("\",\"metadata\":{\"resourceVersion\":");
+    AppendJsonString(out, resource_version);
+    out.append("},\"items\":[");
+  }
   bool first = true;
   for (const auto& e : entries) {
     if (!first) out.push_back(',');
@@ -338,12 +354,18 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
 
 std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
                         std::string_view include_object, const std::vector<ListEntry>& entries,
-                        base::UnixNanos now) {
+                        base::UnixNanos now, std::string_view resource_version) {
   const std::string creation = FormatTime(now);
   std::string out;
   out.append("{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/");
   out.append(table_version);
-  out.append("\",\"metadata\":{},\"columnDefinitions\":[");
+  if (resource_version.empty()) {
+    out.append("\",\"metadata\":{},\"columnDefinitions\":[");
+  } else {
+    out.append("\",\"metadata\":{\"resourceVersion\":");
+    AppendJsonString(out, resource_version);
+    out.append("},\"columnDefinitions\":[");
+  }
   if (!entries.empty()) {
     AppendColumn(out, "Name", "name", "Name of the resource");
     out.push_back(',');
@@ -425,15 +447,109 @@ std::string EncodeApiGroup(const std::vector<std::string>& versions) {
   return out;
 }
 
-std::string EncodeApiResourceList(std::string_view version) {
+std::string EncodeApiResourceList(std::string_view version, bool watch) {
+  const std::string_view verbs = watch ? R"(["get","list","watch"])" : R"(["get","list"])";
   std::string out =
       "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"metrics.k8s.io/";
   out.append(version);
   out.append(
       "\",\"resources\":[{\"name\":\"nodes\",\"singularName\":\"\",\"namespaced\":false,"
-      "\"kind\":\"NodeMetrics\",\"verbs\":[\"get\",\"list\"]},{\"name\":\"pods\","
-      "\"singularName\":\"\",\"namespaced\":true,\"kind\":\"PodMetrics\",\"verbs\":[\"get\","
-      "\"list\"]}]}\n");
+      "\"kind\":\"NodeMetrics\",\"verbs\":");
+  out.append(verbs);
+  out.append(
+      "},{\"name\":\"pods\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"PodMetrics\","
+      "\"verbs\":");
+  out.append(verbs);
+  out.append("}]}\n");
+  return out;
+}
+
+void AppendWatchEventJson(std::string& out, std::string_view type, Kind kind,
+                          std::string_view api_version, const ListEntry& entry,
+                          std::string_view creation) {
+  out.append("{\"type\":\"");
+  out.append(type);
+  out.append("\",\"object\":");
+  AppendItemJson(out, entry, creation, ItemKindName(kind), api_version);
+  out.append("}\n");
+}
+
+std::string EncodeBookmarkJson(Kind kind, std::string_view api_version,
+                               std::string_view resource_version, bool initial_events_end) {
+  std::string out = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"";
+  out.append(ItemKindName(kind));
+  out.append("\",\"apiVersion\":\"");
+  out.append(api_version);
+  out.append("\",\"metadata\":{\"resourceVersion\":");
+  AppendJsonString(out, resource_version);
+  out.append(",\"creationTimestamp\":null");
+  if (initial_events_end) out.append(",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}");
+  out.append("},\"timestamp\":null,\"window\":\"0s\",");
+  out.append(kind == Kind::kNode ? "\"usage\":null" : "\"containers\":null");
+  out.append("}}\n");
+  return out;
+}
+
+namespace {
+
+void AppendWatchFrame(std::string& out, std::string_view type, std::string_view raw_object) {
+  std::string raw_extension;
+  AppendBytesField(raw_extension, 1, raw_object);
+  std::string event;
+  event.reserve(type.size() + raw_extension.size() + 16);
+  AppendBytesField(event, 1, type);
+  AppendBytesField(event, 2, raw_extension);
+  const uint32_t n = static_cast<uint32_t>(event.size());
+  const char length[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                          static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(length, 4);
+  out.append(event);
+}
+
+}  // namespace
+
+void AppendWatchEventProto(std::string& out, std::string_view type, Kind kind,
+                           std::string_view api_version, const ListEntry& entry,
+                           base::UnixNanos now) {
+  AppendWatchFrame(out, type, EncodeObject(Format::kProtobuf, kind, api_version, entry, now));
+}
+
+std::string EncodeBookmarkProto(Kind kind, std::string_view api_version,
+                                std::string_view resource_version, bool initial_events_end) {
+  std::string raw;
+  const size_t meta = BeginField(raw, 1);
+  AppendBytesField(raw, 6, resource_version);
+  if (initial_events_end) {
+    const size_t entry = BeginField(raw, 12);  // annotations
+    AppendBytesField(raw, 1, "k8s.io/initial-events-end");
+    AppendBytesField(raw, 2, "true");
+    EndField(raw, entry);
+  }
+  EndField(raw, meta);
+  // The zero metav1.Time (0001-01-01T00:00:00Z) and metav1.Duration.
+  const size_t timestamp = BeginField(raw, 2);
+  AppendVarintField(raw, 1, static_cast<uint64_t>(int64_t{-62135596800}));
+  AppendVarintField(raw, 2, 0);
+  EndField(raw, timestamp);
+  const size_t window = BeginField(raw, 3);
+  AppendVarintField(raw, 1, 0);
+  EndField(raw, window);
+  std::string out;
+  AppendWatchFrame(out, "BOOKMARK", WrapProtobuf(api_version, ItemKindName(kind), raw));
+  return out;
+}
+
+std::string EncodeErrorEventProto(std::string_view status_protobuf) {
+  std::string out;
+  AppendWatchFrame(out, "ERROR", status_protobuf);
+  return out;
+}
+
+std::string EncodeErrorEventJson(std::string_view status_json) {
+  while (!status_json.empty() && status_json.back() == '\n') status_json.remove_suffix(1);
+  std::string out = "{\"type\":\"ERROR\",\"object\":";
+  out.append(status_json);
+  out.append("}\n");
   return out;
 }
 

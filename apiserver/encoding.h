@@ -51,6 +51,7 @@ struct ItemMeta {
   std::string_view name;
   std::string_view namespace_;           // empty for nodes
   const kube::Labels* labels = nullptr;  // copied from the Node/Pod; may be null
+  std::string_view resource_version;     // metadata.resourceVersion; empty = left out (gets, lists)
 };
 
 // One element of a list response.
@@ -67,18 +68,51 @@ enum class Kind { kNode, kPod };
 // becomes metadata.creationTimestamp as metrics-server does.
 std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
                          const ListEntry& entry, base::UnixNanos now);
+// `resource_version` (the window generation) becomes the list's metadata.resourceVersion; empty
+// leaves it out.
 std::string EncodeList(Format format, Kind kind, std::string_view api_version,
-                       const std::vector<ListEntry>& entries, base::UnixNanos now);
+                       const std::vector<ListEntry>& entries, base::UnixNanos now,
+                       std::string_view resource_version = {});
+
+// Watch events in JSON (metav1.WatchEvent, newline-delimited as k8s.io/apiserver streams them):
+// appends `{"type":<type>,"object":<the object with kind and apiVersion>}` and a newline.
+// `creation` is the metadata.creationTimestamp text (FormatTime).
+void AppendWatchEventJson(std::string& out, std::string_view type, Kind kind,
+                          std::string_view api_version, const ListEntry& entry,
+                          std::string_view creation);
+// A BOOKMARK event: an empty object of `kind` carrying only `resource_version` (and, when
+// `initial_events_end`, the annotation k8s.io/initial-events-end: "true" that ends the initial
+// events of a sendInitialEvents watch), as the Go types encode their zero values.
+std::string EncodeBookmarkJson(Kind kind, std::string_view api_version,
+                               std::string_view resource_version, bool initial_events_end);
+// An ERROR event carrying `status_json` (a Status body, status.h; a trailing newline is dropped).
+std::string EncodeErrorEventJson(std::string_view status_json);
+
+// Watch events in protobuf (application/vnd.kubernetes.protobuf;stream=watch), as
+// k8s.io/apiserver frames them: a 4-byte big-endian length, then metav1.WatchEvent {1 type,
+// 2 RawExtension {1 raw}} without an envelope of its own (the stream serializer is the raw one);
+// `raw` is the object with its envelope, as EncodeObject writes it.
+void AppendWatchEventProto(std::string& out, std::string_view type, Kind kind,
+                           std::string_view api_version, const ListEntry& entry,
+                           base::UnixNanos now);
+// As EncodeBookmarkJson, in protobuf: the object's metadata carries resourceVersion (and the
+// annotation); its timestamp and window are the zero values.
+std::string EncodeBookmarkProto(Kind kind, std::string_view api_version,
+                                std::string_view resource_version, bool initial_events_end);
+// An ERROR event carrying `status_protobuf` (a protobuf Status body, status.h).
+std::string EncodeErrorEventProto(std::string_view status_protobuf);
 
 // metav1.Table for `kubectl get {nodes,pods}.metrics.k8s.io`. `table_version` is "v1" or
 // "v1beta1" (meta.k8s.io); `include_object` is "Metadata", "Object" or "None".
+// `resource_version` as EncodeList's.
 std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
                         std::string_view include_object, const std::vector<ListEntry>& entries,
-                        base::UnixNanos now);
+                        base::UnixNanos now, std::string_view resource_version = {});
 
 // Discovery documents for the served versions (preferred = first of `versions`).
 std::string EncodeApiGroupList(const std::vector<std::string>& versions);
 std::string EncodeApiGroup(const std::vector<std::string>& versions);
-std::string EncodeApiResourceList(std::string_view version);
+// `watch`: the resources also advertise the watch verb.
+std::string EncodeApiResourceList(std::string_view version, bool watch = false);
 
 }  // namespace apiserver

@@ -3,6 +3,7 @@
 #include "apiserver/status.h"
 
 #include <algorithm>
+#include <charconv>
 #include <tuple>
 #include <utility>
 
@@ -37,7 +38,7 @@ std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,
     body = EncodeApiGroup(options_.versions);
   } else if (path.size() > 21 && path.substr(0, 21) == "/apis/metrics.k8s.io/" &&
              ServesVersion(path.substr(21))) {
-    body = EncodeApiResourceList(path.substr(21));
+    body = EncodeApiResourceList(path.substr(21), options_.watch != nullptr);
   } else {
     return std::nullopt;
   }
@@ -52,18 +53,71 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   std::variant<ResourceRequest, HttpResponse> parsed = ParseResourceRequest(info, query, accept);
   if (auto* refused = std::get_if<HttpResponse>(&parsed)) return std::move(*refused);
   const ResourceRequest& request = std::get<ResourceRequest>(parsed);
+  if (request.watch) return Watch(request, query);
   if (!request.list) return request.kind == Kind::kNode ? GetNode(request) : GetPod(request);
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
   const Selection selection =
       request.kind == Kind::kNode ? SelectNodes(request, *encoded) : SelectPods(request, *encoded);
-  return Respond(request, selection.entries);
+  return Respond(request, selection.entries, std::to_string(encoded->window().generation()));
+}
+
+HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& query) const {
+  auto bad = [&](std::string message) {
+    return ErrorResponse(BadRequestError(std::move(message)), request.negotiated.format);
+  };
+  WatchRequest w;
+  w.kind = request.kind;
+  w.version = request.api_version.substr(kGroup.size() + 1);
+  w.namespace_ = request.namespace_;
+  w.name = request.name;
+  w.labels = request.labels;
+  w.fields = request.fields;
+  w.format = request.negotiated.format;
+  const std::string rv = query.Get("resourceVersion").value_or("");
+  if (!rv.empty() && rv != "0") {
+    uint64_t n = 0;
+    const char* end = rv.data() + rv.size();
+    auto [ptr, ec] = std::from_chars(rv.data(), end, n);
+    if (ec != std::errc() || ptr != end || rv[0] == '+') {
+      return bad("invalid resource version \"" + rv + "\"");
+    }
+    w.resource_version = n;
+  }
+  w.allow_bookmarks = QueryBool(query.Get("allowWatchBookmarks"));
+  const std::optional<std::string> initial = query.Get("sendInitialEvents");
+  const std::string match = query.Get("resourceVersionMatch").value_or("");
+  if (initial) {
+    if (*initial != "true" && *initial != "false") {
+      return bad("invalid sendInitialEvents value \"" + *initial + "\"");
+    }
+    w.send_initial_events = *initial == "true";
+    if (match != "NotOlderThan") {
+      return bad("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+    }
+    if (*w.send_initial_events && !w.allow_bookmarks) {
+      return bad("sendInitialEvents requires setting allowWatchBookmarks to true");
+    }
+  } else if (!match.empty()) {
+    return bad("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+  }
+  if (auto t = query.Get("timeoutSeconds")) {
+    int64_t seconds = -1;
+    const char* end = t->data() + t->size();
+    auto [ptr, ec] = std::from_chars(t->data(), end, seconds);
+    if (ec != std::errc() || ptr != end || seconds < 0) {
+      return bad("invalid timeoutSeconds \"" + *t + "\"");
+    }
+    if (seconds > 0) w.timeout = std::chrono::seconds(seconds);
+  }
+  return options_.watch->Watch(std::move(w));
 }
 
 std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourceRequest(
     const RequestInfo& info, const Query& query, std::string_view accept) const {
   const bool nodes = info.resource == "nodes";
-  if (info.api_group != kGroup || !ServesVersion(info.api_version) || info.watch_prefix ||
-      !(nodes || info.resource == "pods") || info.parts > 2 ||
+  const bool watchable = options_.watch != nullptr;
+  if (info.api_group != kGroup || !ServesVersion(info.api_version) ||
+      (info.watch_prefix && !watchable) || !(nodes || info.resource == "pods") || info.parts > 2 ||
       (nodes && !info.namespace_.empty()) ||
       (!nodes && info.namespace_.empty() && !info.name.empty())) {
     return ErrorResponse(NotFoundError());
@@ -71,8 +125,11 @@ std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourc
   if (info.verb != "get" && info.verb != "list" && info.verb != "watch") {
     return ErrorResponse(MethodNotAllowedError());
   }
-  std::optional<Negotiated> negotiated = Negotiate(accept, true, true);
-  if (info.verb == "watch") {
+  // A watch streams JSON or protobuf events (a Table watch is not served yet: such clients list
+  // JSON as their fallback).
+  const bool watch = info.verb == "watch" && watchable;
+  std::optional<Negotiated> negotiated = Negotiate(accept, true, !watch);
+  if (info.verb == "watch" && !watchable) {
     return ErrorResponse(MethodNotSupportedError(info.resource, std::string(kGroup), "watch"),
                          negotiated ? negotiated->format : Format::kJson);
   }
@@ -81,6 +138,7 @@ std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourc
   ResourceRequest request;
   request.kind = nodes ? Kind::kNode : Kind::kPod;
   request.list = info.verb == "list";
+  request.watch = info.verb == "watch";
   request.api_version = "metrics.k8s.io/" + info.api_version;
   request.namespace_ = info.namespace_;
   request.name = info.name;
@@ -94,7 +152,7 @@ std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourc
     }
     request.include_object = include.empty() ? "Metadata" : include;
   }
-  if (!request.list) return request;  // a get does not read the selectors
+  if (!request.list && !request.watch) return request;  // a get does not read the selectors
 
   auto labels = kube::LabelSelector::Parse(query.Get("labelSelector").value_or(""));
   if (!labels.ok()) return ErrorResponse(BadRequestError(labels.error()), format);
@@ -124,7 +182,7 @@ HttpResponse MetricsApi::GetNode(const ResourceRequest& request) const {
                          format);
   }
   ListEntry e;
-  e.meta = {node->name, {}, &node->labels};
+  e.meta = {node->name, {}, &node->labels, {}};
   e.item = &encoded->node(m);
   e.node = m;
   return Respond(request, {e});
@@ -142,7 +200,7 @@ HttpResponse MetricsApi::GetPod(const ResourceRequest& request) const {
         ObjectNotFoundError("podmetrics", std::string(kGroup), ns + "/" + request.name), format);
   }
   ListEntry e;
-  e.meta = {pod->name, pod->namespace_, &pod->labels};
+  e.meta = {pod->name, pod->namespace_, &pod->labels, {}};
   e.item = &encoded->pod(m);
   e.pod = m;
   return Respond(request, {e});
@@ -167,7 +225,7 @@ MetricsApi::Selection MetricsApi::SelectNodes(const ResourceRequest& request,
     const window::NodeMetrics* m = encoded.window().FindNode(node->name);
     if (m == nullptr) continue;
     ListEntry e;
-    e.meta = {node->name, {}, &node->labels};
+    e.meta = {node->name, {}, &node->labels, {}};
     e.item = &encoded.node(m);
     e.node = m;
     selection.entries.push_back(e);
@@ -208,7 +266,7 @@ MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
       if (!match) continue;
     }
     ListEntry e;
-    e.meta = {pod->name, pod->namespace_, &pod->labels};
+    e.meta = {pod->name, pod->namespace_, &pod->labels, {}};
     e.item = &encoded.pod(cursor);
     e.pod = cursor;
     selection.entries.push_back(e);
@@ -217,7 +275,8 @@ MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
 }
 
 HttpResponse MetricsApi::Respond(const ResourceRequest& request,
-                                 const std::vector<ListEntry>& entries) const {
+                                 const std::vector<ListEntry>& entries,
+                                 std::string_view resource_version) const {
   const base::UnixNanos now = clock_.Now();
   if (options_.freshness != nullptr && !entries.empty()) {
     std::vector<double> ages;
@@ -233,12 +292,13 @@ HttpResponse MetricsApi::Respond(const ResourceRequest& request,
   switch (n.format) {
     case Format::kTable:
       r.body = EncodeTable(request.kind, request.api_version, n.table_version,
-                           request.include_object, entries, now);
+                           request.include_object, entries, now, resource_version);
       r.content_type = std::string(kJsonContentType);
       break;
     case Format::kProtobuf:
     case Format::kJson:
-      r.body = request.list ? EncodeList(n.format, request.kind, request.api_version, entries, now)
+      r.body = request.list ? EncodeList(n.format, request.kind, request.api_version, entries, now,
+                                         resource_version)
                             : EncodeObject(n.format, request.kind, request.api_version,
                                            entries.front(), now);
       r.content_type =

@@ -2,8 +2,12 @@
 // the current window joined with the node and Running-pod caches, with metrics-server's
 // semantics (see the wire contract): label selectors on the core objects' labels, field
 // selectors on metadata.name/metadata.namespace, objects without metrics left out, NotFound
-// forms that tell a missing object from missing metrics, 405 for watch (the errors are
-// status.h's).
+// forms that tell a missing object from missing metrics (the errors are status.h's). Lists carry
+// the window generation as metadata.resourceVersion. Watch is handed to a WatchHub (watch.h)
+// when one is given, after its parameters are checked (400 for a bad resourceVersion,
+// selector, timeoutSeconds or sendInitialEvents combination; 406 unless JSON or protobuf is
+// acceptable);
+// without one it is 405, as in metrics-server.
 //
 // Thread-safety: Serve* may be called from any number of threads. The window's encodings are
 // built once per window generation (by the first request that sees it) and shared.
@@ -16,6 +20,7 @@
 
 #include "apiserver/encoding.h"
 #include "apiserver/request.h"
+#include "apiserver/watch.h"
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/mutex.h"
@@ -33,6 +38,9 @@ struct MetricsApiOptions {
   kube::LabelSelector node_selector;
   // Optional histogram observing, per served object, response time minus its timestamp.
   base::MetricFamily* freshness = nullptr;
+  // Serves watch (and advertises the verb) when set; otherwise watch is 405 as in
+  // metrics-server. Must outlive the MetricsApi.
+  WatchHub* watch = nullptr;
 };
 
 class MetricsApi {
@@ -61,6 +69,7 @@ class MetricsApi {
   struct ResourceRequest {
     Kind kind = Kind::kNode;
     bool list = false;           // else get `name`
+    bool watch = false;          // a watch of the list (of `name` alone when set)
     std::string api_version;     // "metrics.k8s.io/<version>"
     std::string namespace_;      // pods; empty = every namespace (list only)
     std::string name;            // get only
@@ -87,8 +96,13 @@ class MetricsApi {
   // The listed objects that have metrics in `encoded`'s window, in cache order.
   Selection SelectNodes(const ResourceRequest& request, const EncodedWindow& encoded) const;
   Selection SelectPods(const ResourceRequest& request, const EncodedWindow& encoded) const;
-  // Encodes `entries` in the negotiated format (one object for a get, a list otherwise).
-  HttpResponse Respond(const ResourceRequest& request, const std::vector<ListEntry>& entries) const;
+  // Encodes `entries` in the negotiated format (one object for a get, a list otherwise, whose
+  // metadata.resourceVersion is `resource_version`).
+  HttpResponse Respond(const ResourceRequest& request, const std::vector<ListEntry>& entries,
+                       std::string_view resource_version = {}) const;
+  // Starts a watch (the request passed ParseResourceRequest as a list); a 400 for a bad watch
+  // parameter.
+  HttpResponse Watch(const ResourceRequest& request, const Query& query) const;
 
   const window::Source& windows_;
   const kube::NodeCache& nodes_;

@@ -116,13 +116,14 @@ json Paths(const std::string& v, const std::function<json(const std::string&)>& 
   auto op = [&](const std::string& id, const std::string& kind, const std::string& action,
                 bool namespaced, bool named, bool list) {
     json params = json::array();
-    auto param = [&](const std::string& name, const std::string& in, const std::string& desc) {
+    auto param = [&](const std::string& name, const std::string& in, const std::string& desc,
+                     const std::string& type = "string") {
       json p = {{"name", name}, {"in", in}, {"description", desc}};
       if (in == "path") p["required"] = true;
       if (v3) {
-        p["schema"] = {{"type", "string"}};
+        p["schema"] = {{"type", type}};
       } else {
-        p["type"] = "string";
+        p["type"] = type;
       }
       return p;
     };
@@ -133,6 +134,25 @@ json Paths(const std::string& v, const std::function<json(const std::string&)>& 
           param("labelSelector", "query", "A selector to restrict the list by labels."));
       params.push_back(
           param("fieldSelector", "query", "A selector on metadata.name and metadata.namespace."));
+      // Watch (watch.h): the list path with watch=true streams WatchEvents.
+      params.push_back(param("watch", "query",
+                             "Watch for changes (one set per metrics window) and return them as "
+                             "a stream of add, update, and remove notifications.",
+                             "boolean"));
+      params.push_back(param("resourceVersion", "query",
+                             "The window generation to watch from (a list's "
+                             "metadata.resourceVersion); unset or 0: the current objects first."));
+      params.push_back(
+          param("resourceVersionMatch", "query", "NotOlderThan, with sendInitialEvents."));
+      params.push_back(param("allowWatchBookmarks", "query",
+                             "A BOOKMARK for each window that brought the watch no event.",
+                             "boolean"));
+      params.push_back(param("sendInitialEvents", "query",
+                             "The current objects, then a BOOKMARK annotated "
+                             "k8s.io/initial-events-end.",
+                             "boolean"));
+      params.push_back(
+          param("timeoutSeconds", "query", "Ends the watch after this many seconds.", "integer"));
     }
     json ok = {{"description", "OK"}};
     if (v3) {

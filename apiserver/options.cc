@@ -50,6 +50,12 @@ void Options::AddFlags(base::FlagSet& flags) {
             "Response bytes written but not yet read by their clients, summed over connections; "
             "a response over 64 KiB that would exceed it while others are pending gets 429 "
             "(a single response is always sent). Bounds the memory slow readers can hold.");
+  flags.Int("max-watches", &max_watches,
+            "The maximum number of watches on nodes.metrics.k8s.io and pods.metrics.k8s.io open "
+            "at once; one more gets 429. Each watch holds a connection (see --max-connections).");
+  flags.Int("min-request-timeout", &min_request_timeout,
+            "A watch without timeoutSeconds lasts a random time between this many seconds and "
+            "twice as long, as in k8s.io/apiserver, so that watch load spreads over replicas.");
   flags.Duration("request-timeout", &request_timeout,
                  "Deadline for reading a request and for writing its response.");
   flags.Duration("shutdown-timeout", &shutdown_timeout,
@@ -88,8 +94,6 @@ void Options::AddFlags(base::FlagSet& flags) {
                  "no Strict-Transport-Security header is sent");
   flags.NoEffect("max-mutating-requests-inflight", "int",
                  "no mutating requests are served; --max-requests-inflight bounds all requests");
-  flags.NoEffect("min-request-timeout", "int",
-                 "watch is not served; --request-timeout bounds every request");
   flags.NoEffect("goaway-chance", "float", "only HTTP/1.1 is served (GOAWAY is HTTP/2)");
   flags.NoEffect("livez-grace-period", "duration",
                  "/livez reports the scrape loop from the start (1.5x --metric-resolution)");
@@ -97,7 +101,7 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.NoEffect("shutdown-send-retry-after", "bool",
                  "while draining, the listener is closed instead of answering 429", "false");
   flags.NoEffect("shutdown-watch-termination-grace-period", "duration",
-                 "watch is not served, so no watch is left to terminate");
+                 "watches end when the drain starts (their clients re-watch elsewhere)");
   flags.NoEffect("emulated-version", "strings", "no Kubernetes version is emulated");
   flags.NoEffect("feature-gates", "string", "k8s.io/apiserver feature gates do not exist here");
   flags.NoEffect("emulation-forward-compatible", "bool", "no Kubernetes version is emulated",
@@ -202,6 +206,14 @@ std::vector<std::string> Options::Validate() const {
   if (max_connections < 1 || max_connections > 1'000'000) {
     errors.push_back("--max-connections must be between 1 and 1000000, got " +
                      std::to_string(max_connections));
+  }
+  if (max_watches < 0 || max_watches > 1'000'000) {
+    errors.push_back("--max-watches must be between 0 and 1000000, got " +
+                     std::to_string(max_watches));
+  }
+  if (min_request_timeout < 1) {
+    errors.push_back("--min-request-timeout must be at least 1, got " +
+                     std::to_string(min_request_timeout));
   }
   if (max_pending_response_bytes < 1) {
     errors.push_back("--max-pending-response-bytes must be at least 1, got " +

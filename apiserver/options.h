@@ -28,6 +28,8 @@ struct Options {
   int64_t max_requests_inflight = 400;
   int64_t max_connections = 10000;                   // open client connections
   int64_t max_pending_response_bytes = 256ll << 20;  // response bytes not yet taken by clients
+  int64_t max_watches = 2000;                        // watches open at once (WatchOptions)
+  int64_t min_request_timeout = 1800;                // seconds; a watch's length (WatchOptions)
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(30);
   // After SIGTERM, /readyz fails at once but serving goes on for this long before the drain.

@@ -73,11 +73,36 @@ struct HttpRequest {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+// One piece of a streamed body: `parts` are written back to back as one HTTP chunk and point into
+// memory `keep` holds (shared by every stream writing the same bytes). `end` = the stream is over.
+struct StreamChunk {
+  std::vector<std::string_view> parts;  // never all empty unless `end`
+  std::shared_ptr<const void> keep;
+  bool end = false;
+};
+
+// A response body produced over time (a watch), written with chunked transfer encoding after
+// the headers, one HTTP chunk per StreamChunk, until the stream ends or the connection fails.
+//
+// Thread-safety: both methods may be called from any thread.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Asks for the next chunk: `next` is called exactly once, from any thread and possibly before
+  // Next returns, with a chunk or with `end`. At most one Next is outstanding; none after `end`.
+  virtual void Next(std::function<void(StreamChunk)> next) = 0;
+  // The connection is gone or the server shuts down: the stream ends (an outstanding Next gets
+  // `end`) and its producer forgets it. Idempotent.
+  virtual void Cancel() = 0;
+};
+
 struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // When set, the body is this stream instead of `body`; the connection closes after it.
+  std::shared_ptr<ResponseStream> stream;
 };
 
 // Decoded query string: HTML form rules ('+' is a space, %XX escapes, first value wins).

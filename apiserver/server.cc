@@ -13,11 +13,13 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <list>
 #include <optional>
 
@@ -159,6 +161,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
         tcp_(std::move(socket)),
         buffer_(ReadBufferLimit(server_.options)) {}
   ~Session() {
+    if (body_stream_) body_stream_->Cancel();
     ReleaseResponseBytes();
     state_->Unregister(this);
   }
@@ -186,6 +189,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   void Drain() {
     asio::dispatch(executor_, [self = shared_from_this()] {
+      // A stream (a watch) ends: its terminating chunk is written and the connection closes.
+      if (self->body_stream_) return self->body_stream_->Cancel();
       if (self->busy_) return;
       if (self->served_) return self->Tcp().close();
       if (!self->stream_) {
@@ -360,6 +365,12 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     if (counted) server_.in_flight.fetch_sub(1);
     if (!admitted_) Admit(r);
     admitted_ = false;
+    if (r.stream) {
+      if (!head_ && !server_.draining_flag.load()) return WriteStreamHead(std::move(r));
+      r.stream->Cancel();  // HEAD, or shutting down: the headers alone, then close
+      r.stream.reset();
+      keep_alive_ = false;
+    }
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
@@ -384,6 +395,86 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     }
     http::async_write(*stream_, *res,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
+  }
+
+  // A streamed body: the headers with chunked transfer encoding, then one HTTP chunk per
+  // StreamChunk as the stream produces them, each write bounded by the write timeout; between
+  // chunks the connection waits without a deadline (a watch lasts as long as its stream).
+  void WriteStreamHead(HttpResponse r) {
+    body_stream_ = std::move(r.stream);
+    auto res = std::make_shared<http::response<http::empty_body>>();
+    res->version(11);
+    res->result(r.status);
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-cache, private");
+    res->set("X-Content-Type-Options", "nosniff");
+    for (auto& [k, v] : r.headers) res->insert(k, v);
+    res->keep_alive(false);
+    res->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    response_ = res;
+    serializer_ = sr;
+    Tcp().expires_after(server_.options.write_timeout);
+    http::async_write_header(*stream_, *sr,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->response_.reset();
+                               self->serializer_.reset();
+                               if (ec) return self->StreamFailed(ec);
+                               self->NextChunk();
+                             });
+  }
+
+  void NextChunk() {
+    Tcp().expires_never();
+    body_stream_->Next([self = shared_from_this()](StreamChunk chunk) {
+      asio::post(self->executor_, [self, chunk = std::move(chunk)]() mutable {
+        self->WriteChunk(std::move(chunk));
+      });
+    });
+  }
+
+  void WriteChunk(StreamChunk chunk) {
+    if (!body_stream_) return;  // the connection failed meanwhile
+    chunk_ = std::move(chunk);
+    std::vector<asio::const_buffer> buffers;
+    if (chunk_.end) {
+      static constexpr std::string_view kLast = "0\r\n\r\n";
+      buffers.emplace_back(kLast.data(), kLast.size());
+    } else {
+      size_t size = 0;
+      for (std::string_view p : chunk_.parts) size += p.size();
+      char hex[20];
+      const int n = std::snprintf(hex, sizeof hex, "%zx\r\n", size);
+      chunk_head_.assign(hex, static_cast<size_t>(n));
+      buffers.reserve(chunk_.parts.size() + 2);
+      buffers.emplace_back(chunk_head_.data(), chunk_head_.size());
+      for (std::string_view p : chunk_.parts) {
+        if (!p.empty()) buffers.emplace_back(p.data(), p.size());
+      }
+      buffers.emplace_back("\r\n", 2);
+    }
+    Tcp().expires_after(server_.options.write_timeout);
+    asio::async_write(*stream_, buffers,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        const bool end = self->chunk_.end;
+                        self->chunk_ = StreamChunk{};
+                        if (ec) return self->StreamFailed(ec);
+                        if (end) {
+                          self->body_stream_.reset();
+                          self->busy_ = false;
+                          self->served_ = true;
+                          return self->Close();
+                        }
+                        self->NextChunk();
+                      });
+  }
+
+  void StreamFailed(beast::error_code ec) {
+    // Lets go of the stream's callbacks, which hold this session.
+    if (body_stream_) body_stream_->Cancel();
+    body_stream_.reset();
+    busy_ = false;
+    Fail(ec, "write");
   }
 
   void OnWrite(bool keep, beast::error_code ec, std::size_t) {
@@ -426,6 +517,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   std::shared_ptr<const PeerCertificates> peer_;
   std::shared_ptr<void> response_;
   std::shared_ptr<void> serializer_;
+  std::shared_ptr<ResponseStream> body_stream_;  // a streamed response being written
+  StreamChunk chunk_;                            // the chunk being written
+  std::string chunk_head_;                       // its size line
   uint64_t reserved_bytes_ = 0;  // of State::response_bytes, while a response is written
   bool admitted_ = false;        // the response being written has been through Admit()
   bool keep_alive_ = true;

@@ -13,6 +13,12 @@
 // instead). When accept fails (out of file descriptors), accepting backs off (5 ms doubling to
 // 1 s) instead of spinning.
 //
+// A response with a stream (HttpResponse::stream, a watch) is written with chunked transfer
+// encoding, one HTTP chunk per StreamChunk as the stream produces it, each write bounded by
+// write_timeout, and the connection closes when the stream ends; it no longer counts against
+// max_requests_in_flight once its headers are produced (watches are long-running requests, as in
+// k8s.io/apiserver). Shutdown() ends every stream (terminating chunk, then close).
+//
 // Client certificates are requested but not required; the presented chain is handed to the
 // Handler unverified (authentication verifies it against the right CA, so a bad certificate is
 // a 401 rather than a failed handshake).

@@ -142,6 +142,10 @@ ApiError NotAcceptableError(bool allow_protobuf) {
                               : "only the following media types are accepted: application/json");
 }
 
+ApiError ResourceExpiredError(std::string message) {
+  return Error(410, "Expired", std::move(message));
+}
+
 ApiError RequestEntityTooLargeError() {
   return Error(413, "RequestEntityTooLarge", "request bodies are not accepted");
 }

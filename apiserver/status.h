@@ -84,6 +84,10 @@ ApiError MethodNotSupportedError(std::string resource, std::string group, std::s
 // 406 NotAcceptable listing what is served: JSON, and protobuf if `allow_protobuf`.
 ApiError NotAcceptableError(bool allow_protobuf);
 
+// 410 Expired (apimachinery's NewResourceExpired) with `message`, e.g. "too old resource
+// version: 5 (9)": the client relists.
+ApiError ResourceExpiredError(std::string message);
+
 // 413 RequestEntityTooLarge: a request announced a body (no endpoint takes one).
 ApiError RequestEntityTooLargeError();
 

@@ -143,6 +143,14 @@ void Program::BuildServer() {
   api_settings.versions = api.metrics_api_versions;
   api_settings.node_selector = manager_settings_.node_selector;
   api_settings.freshness = server_metrics_.metric_freshness;
+  apiserver::WatchOptions watch_settings;
+  watch_settings.versions = api.metrics_api_versions;
+  watch_settings.node_selector = manager_settings_.node_selector;
+  watch_settings.max_watches = static_cast<uint32_t>(api.max_watches);
+  watch_settings.min_request_timeout = std::chrono::seconds(api.min_request_timeout);
+  watch_ =
+      std::make_unique<apiserver::WatchHub>(io_, windows_, nodes_, pods_, clock_, watch_settings);
+  api_settings.watch = watch_.get();
   api_ = std::make_unique<apiserver::MetricsApi>(windows_, nodes_, pods_, clock_, api_settings);
 
   health_ = apiserver::MakeServerHealthChecks({

@@ -135,6 +135,7 @@ class Program {
   // Serving.
   base::MetricsRegistry registry_;
   apiserver::ServerMetrics server_metrics_;
+  std::unique_ptr<apiserver::WatchHub> watch_;
   std::unique_ptr<apiserver::MetricsApi> api_;
   std::atomic<bool> shutting_down_{false};
   apiserver::HealthChecks health_;

@@ -1,4 +1,5 @@
 #include "apiserver/encoding.h"
+#include "apiserver/wire_format.h"
 
 #include <gtest/gtest.h>
 
@@ -33,13 +34,25 @@ struct Fixture {
   kube::Labels node_labels = {{"kubernetes.io/os", "linux"}, {"kubernetes.io/hostname", "node-1"}};
   ListEntry NodeEntry() const {
     const auto* n = &window->nodes()[0];
-    return ListEntry{{"node-1", "", &node_labels}, &encoded.node(n), n, nullptr};
+    return ListEntry{{"node-1", "", &node_labels, {}}, &encoded.node(n), n, nullptr};
   }
   ListEntry PodEntry() const {
     const auto* p = &window->pods()[0];
-    return ListEntry{{p->name, p->namespace_, nullptr}, &encoded.pod(p), nullptr, p};
+    return ListEntry{{p->name, p->namespace_, nullptr, {}}, &encoded.pod(p), nullptr, p};
   }
 };
+
+// The envelope: magic, runtime.Unknown{typeMeta{apiVersion=1, kind=2}, raw=2}.
+void ExpectEnvelope(const std::string& body, const std::string& api_version,
+                    const std::string& kind, std::string* raw) {
+  ASSERT_GE(body.size(), 4u);
+  ASSERT_EQ(body.substr(0, 4), std::string("k8s\0", 4));
+  std::string unknown = body.substr(4);
+  std::string type_meta = ProtoBytes(unknown, 1);
+  EXPECT_EQ(ProtoBytes(type_meta, 1), api_version);
+  EXPECT_EQ(ProtoBytes(type_meta, 2), kind);
+  *raw = ProtoBytes(unknown, 2);
+}
 
 TEST(EncodingTest, NodeMetricsJsonMatchesReferenceShape) {
   Fixture f;
@@ -76,6 +89,105 @@ TEST(EncodingTest, ListsOmitItemTypeMetaAndUseEmptyListMeta) {
   EXPECT_EQ(
       EncodeList(Format::kJson, Kind::kNode, "metrics.k8s.io/v1beta1", {}, kNow),
       R"({"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[]})"
+      "\n");
+}
+
+TEST(EncodingTest, ListsCarryTheirResourceVersion) {
+  Fixture f;
+  EXPECT_EQ(EncodeList(Format::kJson, Kind::kNode, "metrics.k8s.io/v1beta1", {}, kNow, "42"),
+            R"({"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1",)"
+            R"("metadata":{"resourceVersion":"42"},"items":[]})"
+            "\n");
+  const std::string table =
+      EncodeTable(Kind::kPod, "metrics.k8s.io/v1beta1", "v1", "Metadata", {}, kNow, "42");
+  EXPECT_EQ(
+      table.substr(0, 82),
+      R"({"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"42"},)");
+  // Protobuf: ListMeta{resourceVersion (2)}, the items unchanged.
+  std::string body = EncodeList(Format::kProtobuf, Kind::kPod, "metrics.k8s.io/v1beta1",
+                                {f.PodEntry()}, kNow, "42");
+  std::string raw;
+  ExpectEnvelope(body, "metrics.k8s.io/v1beta1", "PodMetricsList", &raw);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 1), 2), "42");
+  auto items = ProtoRepeated(raw, 2);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(items[0], 1), 1), "example-pod-with-ephemeral-storage");
+}
+
+TEST(EncodingTest, WatchEventsAreNewlineDelimitedWatchEvents) {
+  Fixture f;
+  ListEntry e = f.PodEntry();
+  e.meta.resource_version = "9";
+  std::string out;
+  AppendWatchEventJson(out, "MODIFIED", Kind::kPod, "metrics.k8s.io/v1", e, FormatTime(kNow));
+  EXPECT_EQ(out,
+            R"({"type":"MODIFIED","object":{"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1",)"
+            R"("metadata":{"name":"example-pod-with-ephemeral-storage","namespace":"default",)"
+            R"("resourceVersion":"9","creationTimestamp":"2025-01-09T13:46:04Z"},)"
+            R"("timestamp":"2025-01-09T13:45:39Z","window":"17.913s",)"
+            R"("containers":[{"name":"example-container","usage":{"cpu":"0","memory":"4620Ki"}}]}})"
+            "\n");
+  EXPECT_EQ(
+      EncodeBookmarkJson(Kind::kNode, "metrics.k8s.io/v1beta1", "12", false),
+      R"({"type":"BOOKMARK","object":{"kind":"NodeMetrics","apiVersion":"metrics.k8s.io/v1beta1",)"
+      R"("metadata":{"resourceVersion":"12","creationTimestamp":null},)"
+      R"("timestamp":null,"window":"0s","usage":null}})"
+      "\n");
+  EXPECT_EQ(EncodeBookmarkJson(Kind::kPod, "metrics.k8s.io/v1", "3", true),
+            R"({"type":"BOOKMARK","object":{"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1",)"
+            R"("metadata":{"resourceVersion":"3","creationTimestamp":null,)"
+            R"("annotations":{"k8s.io/initial-events-end":"true"}},)"
+            R"("timestamp":null,"window":"0s","containers":null}})"
+            "\n");
+  EXPECT_EQ(EncodeErrorEventJson("{\"kind\":\"Status\"}\n"),
+            "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\"}}\n");
+  // Protobuf metadata carries resourceVersion as ObjectMeta field 6.
+  std::string raw;
+  ExpectEnvelope(EncodeObject(Format::kProtobuf, Kind::kPod, "metrics.k8s.io/v1", e, kNow),
+                 "metrics.k8s.io/v1", "PodMetrics", &raw);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 1), 6), "9");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 1), 3), "default");
+}
+
+TEST(EncodingTest, ProtobufWatchEventsAreLengthPrefixedRawWatchEvents) {
+  Fixture f;
+  ListEntry e = f.NodeEntry();
+  e.meta.resource_version = "5";
+  std::string out;
+  AppendWatchEventProto(out, "ADDED", Kind::kNode, "metrics.k8s.io/v1beta1", e, kNow);
+  ASSERT_GE(out.size(), 4u);
+  const auto* b = reinterpret_cast<const unsigned char*>(out.data());
+  EXPECT_EQ((size_t{b[0]} << 24) | (size_t{b[1]} << 16) | (size_t{b[2]} << 8) | b[3],
+            out.size() - 4);
+  const std::string event = out.substr(4);  // no "k8s\0" envelope around the event itself
+  EXPECT_EQ(ProtoBytes(event, 1), "ADDED");
+  const std::string raw = ProtoBytes(ProtoBytes(event, 2), 1);
+  EXPECT_EQ(raw, EncodeObject(Format::kProtobuf, Kind::kNode, "metrics.k8s.io/v1beta1", e, kNow));
+  std::string object;
+  ExpectEnvelope(raw, "metrics.k8s.io/v1beta1", "NodeMetrics", &object);
+  EXPECT_EQ(ProtoBytes(ProtoBytes(object, 1), 6), "5");
+
+  const std::string bookmark =
+      EncodeBookmarkProto(Kind::kPod, "metrics.k8s.io/v1", "8", true).substr(4);
+  EXPECT_EQ(ProtoBytes(bookmark, 1), "BOOKMARK");
+  ExpectEnvelope(ProtoBytes(ProtoBytes(bookmark, 2), 1), "metrics.k8s.io/v1", "PodMetrics",
+                 &object);
+  const std::string meta = ProtoBytes(object, 1);
+  EXPECT_EQ(ProtoBytes(meta, 6), "8");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(meta, 12), 1), "k8s.io/initial-events-end");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(meta, 12), 2), "true");
+
+  const std::string error = EncodeErrorEventProto("k8s-status").substr(4);
+  EXPECT_EQ(ProtoBytes(error, 1), "ERROR");
+  EXPECT_EQ(ProtoBytes(ProtoBytes(error, 2), 1), "k8s-status");
+}
+
+TEST(EncodingTest, DiscoveryAdvertisesWatchWhenServed) {
+  EXPECT_EQ(
+      EncodeApiResourceList("v1", true),
+      R"({"kind":"APIResourceList","apiVersion":"v1","groupVersion":"metrics.k8s.io/v1","resources":[)"
+      R"({"name":"nodes","singularName":"","namespaced":false,"kind":"NodeMetrics","verbs":["get","list","watch"]},)"
+      R"({"name":"pods","singularName":"","namespaced":true,"kind":"PodMetrics","verbs":["get","list","watch"]}]})"
       "\n");
 }
 
@@ -130,18 +242,6 @@ TEST(EncodingTest, TableMatchesReferenceShape) {
       EncodeTable(Kind::kPod, "metrics.k8s.io/v1beta1", "v1", "Object", {f.PodEntry()}, kNow);
   EXPECT_NE(full.find(R"("object":{"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1beta1")"),
             std::string::npos);
-}
-
-// The envelope: magic, runtime.Unknown{typeMeta{apiVersion=1, kind=2}, raw=2}.
-void ExpectEnvelope(const std::string& body, const std::string& api_version,
-                    const std::string& kind, std::string* raw) {
-  ASSERT_GE(body.size(), 4u);
-  ASSERT_EQ(body.substr(0, 4), std::string("k8s\0", 4));
-  std::string unknown = body.substr(4);
-  std::string type_meta = ProtoBytes(unknown, 1);
-  EXPECT_EQ(ProtoBytes(type_meta, 1), api_version);
-  EXPECT_EQ(ProtoBytes(type_meta, 2), kind);
-  *raw = ProtoBytes(unknown, 2);
 }
 
 TEST(EncodingTest, PodListProtobufDecodesFieldByField) {

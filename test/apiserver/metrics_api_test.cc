@@ -122,6 +122,13 @@ TEST_F(MetricsApiTest, ListNodesSortedSkippingNodesWithoutMetricsOrNotInCache) {
   EXPECT_EQ(body["items"][0]["usage"]["memory"], "1Gi");
   EXPECT_EQ(body["items"][0]["metadata"]["labels"]["role"], "worker");
   EXPECT_EQ(body["items"][0]["metadata"]["creationTimestamp"], "2025-01-09T13:46:04Z");
+  // The list's resourceVersion is the window generation; its items carry none.
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "1");
+  EXPECT_FALSE(body["items"][0]["metadata"].contains("resourceVersion"));
+  auto table = json::parse(
+      Get(api, "/apis/metrics.k8s.io/v1beta1/nodes", "application/json;as=Table;v=v1;g=meta.k8s.io")
+          .body);
+  EXPECT_EQ(table["metadata"]["resourceVersion"], "1");
 }
 
 TEST_F(MetricsApiTest, NodeLabelAndFieldSelectors) {

@@ -1,7 +1,9 @@
 #include "apiserver/openapi.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace apiserver {
 namespace {
@@ -24,6 +26,16 @@ TEST(OpenApiTest, V2HasTheKindsWithTheirGroupVersionKind) {
   EXPECT_TRUE(doc["paths"].contains("/apis/metrics.k8s.io/v1/namespaces/{namespace}/pods/{name}"));
   EXPECT_EQ(doc["paths"]["/apis/metrics.k8s.io/v1beta1/nodes"]["get"]["x-kubernetes-action"],
             "list");
+  // List paths take the watch parameters.
+  std::set<std::string> params;
+  for (const auto& p : doc["paths"]["/apis/metrics.k8s.io/v1beta1/pods"]["parameters"]) {
+    params.insert(p["name"].get<std::string>());
+  }
+  for (const char* name :
+       {"labelSelector", "fieldSelector", "watch", "resourceVersion", "resourceVersionMatch",
+        "allowWatchBookmarks", "sendInitialEvents", "timeoutSeconds"}) {
+    EXPECT_TRUE(params.count(name)) << name;
+  }
 
   // ETag round trip.
   std::string etag;

@@ -8,7 +8,7 @@
 # Binaries: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes
 # through a wrapper module), kubectl of the previous minor too (KUBECTL_PREVIOUS: the client that
 # knows only metrics.k8s.io/v1beta1), kwok, metrics-server (reference implementation), etcd, helm
-# (for the chart in charts/); with WITH_KUBELET=1 also the kubelet of the same release (for the
+# (for the chart in charts/), and the test tool pod-metrics-informer (test/cluster/informer); with WITH_KUBELET=1 also the kubelet of the same release (for the
 # real-node test).
 # A binary whose stamp exists is reused; delete its directory to rebuild it.
 #
@@ -278,6 +278,32 @@ build_go_install() {
   stamp "$dir" "$name" "$version" $(($(date +%s) - start)) "$pkg@$version"
 }
 
+# --- test tools -----------------------------------------------------------------------------
+
+# pod-metrics-informer (test/cluster/informer): a client-go informer on PodMetrics, with the
+# control plane's client-go and k8s.io/metrics (v0.37.2, pinned in its go.mod/go.sum). Cached
+# under the hash of its sources, so an edit rebuilds it.
+informer_src=$(cd "$(dirname "$0")" && pwd)/informer
+informer_version=$(cat "$informer_src/go.mod" "$informer_src/go.sum" "$informer_src/main.go" |
+  sha256sum | cut -c1-12)
+build_informer() {
+  local dir=$cache/pod-metrics-informer-$informer_version logfile start
+  logfile=$logs/pod-metrics-informer-$informer_version.log
+  if have "$dir" pod-metrics-informer; then
+    log "pod-metrics-informer $informer_version: cached"
+    return
+  fi
+  mkdir -p "$dir"
+  : >"$logfile"
+  log "building pod-metrics-informer $informer_version (niced; log: $logfile)"
+  start=$(date +%s)
+  (cd "$informer_src" && run_logged "go build pod-metrics-informer" "$logfile" \
+    go build -trimpath -ldflags "-s -w" -o "$dir/pod-metrics-informer.tmp" .) || exit 1
+  mv "$dir/pod-metrics-informer.tmp" "$dir/pod-metrics-informer"
+  stamp "$dir" pod-metrics-informer "$informer_version" $(($(date +%s) - start)) \
+    "test/cluster/informer (k8s.io/client-go, k8s.io/metrics as in its go.mod)"
+}
+
 # --- etcd -----------------------------------------------------------------------------------
 
 build_etcd() {
@@ -358,6 +384,7 @@ print_env() {
   echo "ETCD=$etcd_dir/etcd"
   echo "HELM=$cache/helm-$helm_version/helm"
   [ "$kubectl_prev_version" = none ] || echo "KUBECTL_PREVIOUS=$cache/kubectl-$kubectl_prev_version/kubectl"
+  echo "POD_METRICS_INFORMER=$cache/pod-metrics-informer-$informer_version/pod-metrics-informer"
 }
 
 if [ "$mode" = env ]; then
@@ -388,5 +415,6 @@ build_k8s "$k8s_version" "${k8s_bins[@]}"
 # Only kubectl of the previous minor: a few minutes, where a second control plane would cost the
 # whole Kubernetes build again.
 [ "$kubectl_prev_version" = none ] || build_k8s "$kubectl_prev_version" kubectl
+build_informer
 log "all binaries ready ($(($(date +%s) - total_start))s this run)"
 print_env

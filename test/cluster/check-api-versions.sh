@@ -25,6 +25,9 @@
 # `kubectl top pods --containers --show-swap` (k8s.io/kubectl pkg/metricsutil v0.37.2: usage
 # "swap", printed as Value/2^20 "Mi"; a node without nodeInfo.swap prints <unknown>) must show
 # our values, and objects on kwok-node-0 (no swap families) have no swap in usage at all.
+# Then `kubectl get {nodes,pods}.metrics.k8s.io --watch` through the aggregator must show
+# MODIFIED events from at least two windows, and a client-go informer on PodMetrics
+# (test/cluster/informer) must stay in sync with List across windows and a restart of our server.
 # Last, our server restarted with --kubelet-summary-api: kwok answers 404 to /stats/summary, and
 # every node's resource metrics are still served, each node's summary failure logged.
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
@@ -98,7 +101,7 @@ start_server() {
     '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
     --kubelet-insecure-tls --kubelet-use-node-status-port \
     --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
-    --metrics-api-versions=v1beta1,v1 -v=2 "$@" >"$check_work/backend.log" 2>&1
+    --metrics-api-versions=v1beta1,v1 -v=2 "$@" >>"$check_work/backend.log" 2>&1
 }
 if ! start_server; then
   tail -n 20 "$check_work/backend.log"
@@ -256,6 +259,62 @@ for v in v1 v1beta1; do
   assert "$v: usage of swap-none's containers (on kwok-node-0) has no swap" \
     raw_swap $v namespaces/default/pods/swap-none none
 done
+
+echo "--- kubectl $client_version get --watch through the aggregator: events across windows"
+# Both watches run at once for 60 s (four 15 s windows), each event written as JSON.
+for resource in nodes pods; do
+  timeout 60 "$KUBECTL" get "$resource.metrics.k8s.io" -A --watch --output-watch-events -o json \
+    >"$check_work/watch-$resource.json" 2>"$check_work/watch-$resource.err" &
+done
+wait
+# watch_events FILE: MODIFIED events came with at least two resourceVersions (two windows after
+# the list); prints the event types, the objects and those resourceVersions.
+watch_events() {
+  python3 - "$1" <<'PY'
+import json, sys
+text, decoder, at, events = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
+while True:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    if at >= len(text):
+        break
+    event, at = decoder.raw_decode(text, at)
+    events.append(event)
+modified = [e for e in events if e.get("type") == "MODIFIED"]
+versions = sorted({int(e["object"]["metadata"]["resourceVersion"]) for e in modified})
+names = sorted({e["object"]["metadata"]["name"] for e in events})
+print(len(events), "events:", sorted({e.get("type") for e in events}), "objects", names,
+      "MODIFIED at resourceVersions", versions)
+sys.exit(0 if len(versions) >= 2 else 1)
+PY
+}
+assert "kubectl get nodes.metrics.k8s.io --watch: MODIFIED events from two windows or more" \
+  watch_events "$check_work/watch-nodes.json"
+assert "kubectl get pods.metrics.k8s.io -A --watch: MODIFIED events from two windows or more" \
+  watch_events "$check_work/watch-pods.json"
+
+echo "--- a client-go informer on PodMetrics stays in sync across windows and a server restart"
+informer=$("$here/build-binaries.sh" --print-env 2>/dev/null | sed -n 's/^POD_METRICS_INFORMER=//p')
+if [ -x "$informer" ]; then
+  # 110 s: windows before the restart, the restart (about 20 s until the new process has served
+  # a window), windows after; a store check every 10 s.
+  "$informer" --kubeconfig="$KUBECONFIG" --duration=110s --check-every=10s --min-windows=4 \
+    --expect-restart >"$check_work/informer.log" 2>&1 &
+  informer_pid=$!
+  sleep 40
+  restarted() { "$c" stop "$name" >/dev/null 2>&1 && start_server; }
+  assert "our server restarted while the informer watches" restarted
+  wait "$informer_pid"
+  echo "informer exited with status $?" >>"$check_work/informer.log"
+  informer_passed() {
+    grep '^informer:' "$check_work/informer.log"
+    grep -q 'pass=true' "$check_work/informer.log"
+  }
+  assert "informer: in sync with List at the end, updates from 4+ windows, relisted after the restart" \
+    informer_passed
+else
+  assert "pod-metrics-informer built (test/cluster/build-binaries.sh)" false
+fi
 
 echo "--- --kubelet-summary-api against kwok, which serves no /stats/summary"
 # The per-node summary error path on a real cluster: every kubelet answers 404 to the summary;
