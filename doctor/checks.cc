@@ -340,6 +340,12 @@ Finding CheckServingCertificate(const Target& target, const std::vector<std::str
   const std::string check = "Serving certificate";
   const std::string dns = target.service + "." + target.ns + ".svc";
   if (chain_pem.empty()) {
+    // Refused: nothing listens where the Service points (the APIService's condition may still
+    // be the last check's, up to a minute old). Other errors may be the doctor's own network
+    // path (pod IPs unroutable from where it runs): no verdict.
+    if (Contains(handshake_error, "Connection refused")) {
+      return Fail(check, "server_down", "no TLS handshake with the server: " + handshake_error);
+    }
     return Skipped(check, "no TLS handshake with the server: " + handshake_error);
   }
   std::vector<X509Ptr> chain;

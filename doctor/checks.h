@@ -71,7 +71,8 @@ Finding CheckService(const Target& target, const nlohmann::json* service,
 // The serving certificate (`chain_pem`: leaf first, from a TLS handshake; empty when the
 // handshake failed with `handshake_error`) against the APIService's `ca_bundle_pem` and the
 // name the aggregator verifies, <service>.<namespace>.svc. `insecure`: the APIService has
-// insecureSkipTLSVerify (nothing to verify against: a warning).
+// insecureSkipTLSVerify (nothing to verify against: a warning). A refused connection fails
+// (server_down); other handshake errors skip the check.
 Finding CheckServingCertificate(const Target& target, const std::vector<std::string>& chain_pem,
                                 const std::string& handshake_error,
                                 const std::string& ca_bundle_pem, bool insecure);

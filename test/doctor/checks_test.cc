@@ -143,10 +143,15 @@ TEST(DoctorChecksTest, ServingCertificate) {
   EXPECT_EQ(name.cause, "serving_cert_name_mismatch");
 
   EXPECT_EQ(CheckServingCertificate(kTarget, {good}, "", "", true).verdict, Verdict::kWarn);
-  Finding skipped = CheckServingCertificate(kTarget, {}, "localhost:4443: connect: refused",
+  Finding skipped = CheckServingCertificate(kTarget, {}, "10.244.1.7:10250: connect: timed out",
                                             pki.ca().cert_pem, false);
   EXPECT_EQ(skipped.verdict, Verdict::kSkipped);
-  EXPECT_THAT(skipped.evidence, HasSubstr("refused"));
+  EXPECT_THAT(skipped.evidence, HasSubstr("timed out"));
+  // Nothing listens: the server is down, even while the APIService still shows the last check.
+  Finding refused = CheckServingCertificate(
+      kTarget, {}, "localhost:4443: connect: Connection refused", pki.ca().cert_pem, false);
+  EXPECT_EQ(refused.verdict, Verdict::kFail);
+  EXPECT_EQ(refused.cause, "server_down");
 }
 
 TEST(DoctorChecksTest, FrontProxy) {
