@@ -46,6 +46,12 @@ HttpResponse ApiHandler::Route(const HttpRequest& request, const RequestInfo& in
     m.content_type = "text/plain; version=0.0.4; charset=utf-8";
     m.body = d_.registry.Render();
     r = std::move(m);
+  } else if (path == "/debug/nodes" && d_.node_scrape_state) {
+    HttpResponse m;
+    m.content_type = "application/json";
+    const std::optional<std::string> failed = query.Get("failed");
+    m.body = d_.node_scrape_state(failed && *failed != "false" && *failed != "0");
+    r = std::move(m);
   } else if (path.substr(0, 8) == "/openapi") {
     r = d_.openapi.Serve(path, request);
   } else {

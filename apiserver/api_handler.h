@@ -1,10 +1,16 @@
 // The request pipeline behind the TLS server, in k8s.io/apiserver's order: authentication (401)
 // → authorization (403) → routing (404/405) → negotiation (406) → handler. Routes: metrics.k8s.io
 // discovery and resources (MetricsApi), /healthz /livez /readyz, /metrics (Prometheus text),
-// /openapi/v2 and /openapi/v3. Records request latency by verb, resource and code.
+// /openapi/v2 and /openapi/v3, /debug/nodes (each node's scrape state as JSON, from the
+// scraper through `node_scrape_state`). Records request latency by verb, resource and code.
+// /metrics and /debug/nodes are authorized like any non-resource path: a SubjectAccessReview for
+// `get` on the path (cluster-admin, or a role granting that nonResourceURL).
 //
 // Thread-safety: Handle may be called from any thread; every dependency must outlive it.
 #pragma once
+
+#include <functional>
+#include <string>
 
 #include "apiserver/auth.h"
 #include "apiserver/health.h"
@@ -25,6 +31,8 @@ struct ApiHandlerDeps {
   const base::MetricsRegistry& registry;
   ServerMetrics metrics;  // families may be null
   const base::Clock& clock;
+  // The body of /debug/nodes for `failed_only`; null: the path is not served (404).
+  std::function<std::string(bool failed_only)> node_scrape_state = nullptr;
 };
 
 class ApiHandler final : public Handler {

@@ -1,7 +1,8 @@
 // cpp-metrics-server: serves metrics.k8s.io from kubelet resource metrics.
 //
 // main only wires, as metrics-server's cmd/ does: options → validate (every error at once) →
-// assemble (cmd/program.h) → run until the shutdown sequence ends.
+// assemble (cmd/program.h) → run until the shutdown sequence ends. `cpp-metrics-server doctor
+// ...` runs the read-only diagnosis instead (doctor/doctor.h).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,13 +14,17 @@
 #include "base/log.h"
 #include "cmd/options.h"
 #include "cmd/program.h"
+#include "doctor/doctor.h"
 #include "scraper/options.h"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "doctor") return doctor::Main(argc - 1, argv + 1);
   cmd::ProgramOptions options;
-  base::FlagSet flags("cpp-metrics-server",
-                      "cpp-metrics-server serves the Kubernetes resource metrics API "
-                      "(metrics.k8s.io) from kubelet /metrics/resource.");
+  base::FlagSet flags(
+      "cpp-metrics-server",
+      "cpp-metrics-server serves the Kubernetes resource metrics API "
+      "(metrics.k8s.io) from kubelet /metrics/resource. `cpp-metrics-server doctor --help`: the "
+      "read-only diagnosis of an install.");
   options.AddFlags(flags);
 
   std::vector<std::string> errors = flags.Parse(argc, argv);

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "scraper/options.h"
+#include "scraper/scrape_state.h"
 #include "scraper/self_metrics.h"
 
 namespace cmd {
@@ -162,9 +163,12 @@ void Program::BuildServer() {
       .shutting_down = shutting_down_,
   });
   openapi_ = std::make_unique<apiserver::OpenApi>(api.metrics_api_versions);
-  handler_ = std::make_unique<apiserver::ApiHandler>(
-      apiserver::ApiHandlerDeps{*authenticator_, *authorizer_, *api_, health_, *openapi_, registry_,
-                                server_metrics_, clock_});
+  handler_ = std::make_unique<apiserver::ApiHandler>(apiserver::ApiHandlerDeps{
+      *authenticator_, *authorizer_, *api_, health_, *openapi_, registry_, server_metrics_, clock_,
+      [this](bool failed_only) {
+        return scraper::RenderScrapeState(manager_->LastReport().get(), clock_.Now(),
+                                          {.failed_only = failed_only});
+      }});
   server_ = std::make_unique<apiserver::Server>(io_, api.ToServerOptions(), *certs_, *handler_);
   shutdown_ = std::make_unique<apiserver::GracefulShutdown>(
       io_, *server_, shutting_down_,

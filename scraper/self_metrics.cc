@@ -12,6 +12,15 @@ void RegisterScrapeMetrics(base::MetricsRegistry& registry, const Manager& manag
                          {"node"}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   auto& request_total = registry.Counter("metrics_server_kubelet_request_total",
                                          "Kubelet scrapes since start, by outcome.", {"success"});
+  // metrics-server's name and meaning: when the last request to each node's kubelet ended,
+  // whatever its outcome (whole seconds, as it sets it).
+  auto& last_request = registry.Gauge(
+      "metrics_server_kubelet_last_request_time_seconds",
+      "Time of last request performed to Kubelet API since unix epoch in seconds", {"node"});
+  auto& last_success = registry.Gauge(
+      "metrics_server_kubelet_last_success_time_seconds",
+      "Time of the last successful scrape of each node's kubelet since unix epoch in seconds.",
+      {"node"});
   auto& last_tick = registry.Gauge("metrics_server_scraper_last_tick_timestamp_seconds",
                                    "Unix time at which the last scrape tick started.");
   auto& tick_duration = registry.Gauge("metrics_server_scraper_tick_duration_seconds",
@@ -22,9 +31,16 @@ void RegisterScrapeMetrics(base::MetricsRegistry& registry, const Manager& manag
     if (report != nullptr && report != *seen) {
       *seen = report;
       request_duration.Clear();
+      last_request.Clear();
+      last_success.Clear();
       for (const auto& n : report->nodes) {
         if (n.started != 0) {
           request_duration.Observe({n.node}, std::chrono::duration<double>(n.duration).count());
+          last_request.Set({n.node},
+                           static_cast<double>((n.started + n.duration.count()) / 1000000000));
+        }
+        if (n.last_success != 0) {
+          last_success.Set({n.node}, static_cast<double>(n.last_success) / 1e9);
         }
       }
       tick_duration.Set({}, std::chrono::duration<double>(report->duration).count());

@@ -14,6 +14,9 @@
 namespace scraper {
 
 // metrics_server_kubelet_request_duration_seconds{node} (the last finished tick's requests),
+// metrics_server_kubelet_last_request_time_seconds{node} (when that request ended, any outcome:
+// metrics-server's meaning), metrics_server_kubelet_last_success_time_seconds{node} (the last
+// successful scrape, kept across failed ticks while the node exists),
 // metrics_server_kubelet_request_total{success},
 // metrics_server_scraper_last_tick_timestamp_seconds, metrics_server_scraper_tick_duration_seconds
 // (the last finished tick).

@@ -450,6 +450,12 @@ TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
       "# TYPE metrics_server_kubelet_request_total counter\n"
       "metrics_server_kubelet_request_total{success=\"false\"} 0\n"
       "metrics_server_kubelet_request_total{success=\"true\"} 0\n"
+      "# HELP metrics_server_kubelet_last_request_time_seconds Time of last request performed to "
+      "Kubelet API since unix epoch in seconds\n"
+      "# TYPE metrics_server_kubelet_last_request_time_seconds gauge\n"
+      "# HELP metrics_server_kubelet_last_success_time_seconds Time of the last successful scrape "
+      "of each node's kubelet since unix epoch in seconds.\n"
+      "# TYPE metrics_server_kubelet_last_success_time_seconds gauge\n"
       "# HELP metrics_server_scraper_last_tick_timestamp_seconds Unix time at which the last "
       "scrape tick started.\n"
       "# TYPE metrics_server_scraper_last_tick_timestamp_seconds gauge\n"
@@ -476,6 +482,12 @@ TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
       has("metrics_server_kubelet_request_total{success=\"false\"} 2\n"
           "metrics_server_kubelet_request_total{success=\"true\"} 2\n"));
   EXPECT_TRUE(has("metrics_server_scraper_last_tick_timestamp_seconds 1700000015.03"));
+  // metrics-server's per-node gauge: when the last request ended, whatever its outcome.
+  EXPECT_TRUE(has("metrics_server_kubelet_last_request_time_seconds{node=\"good\"} 1700000015\n"));
+  EXPECT_TRUE(
+      has("metrics_server_kubelet_last_request_time_seconds{node=\"refused\"} 1700000015\n"));
+  EXPECT_TRUE(has("metrics_server_kubelet_last_success_time_seconds{node=\"good\"} 1700000015.03"));
+  EXPECT_FALSE(has("metrics_server_kubelet_last_success_time_seconds{node=\"refused\"}"));
   EXPECT_TRUE(has("metrics_server_scraper_tick_duration_seconds 0.03\n"));
   EXPECT_TRUE(
       has("metrics_server_storage_points{type=\"container\"} 1\n"

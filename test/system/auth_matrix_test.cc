@@ -19,12 +19,14 @@ namespace {
 using namespace std::chrono_literals;
 
 const char* const kTargets[] = {"/apis/metrics.k8s.io/v1beta1/nodes",
-                                "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", "/metrics"};
+                                "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", "/metrics",
+                                "/debug/nodes"};
 
 bool HasData(const std::string& body) {
   return body.find("NodeMetrics") != std::string::npos ||
          body.find("PodMetrics") != std::string::npos ||
-         body.find("metrics_server_") != std::string::npos;
+         body.find("metrics_server_") != std::string::npos ||
+         body.find("\"tickStart\"") != std::string::npos;
 }
 
 // The base64 lines of a PEM block (what a leaked key would show).
@@ -104,7 +106,8 @@ TEST(AuthMatrix, NoBypassThroughRealTlsAndNoSecretsInVerboseLogs) {
   std::string table;
   auto run = [&](const Case& c, bool must_deny) {
     for (const char* target : kTargets) {
-      // /metrics needs a non-resource permission the SAR policy gives alice and carol too.
+      // /metrics and /debug/nodes need a non-resource permission the SAR policy gives alice and
+      // carol too.
       auto r = sys.Get(target, c.who);
       ++requests;
       ASSERT_TRUE(r.ok()) << c.name << " " << target << ": " << r.error();
