@@ -75,8 +75,8 @@ struct NodeOutcome {
   std::chrono::nanoseconds duration{0};  // request + parse time
   bool success = false;
   std::string error;                 // why it failed; empty on success
-  std::string summary_error;         // on success: why /stats/summary could not be used
   base::UnixNanos last_success = 0;  // wall time of the last successful scrape; 0 = never
+  std::string summary_error;         // on success: why /stats/summary could not be used
 };
 
 struct TickReport {

@@ -62,16 +62,17 @@ TickReport Report() {
   TickReport r;
   r.start = kT0;
   r.duration = milliseconds(1500);
-  NodeOutcome ok{"a", "https://10.0.0.1:10250/metrics/resource", kT0, milliseconds(20), true, "",
-                 kT0};
+  NodeOutcome ok{
+      "a", "https://10.0.0.1:10250/metrics/resource", kT0, milliseconds(20), true, "", kT0, ""};
   NodeOutcome bad{"b",
                   "https://10.0.0.2:10250/metrics/resource",
                   kT0,
                   milliseconds(10000),
                   false,
                   "10.0.0.2:10250: connect: timed out",
-                  kT0 - 60 * kSecond};
-  NodeOutcome never{"c", "", 0, milliseconds(0), false, "target: no address", 0};
+                  kT0 - 60 * kSecond,
+                  ""};
+  NodeOutcome never{"c", "", 0, milliseconds(0), false, "target: no address", 0, ""};
   r.nodes = {ok, bad, never};
   r.succeeded = 1;
   r.failed = 2;
@@ -133,8 +134,8 @@ TEST(ScrapeStateTest, BoundedAtTenThousandNodes) {
     char name[254];
     std::snprintf(name, sizeof name, "%0253zu", i);
     const bool fails = i % 2 == 1;
-    r.nodes.push_back(
-        NodeOutcome{name, long_url, kT0, milliseconds(10), !fails, fails ? long_error : "", kT0});
+    r.nodes.push_back(NodeOutcome{name, long_url, kT0, milliseconds(10), !fails,
+                                  fails ? long_error : "", kT0, ""});
   }
   const std::string body = RenderScrapeState(&r, kT0);
   EXPECT_LT(body.size(), kMaxStateBytes);
