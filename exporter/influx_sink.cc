@@ -228,7 +228,11 @@ InfluxSink::~InfluxSink() {
     stopping_ = true;
   }
   wake_.NotifyAll();
-  if (client_) client_->Close();
+  // Close() cancels the write in flight; repeated, because a write may start just after a Close.
+  while (worker_.joinable() && !worker_done_.load()) {
+    client_->Close();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (worker_.joinable()) worker_.join();
   work_.reset();
   io_.stop();
@@ -243,7 +247,10 @@ void InfluxSink::Start() {
       std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
           io_.get_executor());
   io_thread_ = std::thread([this] { io_.run(); });
-  worker_ = std::thread([this] { Run(); });
+  worker_ = std::thread([this] {
+    Run();
+    worker_done_ = true;
+  });
   spdlog::info("{}: writing each window to database {}{}", name_, config_.db,
                config_.with_fields ? " (withfields)" : "");
 }

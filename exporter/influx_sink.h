@@ -22,6 +22,7 @@
 // destructor from one owner thread. The registry must outlive the sink.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -65,7 +66,8 @@ class InfluxSink {
   // Builds the TLS context when secure; opens no socket and starts no thread.
   static base::Result<std::unique_ptr<InfluxSink>> Create(InfluxSinkConfig config,
                                                           base::MetricsRegistry& registry);
-  // Stops the thread; a write in flight is cancelled; queued windows are discarded.
+  // Stops the threads; a write in flight is cancelled (so this returns within tens of ms, not
+  // request_timeout); queued windows are discarded.
   ~InfluxSink();
   InfluxSink(const InfluxSink&) = delete;
   InfluxSink& operator=(const InfluxSink&) = delete;
@@ -106,6 +108,7 @@ class InfluxSink {
   std::thread io_thread_;
   std::thread worker_;
   bool database_ready_ = false;  // worker thread only
+  std::atomic<bool> worker_done_{false};
 
   mutable base::Mutex mu_;
   base::CondVar wake_;

@@ -12,6 +12,7 @@
 #include "exporter/influx_sink.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/wait.h"
+#include "window/publication.h"
 
 namespace exporter {
 namespace {
@@ -183,6 +184,38 @@ TEST(InfluxSink, SlowServerNeverHoldsTheCaller) {
   // All 29 calls returned while the first request (CREATE DATABASE) was still being answered.
   EXPECT_EQ((*sink)->written(), 0u);
   EXPECT_EQ((*sink)->dropped(), 30 - config.max_queued_windows);
+}
+
+// Wired as the program wires it: a publication listener that enqueues. With the server down,
+// Publish() returns every time and the sink keeps at most its bound of windows alive.
+TEST(InfluxSink, PublicationListenerWithTheServerDown) {
+  LocalHttpsServer server(PlainHttp(), [](const SeenRequest&) {
+    Reply r;
+    r.action = Reply::Action::kReset;
+    return r;
+  });
+  base::MetricsRegistry registry;
+  InfluxSinkConfig config = ConfigFor(server);
+  auto sink = InfluxSink::Create(config, registry);
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  (*sink)->Start();
+  window::Publication publication;
+  auto feed = publication.Subscribe(
+      [&](const std::shared_ptr<const window::Window>& w) { (*sink)->Enqueue(w); });
+  std::vector<std::weak_ptr<const window::Window>> published;
+  for (uint64_t g = 1; g <= 50; ++g) {
+    auto w = MakeWindow(g);
+    published.push_back(w);
+    publication.Publish(std::move(w));
+    ASSERT_LE((*sink)->queued(), config.max_queued_windows);
+  }
+  EXPECT_EQ(publication.published(), 50u);
+  EXPECT_EQ((*sink)->dropped(), 50 - config.max_queued_windows);
+  size_t alive = 0;
+  for (auto& w : published) alive += !w.expired();
+  // The queue, the one the worker may hold, and the publication's current window (in the queue).
+  EXPECT_LE(alive, config.max_queued_windows + 1);
+  feed.Reset();
 }
 
 }  // namespace
