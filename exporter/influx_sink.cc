@@ -326,11 +326,15 @@ void InfluxSink::Run() {
       backoff = config_.initial_backoff;
       continue;
     }
+    {
+      base::MutexLock lock(mu_);
+      if (stopping_) return;  // the failure is the cancellation
+    }
     failed_total_.Add({name_}, 1);
     ++failures;
     if (went_down) {
-      spdlog::warn("{}: down: {}; retrying with backoff up to {}s, keeping at most {} windows",
-                   name_, status.message(), config_.max_backoff.count() / 1000,
+      spdlog::warn("{}: down: {}; retrying with backoff up to {}ms, keeping at most {} windows",
+                   name_, status.message(), config_.max_backoff.count(),
                    config_.max_queued_windows);
     } else {
       spdlog::debug("{}: still down: {}", name_, status.message());
