@@ -192,28 +192,35 @@ base::Result<InfluxSinkConfig> ParseSinkFlag(std::string_view flag) {
 }
 
 base::Result<std::unique_ptr<InfluxSink>> InfluxSink::Create(InfluxSinkConfig config,
-                                                             base::MetricsRegistry& registry) {
+                                                             const SinkMetrics& metrics) {
   std::shared_ptr<boost::asio::ssl::context> tls;
   if (config.endpoint.tls) {
     auto context = net::MakeClientContext({});
     if (!context.ok()) return context.status().Wrap(config.Name() + ": TLS");
     tls = std::move(context).value();
   }
-  return std::unique_ptr<InfluxSink>(new InfluxSink(std::move(config), std::move(tls), registry));
+  return std::unique_ptr<InfluxSink>(new InfluxSink(std::move(config), std::move(tls), metrics));
+}
+
+SinkMetrics SinkMetrics::Register(base::MetricsRegistry& registry) {
+  return SinkMetrics{
+      &registry.Counter("metrics_server_sink_dropped_windows_total",
+                        "Windows a sink dropped because its queue was full.", {"sink"}),
+      &registry.Counter("metrics_server_sink_written_windows_total", "Windows a sink wrote.",
+                        {"sink"}),
+      &registry.Counter("metrics_server_sink_failed_writes_total",
+                        "Failed attempts of a sink to write a window.", {"sink"}),
+  };
 }
 
 InfluxSink::InfluxSink(InfluxSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
-                       base::MetricsRegistry& registry)
+                       const SinkMetrics& metrics)
     : config_(std::move(config)),
       name_(config_.Name()),
       tls_(std::move(tls)),
-      dropped_total_(registry.Counter("metrics_server_sink_dropped_windows_total",
-                                      "Windows a sink dropped because its queue was full.",
-                                      {"sink"})),
-      written_total_(registry.Counter("metrics_server_sink_written_windows_total",
-                                      "Windows a sink wrote.", {"sink"})),
-      failed_total_(registry.Counter("metrics_server_sink_failed_writes_total",
-                                     "Failed attempts of a sink to write a window.", {"sink"})) {
+      dropped_total_(*metrics.dropped),
+      written_total_(*metrics.written),
+      failed_total_(*metrics.failed) {
   if (!config_.user.empty() || !config_.password.empty()) {
     authorization_ = "Basic " + Base64(config_.user + ":" + config_.password);
   }

@@ -16,10 +16,11 @@
 // `max_backoff`); it logs once when the server goes down and once when it recovers. Before the
 // first write, and after a "database not found", it sends CREATE DATABASE, as Heapster did.
 // Memory is bounded by the queue: at most `max_queued_windows` windows (shared with the API while
-// current) plus the one batch being sent.
+// current), plus the one the thread is sending (it may have been dropped from the queue
+// meanwhile) and its encoded batch.
 //
 // Thread-safety: Enqueue() and the accessors may be called from any thread. Start() and the
-// destructor from one owner thread. The registry must outlive the sink.
+// destructor from one owner thread. The SinkMetrics' registry must outlive the sink.
 #pragma once
 
 #include <atomic>
@@ -61,11 +62,20 @@ struct InfluxSinkConfig {
 // `--sink=influxdb:http://db:8086?pw=xxxxx&color=red: unknown option "color"`.
 base::Result<InfluxSinkConfig> ParseSinkFlag(std::string_view flag);
 
+// The sinks' self-metrics, registered once per registry and shared by every sink (labelled by
+// sink name): metrics_server_sink_{dropped_windows,written_windows,failed_writes}_total.
+struct SinkMetrics {
+  base::MetricFamily* dropped = nullptr;
+  base::MetricFamily* written = nullptr;
+  base::MetricFamily* failed = nullptr;
+  static SinkMetrics Register(base::MetricsRegistry& registry);
+};
+
 class InfluxSink {
  public:
   // Builds the TLS context when secure; opens no socket and starts no thread.
   static base::Result<std::unique_ptr<InfluxSink>> Create(InfluxSinkConfig config,
-                                                          base::MetricsRegistry& registry);
+                                                          const SinkMetrics& metrics);
   // Stops the threads; a write in flight is cancelled (so this returns within tens of ms, not
   // request_timeout); queued windows are discarded.
   ~InfluxSink();
@@ -87,7 +97,7 @@ class InfluxSink {
 
  private:
   InfluxSink(InfluxSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
-             base::MetricsRegistry& registry);
+             const SinkMetrics& metrics);
   void Run();
   // One attempt for `w`; Ok on 2xx.
   base::Status Write(const window::Window& w);

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   }
   config->initial_backoff = std::chrono::milliseconds(200);
   base::MetricsRegistry registry;
-  auto sink = exporter::InfluxSink::Create(*config, registry);
+  auto sink = exporter::InfluxSink::Create(*config, exporter::SinkMetrics::Register(registry));
   if (!sink.ok()) {
     std::fprintf(stderr, "%s\n", sink.error().c_str());
     return 2;

@@ -68,7 +68,8 @@ TEST(InfluxSink, WritesEachWindowInHeapsterLayout) {
     return r.target.starts_with("/write") ? Reply::Status(204) : Reply::Ok("{\"results\":[]}");
   });
   base::MetricsRegistry registry;
-  auto sink = InfluxSink::Create(ConfigFor(server, "&user=admin&pw=secret"), registry);
+  auto sink = InfluxSink::Create(ConfigFor(server, "&user=admin&pw=secret"),
+                                 SinkMetrics::Register(registry));
   ASSERT_TRUE(sink.ok()) << sink.error();
   (*sink)->Start();
   (*sink)->Enqueue(MakeWindow(1));
@@ -99,10 +100,30 @@ TEST(InfluxSink, WritesEachWindowInHeapsterLayout) {
             std::string::npos);
 }
 
+// Two sinks on one registry: one family per self-metric, a series per sink.
+TEST(InfluxSink, SinksShareTheirSelfMetricFamilies) {
+  base::MetricsRegistry registry;
+  const SinkMetrics metrics = SinkMetrics::Register(registry);
+  auto a = InfluxSink::Create(*ParseSinkFlag("influxdb:http://127.0.0.1:1"), metrics);
+  auto b = InfluxSink::Create(*ParseSinkFlag("influxdb:http://127.0.0.1:2"), metrics);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string text = registry.Render();
+  size_t helps = 0;
+  for (size_t pos = 0; (pos = text.find("# HELP metrics_server_sink_dropped_windows_total", pos)) !=
+                       std::string::npos;
+       ++pos) {
+    ++helps;
+  }
+  EXPECT_EQ(helps, 1u) << text;
+  EXPECT_NE(text.find("{sink=\"influxdb:127.0.0.1:1\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("{sink=\"influxdb:127.0.0.1:2\"} 0"), std::string::npos) << text;
+}
+
 TEST(InfluxSink, WithFieldsLayout) {
   LocalHttpsServer server(PlainHttp(), [](const SeenRequest&) { return Reply::Status(204); });
   base::MetricsRegistry registry;
-  auto sink = InfluxSink::Create(ConfigFor(server, "&withfields=true"), registry);
+  auto sink =
+      InfluxSink::Create(ConfigFor(server, "&withfields=true"), SinkMetrics::Register(registry));
   ASSERT_TRUE(sink.ok()) << sink.error();
   (*sink)->Start();
   (*sink)->Enqueue(MakeWindow(1));
@@ -125,7 +146,7 @@ TEST(InfluxSink, DownThenRecoveredKeepsTheBound) {
   });
   base::MetricsRegistry registry;
   InfluxSinkConfig config = ConfigFor(server);
-  auto sink = InfluxSink::Create(config, registry);
+  auto sink = InfluxSink::Create(config, SinkMetrics::Register(registry));
   ASSERT_TRUE(sink.ok()) << sink.error();
   (*sink)->Start();
 
@@ -172,7 +193,7 @@ TEST(InfluxSink, SlowServerNeverHoldsTheCaller) {
   });
   base::MetricsRegistry registry;
   InfluxSinkConfig config = ConfigFor(server);
-  auto sink = InfluxSink::Create(config, registry);
+  auto sink = InfluxSink::Create(config, SinkMetrics::Register(registry));
   ASSERT_TRUE(sink.ok()) << sink.error();
   (*sink)->Start();
   (*sink)->Enqueue(MakeWindow(1));
@@ -196,7 +217,7 @@ TEST(InfluxSink, PublicationListenerWithTheServerDown) {
   });
   base::MetricsRegistry registry;
   InfluxSinkConfig config = ConfigFor(server);
-  auto sink = InfluxSink::Create(config, registry);
+  auto sink = InfluxSink::Create(config, SinkMetrics::Register(registry));
   ASSERT_TRUE(sink.ok()) << sink.error();
   (*sink)->Start();
   window::Publication publication;
