@@ -12,11 +12,14 @@ void ProgramOptions::AddFlags(base::FlagSet& flags) {
   kube.AddFlags(flags);
   flags.Group("Logging flags");
   log.AddFlags(flags);
+  flags.Group("Export flags");
+  sinks.AddFlags(flags);
 }
 
 std::vector<std::string> ProgramOptions::Validate() const {
   std::vector<std::string> errors;
-  for (auto part : {scrape.Validate(), api.Validate(), kube.Validate(), log.Validate()}) {
+  for (auto part :
+       {scrape.Validate(), api.Validate(), kube.Validate(), log.Validate(), sinks.Validate()}) {
     errors.insert(errors.end(), part.begin(), part.end());
   }
   return errors;

@@ -16,6 +16,7 @@
 #include "apiserver/options.h"
 #include "base/flags.h"
 #include "base/log.h"
+#include "exporter/options.h"
 #include "kube/auth.h"
 #include "kube/config.h"
 #include "kube/informer.h"
@@ -31,7 +32,8 @@ struct ProgramOptions {
   apiserver::Options api;
   kube::KubeOptions kube;
   base::LogOptions log;
-  bool show_version = false;  // --version: print kVersion and exit 0
+  exporter::SinkOptions sinks;  // --sink
+  bool show_version = false;    // --version: print kVersion and exit 0
 
   // Registers every flag on `flags`, in groups; `this` must outlive `flags`.
   void AddFlags(base::FlagSet& flags);

@@ -61,6 +61,7 @@ base::Result<std::unique_ptr<Program>> Program::Create(const ProgramOptions& opt
   base::Status built = program->ConnectKubernetes();
   if (built.ok()) built = program->BuildScraper();
   if (built.ok()) built = program->BuildAuthentication();
+  if (built.ok()) built = program->BuildSinks();
   if (!built.ok()) return built;
   program->BuildServer();
   return program;
@@ -187,6 +188,7 @@ int Program::Run() {
     for (auto& t : threads_) t.join();
     return 1;
   }
+  StartSinks();
   StartScraping();
   StartServing();
   shutdown_->Start();
@@ -219,6 +221,25 @@ bool Program::LoadClusterAuthenticationConfig() {
   }
   spdlog::warn("continuing without the cluster's authentication config: {}", why);
   return true;
+}
+
+base::Status Program::BuildSinks() {
+  if (options_.sinks.sinks.empty()) return base::Status::Ok();
+  const exporter::SinkMetrics metrics = exporter::SinkMetrics::Register(registry_);
+  for (auto& config : options_.sinks.Configs()) {
+    auto sink = exporter::InfluxSink::Create(std::move(config), metrics);
+    if (!sink.ok()) return sink.status().Wrap("sink");
+    sinks_.push_back(std::move(sink).value());
+  }
+  return base::Status::Ok();
+}
+
+void Program::StartSinks() {
+  if (sinks_.empty()) return;
+  for (auto& sink : sinks_) sink->Start();
+  sink_feed_ = windows_.Subscribe([this](const std::shared_ptr<const window::Window>& published) {
+    for (auto& sink : sinks_) sink->Enqueue(published);  // O(1) each; never waits
+  });
 }
 
 void Program::StartScraping() {
@@ -254,6 +275,7 @@ void Program::StartServing() {
 
 void Program::Stop() {
   prewarm_.Reset();
+  sink_feed_.Reset();
   manager_->Stop();
   node_informer_->Stop();
   pod_informer_->Stop();

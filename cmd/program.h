@@ -35,6 +35,7 @@
 #include "base/metrics.h"
 #include "base/result.h"
 #include "cmd/options.h"
+#include "exporter/influx_sink.h"
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
 #include "kube/cache.h"
@@ -83,6 +84,7 @@ class Program {
   base::Status ConnectKubernetes();
   base::Status BuildScraper();
   base::Status BuildAuthentication();
+  base::Status BuildSinks();
   void BuildServer();
 
   // The steps of Run.
@@ -90,6 +92,8 @@ class Program {
   // True when the server may serve: it has the cluster's authentication config, or was told to
   // go on without it (--authentication-tolerate-lookup-failure), or does not read it.
   bool LoadClusterAuthenticationConfig();
+  // Starts each --sink and feeds it every published window (before the first tick).
+  void StartSinks();
   void StartScraping();
   void StartServing();
   // Ends every loop and lets the threads return (the shutdown sequence's last step). Once.
@@ -146,6 +150,11 @@ class Program {
 
   std::vector<std::thread> threads_;
   window::Publication::Subscription prewarm_;
+
+  // Export: each --sink on its own threads, fed by a publication listener that only queues.
+  // Declared last: the subscription ends before the sinks stop.
+  std::vector<std::unique_ptr<exporter::InfluxSink>> sinks_;
+  window::Publication::Subscription sink_feed_;
 };
 
 }  // namespace cmd

@@ -11,6 +11,7 @@ packages=(
   python3-matplotlib
   sslscan  # test/load/tls-scan.sh
   slowhttptest testssl.sh  # test/load/slowhttp.py, test/load/testssl.py
+  influxdb  # test/exporter/check-influxdb.sh (a real InfluxDB 1.x on loopback)
 )
 
 sudo_cmd=()

@@ -206,6 +206,28 @@ TEST(ProgramFlags, ImplementedFlagsReachTheirOptions) {
               ::testing::Contains(HasSubstr("--shutdown-delay-duration")));
 }
 
+// --sink is repeatable, Heapster's syntax; a bad one is reported by Validate with the others,
+// its password masked.
+TEST(ProgramFlags, SinksAreRepeatableAndValidated) {
+  Parsed p(
+      {"--sink=influxdb:http://a:8086?db=k8s", "--sink", "influxdb:http://b:8086?withfields=true"});
+  ASSERT_THAT(p.errors, IsEmpty());
+  EXPECT_THAT(p.options.Validate(), IsEmpty());
+  auto configs = p.options.sinks.Configs();
+  ASSERT_EQ(configs.size(), 2u);
+  EXPECT_EQ(configs[0].Name(), "influxdb:a:8086");
+  EXPECT_TRUE(configs[1].with_fields);
+
+  Parsed bad({"--sink=influxdb:http://a:8086?pw=hunter2&retention=1h", "--sink=kafka:x",
+              "--shutdown-delay-duration=-1s"});
+  ASSERT_THAT(bad.errors, IsEmpty());
+  auto errors = bad.options.Validate();
+  EXPECT_THAT(errors, ::testing::Contains(HasSubstr("unknown option \"retention\"")));
+  EXPECT_THAT(errors, ::testing::Contains(HasSubstr("--sink=kafka:x: unknown sink")));
+  EXPECT_THAT(errors, ::testing::Contains(HasSubstr("--shutdown-delay-duration")));
+  for (const auto& e : errors) EXPECT_THAT(e, ::testing::Not(HasSubstr("hunter2")));
+}
+
 // One warning names every given flag that changes nothing here, with why; a value that asks for
 // what this server does anyway (--profiling=false) is not reported.
 TEST(ProgramFlags, IneffectiveFlagsAreNamedWithTheirReason) {
