@@ -23,9 +23,21 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr size_t kMaxVersions = 2;
-constexpr size_t kFormats = 2;  // JSON, protobuf
+// JSON, protobuf, and Table for each of {v1, v1beta1} x {Metadata, Object, None}.
+constexpr size_t kFormats = 8;
 
-size_t FormatIndex(Format format) { return format == Format::kProtobuf ? 1 : 0; }
+size_t FormatIndex(const WatchRequest& r) {
+  switch (r.format) {
+    case Format::kJson:
+      return 0;
+    case Format::kProtobuf:
+      return 1;
+    case Format::kTable:
+      break;
+  }
+  const size_t include = r.include_object == "Object" ? 1 : r.include_object == "None" ? 2 : 0;
+  return 2 + (r.table_version == "v1beta1" ? 3 : 0) + include;
+}
 
 // Per (kind, version, format).
 template <typename T>
@@ -152,13 +164,16 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
   return t;
 }
 
-void AppendEvent(EventBlock& block, Format format, std::string_view type, Kind kind,
+void AppendEvent(EventBlock& block, const WatchRequest& r, std::string_view type, Kind kind,
                  std::string_view api_version, const Visible& v, const Snapshot& at) {
   ListEntry e = v.entry;
   e.meta.resource_version = at.rv_text;
   const size_t offset = block.bytes.size();
-  if (format == Format::kProtobuf) {
+  if (r.format == Format::kProtobuf) {
     AppendWatchEventProto(block.bytes, type, kind, api_version, e, at.now);
+  } else if (r.format == Format::kTable) {
+    AppendTableWatchEventJson(block.bytes, type, kind, api_version, r.table_version,
+                              r.include_object, e, at.creation);
   } else {
     AppendWatchEventJson(block.bytes, type, kind, api_version, e, at.creation);
   }
@@ -249,6 +264,8 @@ class Watcher final : public ResponseStream, public std::enable_shared_from_this
   size_t version_index() const { return version_index_; }
   const std::string& api_version() const { return api_version_; }
   std::optional<asio::steady_timer>& timer() { return timer_; }
+  // A Table watch: whether its first event (the one carrying the column definitions) was sent.
+  bool& table_headers_sent() { return table_headers_sent_; }
 
   // Queues `chunk` (or hands it to the waiting connection). False when the watcher has ended,
   // or ends now because max_queued chunks already wait (it is too slow).
@@ -329,6 +346,7 @@ class Watcher final : public ResponseStream, public std::enable_shared_from_this
   const size_t max_queued_;
   const std::function<void(std::shared_ptr<Watcher>)> forget_;
   std::optional<asio::steady_timer> timer_;  // on the hub's strand
+  bool table_headers_sent_ = false;          // on the hub's strand
 
   mutable base::Mutex mu_;
   std::deque<StreamChunk> queue_ GUARDED_BY(mu_);
@@ -368,26 +386,28 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     return *current;
   }
 
-  std::shared_ptr<const EventBlock> Initial(Snapshot& s, Kind kind, size_t version, Format format) {
-    auto& block = s.initial[KindIndex(kind)][version][FormatIndex(format)];
+  std::shared_ptr<const EventBlock> Initial(Snapshot& s, Kind kind, size_t version,
+                                            const WatchRequest& r) {
+    auto& block = s.initial[KindIndex(kind)][version][FormatIndex(r)];
     if (block == nullptr) {
       auto b = std::make_shared<EventBlock>();
       const std::string api_version = "metrics.k8s.io/" + options.versions[version];
       for (const Visible& v : s.objects[KindIndex(kind)]) {
-        AppendEvent(*b, format, "ADDED", kind, api_version, v, s);
+        AppendEvent(*b, r, "ADDED", kind, api_version, v, s);
       }
       block = std::move(b);
     }
     return block;
   }
 
-  std::shared_ptr<const EventBlock> Block(Transition& t, Kind kind, size_t version, Format format) {
-    auto& block = t.blocks[KindIndex(kind)][version][FormatIndex(format)];
+  std::shared_ptr<const EventBlock> Block(Transition& t, Kind kind, size_t version,
+                                          const WatchRequest& r) {
+    auto& block = t.blocks[KindIndex(kind)][version][FormatIndex(r)];
     if (block == nullptr) {
       auto b = std::make_shared<EventBlock>();
       const std::string api_version = "metrics.k8s.io/" + options.versions[version];
       for (const auto& c : t.changes[KindIndex(kind)]) {
-        AppendEvent(*b, format, c.type, kind, api_version, *c.object, *t.cur);
+        AppendEvent(*b, r, c.type, kind, api_version, *c.object, *t.cur);
       }
       block = std::move(b);
     }
@@ -395,15 +415,16 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
   }
 
   std::shared_ptr<const std::string> Bookmark(Transition& t, Kind kind, size_t version,
-                                              Format format) {
-    auto& b = t.bookmarks[KindIndex(kind)][version][FormatIndex(format)];
+                                              const WatchRequest& r) {
+    auto& b = t.bookmarks[KindIndex(kind)][version][FormatIndex(r)];
     if (b == nullptr) {
       b = std::make_shared<const std::string>(BookmarkEvent(
-          format, kind, "metrics.k8s.io/" + options.versions[version], t.cur->rv_text, false));
+          r.format, kind, "metrics.k8s.io/" + options.versions[version], t.cur->rv_text, false));
     }
     return b;
   }
 
+  // A Table watch's bookmarks are the JSON ones (kubectl does not ask for bookmarks).
   static std::string BookmarkEvent(Format format, Kind kind, std::string_view api_version,
                                    std::string_view rv, bool initial_events_end) {
     return format == Format::kProtobuf
@@ -411,18 +432,41 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
                : EncodeBookmarkJson(kind, api_version, rv, initial_events_end);
   }
 
+  // The first event a Table watcher gets carries the column definitions (as k8s.io/apiserver's
+  // watch encoder sends them only with its first object): the shared events have none, so the
+  // first event of `chunk` is sent as three parts, its bytes before and after the placeholder
+  // around the definitions. Nothing is copied.
+  static void AddTableHeaders(Watcher& w, StreamChunk& chunk) {
+    if (w.request().format != Format::kTable || w.table_headers_sent() || chunk.parts.empty()) {
+      return;
+    }
+    const std::string_view first = chunk.parts.front();
+    const std::string_view event = first.substr(0, first.find('\n'));
+    const size_t at = event.find(kTableWatchNoColumns);
+    if (at == std::string_view::npos) return;  // a bookmark: no Table yet
+    std::vector<std::string_view> parts;
+    parts.reserve(chunk.parts.size() + 2);
+    parts.push_back(first.substr(0, at));
+    parts.push_back(TableColumnDefinitionsJson());
+    parts.push_back(first.substr(at + kTableWatchNoColumns.size()));
+    parts.insert(parts.end(), chunk.parts.begin() + 1, chunk.parts.end());
+    chunk.parts = std::move(parts);
+    w.table_headers_sent() = true;
+  }
+
   // Sends `w` the changes of `t`; false when the watcher has ended.
   bool Deliver(Transition& t, Watcher& w) {
     const WatchRequest& r = w.request();
-    std::shared_ptr<const EventBlock> block = Block(t, r.kind, w.version_index(), r.format);
+    std::shared_ptr<const EventBlock> block = Block(t, r.kind, w.version_index(), r);
     StreamChunk chunk;
     chunk.parts = Select(*block, r);
     if (!chunk.parts.empty()) {
+      AddTableHeaders(w, chunk);
       chunk.keep = std::move(block);
       return w.Push(std::move(chunk));
     }
     if (r.allow_bookmarks) {
-      return w.Push(OneString(Bookmark(t, r.kind, w.version_index(), r.format)));
+      return w.Push(OneString(Bookmark(t, r.kind, w.version_index(), r)));
     }
     return !w.ended();
   }
@@ -491,9 +535,10 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     }
     if (initial) {
       // One chunk: the initial events, and the bookmark that ends them when asked for.
-      std::shared_ptr<const EventBlock> block = Initial(now, r.kind, w->version_index(), r.format);
+      std::shared_ptr<const EventBlock> block = Initial(now, r.kind, w->version_index(), r);
       StreamChunk chunk;
       chunk.parts = Select(*block, r);
+      AddTableHeaders(*w, chunk);
       std::shared_ptr<const std::string> end;
       if (r.send_initial_events.value_or(false)) {
         end = std::make_shared<const std::string>(
