@@ -51,14 +51,24 @@ struct Visible {
 
 // Encoded events of one kind and version: newline-terminated JSON events back to back, and
 // where each one is (the object it is about, for filtering; valid while its snapshots live).
+//
+// An object whose labels changed has three events in a row, and a watcher takes the one its
+// selector calls for, as k8s.io/apiserver's watch cache does: MODIFIED when the object matched
+// before and matches now, ADDED when it starts to match, DELETED (the previous state, at the new
+// resourceVersion) when it stops matching.
 struct EventBlock {
+  enum class Variant { kPlain, kModified, kAdded, kDeleted };
   struct Ref {
     size_t offset = 0;
     size_t size = 0;
-    const Visible* object = nullptr;
+    const Visible* object = nullptr;  // the object of the event
+    Variant variant = Variant::kPlain;
+    const Visible* before = nullptr;  // not kPlain: the object in the previous and current
+    const Visible* after = nullptr;   // snapshots
   };
   std::string bytes;
   std::vector<Ref> events;
+  bool has_variants = false;  // some event is not kPlain
 };
 
 // One window as watchers see it.
@@ -78,6 +88,9 @@ struct Transition {
   struct Change {
     std::string_view type;  // ADDED, MODIFIED, DELETED
     const Visible* object;  // in `cur`, or in `prev` for DELETED
+    // MODIFIED with other labels: the object in `prev` (a label selector may now match it, or
+    // no longer).
+    const Visible* before = nullptr;
   };
   std::shared_ptr<const Snapshot> prev, cur;
   std::array<std::vector<Change>, 2> changes;
@@ -152,8 +165,9 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
       } else {
         const Visible& a = before[i++];
         const Visible& b = after[j++];
-        if (a.entry.item->json_tail != b.entry.item->json_tail ||
-            !SameLabels(a.entry.meta.labels, b.entry.meta.labels)) {
+        if (!SameLabels(a.entry.meta.labels, b.entry.meta.labels)) {
+          changes.push_back({"MODIFIED", &b, &a});
+        } else if (a.entry.item->json_tail != b.entry.item->json_tail) {
           changes.push_back({"MODIFIED", &b});
         }
       }
@@ -165,7 +179,9 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
 }
 
 void AppendEvent(EventBlock& block, const WatchRequest& r, std::string_view type, Kind kind,
-                 std::string_view api_version, const Visible& v, const Snapshot& at) {
+                 std::string_view api_version, const Visible& v, const Snapshot& at,
+                 EventBlock::Variant variant = EventBlock::Variant::kPlain,
+                 const Visible* before = nullptr, const Visible* after = nullptr) {
   ListEntry e = v.entry;
   e.meta.resource_version = at.rv_text;
   const size_t offset = block.bytes.size();
@@ -177,7 +193,8 @@ void AppendEvent(EventBlock& block, const WatchRequest& r, std::string_view type
   } else {
     AppendWatchEventJson(block.bytes, type, kind, api_version, e, at.creation);
   }
-  block.events.push_back({offset, block.bytes.size() - offset, &v});
+  block.events.push_back({offset, block.bytes.size() - offset, &v, variant, before, after});
+  if (variant != EventBlock::Variant::kPlain) block.has_variants = true;
 }
 
 bool Matches(const WatchRequest& r, const Visible& v) {
@@ -197,6 +214,25 @@ bool Matches(const WatchRequest& r, const Visible& v) {
   return true;
 }
 
+// Whether a watcher with request `r` gets event `e`.
+bool Wanted(const WatchRequest& r, const EventBlock::Ref& e) {
+  using Variant = EventBlock::Variant;
+  if (e.variant == Variant::kPlain) return Matches(r, *e.object);
+  const bool was = Matches(r, *e.before);
+  const bool is = Matches(r, *e.after);
+  switch (e.variant) {
+    case Variant::kModified:
+      return was && is;
+    case Variant::kAdded:
+      return is && !was;
+    case Variant::kDeleted:
+      return was && !is;
+    case Variant::kPlain:
+      break;
+  }
+  return false;
+}
+
 bool Unfiltered(const WatchRequest& r) {
   return r.namespace_.empty() && r.name.empty() && r.labels.Empty() && r.fields.Empty();
 }
@@ -205,7 +241,7 @@ bool Unfiltered(const WatchRequest& r) {
 std::vector<std::string_view> Select(const EventBlock& block, const WatchRequest& r) {
   std::vector<std::string_view> parts;
   if (block.bytes.empty()) return parts;
-  if (Unfiltered(r)) {
+  if (Unfiltered(r) && !block.has_variants) {
     parts.push_back(block.bytes);
     return parts;
   }
@@ -225,7 +261,7 @@ std::vector<std::string_view> Select(const EventBlock& block, const WatchRequest
   size_t run_start = 0, run_end = 0;
   for (auto it = first; it != last; ++it) {
     const EventBlock::Ref& e = *it;
-    if (!Matches(r, *e.object)) continue;
+    if (!Wanted(r, e)) continue;
     if (run_end != e.offset || run_end == run_start) {
       if (run_end > run_start)
         parts.emplace_back(block.bytes.data() + run_start, run_end - run_start);
@@ -407,7 +443,17 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
       auto b = std::make_shared<EventBlock>();
       const std::string api_version = "metrics.k8s.io/" + options.versions[version];
       for (const auto& c : t.changes[KindIndex(kind)]) {
-        AppendEvent(*b, r, c.type, kind, api_version, *c.object, *t.cur);
+        if (c.before == nullptr) {
+          AppendEvent(*b, r, c.type, kind, api_version, *c.object, *t.cur);
+          continue;
+        }
+        using Variant = EventBlock::Variant;
+        AppendEvent(*b, r, "MODIFIED", kind, api_version, *c.object, *t.cur, Variant::kModified,
+                    c.before, c.object);
+        AppendEvent(*b, r, "ADDED", kind, api_version, *c.object, *t.cur, Variant::kAdded, c.before,
+                    c.object);
+        AppendEvent(*b, r, "DELETED", kind, api_version, *c.before, *t.cur, Variant::kDeleted,
+                    c.before, c.object);
       }
       block = std::move(b);
     }

@@ -7,6 +7,8 @@
 // timestamp, window or labels changed, DELETED (carrying its last state) for one that is gone.
 // Every watcher sees every window in order, so this is also the comparison with the window the
 // watcher saw before.
+// A label-selector watcher gets, for an object whose labels changed, ADDED when they start to
+// match and DELETED (its previous state) when they stop, as k8s.io/apiserver's watch cache does.
 //
 // Cost: the events of one window are encoded once per (kind, version, format) watched (a Table
 // format per Table version and includeObject), into
