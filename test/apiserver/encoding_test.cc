@@ -2,6 +2,7 @@
 #include "apiserver/wire_format.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "test/apiserver/proto_reader.h"
 
@@ -242,6 +243,36 @@ TEST(EncodingTest, TableMatchesReferenceShape) {
       EncodeTable(Kind::kPod, "metrics.k8s.io/v1beta1", "v1", "Object", {f.PodEntry()}, kNow);
   EXPECT_NE(full.find(R"("object":{"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1beta1")"),
             std::string::npos);
+}
+
+// A Table watch's event: a Table of one row whose resourceVersion is the object's, with a
+// placeholder for the column definitions that the first event of a watch replaces.
+TEST(EncodingTest, TableWatchEventIsATableOfOneRow) {
+  Fixture f;
+  f.node_labels.clear();
+  ListEntry e = f.NodeEntry();
+  e.meta.resource_version = "7";
+  std::string out;
+  AppendTableWatchEventJson(out, "ADDED", Kind::kNode, "metrics.k8s.io/v1beta1", "v1", "Metadata",
+                            e, FormatTime(kNow));
+  EXPECT_EQ(out, R"({"type":"ADDED","object":{"kind":"Table","apiVersion":"meta.k8s.io/v1",)"
+                 R"("metadata":{"resourceVersion":"7"},"columnDefinitions":null,)"
+                 R"("rows":[{"cells":["node-1","164843745n","1578392Ki","15.001s"],)"
+                 R"("object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+                 R"("metadata":{"name":"node-1","resourceVersion":"7",)"
+                 R"("creationTimestamp":"2025-01-09T13:46:04Z"}}}]}})"
+                 "\n");
+  // With the definitions in place of the placeholder, the Table's head is the list Table's.
+  const size_t at = out.find(kTableWatchNoColumns);
+  ASSERT_NE(at, std::string::npos);
+  const std::string first = out.substr(0, at) + std::string(TableColumnDefinitionsJson()) +
+                            out.substr(at + kTableWatchNoColumns.size());
+  const std::string list =
+      EncodeTable(Kind::kNode, "metrics.k8s.io/v1beta1", "v1", "Metadata", {e}, kNow, "7");
+  const size_t rows = list.find(",\"rows\"");
+  ASSERT_NE(rows, std::string::npos);
+  EXPECT_NE(first.find(list.substr(0, rows)), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::accept(first.substr(0, first.size() - 1)));
 }
 
 TEST(EncodingTest, PodListProtobufDecodesFieldByField) {
