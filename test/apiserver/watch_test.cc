@@ -197,7 +197,15 @@ class WatchTest : public ::testing::Test {
             {Pod("default", "web-0"), Pod("default", "web-1"), Pod("default", "db-0")});
   }
   ~WatchTest() override {
-    if (server_) server_->Shutdown([] {});
+    // Drain before the io threads stop: a watch's connection and its stream hold each other
+    // (the stream keeps the connection's callback while it waits for the next window) until the
+    // drain ends the stream, so stopping first would leave both allocated.
+    if (server_) {
+      auto drained = std::make_shared<std::promise<void>>();
+      std::future<void> done = drained->get_future();
+      server_->Shutdown([drained] { drained->set_value(); });
+      EXPECT_EQ(done.wait_for(10s), std::future_status::ready) << "the server did not drain";
+    }
     server_io_.Stop();
   }
 

@@ -467,13 +467,23 @@ def fd_exhaustion(args, res, make_stack):
         for s in socks:
             s.close()
         time.sleep(1)
-        st = None
-        for _ in range(50):
+        # New connections are accepted again once descriptors are free; /livez must then answer
+        # 200. A non-200 answer (a liveness check failing: its body names it) is retried for
+        # up to 20 s and reported with that body.
+        st, seen = None, []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
             try:
-                st, _ = stack.get("/livez", timeout=3)
-                break
-            except OSError:
-                time.sleep(0.5)
+                st, body = stack.get("/livez?verbose", timeout=3)
+                if st == 200:
+                    break
+                seen.append("%s %s" % (st, body.decode(errors="replace").strip()[-300:]))
+            except OSError as e:
+                seen.append("error %s" % e)
+            time.sleep(0.5)
+        if seen:
+            print("[fd-exhaustion] /livez before 200: %d answers; first: %s; last: %s" %
+                  (len(seen), seen[0], seen[-1]))
         print("[fd-exhaustion] limit %d, %d connects, server at %d descriptors; over %.1fs "
               "at the limit: server CPU %.2fs, %d 'accept:' log lines; hpa: %s" %
               (limit, len(socks), fds, span, cpu, warnings, harness.summary(r)))
