@@ -340,9 +340,9 @@ TEST(EncodingTest, SwapOnlyWhereReported) {
   const auto* n1 = &w->nodes()[0];
   const auto* n2 = &w->nodes()[1];
   const auto* p = &w->pods()[0];
-  ListEntry e1{{"node-1", "", nullptr}, &encoded.node(n1), n1, nullptr};
-  ListEntry e2{{"node-2", "", nullptr}, &encoded.node(n2), n2, nullptr};
-  ListEntry ep{{"p", "default", nullptr}, &encoded.pod(p), nullptr, p};
+  ListEntry e1{{"node-1", "", nullptr, ""}, &encoded.node(n1), n1, nullptr};
+  ListEntry e2{{"node-2", "", nullptr, ""}, &encoded.node(n2), n2, nullptr};
+  ListEntry ep{{"p", "default", nullptr, ""}, &encoded.pod(p), nullptr, p};
   for (std::string_view version : {"metrics.k8s.io/v1beta1", "metrics.k8s.io/v1"}) {
     std::string json = EncodeObject(Format::kJson, Kind::kNode, version, e1, kNow);
     EXPECT_NE(json.find(R"("usage":{"cpu":"1u","memory":"1Mi","swap":"3Mi"}})"), std::string::npos)
@@ -399,8 +399,8 @@ TEST(EncodingTest, EphemeralStorageOnlyWhereReported) {
   EncodedWindow encoded(w);
   const auto* n = &w->nodes()[0];
   const auto* p = &w->pods()[0];
-  ListEntry en{{"node-1", "", nullptr}, &encoded.node(n), n, nullptr};
-  ListEntry ep{{"p", "default", nullptr}, &encoded.pod(p), nullptr, p};
+  ListEntry en{{"node-1", "", nullptr, ""}, &encoded.node(n), n, nullptr};
+  ListEntry ep{{"p", "default", nullptr, ""}, &encoded.pod(p), nullptr, p};
   std::string json = EncodeObject(Format::kJson, Kind::kNode, "metrics.k8s.io/v1", en, kNow);
   EXPECT_NE(
       json.find(R"("usage":{"cpu":"1u","ephemeral-storage":"20Gi","memory":"1Mi","swap":"0"}})"),
