@@ -352,21 +352,12 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
   return out;
 }
 
-std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
-                        std::string_view include_object, const std::vector<ListEntry>& entries,
-                        base::UnixNanos now, std::string_view resource_version) {
-  const std::string creation = FormatTime(now);
-  std::string out;
-  out.append("{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/");
-  out.append(table_version);
-  if (resource_version.empty()) {
-    out.append("\",\"metadata\":{},\"columnDefinitions\":[");
-  } else {
-    out.append("\",\"metadata\":{\"resourceVersion\":");
-    AppendJsonString(out, resource_version);
-    out.append("},\"columnDefinitions\":[");
-  }
-  if (!entries.empty()) {
+namespace {
+
+// `"columnDefinitions":[...]`: Name, cpu, memory and Window, as metrics-server's Table has.
+const std::string& ColumnDefinitions() {
+  static const std::string columns = [] {
+    std::string out = "\"columnDefinitions\":[";
     AppendColumn(out, "Name", "name", "Name of the resource");
     out.push_back(',');
     AppendColumn(out, "cpu", "quantity", "");
@@ -374,49 +365,104 @@ std::string EncodeTable(Kind kind, std::string_view api_version, std::string_vie
     AppendColumn(out, "memory", "quantity", "");
     out.push_back(',');
     AppendColumn(out, "Window", "duration", "");
+    out.push_back(']');
+    return out;
+  }();
+  return columns;
+}
+
+// `{"kind":"Table","apiVersion":"meta.k8s.io/<v>","metadata":{...},` up to the column definitions.
+void AppendTableHead(std::string& out, std::string_view table_version,
+                     std::string_view resource_version) {
+  out.append("{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/");
+  out.append(table_version);
+  if (resource_version.empty()) {
+    out.append("\",\"metadata\":{},");
+  } else {
+    out.append("\",\"metadata\":{\"resourceVersion\":");
+    AppendJsonString(out, resource_version);
+    out.append("},");
   }
-  out.append("],\"rows\":[");
+}
+
+// One row: the cells, then the object as `include_object` asks.
+void AppendTableRow(std::string& out, Kind kind, std::string_view api_version,
+                    std::string_view table_version, std::string_view include_object,
+                    const ListEntry& e, std::string_view creation) {
+  uint64_t cpu = 0, memory = 0;
+  std::chrono::nanoseconds window{0};
+  if (e.node != nullptr) {
+    cpu = e.node->cpu_nanocores;
+    memory = e.node->memory_bytes;
+    window = e.node->window;
+  } else {
+    for (const auto& c : e.pod->containers) {
+      cpu += c.cpu_nanocores;
+      memory += c.memory_bytes;
+    }
+    window = e.pod->window;
+  }
+  out.append("{\"cells\":[");
+  AppendJsonString(out, e.meta.name);
+  out.append(",\"");
+  AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
+  out.append("\",\"");
+  AppendBinarySI(out, static_cast<int64_t>(memory));
+  out.append("\",");
+  AppendJsonString(out, base::FormatDuration(window));
+  out.push_back(']');
+  if (include_object == "Object") {
+    out.append(",\"object\":");
+    AppendItemJson(out, e, creation, ItemKindName(kind), api_version);
+  } else if (include_object != "None") {
+    out.append(",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/");
+    out.append(table_version);
+    out.append("\",");
+    AppendMetaJson(out, e.meta, creation);
+    out.push_back('}');
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+std::string EncodeTable(Kind kind, std::string_view api_version, std::string_view table_version,
+                        std::string_view include_object, const std::vector<ListEntry>& entries,
+                        base::UnixNanos now, std::string_view resource_version) {
+  const std::string creation = FormatTime(now);
+  std::string out;
+  AppendTableHead(out, table_version, resource_version);
+  if (entries.empty()) {
+    out.append("\"columnDefinitions\":[]");
+  } else {
+    out.append(ColumnDefinitions());
+  }
+  out.append(",\"rows\":[");
   bool first = true;
   for (const auto& e : entries) {
     if (!first) out.push_back(',');
     first = false;
-    uint64_t cpu = 0, memory = 0;
-    std::chrono::nanoseconds window{0};
-    if (e.node != nullptr) {
-      cpu = e.node->cpu_nanocores;
-      memory = e.node->memory_bytes;
-      window = e.node->window;
-    } else {
-      for (const auto& c : e.pod->containers) {
-        cpu += c.cpu_nanocores;
-        memory += c.memory_bytes;
-      }
-      window = e.pod->window;
-    }
-    out.append("{\"cells\":[");
-    AppendJsonString(out, e.meta.name);
-    out.append(",\"");
-    AppendDecimalSI(out, static_cast<int64_t>(cpu), -9);
-    out.append("\",\"");
-    AppendBinarySI(out, static_cast<int64_t>(memory));
-    out.append("\",");
-    AppendJsonString(out, base::FormatDuration(window));
-    out.push_back(']');
-    if (include_object == "Object") {
-      out.append(",\"object\":");
-      AppendItemJson(out, e, creation, ItemKindName(kind), api_version);
-    } else if (include_object != "None") {
-      out.append(",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/");
-      out.append(table_version);
-      out.append("\",");
-      AppendMetaJson(out, e.meta, creation);
-      out.push_back('}');
-    }
-    out.push_back('}');
+    AppendTableRow(out, kind, api_version, table_version, include_object, e, creation);
   }
   out.append("]}\n");
   return out;
 }
+
+void AppendTableWatchEventJson(std::string& out, std::string_view type, Kind kind,
+                               std::string_view api_version, std::string_view table_version,
+                               std::string_view include_object, const ListEntry& entry,
+                               std::string_view creation) {
+  out.append("{\"type\":\"");
+  out.append(type);
+  out.append("\",\"object\":");
+  AppendTableHead(out, table_version, entry.meta.resource_version);
+  out.append(kTableWatchNoColumns);
+  out.append(",\"rows\":[");
+  AppendTableRow(out, kind, api_version, table_version, include_object, entry, creation);
+  out.append("]}}\n");
+}
+
+std::string_view TableColumnDefinitionsJson() { return ColumnDefinitions(); }
 
 namespace {
 

@@ -109,6 +109,19 @@ std::string EncodeTable(Kind kind, std::string_view api_version, std::string_vie
                         std::string_view include_object, const std::vector<ListEntry>& entries,
                         base::UnixNanos now, std::string_view resource_version = {});
 
+// A Table watch's event (`kubectl get --watch`), as k8s.io/apiserver transforms watch events:
+// `{"type":<type>,"object":<a meta.k8s.io Table of one row>}` and a newline. The row is as
+// EncodeTable's; the Table's metadata.resourceVersion is the entry's. Upstream sends the column
+// definitions only in a watch's first event: this writes kTableWatchNoColumns in their place, and
+// the watch replaces it with TableColumnDefinitionsJson() in the first event it sends.
+inline constexpr std::string_view kTableWatchNoColumns = "\"columnDefinitions\":null";
+void AppendTableWatchEventJson(std::string& out, std::string_view type, Kind kind,
+                               std::string_view api_version, std::string_view table_version,
+                               std::string_view include_object, const ListEntry& entry,
+                               std::string_view creation);
+// `"columnDefinitions":[...]`, the columns of EncodeTable (Name, cpu, memory, Window).
+std::string_view TableColumnDefinitionsJson();
+
 // Discovery documents for the served versions (preferred = first of `versions`).
 std::string EncodeApiGroupList(const std::vector<std::string>& versions);
 std::string EncodeApiGroup(const std::vector<std::string>& versions);

@@ -73,6 +73,8 @@ HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& quer
   w.labels = request.labels;
   w.fields = request.fields;
   w.format = request.negotiated.format;
+  w.table_version = request.negotiated.table_version;
+  w.include_object = request.include_object;
   const std::string rv = query.Get("resourceVersion").value_or("");
   if (!rv.empty() && rv != "0") {
     uint64_t n = 0;
@@ -125,10 +127,8 @@ std::variant<MetricsApi::ResourceRequest, HttpResponse> MetricsApi::ParseResourc
   if (info.verb != "get" && info.verb != "list" && info.verb != "watch") {
     return ErrorResponse(MethodNotAllowedError());
   }
-  // A watch streams JSON or protobuf events (a Table watch is not served yet: such clients list
-  // JSON as their fallback).
-  const bool watch = info.verb == "watch" && watchable;
-  std::optional<Negotiated> negotiated = Negotiate(accept, true, !watch);
+  // A watch streams JSON, protobuf or Table events (each a Table of one row, watch.h).
+  std::optional<Negotiated> negotiated = Negotiate(accept, true, true);
   if (info.verb == "watch" && !watchable) {
     return ErrorResponse(MethodNotSupportedError(info.resource, std::string(kGroup), "watch"),
                          negotiated ? negotiated->format : Format::kJson);

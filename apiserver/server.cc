@@ -372,12 +372,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       keep_alive_ = false;
     }
     auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(11);
-    res->result(r.status);
-    res->set(http::field::content_type, r.content_type);
-    res->set(http::field::cache_control, "no-cache, private");
-    res->set("X-Content-Type-Options", "nosniff");
-    for (auto& [k, v] : r.headers) res->insert(k, v);
+    SetHead(*res, r);
     const bool keep = keep_alive_ && !server_.draining_flag.load();
     res->keep_alive(keep);
     const size_t size = r.body.size();
@@ -397,18 +392,24 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
   }
 
+  // The status line and the headers every response carries, plus the handler's own.
+  template <class Body>
+  static void SetHead(http::response<Body>& res, const HttpResponse& r) {
+    res.version(11);
+    res.result(r.status);
+    res.set(http::field::content_type, r.content_type);
+    res.set(http::field::cache_control, "no-cache, private");
+    res.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [k, v] : r.headers) res.insert(k, v);
+  }
+
   // A streamed body: the headers with chunked transfer encoding, then one HTTP chunk per
   // StreamChunk as the stream produces them, each write bounded by the write timeout; between
   // chunks the connection waits without a deadline (a watch lasts as long as its stream).
   void WriteStreamHead(HttpResponse r) {
     body_stream_ = std::move(r.stream);
     auto res = std::make_shared<http::response<http::empty_body>>();
-    res->version(11);
-    res->result(r.status);
-    res->set(http::field::content_type, r.content_type);
-    res->set(http::field::cache_control, "no-cache, private");
-    res->set("X-Content-Type-Options", "nosniff");
-    for (auto& [k, v] : r.headers) res->insert(k, v);
+    SetHead(*res, r);
     res->keep_alive(false);
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);

@@ -23,9 +23,21 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr size_t kMaxVersions = 2;
-constexpr size_t kFormats = 2;  // JSON, protobuf
+// JSON, protobuf, and Table for each of {v1, v1beta1} x {Metadata, Object, None}.
+constexpr size_t kFormats = 8;
 
-size_t FormatIndex(Format format) { return format == Format::kProtobuf ? 1 : 0; }
+size_t FormatIndex(const WatchRequest& r) {
+  switch (r.format) {
+    case Format::kJson:
+      return 0;
+    case Format::kProtobuf:
+      return 1;
+    case Format::kTable:
+      break;
+  }
+  const size_t include = r.include_object == "Object" ? 1 : r.include_object == "None" ? 2 : 0;
+  return 2 + (r.table_version == "v1beta1" ? 3 : 0) + include;
+}
 
 // Per (kind, version, format).
 template <typename T>
@@ -39,14 +51,24 @@ struct Visible {
 
 // Encoded events of one kind and version: newline-terminated JSON events back to back, and
 // where each one is (the object it is about, for filtering; valid while its snapshots live).
+//
+// An object whose labels changed has three events in a row, and a watcher takes the one its
+// selector calls for, as k8s.io/apiserver's watch cache does: MODIFIED when the object matched
+// before and matches now, ADDED when it starts to match, DELETED (the previous state, at the new
+// resourceVersion) when it stops matching.
 struct EventBlock {
+  enum class Variant { kPlain, kModified, kAdded, kDeleted };
   struct Ref {
     size_t offset = 0;
     size_t size = 0;
-    const Visible* object = nullptr;
+    const Visible* object = nullptr;  // the object of the event
+    Variant variant = Variant::kPlain;
+    const Visible* before = nullptr;  // not kPlain: the object in the previous and current
+    const Visible* after = nullptr;   // snapshots
   };
   std::string bytes;
   std::vector<Ref> events;
+  bool has_variants = false;  // some event is not kPlain
 };
 
 // One window as watchers see it.
@@ -66,6 +88,9 @@ struct Transition {
   struct Change {
     std::string_view type;  // ADDED, MODIFIED, DELETED
     const Visible* object;  // in `cur`, or in `prev` for DELETED
+    // MODIFIED with other labels: the object in `prev` (a label selector may now match it, or
+    // no longer).
+    const Visible* before = nullptr;
   };
   std::shared_ptr<const Snapshot> prev, cur;
   std::array<std::vector<Change>, 2> changes;
@@ -140,8 +165,9 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
       } else {
         const Visible& a = before[i++];
         const Visible& b = after[j++];
-        if (a.entry.item->json_tail != b.entry.item->json_tail ||
-            !SameLabels(a.entry.meta.labels, b.entry.meta.labels)) {
+        if (!SameLabels(a.entry.meta.labels, b.entry.meta.labels)) {
+          changes.push_back({"MODIFIED", &b, &a});
+        } else if (a.entry.item->json_tail != b.entry.item->json_tail) {
           changes.push_back({"MODIFIED", &b});
         }
       }
@@ -152,17 +178,23 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
   return t;
 }
 
-void AppendEvent(EventBlock& block, Format format, std::string_view type, Kind kind,
-                 std::string_view api_version, const Visible& v, const Snapshot& at) {
+void AppendEvent(EventBlock& block, const WatchRequest& r, std::string_view type, Kind kind,
+                 std::string_view api_version, const Visible& v, const Snapshot& at,
+                 EventBlock::Variant variant = EventBlock::Variant::kPlain,
+                 const Visible* before = nullptr, const Visible* after = nullptr) {
   ListEntry e = v.entry;
   e.meta.resource_version = at.rv_text;
   const size_t offset = block.bytes.size();
-  if (format == Format::kProtobuf) {
+  if (r.format == Format::kProtobuf) {
     AppendWatchEventProto(block.bytes, type, kind, api_version, e, at.now);
+  } else if (r.format == Format::kTable) {
+    AppendTableWatchEventJson(block.bytes, type, kind, api_version, r.table_version,
+                              r.include_object, e, at.creation);
   } else {
     AppendWatchEventJson(block.bytes, type, kind, api_version, e, at.creation);
   }
-  block.events.push_back({offset, block.bytes.size() - offset, &v});
+  block.events.push_back({offset, block.bytes.size() - offset, &v, variant, before, after});
+  if (variant != EventBlock::Variant::kPlain) block.has_variants = true;
 }
 
 bool Matches(const WatchRequest& r, const Visible& v) {
@@ -182,6 +214,25 @@ bool Matches(const WatchRequest& r, const Visible& v) {
   return true;
 }
 
+// Whether a watcher with request `r` gets event `e`.
+bool Wanted(const WatchRequest& r, const EventBlock::Ref& e) {
+  using Variant = EventBlock::Variant;
+  if (e.variant == Variant::kPlain) return Matches(r, *e.object);
+  const bool was = Matches(r, *e.before);
+  const bool is = Matches(r, *e.after);
+  switch (e.variant) {
+    case Variant::kModified:
+      return was && is;
+    case Variant::kAdded:
+      return is && !was;
+    case Variant::kDeleted:
+      return was && !is;
+    case Variant::kPlain:
+      break;
+  }
+  return false;
+}
+
 bool Unfiltered(const WatchRequest& r) {
   return r.namespace_.empty() && r.name.empty() && r.labels.Empty() && r.fields.Empty();
 }
@@ -190,7 +241,7 @@ bool Unfiltered(const WatchRequest& r) {
 std::vector<std::string_view> Select(const EventBlock& block, const WatchRequest& r) {
   std::vector<std::string_view> parts;
   if (block.bytes.empty()) return parts;
-  if (Unfiltered(r)) {
+  if (Unfiltered(r) && !block.has_variants) {
     parts.push_back(block.bytes);
     return parts;
   }
@@ -210,7 +261,7 @@ std::vector<std::string_view> Select(const EventBlock& block, const WatchRequest
   size_t run_start = 0, run_end = 0;
   for (auto it = first; it != last; ++it) {
     const EventBlock::Ref& e = *it;
-    if (!Matches(r, *e.object)) continue;
+    if (!Wanted(r, e)) continue;
     if (run_end != e.offset || run_end == run_start) {
       if (run_end > run_start)
         parts.emplace_back(block.bytes.data() + run_start, run_end - run_start);
@@ -249,6 +300,8 @@ class Watcher final : public ResponseStream, public std::enable_shared_from_this
   size_t version_index() const { return version_index_; }
   const std::string& api_version() const { return api_version_; }
   std::optional<asio::steady_timer>& timer() { return timer_; }
+  // A Table watch: whether its first event (the one carrying the column definitions) was sent.
+  bool& table_headers_sent() { return table_headers_sent_; }
 
   // Queues `chunk` (or hands it to the waiting connection). False when the watcher has ended,
   // or ends now because max_queued chunks already wait (it is too slow).
@@ -329,6 +382,7 @@ class Watcher final : public ResponseStream, public std::enable_shared_from_this
   const size_t max_queued_;
   const std::function<void(std::shared_ptr<Watcher>)> forget_;
   std::optional<asio::steady_timer> timer_;  // on the hub's strand
+  bool table_headers_sent_ = false;          // on the hub's strand
 
   mutable base::Mutex mu_;
   std::deque<StreamChunk> queue_ GUARDED_BY(mu_);
@@ -368,26 +422,38 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     return *current;
   }
 
-  std::shared_ptr<const EventBlock> Initial(Snapshot& s, Kind kind, size_t version, Format format) {
-    auto& block = s.initial[KindIndex(kind)][version][FormatIndex(format)];
+  std::shared_ptr<const EventBlock> Initial(Snapshot& s, Kind kind, size_t version,
+                                            const WatchRequest& r) {
+    auto& block = s.initial[KindIndex(kind)][version][FormatIndex(r)];
     if (block == nullptr) {
       auto b = std::make_shared<EventBlock>();
       const std::string api_version = "metrics.k8s.io/" + options.versions[version];
       for (const Visible& v : s.objects[KindIndex(kind)]) {
-        AppendEvent(*b, format, "ADDED", kind, api_version, v, s);
+        AppendEvent(*b, r, "ADDED", kind, api_version, v, s);
       }
       block = std::move(b);
     }
     return block;
   }
 
-  std::shared_ptr<const EventBlock> Block(Transition& t, Kind kind, size_t version, Format format) {
-    auto& block = t.blocks[KindIndex(kind)][version][FormatIndex(format)];
+  std::shared_ptr<const EventBlock> Block(Transition& t, Kind kind, size_t version,
+                                          const WatchRequest& r) {
+    auto& block = t.blocks[KindIndex(kind)][version][FormatIndex(r)];
     if (block == nullptr) {
       auto b = std::make_shared<EventBlock>();
       const std::string api_version = "metrics.k8s.io/" + options.versions[version];
       for (const auto& c : t.changes[KindIndex(kind)]) {
-        AppendEvent(*b, format, c.type, kind, api_version, *c.object, *t.cur);
+        if (c.before == nullptr) {
+          AppendEvent(*b, r, c.type, kind, api_version, *c.object, *t.cur);
+          continue;
+        }
+        using Variant = EventBlock::Variant;
+        AppendEvent(*b, r, "MODIFIED", kind, api_version, *c.object, *t.cur, Variant::kModified,
+                    c.before, c.object);
+        AppendEvent(*b, r, "ADDED", kind, api_version, *c.object, *t.cur, Variant::kAdded, c.before,
+                    c.object);
+        AppendEvent(*b, r, "DELETED", kind, api_version, *c.before, *t.cur, Variant::kDeleted,
+                    c.before, c.object);
       }
       block = std::move(b);
     }
@@ -395,15 +461,16 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
   }
 
   std::shared_ptr<const std::string> Bookmark(Transition& t, Kind kind, size_t version,
-                                              Format format) {
-    auto& b = t.bookmarks[KindIndex(kind)][version][FormatIndex(format)];
+                                              const WatchRequest& r) {
+    auto& b = t.bookmarks[KindIndex(kind)][version][FormatIndex(r)];
     if (b == nullptr) {
       b = std::make_shared<const std::string>(BookmarkEvent(
-          format, kind, "metrics.k8s.io/" + options.versions[version], t.cur->rv_text, false));
+          r.format, kind, "metrics.k8s.io/" + options.versions[version], t.cur->rv_text, false));
     }
     return b;
   }
 
+  // A Table watch's bookmarks are the JSON ones (kubectl does not ask for bookmarks).
   static std::string BookmarkEvent(Format format, Kind kind, std::string_view api_version,
                                    std::string_view rv, bool initial_events_end) {
     return format == Format::kProtobuf
@@ -411,18 +478,41 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
                : EncodeBookmarkJson(kind, api_version, rv, initial_events_end);
   }
 
+  // The first event a Table watcher gets carries the column definitions (as k8s.io/apiserver's
+  // watch encoder sends them only with its first object): the shared events have none, so the
+  // first event of `chunk` is sent as three parts, its bytes before and after the placeholder
+  // around the definitions. Nothing is copied.
+  static void AddTableHeaders(Watcher& w, StreamChunk& chunk) {
+    if (w.request().format != Format::kTable || w.table_headers_sent() || chunk.parts.empty()) {
+      return;
+    }
+    const std::string_view first = chunk.parts.front();
+    const std::string_view event = first.substr(0, first.find('\n'));
+    const size_t at = event.find(kTableWatchNoColumns);
+    if (at == std::string_view::npos) return;  // a bookmark: no Table yet
+    std::vector<std::string_view> parts;
+    parts.reserve(chunk.parts.size() + 2);
+    parts.push_back(first.substr(0, at));
+    parts.push_back(TableColumnDefinitionsJson());
+    parts.push_back(first.substr(at + kTableWatchNoColumns.size()));
+    parts.insert(parts.end(), chunk.parts.begin() + 1, chunk.parts.end());
+    chunk.parts = std::move(parts);
+    w.table_headers_sent() = true;
+  }
+
   // Sends `w` the changes of `t`; false when the watcher has ended.
   bool Deliver(Transition& t, Watcher& w) {
     const WatchRequest& r = w.request();
-    std::shared_ptr<const EventBlock> block = Block(t, r.kind, w.version_index(), r.format);
+    std::shared_ptr<const EventBlock> block = Block(t, r.kind, w.version_index(), r);
     StreamChunk chunk;
     chunk.parts = Select(*block, r);
     if (!chunk.parts.empty()) {
+      AddTableHeaders(w, chunk);
       chunk.keep = std::move(block);
       return w.Push(std::move(chunk));
     }
     if (r.allow_bookmarks) {
-      return w.Push(OneString(Bookmark(t, r.kind, w.version_index(), r.format)));
+      return w.Push(OneString(Bookmark(t, r.kind, w.version_index(), r)));
     }
     return !w.ended();
   }
@@ -491,9 +581,10 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     }
     if (initial) {
       // One chunk: the initial events, and the bookmark that ends them when asked for.
-      std::shared_ptr<const EventBlock> block = Initial(now, r.kind, w->version_index(), r.format);
+      std::shared_ptr<const EventBlock> block = Initial(now, r.kind, w->version_index(), r);
       StreamChunk chunk;
       chunk.parts = Select(*block, r);
+      AddTableHeaders(*w, chunk);
       std::shared_ptr<const std::string> end;
       if (r.send_initial_events.value_or(false)) {
         end = std::make_shared<const std::string>(

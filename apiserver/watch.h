@@ -7,8 +7,11 @@
 // timestamp, window or labels changed, DELETED (carrying its last state) for one that is gone.
 // Every watcher sees every window in order, so this is also the comparison with the window the
 // watcher saw before.
+// A label-selector watcher gets, for an object whose labels changed, ADDED when they start to
+// match and DELETED (its previous state) when they stop, as k8s.io/apiserver's watch cache does.
 //
-// Cost: the events of one window are encoded once per (kind, version, format) watched, into
+// Cost: the events of one window are encoded once per (kind, version, format) watched (a Table
+// format per Table version and includeObject), into
 // one buffer shared by every watcher; a watcher's chunk points into it (an unfiltered watcher's
 // is the whole buffer, a namespace's a few contiguous runs), so a watcher costs no copy of the
 // events. A watcher still writing an earlier window when max_queued_windows more have arrived is
@@ -78,7 +81,11 @@ struct WatchRequest {
   std::optional<bool> send_initial_events;  // the query parameter, when given
   bool allow_bookmarks = false;
   std::optional<std::chrono::seconds> timeout;  // timeoutSeconds
-  Format format = Format::kJson;                // kJson or kProtobuf (framed, see encoding.h)
+  // kJson, kProtobuf (framed, see encoding.h) or kTable (JSON events whose objects are Tables of
+  // one row, see AppendTableWatchEventJson; the column definitions only in the first event).
+  Format format = Format::kJson;
+  std::string table_version;   // kTable: "v1" or "v1beta1" (meta.k8s.io)
+  std::string include_object;  // kTable: "Metadata", "Object" or "None"
 };
 
 class WatchHub {
@@ -94,8 +101,8 @@ class WatchHub {
 
   const WatchOptions& options() const;
 
-  // The response to a watch: 200 with an event stream (application/json, or
-  // application/vnd.kubernetes.protobuf;stream=watch), or 429 at max_watches.
+  // The response to a watch: 200 with an event stream (application/json, also for a Table watch,
+  // or application/vnd.kubernetes.protobuf;stream=watch), or 429 at max_watches.
   HttpResponse Watch(WatchRequest request);
 
   // Watches open now.

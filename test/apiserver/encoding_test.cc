@@ -2,6 +2,7 @@
 #include "apiserver/wire_format.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "test/apiserver/proto_reader.h"
 
@@ -244,6 +245,36 @@ TEST(EncodingTest, TableMatchesReferenceShape) {
             std::string::npos);
 }
 
+// A Table watch's event: a Table of one row whose resourceVersion is the object's, with a
+// placeholder for the column definitions that the first event of a watch replaces.
+TEST(EncodingTest, TableWatchEventIsATableOfOneRow) {
+  Fixture f;
+  f.node_labels.clear();
+  ListEntry e = f.NodeEntry();
+  e.meta.resource_version = "7";
+  std::string out;
+  AppendTableWatchEventJson(out, "ADDED", Kind::kNode, "metrics.k8s.io/v1beta1", "v1", "Metadata",
+                            e, FormatTime(kNow));
+  EXPECT_EQ(out, R"({"type":"ADDED","object":{"kind":"Table","apiVersion":"meta.k8s.io/v1",)"
+                 R"("metadata":{"resourceVersion":"7"},"columnDefinitions":null,)"
+                 R"("rows":[{"cells":["node-1","164843745n","1578392Ki","15.001s"],)"
+                 R"("object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+                 R"("metadata":{"name":"node-1","resourceVersion":"7",)"
+                 R"("creationTimestamp":"2025-01-09T13:46:04Z"}}}]}})"
+                 "\n");
+  // With the definitions in place of the placeholder, the Table's head is the list Table's.
+  const size_t at = out.find(kTableWatchNoColumns);
+  ASSERT_NE(at, std::string::npos);
+  const std::string first = out.substr(0, at) + std::string(TableColumnDefinitionsJson()) +
+                            out.substr(at + kTableWatchNoColumns.size());
+  const std::string list =
+      EncodeTable(Kind::kNode, "metrics.k8s.io/v1beta1", "v1", "Metadata", {e}, kNow, "7");
+  const size_t rows = list.find(",\"rows\"");
+  ASSERT_NE(rows, std::string::npos);
+  EXPECT_NE(first.find(list.substr(0, rows)), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::accept(first.substr(0, first.size() - 1)));
+}
+
 TEST(EncodingTest, PodListProtobufDecodesFieldByField) {
   Fixture f;
   std::string body =
@@ -309,9 +340,9 @@ TEST(EncodingTest, SwapOnlyWhereReported) {
   const auto* n1 = &w->nodes()[0];
   const auto* n2 = &w->nodes()[1];
   const auto* p = &w->pods()[0];
-  ListEntry e1{{"node-1", "", nullptr}, &encoded.node(n1), n1, nullptr};
-  ListEntry e2{{"node-2", "", nullptr}, &encoded.node(n2), n2, nullptr};
-  ListEntry ep{{"p", "default", nullptr}, &encoded.pod(p), nullptr, p};
+  ListEntry e1{{"node-1", "", nullptr, ""}, &encoded.node(n1), n1, nullptr};
+  ListEntry e2{{"node-2", "", nullptr, ""}, &encoded.node(n2), n2, nullptr};
+  ListEntry ep{{"p", "default", nullptr, ""}, &encoded.pod(p), nullptr, p};
   for (std::string_view version : {"metrics.k8s.io/v1beta1", "metrics.k8s.io/v1"}) {
     std::string json = EncodeObject(Format::kJson, Kind::kNode, version, e1, kNow);
     EXPECT_NE(json.find(R"("usage":{"cpu":"1u","memory":"1Mi","swap":"3Mi"}})"), std::string::npos)
@@ -368,8 +399,8 @@ TEST(EncodingTest, EphemeralStorageOnlyWhereReported) {
   EncodedWindow encoded(w);
   const auto* n = &w->nodes()[0];
   const auto* p = &w->pods()[0];
-  ListEntry en{{"node-1", "", nullptr}, &encoded.node(n), n, nullptr};
-  ListEntry ep{{"p", "default", nullptr}, &encoded.pod(p), nullptr, p};
+  ListEntry en{{"node-1", "", nullptr, ""}, &encoded.node(n), n, nullptr};
+  ListEntry ep{{"p", "default", nullptr, ""}, &encoded.pod(p), nullptr, p};
   std::string json = EncodeObject(Format::kJson, Kind::kNode, "metrics.k8s.io/v1", en, kNow);
   EXPECT_NE(
       json.find(R"("usage":{"cpu":"1u","ephemeral-storage":"20Gi","memory":"1Mi","swap":"0"}})"),

@@ -1,8 +1,10 @@
 // Watch over the real server and real TLS on 127.0.0.1 port 0: lists carry the window generation
 // as resourceVersion, a watch continues from it with ADDED/MODIFIED/DELETED per window (chunked,
-// newline-delimited JSON), selectors, bookmarks, sendInitialEvents, timeoutSeconds, 410 for a
-// resourceVersion the server no longer has, 400 for bad parameters, 429 at --max-watches, a slow
-// reader closed instead of buffered, and watches ended cleanly at shutdown.
+// newline-delimited JSON), selectors (ADDED/DELETED as labels start or stop matching), Table
+// watches (one-row Tables, the columns in the first event), bookmarks, sendInitialEvents,
+// timeoutSeconds, 410 for a resourceVersion the server no longer has, 400 for bad parameters, 429
+// at --max-watches, a slow reader closed instead of buffered, and watches ended cleanly at
+// shutdown.
 #include "apiserver/watch.h"
 
 #include <gtest/gtest.h>
@@ -346,6 +348,161 @@ TEST_F(WatchTest, WithoutResourceVersionStartsWithTheCurrentObjectsAndHonoursSel
   EXPECT_EQ(Describe(*by_name->Next()), "MODIFIED default/web-1");
   EXPECT_EQ(Describe(*by_path->Next()), "MODIFIED default/db-0");
   EXPECT_EQ(Describe(*other_ns->Next()), "ADDED kube-system/dns");
+}
+
+// kubectl get --watch asks for Tables: each event's object is a meta.k8s.io Table of one row with
+// the list Table's cells (and, by default, the object's metadata), the column definitions only in
+// the first event of the stream, be it an initial ADDED or a later change.
+TEST_F(WatchTest, TableWatchSendsOneRowTablesWithTheColumnsInTheFirstEventOnly) {
+  Start();
+  const std::string kubectl_accept =
+      "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;"
+      "g=meta.k8s.io,application/json";
+  auto table = Client();
+  ASSERT_EQ(table->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1", kubectl_accept), 200u);
+  EXPECT_NE(table->head().find("Content-Type: application/json"), std::string::npos);
+  auto from_list = Client();
+  ASSERT_EQ(from_list->Get("/apis/metrics.k8s.io/v1/namespaces/default/pods?watch=1&"
+                           "resourceVersion=1&includeObject=Object",
+                           "application/json;as=Table;v=v1beta1;g=meta.k8s.io"),
+            200u);
+  auto nodes = Client();
+  ASSERT_EQ(nodes->Get("/apis/metrics.k8s.io/v1beta1/nodes?watch=1&includeObject=None&"
+                       "labelSelector=role%3Dinfra",
+                       kubectl_accept),
+            200u);
+
+  auto row = [](const json& event) { return event["object"]["rows"][0]; };
+  const std::vector<std::string> columns = {"Name", "cpu", "memory", "Window"};
+  std::vector<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    auto e = table->Next();
+    ASSERT_TRUE(e.has_value());
+    const json& object = (*e)["object"];
+    EXPECT_EQ(object["kind"], "Table");
+    EXPECT_EQ(object["apiVersion"], "meta.k8s.io/v1");
+    EXPECT_EQ(object["metadata"]["resourceVersion"], "1");
+    ASSERT_EQ(object["rows"].size(), 1u);
+    if (i == 0) {
+      ASSERT_EQ(object["columnDefinitions"].size(), 4u) << *e;
+      for (size_t c = 0; c < columns.size(); ++c) {
+        EXPECT_EQ(object["columnDefinitions"][c]["name"], columns[c]);
+      }
+    } else {
+      EXPECT_TRUE(object["columnDefinitions"].is_null()) << *e;
+    }
+    const json r = row(*e);
+    EXPECT_EQ(r["cells"],
+              json::parse(R"([")" + r["cells"][0].get<std::string>() + R"(","1m","1Mi","15s"])"));
+    EXPECT_EQ(r["object"]["kind"], "PartialObjectMetadata");
+    EXPECT_EQ(r["object"]["apiVersion"], "meta.k8s.io/v1");
+    EXPECT_EQ(r["object"]["metadata"]["namespace"], "default");
+    EXPECT_EQ(r["object"]["metadata"]["resourceVersion"], "1");
+    EXPECT_EQ(r["object"]["metadata"]["labels"]["app"], r["cells"][0] == "db-0" ? "db" : "web");
+    seen.push_back((*e)["type"].get<std::string>() + " " + r["cells"][0].get<std::string>());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED db-0", "ADDED web-0", "ADDED web-1"}));
+  auto n = nodes->Next();
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ((*n)["type"], "ADDED");
+  EXPECT_EQ((*n)["object"]["columnDefinitions"].size(), 4u);
+  EXPECT_EQ(row(*n)["cells"], json::parse(R"(["node-b","2n","1Gi","15s"])"));
+  EXPECT_FALSE(row(*n).contains("object"));
+  WaitWatchers(3);
+
+  Publish({Node("node-a", 1), Node("node-b", 2)},
+          {Pod("default", "web-0", 5000000), Pod("default", "web-1"), Pod("default", "db-0")});
+  auto e = table->Next();
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ((*e)["type"], "MODIFIED");
+  EXPECT_TRUE((*e)["object"]["columnDefinitions"].is_null());
+  EXPECT_EQ((*e)["object"]["metadata"]["resourceVersion"], "2");
+  EXPECT_EQ(row(*e)["cells"], json::parse(R"(["web-0","5m","1Mi","15s"])"));
+
+  // A watch from a list's version: its first event is a change, and it carries the columns.
+  auto f = from_list->Next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ((*f)["type"], "MODIFIED");
+  EXPECT_EQ((*f)["object"]["apiVersion"], "meta.k8s.io/v1beta1");
+  EXPECT_EQ((*f)["object"]["columnDefinitions"].size(), 4u);
+  const json object = row(*f)["object"];
+  EXPECT_EQ(object["kind"], "PodMetrics");
+  EXPECT_EQ(object["apiVersion"], "metrics.k8s.io/v1");
+  EXPECT_EQ(object["metadata"]["name"], "web-0");
+  EXPECT_EQ(object["containers"][0]["usage"]["cpu"], "5m");
+
+  Publish({Node("node-a", 1), Node("node-b", 7)},
+          {Pod("default", "web-0", 5000000), Pod("default", "web-1"), Pod("default", "db-0")});
+  n = nodes->Next();
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ((*n)["type"], "MODIFIED");
+  EXPECT_TRUE((*n)["object"]["columnDefinitions"].is_null());
+  EXPECT_EQ(row(*n)["cells"][0], "node-b");
+}
+
+// As k8s.io/apiserver's watch cache: a label-selector watcher gets ADDED for an object whose
+// labels start to match and DELETED (its previous state, at the new resourceVersion) for one whose
+// labels stop matching; a watcher without a selector gets MODIFIED for both.
+TEST_F(WatchTest, LabelSelectorWatchGetsAddedAndDeletedWhenLabelsStartOrStopMatching) {
+  Start();
+  auto web = Client();
+  ASSERT_EQ(web->Get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?watch=1&"
+                     "resourceVersion=1&labelSelector=app%3Dweb"),
+            200u);
+  auto db = Client();
+  ASSERT_EQ(db->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1&resourceVersion=1&"
+                    "labelSelector=app%3Ddb"),
+            200u);
+  auto all = Client();
+  ASSERT_EQ(all->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1&resourceVersion=1"), 200u);
+  auto web_proto = Client();
+  ASSERT_EQ(web_proto->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1&resourceVersion=1&"
+                           "labelSelector=app%3Dweb",
+                           "application/vnd.kubernetes.protobuf"),
+            200u);
+  WaitWatchers(4);
+
+  // web-1 becomes a db, db-0 a web; web-0 keeps its labels and changes its usage.
+  pods_.Replace({{"default", "web-0", "u1", {{"app", "web"}}},
+                 {"default", "web-1", "u2", {{"app", "db"}}},
+                 {"default", "db-0", "u3", {{"app", "web"}}},
+                 {"kube-system", "dns", "u4", {{"app", "dns"}}}});
+  Publish({Node("node-a", 1), Node("node-b", 2)},
+          {Pod("default", "web-0", 5000000), Pod("default", "web-1"), Pod("default", "db-0")});
+  auto next = [](WatchClient& c) {
+    auto e = c.Next();
+    return e ? Describe(*e) +
+                   " app=" + (*e)["object"]["metadata"]["labels"]["app"].get<std::string>() +
+                   " rv=" + (*e)["object"]["metadata"]["resourceVersion"].get<std::string>()
+             : std::string("(none)");
+  };
+  EXPECT_EQ(next(*web), "ADDED default/db-0 app=web rv=2");
+  EXPECT_EQ(next(*web), "MODIFIED default/web-0 app=web rv=2");
+  EXPECT_EQ(next(*web), "DELETED default/web-1 app=web rv=2");
+  EXPECT_EQ(next(*db), "DELETED default/db-0 app=db rv=2");
+  EXPECT_EQ(next(*db), "ADDED default/web-1 app=db rv=2");
+  EXPECT_EQ(next(*all), "MODIFIED default/db-0 app=web rv=2");
+  EXPECT_EQ(next(*all), "MODIFIED default/web-0 app=web rv=2");
+  EXPECT_EQ(next(*all), "MODIFIED default/web-1 app=db rv=2");
+  // The protobuf watch takes the same choice: three frames, ADDED, MODIFIED, DELETED.
+  std::vector<std::string> types;
+  for (int i = 0; i < 3; ++i) {
+    auto frame = web_proto->NextFrame();
+    ASSERT_TRUE(frame.has_value());
+    for (const char* type : {"ADDED", "MODIFIED", "DELETED"}) {
+      if (frame->find(type) != std::string::npos) types.push_back(type);
+    }
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"}));
+
+  // Nothing else came from that window: the next events are the next window's.
+  Publish({Node("node-a", 1), Node("node-b", 2)},
+          {Pod("default", "web-0", 5000000), Pod("default", "web-1", 3000000),
+           Pod("default", "db-0", 3000000)});
+  EXPECT_EQ(next(*web), "MODIFIED default/db-0 app=web rv=3");
+  EXPECT_EQ(next(*db), "MODIFIED default/web-1 app=db rv=3");
+  EXPECT_EQ(next(*all), "MODIFIED default/db-0 app=web rv=3");
+  EXPECT_EQ(next(*all), "MODIFIED default/web-1 app=db rv=3");
 }
 
 TEST_F(WatchTest, BookmarksAndSendInitialEvents) {

@@ -97,11 +97,7 @@ ua_hpa="^kube-controller-manager/${server_version//./\\.} .*/horizontal-pod-auto
 port=$("$c" free-port)
 # start_server [FLAG...]: our server as backend $name on $port, with these flags added.
 start_server() {
-  "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
-    '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
-    --kubelet-insecure-tls --kubelet-use-node-status-port \
-    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=15s \
-    --metrics-api-versions=v1beta1,v1 -v=2 "$@" >>"$check_work/backend.log" 2>&1
+  start_kwok_backend "$name" "$port" --metric-resolution=15s --metrics-api-versions=v1beta1,v1 -v=2 "$@"
 }
 if ! start_server; then
   tail -n 20 "$check_work/backend.log"

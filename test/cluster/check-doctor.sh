@@ -46,12 +46,7 @@ k() { "$KUBECTL" "$@"; }
 port=$("$c" free-port)
 # start_server [EXTRA FLAGS...]: our server on $port, ready.
 start_server() {
-  "$c" backend "$name" "$port" -- "$server" '--secure-port={port}' --bind-address=127.0.0.1 \
-    '--tls-cert-file={cert}' '--tls-private-key-file={key}' '--kubeconfig={kubeconfig}' \
-    --kubelet-insecure-tls --kubelet-use-node-status-port \
-    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname --metric-resolution=5s \
-    --kubelet-request-timeout=3s \
-    "$@" >>"$check_work/backend.log" 2>&1
+  start_kwok_backend "$name" "$port" --metric-resolution=5s --kubelet-request-timeout=3s "$@"
 }
 start_server || fatal "our server did not turn ready"
 "$c" register "$name" "$port" >"$check_work/register.log" 2>&1 ||

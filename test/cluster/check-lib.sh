@@ -109,6 +109,20 @@ fatal() {
 trap 'fail "interrupted"; check_finish' INT TERM
 trap 'check_teardown' EXIT
 
+# start_kwok_backend NAME PORT FLAG...: our server ($server) as the cluster's backend NAME on
+# PORT, scraping the kwok kubelets (one self-signed server, so --kubelet-insecure-tls; the node
+# status port; InternalIP first), with FLAG... added; its output appended to
+# $check_work/backend.log. Returns when it is ready, non-zero if it never is.
+start_kwok_backend() {
+  local name=$1 port=$2
+  shift 2
+  "$here/cluster.sh" backend "$name" "$port" -- "$server" '--secure-port={port}' \
+    --bind-address=127.0.0.1 '--tls-cert-file={cert}' '--tls-private-key-file={key}' \
+    '--kubeconfig={kubeconfig}' --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname "$@" \
+    >>"$check_work/backend.log" 2>&1
+}
+
 check_cluster_up() {
   if [ "${1:-}" = --own-cluster ]; then
     check_own=1
