@@ -265,6 +265,17 @@ void AppendColumn(std::string& out, std::string_view name, std::string_view form
 
 }  // namespace
 
+std::shared_ptr<const EncodedWindow> EncodedWindowCache::Get(
+    std::shared_ptr<const window::Window> window) const {
+  base::MutexLock lock(mu_);
+  if (last_ != nullptr && &last_->window() == window.get()) return last_;
+  auto encoded = std::make_shared<const EncodedWindow>(std::move(window));
+  if (last_ == nullptr || encoded->window().generation() >= last_->window().generation()) {
+    last_ = encoded;
+  }
+  return encoded;
+}
+
 EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
     : window_(std::move(window)) {
   nodes_.reserve(window_->nodes().size());

@@ -17,6 +17,7 @@
 
 #include "apiserver/format.h"
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "kube/objects.h"
 #include "window/window.h"
 
@@ -44,6 +45,19 @@ class EncodedWindow {
   std::shared_ptr<const window::Window> window_;
   std::vector<Item> nodes_;
   std::vector<Item> pods_;
+};
+
+// The encodings of the newest window asked for, shared by everything that serves it (lists,
+// gets and the watch hub), so that each window is encoded once. Thread-safe: the first caller
+// for a window encodes it under the lock and later callers get the same object; asking for an
+// older window than the one kept encodes it without replacing the kept one.
+class EncodedWindowCache {
+ public:
+  std::shared_ptr<const EncodedWindow> Get(std::shared_ptr<const window::Window> window) const;
+
+ private:
+  mutable base::Mutex mu_;
+  mutable std::shared_ptr<const EncodedWindow> last_ GUARDED_BY(mu_);
 };
 
 // The object metadata written around a pre-encoded item.

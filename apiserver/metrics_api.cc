@@ -12,7 +12,12 @@ namespace apiserver {
 MetricsApi::MetricsApi(const window::Source& windows, const kube::NodeCache& nodes,
                        const kube::PodCache& pods, const base::Clock& clock,
                        MetricsApiOptions options)
-    : windows_(windows), nodes_(nodes), pods_(pods), clock_(clock), options_(std::move(options)) {}
+    : windows_(windows),
+      nodes_(nodes),
+      pods_(pods),
+      clock_(clock),
+      options_(std::move(options)),
+      encoded_(options_.encoded != nullptr ? *options_.encoded : own_encoded_) {}
 
 bool MetricsApi::ServesVersion(std::string_view version) const {
   return std::find(options_.versions.begin(), options_.versions.end(), version) !=
@@ -20,12 +25,7 @@ bool MetricsApi::ServesVersion(std::string_view version) const {
 }
 
 std::shared_ptr<const EncodedWindow> MetricsApi::Encoded() const {
-  std::shared_ptr<const window::Window> window = windows_.Current();
-  base::MutexLock lock(encoded_mu_);
-  if (encoded_ == nullptr || &encoded_->window() != window.get()) {
-    encoded_ = std::make_shared<const EncodedWindow>(std::move(window));
-  }
-  return encoded_;
+  return encoded_.Get(windows_.Current());
 }
 
 std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,

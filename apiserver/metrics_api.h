@@ -41,6 +41,9 @@ struct MetricsApiOptions {
   // Serves watch (and advertises the verb) when set; otherwise watch is 405 as in
   // metrics-server. Must outlive the MetricsApi.
   WatchHub* watch = nullptr;
+  // The window encodings, shared with the watch hub (WatchOptions::encoded) so that each window
+  // is encoded once; null: the MetricsApi keeps its own. Must outlive the MetricsApi.
+  const EncodedWindowCache* encoded = nullptr;
 };
 
 class MetricsApi {
@@ -110,8 +113,8 @@ class MetricsApi {
   const base::Clock& clock_;
   MetricsApiOptions options_;
 
-  mutable base::Mutex encoded_mu_;
-  mutable std::shared_ptr<const EncodedWindow> encoded_ GUARDED_BY(encoded_mu_);
+  const EncodedWindowCache own_encoded_;
+  const EncodedWindowCache& encoded_;  // options_.encoded or own_encoded_
 };
 
 }  // namespace apiserver

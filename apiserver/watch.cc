@@ -107,6 +107,7 @@ bool SameLabels(const kube::Labels* a, const kube::Labels* b) {
 }
 
 std::shared_ptr<Snapshot> MakeSnapshot(std::shared_ptr<const window::Window> window,
+                                       const EncodedWindowCache& encoded,
                                        const kube::NodeCache& nodes, const kube::PodCache& pods,
                                        const kube::LabelSelector& node_selector,
                                        base::UnixNanos now) {
@@ -115,7 +116,7 @@ std::shared_ptr<Snapshot> MakeSnapshot(std::shared_ptr<const window::Window> win
   s->rv_text = std::to_string(s->rv);
   s->now = now;
   s->creation = FormatTime(now);
-  s->encoded = std::make_shared<const EncodedWindow>(std::move(window));
+  s->encoded = encoded.Get(std::move(window));
   const window::Window& w = s->encoded->window();
   auto& node_objects = s->objects[KindIndex(Kind::kNode)];
   node_objects.reserve(w.nodes().size());
@@ -398,7 +399,8 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
         pods(p),
         clock(c),
         options(std::move(o)),
-        windows(w) {}
+        windows(w),
+        encoded(options.encoded != nullptr ? *options.encoded : own_encoded) {}
 
   asio::strand<asio::io_context::executor_type> strand;
   const kube::NodeCache& nodes;
@@ -406,6 +408,8 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
   const base::Clock& clock;
   const WatchOptions options;
   const window::Source& windows;
+  const EncodedWindowCache own_encoded;
+  const EncodedWindowCache& encoded;  // options.encoded or own_encoded
   window::Publication::Subscription subscription;
   std::shared_ptr<std::atomic<uint32_t>> count = std::make_shared<std::atomic<uint32_t>>(0);
   std::atomic<bool> stopped{false};
@@ -417,7 +421,8 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
 
   Snapshot& Current() {
     if (current == nullptr) {
-      current = MakeSnapshot(windows.Current(), nodes, pods, options.node_selector, clock.Now());
+      current =
+          MakeSnapshot(windows.Current(), encoded, nodes, pods, options.node_selector, clock.Now());
     }
     return *current;
   }
@@ -528,7 +533,8 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     }
     // Taken already (a watch started after the window was published, before this task ran).
     if (window->generation() <= prev->rv) return;
-    current = MakeSnapshot(std::move(window), nodes, pods, options.node_selector, clock.Now());
+    current =
+        MakeSnapshot(std::move(window), encoded, nodes, pods, options.node_selector, clock.Now());
     last = MakeTransition(std::move(prev), current);
     std::vector<std::shared_ptr<Watcher>> kept;
     kept.reserve(watchers.size());

@@ -66,6 +66,10 @@ struct WatchOptions {
   // k8s.io/apiserver's --min-request-timeout: the length of a watch without timeoutSeconds is
   // random in [1, 2) times this.
   std::chrono::seconds min_request_timeout{1800};
+  // The window encodings shared with the MetricsApi (MetricsApiOptions::encoded), so that a
+  // window is encoded once for lists and watches; null: the hub keeps its own. Must outlive the
+  // hub.
+  const EncodedWindowCache* encoded = nullptr;
 };
 
 // One watch request, validated (MetricsApi parses and checks the query).

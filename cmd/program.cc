@@ -150,6 +150,9 @@ void Program::BuildServer() {
   watch_settings.node_selector = manager_settings_.node_selector;
   watch_settings.max_watches = static_cast<uint32_t>(api.max_watches);
   watch_settings.min_request_timeout = std::chrono::seconds(api.min_request_timeout);
+  // Lists, gets and watches serve the same encodings of each window.
+  watch_settings.encoded = &encoded_windows_;
+  api_settings.encoded = &encoded_windows_;
   watch_ =
       std::make_unique<apiserver::WatchHub>(io_, windows_, nodes_, pods_, clock_, watch_settings);
   api_settings.watch = watch_.get();

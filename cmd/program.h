@@ -139,6 +139,7 @@ class Program {
   // Serving.
   base::MetricsRegistry registry_;
   apiserver::ServerMetrics server_metrics_;
+  apiserver::EncodedWindowCache encoded_windows_;  // shared by watch_ and api_
   std::unique_ptr<apiserver::WatchHub> watch_;
   std::unique_ptr<apiserver::MetricsApi> api_;
   std::atomic<bool> shutting_down_{false};

@@ -55,6 +55,24 @@ void ExpectEnvelope(const std::string& body, const std::string& api_version,
   *raw = ProtoBytes(unknown, 2);
 }
 
+TEST(EncodedWindowCacheTest, OneEncodingPerWindowAndTheNewestKept) {
+  EncodedWindowCache cache;
+  std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
+  auto w8 = std::make_shared<const window::Window>(8, std::vector<window::NodeMetrics>{},
+                                                   std::vector<window::PodMetrics>{});
+  std::shared_ptr<const EncodedWindow> first = cache.Get(w7);
+  EXPECT_EQ(&first->window(), w7.get());
+  EXPECT_EQ(cache.Get(w7), first) << "the same window must not be encoded twice";
+  std::shared_ptr<const EncodedWindow> newer = cache.Get(w8);
+  EXPECT_EQ(&newer->window(), w8.get());
+  EXPECT_EQ(cache.Get(w8), newer);
+  // An older window is encoded for its caller but does not replace the newest.
+  std::shared_ptr<const EncodedWindow> older = cache.Get(w7);
+  EXPECT_EQ(&older->window(), w7.get());
+  EXPECT_NE(older, first);
+  EXPECT_EQ(cache.Get(w8), newer);
+}
+
 TEST(EncodingTest, NodeMetricsJsonMatchesReferenceShape) {
   Fixture f;
   EXPECT_EQ(EncodeObject(Format::kJson, Kind::kNode, "metrics.k8s.io/v1beta1", f.NodeEntry(), kNow),
