@@ -50,6 +50,10 @@ struct Point {
   std::vector<std::pair<std::string, std::string>> tags;  // sorted by key; never an empty value
   int64_t value = 0;                                      // in the metric's unit (table above)
   base::UnixNanos timestamp = 0;                          // kubelet sample time (see below)
+  // Heapster's MetricFloat metrics (cpu/node_utilization, memory/node_utilization): the value is
+  // `float_value` and `value` is unused. Encoders write an integer for the others.
+  bool is_float = false;
+  double float_value = 0;
 };
 
 // Every point of `w`, in a stable order: nodes (by name), then per namespace (by name) each pod's

@@ -22,6 +22,14 @@ void AppendInt(int64_t v, std::string& out) {
   out.append(buf, end);
 }
 
+// Shortest form that reads back to the same double (line protocol floats have no suffix).
+void AppendDouble(double v, std::string& out) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;  // 32 characters hold any double's shortest form
+  out.append(buf, end);
+}
+
 constexpr std::string_view kMeasurementSpecials = ", ";
 constexpr std::string_view kTagSpecials = ",= ";
 
@@ -49,8 +57,12 @@ void AppendLineProtocol(std::span<const Point> points, const LineProtocolOptions
     out.push_back(' ');
     AppendEscaped(field, kTagSpecials, out);  // field keys escape the same set as tag keys
     out.push_back('=');
-    AppendInt(p.value, out);
-    out.push_back('i');
+    if (p.is_float) {
+      AppendDouble(p.float_value, out);
+    } else {
+      AppendInt(p.value, out);
+      out.push_back('i');
+    }
     out.push_back(' ');
     AppendInt(p.timestamp, out);
     out.push_back('\n');

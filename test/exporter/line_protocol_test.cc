@@ -34,6 +34,16 @@ TEST(LineProtocol, WithFieldsSplitsAtTheFirstSlash) {
             "uptime,type=node value=3i 4\n");
 }
 
+TEST(LineProtocol, FloatMetricsHaveNoIntegerSuffix) {
+  Point utilization{"cpu/node_utilization", {{"type", "node"}}, 0, 5};
+  utilization.is_float = true;
+  utilization.float_value = 0.25;
+  std::vector<Point> points = {utilization};
+  std::string out;
+  AppendLineProtocol(points, {}, out);
+  EXPECT_EQ(out, "cpu/node_utilization,type=node value=0.25 5\n");
+}
+
 TEST(LineProtocol, EscapesAndSkipsEmptyTags) {
   std::vector<Point> points = {
       Point{"a b,c", {{"k=1", "v 1,x=y"}, {"empty", ""}, {"nl", "a\nb"}}, -5, 0}};
