@@ -12,6 +12,7 @@ packages=(
   sslscan  # test/load/tls-scan.sh
   slowhttptest testssl.sh  # test/load/slowhttp.py, test/load/testssl.py
   influxdb  # test/exporter/check-influxdb.sh (a real InfluxDB 1.x on loopback)
+  prometheus  # promtool check metrics; test/cluster/check-exporters.sh (a real Prometheus on loopback)
 )
 
 sudo_cmd=()
