@@ -46,6 +46,11 @@ HttpResponse ApiHandler::Route(const HttpRequest& request, const RequestInfo& in
     m.content_type = "text/plain; version=0.0.4; charset=utf-8";
     m.body = d_.registry.Render();
     r = std::move(m);
+  } else if (path == kHeapsterMetricsPath && d_.heapster_metrics) {
+    HttpResponse m;
+    m.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    m.body = *d_.heapster_metrics();
+    r = std::move(m);
   } else if (path == "/debug/nodes" && d_.node_scrape_state) {
     HttpResponse m;
     m.content_type = "application/json";

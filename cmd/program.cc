@@ -172,7 +172,11 @@ void Program::BuildServer() {
       [this](bool failed_only) {
         return scraper::RenderScrapeState(manager_->LastReport().get(), clock_.Now(),
                                           {.failed_only = failed_only});
-      }});
+      },
+      options_.sinks.heapster_metrics
+          ? std::function<std::shared_ptr<const std::string>()>(
+                [this] { return heapster_exposition_.Get(windows_.Current()); })
+          : nullptr});
   server_ = std::make_unique<apiserver::Server>(io_, api.ToServerOptions(), *certs_, *handler_);
   shutdown_ = std::make_unique<apiserver::GracefulShutdown>(
       io_, *server_, shutting_down_,

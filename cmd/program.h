@@ -36,6 +36,7 @@
 #include "base/result.h"
 #include "cmd/options.h"
 #include "exporter/influx_sink.h"
+#include "exporter/prometheus_text.h"
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
 #include "kube/cache.h"
@@ -140,6 +141,7 @@ class Program {
   base::MetricsRegistry registry_;
   apiserver::ServerMetrics server_metrics_;
   apiserver::EncodedWindowCache encoded_windows_;  // shared by watch_ and api_
+  exporter::HeapsterExposition heapster_exposition_;  // /metrics/heapster (--heapster-metrics)
   std::unique_ptr<apiserver::WatchHub> watch_;
   std::unique_ptr<apiserver::MetricsApi> api_;
   std::atomic<bool> shutting_down_{false};

@@ -9,6 +9,10 @@ void SinkOptions::AddFlags(base::FlagSet& flags) {
       "influxdb:http://host:8086?db=k8s&user=..&pw=..&secure=true|false&withfields=true|false. "
       "Writes never delay the scrape: at most 8 windows are queued per sink (the oldest is "
       "dropped and counted in metrics_server_sink_dropped_windows_total).");
+  flags.Bool("heapster-metrics", &heapster_metrics,
+             "Serve Heapster's metric set (heapster_cpu_usage_rate, ...) in Prometheus text "
+             "format at /metrics/heapster, authorized like /metrics (get on that "
+             "nonResourceURL). Encoded once per window, on the first request for it.");
 }
 
 std::vector<std::string> SinkOptions::Validate() const {

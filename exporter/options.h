@@ -1,5 +1,6 @@
-// The export flags: --sink, repeatable, in Heapster's syntax (influx_sink.h). Parsed at the edge
-// and validated with the program's other options; not thread-safe, used once at start-up.
+// The export flags: --sink, repeatable, in Heapster's syntax (influx_sink.h), and
+// --heapster-metrics (the Prometheus exposition, prometheus_text.h). Parsed at the edge and
+// validated with the program's other options; not thread-safe, used once at start-up.
 #pragma once
 
 #include <string>
@@ -12,6 +13,7 @@ namespace exporter {
 
 struct SinkOptions {
   std::vector<std::string> sinks;  // one --sink value each, in order
+  bool heapster_metrics = false;   // --heapster-metrics: serve /metrics/heapster
 
   void AddFlags(base::FlagSet& flags);  // `this` must outlive `flags`
   // One message per bad --sink (unknown sink or option, bad value), password masked.

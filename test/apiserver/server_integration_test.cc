@@ -172,8 +172,11 @@ class ServerTest : public ::testing::Test {
   HealthChecks health_;
   OpenApi openapi_{{"v1beta1", "v1"}};
   base::MetricsRegistry registry_;
+  std::shared_ptr<const std::string> heapster_text_ =
+      std::make_shared<const std::string>("heapster_cpu_usage_rate{type=\"cluster\"} 1 2\n");
   ApiHandler handler_{{authn_, authz_, api_, health_, openapi_, registry_,
-                       ServerMetrics::Create(registry_), clock_}};
+                       ServerMetrics::Create(registry_), clock_, nullptr,
+                       [this] { return heapster_text_; }}};
   GatedHandler gated_{handler_};
   bool ready_ = true;
   std::string bind_address_ = "127.0.0.1";  // what StartServer listens on
@@ -285,6 +288,51 @@ TEST_F(ServerTest, MetricsEndpointIsPrometheusText) {
   auto openapi = Get(*client, "/openapi/v2");
   ASSERT_TRUE(openapi.ok());
   EXPECT_EQ(json::parse(openapi->body)["swagger"], "2.0");
+}
+
+TEST_F(ServerTest, HeapsterMetricsAreAuthorizedLikeMetrics) {
+  StartServer();
+  auto admin = client_pki_.ClientCert("admin", {"system:masters"});
+  auto r = Get(*Client(&admin), std::string(kHeapsterMetricsPath));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(r->body, *heapster_text_);
+
+  // Anyone else needs a SubjectAccessReview allowing get on the non-resource URL.
+  auto bob = client_pki_.ClientCert("bob", {"dev"});
+  auto denied = Get(*Client(&bob), std::string(kHeapsterMetricsPath));
+  ASSERT_TRUE(denied.ok()) << denied.error();
+  EXPECT_EQ(denied->status, 403u);
+  const kube::Attributes asked = deny_.last();
+  EXPECT_EQ(asked.user.name, "bob");
+  EXPECT_FALSE(asked.resource_request);
+  EXPECT_EQ(asked.verb, "get");
+  EXPECT_EQ(asked.path, "/metrics/heapster");
+  deny_.set_answer(FakeAuthorizer::Answer::kAllow);
+  auto allowed = Get(*Client(&bob), std::string(kHeapsterMetricsPath));
+  ASSERT_TRUE(allowed.ok()) << allowed.error();
+  EXPECT_EQ(allowed->status, 200u);
+}
+
+TEST(ApiHandlerRouting, HeapsterMetricsAre404WhenNotEnabled) {
+  base::ManualClock clock{0};
+  window::Publication windows;
+  kube::NodeCache nodes;
+  kube::PodCache pods;
+  RequestAuthenticator authn{nullptr};
+  RequestAuthorizer authz{{}, nullptr};
+  MetricsApi api{windows, nodes, pods, clock, {}};
+  HealthChecks health;
+  OpenApi openapi{{"v1beta1"}};
+  base::MetricsRegistry registry;
+  ApiHandler handler{{authn, authz, api, health, openapi, registry, {}, clock}};
+  HttpRequest req;
+  req.method = "GET";
+  req.target = std::string(kHeapsterMetricsPath);
+  Query query("");
+  HttpResponse r = handler.Route(req, ParseRequestInfo("GET", req.Path(), query), query);
+  EXPECT_EQ(r.status, 404u);
 }
 
 // Found while writing the http_request fuzzer (which checks it too): the verb and resource labels
