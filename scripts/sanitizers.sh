@@ -31,11 +31,13 @@ for run in "${runs[@]}"; do
       # ServerTest.AcceptBacksOffWhenOutOfFileDescriptors exhausts the process's descriptors; UBSan's
       # vptr check then cannot open the pipe it probes memory with and reports a valid object as
       # invalid, so that test runs in the normal and TSan suites only.
-      # The real-cluster checks of manifests, certificates, the chart and the doctor run the
-      # server only as a backend to prove YAML, PKI and diagnoses: e2e and api_versions carry
-      # the server's request paths (lists, watches, swap, summary errors) under ASan, and the
-      # normal suite runs them all, so they run once, keeping .ci/run within its time budget.
-      read -r -a extra <<<"${ASAN_CTEST_ARGS--LE long|load|bench -E AcceptBacksOffWhenOutOfFileDescriptors|real_cluster_(manifests|certs|helm|doctor)}"
+      # The real-cluster checks of manifests, certificates, the chart, the doctor and the
+      # exporters run the server only as a backend to prove YAML, PKI, diagnoses and what
+      # Prometheus and InfluxDB receive: e2e and api_versions carry the server's request paths
+      # (lists, watches, swap, summary errors) under ASan, the unit and integration tests cover
+      # the exposition and the sink, and the normal suite runs them all, so they run once,
+      # keeping .ci/run within its time budget.
+      read -r -a extra <<<"${ASAN_CTEST_ARGS--LE long|load|bench -E AcceptBacksOffWhenOutOfFileDescriptors|real_cluster_(manifests|certs|helm|doctor|exporters)}"
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir "${ASAN_BUILD_DIR:-build-asan}" --output-on-failure -j "$jobs" \
