@@ -167,16 +167,17 @@ void Program::BuildServer() {
       .shutting_down = shutting_down_,
   });
   openapi_ = std::make_unique<apiserver::OpenApi>(api.metrics_api_versions);
+  std::function<std::shared_ptr<const std::string>()> heapster_metrics;  // null: not served
+  if (options_.sinks.heapster_metrics) {
+    heapster_metrics = [this] { return heapster_exposition_.Get(windows_.Current()); };
+  }
   handler_ = std::make_unique<apiserver::ApiHandler>(apiserver::ApiHandlerDeps{
       *authenticator_, *authorizer_, *api_, health_, *openapi_, registry_, server_metrics_, clock_,
       [this](bool failed_only) {
         return scraper::RenderScrapeState(manager_->LastReport().get(), clock_.Now(),
                                           {.failed_only = failed_only});
       },
-      options_.sinks.heapster_metrics
-          ? std::function<std::shared_ptr<const std::string>()>(
-                [this] { return heapster_exposition_.Get(windows_.Current()); })
-          : nullptr});
+      heapster_metrics});
   server_ = std::make_unique<apiserver::Server>(io_, api.ToServerOptions(), *certs_, *handler_);
   shutdown_ = std::make_unique<apiserver::GracefulShutdown>(
       io_, *server_, shutting_down_,

@@ -58,8 +58,7 @@ std::string_view KnownHelp(std::string_view metric) {
       {"network/tx_errors", "Cumulative send errors (Heapster network/tx_errors)."},
       {"network/rx_rate", "Bytes received per second (Heapster network/rx_rate)."},
       {"network/tx_rate", "Bytes sent per second (Heapster network/tx_rate)."},
-      {"network/rx_errors_rate",
-       "Receive errors per second (Heapster network/rx_errors_rate)."},
+      {"network/rx_errors_rate", "Receive errors per second (Heapster network/rx_errors_rate)."},
       {"network/tx_errors_rate", "Send errors per second (Heapster network/tx_errors_rate)."},
       {"uptime", "Milliseconds since the container started (Heapster uptime)."},
   };

@@ -228,6 +228,15 @@ TEST(ProgramFlags, SinksAreRepeatableAndValidated) {
   for (const auto& e : errors) EXPECT_THAT(e, ::testing::Not(HasSubstr("hunter2")));
 }
 
+// --heapster-metrics (the Prometheus exposition at /metrics/heapster) is off unless asked for.
+TEST(ProgramFlags, HeapsterMetricsAreOffByDefault) {
+  EXPECT_FALSE(Parsed({}).options.sinks.heapster_metrics);
+  Parsed p({"--heapster-metrics"});
+  ASSERT_THAT(p.errors, IsEmpty());
+  EXPECT_TRUE(p.options.sinks.heapster_metrics);
+  EXPECT_FALSE(Parsed({"--heapster-metrics=false"}).options.sinks.heapster_metrics);
+}
+
 // One warning names every given flag that changes nothing here, with why; a value that asks for
 // what this server does anyway (--profiling=false) is not reported.
 TEST(ProgramFlags, IneffectiveFlagsAreNamedWithTheirReason) {
