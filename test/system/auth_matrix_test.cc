@@ -20,12 +20,13 @@ using namespace std::chrono_literals;
 
 const char* const kTargets[] = {"/apis/metrics.k8s.io/v1beta1/nodes",
                                 "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", "/metrics",
-                                "/debug/nodes"};
+                                "/debug/nodes", "/metrics/heapster"};
 
 bool HasData(const std::string& body) {
   return body.find("NodeMetrics") != std::string::npos ||
          body.find("PodMetrics") != std::string::npos ||
          body.find("metrics_server_") != std::string::npos ||
+         body.find("heapster_") != std::string::npos ||
          body.find("\"tickStart\"") != std::string::npos;
 }
 
@@ -53,7 +54,7 @@ TEST(AuthMatrix, NoBypassThroughRealTlsAndNoSecretsInVerboseLogs) {
     const bool allowed = user == "alice" || user == "carol";
     return nlohmann::json{{"allowed", allowed}, {"reason", allowed ? "test allows" : ""}};
   });
-  ASSERT_TRUE(sys.Start({"-v=10"}));
+  ASSERT_TRUE(sys.Start({"-v=10", "--heapster-metrics"}));
 
   testing_support::TestPki rogue("rogue-ca");
   auto rogue_cert = rogue.ClientCert("alice", {"system:masters"});
@@ -106,8 +107,8 @@ TEST(AuthMatrix, NoBypassThroughRealTlsAndNoSecretsInVerboseLogs) {
   std::string table;
   auto run = [&](const Case& c, bool must_deny) {
     for (const char* target : kTargets) {
-      // /metrics and /debug/nodes need a non-resource permission the SAR policy gives alice and
-      // carol too.
+      // /metrics, /debug/nodes and /metrics/heapster need a non-resource permission the SAR
+      // policy gives alice and carol too.
       auto r = sys.Get(target, c.who);
       ++requests;
       ASSERT_TRUE(r.ok()) << c.name << " " << target << ": " << r.error();
