@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "test/testing/temp_dir.h"
 
 namespace exporter {
 namespace {
@@ -134,6 +139,51 @@ TEST(PrometheusText, ExposesTheWholeSchemaOfAWindow) {
   EXPECT_NE(text.find("heapster_cpu_usage_rate{type=\"cluster\"} 250 1700000005000\n"),
             std::string::npos)
       << text;
+}
+
+// Debian's promtool (scripts/install-deps.sh) lints an exposition with every edge this encoder
+// has: escaped label values, a sanitized label name, a generic HELP line, float, NaN and
+// infinite values, and a whole window's families. Missing promtool is a failure, not a skip.
+TEST(PrometheusText, PromtoolCheckMetricsIsClean) {
+  NodeMetrics node;
+  node.name = "n1";
+  node.timestamp = kT1;
+  node.cpu_nanocores = 1'500'000'000;
+  node.memory_bytes = 1 << 20;
+  PodMetrics pod;
+  pod.namespace_ = "kube-system";
+  pod.name = "dns-7f9c";
+  pod.timestamp = kT2;
+  ContainerMetrics c;
+  c.name = "coredns";
+  c.cpu_nanocores = 3'000'000;
+  c.memory_bytes = 12345;
+  pod.containers = {c};
+  std::vector<Point> points = HeapsterPoints(window::Window(1, {node}, {pod}));
+  points.push_back(P("custom/x-y", {{"labels", "a:\"q\",b:c\\d\ne"}, {"bad-key", "v"}}, 7, kT1));
+  Point ratio = P("memory/node_utilization", {{"nodename", "n1"}, {"type", "node"}}, 0, kT1);
+  ratio.is_float = true;
+  ratio.float_value = 0.3333333333333333;
+  points.push_back(ratio);
+  ratio.tags = {{"nodename", "n2"}, {"type", "node"}};
+  ratio.float_value = std::numeric_limits<double>::quiet_NaN();
+  points.push_back(ratio);
+  ratio.tags = {{"nodename", "n3"}, {"type", "node"}};
+  ratio.float_value = std::numeric_limits<double>::infinity();
+  points.push_back(ratio);
+
+  testing_support::TempDir dir;
+  const std::string in = dir.Write("exposition.prom", PrometheusText(points));
+  const std::string out = dir.File("promtool.out");
+  const std::string command = "promtool check metrics <'" + in + "' >'" + out + "' 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream f(out);
+  std::stringstream said;
+  said << f.rdbuf();
+  ASSERT_EQ(status, 0) << "promtool check metrics (scripts/install-deps.sh installs Debian's "
+                          "prometheus): "
+                       << said.str();
+  EXPECT_EQ(said.str(), "");
 }
 
 TEST(HeapsterExposition, EncodesEachWindowOnce) {
