@@ -35,7 +35,8 @@ for run in "${runs[@]}"; do
       # server only as a backend to prove YAML, PKI and diagnoses: e2e and api_versions carry
       # the server's request paths (lists, watches, swap, summary errors) under ASan, and the
       # normal suite runs them all, so they run once, keeping .ci/run within its time budget.
-      read -r -a extra <<<"${ASAN_CTEST_ARGS--LE long|load|bench -E AcceptBacksOffWhenOutOfFileDescriptors|real_cluster_(manifests|certs|helm|doctor)}"
+      # The OTLP sink's check runs once too: real_otelcol runs the sink's code under ASan.
+      read -r -a extra <<<"${ASAN_CTEST_ARGS--LE long|load|bench -E AcceptBacksOffWhenOutOfFileDescriptors|real_cluster_(manifests|certs|helm|doctor|otlp)}"
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir "${ASAN_BUILD_DIR:-build-asan}" --output-on-failure -j "$jobs" \
