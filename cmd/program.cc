@@ -235,7 +235,7 @@ base::Status Program::BuildSinks() {
   if (options_.sinks.sinks.empty()) return base::Status::Ok();
   const exporter::SinkMetrics metrics = exporter::SinkMetrics::Register(registry_);
   for (auto& config : options_.sinks.Configs()) {
-    auto sink = exporter::InfluxSink::Create(std::move(config), metrics);
+    auto sink = exporter::CreateSink(std::move(config), metrics);
     if (!sink.ok()) return sink.status().Wrap("sink");
     sinks_.push_back(std::move(sink).value());
   }

@@ -35,8 +35,8 @@
 #include "base/metrics.h"
 #include "base/result.h"
 #include "cmd/options.h"
-#include "exporter/influx_sink.h"
 #include "exporter/prometheus_text.h"
+#include "exporter/window_sink.h"
 #include "kube/auth.h"
 #include "kube/authentication_config.h"
 #include "kube/cache.h"
@@ -156,7 +156,7 @@ class Program {
 
   // Export: each --sink on its own threads, fed by a publication listener that only queues.
   // Declared last: the subscription ends before the sinks stop.
-  std::vector<std::unique_ptr<exporter::InfluxSink>> sinks_;
+  std::vector<std::unique_ptr<exporter::WindowSink>> sinks_;
   window::Publication::Subscription sink_feed_;
 };
 

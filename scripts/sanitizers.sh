@@ -37,7 +37,8 @@ for run in "${runs[@]}"; do
       # (lists, watches, swap, summary errors) under ASan, the unit and integration tests cover
       # the exposition and the sink, and the normal suite runs them all, so they run once,
       # keeping .ci/run within its time budget.
-      read -r -a extra <<<"${ASAN_CTEST_ARGS--LE long|load|bench -E AcceptBacksOffWhenOutOfFileDescriptors|real_cluster_(manifests|certs|helm|doctor|exporters)}"
+      # The OTLP sink's check runs once too: real_otelcol runs the sink's code under ASan.
+      read -r -a extra <<<"${ASAN_CTEST_ARGS--LE long|load|bench -E AcceptBacksOffWhenOutOfFileDescriptors|real_cluster_(manifests|certs|helm|doctor|exporters|otlp)}"
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir "${ASAN_BUILD_DIR:-build-asan}" --output-on-failure -j "$jobs" \

@@ -9,7 +9,8 @@
 # through a wrapper module), kubectl of the previous minor too (KUBECTL_PREVIOUS: the client that
 # knows only metrics.k8s.io/v1beta1), kwok, metrics-server (reference implementation), etcd, helm
 # (for the chart in charts/), and the test tool pod-metrics-informer (test/cluster/informer); with WITH_KUBELET=1 also the kubelet of the same release (for the
-# real-node test).
+# real-node test); with WITH_OTELCOL=1 also otelcol-test (test/exporter/otelcol: an
+# OpenTelemetry Collector with the OTLP receiver and the file exporter, for the OTLP sink's test).
 # A binary whose stamp exists is reused; delete its directory to rebuild it.
 #
 # Usage:
@@ -36,6 +37,8 @@
 #   BUILD_NICE              niceness of the builds (default 10)
 #   WITH_KUBELET            1: also build the kubelet (cgo on, as upstream builds it) and print
 #                           KUBELET=path
+#   WITH_OTELCOL            1: also build otelcol-test (collector v0.161.0, pinned in its
+#                           go.mod/go.sum) and print OTELCOL=path
 #
 # Go >= 1.26 is needed for kwok v0.8.0 (pick an older version otherwise).
 set -euo pipefail
@@ -304,6 +307,30 @@ build_informer() {
     "test/cluster/informer (k8s.io/client-go, k8s.io/metrics as in its go.mod)"
 }
 
+# otelcol-test (test/exporter/otelcol): the collector core and the contrib file exporter at one
+# release, v0.161.0 (core v1.67.0 modules), pinned in its go.mod/go.sum; cached, like the
+# informer, under the hash of its sources.
+otelcol_src=$(cd "$(dirname "$0")/../exporter" && pwd)/otelcol
+otelcol_version=v0.161.0-$(cat "$otelcol_src/go.mod" "$otelcol_src/go.sum" "$otelcol_src/main.go" |
+  sha256sum | cut -c1-12)
+build_otelcol() {
+  local dir=$cache/otelcol-test-$otelcol_version logfile start
+  logfile=$logs/otelcol-test-$otelcol_version.log
+  if have "$dir" otelcol-test; then
+    log "otelcol-test $otelcol_version: cached"
+    return
+  fi
+  mkdir -p "$dir"
+  : >"$logfile"
+  log "building otelcol-test $otelcol_version (niced; log: $logfile)"
+  start=$(date +%s)
+  (cd "$otelcol_src" && run_logged "go build otelcol-test" "$logfile" \
+    go build -trimpath -ldflags "-s -w" -o "$dir/otelcol-test.tmp" .) || exit 1
+  mv "$dir/otelcol-test.tmp" "$dir/otelcol-test"
+  stamp "$dir" otelcol-test "$otelcol_version" $(($(date +%s) - start)) \
+    "test/exporter/otelcol (go.opentelemetry.io/collector v0.161.0, contrib fileexporter v0.161.0)"
+}
+
 # --- etcd -----------------------------------------------------------------------------------
 
 build_etcd() {
@@ -385,6 +412,9 @@ print_env() {
   echo "HELM=$cache/helm-$helm_version/helm"
   [ "$kubectl_prev_version" = none ] || echo "KUBECTL_PREVIOUS=$cache/kubectl-$kubectl_prev_version/kubectl"
   echo "POD_METRICS_INFORMER=$cache/pod-metrics-informer-$informer_version/pod-metrics-informer"
+  if [ "${WITH_OTELCOL:-0}" = 1 ]; then
+    echo "OTELCOL=$cache/otelcol-test-$otelcol_version/otelcol-test"
+  fi
 }
 
 if [ "$mode" = env ]; then
@@ -416,5 +446,6 @@ build_k8s "$k8s_version" "${k8s_bins[@]}"
 # whole Kubernetes build again.
 [ "$kubectl_prev_version" = none ] || build_k8s "$kubectl_prev_version" kubectl
 build_informer
+if [ "${WITH_OTELCOL:-0}" = 1 ]; then build_otelcol; fi
 log "all binaries ready ($(($(date +%s) - total_start))s this run)"
 print_env

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace cmd {
@@ -215,8 +216,8 @@ TEST(ProgramFlags, SinksAreRepeatableAndValidated) {
   EXPECT_THAT(p.options.Validate(), IsEmpty());
   auto configs = p.options.sinks.Configs();
   ASSERT_EQ(configs.size(), 2u);
-  EXPECT_EQ(configs[0].Name(), "influxdb:a:8086");
-  EXPECT_TRUE(configs[1].with_fields);
+  EXPECT_EQ(std::get<exporter::InfluxSinkConfig>(configs[0]).Name(), "influxdb:a:8086");
+  EXPECT_TRUE(std::get<exporter::InfluxSinkConfig>(configs[1]).with_fields);
 
   Parsed bad({"--sink=influxdb:http://a:8086?pw=hunter2&retention=1h", "--sink=kafka:x",
               "--shutdown-delay-duration=-1s"});

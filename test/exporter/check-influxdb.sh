@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A real InfluxDB 1.x receives the sink's points: starts Debian's influxd on loopback (free ports,
-# a temp config and data dir), writes two known windows through the sink with influx_probe, in
+# a temp config and data dir), writes two known windows through the sink with sink_probe, in
 # Heapster's default layout (db k8s) and with withfields=true (db k8sf), and checks what SELECT
 # returns. Prints PASS:/FAIL: lines and "N passed, M failed"; exits non-zero on any failure.
-#   check-influxdb.sh PATH/TO/influx_probe
+#   check-influxdb.sh PATH/TO/sink_probe
 set -uo pipefail
-probe=${1:?usage: check-influxdb.sh PATH/TO/influx_probe}
+probe=${1:?usage: check-influxdb.sh PATH/TO/sink_probe}
 passed=0
 failed=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
