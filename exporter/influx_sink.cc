@@ -316,6 +316,7 @@ void InfluxSink::Run() {
       base::MutexLock lock(mu_);
       if (status.ok()) {
         if (!queue_.empty() && queue_.front() == w) queue_.pop_front();
+        previous_ = w->has_summary() ? w : nullptr;
         ++written_;
         recovered = down_;
         down_ = false;
@@ -385,7 +386,7 @@ base::Status InfluxSink::Write(const window::Window& w) {
     if (!created.ok()) return created.Wrap("create database");
     database_ready_ = true;
   }
-  std::vector<Point> points = HeapsterPoints(w);
+  std::vector<Point> points = HeapsterPoints(w, previous_.get());
   std::string body;
   body.reserve(points.size() * 96);
   AppendLineProtocol(points, {.with_fields = config_.with_fields}, body);

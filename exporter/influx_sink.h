@@ -118,6 +118,9 @@ class InfluxSink {
   std::thread io_thread_;
   std::thread worker_;
   bool database_ready_ = false;  // worker thread only
+  // Worker thread only: the last window written when it held the kubelet's summary, for the
+  // _rate forms of the summary's counters (HeapsterPoints); null otherwise.
+  std::shared_ptr<const window::Window> previous_;
   std::atomic<bool> worker_done_{false};
 
   mutable base::Mutex mu_;
