@@ -1,7 +1,9 @@
 #include "exporter/heapster_schema.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <tuple>
 
 namespace exporter {
 namespace {
@@ -181,11 +183,110 @@ const SummaryStats* PreviousContainer(const window::PodMetrics* pod,
   return i < summary->containers.size() ? &summary->containers[i] : nullptr;
 }
 
+// Requests and limits of one object (Heapster's cpu/request, cpu/limit, memory/request,
+// memory/limit).
+struct Requests {
+  bool any = false;  // some pod contributed (for ns and node sums)
+  int64_t cpu_request = 0;
+  int64_t cpu_limit = 0;
+  int64_t memory_request = 0;
+  int64_t memory_limit = 0;
+  void Add(const Requests& r) {
+    any = true;
+    cpu_request += r.cpu_request;
+    cpu_limit += r.cpu_limit;
+    memory_request += r.memory_request;
+    memory_limit += r.memory_limit;
+  }
+};
+
+Requests Of(const ContainerResources& c) {
+  return {true, c.cpu_request_millicores, c.cpu_limit_millicores, c.memory_request_bytes,
+          c.memory_limit_bytes};
+}
+
+Requests PodTotal(const PodResources& pod) {
+  Requests total;
+  total.any = true;
+  for (const ContainerResources& c : pod.containers) total.Add(Of(c));
+  return total;
+}
+
+void AddRequests(std::vector<Point>& out, const Tags& tags, const Requests& r,
+                 base::UnixNanos timestamp) {
+  out.push_back(Point{std::string(kCpuRequest), tags, r.cpu_request, timestamp});
+  out.push_back(Point{std::string(kCpuLimit), tags, r.cpu_limit, timestamp});
+  out.push_back(Point{std::string(kMemoryRequest), tags, r.memory_request, timestamp});
+  out.push_back(Point{std::string(kMemoryLimit), tags, r.memory_limit, timestamp});
+}
+
+const PodResources* FindPodResources(const Resources* resources, const std::string& ns,
+                                     const std::string& name) {
+  if (resources == nullptr) return nullptr;
+  const auto& pods = resources->pods;
+  auto it = std::lower_bound(
+      pods.begin(), pods.end(), std::tie(ns, name),
+      [](const PodResources& p, const auto& key) { return std::tie(p.namespace_, p.name) < key; });
+  return it != pods.end() && it->namespace_ == ns && it->name == name ? &*it : nullptr;
+}
+
+const ContainerResources* FindContainerResources(const PodResources* pod, const std::string& name) {
+  if (pod == nullptr) return nullptr;
+  auto it = std::lower_bound(
+      pod->containers.begin(), pod->containers.end(), name,
+      [](const ContainerResources& c, const std::string& n) { return c.name < n; });
+  return it != pod->containers.end() && it->name == name ? &*it : nullptr;
+}
+
+const NodeResources* FindNodeResources(const Resources* resources, const std::string& name) {
+  if (resources == nullptr) return nullptr;
+  const auto& nodes = resources->nodes;
+  auto it =
+      std::lower_bound(nodes.begin(), nodes.end(), name,
+                       [](const NodeResources& n, const std::string& key) { return n.name < key; });
+  return it != nodes.end() && it->name == name ? &*it : nullptr;
+}
+
+// Heapster's node autoscaling enricher for one node.
+void AddNodeAutoscaling(std::vector<Point>& out, const Tags& tags, const NodeResources& node,
+                        const Requests& requests, int64_t cpu_usage_millicores,
+                        const SummaryStats* summary, base::UnixNanos timestamp) {
+  AddFloat(out, kCpuNodeCapacity, tags, static_cast<double>(node.cpu_capacity_millicores),
+           timestamp);
+  AddFloat(out, kCpuNodeAllocatable, tags, static_cast<double>(node.cpu_allocatable_millicores),
+           timestamp);
+  if (node.cpu_allocatable_millicores != 0) {
+    const double allocatable = static_cast<double>(node.cpu_allocatable_millicores);
+    AddFloat(out, kCpuNodeReservation, tags,
+             static_cast<double>(requests.cpu_request) / allocatable, timestamp);
+    AddFloat(out, kCpuNodeUtilization, tags,
+             static_cast<double>(cpu_usage_millicores) / allocatable, timestamp);
+  }
+  AddFloat(out, kMemoryNodeCapacity, tags, static_cast<double>(node.memory_capacity_bytes),
+           timestamp);
+  AddFloat(out, kMemoryNodeAllocatable, tags, static_cast<double>(node.memory_allocatable_bytes),
+           timestamp);
+  if (node.memory_allocatable_bytes != 0) {
+    const double allocatable = static_cast<double>(node.memory_allocatable_bytes);
+    AddFloat(out, kMemoryNodeReservation, tags,
+             static_cast<double>(requests.memory_request) / allocatable, timestamp);
+    if (summary != nullptr && summary->Has(SummaryStats::kMemoryUsage)) {
+      AddFloat(out, kMemoryNodeUtilization, tags,
+               static_cast<double>(summary->memory_usage_bytes) / allocatable, timestamp);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Point> HeapsterPoints(const window::Window& w) { return HeapsterPoints(w, nullptr); }
 
 std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window* previous) {
+  return HeapsterPoints(w, previous, nullptr);
+}
+
+std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window* previous,
+                                  const Resources* resources) {
   std::vector<Point> out;
   size_t containers = 0;
   for (const auto& pod : w.pods()) containers += pod.containers.size();
@@ -196,6 +297,16 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
   int64_t cluster_cpu = 0;
   int64_t cluster_memory = 0;
   Sum cluster_usage;
+  Requests cluster_requests;
+
+  // The node aggregator's sums: requests and limits of the window's pods, by spec.nodeName.
+  std::map<std::string_view, Requests> node_requests;
+  if (resources != nullptr) {
+    for (const window::PodMetrics& pod : w.pods()) {
+      const PodResources* r = FindPodResources(resources, pod.namespace_, pod.name);
+      if (r != nullptr && !r->node.empty()) node_requests[r->node].Add(PodTotal(*r));
+    }
+  }
 
   const auto& nodes = w.nodes();
   for (size_t n = 0; n < nodes.size(); ++n) {
@@ -210,6 +321,15 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
       AddNetwork(out, tags, *s, before, node.timestamp);
       AddFs(out, tags, kResourceRootFs, s->fs[SummaryStats::kRootFs], node.timestamp);
     }
+    if (resources != nullptr) {
+      auto it = node_requests.find(node.name);
+      const Requests requests = it != node_requests.end() ? it->second : Requests();
+      AddRequests(out, tags, requests, node.timestamp);
+      if (const NodeResources* r = FindNodeResources(resources, node.name)) {
+        AddNodeAutoscaling(out, tags, *r, requests, Millicores(node.cpu_nanocores),
+                           w.node_summary(n), node.timestamp);
+      }
+    }
     cluster_time = std::max(cluster_time, node.timestamp);
   }
 
@@ -221,12 +341,14 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
     int64_t ns_cpu = 0;
     int64_t ns_memory = 0;
     Sum ns_usage;
+    Requests ns_requests;
     for (; i < pods.size() && pods[i].namespace_ == ns; ++i) {
       const window::PodMetrics& pod = pods[i];
       const window::PodSummary* summary = w.pod_summary(i);
       const window::PodMetrics* before_pod = nullptr;
       const window::PodSummary* before =
           summary != nullptr ? PreviousPod(previous, ns, pod.name, &before_pod) : nullptr;
+      const PodResources* pod_resources = FindPodResources(resources, ns, pod.name);
       int64_t pod_cpu = 0;
       int64_t pod_memory = 0;
       Sum usage, rss, faults, major_faults;
@@ -242,7 +364,14 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
                                   {std::string(kLabelPodName), pod.name},
                                   {std::string(kLabelType), std::string(kTypeContainer)}});
         AddPair(out, tags, cpu, memory, pod.timestamp);
-        if (summary == nullptr || k >= summary->containers.size()) continue;
+        const ContainerResources* container_resources =
+            FindContainerResources(pod_resources, c.name);
+        if (summary == nullptr || k >= summary->containers.size()) {
+          if (container_resources != nullptr) {
+            AddRequests(out, tags, Of(*container_resources), pod.timestamp);
+          }
+          continue;
+        }
         const SummaryStats& s = summary->containers[k];
         const SummaryStats* s_before = PreviousContainer(before_pod, before, c.name);
         AddUptime(out, tags, s, pod.timestamp);
@@ -259,6 +388,9 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
                                &SummaryStats::memory_time)) {
             (f == 0 ? faults_rate : major_faults_rate).Add(*rate);
           }
+        }
+        if (container_resources != nullptr) {
+          AddRequests(out, tags, Of(*container_resources), pod.timestamp);
         }
       }
       const Tags pod_tags = Sorted({{std::string(kLabelNamespaceName), ns},
@@ -284,6 +416,11 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
                    pod.timestamp);
         if (usage.any) ns_usage.Add(usage.value);
       }
+      if (pod_resources != nullptr) {
+        const Requests total = PodTotal(*pod_resources);
+        AddRequests(out, pod_tags, total, pod.timestamp);
+        ns_requests.Add(total);
+      }
       ns_cpu += pod_cpu;
       ns_memory += pod_memory;
       ns_time = std::max(ns_time, pod.timestamp);
@@ -295,6 +432,10 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
       AddInt(out, kMemoryUsage, ns_tags, ns_usage.value, ns_time);
       cluster_usage.Add(ns_usage.value);
     }
+    if (ns_requests.any) {
+      AddRequests(out, ns_tags, ns_requests, ns_time);
+      cluster_requests.Add(ns_requests);
+    }
     cluster_cpu += ns_cpu;
     cluster_memory += ns_memory;
     cluster_time = std::max(cluster_time, ns_time);
@@ -303,6 +444,7 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
   const Tags cluster_tags = {{std::string(kLabelType), std::string(kTypeCluster)}};
   AddPair(out, cluster_tags, cluster_cpu, cluster_memory, cluster_time);
   if (cluster_usage.any) AddInt(out, kMemoryUsage, cluster_tags, cluster_usage.value, cluster_time);
+  if (resources != nullptr) AddRequests(out, cluster_tags, cluster_requests, cluster_time);
   return out;
 }
 

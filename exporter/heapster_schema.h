@@ -66,6 +66,18 @@ inline constexpr std::string_view kNetworkTxErrorsRate = "network/tx_errors_rate
 inline constexpr std::string_view kFilesystemUsage = "filesystem/usage";
 inline constexpr std::string_view kFilesystemLimit = "filesystem/limit";
 inline constexpr std::string_view kFilesystemAvailable = "filesystem/available";
+inline constexpr std::string_view kCpuRequest = "cpu/request";
+inline constexpr std::string_view kCpuLimit = "cpu/limit";
+inline constexpr std::string_view kMemoryRequest = "memory/request";
+inline constexpr std::string_view kMemoryLimit = "memory/limit";
+inline constexpr std::string_view kCpuNodeCapacity = "cpu/node_capacity";
+inline constexpr std::string_view kCpuNodeAllocatable = "cpu/node_allocatable";
+inline constexpr std::string_view kCpuNodeReservation = "cpu/node_reservation";
+inline constexpr std::string_view kCpuNodeUtilization = "cpu/node_utilization";
+inline constexpr std::string_view kMemoryNodeCapacity = "memory/node_capacity";
+inline constexpr std::string_view kMemoryNodeAllocatable = "memory/node_allocatable";
+inline constexpr std::string_view kMemoryNodeReservation = "memory/node_reservation";
+inline constexpr std::string_view kMemoryNodeUtilization = "memory/node_utilization";
 
 // Heapster's label keys (metrics/core/labels.go) and values of "type".
 inline constexpr std::string_view kLabelType = "type";
@@ -95,6 +107,33 @@ struct Point {
   double float_value = 0;
 };
 
+// Pods' requests and limits and nodes' capacity and allocatable, for Heapster's request, limit
+// and node autoscaling names (the opt-in pod-resources mode). Plain values.
+struct ContainerResources {
+  std::string name;
+  int64_t cpu_request_millicores = 0;  // resources.requests.cpu; 0 when unset (as Heapster)
+  int64_t cpu_limit_millicores = 0;    // resources.limits.cpu
+  int64_t memory_request_bytes = 0;    // resources.requests.memory
+  int64_t memory_limit_bytes = 0;      // resources.limits.memory
+};
+struct PodResources {
+  std::string namespace_;
+  std::string name;
+  std::string node;                            // spec.nodeName
+  std::vector<ContainerResources> containers;  // spec.containers, sorted by name
+};
+struct NodeResources {
+  std::string name;
+  int64_t cpu_capacity_millicores = 0;     // status.capacity.cpu
+  int64_t cpu_allocatable_millicores = 0;  // status.allocatable.cpu; 0 = unknown
+  int64_t memory_capacity_bytes = 0;       // status.capacity.memory
+  int64_t memory_allocatable_bytes = 0;    // status.allocatable.memory; 0 = unknown
+};
+struct Resources {
+  std::vector<PodResources> pods;    // sorted by (namespace_, name)
+  std::vector<NodeResources> nodes;  // sorted by name
+};
+
 // Every point of `w`, in a stable order: nodes (by name), then per namespace (by name) each pod's
 // containers, the pod, and the namespace, and last the cluster; within an object cpu before
 // memory. Timestamps: containers and pods take their pod's timestamp, nodes their own, a
@@ -112,5 +151,22 @@ std::vector<Point> HeapsterPoints(const window::Window& w);
 // and a counter that did not decrease. A pod's page-fault rates are the sums of its containers'.
 // `previous` is the window published before `w` (null: no rates).
 std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window* previous);
+
+// As above, plus, from `resources` (null: none), Heapster's pod-based enricher, aggregators and
+// node autoscaling enricher (metrics/processors):
+//   cpu/request, cpu/limit (millicores), memory/request, memory/limit (bytes): integers for each
+//     container of the window whose pod `resources` lists (0 when unset), the pod (sum over its
+//     spec's containers), its namespace and the cluster (sums over the window's pods), and the
+//     node (sum over the window's pods whose spec.nodeName it is);
+//   cpu/node_capacity, cpu/node_allocatable (millicores), memory/node_capacity,
+//     memory/node_allocatable (bytes): floats, for each node of the window that `resources`
+//     lists;
+//   cpu/node_reservation = node cpu/request ÷ allocatable, cpu/node_utilization =
+//     cpu/usage_rate ÷ allocatable, memory/node_reservation = node memory/request ÷ allocatable,
+//     memory/node_utilization = memory/usage ÷ allocatable (Heapster's choice of usage, so only
+//     with the summary): floats, only when the allocatable is known (not 0).
+// Each object's resource points follow its other points.
+std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window* previous,
+                                  const Resources* resources);
 
 }  // namespace exporter

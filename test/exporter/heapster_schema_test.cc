@@ -295,5 +295,99 @@ TEST(HeapsterPoints, WithoutTheSummaryOnlyCpuAndWorkingSet) {
   }
 }
 
+TEST(HeapsterPoints, RequestsLimitsAndNodeAutoscaling) {
+  const base::UnixNanos t = 1'700'000'000'000'000'000;
+  // n1 runs default/web (app, side) and kube-system/dns; default/db runs on n2, which is not
+  // in the window; default/ghost has no resources entry.
+  window::Window w(
+      1, {Node("n1", t, 1'500'000'000, 1'000)},
+      {Pod("default", "db", t + 1, {{"pg", 0, 0}}), Pod("default", "ghost", t + 2, {{"c", 0, 0}}),
+       Pod("default", "web", t + 3, {{"app", 0, 0}, {"side", 0, 0}}),
+       Pod("kube-system", "dns", t + 4, {{"coredns", 0, 0}})});
+  Resources r;
+  r.pods.push_back({"default", "db", "n2", {{"pg", 1000, 2000, 1 << 30, 2 << 30}}});
+  // web's spec also lists "other", which has no metrics: it counts in the pod's sums.
+  r.pods.push_back({"default",
+                    "web",
+                    "n1",
+                    {{"app", 250, 500, 100'000'000, 200'000'000},
+                     {"other", 5, 0, 0, 0},
+                     {"side", 0, 0, 0, 50'000'000}}});
+  r.pods.push_back({"kube-system", "dns", "n1", {{"coredns", 100, 0, 70'000'000, 170'000'000}}});
+  r.nodes.push_back({"n1", 4000, 3000, 8'000'000'000, 4'000'000'000});
+  auto by = ByKey(HeapsterPoints(w, nullptr, &r));
+
+  const std::string app = "{container_name=app,namespace_name=default,pod_name=web,";
+  EXPECT_EQ(by.at("cpu/request" + app + "type=pod_container,}").value, 250);
+  EXPECT_EQ(by.at("cpu/limit" + app + "type=pod_container,}").value, 500);
+  EXPECT_EQ(by.at("memory/request" + app + "type=pod_container,}").value, 100'000'000);
+  EXPECT_EQ(by.at("memory/limit" + app + "type=pod_container,}").value, 200'000'000);
+  EXPECT_EQ(by.at("cpu/request" + app + "type=pod_container,}").timestamp, t + 3);
+  EXPECT_FALSE(by.at("cpu/request" + app + "type=pod_container,}").is_float);
+  // Unset is 0, as Heapster's enricher reads a missing quantity.
+  EXPECT_EQ(by.at("cpu/request{container_name=side,namespace_name=default,pod_name=web,"
+                  "type=pod_container,}")
+                .value,
+            0);
+  EXPECT_EQ(by.count("cpu/request{container_name=c,namespace_name=default,pod_name=ghost,"
+                     "type=pod_container,}"),
+            0u);
+
+  const std::string web = "{namespace_name=default,pod_name=web,type=pod,}";
+  EXPECT_EQ(by.at("cpu/request" + web).value, 255);  // app + other + side
+  EXPECT_EQ(by.at("memory/limit" + web).value, 250'000'000);
+  EXPECT_EQ(by.count("cpu/request{namespace_name=default,pod_name=ghost,type=pod,}"), 0u);
+
+  EXPECT_EQ(by.at("cpu/request{namespace_name=default,type=ns,}").value, 1255);  // db + web
+  EXPECT_EQ(by.at("memory/request{namespace_name=kube-system,type=ns,}").value, 70'000'000);
+  EXPECT_EQ(by.at("cpu/request{type=cluster,}").value, 1355);
+  EXPECT_EQ(by.at("cpu/limit{type=cluster,}").value, 2500);
+
+  // The node: sums over the window's pods scheduled on it (web + dns).
+  const std::string n1 = "{nodename=n1,type=node,}";
+  EXPECT_EQ(by.at("cpu/request" + n1).value, 355);
+  EXPECT_EQ(by.at("memory/request" + n1).value, 170'000'000);
+  EXPECT_EQ(by.at("memory/limit" + n1).value, 420'000'000);
+  auto f = [&](const std::string& key) {
+    const Point& p = by.at(key);
+    EXPECT_TRUE(p.is_float) << key;
+    return p.float_value;
+  };
+  EXPECT_DOUBLE_EQ(f("cpu/node_capacity" + n1), 4000.0);
+  EXPECT_DOUBLE_EQ(f("cpu/node_allocatable" + n1), 3000.0);
+  EXPECT_DOUBLE_EQ(f("memory/node_capacity" + n1), 8e9);
+  EXPECT_DOUBLE_EQ(f("memory/node_allocatable" + n1), 4e9);
+  EXPECT_DOUBLE_EQ(f("cpu/node_reservation" + n1), 355.0 / 3000);
+  EXPECT_DOUBLE_EQ(f("cpu/node_utilization" + n1), 1500.0 / 3000);
+  EXPECT_DOUBLE_EQ(f("memory/node_reservation" + n1), 170e6 / 4e9);
+  // memory/node_utilization is memory/usage ÷ allocatable: only with the summary.
+  EXPECT_EQ(by.count("memory/node_utilization" + n1), 0u);
+
+  // Without resources: none of these names.
+  for (const Point& p : HeapsterPoints(w, nullptr, nullptr)) {
+    EXPECT_EQ(p.metric.find("request"), std::string::npos) << p.metric;
+    EXPECT_EQ(p.metric.find("node_"), std::string::npos) << p.metric;
+  }
+}
+
+TEST(HeapsterPoints, NodeUtilizationWithTheSummaryAndUnknownAllocatable) {
+  const base::UnixNanos t = SummaryWindow::kStart + 3'600'000'000'000;
+  window::Window w = SummaryWindow::Make(1, t, 1);  // node memory/usage 8000
+  Resources r;
+  r.nodes.push_back({"n1", 2000, 0, 32'000, 16'000});
+  auto by = ByKey(HeapsterPoints(w, nullptr, &r));
+  const std::string n1 = "{nodename=n1,type=node,}";
+  EXPECT_DOUBLE_EQ(by.at("memory/node_utilization" + n1).float_value, 0.5);
+  EXPECT_DOUBLE_EQ(by.at("memory/node_reservation" + n1).float_value, 0.0);
+  // Allocatable cpu unknown (0): capacity and allocatable are written, the ratios are not.
+  EXPECT_DOUBLE_EQ(by.at("cpu/node_allocatable" + n1).float_value, 0.0);
+  EXPECT_EQ(by.count("cpu/node_utilization" + n1), 0u);
+  EXPECT_EQ(by.count("cpu/node_reservation" + n1), 0u);
+  // No pod has resources: the node's and the cluster's sums are 0, no namespace sum.
+  EXPECT_EQ(by.at("cpu/request" + n1).value, 0);
+  EXPECT_EQ(by.at("cpu/request{type=cluster,}").value, 0);
+  EXPECT_EQ(by.count("cpu/request{namespace_name=default,type=ns,}"), 0u);
+}
+
 }  // namespace
 }  // namespace exporter
