@@ -116,8 +116,8 @@ std::string OtlpSink::Describe() const {
                                : "");
 }
 
-WriteResult OtlpSink::Write(const window::Window& w) {
-  std::vector<Point> points = HeapsterPoints(w);
+WriteResult OtlpSink::Write(const window::Window& w, const window::Window* previous) {
+  std::vector<Point> points = HeapsterPoints(w, previous);
   std::string body;
   body.reserve(points.size() * 200);
   if (AppendOtlpJson(points, body) == 0) return WriteResult::Written();  // nothing to say

@@ -66,7 +66,7 @@ class OtlpSink final : public WindowSink {
  private:
   OtlpSink(OtlpSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
            const SinkMetrics& metrics);
-  WriteResult Write(const window::Window& w) override;
+  WriteResult Write(const window::Window& w, const window::Window* previous) override;
   std::string Describe() const override;
 
   const OtlpSinkConfig config_;

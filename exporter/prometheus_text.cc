@@ -178,11 +178,19 @@ std::shared_ptr<const std::string> HeapsterExposition::Get(
     std::shared_ptr<const window::Window> window) const {
   base::MutexLock lock(mu_);
   if (text_ != nullptr && window_.lock() == window) return text_;
-  auto text = std::make_shared<const std::string>(PrometheusText(HeapsterPoints(*window)));
+  // The _rate forms of the summary's counters need the window before: the last one encoded,
+  // kept only while it holds a summary and only if it is older than `window`.
+  const window::Window* previous = nullptr;
+  if (previous_ != nullptr && previous_->generation() < window->generation()) {
+    previous = previous_.get();
+  }
+  auto text =
+      std::make_shared<const std::string>(PrometheusText(HeapsterPoints(*window, previous)));
   if (text_ == nullptr || window->generation() >= generation_) {
     generation_ = window->generation();
     window_ = window;
     text_ = text;
+    previous_ = window->has_summary() ? window : nullptr;
   }
   return text;
 }

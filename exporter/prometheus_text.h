@@ -55,6 +55,9 @@ class HeapsterExposition {
   mutable std::weak_ptr<const window::Window> window_ GUARDED_BY(mu_);
   mutable uint64_t generation_ GUARDED_BY(mu_) = 0;
   mutable std::shared_ptr<const std::string> text_ GUARDED_BY(mu_);
+  // The newest window encoded, kept (strongly: one window at most, usually the current one) only
+  // when it holds the kubelet's summary, for the _rate forms of the next one.
+  mutable std::shared_ptr<const window::Window> previous_ GUARDED_BY(mu_);
 };
 
 }  // namespace exporter

@@ -119,7 +119,7 @@ void WindowSink::Run() {
       if (stopping_) return;
       w = queue_.front();  // stays queued (and droppable) until written
     }
-    WriteResult result = Write(*w);
+    WriteResult result = Write(*w, previous_.get());
     const bool done = result.status.ok() || !result.retry;
     bool recovered = false;
     bool went_down = false;
@@ -142,6 +142,7 @@ void WindowSink::Run() {
     }
     if (done) {
       if (result.status.ok()) {
+        previous_ = w->has_summary() ? w : nullptr;
         written_total_.Add({name}, 1);
       } else {
         failed_total_.Add({name}, 1);

@@ -95,8 +95,10 @@ class WindowSink {
  protected:
   WindowSink(DeliverySettings settings, const SinkMetrics& metrics);
 
-  // One attempt to write `w`; called on the sink's thread only.
-  virtual WriteResult Write(const window::Window& w) = 0;
+  // One attempt to write `w`; called on the sink's thread only. `previous` is the last window
+  // this sink wrote when that window held the kubelet's summary (for the _rate forms of its
+  // counters, HeapsterPoints), else null.
+  virtual WriteResult Write(const window::Window& w, const window::Window* previous) = 0;
   // One line for the start-up log, after the name, e.g. "writing each window to database k8s".
   virtual std::string Describe() const = 0;
 
@@ -127,6 +129,9 @@ class WindowSink {
   std::thread io_thread_;
   std::thread worker_;
   std::atomic<bool> worker_done_{false};
+  // Sink thread only: the last window written, kept only when it held the kubelet's summary (one
+  // window more at most; see Write()).
+  std::shared_ptr<const window::Window> previous_;
 
   mutable base::Mutex mu_;
   base::CondVar wake_;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -22,6 +23,22 @@ void CopyStringMap(const json* obj, std::map<std::string, std::string>* out,
     if (!only_prefix.empty() && it.key().compare(0, only_prefix.size(), only_prefix) != 0) continue;
     out->emplace(it.key(), it.value().get_ref<const std::string&>());
   }
+}
+
+// A resource.Quantity string field of `obj` (cpu in millicores with milli); 0 when absent or
+// unparsable.
+int64_t QuantityField(const json* obj, const char* key, bool milli) {
+  if (obj == nullptr || !obj->is_object()) return 0;
+  std::string text = StringField(*obj, key);
+  if (text.empty()) return 0;
+  auto q = ParseQuantity(text, milli);
+  return q.ok() ? *q : 0;
+}
+
+// As QuantityField, and a negative quantity (meaningless for requests, limits and capacity)
+// counts as unset.
+int64_t NonNegativeQuantityField(const json* obj, const char* key, bool milli) {
+  return std::max<int64_t>(0, QuantityField(obj, key, milli));
 }
 
 // Keeps only the annotations this server reads.
@@ -53,20 +70,48 @@ base::Result<Node> NodeFromJson(const json& j) {
         }
       }
     }
-    if (const json* alloc = Field(*status, "allocatable")) {
-      std::string cpu = StringField(*alloc, "cpu");
-      std::string mem = StringField(*alloc, "memory");
-      if (!cpu.empty()) {
-        auto q = ParseQuantity(cpu, /*milli=*/true);
-        if (q.ok()) n.allocatable_cpu_millicores = *q;
-      }
-      if (!mem.empty()) {
-        auto q = ParseQuantity(mem, /*milli=*/false);
-        if (q.ok()) n.allocatable_memory_bytes = *q;
-      }
-    }
+    n.allocatable_cpu_millicores = QuantityField(Field(*status, "allocatable"), "cpu", true);
+    n.allocatable_memory_bytes = QuantityField(Field(*status, "allocatable"), "memory", false);
+    n.capacity_cpu_millicores = NonNegativeQuantityField(Field(*status, "capacity"), "cpu", true);
+    n.capacity_memory_bytes = NonNegativeQuantityField(Field(*status, "capacity"), "memory", false);
   }
   return n;
+}
+
+base::Result<PodResources> PodResourcesFromJson(const json& j) {
+  if (!j.is_object()) return base::MakeError("pod: not an object");
+  const json* meta = Field(j, "metadata");
+  if (!meta || !meta->is_object()) return base::MakeError("pod: no metadata");
+  PodResources p;
+  p.name = StringField(*meta, "name");
+  p.namespace_ = StringField(*meta, "namespace");
+  if (p.name.empty() || p.namespace_.empty()) {
+    return base::MakeError("pod: no metadata.name or metadata.namespace");
+  }
+  const json* spec = Field(j, "spec");
+  if (spec == nullptr || !spec->is_object()) return p;
+  p.node_name = StringField(*spec, "nodeName");
+  const json* containers = Field(*spec, "containers");
+  if (containers == nullptr || !containers->is_array()) return p;
+  p.containers.reserve(containers->size());
+  for (const json& c : *containers) {
+    ContainerResources r;
+    r.name = StringField(c, "name");
+    if (r.name.empty()) continue;
+    if (const json* resources = Field(c, "resources")) {
+      const json* requests = Field(*resources, "requests");
+      const json* limits = Field(*resources, "limits");
+      r.cpu_request_millicores = NonNegativeQuantityField(requests, "cpu", true);
+      r.cpu_limit_millicores = NonNegativeQuantityField(limits, "cpu", true);
+      r.memory_request_bytes = NonNegativeQuantityField(requests, "memory", false);
+      r.memory_limit_bytes = NonNegativeQuantityField(limits, "memory", false);
+    }
+    p.containers.push_back(std::move(r));
+  }
+  std::sort(
+      p.containers.begin(), p.containers.end(),
+      [](const ContainerResources& a, const ContainerResources& b) { return a.name < b.name; });
+  return p;
 }
 
 base::Result<Pod> PodFromJson(const json& j) {
@@ -182,6 +227,17 @@ base::Result<WatchEvent<Node>> DecodeNodeWatchEvent(std::string_view line) {
 }
 base::Result<WatchEvent<Pod>> DecodePodWatchEvent(std::string_view line) {
   return DecodeEvent<Pod>(line, &PodFromJson);
+}
+base::Result<PodResources> DecodePodResources(std::string_view json_text) {
+  auto parsed = ParseJson(json_text);
+  if (!parsed.ok()) return base::MakeError("pod: " + parsed.error());
+  return PodResourcesFromJson(*parsed);
+}
+base::Result<ListPage<PodResources>> DecodePodResourcesList(std::string_view json_text) {
+  return DecodeList<PodResources>(json_text, &PodResourcesFromJson);
+}
+base::Result<WatchEvent<PodResources>> DecodePodResourcesWatchEvent(std::string_view line) {
+  return DecodeEvent<PodResources>(line, &PodResourcesFromJson);
 }
 
 base::Result<ListPage<std::string>> DecodeRawList(std::string_view json_text) {

@@ -14,11 +14,15 @@
 
 namespace kube {
 
-// A v1.Node object (JSON) reduced to kube::Node. allocatable cpu/memory are parsed from
-// resource.Quantity strings ("4", "3800m", "16318012Ki", "1G", "1e3").
+// A v1.Node object (JSON) reduced to kube::Node. allocatable and capacity cpu/memory are parsed
+// from resource.Quantity strings ("4", "3800m", "16318012Ki", "1G", "1e3"); a negative capacity
+// counts as unknown (0).
 base::Result<Node> DecodeNode(std::string_view json);
 // A Pod or PartialObjectMetadata object (JSON) reduced to kube::Pod (metadata only).
 base::Result<Pod> DecodePodMetadata(std::string_view json);
+// A full v1.Pod (JSON) reduced to kube::PodResources. A quantity that does not parse or is
+// negative counts as unset (0); a container without a name is dropped.
+base::Result<PodResources> DecodePodResources(std::string_view json);
 
 // A resource.Quantity in base units, rounded up (cpu in millicores with milli=true).
 base::Result<int64_t> ParseQuantity(std::string_view text, bool milli);
@@ -32,6 +36,7 @@ struct ListPage {
 };
 base::Result<ListPage<Node>> DecodeNodeList(std::string_view json);
 base::Result<ListPage<Pod>> DecodePodMetadataList(std::string_view json);
+base::Result<ListPage<PodResources>> DecodePodResourcesList(std::string_view json);
 
 // A decoded watch event ({"type":..., "object":...}).
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };
@@ -45,6 +50,7 @@ struct WatchEvent {
 };
 base::Result<WatchEvent<Node>> DecodeNodeWatchEvent(std::string_view line);
 base::Result<WatchEvent<Pod>> DecodePodWatchEvent(std::string_view line);
+base::Result<WatchEvent<PodResources>> DecodePodResourcesWatchEvent(std::string_view line);
 // Generic forms for other kinds (e.g. ConfigMaps): each object is handed back as its JSON text.
 base::Result<ListPage<std::string>> DecodeRawList(std::string_view json);
 base::Result<WatchEvent<std::string>> DecodeRawWatchEvent(std::string_view line);

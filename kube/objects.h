@@ -28,6 +28,8 @@ struct Node {
   int32_t kubelet_port = 0;                // status.daemonEndpoints.kubeletEndpoint.Port; 0 = unset
   int64_t allocatable_cpu_millicores = 0;  // status.allocatable.cpu; 0 = unknown
   int64_t allocatable_memory_bytes = 0;    // status.allocatable.memory; 0 = unknown
+  int64_t capacity_cpu_millicores = 0;     // status.capacity.cpu; 0 = unknown
+  int64_t capacity_memory_bytes = 0;       // status.capacity.memory; 0 = unknown
 };
 
 // What the API needs of a Running pod (watched as PartialObjectMetadata).
@@ -36,6 +38,25 @@ struct Pod {
   std::string name;
   std::string uid;
   Labels labels;
+};
+
+// A container's requests and limits (Heapster's cpu/request, cpu/limit, memory/request,
+// memory/limit); 0 when unset, as Heapster read a missing quantity.
+struct ContainerResources {
+  std::string name;
+  int64_t cpu_request_millicores = 0;  // resources.requests.cpu
+  int64_t cpu_limit_millicores = 0;    // resources.limits.cpu
+  int64_t memory_request_bytes = 0;    // resources.requests.memory
+  int64_t memory_limit_bytes = 0;      // resources.limits.memory
+};
+
+// What Heapster's request and limit names need of a pod (the opt-in pod-resources mode): a
+// narrowed decode of a full Pod that keeps nothing else.
+struct PodResources {
+  std::string namespace_;
+  std::string name;
+  std::string node_name;                       // spec.nodeName; "" = not scheduled
+  std::vector<ContainerResources> containers;  // spec.containers, sorted by name
 };
 
 }  // namespace kube

@@ -16,8 +16,9 @@ void Options::AddFlags(base::FlagSet& flags) {
              "Use the port in the node status. Takes precedence over --kubelet-port.");
   flags.Bool("kubelet-summary-api", &kubelet_summary_api,
              "Also read each kubelet's /stats/summary every tick and serve ephemeral-storage "
-             "usage of nodes (node fs) and containers (rootfs + logs). Needs the nodes/stats "
-             "permission.");
+             "usage of nodes (node fs) and containers (rootfs + logs); sinks also get Heapster's "
+             "summary-based metrics (memory usage/rss/page faults, network, filesystem, uptime). "
+             "Needs the nodes/stats permission.");
   flags.StringList("kubelet-preferred-address-types", &kubelet_preferred_address_types,
                    "The priority of node address types to use when determining which address to "
                    "use to connect to a particular node.");

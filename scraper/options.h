@@ -27,8 +27,8 @@ struct Options {
   int64_t kubelet_port = 10250;
   // --kubelet-use-node-status-port: prefer status.daemonEndpoints.kubeletEndpoint.Port.
   bool kubelet_use_node_status_port = false;
-  // --kubelet-summary-api: also read /stats/summary for ephemeral-storage usage (needs the
-  // nodes/stats RBAC permission).
+  // --kubelet-summary-api: also read /stats/summary for ephemeral-storage usage and Heapster's
+  // summary-based metrics (needs the nodes/stats RBAC permission).
   bool kubelet_summary_api = false;
   // --kubelet-preferred-address-types: order matters; the first type a node has wins.
   std::vector<std::string> kubelet_preferred_address_types = {

@@ -70,6 +70,11 @@ void Advance(const Series* old, const ResourceUsage& usage, Series* out) {
 
 }  // namespace
 
+struct NodeSummary {
+  window::SummaryStats node;
+  std::vector<window::PodSummary> pods;
+};
+
 struct ContainerState {
   std::string name;
   base::UnixNanos start_time = 0;
@@ -86,6 +91,10 @@ struct Store::NodeState {
   Series series;               // the node's own usage
   std::vector<PodState> pods;  // sorted by (namespace, name)
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
+  // What the node's last /stats/summary (--kubelet-summary-api) said of it and of its pods,
+  // `pods` parallel to NodeState::pods; null without the flag, so the default state per node
+  // grows by one pointer only.
+  std::unique_ptr<NodeSummary> summary;
 };
 
 // True when `usages` lists exactly the containers of `node`, in the same order.
@@ -280,6 +289,32 @@ void ApplySummary(const SummaryStorage& summary, Series* node_series, std::vecto
   }
 }
 
+// Keeps what this tick's summary says of the node and of `pods` in `kept` (its buffers reused),
+// or nothing when there is no summary.
+void KeepSummary(const SummaryStorage* summary, const std::vector<PodState>& pods,
+                 std::unique_ptr<NodeSummary>* kept) {
+  if (summary == nullptr) {
+    kept->reset();
+    return;
+  }
+  if (!*kept) *kept = std::make_unique<NodeSummary>();
+  NodeSummary& out = **kept;
+  out.node = summary->node;
+  out.pods.resize(pods.size());
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const PodState& pod = pods[i];
+    window::PodSummary& ps = out.pods[i];
+    const PodStorage* p = summary->FindPod(pod.namespace_, pod.name);
+    ps.pod = p != nullptr ? p->stats : window::SummaryStats();
+    ps.containers.resize(pod.containers.size());
+    for (size_t k = 0; k < pod.containers.size(); ++k) {
+      const ContainerStorage* c =
+          summary->FindContainer(pod.namespace_, pod.name, pod.containers[k].name);
+      ps.containers[k] = c != nullptr ? c->stats : window::SummaryStats();
+    }
+  }
+}
+
 }  // namespace
 
 void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
@@ -312,6 +347,7 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
     old->series = node_series;
     old->failed_ticks = 0;
     if (summary != nullptr) ApplySummary(*summary, &old->series, &old->pods);
+    KeepSummary(summary, old->pods, &old->summary);
     next_->emplace(std::string(node), std::move(*old));
     return;
   }
@@ -319,6 +355,7 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
   fresh.series = node_series;
   fresh.pods = MergePods(old ? &old->pods : nullptr, usages, settings_.resolution);
   if (summary != nullptr) ApplySummary(*summary, &fresh.series, &fresh.pods);
+  KeepSummary(summary, fresh.pods, &fresh.summary);
   next_->emplace(std::string(node), std::move(fresh));
 }
 
@@ -342,7 +379,16 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
                                                          StoreStats* stats) const {
   std::vector<window::NodeMetrics> nodes;
   std::vector<window::PodMetrics> pods;
-  std::vector<const PodState*> servable;
+  // With the summary, the window's SummaryStats beside nodes and pods.
+  bool with_summary = false;
+  for (const auto& entry : *state_) with_summary = with_summary || entry.second.summary;
+  std::vector<window::SummaryStats> node_summaries;
+  std::vector<window::PodSummary> pod_summaries;
+  struct Servable {
+    const PodState* pod;
+    const window::PodSummary* summary;  // null without the node's summary
+  };
+  std::vector<Servable> servable;
   size_t pod_count = 0;
   for (const auto& entry : *state_) pod_count += entry.second.pods.size();
   nodes.reserve(state_->size());
@@ -363,27 +409,40 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
       m.has_ephemeral_storage = s.has_storage;
       m.ephemeral_storage_bytes = s.storage_bytes;
       nodes.push_back(std::move(m));
+      if (with_summary) {
+        node_summaries.push_back(node.summary ? node.summary->node : window::SummaryStats());
+      }
     }
-    for (const PodState& pod : node.pods) {
+    for (size_t i = 0; i < node.pods.size(); ++i) {
+      const PodState& pod = node.pods[i];
       stats->containers += pod.containers.size();
       bool complete = !pod.containers.empty();
       for (const ContainerState& c : pod.containers) complete = complete && c.series.Servable();
-      if (complete) servable.push_back(&pod);
+      if (complete) servable.push_back({&pod, node.summary ? &node.summary->pods[i] : nullptr});
     }
   }
   // Sort pointers, not PodMetrics: cheap to move. Nodes are visited in name order and a node's
   // pods are sorted, so a stable sort keeps, for a pod reported by two nodes (a kubelet bug or a
   // stale node), the first one, as metrics-server does; lookups stay unambiguous.
-  std::stable_sort(servable.begin(), servable.end(), [](const PodState* a, const PodState* b) {
-    return std::tie(a->namespace_, a->name) < std::tie(b->namespace_, b->name);
+  std::stable_sort(servable.begin(), servable.end(), [](const Servable& a, const Servable& b) {
+    return std::tie(a.pod->namespace_, a.pod->name) < std::tie(b.pod->namespace_, b.pod->name);
   });
   servable.erase(std::unique(servable.begin(), servable.end(),
-                             [](const PodState* a, const PodState* b) {
-                               return a->namespace_ == b->namespace_ && a->name == b->name;
+                             [](const Servable& a, const Servable& b) {
+                               return a.pod->namespace_ == b.pod->namespace_ &&
+                                      a.pod->name == b.pod->name;
                              }),
                  servable.end());
   pods.reserve(servable.size());
-  for (const PodState* pod : servable) {
+  if (with_summary) pod_summaries.reserve(servable.size());
+  for (const auto& [pod, summary] : servable) {
+    if (with_summary) {
+      if (summary != nullptr) {
+        pod_summaries.push_back(*summary);
+      } else {
+        pod_summaries.emplace_back().containers.resize(pod->containers.size());
+      }
+    }
     window::PodMetrics m;
     m.namespace_ = pod->namespace_;
     m.name = pod->name;
@@ -406,7 +465,9 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
   }
   stats->servable_nodes = nodes.size();
   stats->servable_pods = pods.size();
-  return std::make_shared<const window::Window>(generation, std::move(nodes), std::move(pods));
+  return std::make_shared<const window::Window>(generation, std::move(nodes), std::move(pods),
+                                                std::move(node_summaries),
+                                                std::move(pod_summaries));
 }
 
 StoreStats Store::Stats() const {

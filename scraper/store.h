@@ -69,8 +69,8 @@ class Store final {
    public:
     // A successful scrape. `metrics` and `summary` are only read during the call. `summary`
     // (the node's /stats/summary, --kubelet-summary-api) adds ephemeral-storage usage to the
-    // node and to the containers it names; null when not read or not readable this tick (the
-    // objects then have none).
+    // node and to the containers it names, and is copied for the window's SummaryStats; null
+    // when not read or not readable this tick (the objects then have none).
     void Success(std::string_view node, const ResourceMetrics& metrics,
                  const SummaryStorage* summary = nullptr);
     // A failed scrape: the node's previous points are carried forward while retention allows.

@@ -12,16 +12,20 @@ namespace {
 // Where the parser is: the objects and arrays that lead to a field we keep. Everything else is
 // kSkip, whose contents are validated but not looked at.
 enum class Loc : uint8_t {
-  kRoot,        // the Summary
-  kNode,        // .node
-  kNodeFs,      // .node.fs
-  kPods,        // .pods
-  kPod,         // .pods[i]
-  kPodRef,      // .pods[i].podRef
-  kContainers,  // .pods[i].containers
-  kContainer,   // .pods[i].containers[j]
-  kRootfs,      // .pods[i].containers[j].rootfs
-  kLogs,        // .pods[i].containers[j].logs
+  kRoot,             // the Summary
+  kNode,             // .node
+  kNodeFs,           // .node.fs
+  kPods,             // .pods
+  kPod,              // .pods[i]
+  kPodRef,           // .pods[i].podRef
+  kContainers,       // .pods[i].containers
+  kContainer,        // .pods[i].containers[j]
+  kRootfs,           // .pods[i].containers[j].rootfs
+  kLogs,             // .pods[i].containers[j].logs
+  kNodeMemory,       // .node.memory
+  kNodeNetwork,      // .node.network
+  kPodNetwork,       // .pods[i].network
+  kContainerMemory,  // .pods[i].containers[j].memory
   kSkip,
 };
 
@@ -38,6 +42,20 @@ enum class Key : uint8_t {
   kUsedBytes,
   kName,
   kNamespace,
+  kMemory,
+  kNetwork,
+  kStartTime,
+  kTime,
+  kCapacityBytes,
+  kAvailableBytes,
+  kUsageBytes,
+  kRssBytes,
+  kPageFaults,
+  kMajorPageFaults,
+  kRxBytes,
+  kRxErrors,
+  kTxBytes,
+  kTxErrors,
 };
 
 Key KeyOf(std::string_view k) {
@@ -50,17 +68,41 @@ Key KeyOf(std::string_view k) {
       if (k == "pods") return Key::kPods;
       if (k == "logs") return Key::kLogs;
       if (k == "name") return Key::kName;
+      if (k == "time") return Key::kTime;
       break;
     case 6:
       if (k == "podRef") return Key::kPodRef;
       if (k == "rootfs") return Key::kRootfs;
+      if (k == "memory") return Key::kMemory;
+      break;
+    case 7:
+      if (k == "network") return Key::kNetwork;
+      if (k == "rxBytes") return Key::kRxBytes;
+      if (k == "txBytes") return Key::kTxBytes;
+      break;
+    case 8:
+      if (k == "rssBytes") return Key::kRssBytes;
+      if (k == "rxErrors") return Key::kRxErrors;
+      if (k == "txErrors") return Key::kTxErrors;
       break;
     case 9:
       if (k == "usedBytes") return Key::kUsedBytes;
       if (k == "namespace") return Key::kNamespace;
+      if (k == "startTime") return Key::kStartTime;
       break;
     case 10:
       if (k == "containers") return Key::kContainers;
+      if (k == "usageBytes") return Key::kUsageBytes;
+      if (k == "pageFaults") return Key::kPageFaults;
+      break;
+    case 13:
+      if (k == "capacityBytes") return Key::kCapacityBytes;
+      break;
+    case 14:
+      if (k == "availableBytes") return Key::kAvailableBytes;
+      break;
+    case 15:
+      if (k == "majorPageFaults") return Key::kMajorPageFaults;
       break;
   }
   return Key::kOther;
@@ -72,11 +114,19 @@ Loc ObjectChild(Loc parent, Key key) {
     case Loc::kRoot:
       return key == Key::kNode ? Loc::kNode : Loc::kSkip;
     case Loc::kNode:
-      return key == Key::kFs ? Loc::kNodeFs : Loc::kSkip;
+      return key == Key::kFs        ? Loc::kNodeFs
+             : key == Key::kMemory  ? Loc::kNodeMemory
+             : key == Key::kNetwork ? Loc::kNodeNetwork
+                                    : Loc::kSkip;
     case Loc::kPod:
-      return key == Key::kPodRef ? Loc::kPodRef : Loc::kSkip;
+      return key == Key::kPodRef    ? Loc::kPodRef
+             : key == Key::kNetwork ? Loc::kPodNetwork
+                                    : Loc::kSkip;
     case Loc::kContainer:
-      return key == Key::kRootfs ? Loc::kRootfs : key == Key::kLogs ? Loc::kLogs : Loc::kSkip;
+      return key == Key::kRootfs   ? Loc::kRootfs
+             : key == Key::kLogs   ? Loc::kLogs
+             : key == Key::kMemory ? Loc::kContainerMemory
+                                   : Loc::kSkip;
     default:
       return Loc::kSkip;
   }
@@ -174,6 +224,7 @@ class Parser {
         std::string_view s;
         if (!String(&s)) return false;
         if (target != nullptr) target->assign(s);
+        if (key == Key::kStartTime || key == Key::kTime) KeepTime(where, key, s);
         return true;
       }
       case 't':
@@ -183,7 +234,7 @@ class Parser {
       case 'n':
         return Literal("null");
       default:
-        return Number(key == Key::kUsedBytes ? where : Loc::kSkip);
+        return Number(where, key);
     }
   }
 
@@ -193,6 +244,7 @@ class Parser {
       pod_first_ = out_->containers.size();
       pod_name_.clear();
       pod_namespace_.clear();
+      pod_stats_ = window::SummaryStats();
     } else if (loc == Loc::kContainer) {
       current_ = ContainerStorage();
     }
@@ -388,10 +440,133 @@ class Parser {
 
   static bool IsDigit(char c) { return static_cast<unsigned>(c - '0') <= 9; }
 
-  // A number (JSON grammar). At a usedBytes of `where` (kNodeFs, kRootfs, kLogs), a
-  // non-negative integer that fits 64 bits is kept; any other number there is counted in
-  // `ignored`.
-  bool Number(Loc where) {
+  // The statistics object a Loc fills, or nullptr.
+  window::SummaryStats* StatsOf(Loc where) {
+    switch (where) {
+      case Loc::kNode:
+      case Loc::kNodeFs:
+      case Loc::kNodeMemory:
+      case Loc::kNodeNetwork:
+        return &out_->node;
+      case Loc::kPod:
+      case Loc::kPodNetwork:
+        return &pod_stats_;
+      case Loc::kContainer:
+      case Loc::kRootfs:
+      case Loc::kLogs:
+      case Loc::kContainerMemory:
+        return &current_.stats;
+      default:
+        return nullptr;
+    }
+  }
+
+  // A startTime of a node, pod or container, or the time of a memory or network object.
+  void KeepTime(Loc where, Key key, std::string_view text) {
+    window::SummaryStats* stats = StatsOf(where);
+    if (stats == nullptr) return;
+    base::UnixNanos* target = nullptr;
+    uint16_t bit = 0;
+    if (key == Key::kStartTime &&
+        (where == Loc::kNode || where == Loc::kPod || where == Loc::kContainer)) {
+      target = &stats->start_time;
+      bit = window::SummaryStats::kStartTime;
+    } else if (key == Key::kTime && (where == Loc::kNodeMemory || where == Loc::kContainerMemory)) {
+      target = &stats->memory_time;
+      bit = window::SummaryStats::kMemoryTime;
+    } else if (key == Key::kTime && (where == Loc::kNodeNetwork || where == Loc::kPodNetwork)) {
+      target = &stats->network_time;
+      bit = window::SummaryStats::kNetworkTime;
+    } else {
+      return;
+    }
+    int64_t ns = 0;
+    if (!ParseRfc3339(text, &ns)) {
+      ++out_->ignored;
+      return;
+    }
+    *target = ns;
+    stats->has |= bit;
+  }
+
+  // Where a number at `key` of `where` is kept: a counter of SummaryStats with its bit, or a
+  // filesystem value with its FsUsage bit. False when it is not kept.
+  struct Slot {
+    uint64_t* value = nullptr;
+    uint16_t* has16 = nullptr;
+    uint8_t* has8 = nullptr;
+    uint16_t bit = 0;
+  };
+  bool SlotOf(Loc where, Key key, Slot* slot) {
+    using S = window::SummaryStats;
+    switch (where) {
+      case Loc::kNodeFs:
+      case Loc::kRootfs:
+      case Loc::kLogs: {
+        window::FsUsage& fs = StatsOf(where)->fs[where == Loc::kLogs ? S::kLogs : S::kRootFs];
+        slot->has8 = &fs.has;
+        if (key == Key::kUsedBytes) {
+          slot->value = &fs.used_bytes;
+          slot->bit = window::FsUsage::kUsed;
+        } else if (key == Key::kCapacityBytes) {
+          slot->value = &fs.capacity_bytes;
+          slot->bit = window::FsUsage::kCapacity;
+        } else if (key == Key::kAvailableBytes) {
+          slot->value = &fs.available_bytes;
+          slot->bit = window::FsUsage::kAvailable;
+        } else {
+          return false;
+        }
+        return true;
+      }
+      case Loc::kNodeMemory:
+      case Loc::kContainerMemory: {
+        S* st = StatsOf(where);
+        switch (key) {
+          case Key::kUsageBytes:
+            *slot = {&st->memory_usage_bytes, &st->has, nullptr, S::kMemoryUsage};
+            return true;
+          case Key::kRssBytes:
+            *slot = {&st->memory_rss_bytes, &st->has, nullptr, S::kMemoryRss};
+            return true;
+          case Key::kPageFaults:
+            *slot = {&st->page_faults, &st->has, nullptr, S::kPageFaults};
+            return true;
+          case Key::kMajorPageFaults:
+            *slot = {&st->major_page_faults, &st->has, nullptr, S::kMajorPageFaults};
+            return true;
+          default:
+            return false;
+        }
+      }
+      case Loc::kNodeNetwork:
+      case Loc::kPodNetwork: {
+        S* st = StatsOf(where);
+        switch (key) {
+          case Key::kRxBytes:
+            *slot = {&st->rx_bytes, &st->has, nullptr, S::kRxBytes};
+            return true;
+          case Key::kRxErrors:
+            *slot = {&st->rx_errors, &st->has, nullptr, S::kRxErrors};
+            return true;
+          case Key::kTxBytes:
+            *slot = {&st->tx_bytes, &st->has, nullptr, S::kTxBytes};
+            return true;
+          case Key::kTxErrors:
+            *slot = {&st->tx_errors, &st->has, nullptr, S::kTxErrors};
+            return true;
+          default:
+            return false;
+        }
+      }
+      default:
+        return false;
+    }
+  }
+
+  // A number (JSON grammar). At a kept field (SlotOf), a non-negative integer that fits 64 bits
+  // is kept; any other number there is counted in `ignored`.
+  bool Number(Loc where, Key key) {
     const bool negative = *p_ == '-';
     if (negative) ++p_;
     if (p_ == end_ || !IsDigit(*p_)) return SetError("invalid value");
@@ -420,12 +595,20 @@ class Parser {
       if (p_ == end_ || !IsDigit(*p_)) return SetError("invalid number");
       while (p_ < end_ && IsDigit(*p_)) ++p_;
     }
-    const bool kept = where == Loc::kNodeFs || where == Loc::kRootfs || where == Loc::kLogs;
-    if (!kept) return true;
+    if (key == Key::kOther) return true;
+    Slot slot;
+    if (!SlotOf(where, key, &slot)) return true;
     if (negative || !integer || overflow) {
       ++out_->ignored;
       return true;
     }
+    *slot.value = value;
+    if (slot.has8 != nullptr) {
+      *slot.has8 |= static_cast<uint8_t>(slot.bit);
+    } else {
+      *slot.has16 |= slot.bit;
+    }
+    if (key != Key::kUsedBytes) return true;
     if (where == Loc::kNodeFs) {
       out_->has_node_fs = true;
       out_->node_fs_used_bytes = value;
@@ -448,6 +631,7 @@ class Parser {
       containers.resize(pod_first_);
       return;
     }
+    out_->pods.push_back({pod_namespace_, pod_name_, pod_stats_});
     for (size_t i = pod_first_; i < containers.size(); ++i) {
       containers[i].namespace_ = pod_namespace_;
       containers[i].pod = pod_name_;
@@ -464,10 +648,45 @@ class Parser {
   size_t pod_first_ = 0;
   std::string pod_name_;
   std::string pod_namespace_;
+  window::SummaryStats pod_stats_;
 };
 
 bool Less(const ContainerStorage& a, const ContainerStorage& b) {
   return std::tie(a.namespace_, a.pod, a.container) < std::tie(b.namespace_, b.pod, b.container);
+}
+
+bool PodLess(const PodStorage& a, const PodStorage& b) {
+  return std::tie(a.namespace_, a.pod) < std::tie(b.namespace_, b.pod);
+}
+
+// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// `n` digits at text[*i], advancing *i; false when they are not all digits.
+bool Digits(std::string_view text, size_t* i, size_t n, unsigned* out) {
+  if (text.size() < *i + n) return false;
+  unsigned v = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const char c = text[*i + k];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  *i += n;
+  *out = v;
+  return true;
+}
+
+bool Expect(std::string_view text, size_t* i, char c) {
+  if (*i >= text.size() || text[*i] != c) return false;
+  ++*i;
+  return true;
 }
 
 }  // namespace
@@ -479,11 +698,83 @@ uint64_t ContainerStorage::ephemeral_storage_bytes() const {
                                                               : rootfs + logs;
 }
 
+bool ParseRfc3339(std::string_view text, int64_t* unix_nanos) {
+  size_t i = 0;
+  unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!Digits(text, &i, 4, &year) || !Expect(text, &i, '-') || !Digits(text, &i, 2, &month) ||
+      !Expect(text, &i, '-') || !Digits(text, &i, 2, &day)) {
+    return false;
+  }
+  if (i >= text.size() || (text[i] != 'T' && text[i] != 't')) return false;
+  ++i;
+  if (!Digits(text, &i, 2, &hour) || !Expect(text, &i, ':') || !Digits(text, &i, 2, &minute) ||
+      !Expect(text, &i, ':') || !Digits(text, &i, 2, &second)) {
+    return false;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return false;
+  }
+  int64_t nanos = 0;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    int64_t scale = 100'000'000;
+    const size_t first = i;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+      nanos += (text[i] - '0') * scale;  // digits past nanoseconds are dropped
+      scale /= 10;
+    }
+    if (i == first) return false;
+  }
+  int64_t offset_seconds = 0;
+  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+    ++i;
+  } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+    const bool minus = text[i++] == '-';
+    unsigned oh = 0, om = 0;
+    if (!Digits(text, &i, 2, &oh) || !Expect(text, &i, ':') || !Digits(text, &i, 2, &om) ||
+        oh > 23 || om > 59) {
+      return false;
+    }
+    offset_seconds = (minus ? -1 : 1) * static_cast<int64_t>(oh * 3600 + om * 60);
+  } else {
+    return false;
+  }
+  if (i != text.size()) return false;
+  const int64_t days = DaysFromCivil(year, month, day);
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  *unix_nanos = seconds * 1'000'000'000 + nanos;
+  return true;
+}
+
 void SummaryStorage::Clear() {
   has_node_fs = false;
   node_fs_used_bytes = 0;
+  node = window::SummaryStats();
+  pods.clear();
   containers.clear();
   ignored = 0;
+}
+
+const PodStorage* SummaryStorage::FindPod(std::string_view namespace_, std::string_view pod) const {
+  using Key = std::tuple<std::string_view, std::string_view>;
+  const Key key(namespace_, pod);
+  auto it = std::lower_bound(pods.begin(), pods.end(), key, [](const PodStorage& p, const Key& k) {
+    return Key(p.namespace_, p.pod) < k;
+  });
+  return it != pods.end() && Key(it->namespace_, it->pod) == key ? &*it : nullptr;
+}
+
+const ContainerStorage* SummaryStorage::FindContainer(std::string_view namespace_,
+                                                      std::string_view pod,
+                                                      std::string_view container) const {
+  using Key = std::tuple<std::string_view, std::string_view, std::string_view>;
+  const Key key(namespace_, pod, container);
+  auto it = std::lower_bound(containers.begin(), containers.end(), key,
+                             [](const ContainerStorage& c, const Key& k) {
+                               return Key(c.namespace_, c.pod, c.container) < k;
+                             });
+  return it != containers.end() && Key(it->namespace_, it->pod, it->container) == key ? &*it
+                                                                                      : nullptr;
 }
 
 base::Status ParseSummary(std::string_view text, SummaryStorage* out) {
@@ -497,6 +788,15 @@ base::Status ParseSummary(std::string_view text, SummaryStorage* out) {
     return a.container == b.container && a.pod == b.pod && a.namespace_ == b.namespace_;
   };
   containers.erase(std::unique(containers.begin(), containers.end(), same), containers.end());
+  auto& pods = out->pods;
+  if (!std::is_sorted(pods.begin(), pods.end(), PodLess)) {
+    std::stable_sort(pods.begin(), pods.end(), PodLess);
+  }
+  pods.erase(std::unique(pods.begin(), pods.end(),
+                         [](const PodStorage& a, const PodStorage& b) {
+                           return a.pod == b.pod && a.namespace_ == b.namespace_;
+                         }),
+             pods.end());
   return base::Status::Ok();
 }
 

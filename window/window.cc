@@ -1,23 +1,58 @@
 #include "window/window.h"
 
 #include <algorithm>
+#include <numeric>
 #include <tuple>
 
 namespace window {
+namespace {
+
+// Sorts `items` by `less` and applies the same permutation to `parallel` (when not empty).
+template <typename T, typename U, typename Less>
+void SortWith(std::vector<T>& items, std::vector<U>& parallel, Less less) {
+  // The store hands over sorted vectors; checking is linear, sorting again is not.
+  if (std::is_sorted(items.begin(), items.end(), less)) return;
+  if (parallel.size() != items.size()) {
+    parallel.clear();
+    std::sort(items.begin(), items.end(), less);
+    return;
+  }
+  std::vector<size_t> order(items.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return less(items[a], items[b]); });
+  std::vector<T> sorted_items;
+  std::vector<U> sorted_parallel;
+  sorted_items.reserve(items.size());
+  sorted_parallel.reserve(items.size());
+  for (size_t i : order) {
+    sorted_items.push_back(std::move(items[i]));
+    sorted_parallel.push_back(std::move(parallel[i]));
+  }
+  items = std::move(sorted_items);
+  parallel = std::move(sorted_parallel);
+}
+
+}  // namespace
 
 Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods)
-    : generation_(generation), nodes_(std::move(nodes)), pods_(std::move(pods)) {
-  // The store hands over sorted vectors; checking is linear, sorting again is not.
+    : Window(generation, std::move(nodes), std::move(pods), {}, {}) {}
+
+Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods,
+               std::vector<SummaryStats> node_summaries, std::vector<PodSummary> pod_summaries)
+    : generation_(generation),
+      nodes_(std::move(nodes)),
+      pods_(std::move(pods)),
+      node_summaries_(std::move(node_summaries)),
+      pod_summaries_(std::move(pod_summaries)) {
   auto node_less = [](const NodeMetrics& a, const NodeMetrics& b) { return a.name < b.name; };
   auto pod_less = [](const PodMetrics& a, const PodMetrics& b) {
     return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
   };
-  if (!std::is_sorted(nodes_.begin(), nodes_.end(), node_less)) {
-    std::sort(nodes_.begin(), nodes_.end(), node_less);
-  }
-  if (!std::is_sorted(pods_.begin(), pods_.end(), pod_less)) {
-    std::sort(pods_.begin(), pods_.end(), pod_less);
-  }
+  if (node_summaries_.size() != nodes_.size()) node_summaries_.clear();
+  if (pod_summaries_.size() != pods_.size()) pod_summaries_.clear();
+  SortWith(nodes_, node_summaries_, node_less);
+  SortWith(pods_, pod_summaries_, pod_less);
 }
 
 const NodeMetrics* Window::FindNode(std::string_view name) const {

@@ -55,10 +55,71 @@ struct PodMetrics {
   std::vector<ContainerMetrics> containers;  // never empty in a published window
 };
 
+// A filesystem from the kubelet's /stats/summary (FsStats): Heapster's filesystem/usage, /limit
+// and /available. Each value is meaningful only when its bit is set in `has`.
+struct FsUsage {
+  enum : uint8_t { kUsed = 1, kCapacity = 2, kAvailable = 4 };
+  uint8_t has = 0;
+  uint64_t used_bytes = 0;       // usedBytes
+  uint64_t capacity_bytes = 0;   // capacityBytes
+  uint64_t available_bytes = 0;  // availableBytes
+};
+
+// What --kubelet-summary-api adds for one node, pod or container, from /stats/summary. Kept
+// beside the window (Window::node_summary / pod_summary), not in NodeMetrics or PodMetrics, so a
+// window without the summary is as small as before. A field is meaningful only when its bit is
+// set in `has`; which fields an object can have follows the summary: memory for nodes and
+// containers, network for nodes and pods, filesystems for nodes ("/": node.fs) and containers
+// ("/": rootfs, "logs": logs).
+struct SummaryStats {
+  enum : uint16_t {
+    kStartTime = 1 << 0,
+    kMemoryTime = 1 << 1,
+    kMemoryUsage = 1 << 2,
+    kMemoryRss = 1 << 3,
+    kPageFaults = 1 << 4,
+    kMajorPageFaults = 1 << 5,
+    kNetworkTime = 1 << 6,
+    kRxBytes = 1 << 7,
+    kRxErrors = 1 << 8,
+    kTxBytes = 1 << 9,
+    kTxErrors = 1 << 10,
+  };
+  static constexpr int kRootFs = 0;  // index in fs: "/" (node.fs, a container's rootfs)
+  static constexpr int kLogs = 1;    // index in fs: "logs" (a container's logs)
+
+  uint16_t has = 0;
+  bool Has(uint16_t field) const { return (has & field) != 0; }
+
+  base::UnixNanos start_time = 0;    // startTime: when the object started (uptime)
+  base::UnixNanos memory_time = 0;   // memory.time: sample time of the memory values
+  base::UnixNanos network_time = 0;  // network.time: sample time of the network counters
+  uint64_t memory_usage_bytes = 0;   // memory.usageBytes (gauge)
+  uint64_t memory_rss_bytes = 0;     // memory.rssBytes (gauge)
+  uint64_t page_faults = 0;          // memory.pageFaults (cumulative count)
+  uint64_t major_page_faults = 0;    // memory.majorPageFaults (cumulative count)
+  uint64_t rx_bytes = 0;             // network.rxBytes (cumulative, default interface)
+  uint64_t rx_errors = 0;            // network.rxErrors (cumulative)
+  uint64_t tx_bytes = 0;             // network.txBytes (cumulative)
+  uint64_t tx_errors = 0;            // network.txErrors (cumulative)
+  FsUsage fs[2];                     // [kRootFs], [kLogs]
+};
+
+// The summary of one pod and of its containers; `containers` is parallel to the pod's
+// PodMetrics::containers (same length and order).
+struct PodSummary {
+  SummaryStats pod;
+  std::vector<SummaryStats> containers;
+};
+
 // One immutable generation of servable metrics.
 class Window {
  public:
   Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods);
+  // With the summary (--kubelet-summary-api): `node_summaries` parallel to `nodes`,
+  // `pod_summaries` parallel to `pods` (each either empty or of the same length).
+  Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods,
+         std::vector<SummaryStats> node_summaries, std::vector<PodSummary> pod_summaries);
 
   // Increases by one with every published window.
   uint64_t generation() const { return generation_; }
@@ -66,6 +127,16 @@ class Window {
   const std::vector<NodeMetrics>& nodes() const { return nodes_; }
   // Sorted by namespace, then name.
   const std::vector<PodMetrics>& pods() const { return pods_; }
+
+  // True when the window was built with the kubelet's summary (--kubelet-summary-api).
+  bool has_summary() const { return !node_summaries_.empty() || !pod_summaries_.empty(); }
+  // The summary of nodes()[i] / pods()[i]; nullptr when the window was built without it.
+  const SummaryStats* node_summary(size_t i) const {
+    return i < node_summaries_.size() ? &node_summaries_[i] : nullptr;
+  }
+  const PodSummary* pod_summary(size_t i) const {
+    return i < pod_summaries_.size() ? &pod_summaries_[i] : nullptr;
+  }
 
   // nullptr when the node / pod has no servable metrics. O(log n).
   const NodeMetrics* FindNode(std::string_view name) const;
@@ -78,6 +149,8 @@ class Window {
   uint64_t generation_;
   std::vector<NodeMetrics> nodes_;
   std::vector<PodMetrics> pods_;
+  std::vector<SummaryStats> node_summaries_;  // empty, or parallel to nodes_
+  std::vector<PodSummary> pod_summaries_;     // empty, or parallel to pods_
 };
 
 // The read side of the window layer (window::Publication); the seam consumers' tests fake.

@@ -209,5 +209,28 @@ TEST(HeapsterExposition, EncodesEachWindowOnce) {
   EXPECT_EQ(exposition.Get(w2).get(), second.get());
 }
 
+// With the kubelet's summary, the _rate forms come from the window encoded before.
+TEST(HeapsterExposition, SummaryRatesFromTheWindowEncodedBefore) {
+  auto make = [](uint64_t generation, base::UnixNanos t, uint64_t rx) {
+    NodeMetrics node;
+    node.name = "n1";
+    node.timestamp = t;
+    window::SummaryStats stats;
+    stats.has = window::SummaryStats::kNetworkTime | window::SummaryStats::kRxBytes;
+    stats.network_time = t;
+    stats.rx_bytes = rx;
+    return std::make_shared<const window::Window>(
+        generation, std::vector<NodeMetrics>{node}, std::vector<PodMetrics>{},
+        std::vector<window::SummaryStats>{stats}, std::vector<window::PodSummary>{});
+  };
+  HeapsterExposition exposition;
+  auto first = exposition.Get(make(1, kT1, 1000));
+  EXPECT_EQ(first->find("heapster_network_rx_rate"), std::string::npos) << *first;
+  auto second = exposition.Get(make(2, kT1 + 10'000'000'000, 3000));
+  EXPECT_NE(second->find("heapster_network_rx_rate{nodename=\"n1\",type=\"node\"} 200 "),
+            std::string::npos)
+      << *second;
+}
+
 }  // namespace
 }  // namespace exporter

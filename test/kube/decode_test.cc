@@ -19,6 +19,7 @@ constexpr char kNode[] = R"({
                          {"type":"ExternalIP","address":""}],
             "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},
             "allocatable":{"cpu":"3800m","memory":"16318012Ki","pods":"110"},
+            "capacity":{"cpu":"4","memory":"16420412Ki","pods":"110"},
             "conditions":[{"type":"Ready","status":"True"}]}})";
 
 TEST(DecodeTest, NodeKeepsWhatTheServerNeeds) {
@@ -38,6 +39,8 @@ TEST(DecodeTest, NodeKeepsWhatTheServerNeeds) {
   EXPECT_EQ(n->kubelet_port, 10250);
   EXPECT_EQ(n->allocatable_cpu_millicores, 3800);
   EXPECT_EQ(n->allocatable_memory_bytes, 16318012LL * 1024);
+  EXPECT_EQ(n->capacity_cpu_millicores, 4000);
+  EXPECT_EQ(n->capacity_memory_bytes, 16420412LL * 1024);
 }
 
 TEST(DecodeTest, NodeMinimalAndInvalid) {
@@ -153,6 +156,56 @@ TEST(DecodeTest, Quantities) {
   for (const char* bad : {"", "m", "1x", "1.2.3", "Ki", "1e", "1e1234", "9Ei", "."}) {
     EXPECT_FALSE(ParseQuantity(bad, false).ok()) << bad;
   }
+}
+
+TEST(DecodeTest, PodResourcesKeepsNodeNameAndContainersRequestsAndLimits) {
+  auto p = DecodePodResources(R"({"kind":"Pod","apiVersion":"v1",
+    "metadata":{"name":"web","namespace":"default","uid":"u","labels":{"app":"web"}},
+    "spec":{"nodeName":"node-1","containers":[
+      {"name":"side","image":"x","resources":{"limits":{"memory":"64Mi"}}},
+      {"name":"app","resources":{"requests":{"cpu":"250m","memory":"100M"},
+                                 "limits":{"cpu":"1","memory":"1Gi"}}},
+      {"name":"bad","resources":{"requests":{"cpu":"lots","memory":7},"limits":{"cpu":"-1"}}},
+      {"image":"nameless"}],
+      "initContainers":[{"name":"init","resources":{"requests":{"cpu":"2"}}}]},
+    "status":{"phase":"Running"}})");
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->namespace_, "default");
+  EXPECT_EQ(p->name, "web");
+  EXPECT_EQ(p->node_name, "node-1");
+  ASSERT_EQ(p->containers.size(), 3u);  // sorted by name; the nameless one dropped
+  EXPECT_EQ(p->containers[0].name, "app");
+  EXPECT_EQ(p->containers[0].cpu_request_millicores, 250);
+  EXPECT_EQ(p->containers[0].cpu_limit_millicores, 1000);
+  EXPECT_EQ(p->containers[0].memory_request_bytes, 100'000'000);
+  EXPECT_EQ(p->containers[0].memory_limit_bytes, 1LL << 30);
+  EXPECT_EQ(p->containers[1].name, "bad");  // unparsable quantities count as unset
+  EXPECT_EQ(p->containers[1].cpu_request_millicores, 0);
+  EXPECT_EQ(p->containers[1].memory_request_bytes, 0);
+  EXPECT_EQ(p->containers[1].cpu_limit_millicores, 0);  // negative: unset
+  EXPECT_EQ(p->containers[2].name, "side");
+  EXPECT_EQ(p->containers[2].cpu_request_millicores, 0);
+  EXPECT_EQ(p->containers[2].memory_limit_bytes, 64LL << 20);
+
+  auto bare = DecodePodResources(R"({"metadata":{"name":"p","namespace":"n"}})");
+  ASSERT_TRUE(bare.ok()) << bare.error();
+  EXPECT_EQ(bare->node_name, "");
+  EXPECT_TRUE(bare->containers.empty());
+  EXPECT_FALSE(DecodePodResources(R"({"metadata":{"name":"p"}})").ok());
+  EXPECT_FALSE(DecodePodResources("[").ok());
+
+  auto list = DecodePodResourcesList(R"({"metadata":{"resourceVersion":"9"},"items":[
+    {"metadata":{"name":"a","namespace":"n"},"spec":{"nodeName":"x","containers":[{"name":"c"}]}}]})");
+  ASSERT_TRUE(list.ok()) << list.error();
+  EXPECT_EQ(list->resource_version, "9");
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].containers.size(), 1u);
+  auto event = DecodePodResourcesWatchEvent(
+      R"({"type":"MODIFIED","object":{"metadata":{"name":"a","namespace":"n","resourceVersion":"10"},"spec":{}}})");
+  ASSERT_TRUE(event.ok()) << event.error();
+  EXPECT_EQ(event->type, WatchEventType::kModified);
+  EXPECT_EQ(event->object.name, "a");
+  EXPECT_EQ(event->resource_version, "10");
 }
 
 TEST(LineSplitterTest, SplitsAcrossArbitraryChunks) {

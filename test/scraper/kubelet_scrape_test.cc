@@ -262,6 +262,17 @@ TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNo
     ASSERT_NE(window->FindNode(name), nullptr) << name;  // resource metrics still served
     EXPECT_FALSE(window->FindNode(name)->has_ephemeral_storage) << name;
   }
+  // The window carries the summary's statistics for sinks: the good node's, none for the rest.
+  ASSERT_TRUE(window->has_summary());
+  auto node_summary = [&](const char* name) {
+    return window->node_summary(
+        static_cast<size_t>(window->FindNode(name) - window->nodes().data()));
+  };
+  EXPECT_EQ(node_summary("good")->fs[window::SummaryStats::kRootFs].used_bytes, 21474836480u);
+  for (const char* name : {"no-summary", "malformed", "slow"}) {
+    EXPECT_EQ(node_summary(name)->has, 0) << name;
+    EXPECT_EQ(node_summary(name)->fs[window::SummaryStats::kRootFs].has, 0) << name;
+  }
   // Every kubelet reports default/web; the window keeps the first node's (by name: "good").
   const window::PodMetrics* p = window->FindPod("default", "web");
   ASSERT_NE(p, nullptr);

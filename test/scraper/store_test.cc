@@ -360,8 +360,15 @@ TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
   };
   add("gone", "x", true, 9);  // a pod the resource metrics do not list: ignored
   add("p", "a", true, 100);
-  add("p", "zz", true, 9);  // unknown container: ignored
-  add("q", "a", false, 0);  // logs only
+  add("p", "zz", true, 9);                            // unknown container: ignored
+  add("q", "a", false, 0);                            // logs only
+  summary.containers[1].stats.memory_rss_bytes = 77;  // p/a
+  summary.containers[1].stats.has = window::SummaryStats::kMemoryRss;
+  summary.node.has = window::SummaryStats::kRxBytes;
+  summary.node.rx_bytes = 55;
+  summary.pods.push_back({"default", "q", {}});
+  summary.pods.back().stats.has = window::SummaryStats::kTxBytes;
+  summary.pods.back().stats.tx_bytes = 66;
   store_.BeginTick().Success("n1", b1.metrics, &summary);
   store_.Publish();
   auto w = windows_.Current();
@@ -382,6 +389,18 @@ TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
   ASSERT_NE(q, nullptr);
   EXPECT_TRUE(q->containers[0].has_ephemeral_storage);
   EXPECT_EQ(q->containers[0].ephemeral_storage_bytes, 1u);
+  // The window carries the summary's statistics beside the node, pods and containers.
+  ASSERT_TRUE(w->has_summary());
+  ASSERT_NE(w->node_summary(0), nullptr);
+  EXPECT_EQ(w->node_summary(0)->rx_bytes, 55u);
+  const size_t pi = static_cast<size_t>(p - w->pods().data());
+  const size_t qi = static_cast<size_t>(q - w->pods().data());
+  ASSERT_EQ(w->pod_summary(pi)->containers.size(), 2u);
+  EXPECT_EQ(w->pod_summary(pi)->containers[0].memory_rss_bytes, 77u);
+  EXPECT_TRUE(w->pod_summary(pi)->containers[0].Has(window::SummaryStats::kMemoryRss));
+  EXPECT_EQ(w->pod_summary(pi)->containers[1].has, 0);  // not in the summary
+  EXPECT_EQ(w->pod_summary(pi)->pod.has, 0);
+  EXPECT_EQ(w->pod_summary(qi)->pod.tx_bytes, 66u);
 
   Batch b3(130, 40, 7,
            {{.pod = "p", .name = "a", .ts = 130, .cpu = 3},
@@ -392,6 +411,9 @@ TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
   EXPECT_FALSE(w->FindNode("n1")->has_ephemeral_storage);
   ASSERT_NE(w->FindPod("default", "p"), nullptr);
   EXPECT_FALSE(w->FindPod("default", "p")->containers[0].has_ephemeral_storage);
+  // No node sent a summary this tick: the window has none (as without --kubelet-summary-api).
+  EXPECT_FALSE(w->has_summary());
+  EXPECT_EQ(w->node_summary(0), nullptr);
 }
 
 TEST_F(StoreTest, FailedScrapeKeepsHistoryForBoundedTicks) {

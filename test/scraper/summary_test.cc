@@ -94,7 +94,9 @@ TEST(Summary, EscapesAreDecodedInNamesAndKeys) {
       R"({"p\u006fds": [{"podRef": {"name": "w\u00e9b\ud83d\ude00", "namespace": "d\"q\\"},)"
       R"( "containers": [{"name": "a\/b", "rootfs": {"usedBytes": 7}}]}]})");
   ASSERT_EQ(s.containers.size(), 1u);
-  EXPECT_EQ(s.containers[0].pod, "w\xc3\xa9" "b\xf0\x9f\x98\x80");
+  EXPECT_EQ(s.containers[0].pod,
+            "w\xc3\xa9"
+            "b\xf0\x9f\x98\x80");
   EXPECT_EQ(s.containers[0].namespace_, "d\"q\\");
   EXPECT_EQ(s.containers[0].container, "a/b");
   EXPECT_EQ(s.containers[0].rootfs_bytes, 7u);
@@ -163,6 +165,121 @@ TEST(Summary, MalformedJsonIsAClearError) {
   EXPECT_EQ(ParseError(std::string(600, '[') + "]"), "summary: the summary is not an object");
   EXPECT_EQ(ParseError("{\"a\": " + std::string(600, '[') + std::string(600, ']') + "}"),
             "summary: byte 518: nested deeper than 512");
+}
+
+// The fields behind Heapster's summary-source metrics, from a kubelet-shaped summary.
+constexpr char kHeapsterFields[] = R"({
+  "node": {
+    "nodeName": "node-1",
+    "startTime": "2026-12-04T19:00:00Z",
+    "cpu": {"time": "2026-12-04T20:00:00Z", "usageCoreNanoSeconds": 5},
+    "memory": {"time": "2026-12-04T20:00:01Z", "usageBytes": 1000, "workingSetBytes": 900,
+               "rssBytes": 700, "pageFaults": 50, "majorPageFaults": 2},
+    "network": {"time": "2026-12-04T20:00:02.5Z", "name": "eth0", "rxBytes": 11, "rxErrors": 1,
+                "txBytes": 22, "txErrors": 3,
+                "interfaces": [{"name": "eth1", "rxBytes": 999}]},
+    "fs": {"availableBytes": 30, "capacityBytes": 100, "usedBytes": 70, "inodes": 9}
+  },
+  "pods": [
+    {
+      "podRef": {"name": "web", "namespace": "default"},
+      "startTime": "2026-12-04T19:30:00+01:00",
+      "network": {"time": "2026-12-04T20:00:03Z", "rxBytes": 5, "txBytes": 6},
+      "containers": [
+        {"name": "app", "startTime": "2026-12-04T19:45:00.000000001Z",
+         "memory": {"time": "2026-12-04T20:00:04Z", "usageBytes": 40, "rssBytes": 30,
+                    "pageFaults": 7, "majorPageFaults": 0},
+         "rootfs": {"usedBytes": 1, "capacityBytes": 2, "availableBytes": 3},
+         "logs": {"usedBytes": 4, "capacityBytes": 5}}
+      ],
+      "volume": [{"name": "v", "usedBytes": 12288, "capacityBytes": 1}]
+    }
+  ]
+})";
+
+TEST(Summary, KeepsHeapsterFieldsOfNodePodsAndContainers) {
+  using S = window::SummaryStats;
+  SummaryStorage s = MustParse(kHeapsterFields);
+  EXPECT_EQ(s.ignored, 0);
+  const S& n = s.node;
+  int64_t t = 0;
+  ASSERT_TRUE(ParseRfc3339("2026-12-04T19:00:00Z", &t));
+  EXPECT_TRUE(n.Has(S::kStartTime));
+  EXPECT_EQ(n.start_time, t);
+  EXPECT_EQ(n.memory_time, t + 3601'000'000'000);
+  EXPECT_EQ(n.memory_usage_bytes, 1000u);
+  EXPECT_EQ(n.memory_rss_bytes, 700u);
+  EXPECT_EQ(n.page_faults, 50u);
+  EXPECT_EQ(n.major_page_faults, 2u);
+  EXPECT_EQ(n.network_time, t + 3602'500'000'000);
+  EXPECT_EQ(n.rx_bytes, 11u);  // the default interface, not interfaces[]
+  EXPECT_EQ(n.rx_errors, 1u);
+  EXPECT_EQ(n.tx_bytes, 22u);
+  EXPECT_EQ(n.tx_errors, 3u);
+  const window::FsUsage& fs = n.fs[S::kRootFs];
+  EXPECT_EQ(fs.has,
+            window::FsUsage::kUsed | window::FsUsage::kCapacity | window::FsUsage::kAvailable);
+  EXPECT_EQ(fs.used_bytes, 70u);
+  EXPECT_EQ(fs.capacity_bytes, 100u);
+  EXPECT_EQ(fs.available_bytes, 30u);
+  EXPECT_EQ(n.fs[S::kLogs].has, 0);
+  EXPECT_TRUE(s.has_node_fs);
+  EXPECT_EQ(s.node_fs_used_bytes, 70u);
+
+  ASSERT_EQ(s.pods.size(), 1u);
+  const PodStorage* pod = s.FindPod("default", "web");
+  ASSERT_NE(pod, nullptr);
+  EXPECT_EQ(pod->stats.start_time, t - 1800'000'000'000);  // +01:00
+  EXPECT_EQ(pod->stats.rx_bytes, 5u);
+  EXPECT_EQ(pod->stats.tx_bytes, 6u);
+  EXPECT_FALSE(pod->stats.Has(S::kRxErrors));
+  EXPECT_FALSE(pod->stats.Has(S::kMemoryUsage));
+  EXPECT_EQ(s.FindPod("default", "nope"), nullptr);
+
+  const ContainerStorage* c = s.FindContainer("default", "web", "app");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->stats.start_time, t + 2700'000'000'001);
+  EXPECT_EQ(c->stats.memory_usage_bytes, 40u);
+  EXPECT_EQ(c->stats.memory_rss_bytes, 30u);
+  EXPECT_EQ(c->stats.page_faults, 7u);
+  EXPECT_TRUE(c->stats.Has(S::kMajorPageFaults));
+  EXPECT_EQ(c->stats.major_page_faults, 0u);
+  EXPECT_FALSE(c->stats.Has(S::kRxBytes));
+  EXPECT_EQ(c->stats.fs[S::kRootFs].used_bytes, 1u);
+  EXPECT_EQ(c->stats.fs[S::kRootFs].capacity_bytes, 2u);
+  EXPECT_EQ(c->stats.fs[S::kRootFs].available_bytes, 3u);
+  EXPECT_EQ(c->stats.fs[S::kLogs].has, window::FsUsage::kUsed | window::FsUsage::kCapacity);
+  EXPECT_EQ(c->stats.fs[S::kLogs].used_bytes, 4u);
+  EXPECT_EQ(c->ephemeral_storage_bytes(), 5u);
+  EXPECT_EQ(s.FindContainer("default", "web", "nope"), nullptr);
+}
+
+TEST(Summary, BadHeapsterValuesAreDroppedAndCounted) {
+  SummaryStorage s = MustParse(R"({"node": {"startTime": "yesterday",
+      "memory": {"time": "2026-12-04", "usageBytes": -1, "rssBytes": 1.5, "pageFaults": 3},
+      "network": {"rxBytes": 1e3}}})");
+  EXPECT_EQ(s.ignored, 5);
+  EXPECT_EQ(s.node.has, window::SummaryStats::kPageFaults);
+  EXPECT_EQ(s.node.page_faults, 3u);
+}
+
+TEST(Summary, Rfc3339) {
+  int64_t t = 0;
+  ASSERT_TRUE(ParseRfc3339("1970-01-01T00:00:00Z", &t));
+  EXPECT_EQ(t, 0);
+  ASSERT_TRUE(ParseRfc3339("2000-03-01T00:00:01.5Z", &t));
+  EXPECT_EQ(t, 951868801'500'000'000);
+  ASSERT_TRUE(ParseRfc3339("2000-03-01T01:00:01.5+01:00", &t));
+  EXPECT_EQ(t, 951868801'500'000'000);
+  ASSERT_TRUE(ParseRfc3339("1969-12-31T23:59:59-00:00", &t));
+  EXPECT_EQ(t, -1'000'000'000);
+  ASSERT_TRUE(ParseRfc3339("2026-12-04T20:11:07.1234567891Z", &t));
+  EXPECT_EQ(t % 1'000'000'000, 123456789);
+  for (const char* bad : {"", "2026-12-04", "2026-12-04T20:11:07", "2026-13-04T20:11:07Z",
+                          "2026-12-04T24:00:00Z", "2026-12-04T20:11:07.Z", "2026-12-04T20:11:07Zx",
+                          "2026-12-04T20:11:07+0100", "2026-12-04 20:11:07Z"}) {
+    EXPECT_FALSE(ParseRfc3339(bad, &t)) << bad;
+  }
 }
 
 TEST(Summary, WrongTypesOfKnownFieldsAreErrors) {
