@@ -25,6 +25,9 @@
 #   - a rolling upgrade to a second tag of the same image (kubectl set image), kubectl top pods -A
 #     polled throughout: the default strategy cannot roll on one host-network node (the new pod's
 #     host port is the old one's), maxSurge 0 / maxUnavailable 1 can, with a measured gap;
+#   - ephemeral storage: with --kubelet-summary-api (overlays/ephemeral-storage's two changes)
+#     the node's and every container's ephemeral-storage match the kubelet's /stats/summary;
+#     swap: the kubelet's node_swap_usage_bytes is served as usage.swap.
 # Prints PASS:/FAIL: lines and "N passed, M failed"; a piece that cannot be built or run is a
 # FAIL with the reason, never a skip. Needs root, Debian's containerd, runc, buildah, mmdebstrap,
 # containernetworking-plugins, busybox-static, Go and the Go module proxy on the first build.
@@ -601,6 +604,101 @@ else
   fail "roll to $name:$version-roll not done within ${limit}s: $(polls "$work/top-poll.txt" "$t_roll2")"
 fi
 pod=$(k -n kube-system get pods -l app.kubernetes.io/name=$name --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
+
+# --- ephemeral storage and swap from the real kubelet -----------------------------------------
+
+# The two changes of overlays/ephemeral-storage, made to the running install (the strategy above
+# rolls it): --kubelet-summary-api and nodes/stats get. Then each served ephemeral-storage value
+# is compared with the kubelet's own /stats/summary read before and after it (node: fs.usedBytes;
+# container: rootfs.usedBytes + logs.usedBytes), with the admin credentials straight from the
+# kubelet: the kube-apiserver's node proxy (nodes/127.0.0.1/proxy) refuses a loopback node
+# address with 400 "address not allowed" (its proxy's guard against reaching the apiserver's own
+# host), so it cannot serve this node; its answer is printed.
+k patch clusterrole system:$name --type json \
+  -p '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["nodes/stats"],"verbs":["get"]}}]' >/dev/null ||
+  fail "add nodes/stats get to ClusterRole system:$name"
+k -n kube-system patch deployment $name --type json \
+  -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-summary-api"}]' >/dev/null ||
+  fail "add --kubelet-summary-api to the Deployment"
+node_storage() { k get --raw /apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1 | grep -q '"ephemeral-storage"'; }
+if wait_until "$limit" node_storage; then
+  ephemeral() {
+    rn_py <<'PY'
+import sys
+from rn import get, quantity
+from rn import KUBELET
+stp, proxied = get("/api/v1/nodes/127.0.0.1/proxy/stats/summary")
+st0, s0 = get("/stats/summary", base=KUBELET)
+st1, nm = get("/apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1")
+st2, pl = get("/apis/metrics.k8s.io/v1beta1/pods")
+st3, s1 = get("/stats/summary", base=KUBELET)
+if (st0, st1, st2, st3) != (200,) * 4:
+    print(f"HTTP {st0} {st1} {st2} {st3} (kubelet summary, node, pods, kubelet summary)"); sys.exit(1)
+def within(v, a, b, tol):  # v within [min - tol, max + tol]
+    lo, hi = min(a, b), max(a, b)
+    return lo - tol <= v <= hi + tol
+out, bad = [], []
+n = quantity(nm["usage"]["ephemeral-storage"])
+a, b = s0["node"]["fs"]["usedBytes"], s1["node"]["fs"]["usedBytes"]
+(out if within(n, a, b, 0.02 * max(a, b)) else bad).append(
+    f"node {n / 2**30:.2f}Gi (summary fs.usedBytes {a / 2**30:.2f}..{b / 2**30:.2f}Gi)")
+def cont(s, ns, pod, c):
+    for p in s["pods"]:
+        if p["podRef"]["namespace"] == ns and p["podRef"]["name"] == pod:
+            for x in p.get("containers", []):
+                if x["name"] == c:
+                    return x.get("rootfs", {}).get("usedBytes", 0) + x.get("logs", {}).get("usedBytes", 0)
+    return None
+nc = 0
+for pm in pl["items"]:
+    for c in pm["containers"]:
+        md = pm["metadata"]
+        v = c["usage"].get("ephemeral-storage")
+        a, b = cont(s0, md["namespace"], md["name"], c["name"]), cont(s1, md["namespace"], md["name"], c["name"])
+        what = f"{md['namespace']}/{md['name']}/{c['name']}"
+        if v is None:
+            bad.append(f"{what}: no ephemeral-storage"); continue
+        if a is None or b is None:
+            continue  # gone from the summary meanwhile
+        v, nc = quantity(v), nc + 1
+        (out if within(v, a, b, max(0.05 * max(a, b), 65536)) else bad).append(
+            f"{what} {v / 1024:.0f}Ki (summary rootfs+logs {a / 1024:.0f}..{b / 1024:.0f}Ki)")
+proxy = proxied if stp != 200 else "served"
+if isinstance(proxy, str) and proxy.startswith("{"):
+    import json
+    proxy = json.loads(proxy).get("message", proxy)
+print("; ".join(bad + out) + f" [node proxy: HTTP {stp} {str(proxy)[:100]}]")
+sys.exit(0 if nc and not bad else 1)
+PY
+  }
+  assert "ephemeral-storage served for the node and every container, matching the real kubelet's /stats/summary (node 2 %, containers 5 % or 64Ki)" ephemeral
+else
+  fail "no ephemeral-storage in NodeMetrics within ${limit}s of --kubelet-summary-api: $(k get --raw /apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1 2>&1 | head -c 300)"
+fi
+swap() {
+  curl -sS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    https://127.0.0.1:10250/metrics/resource >"$work/metrics-resource-2.txt" || return 1
+  rn_py "$work/metrics-resource-2.txt" <<'PY'
+import sys
+from rn import get, quantity
+fams = {}
+for l in open(sys.argv[1]):
+    if l.strip() and not l.startswith("#"):
+        f = l.split("{")[0].split()[0]
+        fams.setdefault(f, []).append(l.split()[1] if "{" not in l else l.rsplit("}", 1)[1].split()[0])
+kubelet = fams.get("node_swap_usage_bytes", [None])[0]
+st, nm = get("/apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1")
+served = (nm if st == 200 else {}).get("usage", {}).get("swap")
+total = [l.split()[1] + " kB" for l in open("/proc/meminfo") if l.startswith("SwapTotal")][0]
+print(f"kubelet node_swap_usage_bytes {kubelet or 'absent'}, container_swap_usage_bytes "
+      f"x{len(fams.get('container_swap_usage_bytes', []))}, pod_swap_usage_bytes "
+      f"x{len(fams.get('pod_swap_usage_bytes', []))}; served NodeMetrics usage.swap "
+      f"{served if served is not None else 'absent'}; host SwapTotal {total}")
+sys.exit(0 if kubelet is not None and served is not None and
+         float(kubelet) == quantity(served) else 1)
+PY
+}
+assert "swap: the real kubelet's node_swap_usage_bytes is served as NodeMetrics usage.swap" swap
 
 # --- teardown of the node: nothing of it left on the host -------------------------------------
 
