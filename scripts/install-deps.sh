@@ -13,6 +13,9 @@ packages=(
   slowhttptest testssl.sh  # test/load/slowhttp.py, test/load/testssl.py
   influxdb  # test/exporter/check-influxdb.sh (a real InfluxDB 1.x on loopback)
   prometheus  # promtool check metrics; test/cluster/check-exporters.sh (a real Prometheus on loopback)
+  # test/cluster/check-real-node.sh: the image (scripts/build-image.sh) and a real node
+  # (test/cluster/real-node.sh: containerd 1.6, runc, CNI plugins, busybox image)
+  containerd runc containernetworking-plugins buildah mmdebstrap busybox-static
 )
 
 sudo_cmd=()

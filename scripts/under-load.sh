@@ -6,7 +6,7 @@
 #   BURNERS=N   how many busy loops (default: the number of CPUs)
 # Example, the proof run of test/README.md (normal suite and ASan stage, three times):
 #   scripts/under-load.sh bash -c 'for i in 1 2 3; do
-#     ctest --test-dir build -j 2 -LE long --output-on-failure; scripts/sanitizers.sh asan; done'
+#     ctest --test-dir build -j 2 -LE "long|real_node" --output-on-failure; scripts/sanitizers.sh asan; done'
 # The burners run at the same priority as the command and stop when it ends (or on a signal).
 set -euo pipefail
 [ $# -gt 0 ] || {

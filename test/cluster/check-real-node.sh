@@ -15,6 +15,19 @@
 #   - a workload burning CPU under a 200m limit: kubectl top pods --containers within 5 % of the
 #     container cgroup's own cpuacct.usage delta, and its memory within 5 % of the cgroup's
 #     working set (usage - total_inactive_file).
+# Then the behaviour on a real node:
+#   - that workload's container killed (SIGKILL from the host): the kubelet restarts it, the
+#     served CPU stays within [0, 1.2 x the limit], the pod is served again within two
+#     resolutions of the restart;
+#   - an HPA on real CPU consumption scales a Deployment 1 -> 2 and, the load stopped, 2 -> 1;
+#   - our own container killed: restarted, the node served again through the APIService within
+#     one resolution plus start-up of the restart;
+#   - a rolling upgrade to a second tag of the same image (kubectl set image), kubectl top pods -A
+#     polled throughout: the default strategy cannot roll on one host-network node (the new pod's
+#     host port is the old one's), maxSurge 0 / maxUnavailable 1 can, with a measured gap;
+#   - ephemeral storage: with --kubelet-summary-api (overlays/ephemeral-storage's two changes)
+#     the node's and every container's ephemeral-storage match the kubelet's /stats/summary;
+#     swap: the kubelet's node_swap_usage_bytes is served as usage.swap.
 # Prints PASS:/FAIL: lines and "N passed, M failed"; a piece that cannot be built or run is a
 # FAIL with the reason, never a skip. Needs root, Debian's containerd, runc, buildah, mmdebstrap,
 # containernetworking-plugins, busybox-static, Go and the Go module proxy on the first build.
@@ -307,11 +320,385 @@ else
   k describe pod burn | tail -n 15
   fail "burn pod not Running within ${limit}s"
 fi
+
+# --- behaviour on a real node: a workload container killed ------------------------------------
+
+# The metrics API and the kubelet's API read directly (admin client certificate), every second.
+resolution=$(sed -n 's/.*--metric-resolution=\([0-9]*\)s.*/\1/p' "$work/install.yaml" | head -n1)
+resolution=${resolution:-15}
+cat >"$work/rn.py" <<'PY'
+"""Shared by the polls below: GET against the kube-apiserver with the admin certificate."""
+import calendar, json, os, ssl, time, urllib.error, urllib.request
+PKI = os.environ["PKI"]
+BASE = "https://127.0.0.1:%s" % os.environ["CLUSTER_APISERVER_PORT"]
+CTX = ssl.create_default_context(cafile=PKI + "/ca.crt")
+CTX.load_cert_chain(PKI + "/admin.crt", PKI + "/admin.key")
+KUBELET = "https://127.0.0.1:10250"
+def get(path, timeout=5, base=BASE):
+    """(HTTP status or 0, parsed JSON body, or the error's text when not 200)."""
+    try:
+        with urllib.request.urlopen(base + path, context=CTX, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except Exception as e:  # connection refused, timeout: counted as a failed poll
+        return 0, str(e)
+SUFFIX = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+def quantity(s):
+    for n in (2, 1):
+        if len(s) > n and s[-n:] in SUFFIX:
+            return float(s[:-n]) * SUFFIX[s[-n:]]
+    return float(s)
+def rfc3339(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+PY
+export PKI=$pki CLUSTER_APISERVER_PORT
+rn_py() { PYTHONPATH=$work python3 - "$@"; }
+
+# SIGKILL to the container's init process from the host (its pid from containerd's task list);
+# the kubelet restarts it. Polled every second: the served CPU of `burn` must stay within
+# [0, 1.2 x its 200m limit] (a counter reset read as a rate would show as negative or huge), and
+# the pod must be served again within two resolutions of the new container's start.
+burn_pid=$(ctr_ tasks ls 2>/dev/null | awk -v c="$burn_cid" '$1 == c {print $2}')
+kill_workload() {
+  [ -n "$burn_pid" ] || { echo "no task for container $burn_cid"; return 1; }
+  rn_py "$burn_pid" "$resolution" <<'PY'
+import os, signal, sys, time
+from rn import get, quantity, rfc3339
+pid, res = int(sys.argv[1]), int(sys.argv[2])
+samples, t_kill, t_started, end = [], None, None, time.time() + 5
+while time.time() < end:
+    t = time.time()
+    st, pm = get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/burn")
+    cpu = None
+    if st == 200 and pm.get("containers"):
+        cpu = quantity(pm["containers"][0]["usage"]["cpu"]) * 1000  # millicores
+    samples.append((t, cpu))
+    if t_kill is None and len(samples) >= 3:
+        os.kill(pid, signal.SIGKILL)
+        t_kill = time.time()
+        end = t_kill + 120
+    if t_kill and t_started is None:
+        st, pod = get("/api/v1/namespaces/default/pods/burn")
+        cs = (pod if st == 200 else {}).get("status", {}).get("containerStatuses", [{}])[0]
+        if cs.get("restartCount", 0) >= 1 and "running" in cs.get("state", {}):
+            t_started = rfc3339(cs["state"]["running"]["startedAt"])
+            end = max(t_started, time.time()) + 2 * res + 10
+    time.sleep(max(0, 1 - (time.time() - t)))
+if t_kill is None or t_started is None:
+    print(f"container not restarted within 120 s of the kill ({len(samples)} polls)"); sys.exit(1)
+served = [c for _, c in samples if c is not None]
+after = [(t, c) for t, c in samples if t >= t_kill]
+missing = [t for t, c in after if c is None]
+# Served again: the first poll after the restart from which every later poll served the pod.
+t_again = None
+for i, (t, c) in enumerate(samples):
+    if t >= t_started - 1 and all(c2 is not None for _, c2 in samples[i:]):
+        t_again = t; break
+print(f"{len(samples)} polls, {len(missing)} without the pod after the kill "
+      f"({min(missing) - t_kill:.0f}..{max(missing) - t_kill:.0f} s after it)" if missing else
+      f"{len(samples)} polls, the pod served at every poll after the kill", end="; ")
+print(f"restarted {max(0.0, t_started - t_kill):.0f} s after the kill, served again "
+      f"{(t_again - t_started) if t_again else float('nan'):.0f} s after the restart "
+      f"(limit {2 * res} s); served CPU min {min(served):.0f}m max {max(served):.0f}m (limit 200m)")
+ok = served and min(served) >= 0 and max(served) <= 240 and t_again is not None \
+    and t_again - t_started <= 2 * res
+sys.exit(0 if ok else 1)
+PY
+}
+assert "burn killed (SIGKILL from the host), restarted by the kubelet: CPU never negative nor above 1.2x the limit, served again within two resolutions" kill_workload
 k delete pod burn --wait=false >/dev/null 2>&1
 
 # The server has been up for minutes by now: its liveness probe kept passing.
 restarts=$(k -n kube-system get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')
 assert "liveness probe /livez kept passing: no restart in $((SECONDS - t_apply))s" test "$restarts" = 0
+
+# --- an HPA on real CPU consumption -----------------------------------------------------------
+
+# A Deployment whose containers burn CPU (up to their 200m limit, request 100m) while a file
+# exists in a host directory, an HPA at 50 % average CPU utilization (1..2 replicas). The
+# controller-manager of cluster.sh syncs HPAs every 5 s with a 15 s downscale stabilization.
+ctl=$(mktemp -d "${TMPDIR:-/tmp}/cms-hpa.XXXXXX")
+chmod 755 "$ctl"
+touch "$ctl/on"
+k apply -f - >/dev/null <<EOF || fail "could not create the hpa-burn Deployment and its HPA"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hpa-burn, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hpa-burn}}
+  template:
+    metadata: {labels: {app: hpa-burn}}
+    spec:
+      hostNetwork: true
+      automountServiceAccountToken: false
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: burn
+        image: localhost/cpp-metrics-server-busybox:1.35.0
+        imagePullPolicy: Never
+        command: [/busybox, sh, -c, "while :; do while [ -e /ctl/on ]; do :; done; /busybox sleep 1; done"]
+        resources:
+          requests: {cpu: 100m, memory: 16Mi}
+          limits: {cpu: 200m, memory: 32Mi}
+        volumeMounts: [{name: ctl, mountPath: /ctl, readOnly: true}]
+      volumes: [{name: ctl, hostPath: {path: $ctl, type: Directory}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: hpa-burn, namespace: default}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: hpa-burn}
+  minReplicas: 1
+  maxReplicas: 2
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+EOF
+t_hpa=$SECONDS
+hpa_replicas() { # hpa_replicas N: the Deployment has N replicas, all ready
+  [ "$(k get deployment hpa-burn -o jsonpath='{.spec.replicas}/{.status.readyReplicas}')" = "$1/$1" ]
+}
+hpa_state() { k get hpa hpa-burn -o jsonpath='{.status.currentMetrics[0].resource.current.averageUtilization}% of request, desired {.status.desiredReplicas}'; }
+if wait_until 240 hpa_replicas 2; then
+  pass "HPA scaled hpa-burn 1 -> 2 on real CPU $((SECONDS - t_hpa))s after it started burning ($(hpa_state))"
+  rm -f "$ctl/on"
+  t_hpa=$SECONDS
+  if wait_until 240 hpa_replicas 1; then
+    pass "HPA scaled hpa-burn 2 -> 1 $((SECONDS - t_hpa))s after the load stopped ($(hpa_state))"
+  else
+    fail "HPA did not scale hpa-burn back to 1 within 240s of the load stopping: $(hpa_state)"
+  fi
+else
+  k describe hpa hpa-burn | tail -n 12
+  fail "HPA did not scale hpa-burn to 2 within 240s: $(hpa_state)"
+fi
+k delete hpa hpa-burn --wait=false >/dev/null 2>&1
+k delete deployment hpa-burn --wait=false >/dev/null 2>&1
+rm -rf "$ctl"
+
+# --- our own container killed -----------------------------------------------------------------
+
+# SIGKILL to our server's process; the kubelet restarts the container. Measured from the kill:
+# the restart, and the first poll (every 0.5 s) at which the metrics API serves the node again
+# through the aggregator (which proxies only to an Available APIService). The server needs one
+# resolution after its start for a rate (two scrapes): the node must be served within one
+# resolution plus 10 s of the new container's start (start-up, the aggregator's discovery).
+kill_server() {
+  local p
+  p=$(ctr_ tasks ls 2>/dev/null | awk -v c="$cid" '$1 == c {print $2}')
+  [ -n "$p" ] || { echo "no task for container $cid"; return 1; }
+  rn_py "$p" "$resolution" "$pod" <<'PY'
+import os, signal, sys, time
+from rn import get, rfc3339
+pid, res, pod = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def node_served():
+    st, nm = get("/apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1", timeout=2)
+    return st == 200 and "cpu" in nm.get("usage", {})
+def available():
+    st, a = get("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io")
+    c = [c for c in (a if st == 200 else {}).get("status", {}).get("conditions", []) if c["type"] == "Available"]
+    return c[0]["status"] if c else "?"
+assert node_served(), "node not served before the kill"
+os.kill(pid, signal.SIGKILL)
+t_kill = time.time()
+t_started = t_served = None
+fails, seen_available = 0, set()
+while time.time() < t_kill + 180 and t_served is None:
+    t = time.time()
+    seen_available.add(available())
+    if t_started is None:
+        st, p = get(f"/api/v1/namespaces/kube-system/pods/{pod}")
+        cs = (p if st == 200 else {}).get("status", {}).get("containerStatuses", [{}])[0]
+        if cs.get("restartCount", 0) >= 1 and "running" in cs.get("state", {}):
+            t_started = rfc3339(cs["state"]["running"]["startedAt"])
+    if node_served():
+        if t_started is not None:
+            t_served = time.time()
+    else:
+        fails += 1
+    time.sleep(max(0, 0.5 - (time.time() - t)))
+if t_started is None or t_served is None:
+    print(f"restarted: {t_started is not None}, served again: {t_served is not None} within 180 s"); sys.exit(1)
+print(f"restarted {max(0.0, t_started - t_kill):.0f} s after the kill, node served again {t_served - t_kill:.1f} s "
+      f"after the kill = {t_served - t_started:.0f} s after the restart (limit {res} + 10 s); "
+      f"{fails} failed polls; APIService Available seen as {sorted(seen_available)}, now {available()}")
+sys.exit(0 if t_served - t_started <= res + 10 and available() == "True" else 1)
+PY
+}
+assert "our container killed: the kubelet restarts it and the APIService is Available and serves the node again within one resolution plus start-up" kill_server
+
+# --- a rolling upgrade to a new image tag -----------------------------------------------------
+
+# The same image under a second tag; `kubectl set image`, with `kubectl top pods -A` polled
+# every second throughout. The Deployment's strategy (maxUnavailable 0, maxSurge 25 % = 1)
+# starts the new pod beside the old one; with hostNetwork its port 4443 is a host port, which
+# the old pod holds on the only node: the scheduler cannot place the new pod, the old one keeps
+# serving, the roll cannot progress. On one host-network node a roll needs maxSurge 0,
+# maxUnavailable 1, and so a gap: measured here.
+top_poll() { # top_poll FILE: a line "epoch rc" per `kubectl top pods -A`, every second
+  while :; do
+    local rc=0
+    k top pods -A --no-headers >/dev/null 2>&1 || rc=$?
+    echo "$(date +%s.%N) $rc" >>"$1"
+    sleep 0.7
+  done
+}
+polls() { # polls FILE FROM: count, failures and the failing span after epoch FROM
+  python3 - "$@" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+rows = [(float(t), int(rc)) for t, rc in rows if float(t) >= float(sys.argv[2])]
+bad = [t for t, rc in rows if rc]
+span = f", failing from {min(bad) - float(sys.argv[2]):.0f} s to {max(bad) - float(sys.argv[2]):.0f} s ({max(bad) - min(bad) + 1:.0f} s)" if bad else ""
+print(f"{len(rows)} polls, {len(bad)} failed{span}")
+PY
+}
+ctr_ images tag "docker.io/library/$name:$version" "docker.io/library/$name:$version-roll" >/dev/null ||
+  fail "ctr images tag $name:$version $name:$version-roll"
+: >"$work/top-poll.txt"
+top_poll "$work/top-poll.txt" &
+poll_pid=$!
+t_roll=$(date +%s.%N)
+k -n kube-system set image deployment/$name "$name=$name:$version-roll" >/dev/null ||
+  fail "kubectl set image deployment/$name $name=$name:$version-roll"
+new_pending() {
+  k -n kube-system get pods -l app.kubernetes.io/name=$name \
+    -o jsonpath='{range .items[*]}{.spec.containers[0].image} {.status.conditions[?(@.type=="PodScheduled")].message}{"\n"}{end}' |
+    grep "^$name:$version-roll .*free ports"
+}
+if wait_until 60 new_pending; then
+  sleep 20
+  phase1=$(polls "$work/top-poll.txt" "$t_roll")
+  case $phase1 in
+  *" 0 failed") pass "roll with the default strategy (maxSurge 1, maxUnavailable 0): the new pod stays Pending ($(new_pending | cut -d' ' -f2- | head -c 100)), the old one keeps serving: kubectl top pods -A $phase1" ;;
+  *) fail "kubectl top pods -A failed while the old pod was still running: $phase1" ;;
+  esac
+else
+  fail "new pod of the roll not Pending on the host port: $(k -n kube-system get pods -o wide 2>&1 | tail -n 3)"
+fi
+t_roll2=$(date +%s.%N)
+k -n kube-system patch deployment $name --type merge \
+  -p '{"spec":{"strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":1}}}}' >/dev/null ||
+  fail "patch the strategy to maxSurge 0, maxUnavailable 1"
+rolled() {
+  k -n kube-system rollout status deployment/$name --timeout=1s >/dev/null 2>&1 &&
+    [ "$(k -n kube-system get pods -l app.kubernetes.io/name=$name -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}')" = "$name:$version-roll" ] &&
+    k top pods -A --no-headers | grep -q "^kube-system *$name-"
+}
+if wait_until "$limit" rolled; then
+  sleep 5
+  kill "$poll_pid" 2>/dev/null
+  wait "$poll_pid" 2>/dev/null
+  gap=$(polls "$work/top-poll.txt" "$t_roll2")
+  pass "roll with maxSurge 0, maxUnavailable 1 done in $(python3 -c "import time; print(round(time.time() - $t_roll2))")s; kubectl top pods -A: $gap"
+  # The gap: the old pod's termination, the new one's start and one resolution (two scrapes).
+  gap_s=$(echo "$gap" | sed -n 's/.*(\([0-9]*\) s)$/\1/p')
+  assert "gap of kubectl top pods -A during the one-node roll at most termination + start + 2 resolutions ($((2 * resolution + 30)) s): ${gap_s:-0} s" \
+    test "${gap_s:-0}" -le $((2 * resolution + 30))
+else
+  kill "$poll_pid" 2>/dev/null
+  k -n kube-system get pods -o wide | tail -n 4
+  fail "roll to $name:$version-roll not done within ${limit}s: $(polls "$work/top-poll.txt" "$t_roll2")"
+fi
+pod=$(k -n kube-system get pods -l app.kubernetes.io/name=$name --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
+
+# --- ephemeral storage and swap from the real kubelet -----------------------------------------
+
+# The two changes of overlays/ephemeral-storage, made to the running install (the strategy above
+# rolls it): --kubelet-summary-api and nodes/stats get. Then each served ephemeral-storage value
+# is compared with the kubelet's own /stats/summary read before and after it (node: fs.usedBytes;
+# container: rootfs.usedBytes + logs.usedBytes), with the admin credentials straight from the
+# kubelet: the kube-apiserver's node proxy (nodes/127.0.0.1/proxy) refuses a loopback node
+# address with 400 "address not allowed" (its proxy's guard against reaching the apiserver's own
+# host), so it cannot serve this node; its answer is printed.
+k patch clusterrole system:$name --type json \
+  -p '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["nodes/stats"],"verbs":["get"]}}]' >/dev/null ||
+  fail "add nodes/stats get to ClusterRole system:$name"
+k -n kube-system patch deployment $name --type json \
+  -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-summary-api"}]' >/dev/null ||
+  fail "add --kubelet-summary-api to the Deployment"
+node_storage() { k get --raw /apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1 | grep -q '"ephemeral-storage"'; }
+if wait_until "$limit" node_storage; then
+  ephemeral() {
+    rn_py <<'PY'
+import sys
+from rn import get, quantity
+from rn import KUBELET
+stp, proxied = get("/api/v1/nodes/127.0.0.1/proxy/stats/summary")
+st0, s0 = get("/stats/summary", base=KUBELET)
+st1, nm = get("/apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1")
+st2, pl = get("/apis/metrics.k8s.io/v1beta1/pods")
+st3, s1 = get("/stats/summary", base=KUBELET)
+if (st0, st1, st2, st3) != (200,) * 4:
+    print(f"HTTP {st0} {st1} {st2} {st3} (kubelet summary, node, pods, kubelet summary)"); sys.exit(1)
+def within(v, a, b, tol):  # v within [min - tol, max + tol]
+    lo, hi = min(a, b), max(a, b)
+    return lo - tol <= v <= hi + tol
+out, bad = [], []
+n = quantity(nm["usage"]["ephemeral-storage"])
+a, b = s0["node"]["fs"]["usedBytes"], s1["node"]["fs"]["usedBytes"]
+(out if within(n, a, b, 0.02 * max(a, b)) else bad).append(
+    f"node {n / 2**30:.2f}Gi (summary fs.usedBytes {a / 2**30:.2f}..{b / 2**30:.2f}Gi)")
+def cont(s, ns, pod, c):
+    for p in s["pods"]:
+        if p["podRef"]["namespace"] == ns and p["podRef"]["name"] == pod:
+            for x in p.get("containers", []):
+                if x["name"] == c:
+                    return x.get("rootfs", {}).get("usedBytes", 0) + x.get("logs", {}).get("usedBytes", 0)
+    return None
+nc = 0
+for pm in pl["items"]:
+    for c in pm["containers"]:
+        md = pm["metadata"]
+        v = c["usage"].get("ephemeral-storage")
+        a, b = cont(s0, md["namespace"], md["name"], c["name"]), cont(s1, md["namespace"], md["name"], c["name"])
+        what = f"{md['namespace']}/{md['name']}/{c['name']}"
+        if v is None:
+            bad.append(f"{what}: no ephemeral-storage"); continue
+        if a is None or b is None:
+            continue  # gone from the summary meanwhile
+        v, nc = quantity(v), nc + 1
+        (out if within(v, a, b, max(0.05 * max(a, b), 65536)) else bad).append(
+            f"{what} {v / 1024:.0f}Ki (summary rootfs+logs {a / 1024:.0f}..{b / 1024:.0f}Ki)")
+proxy = proxied if stp != 200 else "served"
+if isinstance(proxy, str) and proxy.startswith("{"):
+    import json
+    proxy = json.loads(proxy).get("message", proxy)
+print("; ".join(bad + out) + f" [node proxy: HTTP {stp} {str(proxy)[:100]}]")
+sys.exit(0 if nc and not bad else 1)
+PY
+  }
+  assert "ephemeral-storage served for the node and every container, matching the real kubelet's /stats/summary (node 2 %, containers 5 % or 64Ki)" ephemeral
+else
+  fail "no ephemeral-storage in NodeMetrics within ${limit}s of --kubelet-summary-api: $(k get --raw /apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1 2>&1 | head -c 300)"
+fi
+swap() {
+  curl -sS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    https://127.0.0.1:10250/metrics/resource >"$work/metrics-resource-2.txt" || return 1
+  rn_py "$work/metrics-resource-2.txt" <<'PY'
+import sys
+from rn import get, quantity
+fams = {}
+for l in open(sys.argv[1]):
+    if l.strip() and not l.startswith("#"):
+        f = l.split("{")[0].split()[0]
+        fams.setdefault(f, []).append(l.split()[1] if "{" not in l else l.rsplit("}", 1)[1].split()[0])
+kubelet = fams.get("node_swap_usage_bytes", [None])[0]
+st, nm = get("/apis/metrics.k8s.io/v1beta1/nodes/127.0.0.1")
+served = (nm if st == 200 else {}).get("usage", {}).get("swap")
+total = [l.split()[1] + " kB" for l in open("/proc/meminfo") if l.startswith("SwapTotal")][0]
+print(f"kubelet node_swap_usage_bytes {kubelet or 'absent'}, container_swap_usage_bytes "
+      f"x{len(fams.get('container_swap_usage_bytes', []))}, pod_swap_usage_bytes "
+      f"x{len(fams.get('pod_swap_usage_bytes', []))}; served NodeMetrics usage.swap "
+      f"{served if served is not None else 'absent'}; host SwapTotal {total}")
+sys.exit(0 if kubelet is not None and served is not None and
+         float(kubelet) == quantity(served) else 1)
+PY
+}
+assert "swap: the real kubelet's node_swap_usage_bytes is served as NodeMetrics usage.swap" swap
 
 # --- teardown of the node: nothing of it left on the host -------------------------------------
 
