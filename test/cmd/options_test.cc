@@ -246,6 +246,8 @@ TEST(ProgramFlags, IneffectiveFlagsAreNamedWithTheirReason) {
   // is named.
   EXPECT_THAT(Parsed({"--shutdown-watch-termination-grace-period=0s"}).flags.IneffectiveFlags(),
               IsEmpty());
+  EXPECT_THAT(Parsed({"--shutdown-watch-termination-grace-period=0"}).flags.IneffectiveFlags(),
+              IsEmpty());
   EXPECT_THAT(Parsed({"--shutdown-watch-termination-grace-period=30s"}).flags.IneffectiveFlags(),
               ElementsAre(HasSubstr("--shutdown-watch-termination-grace-period (watches end")));
 }
