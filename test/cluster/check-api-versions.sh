@@ -368,5 +368,21 @@ summary_errors_logged() {
   done
 }
 assert "our log: each node's /stats/summary failure, by name, with the 404" summary_errors_logged
+summary_failures_reported() {
+  local m
+  m=$("$c" query "$name" /metrics) || return 1
+  grep '^metrics_server_kubelet_summary' <<<"$m"
+  grep -q '^metrics_server_kubelet_summary_last_failed{node="kwok-node-0"} 1$' <<<"$m" &&
+    grep -q '^metrics_server_kubelet_summary_last_failed{node="kwok-node-1"} 1$' <<<"$m" &&
+    grep -q '^metrics_server_kubelet_summary_request_total{success="false"} [1-9]' <<<"$m" &&
+    "$c" query "$name" /debug/nodes | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+causes = {i["name"]: i.get("summaryCause") for i in items}
+print("summaryCause per node:", causes)
+sys.exit(0 if causes and all(c == "not_found" for c in causes.values()) else 1)'
+}
+assert "self-metrics and /debug/nodes: each node's summary failed, cause not_found (404)" \
+  summary_failures_reported
 
 check_finish
