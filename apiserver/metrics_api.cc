@@ -48,11 +48,80 @@ std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,
   return r;
 }
 
+std::vector<FieldError> ValidateListOptions(const Query& query, bool watch) {
+  // k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go
+  // ValidateListOptions and validateWatchOptions, with the WatchList feature enabled (we serve
+  // sendInitialEvents). get.go's ListResource answers these errors with 422 Invalid.
+  auto forbidden = [](std::string detail) {
+    return FieldError{"resourceVersionMatch", "FieldValueForbidden", "Forbidden: " + detail};
+  };
+  auto not_supported = [](const std::string& value, std::string supported) {
+    return FieldError{"resourceVersionMatch", "FieldValueNotSupported",
+                      "Unsupported value: \"" + value + "\": supported values: " + supported};
+  };
+  std::vector<FieldError> errs;
+  const std::string match = query.Get("resourceVersionMatch").value_or("");
+  const bool initial = query.Get("sendInitialEvents").has_value();
+  const bool has_continue = !query.Get("continue").value_or("").empty();
+  if (watch) {
+    if (initial && match != "NotOlderThan") {
+      errs.push_back(
+          forbidden("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
+    }
+    if (!match.empty()) {
+      if (!initial) {
+        errs.push_back(forbidden(
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+      }
+      if (match != "NotOlderThan") errs.push_back(not_supported(match, "\"NotOlderThan\""));
+      if (has_continue) {
+        errs.push_back(forbidden("resourceVersionMatch is forbidden when continue is provided"));
+      }
+    }
+    return errs;
+  }
+  if (!match.empty()) {
+    const std::string rv = query.Get("resourceVersion").value_or("");
+    if (rv.empty()) {
+      errs.push_back(
+          forbidden("resourceVersionMatch is forbidden unless resourceVersion is provided"));
+    }
+    if (has_continue) {
+      errs.push_back(forbidden("resourceVersionMatch is forbidden when continue is provided"));
+    }
+    if (match != "Exact" && match != "NotOlderThan") {
+      errs.push_back(not_supported(match, "\"Exact\", \"NotOlderThan\", \"\""));
+    }
+    if (match == "Exact" && rv == "0") {
+      errs.push_back(
+          forbidden("resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+    }
+  }
+  if (initial) {
+    errs.push_back({"sendInitialEvents", "FieldValueForbidden",
+                    "Forbidden: sendInitialEvents is forbidden for list"});
+  }
+  return errs;
+}
+
 HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& query,
                                        std::string_view accept) const {
   std::variant<ResourceRequest, HttpResponse> parsed = ParseResourceRequest(info, query, accept);
   if (auto* refused = std::get_if<HttpResponse>(&parsed)) return std::move(*refused);
   const ResourceRequest& request = std::get<ResourceRequest>(parsed);
+  if (request.list || request.watch) {
+    const std::optional<std::string> initial = query.Get("sendInitialEvents");
+    if (initial && *initial != "true" && *initial != "false") {
+      return ErrorResponse(
+          BadRequestError("invalid sendInitialEvents value \"" + *initial + "\""),
+          request.negotiated.format);
+    }
+    std::vector<FieldError> errs = ValidateListOptions(query, request.watch);
+    if (!errs.empty()) {
+      return ErrorResponse(InvalidError("meta.k8s.io", "ListOptions", "", errs),
+                           request.negotiated.format);
+    }
+  }
   if (request.watch) return Watch(request, query);
   if (!request.list) return request.kind == Kind::kNode ? GetNode(request) : GetPod(request);
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
@@ -86,30 +155,22 @@ HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& quer
     w.resource_version = n;
   }
   w.allow_bookmarks = QueryBool(query.Get("allowWatchBookmarks"));
-  const std::optional<std::string> initial = query.Get("sendInitialEvents");
-  const std::string match = query.Get("resourceVersionMatch").value_or("");
-  if (initial) {
-    if (*initial != "true" && *initial != "false") {
-      return bad("invalid sendInitialEvents value \"" + *initial + "\"");
-    }
-    w.send_initial_events = *initial == "true";
-    if (match != "NotOlderThan") {
-      return bad("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
-    }
-    if (*w.send_initial_events && !w.allow_bookmarks) {
-      return bad("sendInitialEvents requires setting allowWatchBookmarks to true");
-    }
-  } else if (!match.empty()) {
-    return bad("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+  if (const std::optional<std::string> initial = query.Get("sendInitialEvents")) {
+    w.send_initial_events = *initial == "true";  // the value was checked by ServeResource
   }
   if (auto t = query.Get("timeoutSeconds")) {
-    int64_t seconds = -1;
+    // As the parameter codec decodes *int64: not a number is 400; a negative value is accepted
+    // and, as get.go's time.After(negative), ends the watch at once; 0 means none given.
+    int64_t seconds = 0;
     const char* end = t->data() + t->size();
     auto [ptr, ec] = std::from_chars(t->data(), end, seconds);
-    if (ec != std::errc() || ptr != end || seconds < 0) {
+    if (t->empty() || ec != std::errc() || ptr != end) {
       return bad("invalid timeoutSeconds \"" + *t + "\"");
     }
-    if (seconds > 0) w.timeout = std::chrono::seconds(seconds);
+    if (seconds != 0) w.timeout = std::chrono::seconds(std::max<int64_t>(seconds, 0));
+  }
+  if (w.send_initial_events.value_or(false) && !w.allow_bookmarks) {
+    return bad("sendInitialEvents requires setting allowWatchBookmarks to true");
   }
   return options_.watch->Watch(std::move(w));
 }

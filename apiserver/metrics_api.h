@@ -4,10 +4,10 @@
 // selectors on metadata.name/metadata.namespace, objects without metrics left out, NotFound
 // forms that tell a missing object from missing metrics (the errors are status.h's). Lists carry
 // the window generation as metadata.resourceVersion. Watch is handed to a WatchHub (watch.h)
-// when one is given, after its parameters are checked (400 for a bad resourceVersion,
-// selector, timeoutSeconds or sendInitialEvents combination; 406 unless JSON or protobuf is
-// acceptable);
-// without one it is 405, as in metrics-server.
+// when one is given, after its parameters are checked as k8s.io/apiserver's get.go checks them:
+// 400 BadRequest for a value that does not decode (selector, timeoutSeconds, sendInitialEvents,
+// resourceVersion), 422 Invalid for a combination ValidateListOptions forbids (lists too); 406
+// unless JSON or protobuf is acceptable); without one it is 405, as in metrics-server.
 //
 // Thread-safety: Serve* may be called from any number of threads. The window's encodings are
 // built once per window generation (by the first request that sees it) and shared.
@@ -20,6 +20,7 @@
 
 #include "apiserver/encoding.h"
 #include "apiserver/request.h"
+#include "apiserver/status.h"
 #include "apiserver/watch.h"
 #include "base/clock.h"
 #include "base/metrics.h"
@@ -29,6 +30,11 @@
 #include "window/window.h"
 
 namespace apiserver {
+
+// The field errors k8s.io/apimachinery's ValidateListOptions (WatchList enabled) finds in a list
+// (`watch` false) or watch query: resourceVersionMatch with sendInitialEvents, resourceVersion
+// and continue, sendInitialEvents on a list. Empty when valid. ServeResource answers them 422.
+std::vector<FieldError> ValidateListOptions(const Query& query, bool watch);
 
 struct MetricsApiOptions {
   // Served versions of metrics.k8s.io in discovery order (the first is preferred); a subset of

@@ -100,8 +100,9 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.NoEffect("storage-initialization-timeout", "duration", "there is no storage backend");
   flags.NoEffect("shutdown-send-retry-after", "bool",
                  "while draining, the listener is closed instead of answering 429", "false");
+  // k8s.io/apiserver's default 0s also waits for no watch; any other value is reported.
   flags.NoEffect("shutdown-watch-termination-grace-period", "duration",
-                 "watches end when the drain starts (their clients re-watch elsewhere)");
+                 "watches end when the drain starts (their clients re-watch elsewhere)", "0s");
   flags.NoEffect("emulated-version", "strings", "no Kubernetes version is emulated");
   flags.NoEffect("feature-gates", "string", "k8s.io/apiserver feature gates do not exist here");
   flags.NoEffect("emulation-forward-compatible", "bool", "no Kubernetes version is emulated",

@@ -25,6 +25,13 @@ std::string EncodeStatusProtobuf(const ApiError& error) {
     AppendBytesField(d, 1, error.details.name);
     AppendBytesField(d, 2, error.details.group);
     AppendBytesField(d, 3, error.details.kind);
+    for (const StatusCause& c : error.details.causes) {
+      std::string cause;
+      AppendBytesField(cause, 1, c.reason);
+      AppendBytesField(cause, 2, c.message);
+      AppendBytesField(cause, 3, c.field);
+      AppendBytesField(d, 4, cause);
+    }
     AppendVarintField(d, 5, 0);
     AppendBytesField(raw, 5, d);
   }
@@ -56,6 +63,30 @@ std::string EncodeStatusJson(const ApiError& error) {
     field("name", error.details.name);
     field("group", error.details.group);
     field("kind", error.details.kind);
+    if (!error.details.causes.empty()) {
+      if (!first) out.push_back(',');
+      out.append("\"causes\":[");
+      for (size_t i = 0; i < error.details.causes.size(); ++i) {
+        const StatusCause& c = error.details.causes[i];
+        if (i > 0) out.push_back(',');
+        out.push_back('{');
+        bool first_field = true;
+        auto cause_field = [&](std::string_view key, const std::string& value) {
+          if (value.empty()) return;
+          if (!first_field) out.push_back(',');
+          first_field = false;
+          out.push_back('"');
+          out.append(key);
+          out.append("\":");
+          AppendJsonString(out, value);
+        };
+        cause_field("reason", c.reason);
+        cause_field("message", c.message);
+        cause_field("field", c.field);
+        out.push_back('}');
+      }
+      out.push_back(']');
+    }
     out.push_back('}');
   }
   out.append(",\"code\":");
@@ -83,6 +114,26 @@ ApiError BadRequestError(std::string message) {
   return Error(400, "BadRequest", std::move(message));
 }
 
+ApiError InvalidError(std::string group, std::string kind, std::string name,
+                      const std::vector<FieldError>& errs) {
+  // k8s.io/apimachinery/pkg/api/errors NewInvalid; the aggregate's text is the one error, or
+  // "[e1, e2, ...]" (util/errors aggregate.Error).
+  std::string text;
+  for (size_t i = 0; i < errs.size(); ++i) {
+    if (i > 0) text.append(", ");
+    text.append(errs[i].field + ": " + errs[i].body);
+  }
+  if (errs.size() > 1) text = "[" + text + "]";
+  ApiError e = Error(422, "Invalid",
+                     kind + "." + group + " \"" + name + "\" is invalid: " + text);
+  e.has_details = true;
+  e.details.name = std::move(name);
+  e.details.group = std::move(group);
+  e.details.kind = std::move(kind);
+  for (const FieldError& f : errs) e.details.causes.push_back({f.type, f.body, f.field});
+  return e;
+}
+
 ApiError UnauthorizedError() { return Error(401, "Unauthorized", "Unauthorized"); }
 
 ApiError ForbiddenError(const kube::Attributes& a, const std::string& reason) {
@@ -99,7 +150,7 @@ ApiError ForbiddenError(const kube::Attributes& a, const std::string& reason) {
                 (a.namespace_.empty() ? " at the cluster scope"
                                       : " in the namespace \"" + a.namespace_ + "\"");
     e.has_details = true;
-    e.details = {a.name, a.api_group, a.resource};
+    e.details = {a.name, a.api_group, a.resource, {}};
   }
   if (!reason.empty()) e.message += ": " + reason;
   return e;
@@ -115,7 +166,7 @@ ApiError ObjectNotFoundError(std::string resource, std::string group, std::strin
   const std::string qualified = group.empty() ? resource : resource + "." + group;
   ApiError e = Error(404, "NotFound", qualified + " \"" + name + "\" not found");
   e.has_details = true;
-  e.details = {std::move(name), std::move(group), std::move(resource)};
+  e.details = {std::move(name), std::move(group), std::move(resource), {}};
   return e;
 }
 
@@ -131,7 +182,7 @@ ApiError MethodNotSupportedError(std::string resource, std::string group, std::s
                      std::string(action) + " is not supported on resources of kind \"" + resource +
                          "." + group + "\"");
   e.has_details = true;
-  e.details = {"", std::move(group), std::move(resource)};
+  e.details = {"", std::move(group), std::move(resource), {}};
   return e;
 }
 

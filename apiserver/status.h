@@ -23,6 +23,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "apiserver/format.h"
 #include "apiserver/request.h"
@@ -33,11 +34,20 @@ struct Attributes;
 
 namespace apiserver {
 
+// metav1.StatusCause: one field of an Invalid request, e.g. {"FieldValueForbidden",
+// "Forbidden: <detail>", "resourceVersionMatch"}.
+struct StatusCause {
+  std::string reason;
+  std::string message;
+  std::string field;
+};
+
 // metav1.StatusDetails: what the error is about.
 struct StatusDetails {
   std::string name;
   std::string group;
   std::string kind;  // the resource, e.g. "pods" or "podmetrics"
+  std::vector<StatusCause> causes;
 };
 
 // A failure Status: HTTP code, reason (e.g. "NotFound"), message, optional details.
@@ -58,6 +68,21 @@ HttpResponse ErrorResponse(const ApiError& error, Format format = Format::kJson)
 
 // 400 BadRequest with `message` (a bad selector or query value; malformed HTTP).
 ApiError BadRequestError(std::string message);
+
+// One field error of k8s.io/apimachinery/pkg/util/validation/field: its path, type
+// ("FieldValueForbidden", "FieldValueNotSupported") and ErrorBody() text ("Forbidden: <detail>",
+// "Unsupported value: \"x\": supported values: \"NotOlderThan\"").
+struct FieldError {
+  std::string field;
+  std::string type;
+  std::string body;
+};
+
+// 422 Invalid, as errors.NewInvalid(schema.GroupKind{group, kind}, name, errs) builds it: message
+// `<kind>.<group> "<name>" is invalid: <field>: <body>` (several errors: `[e1, e2]`), details
+// {name, group, kind, causes one per error}. `errs` is not empty.
+ApiError InvalidError(std::string group, std::string kind, std::string name,
+                      const std::vector<FieldError>& errs);
 
 // 401 Unauthorized: an authenticator failed (why is logged, never sent).
 ApiError UnauthorizedError();

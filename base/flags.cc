@@ -188,10 +188,12 @@ void FlagSet::NoEffect(const std::string& name, const std::string& type, std::st
         return false;
       }
     } else if (type == "duration") {
-      if (auto parsed = ParseDuration(v); !parsed.ok()) {
+      auto parsed = ParseDuration(v);
+      if (!parsed.ok()) {
         *err = parsed.error();
         return false;
       }
+      if (parsed->count() == 0) value = "0s";  // "0", "0m", "0s" ask for the same
     } else if (type == "ip") {
       unsigned char addr[16];
       if (inet_pton(AF_INET, v.c_str(), addr) != 1 && inet_pton(AF_INET6, v.c_str(), addr) != 1) {

@@ -199,6 +199,20 @@ Fix CauseFix(const std::string& cause) {
       {"kubelet_other",
        {"See the error above and the server's log for that node.",
         "README.md#doctor-kubelet-unreachable"}},
+      {"kubelet_summary_not_found",
+       {"The kubelet answers 404 on /stats/summary (--kubelet-summary-api): it has no summary API "
+        "(a virtual or simulated kubelet); that node's CPU and memory are served, its "
+        "ephemeral-storage is not. Leave the flag off where kubelets lack the endpoint.",
+        "README.md#doctor-kubelet-summary"}},
+      {"kubelet_summary_forbidden",
+       {"The kubelet denies /stats/summary (403): grant get nodes/stats to the server's "
+        "ServiceAccount (kubectl apply -k overlays/ephemeral-storage, or the chart's "
+        "ephemeralStorage.enabled).",
+        "README.md#doctor-kubelet-summary"}},
+      {"kubelet_summary_failed",
+       {"The kubelet's /stats/summary could not be read (see the error: timeout, malformed "
+        "answer, ...); that node's CPU and memory are served, its ephemeral-storage is not.",
+        "README.md#doctor-kubelet-summary"}},
   };
   auto it = fixes.find(cause);
   return it == fixes.end() ? Fix{} : it->second;
@@ -509,10 +523,40 @@ std::vector<Finding> CheckNodeScrapes(const json* debug_nodes, const std::string
       }
     }
   }
+  // --kubelet-summary-api: nodes scraped whose /stats/summary read failed (summaryCause).
+  std::map<std::string, std::pair<int, std::vector<std::string>>> by_summary_cause;
+  std::vector<std::string> summary_order;
+  if (items && items->is_array()) {
+    for (const auto& item : *items) {
+      const std::string summary_cause = StringField(item, "summaryCause");
+      if (summary_cause.empty()) continue;
+      const std::string cause = summary_cause == "not_found"   ? "kubelet_summary_not_found"
+                                : summary_cause == "forbidden" ? "kubelet_summary_forbidden"
+                                                               : "kubelet_summary_failed";
+      auto& [count, shown] = by_summary_cause[cause];
+      if (count == 0) summary_order.push_back(cause);
+      ++count;
+      if (shown.size() < 5) {
+        shown.push_back(StringField(item, "name") + ": " + summary_cause + ": " +
+                        StringField(item, "summaryError"));
+      }
+    }
+  }
+  std::vector<Finding> summaries;
+  for (const auto& cause : summary_order) {
+    const auto& [count, shown] = by_summary_cause[cause];
+    std::string evidence = std::to_string(count) + " of " + std::to_string(n_total) +
+                           " node(s) without ephemeral-storage: " + Join(shown, "; ");
+    if (count > static_cast<int>(shown.size())) evidence += "; ...";
+    summaries.push_back(Fail("Kubelet summaries", cause, evidence));
+  }
   if (order.empty()) {
-    return {Ok(check, std::to_string(n_total) + " node(s), " + std::to_string(n_failed) +
-                          " failed in the last tick (at " + StringField(*debug_nodes, "tickStart") +
-                          ")")};
+    std::vector<Finding> out = {
+        Ok(check, std::to_string(n_total) + " node(s), " + std::to_string(n_failed) +
+                      " failed in the last tick (at " + StringField(*debug_nodes, "tickStart") +
+                      ")")};
+    out.insert(out.end(), summaries.begin(), summaries.end());
+    return out;
   }
   std::vector<Finding> out;
   for (const auto& cause : order) {
@@ -522,6 +566,7 @@ std::vector<Finding> CheckNodeScrapes(const json* debug_nodes, const std::string
     if (count > static_cast<int>(shown.size())) evidence += "; ...";
     out.push_back(Fail(check, cause, evidence));
   }
+  out.insert(out.end(), summaries.begin(), summaries.end());
   return out;
 }
 

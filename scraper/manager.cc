@@ -396,6 +396,9 @@ void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutc
   run->jobs[index].done = true;
   if (outcome.success) {
     total_success_.fetch_add(1);
+    if (settings_.summary_api) {
+      (outcome.summary_error.empty() ? summary_success_ : summary_failure_).fetch_add(1);
+    }
     if (!outcome.summary_error.empty()) {
       spdlog::warn("Failed to read the summary of node {} (its resource metrics are served): {}",
                    outcome.node, outcome.summary_error);

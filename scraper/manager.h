@@ -113,6 +113,11 @@ class Manager {
   // Requests since start, for kubelet_request_total{success}.
   uint64_t TotalSuccesses() const { return total_success_.load(); }
   uint64_t TotalFailures() const { return total_failure_.load(); }
+  // --kubelet-summary-api: /stats/summary reads since start, for
+  // kubelet_summary_request_total{success} (a failed scrape reads no summary: not counted).
+  uint64_t SummarySuccesses() const { return summary_success_.load(); }
+  uint64_t SummaryFailures() const { return summary_failure_.load(); }
+  bool SummaryApi() const { return settings_.summary_api; }
 
  private:
   struct TickRun;
@@ -152,6 +157,8 @@ class Manager {
   std::atomic<base::UnixNanos> last_tick_start_{0};
   std::atomic<uint64_t> total_success_{0};
   std::atomic<uint64_t> total_failure_{0};
+  std::atomic<uint64_t> summary_success_{0};
+  std::atomic<uint64_t> summary_failure_{0};
   mutable base::Mutex report_mu_;
   std::shared_ptr<const TickReport> report_ GUARDED_BY(report_mu_);
 };

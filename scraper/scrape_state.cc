@@ -72,6 +72,11 @@ ScrapeCause ClassifyScrapeError(std::string_view e) {
   return ScrapeCause::kOther;
 }
 
+const char* SummaryCauseName(std::string_view error) {
+  if (error.find("status: \"404 ") != std::string_view::npos) return "not_found";
+  return ScrapeCauseName(ClassifyScrapeError(error));
+}
+
 const char* ScrapeCauseName(ScrapeCause cause) {
   switch (cause) {
     case ScrapeCause::kNone:
@@ -143,6 +148,10 @@ std::string RenderScrapeState(const TickReport* report, base::UnixNanos now,
       item["error"] = Cut(n->error, kMaxErrorBytes);
       item["cause"] =
           ScrapeCauseName(n->success ? ScrapeCause::kNone : ClassifyScrapeError(n->error));
+      if (!n->summary_error.empty()) {
+        item["summaryError"] = Cut(n->summary_error, kMaxErrorBytes);
+        item["summaryCause"] = SummaryCauseName(n->summary_error);
+      }
       items.push_back(std::move(item));
     }
   }

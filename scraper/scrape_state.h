@@ -39,6 +39,11 @@ ScrapeCause ClassifyScrapeError(std::string_view error);
 // "unreachable", "malformed_response", "other".
 const char* ScrapeCauseName(ScrapeCause cause);
 
+// The cause of a failed /stats/summary read (--kubelet-summary-api) from its error: "not_found"
+// for a 404 (the kubelet has no summary API), else ScrapeCauseName's names ("forbidden": the
+// ServiceAccount may not get nodes/stats).
+const char* SummaryCauseName(std::string_view error);
+
 // At most this many nodes are listed (failures first, then by name); the counts cover all.
 inline constexpr size_t kMaxListedNodes = 10000;
 // Longer errors and addresses are cut (with "..." at the end).
@@ -58,7 +63,9 @@ struct ScrapeStateOptions {
 //    "items": [{"name", "address" (the URL scraped, "" when none), "success": bool,
 //               "lastAttempt": RFC 3339 or null, "durationSeconds": s,
 //               "lastSuccess": RFC 3339 or null, "secondsSinceLastSuccess": s or null,
-//               "error": "" on success, "cause": ScrapeCauseName}]}
+//               "error": "" on success, "cause": ScrapeCauseName,
+//               only when the node's /stats/summary read failed (--kubelet-summary-api):
+//               "summaryError", "summaryCause": SummaryCauseName}]}
 // `report` may be null (no tick finished yet: no items). `now` is for secondsSinceLastSuccess.
 std::string RenderScrapeState(const TickReport* report, base::UnixNanos now,
                               const ScrapeStateOptions& options = {});

@@ -25,15 +25,31 @@ void RegisterScrapeMetrics(base::MetricsRegistry& registry, const Manager& manag
                                    "Unix time at which the last scrape tick started.");
   auto& tick_duration = registry.Gauge("metrics_server_scraper_tick_duration_seconds",
                                        "Duration of the last complete scrape tick.");
+  // --kubelet-summary-api only: /stats/summary reads by outcome, and per node whether the last
+  // tick's read failed (1) or not (0); nodes whose scrape failed read no summary and are absent.
+  base::MetricFamily* summary_total = nullptr;
+  base::MetricFamily* summary_failed = nullptr;
+  if (manager.SummaryApi()) {
+    summary_total = &registry.Counter("metrics_server_kubelet_summary_request_total",
+                                      "Kubelet /stats/summary reads since start, by outcome.",
+                                      {"success"});
+    summary_failed = &registry.Gauge(
+        "metrics_server_kubelet_summary_last_failed",
+        "1 when the last read of each node's kubelet /stats/summary failed, else 0.", {"node"});
+  }
   // The per-node histogram shows the last finished tick only: rebuilt when a new report appears.
-  registry.AddCollector([&, seen = std::make_shared<std::shared_ptr<const TickReport>>()] {
+  registry.AddCollector([&, summary_total, summary_failed, seen = std::make_shared<std::shared_ptr<const TickReport>>()] {
     auto report = manager.LastReport();
     if (report != nullptr && report != *seen) {
       *seen = report;
       request_duration.Clear();
       last_request.Clear();
       last_success.Clear();
+      if (summary_failed != nullptr) summary_failed->Clear();
       for (const auto& n : report->nodes) {
+        if (summary_failed != nullptr && n.success) {
+          summary_failed->Set({n.node}, n.summary_error.empty() ? 0 : 1);
+        }
         if (n.started != 0) {
           request_duration.Observe({n.node}, std::chrono::duration<double>(n.duration).count());
           last_request.Set({n.node},
@@ -47,6 +63,10 @@ void RegisterScrapeMetrics(base::MetricsRegistry& registry, const Manager& manag
     }
     request_total.Set({"true"}, static_cast<double>(manager.TotalSuccesses()));
     request_total.Set({"false"}, static_cast<double>(manager.TotalFailures()));
+    if (summary_total != nullptr) {
+      summary_total->Set({"true"}, static_cast<double>(manager.SummarySuccesses()));
+      summary_total->Set({"false"}, static_cast<double>(manager.SummaryFailures()));
+    }
     last_tick.Set({}, static_cast<double>(manager.LastTickStart()) / 1e9);
   });
 }

@@ -19,7 +19,10 @@ namespace scraper {
 // successful scrape, kept across failed ticks while the node exists),
 // metrics_server_kubelet_request_total{success},
 // metrics_server_scraper_last_tick_timestamp_seconds, metrics_server_scraper_tick_duration_seconds
-// (the last finished tick).
+// (the last finished tick). With --kubelet-summary-api (ManagerSettings::summary_api) also
+// metrics_server_kubelet_summary_request_total{success} (/stats/summary reads, made after each
+// successful scrape) and metrics_server_kubelet_summary_last_failed{node} (1 when the last
+// tick's read of that node's summary failed: 404, 403, malformed, timeout; else 0).
 void RegisterScrapeMetrics(base::MetricsRegistry& registry, const Manager& manager);
 
 // metrics_server_storage_points{type=node|pod|container}: objects in the last window.

@@ -251,6 +251,79 @@ TEST_F(MetricsApiTest, BadSelectorsAre400) {
   EXPECT_EQ(json::parse(label.body)["reason"], "BadRequest");
 }
 
+// The cases of validation_test.go (k8s.io/apimachinery/pkg/apis/meta/internalversion/
+// validation, TestValidateListOptions, WatchList enabled), error text for error text.
+TEST(ValidateListOptionsTest, MatchesUpstreamValidation) {
+  auto errs = [](std::string_view raw, bool watch) {
+    std::vector<std::string> out;
+    for (const FieldError& e : ValidateListOptions(Query(raw), watch)) {
+      out.push_back(e.field + ": " + e.body);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  const std::string need_sie =
+      "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless "
+      "sendInitialEvents is provided";
+  const std::string need_not_older =
+      "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch "
+      "to NotOlderThan";
+  // Lists.
+  EXPECT_EQ(errs("", false), V{});
+  EXPECT_EQ(errs("resourceVersion=5&resourceVersionMatch=Exact", false), V{});
+  EXPECT_EQ(errs("resourceVersionMatch=NotOlderThan", false),
+            V{"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless "
+              "resourceVersion is provided"});
+  EXPECT_EQ(errs("resourceVersion=0&resourceVersionMatch=Exact", false),
+            V{"resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for "
+              "resourceVersion \"0\""});
+  EXPECT_EQ(errs("resourceVersion=1&resourceVersionMatch=x", false),
+            V{"resourceVersionMatch: Unsupported value: \"x\": supported values: \"Exact\", "
+              "\"NotOlderThan\", \"\""});
+  EXPECT_EQ(errs("resourceVersion=1&resourceVersionMatch=Exact&continue=c", false),
+            V{"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue "
+              "is provided"});
+  EXPECT_EQ(errs("sendInitialEvents=true", false),
+            V{"sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"});
+  // Watches.
+  EXPECT_EQ(errs("", true), V{});
+  EXPECT_EQ(errs("sendInitialEvents=true&resourceVersionMatch=NotOlderThan", true), V{});
+  EXPECT_EQ(errs("sendInitialEvents=false&resourceVersionMatch=NotOlderThan", true), V{});
+  EXPECT_EQ(errs("resourceVersionMatch=NotOlderThan", true), V{need_sie});
+  EXPECT_EQ(errs("sendInitialEvents=true", true), V{need_not_older});
+  EXPECT_EQ(errs("sendInitialEvents=true&resourceVersionMatch=incorrect", true),
+            (V{need_not_older,
+               "resourceVersionMatch: Unsupported value: \"incorrect\": supported values: "
+               "\"NotOlderThan\""}));
+  EXPECT_EQ(errs("sendInitialEvents=true&resourceVersionMatch=NotOlderThan&continue=123", true),
+            V{"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue "
+              "is provided"});
+}
+
+TEST_F(MetricsApiTest, InvalidListOptionsAre422) {
+  MetricsApi api = Api();
+  HttpResponse list = Get(api, "/apis/metrics.k8s.io/v1beta1/pods?sendInitialEvents=true");
+  EXPECT_EQ(list.status, 422u);
+  const json status = json::parse(list.body);
+  EXPECT_EQ(status["reason"], "Invalid");
+  EXPECT_EQ(status["message"],
+            "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: "
+            "sendInitialEvents is forbidden for list");
+  EXPECT_EQ(status["details"]["causes"][0]["field"], "sendInitialEvents");
+  EXPECT_EQ(status["details"]["causes"][0]["reason"], "FieldValueForbidden");
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes?resourceVersionMatch=Exact").status,
+            422u);
+  // A value that does not decode is 400, as the parameter codec's error is.
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?sendInitialEvents=maybe").status, 400u);
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/pods?resourceVersion=1&"
+                     "resourceVersionMatch=NotOlderThan")
+                .status,
+            200u);
+  // A get is not a list: get.go's GetResource reads no ListOptions.
+  EXPECT_EQ(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/n1?sendInitialEvents=true").status,
+            Get(api, "/apis/metrics.k8s.io/v1beta1/nodes/n1").status);
+}
+
 TEST_F(MetricsApiTest, WatchAndOtherMethodsAre405UnknownPathsAre404) {
   MetricsApi api = Api();
   for (const char* value : {"true", "1", "", "yes"}) {

@@ -19,7 +19,7 @@ TEST(StatusTest, JsonMatchesReference) {
   e.reason = "NotFound";
   e.message = "podmetrics.metrics.k8s.io \"default/web-0\" not found";
   e.has_details = true;
-  e.details = {"default/web-0", "metrics.k8s.io", "podmetrics"};
+  e.details = {"default/web-0", "metrics.k8s.io", "podmetrics", {}};
   EXPECT_EQ(
       EncodeStatus(Format::kJson, e),
       R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
@@ -42,7 +42,7 @@ TEST(StatusTest, ProtobufDecodesFieldByField) {
   e.reason = "NotFound";
   e.message = "pods \"x\" not found";
   e.has_details = true;
-  e.details = {"x", "", "pods"};
+  e.details = {"x", "", "pods", {}};
   std::string body = EncodeStatus(Format::kProtobuf, e);
   ASSERT_GE(body.size(), 6u);
   EXPECT_EQ(body.substr(0, 6), std::string("k8s\0\x0a\x0c", 6));
@@ -56,6 +56,42 @@ TEST(StatusTest, ProtobufDecodesFieldByField) {
   EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 5), 1), "x");
   EXPECT_EQ(ProtoBytes(ProtoBytes(raw, 5), 3), "pods");
   EXPECT_EQ(ProtoVarint(raw, 6), 404u);
+}
+
+// errors.NewInvalid (k8s.io/apimachinery/pkg/api/errors/errors.go) for ListOptions, as get.go's
+// ListResource answers a watch with resourceVersionMatch and no sendInitialEvents.
+TEST(StatusTest, InvalidCarriesCausesAsNewInvalid) {
+  const FieldError forbidden{"resourceVersionMatch", "FieldValueForbidden",
+                             "Forbidden: resourceVersionMatch is forbidden for watch unless "
+                             "sendInitialEvents is provided"};
+  ApiError e = InvalidError("meta.k8s.io", "ListOptions", "", {forbidden});
+  EXPECT_EQ(e.code, 422u);
+  EXPECT_EQ(EncodeStatus(Format::kJson, e),
+            R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+            R"("message":"ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: )"
+            R"(Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents )"
+            R"(is provided","reason":"Invalid","details":{"group":"meta.k8s.io",)"
+            R"("kind":"ListOptions","causes":[{"reason":"FieldValueForbidden","message":)"
+            R"("Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents )"
+            R"(is provided","field":"resourceVersionMatch"}]},"code":422})"
+            "\n");
+  const FieldError unsupported{"resourceVersionMatch", "FieldValueNotSupported",
+                               "Unsupported value: \"Exact\": supported values: \"NotOlderThan\""};
+  ApiError two = InvalidError("meta.k8s.io", "ListOptions", "", {forbidden, unsupported});
+  EXPECT_EQ(two.message, "ListOptions.meta.k8s.io \"\" is invalid: [resourceVersionMatch: " +
+                             forbidden.body + ", resourceVersionMatch: " + unsupported.body +
+                             "]");
+  // Protobuf: StatusDetails.causes is field 4, StatusCause {1 reason, 2 message, 3 field}.
+  const std::string raw = ProtoBytes(EncodeStatus(Format::kProtobuf, two).substr(4), 2);
+  EXPECT_EQ(ProtoBytes(raw, 4), "Invalid");
+  const std::string details = ProtoBytes(raw, 5);
+  EXPECT_EQ(ProtoBytes(details, 2), "meta.k8s.io");
+  EXPECT_EQ(ProtoBytes(details, 3), "ListOptions");
+  const std::string cause = ProtoBytes(details, 4);  // the first cause
+  EXPECT_EQ(ProtoBytes(cause, 1), "FieldValueForbidden");
+  EXPECT_EQ(ProtoBytes(cause, 2), forbidden.body);
+  EXPECT_EQ(ProtoBytes(cause, 3), "resourceVersionMatch");
+  EXPECT_EQ(ProtoVarint(raw, 6), 422u);
 }
 
 TEST(StatusTest, ErrorResponseCarriesCodeBodyAndContentType) {

@@ -641,14 +641,15 @@ TEST_F(WatchTest, ContinuesFromThePreviousWindowButNotOlderOrNewer) {
   }
 }
 
+// get.go's ListResource: a query that does not decode is 400 BadRequest; a combination that
+// ValidateListOptions (apimachinery/pkg/apis/meta/internalversion/validation) forbids is 422
+// Invalid.
 TEST_F(WatchTest, BadParametersAre400Statuses) {
   Start();
   for (const char* query :
        {"resourceVersion=abc", "resourceVersion=-1", "labelSelector=a%3D%3D%3Db",
-        "fieldSelector=spec.nodeName%3Dx", "timeoutSeconds=x", "sendInitialEvents=maybe",
-        "sendInitialEvents=true&allowWatchBookmarks=true",
-        "sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
-        "resourceVersionMatch=NotOlderThan"}) {
+        "fieldSelector=spec.nodeName%3Dx", "timeoutSeconds=x", "timeoutSeconds=",
+        "sendInitialEvents=maybe", "sendInitialEvents=true&resourceVersionMatch=NotOlderThan"}) {
     auto c = Client();
     ASSERT_EQ(c->Get(std::string("/apis/metrics.k8s.io/v1beta1/pods?watch=1&") + query), 400u)
         << query;
@@ -660,6 +661,34 @@ TEST_F(WatchTest, BadParametersAre400Statuses) {
   auto c = Client();
   ASSERT_EQ(c->Get("/apis/metrics.k8s.io/v1beta1/pods?watch=1", "text/html"), 406u);
   EXPECT_EQ(hub_->watchers(), 0u);
+}
+
+TEST_F(WatchTest, ForbiddenCombinationsAre422Invalid) {
+  Start();
+  for (const char* query :
+       {"sendInitialEvents=true&allowWatchBookmarks=true",
+        "sendInitialEvents=false&resourceVersionMatch=Exact", "resourceVersionMatch=NotOlderThan",
+        "sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+        "continue=x"}) {
+    auto c = Client();
+    ASSERT_EQ(c->Get(std::string("/apis/metrics.k8s.io/v1beta1/pods?watch=1&") + query), 422u)
+        << query;
+    const json status = json::parse(c->Body());
+    EXPECT_EQ(status["kind"], "Status") << query;
+    EXPECT_EQ(status["reason"], "Invalid") << query;
+    EXPECT_EQ(status["details"]["kind"], "ListOptions") << query;
+    EXPECT_EQ(status["details"]["causes"][0]["field"], "resourceVersionMatch") << query;
+  }
+  EXPECT_EQ(hub_->watchers(), 0u);
+}
+
+TEST_F(WatchTest, NegativeTimeoutSecondsEndsTheWatchAtOnce) {
+  // As get.go's time.After(negative): accepted, and the stream ends immediately.
+  Start();
+  auto c = Client();
+  ASSERT_EQ(c->Get("/apis/metrics.k8s.io/v1beta1/nodes?watch=1&timeoutSeconds=-5"), 200u);
+  c->Rest();
+  EXPECT_TRUE(c->ended());
 }
 
 TEST_F(WatchTest, TimeoutSecondsEndsTheStreamCleanly) {

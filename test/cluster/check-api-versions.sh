@@ -26,7 +26,8 @@
 # "swap", printed as Value/2^20 "Mi"; a node without nodeInfo.swap prints <unknown>) must show
 # our values, and objects on kwok-node-0 (no swap families) have no swap in usage at all.
 # Then `kubectl get {nodes,pods}.metrics.k8s.io --watch` through the aggregator must show
-# MODIFIED events from at least two windows, and a client-go informer on PodMetrics
+# MODIFIED events from at least two windows (-o json), kubectl's default --watch output (the
+# Table form) a row per pod from the list and from two later windows or more, and a client-go informer on PodMetrics
 # (test/cluster/informer) must stay in sync with List across windows and a restart of our server.
 # Last, our server restarted with --kubelet-summary-api: kwok answers 404 to /stats/summary, and
 # every node's resource metrics are still served, each node's summary failure logged.
@@ -276,6 +277,10 @@ for resource in nodes pods; do
     >"$check_work/watch-$resource.json" 2>"$check_work/watch-$resource.err" &
   watch_pids+=($!)
 done
+# And kubectl's default output (it asks for the Table form): a header, then a row per event.
+timeout 43 "$KUBECTL" get pods.metrics.k8s.io -A --watch \
+  >"$check_work/watch-pods-table.txt" 2>"$check_work/watch-pods-table.err" &
+watch_pids+=($!)
 wait "${watch_pids[@]}"
 # watch_events FILE: MODIFIED events came with at least two resourceVersions (two windows after
 # the list); prints the event types, the objects and those resourceVersions.
@@ -302,6 +307,24 @@ assert "kubectl get nodes.metrics.k8s.io --watch: MODIFIED events from two windo
   watch_events "$check_work/watch-nodes.json"
 assert "kubectl get pods.metrics.k8s.io -A --watch: MODIFIED events from two windows or more" \
   watch_events "$check_work/watch-pods.json"
+# table_watch_rows FILE: kubectl's default --watch output has the metrics-server columns and, for
+# some pod, a row from the list and rows from at least two later windows (MODIFIED events).
+table_watch_rows() {
+  python3 - "$1" <<'PY'
+import collections, sys
+lines = [l.split() for l in open(sys.argv[1]).read().splitlines() if l.strip()]
+header = lines[0] if lines else []
+rows = [l for l in lines[1:] if len(l) == len(header) and l != header]
+per_pod = collections.Counter((r[0], r[1]) for r in rows)
+most = per_pod.most_common(1)
+print("header", header, len(rows), "rows for", len(per_pod), "pods; most rows for one pod:", most)
+print("\n".join(" ".join(r) for r in rows[:3]))
+ok = header == ["NAMESPACE", "NAME", "CPU", "MEMORY", "WINDOW"] and most and most[0][1] >= 3
+sys.exit(0 if ok else 1)
+PY
+}
+assert "kubectl get pods.metrics.k8s.io -A --watch (Table): rows from the list and two windows or more" \
+  table_watch_rows "$check_work/watch-pods-table.txt"
 
 echo "--- the client-go informer on PodMetrics stays in sync across windows and a server restart"
 if [ -n "$informer_pid" ]; then
@@ -345,5 +368,21 @@ summary_errors_logged() {
   done
 }
 assert "our log: each node's /stats/summary failure, by name, with the 404" summary_errors_logged
+summary_failures_reported() {
+  local m
+  m=$("$c" query "$name" /metrics) || return 1
+  grep '^metrics_server_kubelet_summary' <<<"$m"
+  grep -q '^metrics_server_kubelet_summary_last_failed{node="kwok-node-0"} 1$' <<<"$m" &&
+    grep -q '^metrics_server_kubelet_summary_last_failed{node="kwok-node-1"} 1$' <<<"$m" &&
+    grep -q '^metrics_server_kubelet_summary_request_total{success="false"} [1-9]' <<<"$m" &&
+    "$c" query "$name" /debug/nodes | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+causes = {i["name"]: i.get("summaryCause") for i in items}
+print("summaryCause per node:", causes)
+sys.exit(0 if causes and all(c == "not_found" for c in causes.values()) else 1)'
+}
+assert "self-metrics and /debug/nodes: each node's summary failed, cause not_found (404)" \
+  summary_failures_reported
 
 check_finish

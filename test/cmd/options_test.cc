@@ -252,6 +252,14 @@ TEST(ProgramFlags, IneffectiveFlagsAreNamedWithTheirReason) {
   EXPECT_THAT(
       Parsed({"--profiling=false", "--disable-http2-serving=true"}).flags.IneffectiveFlags(),
       IsEmpty());
+  // k8s.io/apiserver's default grace period for watches (0s: none) is what happens here; another
+  // is named.
+  EXPECT_THAT(Parsed({"--shutdown-watch-termination-grace-period=0s"}).flags.IneffectiveFlags(),
+              IsEmpty());
+  EXPECT_THAT(Parsed({"--shutdown-watch-termination-grace-period=0"}).flags.IneffectiveFlags(),
+              IsEmpty());
+  EXPECT_THAT(Parsed({"--shutdown-watch-termination-grace-period=30s"}).flags.IneffectiveFlags(),
+              ElementsAre(HasSubstr("--shutdown-watch-termination-grace-period (watches end")));
 }
 
 // The args of metrics-server v0.8.0's release manifest (components.yaml) and of its Helm chart's

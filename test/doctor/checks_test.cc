@@ -219,6 +219,30 @@ TEST(DoctorChecksTest, NodeScrapesGroupedByCause) {
   EXPECT_EQ(CheckNodeScrapes(nullptr, "refused")[0].verdict, Verdict::kSkipped);
 }
 
+// --kubelet-summary-api: a scraped node whose /stats/summary read failed is its own finding, by
+// /debug/nodes' summaryCause: 404 (no summary API), 403 (nodes/stats not granted), other.
+TEST(DoctorChecksTest, SummaryFailuresAreDecoded) {
+  json states = json::parse(R"j({"tickStart": "2026-01-01T00:00:00Z", "nodes": 4, "failed": 0,
+    "items": [
+      {"name": "a", "success": true, "cause": "none", "error": "", "summaryCause": "not_found",
+       "summaryError": "https://10.0.0.1:10250/stats/summary: request failed, status: \"404 Not Found\""},
+      {"name": "b", "success": true, "cause": "none", "error": "", "summaryCause": "forbidden",
+       "summaryError": "https://10.0.0.2:10250/stats/summary: request failed, status: \"403 Forbidden\""},
+      {"name": "c", "success": true, "cause": "none", "error": "", "summaryCause": "not_found",
+       "summaryError": "https://10.0.0.3:10250/stats/summary: request failed, status: \"404 Not Found\""},
+      {"name": "d", "success": true, "cause": "none", "error": "", "summaryCause": "timeout",
+       "summaryError": "https://10.0.0.4:10250/stats/summary: timed out"}]})j");
+  auto findings = CheckNodeScrapes(&states, "");
+  ASSERT_EQ(findings.size(), 4u);
+  EXPECT_EQ(findings[0].verdict, Verdict::kOk);  // the scrapes themselves
+  EXPECT_EQ(findings[1].cause, "kubelet_summary_not_found");
+  EXPECT_THAT(findings[1].evidence, HasSubstr("2 of 4 node(s) without ephemeral-storage: a: "));
+  EXPECT_EQ(findings[2].cause, "kubelet_summary_forbidden");
+  EXPECT_EQ(findings[3].cause, "kubelet_summary_failed");
+  EXPECT_THAT(CauseFix("kubelet_summary_forbidden").text, HasSubstr("nodes/stats"));
+  EXPECT_THAT(CauseFix("kubelet_summary_not_found").text, HasSubstr("404"));
+}
+
 // A symptom seen by several checks is one cause; the report gives the fix and where to read.
 TEST(DoctorChecksTest, ReportNamesEachCauseOnceWithItsFix) {
   std::vector<Finding> findings = {

@@ -16,6 +16,7 @@
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "scraper/options.h"
+#include "scraper/self_metrics.h"
 #include "test/testing/fake_nodes.h"
 #include "test/testing/io_threads.h"
 #include "test/testing/local_https_server.h"
@@ -232,6 +233,8 @@ TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNo
   ManagerSettings settings = Settings();
   settings.summary_api = true;
   Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, settings);
+  base::MetricsRegistry registry;
+  RegisterScrapeMetrics(registry, manager);
 
   ASSERT_TRUE(RunTick(manager, kTickLimit));
   std::this_thread::sleep_for(milliseconds(300));  // distinct sample ms
@@ -283,6 +286,19 @@ TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNo
   EXPECT_EQ(good.connections_accepted(), 1u);
   ASSERT_EQ(good.requests().size(), 4u);
   EXPECT_EQ(good.requests()[1].target, "/stats/summary");
+  // The self-metrics: two ticks of four reads, three failing each time; per node the last tick.
+  const std::string rendered = registry.Render();
+  for (const char* line :
+       {"# TYPE metrics_server_kubelet_summary_request_total counter\n",
+        "metrics_server_kubelet_summary_request_total{success=\"false\"} 6\n",
+        "metrics_server_kubelet_summary_request_total{success=\"true\"} 2\n",
+        "# TYPE metrics_server_kubelet_summary_last_failed gauge\n",
+        "metrics_server_kubelet_summary_last_failed{node=\"good\"} 0\n",
+        "metrics_server_kubelet_summary_last_failed{node=\"malformed\"} 1\n",
+        "metrics_server_kubelet_summary_last_failed{node=\"no-summary\"} 1\n",
+        "metrics_server_kubelet_summary_last_failed{node=\"slow\"} 1\n"}) {
+    EXPECT_THAT(rendered, HasSubstr(line));
+  }
 }
 
 TEST_F(KubeletScrapeTest, InsecureTlsAcceptsAnyCertificate) {

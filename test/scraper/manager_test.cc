@@ -468,6 +468,7 @@ TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
       "metrics_server_storage_points{type=\"container\"} 0\n"
       "metrics_server_storage_points{type=\"node\"} 0\n"
       "metrics_server_storage_points{type=\"pod\"} 0\n"));
+  EXPECT_EQ(registry.Render().find("kubelet_summary"), std::string::npos);  // --kubelet-summary-api off
 
   RunTick(*m);
   kubelet_.responses.erase("good");

@@ -110,6 +110,18 @@ TEST(ScrapeStateTest, RendersEachNodeFailuresFirst) {
   EXPECT_EQ(a["cause"], "none");
   EXPECT_EQ(a["error"], "");
   EXPECT_EQ(a["secondsSinceLastSuccess"], 5);
+  EXPECT_FALSE(a.contains("summaryError"));  // no summary read failed (or none was made)
+
+  // --kubelet-summary-api: a failed /stats/summary read is shown with its cause.
+  r.nodes[0].summary_error =
+      "https://10.0.0.1:10250/stats/summary: request failed, status: \"404 Not Found\"";
+  auto with_summary = nlohmann::json::parse(RenderScrapeState(&r, kT0));
+  const auto& s = with_summary["items"][2];
+  EXPECT_EQ(s["name"], "a");
+  EXPECT_EQ(s["summaryError"], r.nodes[0].summary_error);
+  EXPECT_EQ(s["summaryCause"], "not_found");
+  EXPECT_STREQ(SummaryCauseName("x: request failed, status: \"403 Forbidden\""), "forbidden");
+  EXPECT_STREQ(SummaryCauseName("x: summary: byte 11: unexpected end of the body"), "other");
 
   auto failed = nlohmann::json::parse(RenderScrapeState(&r, kT0, {.failed_only = true}));
   EXPECT_EQ(failed["listed"], 2);
