@@ -16,13 +16,15 @@ namespace scraper {
 using std::chrono::nanoseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-std::vector<nanoseconds> PlanLaunches(size_t count, nanoseconds spread) {
+std::vector<nanoseconds> PlanLaunches(size_t count, nanoseconds spread, size_t batches) {
   std::vector<nanoseconds> offsets(count);
   if (spread.count() <= 0 || count == 0) return offsets;
+  const int64_t quantum = batches > 0 ? spread.count() / static_cast<int64_t>(batches) : 0;
   for (size_t i = 0; i < count; ++i) {
-    offsets[i] =
-        nanoseconds(static_cast<int64_t>(static_cast<__int128>(spread.count()) *
-                                         static_cast<__int128>(i) / static_cast<__int128>(count)));
+    int64_t offset = static_cast<int64_t>(static_cast<__int128>(spread.count()) *
+                                          static_cast<__int128>(i) / static_cast<__int128>(count));
+    if (quantum > 0) offset = std::min(spread.count(), (offset + quantum - 1) / quantum * quantum);
+    offsets[i] = nanoseconds(offset);
   }
   return offsets;
 }
@@ -83,6 +85,10 @@ struct Manager::TickRun {
   bool ended = false;    // EndTick ran; late timer callbacks must do nothing
   Store::Tick* tick = nullptr;
   boost::asio::steady_timer launch_timer;
+  // launch_timer waits for the launch due at timer_due; re-arming it for the same time after
+  // every completion would cancel and requeue its wait (and reprogram the kernel timer).
+  bool timer_armed = false;
+  SteadyTime timer_due{};
   boost::asio::steady_timer watchdog;  // ends the tick if a client misses its deadline
   std::function<void()> done;
   // Guards `closed`: once the tick is closed, late answers no longer reach the store.
@@ -223,7 +229,7 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
   nanoseconds spread =
       settings_.spread ? settings_.resolution - settings_.request_timeout : nanoseconds(0);
   if (spread_override) spread = *spread_override;
-  auto offsets = PlanLaunches(run->jobs.size(), spread);
+  auto offsets = PlanLaunches(run->jobs.size(), spread, kLaunchBatches);
   for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
 
   {
@@ -306,9 +312,14 @@ void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
   }
   if (run->next < run->jobs.size() && run->in_flight < settings_.max_concurrency) {
     SteadyTime due = run->start + run->jobs[run->next].offset;
+    if (run->timer_armed && run->timer_due == due) return;  // already waiting for it
+    run->timer_armed = true;
+    run->timer_due = due;
     run->launch_timer.expires_after(due - now);
     run->launch_timer.async_wait([this, run](boost::system::error_code ec) {
-      if (!ec) LaunchDue(run);
+      if (ec) return;  // cancelled, or re-armed for another time (that wait is armed)
+      run->timer_armed = false;
+      LaunchDue(run);
     });
   }
 }

@@ -344,6 +344,29 @@ TEST(PlanLaunches, SpreadsEvenly) {
   EXPECT_TRUE(PlanLaunches(0, seconds(5)).empty());
 }
 
+TEST(PlanLaunches, GroupsLaunchesIntoBatches) {
+  // 10 nodes over 1 s in 4 batches of 250 ms: each offset rounded up to a multiple of 250 ms.
+  auto offsets = PlanLaunches(10, seconds(1), 4);
+  EXPECT_THAT(offsets,
+              ElementsAre(milliseconds(0), milliseconds(250), milliseconds(250), milliseconds(500),
+                          milliseconds(500), milliseconds(500), milliseconds(750),
+                          milliseconds(750), milliseconds(1000), milliseconds(1000)));
+  // Never earlier than the even spread, never later than `spread`, never more than one
+  // batch later.
+  auto even = PlanLaunches(1000, seconds(14), 0);
+  auto batched = PlanLaunches(1000, seconds(14), kLaunchBatches);
+  for (size_t i = 0; i < even.size(); ++i) {
+    EXPECT_GE(batched[i], even[i]) << i;
+    EXPECT_LE(batched[i], seconds(14)) << i;
+    EXPECT_LT(batched[i] - even[i], std::chrono::nanoseconds(seconds(14)) / kLaunchBatches) << i;
+  }
+  // Fewer nodes than batches: one launch per node, as with no batching.
+  auto few = PlanLaunches(4, seconds(2), kLaunchBatches);
+  EXPECT_THAT(
+      few, ElementsAre(milliseconds(0), milliseconds(500), milliseconds(1000), milliseconds(1500)));
+  EXPECT_THAT(PlanLaunches(2, seconds(0), 4), ElementsAre(seconds(0), seconds(0)));
+}
+
 // Five nodes on one address and a manager on the real clock, for the cadence tests.
 class ManagerRealTime : public ::testing::Test {
  protected:
