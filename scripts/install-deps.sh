@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the project builds and tests with, from Debian packages.
 # Safe to run again: apt-get skips what is already installed.
+#   --build-only   only what building the server needs (the Dockerfile's build stage)
 set -euo pipefail
 
-packages=(
+build_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl ccache
   libboost1.81-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+)
+packages=(
+  "${build_packages[@]}"
   libgtest-dev libgmock-dev
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   python3-matplotlib
@@ -17,6 +21,12 @@ packages=(
   # (test/cluster/real-node.sh: containerd 1.6, runc, CNI plugins, busybox image)
   containerd runc containernetworking-plugins buildah mmdebstrap busybox-static
 )
+
+case "${1:-}" in
+  "") ;;
+  --build-only) packages=("${build_packages[@]}") ;;
+  *) echo "install-deps: unknown argument $1 (usage: install-deps.sh [--build-only])" >&2; exit 2 ;;
+esac
 
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
