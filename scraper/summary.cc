@@ -742,6 +742,10 @@ bool ParseRfc3339(std::string_view text, int64_t* unix_nanos) {
   if (i != text.size()) return false;
   const int64_t days = DaysFromCivil(year, month, day);
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  // Nanoseconds since the epoch fit in int64 for years 1678 to 2261 only: a time outside is not
+  // a kubelet's and is rejected rather than overflowed.
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) return false;
   *unix_nanos = seconds * 1'000'000'000 + nanos;
   return true;
 }
