@@ -8,6 +8,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,7 @@ namespace {
 
 namespace asio = boost::asio;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using testing_support::ChunkFeed;
 using testing_support::LocalHttpsServer;
@@ -923,10 +925,15 @@ TEST_P(HostileResponseTest, FailsWithinTheLimitsWithoutBufferingTheStream) {
   EXPECT_THAT(r.error(), StartsWith(server.endpoint().HostPort() + ": read: "));
   EXPECT_THAT(r.error(), HasSubstr(c.error));
   // The old client buffered the stream until the deadline (20 s, gigabytes); now it stops at
-  // the first byte past a limit. What the server got out before it noticed the closed
-  // connection is the limit plus socket and TLS buffers.
-  EXPECT_LT(took, 5s);
+  // the first byte past a limit. The error names the limit, not the deadline, and what the
+  // server got out before it noticed the closed connection is the limit plus socket and TLS
+  // buffers. No wall-clock bound: one-byte chunks under ThreadSanitizer on a loaded machine took
+  // 5.1 s once; the time is printed for the record.
+  EXPECT_THAT(r.error(), Not(HasSubstr("timed out")));
   EXPECT_LT(server.filler_bytes_written(), 24 * kMiB);
+  std::printf("%s: failed after %lld ms\n", c.name,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   EXPECT_LT(testing_support::ProcStatusKiB("VmRSS") - rss_before, 32 * 1024) << "KiB of RSS growth";
 }
 
