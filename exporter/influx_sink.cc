@@ -94,26 +94,9 @@ base::Result<std::unique_ptr<InfluxSink>> InfluxSink::Create(InfluxSinkConfig co
   return std::unique_ptr<InfluxSink>(new InfluxSink(std::move(config), std::move(tls), metrics));
 }
 
-namespace {
-DeliverySettings DeliveryOf(const InfluxSinkConfig& config,
-                            std::shared_ptr<boost::asio::ssl::context> tls) {
-  DeliverySettings d;
-  d.name = config.Name();
-  d.endpoint = config.endpoint;
-  d.tls = std::move(tls);
-  d.user_agent = "cpp-metrics-server influxdb sink";
-  d.max_queued_windows = config.max_queued_windows;
-  d.request_timeout = config.request_timeout;
-  d.initial_backoff = config.initial_backoff;
-  d.max_backoff = config.max_backoff;
-  d.max_response_bytes = config.max_response_bytes;
-  return d;
-}
-}  // namespace
-
 InfluxSink::InfluxSink(InfluxSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
                        const SinkMetrics& metrics)
-    : WindowSink(DeliveryOf(config, std::move(tls)), metrics), config_(std::move(config)) {
+    : WindowSink(DeliveryOf(config, std::move(tls), "cpp-metrics-server influxdb sink"), metrics), config_(std::move(config)) {
   if (!config_.user.empty() || !config_.password.empty()) {
     authorization_ = "Basic " + Base64(config_.user + ":" + config_.password);
   }

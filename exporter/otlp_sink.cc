@@ -27,21 +27,6 @@ bool ValidHeader(std::string_view name, std::string_view value) {
   return true;
 }
 
-DeliverySettings DeliveryOf(const OtlpSinkConfig& config,
-                            std::shared_ptr<boost::asio::ssl::context> tls) {
-  DeliverySettings d;
-  d.name = config.Name();
-  d.endpoint = config.endpoint;
-  d.tls = std::move(tls);
-  d.user_agent = "cpp-metrics-server otlp sink";
-  d.max_queued_windows = config.max_queued_windows;
-  d.request_timeout = config.request_timeout;
-  d.initial_backoff = config.initial_backoff;
-  d.max_backoff = config.max_backoff;
-  d.max_response_bytes = config.max_response_bytes;
-  return d;
-}
-
 }  // namespace
 
 std::string OtlpSinkConfig::Name() const { return std::string(kPrefix) + endpoint.HostPort(); }
@@ -105,7 +90,7 @@ base::Result<std::unique_ptr<OtlpSink>> OtlpSink::Create(OtlpSinkConfig config,
 
 OtlpSink::OtlpSink(OtlpSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
                    const SinkMetrics& metrics)
-    : WindowSink(DeliveryOf(config, std::move(tls)), metrics), config_(std::move(config)) {}
+    : WindowSink(DeliveryOf(config, std::move(tls), "cpp-metrics-server otlp sink"), metrics), config_(std::move(config)) {}
 
 OtlpSink::~OtlpSink() { Stop(); }
 

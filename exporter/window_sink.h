@@ -62,6 +62,24 @@ struct DeliverySettings {
   std::size_t max_response_bytes = 64 * 1024;
 };
 
+// The settings of a sink whose config carries the delivery fields under the same names (each
+// sink's config: InfluxSinkConfig, OtlpSinkConfig), with its Name() and the given user agent.
+template <typename Config>
+DeliverySettings DeliveryOf(const Config& config, std::shared_ptr<boost::asio::ssl::context> tls,
+                            std::string user_agent) {
+  DeliverySettings d;
+  d.name = config.Name();
+  d.endpoint = config.endpoint;
+  d.tls = std::move(tls);
+  d.user_agent = std::move(user_agent);
+  d.max_queued_windows = config.max_queued_windows;
+  d.request_timeout = config.request_timeout;
+  d.initial_backoff = config.initial_backoff;
+  d.max_backoff = config.max_backoff;
+  d.max_response_bytes = config.max_response_bytes;
+  return d;
+}
+
 // The outcome of one attempt to write one window.
 struct WriteResult {
   base::Status status;  // Ok: written
