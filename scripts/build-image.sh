@@ -154,6 +154,19 @@ if ! nice -n "$nice_level" buildah --root "$cache/storage" --runroot "$runroot" 
   die "buildah bud --isolation chroot --storage-driver vfs -t $image -f Dockerfile . (log: $out/build.log)"
 fi
 
+# With --layers every build leaves its steps' images behind (with vfs storage each one a full
+# copy of its file system: ~1 GB per source change). Keep what this build made or reused (the
+# layer cache of the next build) and the tagged images; remove the other untagged ones.
+keep=$(grep -oE -- '^--> (Using cache )?[0-9a-f]{11,64}' "$out/build.log" | grep -oE '[0-9a-f]{11,64}$' || true)
+pruned=0
+while read -r id; do
+  [ -n "$id" ] || continue
+  grep -q "^${id:0:11}" <<<"$keep" && continue
+  bah rmi --force "$id" >/dev/null 2>&1 && pruned=$((pruned + 1))
+done < <(bah images --filter dangling=true --noheading --no-trunc --format '{{.ID}}' 2>/dev/null |
+  sed 's/^sha256://')
+[ "$pruned" = 0 ] || log "removed $pruned untagged images of earlier builds"
+
 rm -f "$archive"
 bah push --quiet "$image" "oci-archive:$archive:$image" >/dev/null || die "buildah push oci-archive"
 
