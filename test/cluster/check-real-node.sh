@@ -40,7 +40,8 @@
 #     aggregator reaches an ExternalName at https://<name>:<APIService port>; Endpoints may not
 #     hold loopback addresses).
 #
-# Environment: REAL_NODE_TIMEOUT (each wait, default 180), CHECK_KEEP / CHECK_KEEP_LOGS.
+# Environment: REAL_NODE_TIMEOUT (each wait, default 180), CHECK_KEEP / CHECK_KEEP_LOGS,
+# REAL_NODE_LOCK (the lock a second run waits on, default /run/lock/cpp-metrics-server-real-node.lock).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +74,14 @@ timed() { # timed LABEL CMD...: runs CMD, logs its duration
 # --- build ------------------------------------------------------------------------------------
 
 [ "$(id -u)" = 0 ] || fatal "needs root: containerd, runc, cgroups (run as root)"
+# One real node per host (127.0.0.1:10250, containerd's /run/containerd, host sysctls): a second
+# run waits for the first instead of failing on the port.
+lock=${REAL_NODE_LOCK:-/run/lock/cpp-metrics-server-real-node.lock}
+exec {lock_fd}>"$lock" || fatal "cannot open the lock file $lock"
+if ! flock -n "$lock_fd"; then
+  log "another real-node run holds $lock; waiting (at most 60 min)"
+  timed lock-wait flock -w 3600 "$lock_fd" || fatal "another real-node run held $lock for 60 min"
+fi
 log "binaries with the kubelet (test/cluster/build-binaries.sh, WITH_KUBELET=1; cached)"
 if ! timed build-binaries "$here/build-binaries.sh" >"$work/build-binaries.log" 2>&1; then
   tail -n 30 "$work/build-binaries.log"
