@@ -70,8 +70,8 @@ base::Result<Node> NodeFromJson(const json& j) {
         }
       }
     }
-    n.allocatable_cpu_millicores = QuantityField(Field(*status, "allocatable"), "cpu", true);
-    n.allocatable_memory_bytes = QuantityField(Field(*status, "allocatable"), "memory", false);
+    n.allocatable_cpu_millicores = NonNegativeQuantityField(Field(*status, "allocatable"), "cpu", true);
+    n.allocatable_memory_bytes = NonNegativeQuantityField(Field(*status, "allocatable"), "memory", false);
     n.capacity_cpu_millicores = NonNegativeQuantityField(Field(*status, "capacity"), "cpu", true);
     n.capacity_memory_bytes = NonNegativeQuantityField(Field(*status, "capacity"), "memory", false);
   }

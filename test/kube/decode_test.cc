@@ -58,6 +58,15 @@ TEST(DecodeTest, NodeMinimalAndInvalid) {
   ASSERT_TRUE(odd.ok());
   EXPECT_TRUE(odd->labels.empty());
   EXPECT_EQ(odd->kubelet_port, 0);
+  // A negative quantity means nothing for allocatable or capacity: unknown (0), as for pods'
+  // requests and limits.
+  auto negative = DecodeNode(
+      R"({"metadata":{"name":"x"},"status":{"allocatable":{"cpu":"-1","memory":"-2Ki"},"capacity":{"cpu":"-3m","memory":"-1"}}})");
+  ASSERT_TRUE(negative.ok());
+  EXPECT_EQ(negative->allocatable_cpu_millicores, 0);
+  EXPECT_EQ(negative->allocatable_memory_bytes, 0);
+  EXPECT_EQ(negative->capacity_cpu_millicores, 0);
+  EXPECT_EQ(negative->capacity_memory_bytes, 0);
 }
 
 TEST(DecodeTest, PodMetadataList) {
