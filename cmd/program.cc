@@ -102,6 +102,14 @@ base::Status Program::ConnectKubernetes() {
       MakeInformerOptions(options_.scrape.metric_resolution);
   node_informer_ = kube::NewNodeInformer(*client_, nodes_, clock_, informer_options);
   pod_informer_ = kube::NewPodInformer(*client_, pods_, clock_, informer_options);
+  if (options_.sinks.pod_resources) {
+    // A second watch of the same pods: the pod informer above receives PartialObjectMetadata,
+    // which has no spec; receiving full pods there would cost every server what only this mode
+    // needs.
+    pod_resources_informer_ =
+        kube::NewPodResourcesInformer(*client_, pod_resources_, clock_, informer_options);
+    resources_ = std::make_unique<ResourcesSnapshots>(pod_resources_, nodes_);
+  }
   return base::Status::Ok();
 }
 
@@ -169,7 +177,9 @@ void Program::BuildServer() {
   openapi_ = std::make_unique<apiserver::OpenApi>(api.metrics_api_versions);
   std::function<std::shared_ptr<const std::string>()> heapster_metrics;  // null: not served
   if (options_.sinks.heapster_metrics) {
-    heapster_metrics = [this] { return heapster_exposition_.Get(windows_.Current()); };
+    heapster_metrics = [this] {
+      return heapster_exposition_.Get(windows_.Current(), ResourcesSource());
+    };
   }
   handler_ = std::make_unique<apiserver::ApiHandler>(apiserver::ApiHandlerDeps{
       *authenticator_, *authorizer_, *api_, health_, *openapi_, registry_, server_metrics_, clock_,
@@ -237,6 +247,7 @@ base::Status Program::BuildSinks() {
   for (auto& config : options_.sinks.Configs()) {
     auto sink = exporter::CreateSink(std::move(config), metrics);
     if (!sink.ok()) return sink.status().Wrap("sink");
+    (*sink)->SetResources(ResourcesSource());
     sinks_.push_back(std::move(sink).value());
   }
   return base::Status::Ok();
@@ -250,15 +261,25 @@ void Program::StartSinks() {
   });
 }
 
+exporter::ResourcesSource Program::ResourcesSource() const {
+  if (resources_ == nullptr) return {};
+  return [this] { return resources_->Current(); };
+}
+
 void Program::StartScraping() {
   node_informer_->Start();
   pod_informer_->Start();
+  std::vector<const kube::Informer*> informers = {node_informer_.get(), pod_informer_.get()};
+  if (pod_resources_informer_) {
+    pod_resources_informer_->Start();
+    informers.push_back(pod_resources_informer_.get());
+  }
   // As metrics-server does, scrape only once the node and pod caches are synced, so that the
   // first tick already sees every node and the first window is complete one resolution after
-  // start instead of two (bounded: the loop starts anyway after one resolution).
-  kube::WaitForCacheSync(
-      {node_informer_.get(), pod_informer_.get()},
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.scrape.metric_resolution));
+  // start instead of two (bounded: the loop starts anyway after one resolution). With
+  // --heapster-pod-resources the first window written also has its pods' requests.
+  kube::WaitForCacheSync(informers, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        options_.scrape.metric_resolution));
   manager_->Start();
 }
 
@@ -287,6 +308,7 @@ void Program::Stop() {
   manager_->Stop();
   node_informer_->Stop();
   pod_informer_->Stop();
+  if (pod_resources_informer_) pod_resources_informer_->Stop();
   if (auth_watcher_) auth_watcher_->Stop();
   auth_config_->Stop();
   StopThreads();

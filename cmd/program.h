@@ -35,6 +35,7 @@
 #include "base/metrics.h"
 #include "base/result.h"
 #include "cmd/options.h"
+#include "cmd/pod_resources.h"
 #include "exporter/prometheus_text.h"
 #include "exporter/window_sink.h"
 #include "kube/auth.h"
@@ -87,6 +88,9 @@ class Program {
   base::Status BuildAuthentication();
   base::Status BuildSinks();
   void BuildServer();
+  // The Heapster consumers' source of pods' requests and limits; empty without
+  // --heapster-pod-resources.
+  exporter::ResourcesSource ResourcesSource() const;
 
   // The steps of Run.
   void StartThreads();
@@ -119,6 +123,11 @@ class Program {
   kube::PodCache pods_;
   std::unique_ptr<kube::Informer> node_informer_;
   std::unique_ptr<kube::Informer> pod_informer_;
+  // --heapster-pod-resources: full Running pods narrowed to their requests and limits, and the
+  // snapshots of them (with the nodes' allocatable) that the Heapster consumers take; else null.
+  kube::PodResourcesCache pod_resources_;
+  std::unique_ptr<kube::Informer> pod_resources_informer_;
+  std::unique_ptr<ResourcesSnapshots> resources_;
 
   // Scraper: kubelet client, window store, scrape loop; it publishes each window into windows_.
   window::Publication windows_;

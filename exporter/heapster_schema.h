@@ -35,6 +35,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -133,6 +135,10 @@ struct Resources {
   std::vector<PodResources> pods;    // sorted by (namespace_, name)
   std::vector<NodeResources> nodes;  // sorted by name
 };
+// Where a consumer of windows gets the current Resources (--heapster-pod-resources): called once
+// per window encoded, on the consumer's thread; may return null (nothing known yet). An empty
+// function means the mode is off.
+using ResourcesSource = std::function<std::shared_ptr<const Resources>()>;
 
 // Every point of `w`, in a stable order: nodes (by name), then per namespace (by name) each pod's
 // containers, the pod, and the namespace, and last the cluster; within an object cpu before

@@ -123,13 +123,14 @@ base::Status InfluxSink::CreateDatabase() {
 }
 
 // Heapster's InfluxDB sink retried every failure; so does this one.
-WriteResult InfluxSink::Write(const window::Window& w, const window::Window* previous) {
+WriteResult InfluxSink::Write(const window::Window& w, const window::Window* previous,
+                              const Resources* resources) {
   if (!database_ready_) {
     base::Status created = CreateDatabase();
     if (!created.ok()) return WriteResult::Retry(created.Wrap("create database"));
     database_ready_ = true;
   }
-  std::vector<Point> points = HeapsterPoints(w, previous);
+  std::vector<Point> points = HeapsterPoints(w, previous, resources);
   std::string body;
   body.reserve(points.size() * 96);
   AppendLineProtocol(points, {.with_fields = config_.with_fields}, body);

@@ -61,7 +61,8 @@ class InfluxSink final : public WindowSink {
  private:
   InfluxSink(InfluxSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
              const SinkMetrics& metrics);
-  WriteResult Write(const window::Window& w, const window::Window* previous) override;
+  WriteResult Write(const window::Window& w, const window::Window* previous,
+                    const Resources* resources) override;
   std::string Describe() const override;
   base::Status CreateDatabase();
   base::Status Send(std::string target, std::string body, std::string content_type);

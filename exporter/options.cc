@@ -44,12 +44,22 @@ void SinkOptions::AddFlags(base::FlagSet& flags) {
              "Serve Heapster's metric set (heapster_cpu_usage_rate, ...) in Prometheus text "
              "format at /metrics/heapster, authorized like /metrics (get on that "
              "nonResourceURL). Encoded once per window, on the first request for it.");
+  flags.Bool("heapster-pod-resources", &pod_resources,
+             "Add Heapster's cpu/request, cpu/limit, memory/request, memory/limit, "
+             "*/node_capacity, */node_allocatable, */node_reservation and */node_utilization to "
+             "--sink and --heapster-metrics: watches the Running pods in full (list and watch "
+             "pods, as already granted) and keeps only their containers' requests and limits.");
 }
 
 std::vector<std::string> SinkOptions::Validate() const {
   std::vector<std::string> errors;
   for (const auto& sink : sinks) {
     if (auto config = ParseAnySinkFlag(sink); !config.ok()) errors.push_back(config.error());
+  }
+  if (pod_resources && sinks.empty() && !heapster_metrics) {
+    errors.push_back(
+        "--heapster-pod-resources adds names to --sink and --heapster-metrics; give at least one "
+        "of them");
   }
   return errors;
 }

@@ -28,9 +28,13 @@ base::Result<std::unique_ptr<WindowSink>> CreateSink(SinkConfig config, const Si
 struct SinkOptions {
   std::vector<std::string> sinks;  // one --sink value each, in order
   bool heapster_metrics = false;   // --heapster-metrics: serve /metrics/heapster
+  // --heapster-pod-resources: watch full Running pods for their requests and limits, and give
+  // every Heapster consumer (sinks, /metrics/heapster) cpu/request, ..., */node_reservation.
+  bool pod_resources = false;
 
   void AddFlags(base::FlagSet& flags);  // `this` must outlive `flags`
-  // One message per bad --sink (unknown sink or option, bad value), secrets masked.
+  // One message per bad --sink (unknown sink or option, bad value), secrets masked; and one for
+  // --heapster-pod-resources without a consumer (no --sink, no --heapster-metrics).
   std::vector<std::string> Validate() const;
   // The sinks' settings; the options must be valid.
   std::vector<SinkConfig> Configs() const;

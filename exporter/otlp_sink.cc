@@ -101,8 +101,9 @@ std::string OtlpSink::Describe() const {
                                : "");
 }
 
-WriteResult OtlpSink::Write(const window::Window& w, const window::Window* previous) {
-  std::vector<Point> points = HeapsterPoints(w, previous);
+WriteResult OtlpSink::Write(const window::Window& w, const window::Window* previous,
+                            const Resources* resources) {
+  std::vector<Point> points = HeapsterPoints(w, previous, resources);
   std::string body;
   body.reserve(points.size() * 200);
   if (AppendOtlpJson(points, body) == 0) return WriteResult::Written();  // nothing to say

@@ -66,7 +66,8 @@ class OtlpSink final : public WindowSink {
  private:
   OtlpSink(OtlpSinkConfig config, std::shared_ptr<boost::asio::ssl::context> tls,
            const SinkMetrics& metrics);
-  WriteResult Write(const window::Window& w, const window::Window* previous) override;
+  WriteResult Write(const window::Window& w, const window::Window* previous,
+                    const Resources* resources) override;
   std::string Describe() const override;
 
   const OtlpSinkConfig config_;

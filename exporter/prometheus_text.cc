@@ -175,7 +175,7 @@ std::string PrometheusText(std::span<const Point> points) {
 }
 
 std::shared_ptr<const std::string> HeapsterExposition::Get(
-    std::shared_ptr<const window::Window> window) const {
+    std::shared_ptr<const window::Window> window, const ResourcesSource& resources) const {
   base::MutexLock lock(mu_);
   if (text_ != nullptr && window_.lock() == window) return text_;
   // The _rate forms of the summary's counters need the window before: the last one encoded,
@@ -184,8 +184,9 @@ std::shared_ptr<const std::string> HeapsterExposition::Get(
   if (previous_ != nullptr && previous_->generation() < window->generation()) {
     previous = previous_.get();
   }
-  auto text =
-      std::make_shared<const std::string>(PrometheusText(HeapsterPoints(*window, previous)));
+  const std::shared_ptr<const Resources> pod_resources = resources ? resources() : nullptr;
+  auto text = std::make_shared<const std::string>(
+      PrometheusText(HeapsterPoints(*window, previous, pod_resources.get())));
   if (text_ == nullptr || window->generation() >= generation_) {
     generation_ = window->generation();
     window_ = window;

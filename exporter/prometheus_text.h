@@ -45,8 +45,10 @@ std::string PrometheusText(std::span<const Point> points);
 // the kept one.
 class HeapsterExposition {
  public:
-  // `window` must not be null. Never returns null.
-  std::shared_ptr<const std::string> Get(std::shared_ptr<const window::Window> window) const;
+  // `window` must not be null. Never returns null. `resources` (--heapster-pod-resources) is
+  // asked only when `window` is encoded, i.e. once per window.
+  std::shared_ptr<const std::string> Get(std::shared_ptr<const window::Window> window,
+                                         const ResourcesSource& resources = {}) const;
 
  private:
   mutable base::Mutex mu_;

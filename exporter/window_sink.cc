@@ -119,7 +119,8 @@ void WindowSink::Run() {
       if (stopping_) return;
       w = queue_.front();  // stays queued (and droppable) until written
     }
-    WriteResult result = Write(*w, previous_.get());
+    const std::shared_ptr<const Resources> resources = resources_ ? resources_() : nullptr;
+    WriteResult result = Write(*w, previous_.get(), resources.get());
     const bool done = result.status.ok() || !result.retry;
     bool recovered = false;
     bool went_down = false;

@@ -33,6 +33,7 @@
 #include "base/metrics.h"
 #include "base/mutex.h"
 #include "base/result.h"
+#include "exporter/heapster_schema.h"
 #include "net/http_client.h"
 #include "window/window.h"
 
@@ -96,6 +97,9 @@ class WindowSink {
   // Stop()s if the subclass did not.
   virtual ~WindowSink();
 
+  // Pods' requests and limits for each window written (Heapster's cpu/request, ... names);
+  // asked once per window, on the sink's thread. Call before Start(); unset = none.
+  void SetResources(ResourcesSource resources) { resources_ = std::move(resources); }
   // Starts the sink's threads. Call once.
   void Start();
   // Queues `w` for writing; O(1), never waits for the network. `w` must not be null.
@@ -115,8 +119,9 @@ class WindowSink {
 
   // One attempt to write `w`; called on the sink's thread only. `previous` is the last window
   // this sink wrote when that window held the kubelet's summary (for the _rate forms of its
-  // counters, HeapsterPoints), else null.
-  virtual WriteResult Write(const window::Window& w, const window::Window* previous) = 0;
+  // counters, HeapsterPoints), else null. `resources`: from SetResources(), else null.
+  virtual WriteResult Write(const window::Window& w, const window::Window* previous,
+                            const Resources* resources) = 0;
   // One line for the start-up log, after the name, e.g. "writing each window to database k8s".
   virtual std::string Describe() const = 0;
 
@@ -150,6 +155,7 @@ class WindowSink {
   // Sink thread only: the last window written, kept only when it held the kubelet's summary (one
   // window more at most; see Write()).
   std::shared_ptr<const window::Window> previous_;
+  ResourcesSource resources_;  // set before Start(); read by the sink's thread
 
   mutable base::Mutex mu_;
   base::CondVar wake_;

@@ -175,4 +175,57 @@ void PodCache::Remove(std::string_view ns, std::string_view name) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
+void PodResourcesCache::ForEach(const std::function<void(const PodResources&)>& fn) const {
+  base::ReaderMutexLock lock(mu_);
+  for (const auto& [key, pod] : pods_) fn(*pod);
+}
+
+std::size_t PodResourcesCache::Size() const {
+  base::ReaderMutexLock lock(mu_);
+  return pods_.size();
+}
+
+void PodResourcesCache::Replace(std::vector<PodResources> pods) {
+  std::map<Key, std::shared_ptr<const PodResources>> fresh;
+  for (PodResources& pod : pods) {
+    auto p = std::make_shared<const PodResources>(std::move(pod));
+    Key key{p->namespace_, p->name};
+    fresh.erase(key);  // a duplicate: the last one wins, keyed by its own strings
+    fresh.emplace(key, std::move(p));
+  }
+  {
+    base::WriterMutexLock lock(mu_);
+    pods_.swap(fresh);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  synced_.store(true, std::memory_order_release);
+}
+
+void PodResourcesCache::Upsert(PodResources pod) {
+  auto p = std::make_shared<const PodResources>(std::move(pod));
+  std::shared_ptr<const PodResources> old;
+  {
+    base::WriterMutexLock lock(mu_);
+    Key key{p->namespace_, p->name};
+    if (auto it = pods_.find(key); it != pods_.end()) {
+      old = std::move(it->second);  // freed after the lock
+      pods_.erase(it);
+    }
+    pods_.emplace(key, std::move(p));
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void PodResourcesCache::Remove(std::string_view ns, std::string_view name) {
+  std::shared_ptr<const PodResources> old;
+  {
+    base::WriterMutexLock lock(mu_);
+    auto it = pods_.find(Key{ns, name});
+    if (it == pods_.end()) return;
+    old = std::move(it->second);
+    pods_.erase(it);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
 }  // namespace kube

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/mutex.h"
@@ -95,6 +96,43 @@ class PodCache {
   // name inside the pod they map to. Empty namespaces are erased.
   std::map<std::string, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
   std::size_t size_ GUARDED_BY(mu_) = 0;
+  std::atomic<bool> synced_{false};
+  std::atomic<uint64_t> generation_{0};
+};
+
+// The pods' requests and limits (the opt-in pod-resources mode: Heapster's cpu/request,
+// memory/limit, ... names), keyed by namespace and name. Same thread-safety and publication as
+// PodCache; no label index (nothing selects these by label).
+//
+// Memory: a pod costs its PodResources (namespace, name, node strings; a vector of containers,
+// each a name and four integers), one shared_ptr control block and one map node whose key views
+// the pod's own namespace and name (README, "Heapster's metric set", for the measured figure).
+class PodResourcesCache {
+ public:
+  PodResourcesCache() = default;
+  PodResourcesCache(const PodResourcesCache&) = delete;
+  PodResourcesCache& operator=(const PodResourcesCache&) = delete;
+
+  // Calls `fn` for each pod, sorted by namespace, then name, under the read lock (fn must not
+  // call back into the cache).
+  void ForEach(const std::function<void(const PodResources&)>& fn) const;
+  std::size_t Size() const;
+
+  bool HasSynced() const { return synced_.load(std::memory_order_acquire); }
+  uint64_t Generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // Replaces the whole content and marks the cache synced.
+  void Replace(std::vector<PodResources> pods);
+  // Adds or replaces the pod with the same namespace and name.
+  void Upsert(PodResources pod);
+  // Removes the pod; no-op if absent.
+  void Remove(std::string_view ns, std::string_view name);
+
+ private:
+  // (namespace, name), viewing the strings inside the value.
+  using Key = std::pair<std::string_view, std::string_view>;
+  mutable base::SharedMutex mu_;
+  std::map<Key, std::shared_ptr<const PodResources>> pods_ GUARDED_BY(mu_);
   std::atomic<bool> synced_{false};
   std::atomic<uint64_t> generation_{0};
 };

@@ -45,6 +45,13 @@ std::unique_ptr<Informer> NewPodInformer(ApiClient& client, PodCache& cache,
       client, cache, clock, std::move(options), scheduler, std::move(jitter)));
 }
 
+std::unique_ptr<Informer> NewPodResourcesInformer(ApiClient& client, PodResourcesCache& cache,
+                                                  const base::Clock& clock, InformerOptions options,
+                                                  Scheduler* scheduler, JitterSource jitter) {
+  return std::make_unique<InformerImpl<PodResources>>(std::make_shared<Reflector<PodResources>>(
+      client, cache, clock, std::move(options), scheduler, std::move(jitter)));
+}
+
 bool WaitForCacheSync(const std::vector<const Informer*>& informers,
                       std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -12,6 +12,8 @@
 // Pods are listed and watched as PartialObjectMetadata (Accept
 // `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`) with
 // fieldSelector=status.phase=Running, so only name, namespace, uid and labels travel and stay.
+// NewPodResourcesInformer (--heapster-pod-resources) watches the same pods in full and keeps only
+// their node and containers' requests and limits.
 //
 // Everything runs on the ApiClient's io_context; no thread per informer. Memory per event is
 // bounded by max_event_bytes, per list page by max_page_bytes.
@@ -83,6 +85,14 @@ std::unique_ptr<Informer> NewPodInformer(ApiClient& client, PodCache& cache,
                                          const base::Clock& clock, InformerOptions options = {},
                                          Scheduler* scheduler = nullptr,
                                          JitterSource jitter = DefaultJitterSource());
+
+// Full pods, Running only, narrowed to kube::PodResources as they are decoded (the opt-in
+// pod-resources mode; the same `pods` list/watch permission as NewPodInformer).
+std::unique_ptr<Informer> NewPodResourcesInformer(ApiClient& client, PodResourcesCache& cache,
+                                                  const base::Clock& clock,
+                                                  InformerOptions options = {},
+                                                  Scheduler* scheduler = nullptr,
+                                                  JitterSource jitter = DefaultJitterSource());
 
 // Blocks until every informer has synced or `timeout` passes; true = all synced. For main, on a
 // thread that is not running the io_context.

@@ -84,6 +84,26 @@ struct Traits<Pod> {
   static void Remove(PodCache& cache, const Pod& p) { cache.Remove(p.namespace_, p.name); }
 };
 
+template <>
+struct Traits<PodResources> {
+  using Cache = PodResourcesCache;
+  // Full pods (requests and limits are in the spec, which PartialObjectMetadata leaves out);
+  // Running only, as the pod cache: the pods a window can hold.
+  static ResourceSpec Spec() {
+    return {"pods (resources)", "/api/v1/pods", "application/json", "application/json",
+            "status.phase=Running"};
+  }
+  static base::Result<ListPage<PodResources>> DecodeList(std::string_view s) {
+    return DecodePodResourcesList(s);
+  }
+  static base::Result<WatchEvent<PodResources>> DecodeEvent(std::string_view s) {
+    return DecodePodResourcesWatchEvent(s);
+  }
+  static void Remove(PodResourcesCache& cache, const PodResources& p) {
+    cache.Remove(p.namespace_, p.name);
+  }
+};
+
 // The list+watch loop for one resource. Exactly one step (a list page, a watch, a wait) is
 // outstanding at any time; each step runs under step_mu_, so Stop() returning means no step
 // touches the cache any more.

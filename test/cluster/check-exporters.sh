@@ -2,7 +2,7 @@
 # Functions are called through assert/wait_until, after code that may exit:
 # shellcheck disable=SC2317
 # Heapster's metric set, exported, on a real cluster: one cluster, one server
-# (--heapster-metrics --sink=influxdb:...), and beside it, on loopback with their own temp dirs
+# (--heapster-metrics --heapster-pod-resources --sink=influxdb:...), and beside it, on loopback with their own temp dirs
 # and free ports, Debian's influxd (the sink's target) and Debian's prometheus (scraping
 # /metrics/heapster). Asserts:
 #   - /metrics/heapster with a ServiceAccount token bound to a ClusterRole granting get on that
@@ -13,7 +13,13 @@
 #     the bearer token, holds for every pod of default/demo, at the pod's PodMetrics timestamp,
 #     the values the Metrics API serves for that window (exporters_check.py prometheus);
 #   - InfluxDB's SELECT returns the same for that window (exporters_check.py influxdb);
-#   - kubectl top shows those values within its rounding (exporters_check.py top).
+#   - kubectl top shows those values within its rounding (exporters_check.py top);
+#   - --heapster-pod-resources: Prometheus and InfluxDB hold cpu/request, cpu/limit,
+#     memory/request, memory/limit per container of default's pods equal to their specs (the
+#     demo Deployment's requests, and default/sized's two containers with requests and limits),
+#     and per node the sums of those requests, cpu/node_allocatable from the Node object and
+#     node_reservation / node_utilization consistent with it (exporters_check.py resources; its
+#     time is printed).
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
 # failure.
 #
@@ -89,10 +95,44 @@ pass "influxd $(influxd version | head -1) up on 127.0.0.1:$influx_port"
 
 # Pods to scrape, then our server with the exposition and the sink.
 "$c" workload 2 >"$check_work/workload.log" 2>&1 || fatal "workload default/demo did not start"
+# Pods with limits as well as requests, in every unit form the checker parses, and a container
+# without any (0 in Heapster's names).
+k apply -f - >/dev/null <<YAML || fatal "Deployment default/sized"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sized, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: sized}}
+  template:
+    metadata:
+      labels: {app: sized}
+      annotations: {kwok.x-k8s.io/usage-cpu: 100m, kwok.x-k8s.io/usage-memory: 32Mi}
+    spec:
+      containers:
+      - name: main
+        image: fake
+        resources:
+          requests: {cpu: 150m, memory: 96Mi}
+          limits: {cpu: "1", memory: 200M}
+      - name: side
+        image: fake
+        resources:
+          requests: {cpu: 0.05, memory: 16Mi}
+          limits: {cpu: 75m}
+      - name: bare
+        image: fake
+YAML
+sized_running() {
+  [ "$(k get pods -l app=sized --field-selector=status.phase=Running -o name | wc -l)" -ge 2 ]
+}
+sized_started=$(date +%s.%N)
+wait_until "$limit" sized_running || fatal "Deployment default/sized: 2 pods not Running"
+sized_seconds=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $sized_started }")
 "$c" rbac "$name" >"$check_work/rbac.log" 2>&1 || fatal "rbac for $name failed"
 port=$("$c" free-port)
 start_kwok_backend "$name" "$port" --metric-resolution=5s --kubelet-request-timeout=3s \
-  --heapster-metrics "--sink=influxdb:$influx?db=k8s" || fatal "our server did not turn ready"
+  --heapster-metrics --heapster-pod-resources "--sink=influxdb:$influx?db=k8s" || fatal "our server did not turn ready"
 "$c" register "$name" "$port" >"$check_work/register.log" 2>&1 ||
   fatal "APIService v1beta1.metrics.k8s.io -> our server did not turn Available"
 
@@ -204,5 +244,9 @@ compare "Prometheus holds the Metrics API's values for each pod's window" \
 compare "InfluxDB's SELECT returns the Metrics API's values for each pod's window" \
   influxdb "$KUBECTL" "$influx" k8s default
 compare "kubectl top shows those values (within its rounding)" top "$KUBECTL" default
+started=$(date +%s.%N)
+compare "Prometheus and InfluxDB hold each container's requests and limits as in its spec, and per node the requests' sums, allocatable, node_reservation and node_utilization" \
+  resources "$KUBECTL" "$prom" heapster "$influx" k8s default
+log "the requests/limits check took $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $started }") s (the sized Deployment's start before it: $sized_seconds s)"
 
 check_finish

@@ -238,6 +238,22 @@ TEST(ProgramFlags, HeapsterMetricsAreOffByDefault) {
   EXPECT_FALSE(Parsed({"--heapster-metrics=false"}).options.sinks.heapster_metrics);
 }
 
+// --heapster-pod-resources is off unless asked for, and only with a consumer of Heapster's names
+// (a sink or /metrics/heapster): alone it would watch every pod for nothing.
+TEST(ProgramFlags, HeapsterPodResourcesNeedAConsumer) {
+  EXPECT_FALSE(Parsed({}).options.sinks.pod_resources);
+  for (const auto& flags : std::vector<std::vector<std::string>>{
+           {"--heapster-pod-resources", "--heapster-metrics"},
+           {"--heapster-pod-resources", "--sink=influxdb:http://influx:8086"}}) {
+    Parsed p(flags);
+    ASSERT_THAT(p.errors, IsEmpty());
+    EXPECT_TRUE(p.options.sinks.pod_resources);
+    EXPECT_THAT(p.options.Validate(), IsEmpty());
+  }
+  EXPECT_THAT(Parsed({"--heapster-pod-resources"}).options.Validate(),
+              ::testing::Contains(HasSubstr("--heapster-pod-resources adds names to --sink")));
+}
+
 // One warning names every given flag that changes nothing here, with why; a value that asks for
 // what this server does anyway (--profiling=false) is not reported.
 TEST(ProgramFlags, IneffectiveFlagsAreNamedWithTheirReason) {

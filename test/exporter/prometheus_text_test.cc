@@ -232,5 +232,36 @@ TEST(HeapsterExposition, SummaryRatesFromTheWindowEncodedBefore) {
       << *second;
 }
 
+// --heapster-pod-resources: the source is asked once per window encoded, and its requests and
+// the node's allocatable become the request and node_* families.
+TEST(HeapsterExposition, ResourcesAreAskedOncePerWindow) {
+  NodeMetrics node;
+  node.name = "n1";
+  node.timestamp = kT1;
+  node.cpu_nanocores = 1'000'000'000;
+  auto w = std::make_shared<const window::Window>(1, std::vector<NodeMetrics>{node},
+                                                  std::vector<PodMetrics>{});
+  auto resources = std::make_shared<Resources>();
+  resources->nodes.push_back({"n1", 4000, 4000, 8LL << 30, 8LL << 30});
+  int asked = 0;
+  ResourcesSource source = [&]() -> std::shared_ptr<const Resources> {
+    ++asked;
+    return resources;
+  };
+  HeapsterExposition exposition;
+  auto text = exposition.Get(w, source);
+  EXPECT_EQ(exposition.Get(w, source).get(), text.get());
+  EXPECT_EQ(asked, 1);
+  EXPECT_NE(text->find("heapster_cpu_request{nodename=\"n1\",type=\"node\"} 0 "), std::string::npos)
+      << *text;
+  EXPECT_NE(text->find("heapster_cpu_node_utilization{nodename=\"n1\",type=\"node\"} 0.25 "),
+            std::string::npos)
+      << *text;
+  // A source with nothing yet (the pod cache not synced) leaves the names out.
+  HeapsterExposition without;
+  auto plain = without.Get(w, [] { return std::shared_ptr<const Resources>(); });
+  EXPECT_EQ(plain->find("heapster_cpu_request"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace exporter

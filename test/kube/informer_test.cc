@@ -131,6 +131,68 @@ TEST_F(InformerTest, NodesKeepAddressesPortAndAllocatable) {
   EXPECT_EQ(nodes_.List(LabelSelector::Parse("zone in (a,c)").value()).size(), 2u);
 }
 
+// --heapster-pod-resources: full pods (not PartialObjectMetadata), Running only, narrowed to
+// node and the containers' requests and limits; then the watch keeps the cache in step.
+TEST_F(InformerTest, PodResourcesListFullPodsThenFollowTheWatch) {
+  auto pod = [](const std::string& ns, const std::string& name, const std::string& node) {
+    return nlohmann::json{{"metadata", {{"namespace", ns}, {"name", name}, {"uid", "u-" + name}}},
+                          {"spec",
+                           {{"nodeName", node},
+                            {"containers",
+                             {{{"name", "side"}, {"resources", {{"requests", {{"cpu", "50m"}}}}}},
+                              {{"name", "app"},
+                               {"resources",
+                                {{"requests", {{"cpu", "0.5"}, {"memory", "64Mi"}}},
+                                 {"limits", {{"cpu", "1"}, {"memory", "1G"}}}}}}}}}},
+                          {"status", {{"phase", "Running"}}}};
+  };
+  std::vector<nlohmann::json> pods;
+  for (int i = 0; i < 15; ++i) {
+    pods.push_back(pod("ns-" + std::to_string(i % 2), "p" + std::to_string(i), "node-a"));
+  }
+  fake_.BulkAdd("pods", std::move(pods));
+  PodResourcesCache cache;
+  auto informer =
+      NewPodResourcesInformer(*client_, cache, clock_, Options(), &scheduler_, [] { return 0.5; });
+  informer->Start();
+  ASSERT_TRUE(WaitFor([&] { return informer->HasSynced(); })) << informer->Stats().last_error;
+  EXPECT_EQ(cache.Size(), 15u);
+  EXPECT_EQ(fake_.list_requests("pods"), 2);  // 10 + 5
+  auto first = fake_.server().requests().front();
+  EXPECT_EQ(first.Header("Accept"), "application/json");
+  EXPECT_THAT(fake_.targets()[0], HasSubstr("fieldSelector=status.phase%3DRunning"));
+  std::vector<std::string> keys;
+  cache.ForEach([&](const PodResources& p) {
+    keys.push_back(p.namespace_ + "/" + p.name);
+    EXPECT_EQ(p.node_name, "node-a");
+    ASSERT_EQ(p.containers.size(), 2u);
+    EXPECT_EQ(p.containers[0].name, "app");  // sorted by name
+    EXPECT_EQ(p.containers[0].cpu_request_millicores, 500);
+    EXPECT_EQ(p.containers[0].cpu_limit_millicores, 1000);
+    EXPECT_EQ(p.containers[0].memory_request_bytes, 64 << 20);
+    EXPECT_EQ(p.containers[0].memory_limit_bytes, 1'000'000'000);
+    EXPECT_EQ(p.containers[1].cpu_request_millicores, 50);
+    EXPECT_EQ(p.containers[1].memory_limit_bytes, 0);  // unset
+  });
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+
+  ASSERT_TRUE(WaitFor([&] { return fake_.open_watches("pods") == 1; }));
+  const uint64_t generation = cache.Generation();
+  fake_.DeletePod("ns-0", "p0");
+  fake_.UpsertPod("ns-1", "new");  // one container "c" without resources: zeros
+  ASSERT_TRUE(WaitFor([&] { return cache.Size() == 15u && cache.Generation() >= generation + 2; }));
+  bool has_new = false, has_p0 = false;
+  cache.ForEach([&](const PodResources& p) {
+    has_new =
+        has_new || (p.name == "new" && p.node_name == "node-1" && p.containers.size() == 1 &&
+                    p.containers[0].name == "c" && p.containers[0].cpu_request_millicores == 0);
+    has_p0 = has_p0 || p.name == "p0";
+  });
+  EXPECT_TRUE(has_new);
+  EXPECT_FALSE(has_p0);
+  informer.reset();
+}
+
 TEST_F(InformerTest, CleanCloseRewatchesFromLastResourceVersionWithoutRelisting) {
   fake_.UpsertPod("a", "1");
   StartPods(Options());
