@@ -250,7 +250,8 @@ import json, sys
 fails = [c for c in json.load(open(sys.argv[1]))["checks"] if c["verdict"] == "fail"]
 text = json.dumps(fails)
 assert "doctor-no-ip-san" in text and "127.0.0.3" in text, fails
-assert all("serverTLSBootstrap" in c["fix"] for c in fails), fails
+assert all("serverTLSBootstrap" in c["fix"] and "--kubelet-insecure-tls" in c["fix"] and
+           "--kubelet-certificate-authority" not in c["fix"] for c in fails), fails
 assert "kwok-node-" not in text, fails
 print("; ".join(c.get("evidence", "") if isinstance(c.get("evidence"), str) else
                 json.dumps(c.get("evidence"))[:200] for c in fails)[:400])
