@@ -164,8 +164,10 @@ Fix CauseFix(const std::string& cause) {
         "README.md#doctor-rbac"}},
       {"kubelet_no_ip_san",
        {"The kubelet's serving certificate has no IP SAN for the address scraped: enable "
-        "serverTLSBootstrap and approve the kubelets' CSRs, or put Hostname first in "
-        "--kubelet-preferred-address-types, or set --kubelet-certificate-authority.",
+        "serverTLSBootstrap and approve the kubelets' CSRs (or give the kubelet a serving "
+        "certificate with the node's IP), or put Hostname first in "
+        "--kubelet-preferred-address-types when the certificate names it; on development "
+        "clusters only, --kubelet-insecure-tls (overlays/insecure-kubelet-tls).",
         "README.md#doctor-kubelet-ip-san"}},
       {"kubelet_hostname_mismatch",
        {"The kubelet's serving certificate does not name the host scraped: use an address type "

@@ -50,7 +50,8 @@ ScrapeCause ClassifyScrapeError(std::string_view e) {
   if (ContainsAny(e, {"IP address mismatch", "doesn't contain any IP SANs"})) {
     return ScrapeCause::kNoIpSan;
   }
-  if (ContainsAny(e, {"Hostname mismatch", "certificate is valid for"})) {
+  // OpenSSL 3 spells X509_V_ERR_HOSTNAME_MISMATCH "hostname mismatch", 1.1 "Hostname mismatch".
+  if (ContainsAny(e, {"hostname mismatch", "Hostname mismatch", "certificate is valid for"})) {
     return ScrapeCause::kHostnameMismatch;
   }
   if (ContainsAny(e, {"unable to get local issuer certificate", "unable to get issuer certificate",

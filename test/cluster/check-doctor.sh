@@ -9,9 +9,11 @@
 #   - the server stopped                                  -> server_down
 #   - a node whose kubelet address refuses connections    -> kubelet_unreachable
 #   - the server trusting another front-proxy CA          -> front_proxy_untrusted
-# Not covered here: a kubelet certificate without an IP SAN (every kwok "kubelet" is one server
-# whose certificate the cluster makes, scraped with --kubelet-insecure-tls); the unit tests of
-# scraper/scrape_state.cc and doctor/checks.cc cover its decoding.
+#   - the server verifying kubelet certificates (--kubelet-certificate-authority=the cluster CA,
+#     which signed kwok's certificate for IP 127.0.0.1), and one node's kubelet endpoint serving
+#     a certificate of that CA with a DNS SAN only                -> kubelet_no_ip_san
+#     (that endpoint: a TLS proxy on 127.0.0.3 at kwok's port in front of kwok, so the node's
+#     /metrics/resource is kwok's and the certificate is the only fault)
 # Prints one PASS:/FAIL: line per assertion and "N passed, M failed"; exits non-zero on any
 # failure.
 #
@@ -31,9 +33,18 @@ export CLUSTER_NODES=2
 check_name=doctor
 # shellcheck source-path=SCRIPTDIR source=check-lib.sh
 . "$here/check-lib.sh"
+proxy_pid=
 check_cleanup() {
   "$c" stop "$name" >/dev/null 2>&1
-  "$KUBECTL" delete node doctor-unreachable --ignore-not-found >/dev/null 2>&1
+  stop_proxy
+  "$KUBECTL" delete node doctor-unreachable doctor-no-ip-san --ignore-not-found >/dev/null 2>&1
+}
+# stop_proxy: stops the kubelet proxy of case 6, if it runs.
+stop_proxy() {
+  [ -n "$proxy_pid" ] || return 0
+  kill "$proxy_pid" 2>/dev/null
+  wait "$proxy_pid" 2>/dev/null
+  proxy_pid=
 }
 [ -x "$server" ] ||
   fatal "server binary $server not found (cmake --build build --target cpp-metrics-server)"
@@ -152,5 +163,128 @@ expect front_proxy_untrusted "server trusting another front-proxy CA"
 "$c" stop "$name" >/dev/null 2>&1
 start_server || fatal "our server did not restart"
 expect "" "front-proxy CA restored"
+
+# 6. The server verifies kubelet certificates against the CA that signed them, as a real user
+# runs it, and one node's kubelet serves a certificate of that CA without an IP SAN for the
+# address the server dials (a DNS SAN only, as kubeadm's self-signed kubelet certificates):
+# metrics-server's KNOWN_ISSUES "doesn't contain any IP SANs". The node's kubelet is a TLS proxy
+# on 127.0.0.3 at kwok's port (kwok listens on 127.0.0.1 only and gives every node its port)
+# forwarding to kwok, so what the node serves is kwok's /metrics/resource for it.
+t6=$(date +%s)
+pki=$CLUSTER_STATE_DIR/pki
+# kubelet_cert NAME SAN: a serving certificate signed by the cluster CA.
+kubelet_cert() {
+  openssl req -newkey rsa:2048 -nodes -subj /CN=doctor-no-ip-san -keyout "$check_work/$1.key" \
+    -out "$check_work/$1.csr" >/dev/null 2>&1 &&
+    printf '%s\n' basicConstraints=critical,CA:FALSE extendedKeyUsage=serverAuth \
+      "subjectAltName=$2" >"$check_work/$1.ext" &&
+    openssl x509 -req -in "$check_work/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+      -CAcreateserial -CAserial "$check_work/ca.srl" -days 1 -extfile "$check_work/$1.ext" \
+      -out "$check_work/$1.crt" >/dev/null 2>&1
+}
+kubelet_cert kubelet-dns-only DNS:doctor-no-ip-san || fatal "kubelet certificate (DNS SAN only)"
+kubelet_cert kubelet-ip IP:127.0.0.3,DNS:doctor-no-ip-san || fatal "kubelet certificate (IP SAN)"
+cat >"$check_work/kubelet-proxy.py" <<'PY'
+# kubelet-proxy.py CERT_NAME PORT: HTTPS on 127.0.0.3:PORT with CERT_NAME.{crt,key}, every GET
+# forwarded to kwok on 127.0.0.1:PORT (its answer's status, content type and body).
+import http.server, ssl, sys, urllib.error, urllib.request
+cert, port = sys.argv[1], int(sys.argv[2])
+upstream = ssl.create_default_context()
+upstream.check_hostname, upstream.verify_mode = False, ssl.CERT_NONE
+class Proxy(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        req = urllib.request.Request(f"https://127.0.0.1:{port}{self.path}",
+                                     headers={"Accept": self.headers.get("Accept", "*/*")})
+        try:
+            r = urllib.request.urlopen(req, context=upstream, timeout=5)
+        except urllib.error.HTTPError as e:
+            r = e
+        body = r.read()
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.headers.get("Content-Type", "text/plain"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.3", port), Proxy)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(cert + ".crt", cert + ".key")
+server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY
+# start_proxy CERT_NAME: the node's kubelet, serving CERT_NAME; returns once it answers.
+start_proxy() {
+  stop_proxy
+  python3 "$check_work/kubelet-proxy.py" "$check_work/$1" "$CLUSTER_KWOK_PORT" \
+    >>"$check_work/kubelet-proxy.log" 2>&1 &
+  proxy_pid=$!
+  wait_until 20 curl -sfk -o /dev/null \
+    "https://127.0.0.3:$CLUSTER_KWOK_PORT/metrics/nodes/doctor-no-ip-san/metrics/resource"
+}
+"$c" stop "$name" >/dev/null 2>&1
+kubelet_tls='--kubelet-certificate-authority={state}/pki/ca.crt'
+start_server || fatal "our server did not restart verifying kubelet certificates"
+expect "" "server verifying kubelet certificates against the cluster CA"
+start_proxy kubelet-dns-only || fatal "the kubelet proxy on 127.0.0.3:$CLUSTER_KWOK_PORT did not answer"
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: doctor-no-ip-san
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/doctor-no-ip-san/metrics/resource
+  labels: {kubernetes.io/hostname: doctor-no-ip-san, type: kwok}
+status:
+  addresses: [{type: InternalIP, address: 127.0.0.3}]
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  capacity: {cpu: "4", memory: 16Gi, pods: "110"}
+YAML
+expect kubelet_no_ip_san "kubelet certificate without an IP SAN"
+# The finding names the node and the address dialled, and its fix names serverTLSBootstrap.
+no_ip_san_finding() {
+  python3 - "$check_work/doctor.json" <<'PY'
+import json, sys
+fails = [c for c in json.load(open(sys.argv[1]))["checks"] if c["verdict"] == "fail"]
+text = json.dumps(fails)
+assert "doctor-no-ip-san" in text and "127.0.0.3" in text, fails
+assert all("serverTLSBootstrap" in c["fix"] and "--kubelet-insecure-tls" in c["fix"] and
+           "--kubelet-certificate-authority" not in c["fix"] for c in fails), fails
+assert "kwok-node-" not in text, fails
+print("; ".join(c.get("evidence", "") if isinstance(c.get("evidence"), str) else
+                json.dumps(c.get("evidence"))[:200] for c in fails)[:400])
+PY
+}
+assert "the finding names the node and address, the fix serverTLSBootstrap" no_ip_san_finding
+# The kwok nodes, whose certificate has the IP SAN, keep being served meanwhile.
+healthy_served() {
+  local got
+  got=$(k get --raw /apis/metrics.k8s.io/v1beta1/nodes) || return 1
+  echo "$got" | python3 -c '
+import json, sys
+names = sorted(i["metadata"]["name"] for i in json.load(sys.stdin)["items"])
+assert "kwok-node-0" in names and "kwok-node-1" in names and "doctor-no-ip-san" not in names, names
+print("served:", ",".join(names))'
+}
+assert "the healthy nodes keep being served" healthy_served
+# Restored: the same kubelet now serves a certificate with its IP.
+start_proxy kubelet-ip || fatal "the kubelet proxy did not restart"
+expect "" "kubelet certificate with the node's IP SAN"
+# ... and that node's scrape succeeds through the certificate (the server's per-node state).
+restored_scraped() {
+  "$c" query "$name" /debug/nodes | python3 -c '
+import json, sys
+items = {i["name"]: i for i in json.load(sys.stdin)["items"]}
+n = items["doctor-no-ip-san"]
+assert n["success"] and n["address"].startswith("https://127.0.0.3:"), n
+print(n["address"], "scraped, last success", n["lastSuccess"])'
+}
+wait_until 30 restored_scraped
+assert "the restored node is scraped through its certificate" restored_scraped
+k delete node doctor-no-ip-san >/dev/null
+stop_proxy
+log "kubelet certificate case took $(($(date +%s) - t6))s"
 
 check_finish

@@ -110,17 +110,19 @@ trap 'fail "interrupted"; check_finish' INT TERM
 trap 'check_teardown' EXIT
 
 # start_kwok_backend NAME PORT FLAG...: our server ($server) as the cluster's backend NAME on
-# PORT, scraping the kwok kubelets (one self-signed server, so --kubelet-insecure-tls; the node
-# status port; InternalIP first), with FLAG... added; its output appended to
-# $check_work/backend.log. Returns when it is ready, non-zero if it never is.
+# PORT, scraping the kwok kubelets (one server, so --kubelet-insecure-tls unless the caller sets
+# kubelet_tls, e.g. to --kubelet-certificate-authority={state}/pki/ca.crt: kwok's certificate is
+# signed by the cluster CA for IP 127.0.0.1; the node status port; InternalIP first), with FLAG...
+# added; its output appended to $check_work/backend.log. Returns when it is ready, non-zero if it
+# never is.
 start_kwok_backend() {
   local name=$1 port=$2
   shift 2
   "$here/cluster.sh" backend "$name" "$port" -- "$server" '--secure-port={port}' \
     --bind-address=127.0.0.1 '--tls-cert-file={cert}' '--tls-private-key-file={key}' \
-    '--kubeconfig={kubeconfig}' --kubelet-insecure-tls --kubelet-use-node-status-port \
-    --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname "$@" \
-    >>"$check_work/backend.log" 2>&1
+    '--kubeconfig={kubeconfig}' "${kubelet_tls:---kubelet-insecure-tls}" \
+    --kubelet-use-node-status-port --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname \
+    "$@" >>"$check_work/backend.log" 2>&1
 }
 
 check_cluster_up() {

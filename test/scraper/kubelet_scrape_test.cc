@@ -16,6 +16,7 @@
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "scraper/options.h"
+#include "scraper/scrape_state.h"
 #include "scraper/self_metrics.h"
 #include "test/testing/fake_nodes.h"
 #include "test/testing/io_threads.h"
@@ -158,6 +159,11 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   EXPECT_EQ(outcomes["failing"].error, "request failed, status: \"500 Internal Server Error\"");
   EXPECT_THAT(outcomes["foreign-ca"].error, HasSubstr(": handshake: certificate verify failed"));
   EXPECT_THAT(outcomes["no-ip-san"].error, HasSubstr(": handshake: certificate verify failed"));
+  // What the real TLS stack wrote decodes as the cause the doctor names.
+  EXPECT_EQ(ClassifyScrapeError(outcomes["foreign-ca"].error), ScrapeCause::kUnknownAuthority)
+      << outcomes["foreign-ca"].error;
+  EXPECT_EQ(ClassifyScrapeError(outcomes["no-ip-san"].error), ScrapeCause::kNoIpSan)
+      << outcomes["no-ip-san"].error;
   EXPECT_EQ(outcomes["good-2"].url, "https://127.0.0.1:" + std::to_string(good2.port()) +
                                         "/metrics/nodes/good-2/metrics/resource");
   // The slow kubelet did not hold the healthy ones back: they finished long before its

@@ -33,6 +33,14 @@ TEST(ScrapeStateTest, ClassifiesTheErrorsTheScraperWrites) {
        ScrapeCause::kNoIpSan},
       {"node-1:10250: handshake: certificate verify failed (Hostname mismatch)",
        ScrapeCause::kHostnameMismatch},
+      // As the server wrote them on a real cluster, with OpenSSL 3 (test/cluster/check-doctor.sh:
+      // a kubelet certificate with a DNS SAN only), and for a DNS name the certificate lacks.
+      {"127.0.0.3:23549: handshake: certificate verify failed (SSL routines) (IP address "
+       "mismatch)",
+       ScrapeCause::kNoIpSan},
+      {"kubelet.internal:10250: handshake: certificate verify failed (SSL routines) (hostname "
+       "mismatch)",
+       ScrapeCause::kHostnameMismatch},
       {"10.0.0.5:10250: handshake: certificate verify failed (unable to get local issuer "
        "certificate)",
        ScrapeCause::kUnknownAuthority},
