@@ -33,6 +33,9 @@ struct KubeletClientSettings {
   std::chrono::milliseconds connect_timeout{5000};    // also bounded by each request deadline
   std::chrono::milliseconds handshake_timeout{5000};  // also bounded by each request deadline
   size_t max_response_bytes = 16 << 20;
+  // Ask for /metrics/resource in the protobuf exposition, text as the fallback
+  // (kResourceMetricsAccept); false asks for text only (--kubelet-request-protobuf=false).
+  bool request_protobuf = true;
 };
 
 class KubeletClientImpl final : public KubeletClient {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -369,7 +369,7 @@ inline bool ReadVarint(const char*& p, const char* end, uint64_t* out) {
 struct Field {
   uint32_t number = 0;
   uint32_t wire_type = 0;
-  uint64_t value = 0;     // kVarint, kFixed64 (the raw bits), kFixed32
+  uint64_t value = 0;      // kVarint, kFixed64 (the raw bits), kFixed32
   std::string_view bytes;  // kLengthDelimited
 };
 
@@ -417,16 +417,16 @@ inline const char* ReadField(const char*& p, const char* end, Field* field) {
 // MetricFamily and the messages inside it (prometheus/client_model io/prometheus/client/
 // metrics.proto): the field numbers read here.
 enum : uint32_t {
-  kFamilyName = 1,      // string
-  kFamilyMetric = 4,    // repeated Metric
-  kMetricLabel = 1,     // repeated LabelPair
-  kMetricGauge = 2,     // Gauge
-  kMetricCounter = 3,   // Counter
-  kMetricUntyped = 5,   // Untyped
-  kMetricTimestamp = 6, // int64 timestamp_ms
-  kLabelName = 1,       // string
-  kLabelValue = 2,      // string
-  kValue = 1,           // double value of Gauge, Counter and Untyped
+  kFamilyName = 1,       // string
+  kFamilyMetric = 4,     // repeated Metric
+  kMetricLabel = 1,      // repeated LabelPair
+  kMetricGauge = 2,      // Gauge
+  kMetricCounter = 3,    // Counter
+  kMetricUntyped = 5,    // Untyped
+  kMetricTimestamp = 6,  // int64 timestamp_ms
+  kLabelName = 1,        // string
+  kLabelValue = 2,       // string
+  kValue = 1,            // double value of Gauge, Counter and Untyped
 };
 
 class Parser {
@@ -807,7 +807,9 @@ class Parser {
     const char* end = message.data() + message.size();
     for (const char* p = message.data(); p < end;) {
       Field field;
-      if (const char* error = ReadField(p, end, &field)) return Fail(std::string("metric: ") + error);
+      if (const char* error = ReadField(p, end, &field)) {
+        return Fail(std::string("metric: ") + error);
+      }
       switch (field.number) {
         case kMetricLabel: {
           if (field.wire_type != kLengthDelimited) return Fail("label: wrong wire type");

@@ -120,14 +120,17 @@ void ExpectSame(const ResourceMetrics& a, const ResourceMetrics& b) {
 // The Go encoder's output beside the text it came from: the decoder reads what the text parser
 // reads, and the C++ encoder the simulated kubelets use writes the same bytes as Go.
 TEST(ResourceMetricsProtobuf, SameAsTextOnGoEncodedBodies) {
-  const std::set<std::string> kKubeletForm = {
-      "kubelet_v1_36_3_containerd_1_6_cgroup_v1", "upstream_exposition", "realistic_kubelet",
-      "swap_families", "no_timestamps_kwok", "restart_decrease", "scrape_error"};
+  const std::set<std::string> kKubeletForm = {"kubelet_v1_36_3_containerd_1_6_cgroup_v1",
+                                              "upstream_exposition",
+                                              "realistic_kubelet",
+                                              "swap_families",
+                                              "no_timestamps_kwok",
+                                              "restart_decrease",
+                                              "scrape_error"};
   int compared = 0;
   size_t encoded_same = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(std::filesystem::path(KUBELET_CORPUS_DIR) /
-                                           "kubelet_protobuf")) {
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::filesystem::path(KUBELET_CORPUS_DIR) / "kubelet_protobuf")) {
     if (entry.path().extension() != ".pb") continue;
     const std::string stem = entry.path().stem().string();
     SCOPED_TRACE(stem);
@@ -137,8 +140,8 @@ TEST(ResourceMetricsProtobuf, SameAsTextOnGoEncodedBodies) {
     ResourceMetrics from_text, from_pb;
     base::Status text_status = ParseResourceMetrics(text, kScrapeTime, &from_text);
     base::Status pb_status = ParseResourceMetricsProtobuf(pb, kScrapeTime, &from_pb);
-    ASSERT_EQ(text_status.ok(), pb_status.ok()) << text_status.message() << " / "
-                                                << pb_status.message();
+    ASSERT_EQ(text_status.ok(), pb_status.ok())
+        << text_status.message() << " / " << pb_status.message();
     if (text_status.ok()) {
       ExpectSame(from_pb, from_text);
     } else {
@@ -175,10 +178,10 @@ TEST(ResourceMetricsProtobuf, CountersGaugesLabelsTimestamps) {
                                 {MetricMessage(3, 4.5, 1633253812125, "ns", "pod-a", "c1"),
                                  MetricMessage(3, 1.25, 0, "ns", "pod-b", "c1")}),
                   &body);
-  AppendDelimited(FamilyMessage("container_memory_working_set_bytes", 1,
-                                {MetricMessage(2, 1.253376e+07, 1633253812126, "ns", "pod-a",
-                                               "c1")}),
-                  &body);
+  AppendDelimited(
+      FamilyMessage("container_memory_working_set_bytes", 1,
+                    {MetricMessage(2, 1.253376e+07, 1633253812126, "ns", "pod-a", "c1")}),
+      &body);
   AppendDelimited(FamilyMessage("container_start_time_seconds", 1,
                                 {MetricMessage(2, 1.633252712e+09, 0, "ns", "pod-a", "c1")}),
                   &body);
@@ -213,9 +216,9 @@ TEST(ResourceMetricsProtobuf, CountersGaugesLabelsTimestamps) {
 
 TEST(ResourceMetricsProtobuf, ScrapeErrorAndRangeChecks) {
   std::string body;
-  AppendDelimited(FamilyMessage("node_cpu_usage_seconds_total", 0,
-                                {MetricMessage(3, std::nan(""), 1000)}),
-                  &body);
+  AppendDelimited(
+      FamilyMessage("node_cpu_usage_seconds_total", 0, {MetricMessage(3, std::nan(""), 1000)}),
+      &body);
   AppendDelimited(FamilyMessage("node_memory_working_set_bytes", 1, {MetricMessage(2, 5, -3)}),
                   &body);
   AppendDelimited(FamilyMessage("resource_scrape_error", 1, {MetricMessage(2, 1, 0)}), &body);
