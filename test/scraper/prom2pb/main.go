@@ -3,8 +3,8 @@
 // (expfmt.NewEncoder with the delimited format). It made the seeds of
 // test/fuzz/corpus/kubelet_protobuf from those of test/fuzz/corpus/kubelet_text:
 //
-//	cd test/scraper/prom2pb && go build -o /tmp/prom2pb . &&
-//	  /tmp/prom2pb < ../../fuzz/corpus/kubelet_text/NAME.txt > ../../fuzz/corpus/kubelet_protobuf/NAME.pb
+//	cd test/scraper/prom2pb &&
+//	  go run . < ../../fuzz/corpus/kubelet_text/NAME.txt > ../../fuzz/corpus/kubelet_protobuf/NAME.pb
 //
 // Histograms and summaries aside, test/testing/exposition_protobuf.h writes the same bytes
 // (resource_metrics_protobuf_test checks it on these seeds).
