@@ -34,8 +34,9 @@ struct KubeletClientSettings {
   std::chrono::milliseconds handshake_timeout{5000};  // also bounded by each request deadline
   size_t max_response_bytes = 16 << 20;
   // Ask for /metrics/resource in the protobuf exposition, text as the fallback
-  // (kResourceMetricsAccept); false asks for text only (--kubelet-request-protobuf=false).
-  bool request_protobuf = true;
+  // (kResourceMetricsAccept, --kubelet-request-protobuf=true); false, the default, asks for text
+  // only.
+  bool request_protobuf = false;
 };
 
 class KubeletClientImpl final : public KubeletClient {

@@ -48,7 +48,7 @@ void Options::AddFlags(base::FlagSet& flags) {
             "Maximum size of one kubelet response body.");
   flags.Bool("kubelet-request-protobuf", &kubelet_request_protobuf,
              "Ask kubelets for /metrics/resource in the Prometheus protobuf exposition, with the "
-             "text format as the fallback. false asks for the text format only.");
+             "text format as the fallback (off: the text format only).");
   flags.Int("kubelet-failure-retention-ticks", &kubelet_failure_retention_ticks,
             "Number of failed scrapes of a node during which its last good metrics are kept "
             "and served; 0 drops them at the first failure.");

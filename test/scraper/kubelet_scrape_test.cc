@@ -175,9 +175,8 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   auto seen = good1.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].Header("Authorization"), "Bearer first-token");
-  EXPECT_EQ(seen[0].Header("Accept"),
-            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
-            "encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1");
+  // By default, the text format (--kubelet-request-protobuf=false).
+  EXPECT_EQ(seen[0].Header("Accept"), "text/plain;version=0.0.4;q=1,*/*;q=0.1");
 
   // Second tick: rates appear; the rotated token is used; the connection is reused.
   dir.Write("token", "second-token\n");

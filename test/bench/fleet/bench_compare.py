@@ -1061,7 +1061,7 @@ def main():
     ap.add_argument("--ours-bin", default=None, help="default: BUILD_DIR/cmd/cpp-metrics-server")
     ap.add_argument("--ours-flags", default="",
                     help="more flags for our server, space-separated, e.g. "
-                         "--kubelet-request-protobuf=false (the text exposition only)")
+                         "--kubelet-request-protobuf=true (ask kubelets for the protobuf exposition)")
     ap.add_argument("--fleet-bin-dir", default=None,
                     help="where fleet_sim, kube_standin, metrics_load are; "
                          "default: BUILD_DIR/test/bench/fleet")
