@@ -14,13 +14,19 @@
 
 namespace scraper {
 
+// A 200 response: its body and its Content-Type (empty when the server sent none).
+struct KubeletResponse {
+  std::string body;
+  std::string content_type;
+};
+
 class KubeletClient {
  public:
-  using Callback = std::function<void(base::Result<std::string> body)>;
+  using Callback = std::function<void(base::Result<KubeletResponse> response)>;
   virtual ~KubeletClient() = default;
 
   // GETs `target` for node `node` and calls `done` exactly once, on any thread, with the body
-  // of a 200 response or an error naming the cause ("connect: connection refused",
+  // and content type of a 200 response or an error naming the cause ("connect: connection refused",
   // "request failed, status: \"500 Internal Server Error\"", "deadline exceeded"). Must finish
   // by `deadline` (a time of the steady clock the caller's base::Clock reports).
   virtual void Get(std::string_view node, const Target& target,

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "scraper/resource_metrics.h"
+
 namespace scraper {
 
 base::Result<std::unique_ptr<KubeletClientImpl>> KubeletClientImpl::Create(
@@ -62,24 +64,29 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
   }
   net::Request request;
   request.target = target.path;
-  // Prefer the classic text format so the kubelet does not negotiate OpenMetrics, but accept
-  // anything: some servers (kwok) answer 406 to a text/plain-only Accept.
-  request.headers.emplace_back("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1");
-  client->Send(std::move(request), deadline, settings_.max_response_bytes,
-               [done = std::move(done)](base::Result<net::Response> response) {
-                 if (!response.ok()) {
-                   done(base::MakeError(response.error()));
-                   return;
-                 }
-                 if (response->status != 200) {
-                   std::string reason(boost::beast::http::obsolete_reason(
-                       static_cast<boost::beast::http::status>(response->status)));
-                   done(base::MakeError("request failed, status: \"" +
-                                        std::to_string(response->status) + " " + reason + "\""));
-                   return;
-                 }
-                 done(std::move(response->body));
-               });
+  // /metrics/resource: protobuf (what Prometheus asks for first), then the classic text format,
+  // never OpenMetrics, and anything last: some servers (kwok) answer 406 to an Accept without a
+  // wildcard. The summary API keeps the text-first header it always had (it answers JSON).
+  const bool resource = target.path != kSummaryPath;
+  request.headers.emplace_back("Accept", resource && settings_.request_protobuf
+                                             ? kResourceMetricsAccept
+                                             : kResourceMetricsTextAccept);
+  client->Send(
+      std::move(request), deadline, settings_.max_response_bytes,
+      [done = std::move(done)](base::Result<net::Response> response) {
+        if (!response.ok()) {
+          done(base::MakeError(response.error()));
+          return;
+        }
+        if (response->status != 200) {
+          std::string reason(boost::beast::http::obsolete_reason(
+              static_cast<boost::beast::http::status>(response->status)));
+          done(base::MakeError("request failed, status: \"" + std::to_string(response->status) +
+                               " " + reason + "\""));
+          return;
+        }
+        done(KubeletResponse{std::move(response->body), std::move(response->content_type)});
+      });
 }
 
 void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {

@@ -33,6 +33,10 @@ struct KubeletClientSettings {
   std::chrono::milliseconds connect_timeout{5000};    // also bounded by each request deadline
   std::chrono::milliseconds handshake_timeout{5000};  // also bounded by each request deadline
   size_t max_response_bytes = 16 << 20;
+  // Ask for /metrics/resource in the protobuf exposition, text as the fallback
+  // (kResourceMetricsAccept, --kubelet-request-protobuf=true); false, the default, asks for text
+  // only.
+  bool request_protobuf = false;
 };
 
 class KubeletClientImpl final : public KubeletClient {

@@ -47,14 +47,22 @@ struct Scrape {
   SummaryStorage summary;
 };
 
-// Parses a /metrics/resource answer into `metrics`; sets outcome->success or outcome->error.
-void ParseResourceBody(const base::Result<std::string_view>& body, NodeOutcome* outcome,
-                       ResourceMetrics* metrics) {
+// Parses a /metrics/resource answer (the protobuf or the text exposition, by its content type)
+// into `metrics`; sets outcome->success or outcome->error.
+void ParseResourceBody(const base::Result<std::string_view>& body, std::string_view content_type,
+                       NodeOutcome* outcome, ResourceMetrics* metrics) {
   if (!body.ok()) {
     outcome->error = body.error();
     return;
   }
-  base::Status parsed = ParseResourceMetrics(*body, outcome->started, metrics);
+  base::Result<ExpositionFormat> format = ExpositionFormatOf(content_type);
+  if (!format.ok()) {
+    outcome->error = "parse: " + format.error();
+    return;
+  }
+  base::Status parsed = *format == ExpositionFormat::kProtobufDelimited
+                            ? ParseResourceMetricsProtobuf(*body, outcome->started, metrics)
+                            : ParseResourceMetrics(*body, outcome->started, metrics);
   if (!parsed.ok()) {
     outcome->error = "parse: " + parsed.message();
   } else if (metrics->scrape_error) {
@@ -63,10 +71,12 @@ void ParseResourceBody(const base::Result<std::string_view>& body, NodeOutcome* 
     outcome->success = true;
   }
 }
-void ParseResourceBody(const base::Result<std::string>& body, NodeOutcome* outcome,
+void ParseResourceBody(const base::Result<KubeletResponse>& response, NodeOutcome* outcome,
                        ResourceMetrics* metrics) {
-  ParseResourceBody(body.ok() ? base::Result<std::string_view>(*body)
-                              : base::Result<std::string_view>(base::MakeError(body.error())),
+  ParseResourceBody(response.ok()
+                        ? base::Result<std::string_view>(response->body)
+                        : base::Result<std::string_view>(base::MakeError(response.error())),
+                    response.ok() ? std::string_view(response->content_type) : std::string_view(),
                     outcome, metrics);
 }
 
@@ -364,7 +374,7 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
   client_.Get(
       job.node, *job.target, deadline,
       [complete, outcome = job.outcome, summary_target = std::move(summary_target), deadline,
-       &client = client_](base::Result<std::string> body) mutable {
+       &client = client_](base::Result<KubeletResponse> body) mutable {
         // Runs on the client's thread: parse and merge here, so the body is dropped at once.
         if (!summary_target) {
           thread_local ResourceMetrics metrics;
@@ -375,9 +385,10 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
         // With the summary: keep the body (the metrics point into it) until the summary is in,
         // read on the same connection right after.
         auto scrape = std::make_shared<Scrape>();
-        if (body.ok()) scrape->body = std::move(*body);
+        if (body.ok()) scrape->body = std::move(body->body);
         ParseResourceBody(body.ok() ? base::Result<std::string_view>(scrape->body)
                                     : base::Result<std::string_view>(base::MakeError(body.error())),
+                          body.ok() ? std::string_view(body->content_type) : std::string_view(),
                           &outcome, &scrape->metrics);
         if (!outcome.success) {
           complete(std::move(outcome), &scrape->metrics, nullptr);
@@ -386,12 +397,12 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
         const std::string node = outcome.node;
         const std::string url = summary_target->Url();
         client.Get(node, *summary_target, deadline,
-                   [complete, scrape, url,
-                    outcome = std::move(outcome)](base::Result<std::string> summary_body) mutable {
+                   [complete, scrape, url, outcome = std::move(outcome)](
+                       base::Result<KubeletResponse> summary_body) mutable {
                      const SummaryStorage* summary = nullptr;
                      if (!summary_body.ok()) {
                        outcome.summary_error = url + ": " + summary_body.error();
-                     } else if (base::Status s = ParseSummary(*summary_body, &scrape->summary);
+                     } else if (base::Status s = ParseSummary(summary_body->body, &scrape->summary);
                                 !s.ok()) {
                        outcome.summary_error = url + ": " + s.message();
                      } else {

@@ -46,6 +46,9 @@ void Options::AddFlags(base::FlagSet& flags) {
             "Maximum number of kubelet scrapes in flight at once.");
   flags.Int("kubelet-max-response-bytes", &kubelet_max_response_bytes,
             "Maximum size of one kubelet response body.");
+  flags.Bool("kubelet-request-protobuf", &kubelet_request_protobuf,
+             "Ask kubelets for /metrics/resource in the Prometheus protobuf exposition, with the "
+             "text format as the fallback (off: the text format only).");
   flags.Int("kubelet-failure-retention-ticks", &kubelet_failure_retention_ticks,
             "Number of failed scrapes of a node during which its last good metrics are kept "
             "and served; 0 drops them at the first failure.");
@@ -148,6 +151,7 @@ KubeletClientSettings MakeKubeletClientSettings(const Options& options,
   s.connect_timeout = timeout;
   s.handshake_timeout = timeout;
   s.max_response_bytes = static_cast<size_t>(options.kubelet_max_response_bytes);
+  s.request_protobuf = options.kubelet_request_protobuf;
   s.plain_http = options.deprecated_kubelet_completely_insecure;
   if (s.plain_http) return s;  // no encryption, authorization or authentication
   if (rest != nullptr) {

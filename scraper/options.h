@@ -54,6 +54,11 @@ struct Options {
   int64_t kubelet_max_concurrency = 64;
   // --kubelet-max-response-bytes: cap on one kubelet response body.
   int64_t kubelet_max_response_bytes = 16 << 20;
+  // --kubelet-request-protobuf: ask for /metrics/resource in the protobuf exposition (text stays
+  // the fallback for kubelets that answer text). Off by default: measured, it saves 22 % of the
+  // bytes and no CPU yet (README, "Kubelet protobuf exposition"), and no real kubelet has been
+  // scraped with it in the test suite.
+  bool kubelet_request_protobuf = false;
   // --kubelet-failure-retention-ticks: ticks a node's last good points are kept (and served)
   // after failed scrapes; 0 drops them at the first failure, as metrics-server does.
   int64_t kubelet_failure_retention_ticks = 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -339,9 +340,94 @@ bool ToBytes(double value, uint64_t* out) {
   return true;
 }
 
-std::string LineError(int line, std::string_view what) {
-  return "line " + std::to_string(line) + ": " + std::string(what);
+std::string LineError(const char* unit, int line, std::string_view what) {
+  return std::string(unit) + " " + std::to_string(line) + ": " + std::string(what);
 }
+
+// The protobuf wire format (protobuf.dev/programming-guides/encoding), as much of it as the
+// delimited MetricFamily exposition needs. Every read is checked against the end of its buffer.
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+
+// Reads a base-128 varint of at most ten bytes; false when it runs past `end` or is longer.
+inline bool ReadVarint(const char*& p, const char* end, uint64_t* out) {
+  uint64_t value = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const uint8_t byte = static_cast<uint8_t>(*p++);
+    if (shift == 63 && byte > 1) return false;  // more than 64 bits
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *out = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+// One field of a message: its number, wire type and, for kLengthDelimited, its bytes; for
+// kVarint and kFixed64 its value. Reading fails on a malformed tag or value, on a length beyond
+// the message, and on the group wire types (3, 4), which MetricFamily does not use.
+struct Field {
+  uint32_t number = 0;
+  uint32_t wire_type = 0;
+  uint64_t value = 0;      // kVarint, kFixed64 (the raw bits), kFixed32
+  std::string_view bytes;  // kLengthDelimited
+};
+
+// Reads the field at p into *field and advances p past it; on failure returns what went wrong.
+inline const char* ReadField(const char*& p, const char* end, Field* field) {
+  uint64_t tag;
+  if (!ReadVarint(p, end, &tag)) return "malformed tag varint";
+  if (tag >> 3 == 0 || tag >> 3 > 0x1fffffff) return "invalid field number";
+  field->number = static_cast<uint32_t>(tag >> 3);
+  field->wire_type = static_cast<uint32_t>(tag & 7);
+  switch (field->wire_type) {
+    case kVarint:
+      if (!ReadVarint(p, end, &field->value)) return "malformed varint";
+      return nullptr;
+    case kFixed64:
+      if (end - p < 8) return "fixed64 beyond the message";
+      std::memcpy(&field->value, p, 8);
+      if constexpr (std::endian::native == std::endian::big) {
+        field->value = __builtin_bswap64(field->value);
+      }
+      p += 8;
+      return nullptr;
+    case kLengthDelimited: {
+      uint64_t length;
+      if (!ReadVarint(p, end, &length)) return "malformed length varint";
+      if (length > static_cast<uint64_t>(end - p)) return "length beyond the message";
+      field->bytes = {p, static_cast<size_t>(length)};
+      p += length;
+      return nullptr;
+    }
+    case kFixed32: {
+      if (end - p < 4) return "fixed32 beyond the message";
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+      field->value = v;
+      p += 4;
+      return nullptr;
+    }
+    default:
+      return "unsupported wire type";
+  }
+}
+
+// MetricFamily and the messages inside it (prometheus/client_model io/prometheus/client/
+// metrics.proto): the field numbers read here.
+enum : uint32_t {
+  kFamilyName = 1,       // string
+  kFamilyMetric = 4,     // repeated Metric
+  kMetricLabel = 1,      // repeated LabelPair
+  kMetricGauge = 2,      // Gauge
+  kMetricCounter = 3,    // Counter
+  kMetricUntyped = 5,    // Untyped
+  kMetricTimestamp = 6,  // int64 timestamp_ms
+  kLabelName = 1,        // string
+  kLabelValue = 2,       // string
+  kValue = 1,            // double value of Gauge, Counter and Untyped
+};
 
 class Parser {
  public:
@@ -376,9 +462,32 @@ class Parser {
     return base::Status::Ok();
   }
 
+  // The delimited protobuf exposition: each MetricFamily message preceded by its length as a
+  // varint. Errors name the family by its position, from 1.
+  base::Status RunDelimited() {
+    out_->Clear();
+    unit_ = "family";
+    const char* p = text_.data();
+    const char* end = p + text_.size();
+    while (p < end) {
+      ++line_number_;
+      uint64_t length;
+      if (!ReadVarint(p, end, &length)) return Fail("malformed length prefix");
+      if (length > static_cast<uint64_t>(end - p)) {
+        return Fail("length " + std::to_string(length) + " beyond the body (" +
+                    std::to_string(end - p) + " bytes left)");
+      }
+      base::Status s = Family({p, static_cast<size_t>(length)});
+      if (!s.ok()) return s;
+      p += length;
+    }
+    Finish();
+    return base::Status::Ok();
+  }
+
  private:
   base::Status Fail(std::string_view what) {
-    return base::Status::Error(LineError(line_number_, what));
+    return base::Status::Error(LineError(unit_, line_number_, what));
   }
 
   base::Status Comment(Line line) {
@@ -651,6 +760,120 @@ class Parser {
     return p;
   }
 
+  // One MetricFamily message. Its fields may come in any order: the name is found first, and
+  // the metrics of a family the window does not need are skipped unread.
+  base::Status Family(std::string_view message) {
+    std::string_view name;
+    bool named = false;
+    const char* end = message.data() + message.size();
+    for (const char* p = message.data(); p < end;) {
+      Field field;
+      if (const char* error = ReadField(p, end, &field)) return Fail(error);
+      if (field.number == kFamilyName) {
+        if (field.wire_type != kLengthDelimited) return Fail("name: wrong wire type");
+        name = field.bytes;
+        named = true;
+      } else if (field.number == kFamilyMetric && field.wire_type != kLengthDelimited) {
+        return Fail("metric: wrong wire type");
+      }
+    }
+    if (!named || name.empty()) return Fail("family without a name");
+    if (std::find(typed_.begin(), typed_.end(), name) != typed_.end()) {
+      return Fail("second family named " + std::string(name.substr(0, 200)));
+    }
+    typed_.push_back(name);
+    const Metric metric = Classify(name);
+    if (metric == Metric::kOther) return base::Status::Ok();
+    hint_ = 0;
+    for (const char* p = message.data(); p < end;) {
+      Field field;
+      (void)ReadField(p, end, &field);  // read once above without error
+      if (field.number != kFamilyMetric) continue;
+      base::Status s = MetricMessage(metric, name, field.bytes);
+      if (!s.ok()) return s;
+    }
+    return base::Status::Ok();
+  }
+
+  // One Metric of a family the window needs. A metric without a gauge, counter or untyped value
+  // (a summary or histogram under a known name) has no sample to record.
+  base::Status MetricMessage(Metric metric, std::string_view name, std::string_view message) {
+    std::string_view ns, pod, container;
+    double value = 0;
+    bool has_value = false;
+    int64_t timestamp_ms = 0;
+    bool has_timestamp = false;
+    seen_labels_.clear();
+    const char* end = message.data() + message.size();
+    for (const char* p = message.data(); p < end;) {
+      Field field;
+      if (const char* error = ReadField(p, end, &field)) {
+        return Fail(std::string("metric: ") + error);
+      }
+      switch (field.number) {
+        case kMetricLabel: {
+          if (field.wire_type != kLengthDelimited) return Fail("label: wrong wire type");
+          std::string_view label, label_value;
+          const char* q = field.bytes.data();
+          const char* q_end = q + field.bytes.size();
+          while (q < q_end) {
+            Field f;
+            if (const char* error = ReadField(q, q_end, &f)) {
+              return Fail(std::string("label: ") + error);
+            }
+            if (f.number != kLabelName && f.number != kLabelValue) continue;
+            if (f.wire_type != kLengthDelimited) return Fail("label: wrong wire type");
+            (f.number == kLabelName ? label : label_value) = f.bytes;
+          }
+          if (std::find(seen_labels_.begin(), seen_labels_.end(), label) != seen_labels_.end()) {
+            return Fail("labels: duplicate label \"" + std::string(label.substr(0, 200)) + "\"");
+          }
+          seen_labels_.push_back(label);
+          if (label == "namespace") {
+            ns = label_value;
+          } else if (label == "pod") {
+            pod = label_value;
+          } else if (label == "container") {
+            container = label_value;
+          }
+          break;
+        }
+        case kMetricGauge:
+        case kMetricCounter:
+        case kMetricUntyped: {
+          if (field.wire_type != kLengthDelimited) return Fail("value: wrong wire type");
+          // A present message without its value field holds the default, 0.
+          value = 0;
+          has_value = true;
+          const char* q = field.bytes.data();
+          const char* q_end = q + field.bytes.size();
+          while (q < q_end) {
+            Field f;
+            if (const char* error = ReadField(q, q_end, &f)) {
+              return Fail(std::string("value: ") + error);
+            }
+            if (f.number != kValue) continue;  // e.g. a counter's exemplar
+            if (f.wire_type != kFixed64) return Fail("value: wrong wire type");
+            value = std::bit_cast<double>(f.value);
+          }
+          break;
+        }
+        case kMetricTimestamp:
+          if (field.wire_type != kVarint) return Fail("timestamp: wrong wire type");
+          timestamp_ms = static_cast<int64_t>(field.value);
+          has_timestamp = true;
+          break;
+        default:
+          break;  // a summary, a histogram or a field this version does not know
+      }
+    }
+    if (!has_value) return base::Status::Ok();
+    base::UnixNanos timestamp = scrape_time_;
+    bool timestamp_ok = true;
+    if (has_timestamp) timestamp_ok = MillisToNanos(timestamp_ms, &timestamp);
+    return Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok);
+  }
+
   base::Status Record(Metric metric, std::string_view name, std::string_view ns,
                       std::string_view pod, std::string_view container, double value,
                       base::UnixNanos timestamp, bool timestamp_ok) {
@@ -858,6 +1081,7 @@ class Parser {
   std::string_view text_;
   base::UnixNanos scrape_time_;
   ResourceMetrics* out_;
+  const char* unit_ = "line";  // what line_number_ counts: "line" or "family"
   int line_number_ = 0;
   std::string_view last_sampled_;
   Metric last_metric_ = Metric::kOther;  // Classify(last_sampled_)
@@ -914,6 +1138,49 @@ bool ParsePrometheusFloat(std::string_view s, double* out) {
 base::Status ParseResourceMetrics(std::string_view text, base::UnixNanos scrape_time,
                                   ResourceMetrics* out) {
   return Parser(text, scrape_time, out).Run();
+}
+
+base::Status ParseResourceMetricsProtobuf(std::string_view body, base::UnixNanos scrape_time,
+                                          ResourceMetrics* out) {
+  return Parser(body, scrape_time, out).RunDelimited();
+}
+
+base::Result<ExpositionFormat> ExpositionFormatOf(std::string_view content_type) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  auto lower_equal = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == y;
+           });
+  };
+  size_t semicolon = content_type.find(';');
+  if (!lower_equal(trim(content_type.substr(0, semicolon)), "application/vnd.google.protobuf")) {
+    return ExpositionFormat::kText;
+  }
+  std::string_view proto, encoding;
+  while (semicolon != std::string_view::npos) {
+    content_type.remove_prefix(semicolon + 1);
+    semicolon = content_type.find(';');
+    std::string_view param = trim(content_type.substr(0, semicolon));
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = trim(param.substr(0, eq));
+    std::string_view value = trim(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (lower_equal(key, "proto")) proto = value;
+    if (lower_equal(key, "encoding")) encoding = value;
+  }
+  if (proto == "io.prometheus.client.MetricFamily" && encoding == "delimited") {
+    return ExpositionFormat::kProtobufDelimited;
+  }
+  return base::MakeError("unsupported protobuf exposition: proto=\"" +
+                         std::string(proto.substr(0, 100)) + "\" encoding=\"" +
+                         std::string(encoding.substr(0, 100)) + "\"");
 }
 
 }  // namespace scraper

@@ -76,6 +76,38 @@ struct ResourceMetrics {
 base::Status ParseResourceMetrics(std::string_view text, base::UnixNanos scrape_time,
                                   ResourceMetrics* out);
 
+// The expositions a kubelet's /metrics/resource serves (through the Prometheus client library's
+// promhttp handler, which picks one by the request's Accept header).
+enum class ExpositionFormat {
+  kText,               // text/plain; version=0.0.4
+  kProtobufDelimited,  // MetricFamily messages, each preceded by its length as a varint
+};
+
+// The Accept header the scraper sends for /metrics/resource: the one Prometheus sends, protobuf
+// first and the text format as the fallback, anything else last (kwok answers 406 to a header
+// without a wildcard). A server that does not speak protobuf answers text.
+inline constexpr char kResourceMetricsAccept[] =
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
+    "q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
+// The Accept header with protobuf left out (--kubelet-metrics-protobuf=false).
+inline constexpr char kResourceMetricsTextAccept[] = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+
+// The format of a response by its Content-Type: kProtobufDelimited for
+// application/vnd.google.protobuf with proto=io.prometheus.client.MetricFamily and
+// encoding=delimited; an error for any other protobuf encoding (never asked for); kText for
+// anything else, an absent header included.
+base::Result<ExpositionFormat> ExpositionFormatOf(std::string_view content_type);
+
+// Parses `body` in the delimited protobuf exposition into `out`, with the same result as
+// ParseResourceMetrics gives for the same metrics in the text format: the same fields, the same
+// range checks, the same "first sample wins". Fields are read in any order and unknown ones are
+// skipped; families the window does not need are skipped without reading their metrics. Every
+// length is checked against the bytes that hold it. Views in `out` point into `body`. On
+// malformed input returns an error naming the family by position, e.g. "family 3: metric:
+// length beyond the message"; `out` is then unspecified but valid.
+base::Status ParseResourceMetricsProtobuf(std::string_view body, base::UnixNanos scrape_time,
+                                          ResourceMetrics* out);
+
 // A sample value as Go's strconv.ParseFloat reads it (what Prometheus accepts): decimal with
 // optional exponent, "NaN", "Inf"/"+Inf"/"-Inf" in any case, hex floats. False on anything else
 // or on overflow. Exposed for tests.

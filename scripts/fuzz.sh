@@ -17,11 +17,12 @@ seconds=${FUZZ_SECONDS:-25}
 declare -A max_len=(
   [kubelet_text]=16384 [api_request]=2048 [http_request]=8192 [pem]=12288
   [label_selector]=1024 [watch_event]=32768 [kube_list]=32768 [kubeconfig]=8192
-  [kubelet_summary]=65536
+  [kubelet_summary]=65536 [kubelet_protobuf]=16384
 )
 fuzzers=("$@")
 [ ${#fuzzers[@]} -eq 0 ] && fuzzers=(kubelet_text api_request http_request pem label_selector
-                                     watch_event kube_list kubeconfig kubelet_summary)
+                                     watch_event kube_list kubeconfig kubelet_summary
+                                     kubelet_protobuf)
 
 targets=()
 for f in "${fuzzers[@]}"; do

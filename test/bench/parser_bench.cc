@@ -1,6 +1,8 @@
 // Parser throughput on a realistic kubelet payload, the production parser beside the reference
-// (the parser before its fast path, test/scraper/reference_resource_metrics.h). Prints MB/s per
-// core, µs per payload and ns per line for each; not a test.
+// (the parser before its fast path, test/scraper/reference_resource_metrics.h), and the decoder
+// of the same payload in the delimited protobuf exposition (what kubelets answer when asked).
+// Prints MB/s per core (of the text and, for protobuf, of the bytes decoded), µs per payload,
+// ns per line and per sample for each; not a test.
 //   build/test/bench/parser_bench [pods] [containers-per-pod] [seconds] [current]
 //   build/test/bench/parser_bench <file> - [seconds] [current]
 // With "current", only the production parser runs (for a profiler). A first argument that is
@@ -22,6 +24,7 @@
 #include "scraper/resource_metrics.h"
 #include "scraper/summary.h"
 #include "test/scraper/reference_resource_metrics.h"
+#include "test/testing/exposition_protobuf.h"
 #include "test/testing/kubelet_payload.h"
 #include "test/testing/summary_payload.h"
 
@@ -39,18 +42,19 @@ double ThreadCpuSeconds() {
 struct Totals {
   const char* name;
   ParseFunction parse;
+  const std::string* payload;        // what `parse` reads
   scraper::ResourceMetrics metrics;  // reused across calls, as the scraper does
   double cpu = 0;
   long iterations = 0;
 };
 
 // Parses until about `seconds` of this thread's CPU have passed; false on a parse failure.
-bool RunSlice(const std::string& payload, double seconds, Totals* t) {
+bool RunSlice(double seconds, Totals* t) {
   double start = ThreadCpuSeconds();
   double now = start;
   while (now - start < seconds) {
     for (int i = 0; i < 16; ++i) {
-      if (!t->parse(payload, 1, &t->metrics).ok()) return false;
+      if (!t->parse(*t->payload, 1, &t->metrics).ok()) return false;
     }
     t->iterations += 16;
     now = ThreadCpuSeconds();
@@ -78,14 +82,21 @@ int main(int argc, char** argv) {
   } else {
     payload = testing_support::KubeletPayload(pods, containers, 1'700'000'000'000);
   }
-  size_t lines = 0;
-  for (char c : payload) lines += c == '\n';
+  size_t lines = 0, samples = 0;
+  for (size_t i = 0; i < payload.size(); ++i) {
+    if (payload[i] == '\n') ++lines;
+    if ((i == 0 || payload[i - 1] == '\n') && payload[i] != '#' && payload[i] != '\n') ++samples;
+  }
+  std::string protobuf;
+  if (!testing_support::AppendAsDelimitedProtobuf(payload, &protobuf)) protobuf.clear();
 
-  Totals totals[] = {{"reference (before)", &scraper_reference::ParseResourceMetrics, {}},
-                     {"current", &scraper::ParseResourceMetrics, {}}};
+  Totals totals[] = {{"reference (before)", &scraper_reference::ParseResourceMetrics, &payload, {}},
+                     {"current", &scraper::ParseResourceMetrics, &payload, {}},
+                     {"protobuf", &scraper::ParseResourceMetricsProtobuf, &protobuf, {}}};
   // Warm-up, and a correctness check so the benchmark measures a successful parse.
   for (Totals& t : totals) {
-    base::Status s = t.parse(payload, 1, &t.metrics);
+    if (t.payload->empty()) continue;  // a file the protobuf writer does not read
+    base::Status s = t.parse(*t.payload, 1, &t.metrics);
     if (!s.ok() ||
         (!from_file && t.metrics.containers.size() != static_cast<size_t>(pods * containers))) {
       std::fprintf(stderr, "%s: parse failed: %s\n", t.name, s.message().c_str());
@@ -96,8 +107,8 @@ int main(int argc, char** argv) {
   const double slice = std::min(0.05, seconds / 2);
   for (double spent = 0; spent < seconds; spent += 2 * slice) {
     for (Totals& t : totals) {
-      if (current_only && &t == &totals[0]) continue;
-      if (!RunSlice(payload, slice, &t)) {
+      if ((current_only && &t == &totals[0]) || t.payload->empty()) continue;
+      if (!RunSlice(slice, &t)) {
         std::fprintf(stderr, "%s: parse failed\n", t.name);
         return 1;
       }
@@ -113,20 +124,30 @@ int main(int argc, char** argv) {
     std::printf("payload: %d pods x %d containers, %zu bytes, %zu lines; %.2f s wall\n", pods,
                 containers, payload.size(), lines, wall);
   }
+  std::printf("protobuf form: %zu bytes (%.2f of the text), %zu samples\n", protobuf.size(),
+              static_cast<double>(protobuf.size()) / static_cast<double>(payload.size()), samples);
   for (const Totals& t : totals) {
     if (t.iterations == 0) continue;
     double iterations = static_cast<double>(t.iterations);
+    // MB/s of the text form (the same metrics, so formats compare) and of the bytes read.
     double mb = static_cast<double>(payload.size()) * iterations / 1e6;
+    double mb_read = static_cast<double>(t.payload->size()) * iterations / 1e6;
     std::printf(
-        "%-18s parsed %ld times in %.2f s of CPU: %.1f MB/s per core, %.1f us per payload, "
-        "%.1f ns per line\n",
-        t.name, t.iterations, t.cpu, mb / t.cpu, t.cpu * 1e6 / iterations,
-        t.cpu * 1e9 / iterations / static_cast<double>(lines));
+        "%-18s parsed %ld times in %.2f s of CPU: %.1f MB/s per core of text (%.1f of bytes "
+        "read), %.1f us per payload, %.1f ns per line, %.1f ns per sample\n",
+        t.name, t.iterations, t.cpu, mb / t.cpu, mb_read / t.cpu, t.cpu * 1e6 / iterations,
+        t.cpu * 1e9 / iterations / static_cast<double>(lines),
+        t.cpu * 1e9 / iterations / static_cast<double>(samples));
   }
   if (!current_only) {
     std::printf("speed-up: %.2fx\n",
                 (static_cast<double>(totals[1].iterations) / totals[1].cpu) /
                     (static_cast<double>(totals[0].iterations) / totals[0].cpu));
+  }
+  if (totals[2].iterations > 0) {
+    std::printf("protobuf vs text (current): %.2fx\n",
+                (static_cast<double>(totals[2].iterations) / totals[2].cpu) /
+                    (static_cast<double>(totals[1].iterations) / totals[1].cpu));
   }
   if (from_file || current_only) return 0;
 
@@ -157,8 +178,7 @@ int main(int argc, char** argv) {
       static_cast<double>(summary.size()) * static_cast<double>(summary_iterations) / 1e6 /
           summary_cpu,
       summary_us);
-  std::printf(
-      "parse CPU per node per tick: %.1f us without the summary, %.1f us with it (x%.1f)\n",
-      text_us, text_us + summary_us, (text_us + summary_us) / text_us);
+  std::printf("parse CPU per node per tick: %.1f us without the summary, %.1f us with it (x%.1f)\n",
+              text_us, text_us + summary_us, (text_us + summary_us) / text_us);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "scraper/options.h"
 #include "scraper/scrape_state.h"
 #include "scraper/self_metrics.h"
+#include "test/testing/exposition_protobuf.h"
 #include "test/testing/fake_nodes.h"
 #include "test/testing/io_threads.h"
 #include "test/testing/local_https_server.h"
@@ -180,6 +181,7 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   auto seen = good1.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].Header("Authorization"), "Bearer first-token");
+  // By default, the text format (--kubelet-request-protobuf=false).
   EXPECT_EQ(seen[0].Header("Accept"), "text/plain;version=0.0.4;q=1,*/*;q=0.1");
 
   // Second tick: rates appear; the rotated token is used; the connection is reused.
@@ -200,6 +202,60 @@ TEST_F(KubeletScrapeTest, HealthyKubeletsOnTimeBadOnesWithPreciseErrors) {
   EXPECT_NEAR(static_cast<double>(n->cpu_nanocores), 2.5e8, 2.5e7);
   ASSERT_NE(window->FindPod("default", "web"), nullptr);
   EXPECT_TRUE(manager.HasData());
+}
+
+// A kubelet that negotiates as promhttp does: protobuf when the Accept header names it, text
+// otherwise. The scraper asks for protobuf and parses it by the Content-Type; with
+// --kubelet-request-protobuf=false it asks for, and parses, text. Both give the same window.
+TEST_F(KubeletScrapeTest, NegotiatesProtobufWithTextFallback) {
+  constexpr char kProtobuf[] =
+      "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+      "encoding=delimited; escaping=underscores";
+  LocalHttpsServer kubelet(Tls(pki_.ServerCert()), [&](const SeenRequest& r) {
+    if (r.Header("Accept").find("application/vnd.google.protobuf") == std::string::npos) {
+      return Reply::Ok(Payload(0.25), "text/plain; version=0.0.4; charset=utf-8");
+    }
+    std::string body;
+    testing_support::AppendAsDelimitedProtobuf(Payload(0.25), &body);
+    return Reply::Ok(std::move(body), kProtobuf);
+  });
+  // A kubelet whose protobuf answers are broken (text labelled protobuf): the scrape fails with
+  // the decoder's message, and asking for text only gets it working again.
+  LocalHttpsServer broken(Tls(pki_.ServerCert()), [&](const SeenRequest& r) {
+    bool protobuf = r.Header("Accept").find("application/vnd.google.protobuf") != std::string::npos;
+    return Reply::Ok(Payload(0.25), protobuf ? kProtobuf : "text/plain; version=0.0.4");
+  });
+  nodes_.Add(Kubelet("kubelet", kubelet.port()));
+  nodes_.Add(Kubelet("broken", broken.port()));
+  for (bool request_protobuf : {true, false}) {
+    SCOPED_TRACE(request_protobuf);
+    KubeletClientSettings cs;
+    cs.tls.ca_file = pki_.ca_file();
+    cs.request_protobuf = request_protobuf;
+    IoThreads io(kIoThreads);
+    auto client = KubeletClientImpl::Create(io.io, cs);
+    ASSERT_TRUE(client.ok()) << client.error();
+    window::Publication windows;
+    Store store(StoreSettings{seconds(3), 2}, windows);
+    Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store, Settings());
+    ASSERT_TRUE(RunTick(manager, kTickLimit));
+    std::this_thread::sleep_for(milliseconds(20));  // distinct sample ms
+    ASSERT_TRUE(RunTick(manager, kTickLimit));
+    auto outcomes = ByName(*manager.LastReport());
+    EXPECT_TRUE(outcomes["kubelet"].success) << outcomes["kubelet"].error;
+    if (request_protobuf) {
+      EXPECT_THAT(outcomes["broken"].error, HasSubstr("parse: family 1: "));
+    } else {
+      EXPECT_TRUE(outcomes["broken"].success) << outcomes["broken"].error;
+    }
+    auto seen = kubelet.requests();
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.back().Header("Accept").find("protobuf") != std::string::npos, request_protobuf);
+    const window::NodeMetrics* n = windows.Current()->FindNode("kubelet");
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->memory_bytes, 1'500'000'000u);
+    ASSERT_NE(windows.Current()->FindPod("default", "web"), nullptr);
+  }
 }
 
 // --kubelet-summary-api: /stats/summary read after /metrics/resource on the same connection;
@@ -294,15 +350,14 @@ TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNo
   EXPECT_EQ(good.requests()[1].target, "/stats/summary");
   // The self-metrics: two ticks of four reads, three failing each time; per node the last tick.
   const std::string rendered = registry.Render();
-  for (const char* line :
-       {"# TYPE metrics_server_kubelet_summary_request_total counter\n",
-        "metrics_server_kubelet_summary_request_total{success=\"false\"} 6\n",
-        "metrics_server_kubelet_summary_request_total{success=\"true\"} 2\n",
-        "# TYPE metrics_server_kubelet_summary_last_failed gauge\n",
-        "metrics_server_kubelet_summary_last_failed{node=\"good\"} 0\n",
-        "metrics_server_kubelet_summary_last_failed{node=\"malformed\"} 1\n",
-        "metrics_server_kubelet_summary_last_failed{node=\"no-summary\"} 1\n",
-        "metrics_server_kubelet_summary_last_failed{node=\"slow\"} 1\n"}) {
+  for (const char* line : {"# TYPE metrics_server_kubelet_summary_request_total counter\n",
+                           "metrics_server_kubelet_summary_request_total{success=\"false\"} 6\n",
+                           "metrics_server_kubelet_summary_request_total{success=\"true\"} 2\n",
+                           "# TYPE metrics_server_kubelet_summary_last_failed gauge\n",
+                           "metrics_server_kubelet_summary_last_failed{node=\"good\"} 0\n",
+                           "metrics_server_kubelet_summary_last_failed{node=\"malformed\"} 1\n",
+                           "metrics_server_kubelet_summary_last_failed{node=\"no-summary\"} 1\n",
+                           "metrics_server_kubelet_summary_last_failed{node=\"slow\"} 1\n"}) {
     EXPECT_THAT(rendered, HasSubstr(line));
   }
 }

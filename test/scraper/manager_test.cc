@@ -9,6 +9,7 @@
 
 #include "scraper/options.h"
 #include "scraper/self_metrics.h"
+#include "test/testing/exposition_protobuf.h"
 #include "test/testing/fake_nodes.h"
 
 namespace scraper {
@@ -60,7 +61,11 @@ class FakeKubelet : public KubeletClient {
         if (it == responses.end()) {
           done(base::MakeError("connect: connection refused"));
         } else {
-          done(it->second);
+          auto type = content_types.find(name);
+          done(it->second.ok()
+                   ? base::Result<KubeletResponse>(KubeletResponse{
+                         *it->second, type == content_types.end() ? "" : type->second})
+                   : base::Result<KubeletResponse>(base::MakeError(it->second.error())));
         }
       });
     });
@@ -68,6 +73,7 @@ class FakeKubelet : public KubeletClient {
   void Retain(const std::vector<std::string>& nodes) override { retained.push_back(nodes); }
 
   std::map<std::string, base::Result<std::string>> responses;
+  std::map<std::string, std::string> content_types;  // by node; none: no Content-Type
   std::map<std::string, std::chrono::nanoseconds> delay;
   std::vector<Call> calls;
   std::vector<std::vector<std::string>> retained;
@@ -110,6 +116,43 @@ ManagerSettings NoSpread() {
   s.spread = false;
   s.target.preferred_address_types = {"InternalIP"};
   return s;
+}
+
+// The body is parsed by its Content-Type: protobuf, text (also with no Content-Type at all),
+// and a protobuf encoding never asked for is an error that names it.
+TEST_F(ManagerTest, ParsesByContentType) {
+  nodes_.Add(NodeAt("protobuf", "10.0.0.1"));
+  nodes_.Add(NodeAt("text", "10.0.0.2"));
+  nodes_.Add(NodeAt("untyped", "10.0.0.3"));
+  nodes_.Add(NodeAt("protobuf-text", "10.0.0.4"));
+  nodes_.Add(NodeAt("protobuf-lie", "10.0.0.5"));
+  const std::string text = Payload(10, 1'700'000'000'000);
+  std::string protobuf;
+  ASSERT_TRUE(testing_support::AppendAsDelimitedProtobuf(text, &protobuf));
+  const std::string delimited =
+      "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+      "encoding=delimited; escaping=underscores";
+  kubelet_.responses.emplace("protobuf", protobuf);
+  kubelet_.content_types["protobuf"] = delimited;
+  kubelet_.responses.emplace("text", text);
+  kubelet_.content_types["text"] = "text/plain; version=0.0.4; charset=utf-8";
+  kubelet_.responses.emplace("untyped", text);
+  kubelet_.responses.emplace("protobuf-text", text);
+  kubelet_.content_types["protobuf-text"] =
+      "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=text";
+  kubelet_.responses.emplace("protobuf-lie", text);
+  kubelet_.content_types["protobuf-lie"] = delimited;
+  auto m = Make(NoSpread(), clock_);
+  RunTick(*m);
+  std::map<std::string, NodeOutcome> by_name;
+  for (const auto& o : m->LastReport()->nodes) by_name[o.node] = o;
+  EXPECT_TRUE(by_name["protobuf"].success) << by_name["protobuf"].error;
+  EXPECT_TRUE(by_name["text"].success) << by_name["text"].error;
+  EXPECT_TRUE(by_name["untyped"].success) << by_name["untyped"].error;
+  EXPECT_EQ(by_name["protobuf-text"].error,
+            "parse: unsupported protobuf exposition: proto=\"io.prometheus.client.MetricFamily\" "
+            "encoding=\"text\"");
+  EXPECT_THAT(by_name["protobuf-lie"].error, HasSubstr("parse: family 1: "));
 }
 
 TEST_F(ManagerTest, TickScrapesEveryNodeAndReportsOutcomes) {
@@ -301,7 +344,7 @@ class ManagerWatchdog : public ::testing::Test {
   // The stuck node's answer, late, then the io_context run briefly.
   void AnswerLate() {
     ASSERT_EQ(kubelet_.held.size(), 1u);
-    kubelet_.held[0](Payload(1, 1'700'000'000'000));
+    kubelet_.held[0](KubeletResponse{Payload(1, 1'700'000'000'000), ""});
     io_.restart();
     io_.run_for(milliseconds(50));
   }
@@ -491,7 +534,8 @@ TEST_F(ManagerTest, SelfMetricsShowTheLastTickAndTheStore) {
       "metrics_server_storage_points{type=\"container\"} 0\n"
       "metrics_server_storage_points{type=\"node\"} 0\n"
       "metrics_server_storage_points{type=\"pod\"} 0\n"));
-  EXPECT_EQ(registry.Render().find("kubelet_summary"), std::string::npos);  // --kubelet-summary-api off
+  EXPECT_EQ(registry.Render().find("kubelet_summary"),
+            std::string::npos);  // --kubelet-summary-api off
 
   RunTick(*m);
   kubelet_.responses.erase("good");

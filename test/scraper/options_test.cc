@@ -30,10 +30,11 @@ TEST(Options, DefaultsMatchMetricsServer) {
 TEST(Options, FlagsParse) {
   Options o;
   auto errors = Parse(
-      o, {"--metric-resolution=30s", "--kubelet-port", "10255", "--kubelet-use-node-status-port",
-          "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
-          "--kubelet-insecure-tls", "--kubelet-request-timeout=5s", "--node-selector=role=worker",
-          "--kubelet-max-concurrency=8", "--kubelet-bearer-token-file=/tok"});
+      o,
+      {"--metric-resolution=30s", "--kubelet-port", "10255", "--kubelet-use-node-status-port",
+       "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname", "--kubelet-insecure-tls",
+       "--kubelet-request-timeout=5s", "--node-selector=role=worker", "--kubelet-max-concurrency=8",
+       "--kubelet-bearer-token-file=/tok", "--kubelet-request-protobuf=true"});
   ASSERT_THAT(errors, IsEmpty());
   EXPECT_EQ(o.metric_resolution, std::chrono::seconds(30));
   EXPECT_EQ(o.kubelet_port, 10255);
@@ -44,6 +45,9 @@ TEST(Options, FlagsParse) {
   EXPECT_EQ(o.node_selector, "role=worker");
   EXPECT_EQ(o.kubelet_max_concurrency, 8);
   EXPECT_EQ(o.kubelet_bearer_token_file, "/tok");
+  EXPECT_TRUE(o.kubelet_request_protobuf);
+  EXPECT_TRUE(MakeKubeletClientSettings(o).request_protobuf);
+  EXPECT_FALSE(MakeKubeletClientSettings(Options{}).request_protobuf);
   EXPECT_THAT(o.Validate(), IsEmpty());
 }
 

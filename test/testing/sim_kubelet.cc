@@ -10,9 +10,12 @@
 
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 
 #include "net/tls_socket.h"
+#include "test/testing/exposition_protobuf.h"
 
 namespace testing_support {
 namespace {
@@ -25,6 +28,39 @@ using tcp = asio::ip::tcp;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(90);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
+
+constexpr char kProtobufType[] =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+    "encoding=delimited; escaping=underscores";
+
+// Whether promhttp (expfmt.Negotiate) would answer `accept` with the delimited protobuf form:
+// the media ranges are taken by falling q, and the first that names the protobuf form or the
+// text format (text/plain with version 0.0.4 or none) decides; anything else means text.
+bool PrefersProtobuf(std::string_view accept) {
+  double best_q = -1;
+  bool protobuf = false;
+  while (!accept.empty()) {
+    size_t comma = accept.find(',');
+    std::string_view range = accept.substr(0, comma);
+    accept.remove_prefix(comma == std::string_view::npos ? accept.size() : comma + 1);
+    double q = 1;
+    if (size_t at = range.find("q="); at != std::string_view::npos) {
+      q = std::atof(std::string(range.substr(at + 2)).c_str());
+    }
+    bool is_protobuf =
+        range.find("application/vnd.google.protobuf") != std::string_view::npos &&
+        range.find("proto=io.prometheus.client.MetricFamily") != std::string_view::npos &&
+        range.find("encoding=delimited") != std::string_view::npos;
+    bool is_text = range.find("text/plain") != std::string_view::npos &&
+                   (range.find("version=") == std::string_view::npos ||
+                    range.find("version=0.0.4") != std::string_view::npos);
+    if ((is_protobuf || is_text) && q > best_q) {
+      best_q = q;
+      protobuf = is_protobuf;
+    }
+  }
+  return protobuf;
+}
 
 }  // namespace
 
@@ -64,13 +100,15 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, asio::ssl::context& tls, int node,
           std::shared_ptr<const SimKubelets::Render> render,
           std::shared_ptr<const SimKubelets::Render> summary,
-          std::shared_ptr<std::atomic<uint64_t>> responses, std::shared_ptr<SimKubelets::Gzip> gzip)
+          std::shared_ptr<std::atomic<uint64_t>> responses, std::shared_ptr<SimKubelets::Gzip> gzip,
+          bool protobuf)
       : stream_(std::move(socket), tls),
         node_(node),
         render_(std::move(render)),
         summary_(std::move(summary)),
         responses_(std::move(responses)),
-        gzip_(std::move(gzip)) {}
+        gzip_(std::move(gzip)),
+        protobuf_(protobuf) {}
 
   void Start() {
     if (!stream_.ok()) return;
@@ -126,6 +164,12 @@ class Session : public std::enable_shared_from_this<Session> {
       body_ = "404 page not found\n";
     } else {
       (*render_)(node_, now_ms, &body_);
+      if (protobuf_ && PrefersProtobuf(req[http::field::accept])) {
+        std::string text = std::move(body_);
+        body_.clear();
+        AppendAsDelimitedProtobuf(text, &body_);
+        type = kProtobufType;
+      }
       if (gzip_ && req[http::field::accept_encoding].find("gzip") != std::string_view::npos) {
         std::string plain = std::move(body_);
         gzip_->Compress(plain, &body_);
@@ -161,6 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<const SimKubelets::Render> summary_;
   std::shared_ptr<std::atomic<uint64_t>> responses_;
   std::shared_ptr<SimKubelets::Gzip> gzip_;
+  bool protobuf_;
 };
 
 }  // namespace
@@ -180,13 +225,14 @@ base::Result<std::shared_ptr<asio::ssl::context>> MakeKubeletServerContext(
 }
 
 SimKubelets::SimKubelets(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
-                         Render render, bool gzip, Render summary)
+                         Render render, bool gzip, Render summary, bool protobuf)
     : io_(io),
       tls_(std::move(tls)),
       render_(std::make_shared<const Render>(std::move(render))),
       summary_(std::make_shared<const Render>(std::move(summary))),
       responses_(std::make_shared<std::atomic<uint64_t>>(0)),
-      gzip_(gzip ? std::make_shared<Gzip>() : nullptr) {}
+      gzip_(gzip ? std::make_shared<Gzip>() : nullptr),
+      protobuf_(protobuf) {}
 
 SimKubelets::~SimKubelets() { Close(); }
 
@@ -213,7 +259,7 @@ void SimKubelets::Accept(std::size_t index) {
     Listener& l = listeners_[index];
     if (!ec) {
       std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, summary_, responses_,
-                                gzip_)
+                                gzip_, protobuf_)
           ->Start();
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: let connections close before accepting again.

@@ -5,8 +5,9 @@
 // Built for thousands of kept-alive connections in one process: sessions use net::TlsSocket
 // (OpenSSL's own record buffers, released while idle under SSL_MODE_RELEASE_BUFFERS), and the
 // response buffer lives only while it is being written. Like a kubelet it answers 404 to other
-// paths, always in the Prometheus text format (a kubelet's fallback), gzip-compressed only when
-// asked to be, and closes connections idle for 90 s.
+// paths, negotiates the exposition as promhttp does (the delimited protobuf form when the Accept
+// header prefers it, else the Prometheus text format), gzip-compresses only when asked to, and
+// closes connections idle for 90 s.
 //
 // Thread-safety: Listen() before the io_context runs, or on its thread; the rest is driven by
 // the io_context (run it on one thread).
@@ -39,9 +40,11 @@ class SimKubelets {
 
   // With `gzip`, bodies are gzip-compressed (fastest level) for requests that accept it, as a
   // kubelet's Prometheus handler does for Go clients. With `summary`, `GET /stats/summary`
-  // answers its JSON body (application/json); without, 404 as for any other path.
+  // answers its JSON body (application/json); without, 404 as for any other path. Without
+  // `protobuf`, the text format is served whatever the Accept header says. `render` writes text;
+  // the protobuf form is converted from it (AppendAsDelimitedProtobuf).
   SimKubelets(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
-              Render render, bool gzip = false, Render summary = nullptr);
+              Render render, bool gzip = false, Render summary = nullptr, bool protobuf = true);
   ~SimKubelets();
 
   // Listens on 127.0.0.1:`port` (0 = any free port) as node `node`; returns the bound port.
@@ -62,6 +65,7 @@ class SimKubelets {
   std::shared_ptr<const Render> summary_;  // may hold an empty function
   std::shared_ptr<std::atomic<uint64_t>> responses_;
   std::shared_ptr<Gzip> gzip_;
+  bool protobuf_;
   struct Listener {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
     int node;

@@ -475,8 +475,9 @@ def server_args(kind, a, n, port, kubeconfig, pki, fleet_certs, ms_bin):
     if kind == "ours":
         conc = 64 if n <= 1000 else 128
         argv = [a.ours_bin, *common,
-                f"--kubelet-max-concurrency={conc}"]
-        return Server(kind, argv, f"--metric-resolution={res} --kubelet-max-concurrency={conc}")
+                f"--kubelet-max-concurrency={conc}", *a.ours_flags.split()]
+        return Server(kind, argv, f"--metric-resolution={res} --kubelet-max-concurrency={conc}"
+                                  + (f" {a.ours_flags}" if a.ours_flags else ""))
     # metrics-server: the flags of its released components.yaml (resolution from the run), and
     # the resource requests its README's "Scaling" section gives, as the documented budget:
     # 100m CPU and 200MiB up to 100 nodes, plus 1m and 2MiB per node beyond.
@@ -1058,6 +1059,9 @@ def main():
     ap.add_argument("--out", default="bench-out")
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--ours-bin", default=None, help="default: BUILD_DIR/cmd/cpp-metrics-server")
+    ap.add_argument("--ours-flags", default="",
+                    help="more flags for our server, space-separated, e.g. "
+                         "--kubelet-request-protobuf=true (ask kubelets for the protobuf exposition)")
     ap.add_argument("--fleet-bin-dir", default=None,
                     help="where fleet_sim, kube_standin, metrics_load are; "
                          "default: BUILD_DIR/test/bench/fleet")

@@ -4,7 +4,8 @@
 Starts fleet_sim and kube_standin on free loopback ports and checks them against the model in
 fleet_model.h: the stand-in lists N nodes (kubelet ports port-base+i) and N*P Running pods with
 the model's names, pages and filters them, answers a watch-list; every simulated kubelet answers
-/metrics/resource over TLS (verified with the generated CA) with its own pods and 404 elsewhere;
+/metrics/resource over TLS (verified with the generated CA) with its own pods (in protobuf when
+asked as Prometheus asks) and 404 elsewhere;
 metrics_load prints its JSON line and rejects bad flags with exit 2; fleet_sim reports its cost
 on SIGTERM.
 
@@ -178,6 +179,19 @@ def main():
                           for line in text.splitlines()) == P * C, "kubelet %d containers" % i)
                 check("\nnode_cpu_usage_seconds_total " in text and
                       text.endswith("resource_scrape_error 0\n"), "kubelet %d node lines" % i)
+            # Asked as Prometheus asks, a kubelet answers the delimited protobuf exposition: a
+            # varint length, then a MetricFamily whose first field (1, a string) is its name.
+            prom_accept = {"Accept": "application/vnd.google.protobuf;"
+                                     "proto=io.prometheus.client.MetricFamily;encoding=delimited;"
+                                     "q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"}
+            status, ctype, body = get(base, "/metrics/resource", tmp + "/ca.crt", prom_accept)
+            check(status == 200 and ctype.startswith("application/vnd.google.protobuf; "
+                                                     "proto=io.prometheus.client.MetricFamily; "
+                                                     "encoding=delimited"),
+                  "kubelet protobuf: %d %s" % (status, ctype))
+            first = body[1:] if body[0] < 0x80 else body[2:]
+            check(first[:1] == b"\x0a" and b"container_cpu_usage_seconds_total" in body[:64],
+                  "kubelet protobuf body starts %r" % body[:16])
             status, _, _ = get(base, "/metrics/cadvisor", tmp + "/ca.crt")
             check(status == 404, "other paths: %d" % status)
 

@@ -2,10 +2,12 @@
 //
 //   fleet_sim --nodes=N --pods=P --containers=C [--port-base=20000] [--shards=S]
 //             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip]
+//             [--protobuf=false]
 //
 // Node i's kubelet listens on 127.0.0.1:<port-base + i> and serves GET /metrics/resource over
-// TLS (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent, IP SAN 127.0.0.1).
-// DIR also gets a client CA and a client certificate for the servers under test
+// TLS (in the delimited protobuf exposition when the Accept header prefers it, as kubelets do;
+// else in the text format) (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent,
+// IP SAN 127.0.0.1). DIR also gets a client CA and a client certificate for the servers under test
 // (client-ca.crt, client.crt, client.key: CN bench, O system:masters).
 //
 // S shard processes (default: 2500 nodes each, to stay well under the open-files limit) each
@@ -120,7 +122,8 @@ class Shard {
 
 // Runs in the forked child; never returns.
 [[noreturn]] void RunShard(const fleet::FleetModel& model, int first, int count, bool gzip,
-                           const net::CertAndKey& serving, int ready_fd, int stats_fd) {
+                           bool protobuf, const net::CertAndKey& serving, int ready_fd,
+                           int stats_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   sigset_t all;
   sigemptyset(&all);
@@ -138,7 +141,7 @@ class Shard {
   testing_support::SimKubelets kubelets(
       io, *tls,
       [&shard](int node, int64_t now_ms, std::string* body) { shard.Render(node, now_ms, body); },
-      gzip);
+      gzip, nullptr, protobuf);
   for (int i = first; i < first + count; ++i) {
     auto port = kubelets.Listen(i, static_cast<uint16_t>(model.KubeletPort(i)));
     if (!port.ok()) fail("node-" + std::to_string(i) + ": " + port.error());
@@ -195,6 +198,7 @@ int main(int argc, char** argv) {
   int64_t shards = 0, duration = 0;
   std::string cert_dir, ready_file;
   bool gzip = false;
+  bool protobuf = true;
   base::FlagSet flags("fleet_sim", "Simulated kubelets for the fleet model (see fleet_model.h).");
   size.Register(flags);
   flags.Int("shards", &shards, "Shard processes (0 = one per 2500 nodes).");
@@ -204,6 +208,9 @@ int main(int argc, char** argv) {
   flags.Bool("gzip", &gzip,
              "Gzip bodies (fastest level) for requests with Accept-Encoding: gzip, as kubelets do "
              "for Go clients such as metrics-server. Off by default: it costs the simulator CPU.");
+  flags.Bool("protobuf", &protobuf,
+             "Serve the delimited protobuf exposition to requests whose Accept header prefers it, "
+             "as kubelets do; false serves the text format to every request.");
   fleet::ParseFlagsOrExit(flags, argc, argv);
   std::vector<std::string> bad = size.Problems();
   if (size.nodes < 1) bad.push_back("--nodes must be >= 1");
@@ -265,7 +272,7 @@ int main(int argc, char** argv) {
         close(c.ready_fd);
         close(c.stats_fd);
       }
-      RunShard(model, first, last - first, gzip, *serving, ready[1], stats[1]);
+      RunShard(model, first, last - first, gzip, protobuf, *serving, ready[1], stats[1]);
     }
     close(ready[1]);
     close(stats[1]);
