@@ -480,6 +480,53 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedOnShutdown) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+// --permit-port-sharing (SO_REUSEPORT): a second server binds the port a running one holds (the
+// new pod of a rolling upgrade on a host-network node, beside the old one); without the option
+// on both, the bind fails as before. Once one server shuts down (its listener closed first), every
+// new connection to the port is served by the other: a client never sees the port closed.
+TEST_F(ServerTest, PortSharingLetsASecondServerTakeOverThePort) {
+  ServerOptions shared;
+  shared.reuse_port = true;
+  StartServer(shared);
+  const uint16_t port = server_->port();
+
+  ServerOptions exclusive;
+  exclusive.bind_address = "127.0.0.1";
+  exclusive.port = port;
+  Server refused(server_io_.io, exclusive, *certs_, gated_);
+  auto no = refused.Listen();
+  ASSERT_FALSE(no.ok());
+  EXPECT_NE(no.message().find("bind"), std::string::npos) << no.message();
+
+  ServerOptions second_options = shared;
+  second_options.bind_address = "127.0.0.1";
+  second_options.port = port;
+  auto second = std::make_unique<Server>(server_io_.io, second_options, *certs_, gated_);
+  auto yes = second->Listen();
+  ASSERT_TRUE(yes.ok()) << yes.message();
+  EXPECT_EQ(second->port(), port);
+  second->Start();
+
+  // Both listen: the kernel spreads new connections over the two sockets; each is served.
+  for (int i = 0; i < 20; ++i) {
+    auto r = Get(*Client(nullptr), "/healthz");
+    ASSERT_TRUE(r.ok()) << "connection " << i << ": " << r.error();
+    EXPECT_EQ(r->status, 200u);
+  }
+  std::promise<void> drained;
+  server_->Shutdown([&] { drained.set_value(); });
+  ASSERT_EQ(drained.get_future().wait_for(30s), std::future_status::ready);
+  for (int i = 0; i < 20; ++i) {
+    auto r = Get(*Client(nullptr), "/healthz");
+    ASSERT_TRUE(r.ok()) << "connection " << i << " after the first server's shutdown: "
+                        << r.error();
+    EXPECT_EQ(r->status, 200u);
+  }
+  std::promise<void> second_drained;
+  second->Shutdown([&] { second_drained.set_value(); });
+  ASSERT_EQ(second_drained.get_future().wait_for(30s), std::future_status::ready);
+}
+
 TEST_F(ServerTest, SelfSignedCertificateInCertDir) {
   testing_support::TempDir dir;
   TlsServingOptions tls;
