@@ -268,8 +268,11 @@ void Program::StartServing() {
     // Sharing the port (a rolling upgrade on a host-network node: the old pod still serves),
     // this server listens once it has metrics to serve: the kernel gives a listening socket its
     // share of new connections, which would otherwise get no metrics for a resolution. Bounded:
-    // two resolutions, then it listens anyway (a node-less cluster never has metrics).
-    const auto limit = std::chrono::steady_clock::now() + 2 * options_.scrape.metric_resolution;
+    // the first window is complete one resolution after the first tick (which is now); after
+    // that plus 10 s it listens anyway (a node-less cluster never has metrics), well before the
+    // liveness probes of a first install (nothing else on the port) could fail three times.
+    const auto limit = std::chrono::steady_clock::now() + options_.scrape.metric_resolution +
+                       std::chrono::seconds(10);
     auto has_metrics = [this] {
       auto window = windows_.Current();
       return !window->nodes().empty() && !window->pods().empty();
