@@ -591,12 +591,25 @@ base::Status Server::Bind(const asio::ip::tcp::endpoint& endpoint, bool dual_sta
     if (acceptor.set_option(reuse_port(true), ec); ec) return fail("set_option SO_REUSEPORT");
   }
   if (acceptor.bind(endpoint, ec); ec) return fail("bind");
-  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
+  // Sharing the port, a socket that listened now would take its share of the connections
+  // before Start(): they would wait in its backlog, or be answered before there is data.
+  if (!state_->options.reuse_port) {
+    if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
+  }
   port_ = acceptor.local_endpoint().port();
   return base::Status::Ok();
 }
 
 void Server::Start() {
+  // Listening here, on the caller's thread, so that connections made after Start() returns
+  // are accepted; Start() comes before any Shutdown().
+  if (state_->options.reuse_port && state_->acceptor.is_open()) {
+    beast::error_code ec;
+    if (state_->acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+      spdlog::critical("listen on port {}: {}", port_, ec.message());
+      return;
+    }
+  }
   asio::dispatch(state_->acceptor.get_executor(), [state = state_] { State::Accept(state); });
 }
 

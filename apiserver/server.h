@@ -99,7 +99,11 @@ struct ServerOptions : RequestLimits {
   // replaced by a 429 (one response alone is always sent, whatever its size).
   uint64_t max_response_bytes_pending = 256ull * 1024 * 1024;
   uint64_t small_response_bytes = 64 * 1024;
-  bool reuse_port = false;  // SO_REUSEPORT (--permit-port-sharing)
+  // SO_REUSEPORT (--permit-port-sharing): several servers of the same user on one port, the
+  // kernel spreading new connections over those that listen. The socket is bound by Listen()
+  // (a port held without the option still fails there) but listens only from Start(), so that
+  // a server sharing the port takes no connection before it can serve them.
+  bool reuse_port = false;
 };
 
 class Server {
@@ -110,12 +114,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens (see ServerOptions::bind_address). Fails with
-  // `listen <addr>:<port>: <reason>`.
+  // Binds and listens (see ServerOptions::bind_address; with reuse_port it only binds). Fails
+  // with `listen <addr>:<port>: <reason>`.
   base::Status Listen();
   // The bound port (useful with port 0). Valid after Listen().
   uint16_t port() const { return port_; }
-  // Starts accepting on the io_context.
+  // Starts accepting on the io_context (with reuse_port, listens first; a failure to listen,
+  // which the bind makes unlikely, is logged and leaves the server not accepting).
   void Start();
   // Stops accepting and drains; `drained` runs once (on an io thread, or inline if already
   // idle) when no connection remains. Idempotent; later callers' callbacks are ignored.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "scraper/options.h"
@@ -284,6 +285,25 @@ void Program::StartScraping() {
 }
 
 void Program::StartServing() {
+  if (options_.api.permit_port_sharing) {
+    // Sharing the port (a rolling upgrade on a host-network node: the old pod still serves),
+    // this server listens once it has metrics to serve: the kernel gives a listening socket its
+    // share of new connections, which would otherwise get no metrics for a resolution. Bounded:
+    // the first window is complete one resolution after the first tick (which is now); after
+    // that plus 10 s it listens anyway (a node-less cluster never has metrics), well before the
+    // liveness probes of a first install (nothing else on the port) could fail three times.
+    const auto limit = std::chrono::steady_clock::now() + options_.scrape.metric_resolution +
+                       std::chrono::seconds(10);
+    auto has_metrics = [this] {
+      auto window = windows_.Current();
+      return !window->nodes().empty() && !window->pods().empty();
+    };
+    while (!has_metrics() && !shutting_down_.load() && std::chrono::steady_clock::now() < limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    spdlog::info("port sharing: listening {}", has_metrics() ? "with the first metrics"
+                                                             : "without metrics after the wait");
+  }
   server_->Start();
   spdlog::info("serving metrics.k8s.io {} on https://{}:{}",
                Join(options_.api.metrics_api_versions, ","), options_.api.bind_address,

@@ -480,6 +480,63 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedOnShutdown) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+// --permit-port-sharing (SO_REUSEPORT): a second server binds the port a running one holds (the
+// new pod of a rolling upgrade on a host-network node, beside the old one); without the option
+// on both, the bind fails as before. A sharing server listens only from Start(), so it takes no
+// connection before it serves. Once one server shuts down (its listener closed first), every new
+// connection to the port is served by the other: a client never sees the port closed.
+TEST_F(ServerTest, PortSharingLetsASecondServerTakeOverThePort) {
+  ServerOptions shared;
+  shared.reuse_port = true;
+  StartServer(shared);
+  const uint16_t port = server_->port();
+
+  ServerOptions exclusive;
+  exclusive.bind_address = "127.0.0.1";
+  exclusive.port = port;
+  Server refused(server_io_.io, exclusive, *certs_, gated_);
+  auto no = refused.Listen();
+  ASSERT_FALSE(no.ok());
+  EXPECT_NE(no.message().find("bind"), std::string::npos) << no.message();
+
+  ServerOptions sharing = shared;
+  sharing.bind_address = "127.0.0.1";
+  sharing.port = port;
+  auto second = std::make_unique<Server>(server_io_.io, sharing, *certs_, gated_);
+  auto yes = second->Listen();
+  ASSERT_TRUE(yes.ok()) << yes.message();
+  EXPECT_EQ(second->port(), port);
+  auto all_served = [&](const char* when) {
+    for (int i = 0; i < 20; ++i) {
+      auto r = Get(*Client(nullptr), "/healthz");
+      ASSERT_TRUE(r.ok()) << "connection " << i << " " << when << ": " << r.error();
+      EXPECT_EQ(r->status, 200u);
+    }
+  };
+  all_served("with the second server bound, not started");
+  second->Start();
+  // Both listen: the kernel spreads new connections over the two sockets; each is served.
+  all_served("with both servers started");
+  std::promise<void> drained;
+  server_->Shutdown([&] { drained.set_value(); });
+  ASSERT_EQ(drained.get_future().wait_for(30s), std::future_status::ready);
+  all_served("after the first server's shutdown");
+
+  // A server bound but not started takes no connection: with only it on the port, a client is
+  // refused until it starts.
+  auto third = std::make_unique<Server>(server_io_.io, sharing, *certs_, gated_);
+  ASSERT_TRUE(third->Listen().ok());
+  std::promise<void> second_drained;
+  second->Shutdown([&] { second_drained.set_value(); });
+  ASSERT_EQ(second_drained.get_future().wait_for(30s), std::future_status::ready);
+  EXPECT_FALSE(Get(*Client(nullptr), "/healthz").ok());
+  third->Start();
+  all_served("after the third server's start");
+  std::promise<void> third_drained;
+  third->Shutdown([&] { third_drained.set_value(); });
+  ASSERT_EQ(third_drained.get_future().wait_for(30s), std::future_status::ready);
+}
+
 TEST_F(ServerTest, SelfSignedCertificateInCertDir) {
   testing_support::TempDir dir;
   TlsServingOptions tls;

@@ -13,7 +13,8 @@
   insecure-kubelet-tls (the flag, only there), ephemeral-storage (--kubelet-summary-api and
   nodes/stats get, only there), secure (Secret mounted, --tls-cert-file, the
   APIService with caBundle = the generated CA and no insecureSkipTLSVerify), host-network (the
-  only overlay with hostNetwork, on port 4443 instead of the kubelet's 10250, image tag = the
+  only overlay with hostNetwork, on port 4443 instead of the kubelet's 10250, no declared port,
+  --permit-port-sharing and minReadySeconds for a one-node rolling upgrade, image tag = the
   project version that scripts/build-image.sh builds).
 
 kubectl: $KUBECTL, else the one test/cluster/build-binaries.sh --print-env names. Fails (does
@@ -136,8 +137,13 @@ def check_base(label, objs, host_network=False, summary=False):
     ports = svc.get("spec", {}).get("ports", [])
     cports = {p["name"]: p["containerPort"] for c in dep["spec"]["template"]["spec"]["containers"]
               for p in c.get("ports", [])}
-    check(len(ports) == 1 and ports[0]["port"] == 443 and ports[0]["targetPort"] in cports,
-          f"{label}: Service 443 -> a container port")
+    args = dep["spec"]["template"]["spec"]["containers"][0].get("args", [])
+    # host-network declares no container port (no host port for the scheduler): its Service
+    # targets the --secure-port number.
+    by_number = (not cports and isinstance(ports[0].get("targetPort") if ports else None, int)
+                 and f"--secure-port={ports[0]['targetPort']}" in args)
+    check(len(ports) == 1 and ports[0]["port"] == 443 and (ports[0]["targetPort"] in cports or by_number),
+          f"{label}: Service 443 -> a container port (or, with none declared, the --secure-port number)")
     api = one(objs, "APIService", "v1beta1.metrics.k8s.io")
     check(api.get("spec", {}).get("service") == {"name": NAME, "namespace": "kube-system", "port": 443},
           f"{label}: APIService points at the Service")
@@ -192,8 +198,17 @@ def main():
     pod = dep["spec"]["template"]["spec"]
     c = pod["containers"][0]
     check(pod.get("dnsPolicy") == "ClusterFirstWithHostNet", "host-network: dnsPolicy ClusterFirstWithHostNet")
-    check("--secure-port=4443" in c["args"] and [p["containerPort"] for p in c["ports"]] == [4443],
-          "host-network: listens on 4443 (the kubelet holds 10250 on the host)")
+    check("--secure-port=4443" in c["args"], "host-network: listens on 4443 (the kubelet holds 10250 on the host)")
+    # A one-node rolling upgrade: no declared port (with hostNetwork it would be a host port the
+    # old pod holds, and the new pod would stay Pending), the port shared, probes by number, and
+    # the old pod kept until the new one listens (its readiness probe may reach the old pod).
+    check(not c.get("ports") and "--permit-port-sharing" in c["args"]
+          and c["livenessProbe"]["httpGet"].get("port") == 4443
+          and c["readinessProbe"]["httpGet"].get("port") == 4443,
+          "host-network: no declared (host) port, --permit-port-sharing, probes on 4443")
+    check(dep["spec"].get("minReadySeconds", 0) >= 30
+          and dep["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable", 0) == 0,
+          "host-network: minReadySeconds >= 30 (two resolutions), maxUnavailable 0")
     with open(os.path.join(REPO, "CMakeLists.txt")) as f:
         version = next(l.split("VERSION")[1].split()[0] for l in f if l.startswith("project("))
     check(c["image"] == f"{NAME}:{version}", f"host-network: image {NAME}:{version} (scripts/build-image.sh)")

@@ -112,5 +112,23 @@ TEST(Shutdown, SigtermWithRequestsInFlightDropsNone) {
   Figure("sigterm_in_flight", buf);
 }
 
+// --permit-port-sharing (the host-network overlay's rolling upgrade: two pods on one port): the
+// server binds at start but listens only once it has metrics, so the kernel gives it no
+// connection it would answer without them; it then serves every node.
+TEST(PortSharing, ListensOnceItHasMetrics) {
+  System sys;
+  sys.AddKubelets(2);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sys.Start({"--permit-port-sharing"}));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(sys.LogLines("port sharing: listening with the first metrics").size(), 1u)
+      << sys.Log();
+  auto nodes = sys.NodeMetrics();
+  ASSERT_TRUE(nodes.ok()) << nodes.error();
+  EXPECT_EQ(nodes->size(), 2u);
+  std::printf("FIGURE port sharing: listening %.1f s after the start (resolution 5 s)\n", seconds);
+}
+
 }  // namespace
 }  // namespace system_test
