@@ -1,10 +1,12 @@
 // fleet_sim: the simulated fleet's kubelets (see fleet_model.h).
 //
 //   fleet_sim --nodes=N --pods=P --containers=C [--port-base=20000] [--shards=S]
-//             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip]
+//             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip] [--summary]
 //
 // Node i's kubelet listens on 127.0.0.1:<port-base + i> and serves GET /metrics/resource over
-// TLS (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent, IP SAN 127.0.0.1).
+// TLS (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent, IP SAN 127.0.0.1);
+// with --summary also GET /stats/summary (test/testing/summary_payload.h) for the same pods and
+// containers, for servers run with --kubelet-summary-api.
 // DIR also gets a client CA and a client certificate for the servers under test
 // (client-ca.crt, client.crt, client.key: CN bench, O system:masters).
 //
@@ -27,6 +29,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,7 @@
 #include "test/testing/kubelet_payload.h"
 #include "test/testing/proc_status.h"
 #include "test/testing/sim_kubelet.h"
+#include "test/testing/summary_payload.h"
 
 namespace {
 
@@ -107,6 +111,14 @@ class Shard {
     builder_.AppendTo(now_ms, body);
   }
 
+  // Node `node`'s /stats/summary body: the same pods and containers as Render()'s.
+  void RenderSummary(int node, int64_t now_ms, std::string* body) {
+    const auto per_node = static_cast<std::size_t>(model_.size().pods);
+    std::span<const std::pair<std::string, std::string>> pods(
+        pods_.data() + static_cast<std::size_t>(node - first_) * per_node, per_node);
+    *body = testing_support::SummaryPayload(pods, containers_, now_ms);
+  }
+
   int first() const { return first_; }
   int count() const { return count_; }
 
@@ -120,7 +132,8 @@ class Shard {
 
 // Runs in the forked child; never returns.
 [[noreturn]] void RunShard(const fleet::FleetModel& model, int first, int count, bool gzip,
-                           const net::CertAndKey& serving, int ready_fd, int stats_fd) {
+                           bool summary, const net::CertAndKey& serving, int ready_fd,
+                           int stats_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   sigset_t all;
   sigemptyset(&all);
@@ -138,7 +151,12 @@ class Shard {
   testing_support::SimKubelets kubelets(
       io, *tls,
       [&shard](int node, int64_t now_ms, std::string* body) { shard.Render(node, now_ms, body); },
-      gzip);
+      gzip,
+      summary ? testing_support::SimKubelets::Render(
+                    [&shard](int node, int64_t now_ms, std::string* body) {
+                      shard.RenderSummary(node, now_ms, body);
+                    })
+              : nullptr);
   for (int i = first; i < first + count; ++i) {
     auto port = kubelets.Listen(i, static_cast<uint16_t>(model.KubeletPort(i)));
     if (!port.ok()) fail("node-" + std::to_string(i) + ": " + port.error());
@@ -194,7 +212,7 @@ int main(int argc, char** argv) {
   fleet::FleetSizeFlags size;
   int64_t shards = 0, duration = 0;
   std::string cert_dir, ready_file;
-  bool gzip = false;
+  bool gzip = false, summary = false;
   base::FlagSet flags("fleet_sim", "Simulated kubelets for the fleet model (see fleet_model.h).");
   size.Register(flags);
   flags.Int("shards", &shards, "Shard processes (0 = one per 2500 nodes).");
@@ -204,6 +222,9 @@ int main(int argc, char** argv) {
   flags.Bool("gzip", &gzip,
              "Gzip bodies (fastest level) for requests with Accept-Encoding: gzip, as kubelets do "
              "for Go clients such as metrics-server. Off by default: it costs the simulator CPU.");
+  flags.Bool("summary", &summary,
+             "Also serve /stats/summary for the same pods (for --kubelet-summary-api), rendered "
+             "per request.");
   fleet::ParseFlagsOrExit(flags, argc, argv);
   std::vector<std::string> bad = size.Problems();
   if (size.nodes < 1) bad.push_back("--nodes must be >= 1");
@@ -265,7 +286,7 @@ int main(int argc, char** argv) {
         close(c.ready_fd);
         close(c.stats_fd);
       }
-      RunShard(model, first, last - first, gzip, *serving, ready[1], stats[1]);
+      RunShard(model, first, last - first, gzip, summary, *serving, ready[1], stats[1]);
     }
     close(ready[1]);
     close(stats[1]);
