@@ -25,6 +25,7 @@
 #include "exporter/otlp_sink.h"
 #include "scraper/manager.h"
 #include "scraper/store.h"
+#include "test/exporter/sink_test_support.h"
 #include "test/testing/fake_nodes.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/wait.h"
@@ -255,13 +256,12 @@ TEST(SinkIsolation, AcceptsAndNeverAnswers) {
 }
 
 TEST(SinkIsolation, AnswersAfterSeconds) {
-  testing_support::ServerOptions options;
-  options.tls = false;
-  testing_support::LocalHttpsServer server(options, [](const testing_support::SeenRequest&) {
-    auto r = testing_support::Reply::Status(204);
-    r.delay = milliseconds(3000);
-    return r;
-  });
+  testing_support::LocalHttpsServer server(sink_testing::PlainHttp(),
+                                           [](const testing_support::SeenRequest&) {
+                                             auto r = testing_support::Reply::Status(204);
+                                             r.delay = milliseconds(3000);
+                                             return r;
+                                           });
   base::MetricsRegistry registry;
   const SinkMetrics metrics = SinkMetrics::Register(registry);
   auto influx = Influx(server.port(), metrics);
