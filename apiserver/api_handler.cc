@@ -49,7 +49,7 @@ HttpResponse ApiHandler::Route(const HttpRequest& request, const RequestInfo& in
   } else if (path == kHeapsterMetricsPath && d_.heapster_metrics) {
     HttpResponse m;
     m.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    m.body = *d_.heapster_metrics();
+    m.shared_body = d_.heapster_metrics();  // shared by every request, not copied
     r = std::move(m);
   } else if (path == "/debug/nodes" && d_.node_scrape_state) {
     HttpResponse m;

@@ -101,8 +101,15 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // When set, the body is this shared, immutable buffer instead of `body`, written from where it
+  // is (not copied; the session holds it until written): for a large text served to every
+  // request, such as /metrics/heapster's.
+  std::shared_ptr<const std::string> shared_body;
   // When set, the body is this stream instead of `body`; the connection closes after it.
   std::shared_ptr<ResponseStream> stream;
+
+  // The bytes of the body (not of a stream).
+  std::size_t body_size() const { return shared_body ? shared_body->size() : body.size(); }
 };
 
 // Decoded query string: HTML form rules ('+' is a space, %XX escapes, first value wins).

@@ -355,7 +355,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // nothing else touches its members.
   void Admit(HttpResponse& r) {
     admitted_ = true;
-    if (head_ || ReserveResponseBytes(r.body.size())) return;
+    if (head_ || ReserveResponseBytes(r.body_size())) return;
     r = TooManyRequests("Too many large responses pending, please try again later.");
     ReserveResponseBytes(r.body.size());  // small: always fits
   }
@@ -371,11 +371,12 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       r.stream.reset();
       keep_alive_ = false;
     }
+    const bool keep = keep_alive_ && !server_.draining_flag.load();
+    if (r.shared_body && !head_) return WriteShared(std::move(r), keep);
     auto res = std::make_shared<http::response<http::string_body>>();
     SetHead(*res, r);
-    const bool keep = keep_alive_ && !server_.draining_flag.load();
     res->keep_alive(keep);
-    const size_t size = r.body.size();
+    const size_t size = r.body_size();
     if (!head_) res->body() = std::move(r.body);
     res->prepare_payload();
     if (head_) res->content_length(size);
@@ -389,6 +390,25 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       return;
     }
     http::async_write(*stream_, *res,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
+  }
+
+  // A response whose body is a shared buffer: written from the buffer, which the response
+  // holds until the write ends.
+  struct SharedBodyResponse {
+    std::shared_ptr<const std::string> owner;
+    http::response<http::span_body<const char>> message;
+  };
+  void WriteShared(HttpResponse r, bool keep) {
+    auto res = std::make_shared<SharedBodyResponse>();
+    res->owner = std::move(r.shared_body);
+    SetHead(res->message, r);
+    res->message.keep_alive(keep);
+    res->message.body() = {res->owner->data(), res->owner->size()};
+    res->message.prepare_payload();
+    response_ = res;
+    Tcp().expires_after(server_.options.write_timeout);
+    http::async_write(*stream_, res->message,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
   }
 

@@ -10,14 +10,13 @@
 // Delivery (window_sink.h): a bounded queue of windows, one POST /write per window, retried with
 // backoff on any failure, a log line when the server goes down and when it recovers. Before the
 // first write, and after a "database not found", it sends CREATE DATABASE, as Heapster did.
-// Memory is bounded by the queue: at most `max_queued_windows` windows (shared with the API while
-// current), plus the one the thread is sending and its encoded batch.
+// Memory is bounded by the queue: at most `delivery.max_queued_windows` windows (shared with the
+// API while current), plus the one the thread is sending and its encoded batch.
 //
 // Thread-safety: Enqueue() and the accessors may be called from any thread. Start() and the
 // destructor from one owner thread. The SinkMetrics' registry must outlive the sink.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,11 +34,7 @@ struct InfluxSinkConfig {
   std::string user;      // empty: no Authorization header
   std::string password;  // never logged
   bool with_fields = false;
-  std::size_t max_queued_windows = 8;
-  std::chrono::milliseconds request_timeout{10'000};
-  std::chrono::milliseconds initial_backoff{1'000};
-  std::chrono::milliseconds max_backoff{30'000};
-  std::size_t max_response_bytes = 64 * 1024;
+  DeliveryOptions delivery;
 
   // "influxdb:<host:port>", the sink's name in logs and self-metrics (no credentials).
   std::string Name() const;

@@ -20,7 +20,6 @@
 // destructor from one owner thread. The SinkMetrics' registry must outlive the sink.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,11 +38,7 @@ struct OtlpSinkConfig {
   std::string target = "/v1/metrics";
   std::string ca_file;                                       // https: instead of system roots
   std::vector<std::pair<std::string, std::string>> headers;  // values never logged
-  std::size_t max_queued_windows = 8;
-  std::chrono::milliseconds request_timeout{10'000};
-  std::chrono::milliseconds initial_backoff{1'000};
-  std::chrono::milliseconds max_backoff{30'000};
-  std::size_t max_response_bytes = 64 * 1024;
+  DeliveryOptions delivery;
 
   // "otlp:<host:port>", the sink's name in logs and self-metrics.
   std::string Name() const;

@@ -72,7 +72,7 @@ void WindowSink::Enqueue(std::shared_ptr<const window::Window> w) {
   {
     base::MutexLock lock(mu_);
     queue_.push_back(std::move(w));
-    if (queue_.size() > settings_.max_queued_windows) {
+    if (queue_.size() > settings_.options.max_queued_windows) {
       queue_.pop_front();
       ++dropped_;
       dropped = true;
@@ -81,7 +81,7 @@ void WindowSink::Enqueue(std::shared_ptr<const window::Window> w) {
   if (dropped) {
     dropped_total_.Add({settings_.name}, 1);
     spdlog::warn("{}: queue full ({} windows), dropped the oldest window", settings_.name,
-                 settings_.max_queued_windows);
+                 settings_.options.max_queued_windows);
   }
   wake_.NotifyOne();
 }
@@ -109,7 +109,7 @@ bool WindowSink::down() const {
 
 void WindowSink::Run() {
   const std::string& name = settings_.name;
-  std::chrono::milliseconds backoff = settings_.initial_backoff;
+  std::chrono::milliseconds backoff = settings_.options.initial_backoff;
   uint64_t failures = 0;
   for (;;) {
     std::shared_ptr<const window::Window> w;
@@ -155,7 +155,7 @@ void WindowSink::Run() {
         spdlog::info("{}: recovered after {} failed attempts; writing again", name, failures);
       }
       failures = 0;
-      backoff = settings_.initial_backoff;
+      backoff = settings_.options.initial_backoff;
       continue;
     }
     {
@@ -166,8 +166,8 @@ void WindowSink::Run() {
     ++failures;
     if (went_down) {
       spdlog::warn("{}: down: {}; retrying with backoff up to {}ms, keeping at most {} windows",
-                   name, result.status.message(), settings_.max_backoff.count(),
-                   settings_.max_queued_windows);
+                   name, result.status.message(), settings_.options.max_backoff.count(),
+                   settings_.options.max_queued_windows);
     } else {
       spdlog::debug("{}: still down: {}", name, result.status.message());
     }
@@ -176,7 +176,7 @@ void WindowSink::Run() {
     while (!stopping_ && wake_.WaitUntil(mu_, until)) {
     }
     if (stopping_) return;
-    backoff = std::min(backoff * 2, settings_.max_backoff);
+    backoff = std::min(backoff * 2, settings_.options.max_backoff);
   }
 }
 
@@ -189,8 +189,8 @@ base::Result<net::Response> WindowSink::Post(
   request.body = std::move(body);
   request.content_type = std::move(content_type);
   request.headers = std::move(headers);
-  return client_->SendSync(std::move(request), settings_.request_timeout,
-                           settings_.max_response_bytes);
+  return client_->SendSync(std::move(request), settings_.options.request_timeout,
+                           settings_.options.max_response_bytes);
 }
 
 base::Status WindowSink::StatusOf(const base::Result<net::Response>& response) {

@@ -50,35 +50,32 @@ struct SinkMetrics {
   static SinkMetrics Register(base::MetricsRegistry& registry);
 };
 
+// How a sink delivers, whatever it sends: the part of every sink's config (InfluxSinkConfig,
+// OtlpSinkConfig) that is the same for all.
+struct DeliveryOptions {
+  std::size_t max_queued_windows = 8;
+  std::chrono::milliseconds request_timeout{10'000};  // one request, connect to last byte
+  std::chrono::milliseconds initial_backoff{1'000};   // after the first failure; doubles
+  std::chrono::milliseconds max_backoff{30'000};
+  std::size_t max_response_bytes = 64 * 1024;
+};
+
 // How a sink sends, whatever it sends.
 struct DeliverySettings {
   std::string name;  // e.g. "influxdb:host:port", in logs and self-metrics; no credentials
   net::Endpoint endpoint;
   std::shared_ptr<boost::asio::ssl::context> tls;  // null unless endpoint.tls
   std::string user_agent;
-  std::size_t max_queued_windows = 8;
-  std::chrono::milliseconds request_timeout{10'000};
-  std::chrono::milliseconds initial_backoff{1'000};
-  std::chrono::milliseconds max_backoff{30'000};
-  std::size_t max_response_bytes = 64 * 1024;
+  DeliveryOptions options;
 };
 
-// The settings of a sink whose config carries the delivery fields under the same names (each
-// sink's config: InfluxSinkConfig, OtlpSinkConfig), with its Name() and the given user agent.
+// The settings of a sink whose config has an `endpoint`, a `delivery` (DeliveryOptions) and a
+// Name(), with the given TLS context and user agent.
 template <typename Config>
 DeliverySettings DeliveryOf(const Config& config, std::shared_ptr<boost::asio::ssl::context> tls,
                             std::string user_agent) {
-  DeliverySettings d;
-  d.name = config.Name();
-  d.endpoint = config.endpoint;
-  d.tls = std::move(tls);
-  d.user_agent = std::move(user_agent);
-  d.max_queued_windows = config.max_queued_windows;
-  d.request_timeout = config.request_timeout;
-  d.initial_backoff = config.initial_backoff;
-  d.max_backoff = config.max_backoff;
-  d.max_response_bytes = config.max_response_bytes;
-  return d;
+  return DeliverySettings{config.Name(), config.endpoint, std::move(tls), std::move(user_agent),
+                          config.delivery};
 }
 
 // The outcome of one attempt to write one window.

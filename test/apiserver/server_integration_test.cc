@@ -290,6 +290,27 @@ TEST_F(ServerTest, MetricsEndpointIsPrometheusText) {
   EXPECT_EQ(json::parse(openapi->body)["swagger"], "2.0");
 }
 
+// The text is served from the shared buffer (HttpResponse::shared_body): a body of several
+// megabytes arrives whole, to each of several requests, over the same connection too.
+TEST_F(ServerTest, HeapsterMetricsServeTheSharedTextWhole) {
+  std::string text;
+  for (int i = 0; text.size() < (6 << 20); ++i) {
+    text += "heapster_memory_usage{type=\"pod\",pod_name=\"p" + std::to_string(i) + "\"} " +
+            std::to_string(i) + " 1700000000000\n";
+  }
+  heapster_text_ = std::make_shared<const std::string>(text);
+  StartServer();
+  auto admin = client_pki_.ClientCert("admin", {"system:masters"});
+  auto client = Client(&admin);
+  for (int i = 0; i < 3; ++i) {
+    auto r = Get(*client, std::string(kHeapsterMetricsPath));
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body.size(), text.size());
+    EXPECT_TRUE(r->body == text);
+  }
+}
+
 TEST_F(ServerTest, HeapsterMetricsAreAuthorizedLikeMetrics) {
   StartServer();
   auto admin = client_pki_.ClientCert("admin", {"system:masters"});

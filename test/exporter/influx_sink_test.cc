@@ -10,6 +10,7 @@
 
 #include "base/metrics.h"
 #include "exporter/influx_sink.h"
+#include "test/exporter/sink_test_support.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/wait.h"
 #include "window/publication.h"
@@ -17,36 +18,19 @@
 namespace exporter {
 namespace {
 
+using sink_testing::MakeWindow;
+using sink_testing::PlainHttp;
 using testing_support::LocalHttpsServer;
 using testing_support::Reply;
 using testing_support::SeenRequest;
 using testing_support::ServerOptions;
 using testing_support::WaitFor;
 
-std::shared_ptr<const window::Window> MakeWindow(uint64_t generation) {
-  window::NodeMetrics node;
-  node.name = "node-1";
-  node.timestamp = 1'700'000'000'000'000'000 + static_cast<int64_t>(generation);
-  node.window = std::chrono::seconds(15);
-  node.cpu_nanocores = 2'000'000'000;
-  node.memory_bytes = 1 << 30;
-  window::PodMetrics pod;
-  pod.namespace_ = "default";
-  pod.name = "web";
-  pod.timestamp = node.timestamp;
-  pod.window = node.window;
-  pod.containers.push_back({"app", 250'000'000, 100 << 20});
-  return std::make_shared<const window::Window>(generation, std::vector{node}, std::vector{pod});
-}
-
 InfluxSinkConfig ConfigFor(const LocalHttpsServer& server, std::string flag_options = "") {
   auto config = ParseSinkFlag("influxdb:http://127.0.0.1:" + std::to_string(server.port()) +
                               "?db=k8s" + flag_options);
   EXPECT_TRUE(config.ok()) << config.error();
-  config->initial_backoff = std::chrono::milliseconds(10);
-  config->max_backoff = std::chrono::milliseconds(40);
-  config->request_timeout = std::chrono::milliseconds(5000);
-  config->max_queued_windows = 4;
+  config->delivery = sink_testing::FastDelivery();
   return *config;
 }
 
@@ -55,12 +39,6 @@ std::vector<SeenRequest> Writes(const LocalHttpsServer& server) {
   for (auto& r : server.requests())
     if (r.target.starts_with("/write")) writes.push_back(r);
   return writes;
-}
-
-ServerOptions PlainHttp() {
-  ServerOptions options;
-  options.tls = false;
-  return options;
 }
 
 TEST(InfluxSink, WritesEachWindowInHeapsterLayout) {
@@ -156,15 +134,15 @@ TEST(InfluxSink, DownThenRecoveredKeepsTheBound) {
     auto w = MakeWindow(static_cast<uint64_t>(i));
     sent.push_back(w);
     (*sink)->Enqueue(std::move(w));
-    ASSERT_LE((*sink)->queued(), config.max_queued_windows);
+    ASSERT_LE((*sink)->queued(), config.delivery.max_queued_windows);
   }
   ASSERT_TRUE(WaitFor([&] { return (*sink)->down(); }));
   EXPECT_EQ((*sink)->written(), 0u);
-  EXPECT_EQ((*sink)->dropped(), kWindows - config.max_queued_windows);
+  EXPECT_EQ((*sink)->dropped(), kWindows - config.delivery.max_queued_windows);
   // Memory: only the windows still queued are alive (+1 the worker may hold while encoding).
   size_t alive = 0;
   for (auto& w : sent) alive += !w.expired();
-  EXPECT_LE(alive, config.max_queued_windows + 1);
+  EXPECT_LE(alive, config.delivery.max_queued_windows + 1);
   EXPECT_NE(registry.Render().find("metrics_server_sink_dropped_windows_total{sink=\"influxdb:"
                                    "127.0.0.1:" +
                                    std::to_string(server.port()) + "\"} 36"),
@@ -174,8 +152,9 @@ TEST(InfluxSink, DownThenRecoveredKeepsTheBound) {
   up = true;
   ASSERT_TRUE(WaitFor([&] { return (*sink)->queued() == 0; }));
   EXPECT_FALSE((*sink)->down());
-  EXPECT_GE((*sink)->written(), config.max_queued_windows);
-  EXPECT_LE((*sink)->written(), config.max_queued_windows + 1);  // + one dropped while in flight
+  EXPECT_GE((*sink)->written(), config.delivery.max_queued_windows);
+  EXPECT_LE((*sink)->written(),
+            config.delivery.max_queued_windows + 1);  // + one dropped while in flight
   auto writes = Writes(server);
   // The last successful write is the newest window.
   EXPECT_NE(writes.back().body.find(" 1700000000000000040\n"), std::string::npos);
@@ -200,11 +179,11 @@ TEST(InfluxSink, SlowServerNeverHoldsTheCaller) {
   ASSERT_TRUE(server.WaitForRequests(1, std::chrono::milliseconds(5000)));
   for (int i = 2; i <= 30; ++i) {
     (*sink)->Enqueue(MakeWindow(static_cast<uint64_t>(i)));
-    ASSERT_LE((*sink)->queued(), config.max_queued_windows);
+    ASSERT_LE((*sink)->queued(), config.delivery.max_queued_windows);
   }
   // All 29 calls returned while the first request (CREATE DATABASE) was still being answered.
   EXPECT_EQ((*sink)->written(), 0u);
-  EXPECT_EQ((*sink)->dropped(), 30 - config.max_queued_windows);
+  EXPECT_EQ((*sink)->dropped(), 30 - config.delivery.max_queued_windows);
 }
 
 // Wired as the program wires it: a publication listener that enqueues. With the server down,
@@ -228,14 +207,14 @@ TEST(InfluxSink, PublicationListenerWithTheServerDown) {
     auto w = MakeWindow(g);
     published.push_back(w);
     publication.Publish(std::move(w));
-    ASSERT_LE((*sink)->queued(), config.max_queued_windows);
+    ASSERT_LE((*sink)->queued(), config.delivery.max_queued_windows);
   }
   EXPECT_EQ(publication.published(), 50u);
-  EXPECT_EQ((*sink)->dropped(), 50 - config.max_queued_windows);
+  EXPECT_EQ((*sink)->dropped(), 50 - config.delivery.max_queued_windows);
   size_t alive = 0;
   for (auto& w : published) alive += !w.expired();
   // The queue, the one the worker may hold, and the publication's current window (in the queue).
-  EXPECT_LE(alive, config.max_queued_windows + 1);
+  EXPECT_LE(alive, config.delivery.max_queued_windows + 1);
   feed.Reset();
 }
 

@@ -12,6 +12,7 @@
 
 #include "base/metrics.h"
 #include "exporter/otlp_sink.h"
+#include "test/exporter/sink_test_support.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/test_pki.h"
 #include "test/testing/wait.h"
@@ -19,44 +20,21 @@
 namespace exporter {
 namespace {
 
+using sink_testing::MakeWindow;
+using sink_testing::PlainHttp;
 using testing_support::LocalHttpsServer;
 using testing_support::Reply;
 using testing_support::SeenRequest;
 using testing_support::ServerOptions;
 using testing_support::WaitFor;
 
-std::shared_ptr<const window::Window> MakeWindow(uint64_t generation) {
-  window::NodeMetrics node;
-  node.name = "node-1";
-  node.timestamp = 1'700'000'000'000'000'000 + static_cast<int64_t>(generation);
-  node.window = std::chrono::seconds(15);
-  node.cpu_nanocores = 2'000'000'000;
-  node.memory_bytes = 1 << 30;
-  window::PodMetrics pod;
-  pod.namespace_ = "default";
-  pod.name = "web";
-  pod.timestamp = node.timestamp;
-  pod.window = node.window;
-  pod.containers.push_back({"app", 250'000'000, 100 << 20});
-  return std::make_shared<const window::Window>(generation, std::vector{node}, std::vector{pod});
-}
-
 OtlpSinkConfig ConfigFor(const LocalHttpsServer& server, std::string scheme = "http",
                          std::string options = "") {
   auto config = ParseOtlpSinkFlag("otlp:" + scheme +
                                   "://127.0.0.1:" + std::to_string(server.port()) + options);
   EXPECT_TRUE(config.ok()) << config.error();
-  config->initial_backoff = std::chrono::milliseconds(10);
-  config->max_backoff = std::chrono::milliseconds(40);
-  config->request_timeout = std::chrono::milliseconds(5000);
-  config->max_queued_windows = 4;
+  config->delivery = sink_testing::FastDelivery();
   return *config;
-}
-
-ServerOptions PlainHttp() {
-  ServerOptions options;
-  options.tls = false;
-  return options;
 }
 
 // The asInt of the data point of `metric` whose attribute `key` is `value`; "" if none.
@@ -188,20 +166,20 @@ TEST(OtlpSink, DownThenRecoveredKeepsTheBound) {
     auto w = MakeWindow(static_cast<uint64_t>(i));
     sent.push_back(w);
     (*sink)->Enqueue(std::move(w));
-    ASSERT_LE((*sink)->queued(), config.max_queued_windows);
+    ASSERT_LE((*sink)->queued(), config.delivery.max_queued_windows);
   }
   ASSERT_TRUE(WaitFor([&] { return (*sink)->down(); }));
   EXPECT_EQ((*sink)->written(), 0u);
-  EXPECT_EQ((*sink)->dropped(), kWindows - config.max_queued_windows);
+  EXPECT_EQ((*sink)->dropped(), kWindows - config.delivery.max_queued_windows);
   size_t alive = 0;
   for (auto& w : sent) alive += !w.expired();
-  EXPECT_LE(alive, config.max_queued_windows + 1);
+  EXPECT_LE(alive, config.delivery.max_queued_windows + 1);
 
   up = true;
   ASSERT_TRUE(WaitFor([&] { return (*sink)->queued() == 0; }));
   EXPECT_FALSE((*sink)->down());
-  EXPECT_GE((*sink)->written(), config.max_queued_windows);
-  EXPECT_LE((*sink)->written(), config.max_queued_windows + 1);
+  EXPECT_GE((*sink)->written(), config.delivery.max_queued_windows);
+  EXPECT_LE((*sink)->written(), config.delivery.max_queued_windows + 1);
   auto requests = server.requests();
   EXPECT_NE(requests.back().body.find("\"timeUnixNano\":\"1700000000000000040\""),
             std::string::npos);
@@ -224,10 +202,10 @@ TEST(OtlpSink, SlowServerNeverHoldsTheCaller) {
   ASSERT_TRUE(server.WaitForRequests(1, std::chrono::milliseconds(5000)));
   for (int i = 2; i <= 30; ++i) {
     (*sink)->Enqueue(MakeWindow(static_cast<uint64_t>(i)));
-    ASSERT_LE((*sink)->queued(), config.max_queued_windows);
+    ASSERT_LE((*sink)->queued(), config.delivery.max_queued_windows);
   }
   EXPECT_EQ((*sink)->written(), 0u);
-  EXPECT_EQ((*sink)->dropped(), 30 - config.max_queued_windows);
+  EXPECT_EQ((*sink)->dropped(), 30 - config.delivery.max_queued_windows);
 }
 
 }  // namespace

@@ -70,9 +70,9 @@ int main(int argc, char** argv) {
   }
   std::visit(
       [](auto& c) {
-        c.initial_backoff = std::chrono::milliseconds(200);
-        c.max_backoff = std::chrono::milliseconds(1000);
-        c.max_queued_windows = kBound;
+        c.delivery.initial_backoff = std::chrono::milliseconds(200);
+        c.delivery.max_backoff = std::chrono::milliseconds(1000);
+        c.delivery.max_queued_windows = kBound;
       },
       *config);
   base::MetricsRegistry registry;

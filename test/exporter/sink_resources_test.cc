@@ -57,8 +57,8 @@ ServerOptions PlainHttp() {
 
 template <typename Config>
 Config Fast(Config config) {
-  config.initial_backoff = std::chrono::milliseconds(10);
-  config.max_backoff = std::chrono::milliseconds(40);
+  config.delivery.initial_backoff = std::chrono::milliseconds(10);
+  config.delivery.max_backoff = std::chrono::milliseconds(40);
   return config;
 }
 

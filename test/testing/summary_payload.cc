@@ -1,6 +1,7 @@
 #include "test/testing/summary_payload.h"
 
 #include <ctime>
+#include <vector>
 
 namespace testing_support {
 namespace {
@@ -147,6 +148,22 @@ uint64_t SummaryNodeFsBytes() { return 21'474'836'480; }
 
 std::string SummaryPayload(int pods, int containers, int64_t sample_ms) {
   static const char* const kNamespaces[] = {"default", "kube-system", "monitoring", "web"};
+  std::vector<std::pair<std::string, std::string>> pod_names;
+  for (int p = 0; p < pods; ++p) {
+    pod_names.emplace_back(kNamespaces[p % 4],
+                           "app-" + std::to_string(p) + "-7d9f8b6c5d-x" + std::to_string(p % 10));
+  }
+  std::vector<std::string> container_names;
+  for (int c = 0; c < containers; ++c) {
+    container_names.push_back(c == 0 ? "app" : "sidecar-" + std::to_string(c));
+  }
+  return SummaryPayload(pod_names, container_names, sample_ms);
+}
+
+std::string SummaryPayload(std::span<const std::pair<std::string, std::string>> pod_names,
+                           std::span<const std::string> container_names, int64_t sample_ms) {
+  const int pods = static_cast<int>(pod_names.size());
+  const int containers = static_cast<int>(container_names.size());
   std::string out;
   out.reserve(static_cast<size_t>(pods) * (2600 + 1500 * static_cast<size_t>(containers)) + 4000);
   Writer w(&out);
@@ -183,8 +200,8 @@ std::string SummaryPayload(int pods, int containers, int64_t sample_ms) {
   w.Close();
   w.Open("pods", '[');
   for (int p = 0; p < pods; ++p) {
-    const std::string ns = kNamespaces[p % 4];
-    const std::string name = "app-" + std::to_string(p) + "-7d9f8b6c5d-x" + std::to_string(p % 10);
+    const std::string& ns = pod_names[p].first;
+    const std::string& name = pod_names[p].second;
     w.Element();
     w.Open("podRef");
     w.Str("name", name);
@@ -196,7 +213,7 @@ std::string SummaryPayload(int pods, int containers, int64_t sample_ms) {
     uint64_t used = 0;
     for (int c = 0; c < containers; ++c) {
       w.Element();
-      w.Str("name", c == 0 ? "app" : "sidecar-" + std::to_string(c));
+      w.Str("name", container_names[c]);
       w.Time("startTime", start_ms + p * 1000 + c);
       w.Cpu(sample_ms, 1'000'000 + p * 1000 + c, 50'000'000'000 + p);
       w.Memory(sample_ms, 60'000'000 + p * 1000 + c, false);

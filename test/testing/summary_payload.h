@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <utility>
 
 namespace testing_support {
 
@@ -15,6 +17,10 @@ namespace testing_support {
 // SummaryRootfsBytes(p, c) of rootfs and SummaryLogsBytes(p, c) of logs; the node fs uses
 // SummaryNodeFsBytes().
 std::string SummaryPayload(int pods, int containers, int64_t sample_ms);
+// The same body for the given pods (namespace, name) and container names, so that it names the
+// pods another payload (e.g. the simulated fleet's /metrics/resource) serves.
+std::string SummaryPayload(std::span<const std::pair<std::string, std::string>> pods,
+                           std::span<const std::string> containers, int64_t sample_ms);
 
 uint64_t SummaryRootfsBytes(int pod, int container);
 uint64_t SummaryLogsBytes(int pod, int container);

@@ -1,13 +1,15 @@
 // fleet_sim: the simulated fleet's kubelets (see fleet_model.h).
 //
 //   fleet_sim --nodes=N --pods=P --containers=C [--port-base=20000] [--shards=S]
-//             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip]
+//             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip] [--summary]
 //             [--protobuf=false]
 //
 // Node i's kubelet listens on 127.0.0.1:<port-base + i> and serves GET /metrics/resource over
 // TLS (in the delimited protobuf exposition when the Accept header prefers it, as kubelets do;
 // else in the text format) (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent,
-// IP SAN 127.0.0.1). DIR also gets a client CA and a client certificate for the servers under test
+// IP SAN 127.0.0.1); with --summary also GET /stats/summary (test/testing/summary_payload.h) for
+// the same pods and containers, for servers run with --kubelet-summary-api.
+// DIR also gets a client CA and a client certificate for the servers under test
 // (client-ca.crt, client.crt, client.key: CN bench, O system:masters).
 //
 // S shard processes (default: 2500 nodes each, to stay well under the open-files limit) each
@@ -29,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,7 @@
 #include "test/testing/kubelet_payload.h"
 #include "test/testing/proc_status.h"
 #include "test/testing/sim_kubelet.h"
+#include "test/testing/summary_payload.h"
 
 namespace {
 
@@ -109,6 +113,14 @@ class Shard {
     builder_.AppendTo(now_ms, body);
   }
 
+  // Node `node`'s /stats/summary body: the same pods and containers as Render()'s.
+  void RenderSummary(int node, int64_t now_ms, std::string* body) {
+    const auto per_node = static_cast<std::size_t>(model_.size().pods);
+    std::span<const std::pair<std::string, std::string>> pods(
+        pods_.data() + static_cast<std::size_t>(node - first_) * per_node, per_node);
+    *body = testing_support::SummaryPayload(pods, containers_, now_ms);
+  }
+
   int first() const { return first_; }
   int count() const { return count_; }
 
@@ -122,8 +134,8 @@ class Shard {
 
 // Runs in the forked child; never returns.
 [[noreturn]] void RunShard(const fleet::FleetModel& model, int first, int count, bool gzip,
-                           bool protobuf, const net::CertAndKey& serving, int ready_fd,
-                           int stats_fd) {
+                           bool protobuf, bool summary, const net::CertAndKey& serving,
+                           int ready_fd, int stats_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   sigset_t all;
   sigemptyset(&all);
@@ -141,7 +153,13 @@ class Shard {
   testing_support::SimKubelets kubelets(
       io, *tls,
       [&shard](int node, int64_t now_ms, std::string* body) { shard.Render(node, now_ms, body); },
-      gzip, nullptr, protobuf);
+      gzip,
+      summary ? testing_support::SimKubelets::Render(
+                    [&shard](int node, int64_t now_ms, std::string* body) {
+                      shard.RenderSummary(node, now_ms, body);
+                    })
+              : nullptr,
+      protobuf);
   for (int i = first; i < first + count; ++i) {
     auto port = kubelets.Listen(i, static_cast<uint16_t>(model.KubeletPort(i)));
     if (!port.ok()) fail("node-" + std::to_string(i) + ": " + port.error());
@@ -197,7 +215,7 @@ int main(int argc, char** argv) {
   fleet::FleetSizeFlags size;
   int64_t shards = 0, duration = 0;
   std::string cert_dir, ready_file;
-  bool gzip = false;
+  bool gzip = false, summary = false;
   bool protobuf = true;
   base::FlagSet flags("fleet_sim", "Simulated kubelets for the fleet model (see fleet_model.h).");
   size.Register(flags);
@@ -211,6 +229,9 @@ int main(int argc, char** argv) {
   flags.Bool("protobuf", &protobuf,
              "Serve the delimited protobuf exposition to requests whose Accept header prefers it, "
              "as kubelets do; false serves the text format to every request.");
+  flags.Bool("summary", &summary,
+             "Also serve /stats/summary for the same pods (for --kubelet-summary-api), rendered "
+             "per request.");
   fleet::ParseFlagsOrExit(flags, argc, argv);
   std::vector<std::string> bad = size.Problems();
   if (size.nodes < 1) bad.push_back("--nodes must be >= 1");
@@ -272,7 +293,7 @@ int main(int argc, char** argv) {
         close(c.ready_fd);
         close(c.stats_fd);
       }
-      RunShard(model, first, last - first, gzip, protobuf, *serving, ready[1], stats[1]);
+      RunShard(model, first, last - first, gzip, protobuf, summary, *serving, ready[1], stats[1]);
     }
     close(ready[1]);
     close(stats[1]);
