@@ -53,12 +53,14 @@ class ClockedKubelet final : public scraper::KubeletClient {
       clock_.Advance(milliseconds(7));
       const int64_t ms = clock_.Now() / 1'000'000;
       const std::string ts = " " + std::to_string(ms) + "\n";
-      done("node_cpu_usage_seconds_total " + std::to_string(ms / 1000.0) + ts +
-           "node_memory_working_set_bytes 1000" + ts +
-           "container_cpu_usage_seconds_total{container=\"c\",namespace=\"ns\",pod=\"" + name +
-           "-p\"} " + std::to_string(ms / 2000.0) + ts +
-           "container_memory_working_set_bytes{container=\"c\",namespace=\"ns\",pod=\"" + name +
-           "-p\"} 10" + ts);
+      done(scraper::KubeletResponse{
+          "node_cpu_usage_seconds_total " + std::to_string(ms / 1000.0) + ts +
+              "node_memory_working_set_bytes 1000" + ts +
+              "container_cpu_usage_seconds_total{container=\"c\",namespace=\"ns\",pod=\"" +
+              name + "-p\"} " + std::to_string(ms / 2000.0) + ts +
+              "container_memory_working_set_bytes{container=\"c\",namespace=\"ns\",pod=\"" +
+              name + "-p\"} 10" + ts,
+          "text/plain; version=0.0.4"});
     });
   }
   void Retain(const std::vector<std::string>&) override {}
