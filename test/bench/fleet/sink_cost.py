@@ -346,6 +346,8 @@ def main():
                     "influxdb+summary,otlp+summary,heapster+summary")
     ap.add_argument("--out", default="sink-out")
     ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--ours-flags", default="",
+                    help="Extra flags for our server in every configuration (as bench_compare.py's)")
     a = ap.parse_args()
     signal_exit = lambda *_: sys.exit(143)  # noqa: E731 - unwinds, stopping every process
     bc.signal.signal(bc.signal.SIGTERM, signal_exit)
