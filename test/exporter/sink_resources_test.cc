@@ -14,33 +14,19 @@
 #include "base/metrics.h"
 #include "exporter/influx_sink.h"
 #include "exporter/otlp_sink.h"
+#include "test/exporter/sink_test_support.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/wait.h"
 
 namespace exporter {
 namespace {
 
+using sink_testing::MakeWindow;
+using sink_testing::PlainHttp;
 using testing_support::LocalHttpsServer;
 using testing_support::Reply;
 using testing_support::SeenRequest;
-using testing_support::ServerOptions;
 using testing_support::WaitFor;
-
-std::shared_ptr<const window::Window> MakeWindow(uint64_t generation) {
-  window::NodeMetrics node;
-  node.name = "node-1";
-  node.timestamp = 1'700'000'000'000'000'000 + static_cast<int64_t>(generation);
-  node.window = std::chrono::seconds(15);
-  node.cpu_nanocores = 2'000'000'000;
-  node.memory_bytes = 1 << 30;
-  window::PodMetrics pod;
-  pod.namespace_ = "default";
-  pod.name = "web";
-  pod.timestamp = node.timestamp;
-  pod.window = node.window;
-  pod.containers.push_back({"app", 250'000'000, 100 << 20});
-  return std::make_shared<const window::Window>(generation, std::vector{node}, std::vector{pod});
-}
 
 std::shared_ptr<const Resources> MakeResources() {
   auto r = std::make_shared<Resources>();
@@ -49,16 +35,9 @@ std::shared_ptr<const Resources> MakeResources() {
   return r;
 }
 
-ServerOptions PlainHttp() {
-  ServerOptions options;
-  options.tls = false;
-  return options;
-}
-
 template <typename Config>
 Config Fast(Config config) {
-  config.delivery.initial_backoff = std::chrono::milliseconds(10);
-  config.delivery.max_backoff = std::chrono::milliseconds(40);
+  config.delivery = sink_testing::FastDelivery();
   return config;
 }
 
