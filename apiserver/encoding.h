@@ -48,16 +48,32 @@ class EncodedWindow {
 };
 
 // The encodings of the newest window asked for, shared by everything that serves it (lists,
-// gets and the watch hub), so that each window is encoded once. Thread-safe: the first caller
-// for a window encodes it under the lock and later callers get the same object; asking for an
-// older window than the one kept encodes it without replacing the kept one.
+// gets and the watch hub), so that each window is encoded once. Thread-safe.
+//
+// Encoding a large window takes long (about a second at 300,000 pods), so requests do not wait
+// for it: the server announces each window as it is published and encodes it off the request
+// path (cmd/program.cc); until that is done, Newest() serves the previous window's encodings.
 class EncodedWindowCache {
  public:
+  // The encodings of `window`: the kept ones, or encoded now by the caller (one encoder at a
+  // time: a caller for the window being encoded waits for it). Asking for an older window than
+  // the one kept encodes it without replacing the kept one.
   std::shared_ptr<const EncodedWindow> Get(std::shared_ptr<const window::Window> window) const;
 
+  // For serving `window`, the current one: its encodings if they are ready; if it was announced
+  // and is not encoded yet, the newest encodings there are (of an older window, whose lists
+  // carry its own resourceVersion), so that a request never waits for an encoding; otherwise
+  // Get(window).
+  std::shared_ptr<const EncodedWindow> Newest(std::shared_ptr<const window::Window> window) const;
+
+  // Says that Get() will be called for the window of `generation`, published now.
+  void Announce(uint64_t generation) const;
+
  private:
-  mutable base::Mutex mu_;
+  mutable base::Mutex encode_mu_;  // held while encoding, by one caller of Get() at a time
+  mutable base::Mutex mu_;         // held only to read or swap what is kept
   mutable std::shared_ptr<const EncodedWindow> last_ GUARDED_BY(mu_);
+  mutable uint64_t announced_ GUARDED_BY(mu_) = 0;
 };
 
 // The object metadata written around a pre-encoded item.

@@ -25,7 +25,7 @@ bool MetricsApi::ServesVersion(std::string_view version) const {
 }
 
 std::shared_ptr<const EncodedWindow> MetricsApi::Encoded() const {
-  return encoded_.Get(windows_.Current());
+  return encoded_.Newest(windows_.Current());
 }
 
 std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,

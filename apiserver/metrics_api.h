@@ -69,8 +69,8 @@ class MetricsApi {
   HttpResponse ServeResource(const RequestInfo& info, const Query& query,
                              std::string_view accept) const;
 
-  // The encodings of the current window (built on first use per generation). Calling it after
-  // each publish (main polls it) moves the pre-encoding off the request path.
+  // The encodings requests are served from: the current window's, or the previous window's
+  // while the current one is announced and being encoded (EncodedWindowCache::Newest).
   std::shared_ptr<const EncodedWindow> Encoded() const;
 
  private:

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "test/apiserver/proto_reader.h"
 
 namespace apiserver {
@@ -71,6 +74,60 @@ TEST(EncodedWindowCacheTest, OneEncodingPerWindowAndTheNewestKept) {
   EXPECT_EQ(&older->window(), w7.get());
   EXPECT_NE(older, first);
   EXPECT_EQ(cache.Get(w8), newer);
+}
+
+TEST(EncodedWindowCacheTest, NewestServesThePreviousEncodingWhileTheCurrentIsAnnounced) {
+  EncodedWindowCache cache;
+  std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
+  auto w8 = std::make_shared<const window::Window>(8, std::vector<window::NodeMetrics>{},
+                                                   std::vector<window::PodMetrics>{});
+  // Nothing encoded yet: the caller encodes.
+  std::shared_ptr<const EncodedWindow> first = cache.Newest(w7);
+  EXPECT_EQ(&first->window(), w7.get());
+  // Not announced: a newer window is encoded by the request that needs it.
+  EXPECT_EQ(&cache.Newest(w8)->window(), w8.get());
+
+  EncodedWindowCache announced;
+  ASSERT_EQ(announced.Get(w7), announced.Newest(w7));
+  announced.Announce(8);
+  // Announced and not yet encoded: the request gets generation 7's encodings, without waiting.
+  EXPECT_EQ(&announced.Newest(w8)->window(), w7.get());
+  // Once encoded (by the server, after publishing), requests get it.
+  std::shared_ptr<const EncodedWindow> eight = announced.Get(w8);
+  EXPECT_EQ(announced.Newest(w8), eight);
+}
+
+TEST(EncodedWindowCacheTest, NewestNeverEncodesAnAnnouncedWindowItself) {
+  // A window large enough that encoding it takes a while.
+  std::vector<window::PodMetrics> pods;
+  for (int i = 0; i < 200000; ++i) {
+    window::PodMetrics p;
+    p.namespace_ = "ns-" + std::to_string(i % 100);
+    p.name = "pod-" + std::to_string(i);
+    p.containers = {{"app", 1000, 2000}};
+    pods.push_back(std::move(p));
+  }
+  auto big = std::make_shared<const window::Window>(9, std::vector<window::NodeMetrics>{},
+                                                    std::move(pods));
+  EncodedWindowCache cache;
+  std::shared_ptr<const window::Window> w7 = SampleWindow();
+  std::shared_ptr<const EncodedWindow> seven = cache.Get(w7);
+  cache.Announce(9);
+  std::shared_ptr<const EncodedWindow> nine;
+  std::atomic<bool> encoded{false};
+  std::thread encoder([&] {
+    nine = cache.Get(big);
+    encoded = true;
+  });
+  // While the server's encoder works, every answer is generation 7's (without waiting for the
+  // encoder: Newest does not take the encoding lock for an announced window); after, it is the
+  // encoder's own result. Never a second encoding of generation 9.
+  std::vector<std::shared_ptr<const EncodedWindow>> answers;
+  while (!encoded.load() && answers.size() < 100000) answers.push_back(cache.Newest(big));
+  encoder.join();
+  answers.push_back(cache.Newest(big));
+  for (const auto& a : answers) EXPECT_TRUE(a == seven || a == nine);
+  EXPECT_EQ(answers.back(), nine);
 }
 
 TEST(EncodingTest, NodeMetricsJsonMatchesReferenceShape) {
