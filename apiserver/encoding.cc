@@ -308,6 +308,19 @@ void EncodedWindowCache::Announce(uint64_t generation) const {
   announced_ = std::max(announced_, generation);
 }
 
+window::Publication::Subscription EncodedWindowCache::EncodeEachPublished(
+    window::Publication& windows, std::function<void(std::function<void()>)> run,
+    std::function<void()> after) const {
+  return windows.Subscribe([this, run = std::move(run), after = std::move(after)](
+                               const std::shared_ptr<const window::Window>& published) {
+    Announce(published->generation());
+    run([this, published, after] {
+      Get(published);
+      if (after) after();
+    });
+  });
+}
+
 EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
     : window_(std::move(window)) {
   nodes_.reserve(window_->nodes().size());

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "base/clock.h"
 #include "base/mutex.h"
 #include "kube/objects.h"
+#include "window/publication.h"
 #include "window/window.h"
 
 namespace apiserver {
@@ -68,6 +70,14 @@ class EncodedWindowCache {
 
   // Says that Get() will be called for the window of `generation`, published now.
   void Announce(uint64_t generation) const;
+
+  // Encodes every window `windows` publishes from now on, off the publisher's thread: announces
+  // it, then hands `run` the work of Get(window) followed by `after` (may be empty). `run` must
+  // not run the work inline (the publisher's listeners must be quick): it posts it to the
+  // threads that serve. The cache must outlive the subscription.
+  [[nodiscard]] window::Publication::Subscription EncodeEachPublished(
+      window::Publication& windows, std::function<void(std::function<void()>)> run,
+      std::function<void()> after) const;
 
  private:
   mutable base::Mutex encode_mu_;  // held while encoding, by one caller of Get() at a time

@@ -316,13 +316,9 @@ void Program::StartServing() {
   // next window is built; README, "Benchmark").
   // Requests meanwhile get the previous window's encodings (announced: they do not wait for
   // this one's, which at 300,000 pods takes about a second).
-  prewarm_ = windows_.Subscribe([this](const std::shared_ptr<const window::Window>& published) {
-    encoded_windows_.Announce(published->generation());
-    boost::asio::post(io_, [this, published] {
-      encoded_windows_.Get(published);
-      malloc_trim(0);
-    });
-  });
+  prewarm_ = encoded_windows_.EncodeEachPublished(
+      windows_, [this](std::function<void()> work) { boost::asio::post(io_, std::move(work)); },
+      [] { malloc_trim(0); });
 }
 
 void Program::Stop() {

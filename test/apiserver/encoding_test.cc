@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "test/apiserver/proto_reader.h"
 
@@ -95,6 +97,28 @@ TEST(EncodedWindowCacheTest, NewestServesThePreviousEncodingWhileTheCurrentIsAnn
   // Once encoded (by the server, after publishing), requests get it.
   std::shared_ptr<const EncodedWindow> eight = announced.Get(w8);
   EXPECT_EQ(announced.Newest(w8), eight);
+}
+
+TEST(EncodedWindowCacheTest, EncodeEachPublishedAnnouncesThenEncodesOffThePublisher) {
+  EncodedWindowCache cache;
+  window::Publication windows;
+  std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
+  windows.Publish(w7);
+  std::shared_ptr<const EncodedWindow> seven = cache.Newest(windows.Current());
+  std::vector<std::function<void()>> posted;
+  int after = 0;
+  window::Publication::Subscription subscription = cache.EncodeEachPublished(
+      windows, [&](std::function<void()> work) { posted.push_back(std::move(work)); },
+      [&] { ++after; });
+  auto w8 = std::make_shared<const window::Window>(8, std::vector<window::NodeMetrics>{},
+                                                   std::vector<window::PodMetrics>{});
+  windows.Publish(w8);
+  ASSERT_EQ(posted.size(), 1u) << "the encoding is handed to `run`, not done by the publisher";
+  EXPECT_EQ(cache.Newest(windows.Current()), seven) << "announced: requests keep generation 7";
+  EXPECT_EQ(after, 0);
+  posted[0]();
+  EXPECT_EQ(&cache.Newest(windows.Current())->window(), w8.get());
+  EXPECT_EQ(after, 1);
 }
 
 TEST(EncodedWindowCacheTest, NewestNeverEncodesAnAnnouncedWindowItself) {

@@ -287,13 +287,10 @@ int main(int argc, char** argv) {
     server_thread_pool.emplace_back([&] { server_io.run(); });
   }
   // As cmd/program.cc does after each published window.
-  window::Publication::Subscription prewarm = windows.Subscribe(
-      [&](const std::shared_ptr<const window::Window>& published) {
-        encoded.Announce(published->generation());
-        boost::asio::post(server_io, [&encoded, published, trim] {
-          encoded.Get(published);
-          if (trim) malloc_trim(0);
-        });
+  window::Publication::Subscription prewarm = encoded.EncodeEachPublished(
+      windows, [&](std::function<void()> work) { boost::asio::post(server_io, std::move(work)); },
+      [trim] {
+        if (trim) malloc_trim(0);
       });
 
   boost::asio::io_context client_io;
