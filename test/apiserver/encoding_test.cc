@@ -21,6 +21,11 @@ using testing::ProtoVarint;
 constexpr base::UnixNanos kNow = 1736430364'500'000'000LL;     // 2025-01-09T13:46:04.5Z
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;  // 2025-01-09T13:45:39Z
 
+std::shared_ptr<const window::Window> EmptyWindow(uint64_t generation) {
+  return std::make_shared<const window::Window>(generation, std::vector<window::NodeMetrics>{},
+                                                std::vector<window::PodMetrics>{});
+}
+
 std::shared_ptr<const window::Window> SampleWindow() {
   window::NodeMetrics node{"node-1", kSample, std::chrono::milliseconds(15001), 164843745,
                            1616273408};
@@ -63,8 +68,7 @@ void ExpectEnvelope(const std::string& body, const std::string& api_version,
 TEST(EncodedWindowCacheTest, OneEncodingPerWindowAndTheNewestKept) {
   EncodedWindowCache cache;
   std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
-  auto w8 = std::make_shared<const window::Window>(8, std::vector<window::NodeMetrics>{},
-                                                   std::vector<window::PodMetrics>{});
+  std::shared_ptr<const window::Window> w8 = EmptyWindow(8);
   std::shared_ptr<const EncodedWindow> first = cache.Get(w7);
   EXPECT_EQ(&first->window(), w7.get());
   EXPECT_EQ(cache.Get(w7), first) << "the same window must not be encoded twice";
@@ -81,8 +85,7 @@ TEST(EncodedWindowCacheTest, OneEncodingPerWindowAndTheNewestKept) {
 TEST(EncodedWindowCacheTest, NewestServesThePreviousEncodingWhileTheCurrentIsAnnounced) {
   EncodedWindowCache cache;
   std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
-  auto w8 = std::make_shared<const window::Window>(8, std::vector<window::NodeMetrics>{},
-                                                   std::vector<window::PodMetrics>{});
+  std::shared_ptr<const window::Window> w8 = EmptyWindow(8);
   // Nothing encoded yet: the caller encodes.
   std::shared_ptr<const EncodedWindow> first = cache.Newest(w7);
   EXPECT_EQ(&first->window(), w7.get());
@@ -110,8 +113,7 @@ TEST(EncodedWindowCacheTest, EncodeEachPublishedAnnouncesThenEncodesOffThePublis
   window::Publication::Subscription subscription = cache.EncodeEachPublished(
       windows, [&](std::function<void()> work) { posted.push_back(std::move(work)); },
       [&] { ++after; });
-  auto w8 = std::make_shared<const window::Window>(8, std::vector<window::NodeMetrics>{},
-                                                   std::vector<window::PodMetrics>{});
+  std::shared_ptr<const window::Window> w8 = EmptyWindow(8);
   windows.Publish(w8);
   ASSERT_EQ(posted.size(), 1u) << "the encoding is handed to `run`, not done by the publisher";
   EXPECT_EQ(cache.Newest(windows.Current()), seven) << "announced: requests keep generation 7";
