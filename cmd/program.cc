@@ -270,14 +270,16 @@ exporter::ResourcesSource Program::ResourcesSource() const {
 void Program::StartScraping() {
   node_informer_->Start();
   pod_informer_->Start();
-  std::vector<const kube::Informer*> informers = {node_informer_.get(), pod_informer_.get()};
+  std::vector<const kube::Informer*> informers = {node_informer_.get()};
   if (pod_resources_informer_) {
     pod_resources_informer_->Start();
     informers.push_back(pod_resources_informer_.get());
   }
-  // As metrics-server does, scrape only once the node and pod caches are synced, so that the
-  // first tick already sees every node and the first window is complete one resolution after
-  // start instead of two (bounded: the loop starts anyway after one resolution). With
+  // Scrape once the node cache is synced, so that the first tick already sees every node
+  // (bounded: the loop starts anyway after one resolution). Unlike metrics-server, scraping does
+  // not wait for the pod cache: the window is built from the kubelets' answers, and the pod cache
+  // is only read when serving, which /readyz holds back until it is synced. At 300,000 pods that
+  // cache takes seconds to fill, which the first scrapes now overlap. With
   // --heapster-pod-resources the first window written also has its pods' requests.
   kube::WaitForCacheSync(informers, std::chrono::duration_cast<std::chrono::milliseconds>(
                                         options_.scrape.metric_resolution));

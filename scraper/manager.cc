@@ -16,6 +16,17 @@ namespace scraper {
 using std::chrono::nanoseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+nanoseconds TickSpread(size_t count, const ManagerSettings& settings) {
+  if (!settings.spread || count == 0) return nanoseconds(0);
+  const nanoseconds most = std::max(nanoseconds(0), settings.resolution - settings.request_timeout);
+  const nanoseconds spacing = std::max(nanoseconds(0), settings.launch_spacing);
+  if (spacing.count() > 0 && static_cast<uint64_t>(count) >
+                                 static_cast<uint64_t>(most.count() / spacing.count())) {
+    return most;
+  }
+  return std::min(most, spacing * static_cast<int64_t>(count));
+}
+
 std::vector<nanoseconds> PlanLaunches(size_t count, nanoseconds spread, size_t batches) {
   std::vector<nanoseconds> offsets(count);
   if (spread.count() <= 0 || count == 0) return offsets;
@@ -147,10 +158,10 @@ void Manager::Start() {
 void Manager::BeginEarlyTick() {
   early_pending_ = false;
   const SteadyTime now = clock_.Steady();
-  if (!running_ || current_ || now - first_tick_ >= settings_.resolution / 2) return;
+  const SteadyTime deadline = first_tick_ + settings_.resolution - settings_.resolution / 20;
+  if (!running_ || current_ || deadline - now < settings_.resolution / 4) return;
   spdlog::debug("start-up: second scrape of every node, for the first rates");
-  BeginTick(nullptr, first_tick_ + settings_.resolution - settings_.resolution / 20,
-            nanoseconds(0));
+  BeginTick(nullptr, deadline, nanoseconds(0));
 }
 
 void Manager::Stop() {
@@ -236,9 +247,7 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
   for (const auto& job : run->jobs) names.push_back(job.node);
   client_.Retain(names);
 
-  nanoseconds spread =
-      settings_.spread ? settings_.resolution - settings_.request_timeout : nanoseconds(0);
-  if (spread_override) spread = *spread_override;
+  nanoseconds spread = spread_override.value_or(TickSpread(run->jobs.size(), settings_));
   auto offsets = PlanLaunches(run->jobs.size(), spread, kLaunchBatches);
   for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
 

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <limits>
 #include <map>
 
 #include "scraper/options.h"
@@ -410,6 +411,68 @@ TEST(PlanLaunches, GroupsLaunchesIntoBatches) {
   EXPECT_THAT(PlanLaunches(2, seconds(0), 4), ElementsAre(seconds(0), seconds(0)));
 }
 
+TEST(TickSpread, LaunchSpacingPerNodeAtMostTheTicksFirstPart) {
+  ManagerSettings s;  // 15 s resolution, 10 s request timeout, 1 ms spacing
+  EXPECT_EQ(TickSpread(100, s), milliseconds(100));
+  EXPECT_EQ(TickSpread(1000, s), seconds(1));
+  EXPECT_EQ(TickSpread(5000, s), seconds(5));
+  EXPECT_EQ(TickSpread(10000, s), seconds(5));
+  EXPECT_EQ(TickSpread(0, s), seconds(0));
+  EXPECT_EQ(TickSpread(std::numeric_limits<size_t>::max(), s), seconds(5));  // no overflow
+  s.launch_spacing = seconds(0);
+  EXPECT_EQ(TickSpread(1000, s), seconds(0));
+  s.launch_spacing = milliseconds(1);
+  s.spread = false;
+  EXPECT_EQ(TickSpread(1000, s), seconds(0));
+}
+
+// Start-up with a first tick that runs long (the manual clock advances by each answer's
+// delay): the extra tick still runs when it is left at least a quarter of a resolution before
+// its deadline, and is skipped when it is not. Its requests are told apart from the next
+// regular tick's by their deadline: the extra tick's is the first tick's start plus 855 ms.
+class ManagerStartUp : public ManagerTest {
+ protected:
+  // Runs Start() with answers delayed by `delay` each until the kubelet saw 10 requests.
+  void Run(std::chrono::nanoseconds delay) {
+    for (int i = 0; i < 5; ++i) {
+      const std::string name = "n" + std::to_string(i);
+      nodes_.Add(NodeAt(name, "10.0.0.1"));
+      kubelet_.responses.emplace(name, Payload(10, 1'700'000'000'000));
+      kubelet_.delay[name] = delay;
+    }
+    ManagerSettings s = NoSpread();
+    s.early_second_sample = true;
+    s.resolution = milliseconds(900);
+    s.request_timeout = milliseconds(600);
+    start_ = clock_.Steady();
+    auto m = Make(s, clock_);
+    m->Start();
+    auto limit = std::chrono::steady_clock::now() + seconds(20);
+    while (kubelet_.calls.size() < 10 && std::chrono::steady_clock::now() < limit) {
+      io_.run_for(milliseconds(10));
+    }
+    m->Stop();
+    io_.run_for(milliseconds(50));
+    ASSERT_GE(kubelet_.calls.size(), 10u);
+  }
+  std::chrono::steady_clock::time_point start_;
+};
+
+TEST_F(ManagerStartUp, ExtraTickRunsAfterAFirstTickLongerThanHalfAResolution) {
+  Run(milliseconds(100));  // the first tick ends 500 ms in: 355 ms left, at least 225
+  for (size_t i = 5; i < 10; ++i) {
+    EXPECT_EQ(kubelet_.calls[i].node, kubelet_.calls[i - 5].node);
+    EXPECT_EQ(kubelet_.calls[i].deadline, start_ + milliseconds(855)) << i;
+  }
+}
+
+TEST_F(ManagerStartUp, ExtraTickIsSkippedWithLessThanAQuarterOfAResolutionLeft) {
+  Run(milliseconds(150));  // the first tick ends 750 ms in: 105 ms left
+  for (size_t i = 5; i < 10; ++i) {
+    EXPECT_GT(kubelet_.calls[i].deadline, start_ + milliseconds(855)) << i;
+  }
+}
+
 // Five nodes on one address and a manager on the real clock, for the cadence tests.
 class ManagerRealTime : public ::testing::Test {
  protected:
@@ -448,6 +511,7 @@ TEST_F(ManagerRealTime, SpreadsLaunchesOverTheTickAndTicksPeriodically) {
   ManagerSettings s;
   s.resolution = milliseconds(400);
   s.request_timeout = milliseconds(150);  // launches spread over 250 ms
+  s.launch_spacing = milliseconds(100);   // 5 nodes: 500 ms, capped at 250 ms
   ASSERT_FALSE(s.early_second_sample);    // the default; MakeManagerSettings turns it on
   Run(s, 15);
   // Within the first tick, node i starts no earlier than i * 50 ms.
@@ -468,6 +532,7 @@ TEST_F(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
   EXPECT_TRUE(s->early_second_sample);
   s->resolution = milliseconds(900);
   s->request_timeout = milliseconds(300);  // regular ticks spread launches over 600 ms
+  s->launch_spacing = milliseconds(200);    // (5 nodes: 1 s, capped at 600 ms)
   Run(*s, 15);
   // The first tick launches every node at once: in one pass, before any answer (which the fake
   // gives two io hops later), not spread over 600 ms. Counted, not timed, so a busy machine
