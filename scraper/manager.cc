@@ -159,7 +159,14 @@ void Manager::BeginEarlyTick() {
   early_pending_ = false;
   const SteadyTime now = clock_.Steady();
   const SteadyTime deadline = first_tick_ + settings_.resolution - settings_.resolution / 20;
-  if (!running_ || current_ || deadline - now < settings_.resolution / 4) return;
+  if (!running_ || current_) return;
+  if (deadline - now < settings_.resolution / 4) {
+    spdlog::debug(
+        "start-up: no second scrape before the first regular ones: the first scrape ended {:.2f}s "
+        "after it started",
+        std::chrono::duration<double>(now - first_tick_).count());
+    return;
+  }
   spdlog::debug("start-up: second scrape of every node, for the first rates");
   BeginTick(nullptr, deadline, nanoseconds(0));
 }
@@ -475,6 +482,8 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
     report->nodes.push_back(std::move(o));
   }
   last_success_ = std::move(last_success);  // forget deleted nodes
+  spdlog::debug("scrape tick: {} nodes, {} failed, {:.3f}s", report->nodes.size(), report->failed,
+                std::chrono::duration<double>(report->duration).count());
   {
     base::MutexLock lock(report_mu_);
     report_ = std::move(report);
