@@ -17,14 +17,11 @@ using std::chrono::nanoseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 nanoseconds TickSpread(size_t count, const ManagerSettings& settings) {
-  if (!settings.spread || count == 0) return nanoseconds(0);
+  const nanoseconds spacing = settings.launch_spacing;
+  if (!settings.spread || count == 0 || spacing <= nanoseconds(0)) return nanoseconds(0);
   const nanoseconds most = std::max(nanoseconds(0), settings.resolution - settings.request_timeout);
-  const nanoseconds spacing = std::max(nanoseconds(0), settings.launch_spacing);
-  if (spacing.count() > 0 && static_cast<uint64_t>(count) >
-                                 static_cast<uint64_t>(most.count() / spacing.count())) {
-    return most;
-  }
-  return std::min(most, spacing * static_cast<int64_t>(count));
+  if (count >= static_cast<uint64_t>(most / spacing)) return most;  // also: no overflow below
+  return spacing * static_cast<int64_t>(count);
 }
 
 std::vector<nanoseconds> PlanLaunches(size_t count, nanoseconds spread, size_t batches) {

@@ -68,9 +68,9 @@ struct ManagerSettings {
   // Start-up: the first tick launches every scrape at once (no spread), and one extra tick
   // starts a third of a resolution later (or as soon as the first ends, unless that leaves it
   // less than a quarter of a resolution before its deadline: at 10,000 nodes the first tick's
-  // TLS handshakes take about half a resolution) and ends before the second regular tick. A rate needs two samples, so the
-  // window has its first rates about a third of a resolution after start instead of after the
-  // second regular tick. A kubelet that has not taken a new sample in between (kubelets sample
+  // TLS handshakes took 12 s of a 15 s resolution) and ends before the second regular tick. A
+  // rate needs two samples, so the window has its first rates about a third of a resolution
+  // after start instead of after the second regular tick. A kubelet that has not taken a new sample in between (kubelets sample
   // every ~10 s) gets its rate at the next regular tick, as without this.
   bool early_second_sample = false;
   // --kubelet-summary-api: after each successful /metrics/resource answer, also read the
