@@ -110,7 +110,8 @@ class Program {
   const scraper::ManagerSettings manager_settings_;
   base::SystemClock& clock_;
   boost::asio::io_context io_;
-  boost::asio::io_context scrape_io_{1};
+  static constexpr int kScrapeThreads = 2;
+  boost::asio::io_context scrape_io_{kScrapeThreads};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> scrape_work_;
 

@@ -43,6 +43,7 @@ struct Manager::Job {
   nanoseconds offset{0};
   SteadyTime started{};
   bool done = false;  // outcome recorded
+  bool kept = false;  // start-up tick: not scraped, its first sample kept for the next tick
   NodeOutcome outcome;
 };
 
@@ -90,9 +91,18 @@ void ParseResourceBody(const base::Result<KubeletResponse>& response, NodeOutcom
 
 }  // namespace
 
+// The first tick's outcomes (sorted by node) and, parallel to them, when each successful one
+// answered (SteadyTime{} for a failure): the start-up tick's plan.
+struct Manager::FirstAnswers {
+  std::shared_ptr<const TickReport> report;
+  std::vector<SteadyTime> answered;
+};
+
 struct Manager::TickRun {
   explicit TickRun(boost::asio::strand<boost::asio::io_context::executor_type>& strand)
       : launch_timer(strand), watchdog(strand) {}
+  TickKind kind = TickKind::kRegular;
+  bool by_offset = false;  // jobs sorted by launch offset instead of by node
   SteadyTime start{};
   SteadyTime deadline{};  // every scrape of this tick ends by then
   base::UnixNanos wall_start = 0;
@@ -123,8 +133,7 @@ Manager::Manager(boost::asio::io_context& io, base::Clock& clock, NodeSource& no
       store_(store),
       settings_(std::move(settings)),
       strand_(boost::asio::make_strand(io)),
-      tick_timer_(strand_),
-      early_timer_(strand_) {}
+      tick_timer_(strand_) {}
 
 Manager::~Manager() = default;
 
@@ -133,47 +142,17 @@ void Manager::Start() {
     if (running_) return;
     running_ = true;
     SteadyTime now = clock_.Steady();
-    if (settings_.early_second_sample) {
-      first_tick_ = now;
-      BeginTick(nullptr, std::nullopt, nanoseconds(0));
-      early_timer_.expires_after(settings_.resolution / 3);
-      early_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec || !running_) return;
-        if (current_) {
-          early_pending_ = true;  // EndTick of the first tick starts it
-        } else {
-          BeginEarlyTick();
-        }
-      });
-    } else {
-      BeginTick(nullptr);
-    }
+    first_tick_ = now;
+    BeginTick(nullptr,
+              settings_.early_second_sample ? TickKind::kStartUpFirst : TickKind::kRegular);
     ScheduleNext(now + settings_.resolution);
   });
-}
-
-void Manager::BeginEarlyTick() {
-  early_pending_ = false;
-  const SteadyTime now = clock_.Steady();
-  const SteadyTime deadline = first_tick_ + settings_.resolution - settings_.resolution / 20;
-  if (!running_ || current_) return;
-  if (deadline - now < settings_.resolution / 4) {
-    spdlog::debug(
-        "start-up: no second scrape before the first regular ones: the first scrape ended {:.2f}s "
-        "after it started",
-        std::chrono::duration<double>(now - first_tick_).count());
-    return;
-  }
-  spdlog::debug("start-up: second scrape of every node, for the first rates");
-  BeginTick(nullptr, deadline, nanoseconds(0));
 }
 
 void Manager::Stop() {
   boost::asio::post(strand_, [this] {
     running_ = false;
-    early_pending_ = false;
     tick_timer_.cancel();
-    early_timer_.cancel();
   });
 }
 
@@ -212,15 +191,16 @@ std::shared_ptr<const TickReport> Manager::LastReport() const {
   return report_;
 }
 
-void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> deadline,
-                        std::optional<nanoseconds> spread_override) {
+void Manager::BeginTick(std::function<void()> done, TickKind kind, const FirstAnswers* first) {
   auto run = std::make_shared<TickRun>(strand_);
+  run->kind = kind;
   run->start = clock_.Steady();
   run->wall_start = clock_.Now();
-  // Leave a twentieth of the tick to publish before the next one starts.
-  run->deadline = deadline.value_or(run->start + settings_.resolution - settings_.resolution / 20);
+  // Leave a twentieth of the tick to publish before the next one starts; the start-up tick ends
+  // that much before the second regular tick.
+  run->deadline = (kind == TickKind::kStartUpSecond ? first_tick_ : run->start) +
+                  settings_.resolution - settings_.resolution / 20;
   run->done = std::move(done);
-  last_tick_start_.store(run->wall_start);
 
   std::vector<std::shared_ptr<const kube::Node>> nodes = nodes_.Nodes();
   run->jobs.reserve(nodes.size());
@@ -251,9 +231,29 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
   for (const auto& job : run->jobs) names.push_back(job.node);
   client_.Retain(names);
 
-  nanoseconds spread = spread_override.value_or(TickSpread(run->jobs.size(), settings_));
-  auto offsets = PlanLaunches(run->jobs.size(), spread, kLaunchBatches);
-  for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
+  if (kind == TickKind::kStartUpSecond) {
+    const size_t launched = PlanSecondSamples(*run, *first);
+    const size_t kept = static_cast<size_t>(
+        std::count_if(run->jobs.begin(), run->jobs.end(), [](const Job& j) { return j.kept; }));
+    if (launched == 0) {
+      spdlog::debug(
+          "start-up: no second sample before the first regular tick: the first tick ended "
+          "{:.2f}s after it started",
+          std::chrono::duration<double>(run->start - first_tick_).count());
+      return;
+    }
+    spdlog::debug(
+        "start-up: second sample of {} nodes, each a third of a resolution after its first "
+        "answer; {} keep theirs for the first regular tick",
+        launched, kept);
+  } else {
+    nanoseconds spread = kind == TickKind::kStartUpFirst
+                             ? nanoseconds(0)
+                             : TickSpread(run->jobs.size(), settings_);
+    auto offsets = PlanLaunches(run->jobs.size(), spread, kLaunchBatches);
+    for (size_t i = 0; i < run->jobs.size(); ++i) run->jobs[i].offset = offsets[i];
+  }
+  last_tick_start_.store(run->wall_start);
 
   {
     // Not shared with another thread yet; the lock only satisfies the annotation.
@@ -265,6 +265,12 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
   current_ = run;
   // Nodes without a usable target fail now (keeping their history while retention allows).
   for (auto& job : run->jobs) {
+    if (job.kept) {
+      run->tick->Keep(job.node);
+      job.done = true;
+      --run->remaining;
+      continue;
+    }
     if (!job.target) {
       run->tick->Failure(job.node);
       job.outcome.error = "target: " + job.outcome.error;
@@ -305,12 +311,46 @@ void Manager::BeginTick(std::function<void()> done, std::optional<SteadyTime> de
   LaunchDue(run);
 }
 
+size_t Manager::PlanSecondSamples(TickRun& run, const FirstAnswers& first) const {
+  const nanoseconds third = settings_.resolution / 3;
+  const SteadyTime last_launch = run.deadline - settings_.resolution / 10;
+  // Launches go out in groups, as in a regular tick: offsets rounded up to a multiple of this.
+  const int64_t quantum =
+      std::max<int64_t>(1, (settings_.resolution / static_cast<int64_t>(kLaunchBatches)).count());
+  const std::vector<NodeOutcome>& firsts = first.report->nodes;
+  size_t launched = 0;
+  for (Job& job : run.jobs) {
+    if (!job.target) continue;  // fails at once, as in any tick
+    auto it = std::lower_bound(
+        firsts.begin(), firsts.end(), job.node,
+        [](const NodeOutcome& o, const std::string& node) { return o.node < node; });
+    const bool found = it != firsts.end() && it->node == job.node;
+    const size_t i = static_cast<size_t>(it - firsts.begin());
+    // A node that failed or was not there yet: a third of a resolution after start, as a
+    // regular tick would retry it later.
+    const SteadyTime due = (found && it->success ? first.answered[i] : first_tick_) + third;
+    int64_t offset = std::max<int64_t>(0, (due - run.start).count());
+    offset = (offset + quantum - 1) / quantum * quantum;
+    if (run.start + nanoseconds(offset) > last_launch) {
+      job.kept = true;
+      if (found) job.outcome = *it;  // the report shows its first scrape
+      continue;
+    }
+    job.offset = nanoseconds(offset);
+    ++launched;
+  }
+  std::stable_sort(run.jobs.begin(), run.jobs.end(),
+                   [](const Job& a, const Job& b) { return a.offset < b.offset; });
+  run.by_offset = true;
+  return launched;
+}
+
 void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
   if (run->ended) return;
   SteadyTime now = clock_.Steady();
   while (run->next < run->jobs.size() && run->in_flight < settings_.max_concurrency) {
     Job& job = run->jobs[run->next];
-    if (!job.target) {
+    if (!job.target || job.kept) {
       ++run->next;
       continue;
     }
@@ -327,7 +367,10 @@ void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
     }
     Launch(run, run->next++);
   }
-  while (run->next < run->jobs.size() && !run->jobs[run->next].target) ++run->next;
+  while (run->next < run->jobs.size() &&
+         (!run->jobs[run->next].target || run->jobs[run->next].kept)) {
+    ++run->next;
+  }
   if (run->remaining == 0) {
     run->launch_timer.cancel();
     EndTick(run);
@@ -460,6 +503,19 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
     run->closed = true;
   }
   store_.Publish();
+  if (run->by_offset) {
+    std::sort(run->jobs.begin(), run->jobs.end(),
+              [](const Job& a, const Job& b) { return a.node < b.node; });
+  }
+  // The first tick at start-up plans the start-up tick from when each node answered.
+  FirstAnswers first;
+  if (run->kind == TickKind::kStartUpFirst) {
+    first.answered.reserve(run->jobs.size());
+    for (const Job& job : run->jobs) {
+      first.answered.push_back(job.outcome.success ? job.started + job.outcome.duration
+                                                   : SteadyTime{});
+    }
+  }
   auto report = std::make_shared<TickReport>();
   report->start = run->wall_start;
   report->duration = clock_.Steady() - run->start;
@@ -481,12 +537,15 @@ void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
   last_success_ = std::move(last_success);  // forget deleted nodes
   spdlog::debug("scrape tick: {} nodes, {} failed, {:.3f}s", report->nodes.size(), report->failed,
                 std::chrono::duration<double>(report->duration).count());
+  if (run->kind == TickKind::kStartUpFirst) first.report = report;
   {
     base::MutexLock lock(report_mu_);
     report_ = std::move(report);
   }
   current_.reset();
-  if (early_pending_) BeginEarlyTick();
+  if (run->kind == TickKind::kStartUpFirst && running_) {
+    BeginTick(nullptr, TickKind::kStartUpSecond, &first);
+  }
   // `done` comes last: it may end the owner's interest in this Manager (destroy it, from this
   // thread or from another one it wakes), so nothing of `this` is touched once it has started.
   std::function<void()> done = std::move(run->done);

@@ -65,13 +65,17 @@ struct ManagerSettings {
   TargetSettings target;
   // Nodes whose labels do not match are not scraped (and leave the window after one tick).
   kube::LabelSelector node_selector;
-  // Start-up: the first tick launches every scrape at once (no spread), and one extra tick
-  // starts a third of a resolution later (or as soon as the first ends, unless that leaves it
-  // less than a quarter of a resolution before its deadline: at 10,000 nodes the first tick's
-  // TLS handshakes took 12 s of a 15 s resolution) and ends before the second regular tick. A
-  // rate needs two samples, so the window has its first rates about a third of a resolution
-  // after start instead of after the second regular tick. A kubelet that has not taken a new sample in between (kubelets sample
-  // every ~10 s) gets its rate at the next regular tick, as without this.
+  // Start-up: the first tick launches every scrape at once (no spread); as it ends, a start-up
+  // tick takes each node's second sample a third of a resolution after its first answer (a
+  // node that did not answer: a third of a resolution after start), and publishes before the
+  // second regular tick. A rate needs two samples, so the window has its first rates about a
+  // third of a resolution after start instead of after the second regular tick. A node whose
+  // second sample would come within a tenth of a resolution of that tick's deadline is kept as
+  // it is (Store::Tick::Keep, no failure) and gets its rate from the next regular tick: at
+  // 10,000 nodes the first tick's TLS handshakes take 10-12 s of a 15 s resolution, so the
+  // nodes that answered first are served from the start-up tick on, the others a tick later.
+  // A kubelet that has not taken a new sample in between (kubelets sample every ~10 s) gets its
+  // rate at the next regular tick, as without this.
   bool early_second_sample = false;
   // --kubelet-summary-api: after each successful /metrics/resource answer, also read the
   // node's /stats/summary (same connection, same deadline and size limit) for
@@ -135,14 +139,21 @@ class Manager {
  private:
   struct TickRun;
   struct Job;
+  struct FirstAnswers;
+
+  enum class TickKind {
+    kRegular,
+    kStartUpFirst,   // the first tick with early_second_sample: no spread
+    kStartUpSecond,  // each node a third of a resolution after its first answer
+  };
 
   void ScheduleNext(std::chrono::steady_clock::time_point due);
-  // `deadline`/`spread` default to the regular tick's (a resolution minus a twentieth; the
-  // settings' spread).
-  void BeginTick(std::function<void()> done,
-                 std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
-                 std::optional<std::chrono::nanoseconds> spread = std::nullopt);
-  void BeginEarlyTick();
+  // `first` (kStartUpSecond only): the first tick's answers, which plan the launches.
+  void BeginTick(std::function<void()> done, TickKind kind = TickKind::kRegular,
+                 const FirstAnswers* first = nullptr);
+  // kStartUpSecond: sets each job's offset, or marks it kept for the next tick; returns how many
+  // are launched.
+  size_t PlanSecondSamples(TickRun& run, const FirstAnswers& first) const;
   void LaunchDue(const std::shared_ptr<TickRun>& run);
   void Launch(const std::shared_ptr<TickRun>& run, size_t index);
   void Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
@@ -156,15 +167,13 @@ class Manager {
   const ManagerSettings settings_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer tick_timer_;
-  boost::asio::steady_timer early_timer_;
 
   // Owned by the strand.
   bool running_ = false;
   std::shared_ptr<TickRun> current_;
-  // Start-up extra tick (early_second_sample): when the first regular tick started, and
-  // whether the extra tick waits for the first tick to end.
+  // When the first tick started (early_second_sample: the start-up tick ends before the
+  // second regular one, a resolution later).
   std::chrono::steady_clock::time_point first_tick_{};
-  bool early_pending_ = false;
   std::map<std::string, base::UnixNanos, std::less<>> last_success_;
 
   std::atomic<base::UnixNanos> last_tick_start_{0};

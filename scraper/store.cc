@@ -262,6 +262,8 @@ void Store::Tick::Success(std::string_view node, const ResourceMetrics& metrics,
 
 void Store::Tick::Failure(std::string_view node) { store_->Merge(node, nullptr, nullptr); }
 
+void Store::Tick::Keep(std::string_view node) { store_->KeepAsIs(node); }
+
 namespace {
 
 // Sets the ephemeral-storage usage of the node and of the containers `summary` names (both
@@ -357,6 +359,13 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
   if (summary != nullptr) ApplySummary(*summary, &fresh.series, &fresh.pods);
   KeepSummary(summary, fresh.pods, &fresh.summary);
   next_->emplace(std::string(node), std::move(fresh));
+}
+
+void Store::KeepAsIs(std::string_view node) {
+  base::MutexLock lock(tick_mu_);
+  if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
+  auto old = state_->find(node);
+  if (old != state_->end()) next_->emplace(std::string(node), std::move(old->second));
 }
 
 void Store::Publish() {

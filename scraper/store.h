@@ -75,6 +75,9 @@ class Store final {
                  const SummaryStorage* summary = nullptr);
     // A failed scrape: the node's previous points are carried forward while retention allows.
     void Failure(std::string_view node);
+    // Not scraped in this tick, by plan (the start-up tick leaves a node whose first sample is
+    // too recent to the next one): its points are kept as they are, no failure counted.
+    void Keep(std::string_view node);
 
    private:
     friend class Store;
@@ -93,6 +96,7 @@ class Store final {
   using StateMap = std::map<std::string, NodeState, std::less<>>;
 
   void Merge(std::string_view node, const ResourceMetrics* metrics, const SummaryStorage* summary);
+  void KeepAsIs(std::string_view node);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
   std::shared_ptr<const window::Window> BuildWindow(uint64_t generation, StoreStats* stats) const
       REQUIRES(tick_mu_);

@@ -44,20 +44,23 @@ class FakeKubelet : public KubeletClient {
     Target target;
     std::chrono::steady_clock::time_point deadline;
     std::chrono::steady_clock::time_point at;
+    std::chrono::steady_clock::time_point clock_at;  // on the manual clock, when there is one
     int in_flight = 0;  // requests of this fake not yet answered when this one was made
   };
 
   void Get(std::string_view node, const Target& target,
            std::chrono::steady_clock::time_point deadline, Callback done) override {
     std::string name(node);
-    calls.push_back({name, target, deadline, std::chrono::steady_clock::now(), in_flight});
+    const auto now = std::chrono::steady_clock::now();
+    calls.push_back({name, target, deadline, now, clock_ ? clock_->Steady() : now, in_flight});
+    const bool delayed = calls.size() <= delayed_calls;
     ++in_flight;
     max_in_flight = std::max(max_in_flight, in_flight);
     // Complete two hops later so that several requests overlap.
-    boost::asio::post(io_, [this, name, done = std::move(done)]() mutable {
-      boost::asio::post(io_, [this, name, done = std::move(done)]() mutable {
+    boost::asio::post(io_, [this, name, delayed, done = std::move(done)]() mutable {
+      boost::asio::post(io_, [this, name, delayed, done = std::move(done)]() mutable {
         --in_flight;
-        if (clock_) clock_->Advance(delay[name]);
+        if (clock_ && delayed) clock_->Advance(delay[name]);
         auto it = responses.find(name);
         if (it == responses.end()) {
           done(base::MakeError("connect: connection refused"));
@@ -76,6 +79,7 @@ class FakeKubelet : public KubeletClient {
   std::map<std::string, base::Result<std::string>> responses;
   std::map<std::string, std::string> content_types;  // by node; none: no Content-Type
   std::map<std::string, std::chrono::nanoseconds> delay;
+  size_t delayed_calls = std::numeric_limits<size_t>::max();  // later calls take no time
   std::vector<Call> calls;
   std::vector<std::vector<std::string>> retained;
   int in_flight = 0;
@@ -426,13 +430,17 @@ TEST(TickSpread, LaunchSpacingPerNodeAtMostTheTicksFirstPart) {
   EXPECT_EQ(TickSpread(1000, s), seconds(0));
 }
 
-// Start-up with a first tick that runs long (the manual clock advances by each answer's
-// delay): the extra tick still runs when it is left at least a quarter of a resolution before
-// its deadline, and is skipped when it is not. Its requests are told apart from the next
-// regular tick's by their deadline: the extra tick's is the first tick's start plus 855 ms.
+// Start-up with a first tick that runs long, on the manual clock: each answer of the first tick
+// advances it by its delay, then the test advances it by 1 ms per real millisecond or more, so
+// that the launch timers (real time, as long as the manual difference) are never late on it.
+// Once the first tick's report is out, the start-up tick (if any) has begun; the manager is then
+// stopped, so no regular tick comes. Resolution 900 ms: the start-up tick's deadline is the first
+// tick's start + 855 ms, its last launch 90 ms before that.
 class ManagerStartUp : public ManagerTest {
  protected:
-  // Runs Start() with answers delayed by `delay` each until the kubelet saw 10 requests.
+  // Five nodes answering with `delay` each in the first tick (all launched at once, answered one
+  // after the other: node i at (i + 1) * delay), at once later; runs until the start-up tick,
+  // if any, ended.
   void Run(std::chrono::nanoseconds delay) {
     for (int i = 0; i < 5; ++i) {
       const std::string name = "n" + std::to_string(i);
@@ -440,37 +448,61 @@ class ManagerStartUp : public ManagerTest {
       kubelet_.responses.emplace(name, Payload(10, 1'700'000'000'000));
       kubelet_.delay[name] = delay;
     }
+    kubelet_.delayed_calls = 5;
     ManagerSettings s = NoSpread();
     s.early_second_sample = true;
     s.resolution = milliseconds(900);
     s.request_timeout = milliseconds(600);
     start_ = clock_.Steady();
-    auto m = Make(s, clock_);
-    m->Start();
+    manager_ = Make(s, clock_);
+    manager_->Start();
     auto limit = std::chrono::steady_clock::now() + seconds(20);
-    while (kubelet_.calls.size() < 10 && std::chrono::steady_clock::now() < limit) {
-      io_.run_for(milliseconds(10));
+    while (std::chrono::steady_clock::now() < limit) {
+      io_.run_for(milliseconds(1));
+      if (manager_->LastReport() == nullptr) continue;
+      if (first_report_ == nullptr) {
+        first_report_ = manager_->LastReport();
+        manager_->Stop();
+      }
+      if (clock_.Steady() > start_ + milliseconds(860) && kubelet_.in_flight == 0) break;
+      clock_.Advance(milliseconds(1));
     }
-    m->Stop();
-    io_.run_for(milliseconds(50));
-    ASSERT_GE(kubelet_.calls.size(), 10u);
+    ASSERT_NE(first_report_, nullptr);
   }
   std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<Manager> manager_;
+  std::shared_ptr<const TickReport> first_report_;
 };
 
-TEST_F(ManagerStartUp, ExtraTickRunsAfterAFirstTickLongerThanHalfAResolution) {
-  Run(milliseconds(100));  // the first tick ends 500 ms in: 355 ms left, at least 225
-  for (size_t i = 5; i < 10; ++i) {
-    EXPECT_EQ(kubelet_.calls[i].node, kubelet_.calls[i - 5].node);
+TEST_F(ManagerStartUp, SecondSampleAThirdOfAResolutionAfterEachFirstAnswer) {
+  // Answers at 100..500 ms: second samples due at 400..800 ms, the last launch by 765 ms.
+  Run(milliseconds(100));
+  ASSERT_EQ(kubelet_.calls.size(), 9u);
+  for (size_t i = 5; i < 9; ++i) {
+    const int node = static_cast<int>(i) - 5;
+    EXPECT_EQ(kubelet_.calls[i].node, "n" + std::to_string(node));
+    const auto answered = start_ + milliseconds(100 * (node + 1));
+    EXPECT_GE(kubelet_.calls[i].clock_at, answered + milliseconds(300)) << i;
     EXPECT_EQ(kubelet_.calls[i].deadline, start_ + milliseconds(855)) << i;
   }
+  // n4 (due at 800 ms) was not scraped again: kept, not failed, and the report of the start-up
+  // tick shows its first scrape.
+  auto report = manager_->LastReport();
+  ASSERT_NE(report, first_report_);
+  ASSERT_EQ(report->nodes.size(), 5u);
+  EXPECT_EQ(report->failed, 0u);
+  EXPECT_EQ(report->nodes[4].node, "n4");
+  EXPECT_EQ(report->nodes[4].started, first_report_->nodes[4].started);
+  EXPECT_GT(report->nodes[3].started, first_report_->nodes[3].started);
+  EXPECT_EQ(manager_->TotalFailures(), 0u);
+  EXPECT_EQ(store_.Stats().nodes, 5u);  // n4's first sample is still there
 }
 
-TEST_F(ManagerStartUp, ExtraTickIsSkippedWithLessThanAQuarterOfAResolutionLeft) {
-  Run(milliseconds(150));  // the first tick ends 750 ms in: 105 ms left
-  for (size_t i = 5; i < 10; ++i) {
-    EXPECT_GT(kubelet_.calls[i].deadline, start_ + milliseconds(855)) << i;
-  }
+TEST_F(ManagerStartUp, NoStartUpTickWhenNoSecondSampleFitsBeforeTheRegularTick) {
+  Run(milliseconds(160));  // the first tick ends at 800 ms, after the last launch (765 ms)
+  EXPECT_EQ(kubelet_.calls.size(), 5u);
+  EXPECT_EQ(manager_->LastReport(), first_report_);
+  EXPECT_EQ(manager_->TotalFailures(), 0u);
 }
 
 // Five nodes on one address and a manager on the real clock, for the cadence tests.
@@ -538,17 +570,14 @@ TEST_F(ManagerRealTime, StartUpTakesTheSecondSampleAThirdOfAResolutionLater) {
   // gives two io hops later), not spread over 600 ms. Counted, not timed, so a busy machine
   // cannot change the verdict.
   for (size_t i = 0; i < 5; ++i) EXPECT_EQ(kubelet_.calls[i].in_flight, static_cast<int>(i)) << i;
-  // The extra tick: every node again, from a third of the resolution on, all at once, with a
-  // deadline before the second regular tick.
+  // The start-up tick: every node again, a third of the resolution after its first answer
+  // (so after the first tick's first request), with a deadline before the second regular tick.
   for (size_t i = 5; i < 10; ++i) {
     EXPECT_EQ(kubelet_.calls[i].node, kubelet_.calls[i - 5].node);
-    EXPECT_GE(at(i), milliseconds(300) - milliseconds(1)) << i;
+    EXPECT_GE(kubelet_.calls[i].at - kubelet_.calls[0].at, milliseconds(300)) << i;
     // From the first tick's first request, which comes no earlier than the first tick itself
     // (the test's own start may be earlier by however long the machine took to run Start).
     EXPECT_LE(kubelet_.calls[i].deadline - kubelet_.calls[0].at, milliseconds(900)) << i;
-  }
-  for (size_t i = 5; i < 10; ++i) {
-    EXPECT_EQ(kubelet_.calls[i].in_flight, static_cast<int>(i - 5)) << i;
   }
   // Then the regular cadence: the second regular tick one resolution after the first, spread.
   EXPECT_GE(at(10), milliseconds(900) - milliseconds(1));

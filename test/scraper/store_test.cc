@@ -451,6 +451,36 @@ class StoreNoRetentionTest : public StoreTest {
   StoreNoRetentionTest() : StoreTest(0) {}
 };
 
+// A node kept as it is (the start-up tick leaves its second sample to the next tick): its one
+// point stays, no failure is counted, and the next scrape gives the rate; after a rate, it keeps
+// serving it. Retention is not used up: with none at all, the node is still kept.
+TEST_F(StoreNoRetentionTest, KeptNodeKeepsItsPointsWithoutCountingAFailure) {
+  Batch b1(100, 10, 1, {{.ts = 100, .cpu = 10}});
+  Batch b2(115, 25, 7, {{.ts = 115, .cpu = 13}});
+  Batch other(100, 1, 1, {});
+  Tick({{"n1", &b1}, {"n2", &other}});
+  Store::Tick& tick = store_.BeginTick();
+  tick.Keep("n1");
+  tick.Keep("n1");     // reported twice: the first report counts
+  tick.Failure("n1");  // as does a failure after it
+  tick.Keep("gone");   // never seen: nothing to keep
+  store_.Publish();
+  EXPECT_EQ(store_.Stats().nodes, 1u);  // n2, neither scraped nor kept, is forgotten
+  EXPECT_EQ(store_.Stats().retained_nodes, 0u);
+  EXPECT_TRUE(windows_.Current()->nodes().empty());
+  auto w = Tick({{"n1", &b2}});
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_EQ(w->FindNode("n1")->window, seconds(15));
+  EXPECT_EQ(w->FindNode("n1")->cpu_nanocores, 1'000'000'000u);
+  store_.BeginTick().Keep("n1");
+  store_.Publish();
+  w = windows_.Current();
+  ASSERT_NE(w->FindNode("n1"), nullptr);
+  EXPECT_EQ(w->FindNode("n1")->timestamp, At(115));
+  ASSERT_NE(w->FindPod("default", "web"), nullptr);
+}
+
+
 TEST_F(StoreNoRetentionTest, FirstFailureDropsNodeLikeMetricsServer) {
   Batch b1(100, 10, 1, {{.ts = 100, .cpu = 10}});
   Batch b2(115, 25, 1, {{.ts = 115, .cpu = 13}});
