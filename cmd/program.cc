@@ -218,7 +218,12 @@ int Program::Run() {
 void Program::StartThreads() {
   const unsigned thread_count = std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < thread_count; ++i) threads_.emplace_back([this] { io_.run(); });
-  for (int i = 0; i < kScrapeThreads; ++i) threads_.emplace_back([this] { scrape_io_.run(); });
+  threads_.emplace_back([this] { scrape_io_.run(); });
+  threads_.emplace_back([this] {
+    while (manager_->LastReport() == nullptr && !scrape_io_.stopped()) {
+      scrape_io_.run_for(std::chrono::milliseconds(100));
+    }
+  });
   if (!options_.api.client_ca_file.empty() || !options_.api.requestheader_client_ca_file.empty()) {
     auth_config_->Start(io_);
   }
