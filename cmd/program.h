@@ -113,7 +113,7 @@ class Program {
   // The scrape loop: one thread, and a second one until the first tick has ended, so that its
   // TLS handshakes (about 0.5 ms of CPU each) use two cores. After that one thread does it all:
   // with each step of a scrape free to run on either of two threads, CPU per node per tick rose
-  // by 30 % at 1,000 nodes (README, "Benchmark").
+  // by 15-25 % at 1,000 nodes (README, "Benchmark").
   boost::asio::io_context scrape_io_{2};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> scrape_work_;
