@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -42,6 +43,13 @@ void RaiseOpenFilesLimit(uint64_t wanted) {
         "per kubelet; beyond it, new connections wait (accept backs off)",
         limit.rlim_cur, wanted);
   }
+}
+
+// The soft open-files limit; UINT64_MAX when unlimited or unknown.
+uint64_t OpenFilesLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+  return limit.rlim_cur;
 }
 
 // k8s.io/apiserver does not serve before it has the cluster's authentication config.
@@ -115,8 +123,19 @@ base::Status Program::ConnectKubernetes() {
 }
 
 base::Status Program::BuildScraper() {
-  auto kubelet = scraper::KubeletClientImpl::Create(
-      scrape_io_, scraper::MakeKubeletClientSettings(options_.scrape, &rest_));
+  scraper::KubeletClientSettings settings =
+      scraper::MakeKubeletClientSettings(options_.scrape, &rest_);
+  if (options_.scrape.kubelet_max_idle_connections < 0) {
+    const uint64_t files = OpenFilesLimit();
+    settings.max_idle_connections =
+        scraper::DerivedMaxIdleConnections(files, options_.scrape.kubelet_max_concurrency);
+    if (files != UINT64_MAX) {
+      spdlog::info("keeping at most {} kubelet connections open between scrapes (open-files "
+                   "limit {}; --kubelet-max-idle-connections)",
+                   settings.max_idle_connections, files);
+    }
+  }
+  auto kubelet = scraper::KubeletClientImpl::Create(scrape_io_, std::move(settings));
   if (!kubelet.ok()) return kubelet.status().Wrap("kubelet client");
   kubelet_ = std::move(kubelet).value();
   manager_ = std::make_unique<scraper::Manager>(scrape_io_, clock_, node_source_, *kubelet_, store_,

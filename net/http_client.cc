@@ -449,6 +449,7 @@ class HttpClientImpl final : public HttpClient {
     }
     if (has_body)
       out.append("Content-Length: ").append(std::to_string(in.body.size())).append("\r\n");
+    if (!in.keep_alive) out.append("Connection: close\r\n");
     out.append("\r\n").append(in.body);
     return std::nullopt;
   }
@@ -525,7 +526,7 @@ class HttpClientImpl final : public HttpClient {
     out.status = msg.result_int();
     auto ct = msg.find(http::field::content_type);
     if (ct != msg.end()) out.content_type = std::string(ct->value());
-    bool keep = parser.keep_alive();
+    bool keep = parser.keep_alive() && call.request.keep_alive;
     if (!keep) {
       ResetConnection(/*clean=*/true);
     } else if (buffer_.capacity() > kMaxIdleBuffer) {

@@ -69,6 +69,10 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"Accept", "..."}
   std::string body;
   std::string content_type;  // set when body is non-empty
+  // false: ask the server to close ("Connection: close") and close the connection after the
+  // response, keeping the TLS session to resume on the next call. The client then holds no
+  // socket, no TLS state and no buffers between calls.
+  bool keep_alive = true;
 };
 
 struct Response {

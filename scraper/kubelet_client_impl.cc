@@ -1,6 +1,7 @@
 #include "scraper/kubelet_client_impl.h"
 
 #include <boost/beast/http/status.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -45,25 +46,46 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
     return;
   }
   std::shared_ptr<net::HttpClient> client;
+  bool keep_alive = true;
   {
     base::MutexLock lock(mu_);
     auto it = clients_.find(node);
     bool same = it != clients_.end() && it->second.endpoint.host == target.host &&
                 it->second.endpoint.port == target.port && it->second.endpoint.tls == target.tls;
     if (!same) {
-      if (it != clients_.end()) it->second.client->Close();  // the node moved
+      bool kept = false;
+      if (it != clients_.end()) {
+        it->second.client->Close();  // the node moved
+        kept = it->second.kept;
+      }
       net::Endpoint endpoint;
       endpoint.tls = target.tls;
       endpoint.host = target.host;
       endpoint.port = target.port;
-      Entry entry{endpoint, net::HttpClient::Create(io_, target.tls ? tls_ : nullptr, endpoint,
-                                                    client_options_)};
+      Entry entry{endpoint,
+                  net::HttpClient::Create(io_, target.tls ? tls_ : nullptr, endpoint,
+                                          client_options_),
+                  kept};
       it = clients_.insert_or_assign(std::string(node), std::move(entry)).first;
     }
+    if (!it->second.kept && kept_ < settings_.max_idle_connections) {
+      it->second.kept = true;  // a free place: this node's connection stays open from now on
+      ++kept_;
+    }
     client = it->second.client;
+    keep_alive = it->second.kept;
+    if (!keep_alive && !warned_beyond_) {
+      warned_beyond_ = true;
+      spdlog::warn(
+          "more kubelets than --kubelet-max-idle-connections={}: the nodes beyond it reconnect "
+          "for every scrape (resuming TLS), which costs CPU; raise the open-files limit or the "
+          "flag",
+          settings_.max_idle_connections);
+    }
   }
   net::Request request;
   request.target = target.path;
+  request.keep_alive = keep_alive;
   // /metrics/resource: protobuf (what Prometheus asks for first), then the classic text format,
   // never OpenMetrics, and anything last: some servers (kwok) answer 406 to an Accept without a
   // wildcard. The summary API keeps the text-first header it always had (it answers JSON).
@@ -100,6 +122,7 @@ void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {
       ++it;
     } else {
       it->second.client->Close();
+      if (it->second.kept) --kept_;
       it = clients_.erase(it);
     }
   }
@@ -108,6 +131,11 @@ void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {
 size_t KubeletClientImpl::connections() const {
   base::MutexLock lock(mu_);
   return clients_.size();
+}
+
+size_t KubeletClientImpl::kept() const {
+  base::MutexLock lock(mu_);
+  return kept_;
 }
 
 }  // namespace scraper

@@ -1,7 +1,8 @@
 // The production KubeletClient: HTTPS (or, behind an explicit flag, plain HTTP) GETs on
-// net::HttpClient, one kept-alive connection per node, CA verification with host name / IP SAN
-// check unless --kubelet-insecure-tls, an optional client certificate, and a bearer token read
-// (static, or from a file and re-read when it changes).
+// net::HttpClient, one kept-alive connection per node up to max_idle_connections (nodes beyond
+// it connect for each scrape, resuming their TLS session, and close after it), CA verification
+// with host name / IP SAN check unless --kubelet-insecure-tls, an optional client certificate,
+// and a bearer token read (static, or from a file and re-read when it changes).
 //
 // Thread-safety: Get and Retain may be called from any thread. `io` must outlive the client;
 // connections are closed on destruction.
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +39,12 @@ struct KubeletClientSettings {
   // (kResourceMetricsAccept, --kubelet-request-protobuf=true); false, the default, asks for text
   // only.
   bool request_protobuf = false;
+  // Nodes whose connection is kept open between scrapes (--kubelet-max-idle-connections): the
+  // first nodes scraped, and others as kept ones leave. Beyond it, a scrape asks the kubelet to
+  // close the connection after the response, so the process holds at most this many kubelet
+  // connections plus the scrapes in flight. Bounds the descriptors the scraper takes from the
+  // open-files limit, which serving needs too.
+  size_t max_idle_connections = SIZE_MAX;
 };
 
 class KubeletClientImpl final : public KubeletClient {
@@ -51,6 +59,7 @@ class KubeletClientImpl final : public KubeletClient {
   void Retain(const std::vector<std::string>& nodes) override;
 
   size_t connections() const;  // clients currently held (one per node)
+  size_t kept() const;         // of which keep their connection between scrapes
 
  private:
   KubeletClientImpl(boost::asio::io_context& io, KubeletClientSettings settings,
@@ -59,6 +68,7 @@ class KubeletClientImpl final : public KubeletClient {
   struct Entry {
     net::Endpoint endpoint;
     std::shared_ptr<net::HttpClient> client;
+    bool kept = false;  // counts against max_idle_connections
   };
 
   boost::asio::io_context& io_;
@@ -69,6 +79,8 @@ class KubeletClientImpl final : public KubeletClient {
 
   mutable base::Mutex mu_;
   std::map<std::string, Entry, std::less<>> clients_ GUARDED_BY(mu_);  // by node name
+  size_t kept_ GUARDED_BY(mu_) = 0;  // entries with kept == true
+  bool warned_beyond_ GUARDED_BY(mu_) = false;  // logged once that a node is beyond the limit
 };
 
 }  // namespace scraper

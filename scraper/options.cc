@@ -1,6 +1,7 @@
 #include "scraper/options.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "base/duration.h"
 #include "kube/selector.h"
@@ -49,6 +50,11 @@ void Options::AddFlags(base::FlagSet& flags) {
   flags.Bool("kubelet-request-protobuf", &kubelet_request_protobuf,
              "Ask kubelets for /metrics/resource in the Prometheus protobuf exposition, with the "
              "text format as the fallback (off: the text format only).");
+  flags.Int("kubelet-max-idle-connections", &kubelet_max_idle_connections,
+            "Maximum number of kubelet connections kept open between scrapes; scrapes of further "
+            "nodes connect, resuming their TLS session, and close after the response. -1: the "
+            "open-files limit less a sixteenth of it (at least 256) for serving and less "
+            "--kubelet-max-concurrency.");
   flags.Int("kubelet-failure-retention-ticks", &kubelet_failure_retention_ticks,
             "Number of failed scrapes of a node during which its last good metrics are kept "
             "and served; 0 drops them at the first failure.");
@@ -111,6 +117,10 @@ std::vector<std::string> Options::Validate() const {
     errors.push_back("kubelet-max-response-bytes must be at least 1024, got " +
                      std::to_string(kubelet_max_response_bytes));
   }
+  if (kubelet_max_idle_connections < -1) {
+    errors.push_back("kubelet-max-idle-connections must be -1 (derived) or at least 0, got " +
+                     std::to_string(kubelet_max_idle_connections));
+  }
   if (kubelet_failure_retention_ticks < 0) {
     errors.push_back("kubelet-failure-retention-ticks must not be negative, got " +
                      std::to_string(kubelet_failure_retention_ticks));
@@ -152,6 +162,8 @@ KubeletClientSettings MakeKubeletClientSettings(const Options& options,
   s.handshake_timeout = timeout;
   s.max_response_bytes = static_cast<size_t>(options.kubelet_max_response_bytes);
   s.request_protobuf = options.kubelet_request_protobuf;
+  if (options.kubelet_max_idle_connections >= 0)
+    s.max_idle_connections = static_cast<size_t>(options.kubelet_max_idle_connections);
   s.plain_http = options.deprecated_kubelet_completely_insecure;
   if (s.plain_http) return s;  // no encryption, authorization or authentication
   if (rest != nullptr) {
@@ -186,6 +198,14 @@ KubeletClientSettings MakeKubeletClientSettings(const Options& options,
     s.bearer_token.clear();
   }
   return s;
+}
+
+size_t DerivedMaxIdleConnections(uint64_t open_files_limit, int64_t max_concurrency) {
+  if (open_files_limit == UINT64_MAX) return SIZE_MAX;
+  uint64_t reserve = std::max<uint64_t>(256, open_files_limit / 16) +
+                     static_cast<uint64_t>(std::max<int64_t>(0, max_concurrency));
+  if (open_files_limit <= reserve) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(open_files_limit - reserve, SIZE_MAX));
 }
 
 }  // namespace scraper

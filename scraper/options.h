@@ -59,6 +59,10 @@ struct Options {
   // bytes and no CPU yet (README, "Kubelet protobuf exposition"), and no real kubelet has been
   // scraped with it in the test suite.
   bool kubelet_request_protobuf = false;
+  // --kubelet-max-idle-connections: kubelet connections kept open between scrapes; nodes beyond
+  // it reconnect (resuming TLS) for each scrape. -1: derived from the open-files limit
+  // (DerivedMaxIdleConnections), so that serving keeps descriptors at any cluster size.
+  int64_t kubelet_max_idle_connections = -1;
   // --kubelet-failure-retention-ticks: ticks a node's last good points are kept (and served)
   // after failed scrapes; 0 drops them at the first failure, as metrics-server does.
   int64_t kubelet_failure_retention_ticks = 2;
@@ -87,5 +91,10 @@ base::Result<ManagerSettings> MakeManagerSettings(const Options& options);
 // describe the kube-apiserver's certificate, not the kubelets'.
 KubeletClientSettings MakeKubeletClientSettings(const Options& options,
                                                 const kube::RestConfig* rest = nullptr);
+
+// The default of --kubelet-max-idle-connections for a soft open-files limit (UINT64_MAX: none):
+// the limit less a sixteenth of it (at least 256) for serving, watches and files, less
+// `max_concurrency` for the scrapes in flight; never negative.
+size_t DerivedMaxIdleConnections(uint64_t open_files_limit, int64_t max_concurrency);
 
 }  // namespace scraper

@@ -291,6 +291,35 @@ TEST_F(HttpClientTest, ReconnectResumesTheTlsSession) {
   EXPECT_TRUE(seen[2].resumed);
 }
 
+// keep_alive = false: "Connection: close" on the wire, the client closes after the response
+// even though the server would keep the connection, and the next call resumes the TLS session.
+TEST_F(HttpClientTest, RequestWithoutKeepAliveClosesAfterTheResponseAndResumes) {
+  LocalHttpsServer server(TlsServer(pki_.ServerCert()), Echo);
+  auto client = Client(server.endpoint(), TrustingPki());
+  for (int i = 0; i < 3; ++i) {
+    net::Request request = Get("/c" + std::to_string(i));
+    request.keep_alive = false;
+    auto r = client->SendSync(std::move(request), 5s, kMiB);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->body, "path=/c" + std::to_string(i));
+  }
+  auto kept = client->SendSync(Get("/k"), 5s, kMiB);  // opens the connection it keeps
+  ASSERT_TRUE(kept.ok()) << kept.error();
+  kept = client->SendSync(Get("/k"), 5s, kMiB);
+  ASSERT_TRUE(kept.ok()) << kept.error();
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(server.connections_accepted(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(seen[i].Header("Connection"), "close") << i;
+    EXPECT_EQ(seen[i].connection, i + 1);
+    EXPECT_EQ(seen[i].resumed, i > 0) << i;
+  }
+  EXPECT_EQ(seen[3].Header("Connection"), "");
+  EXPECT_TRUE(seen[3].resumed);
+  EXPECT_EQ(seen[4].connection, seen[3].connection);
+}
+
 TEST_F(HttpClientTest, ReusedConnectionClosedBeforeResponseIsRetriedOnce) {
   int calls = 0;  // handler runs on the server thread only
   LocalHttpsServer server(TlsServer(pki_.ServerCert()), [&calls](const SeenRequest& req) {

@@ -518,6 +518,65 @@ TEST_F(KubeletScrapeTest, DeletedNodesReleaseTheirConnections) {
   EXPECT_EQ(store_.Stats().nodes, 1u);
 }
 
+// With --kubelet-max-idle-connections=1, one node keeps its connection across ticks and the
+// others reconnect for each scrape (asking "Connection: close", resuming TLS); all are scraped.
+// When the kept node goes, its place passes to another node.
+TEST_F(KubeletScrapeTest, IdleConnectionsBeyondTheLimitReconnectWithResumedTls) {
+  std::vector<std::unique_ptr<LocalHttpsServer>> kubelets;
+  for (const char* name : {"a", "b", "c"}) {
+    kubelets.push_back(std::make_unique<LocalHttpsServer>(Tls(pki_.ServerCert()), Serve()));
+    nodes_.Add(Kubelet(name, kubelets.back()->port()));
+  }
+  KubeletClientSettings cs;
+  cs.tls.ca_file = pki_.ca_file();
+  cs.max_idle_connections = 1;
+  IoThreads io(kIoThreads);
+  auto client = KubeletClientImpl::Create(io.io, cs);
+  ASSERT_TRUE(client.ok());
+  Manager manager(io.io, base::SystemClock::Instance(), nodes_, **client, store_, Settings());
+  constexpr size_t kTicks = 3;
+  for (size_t t = 0; t < kTicks; ++t) {
+    ASSERT_TRUE(RunTick(manager, kTickLimit));
+    for (const auto& [name, outcome] : ByName(*manager.LastReport()))
+      EXPECT_TRUE(outcome.success) << name << ": " << outcome.error;
+  }
+  EXPECT_EQ((*client)->kept(), 1u);
+  size_t kept_index = kubelets.size();
+  for (size_t i = 0; i < kubelets.size(); ++i) {
+    auto seen = kubelets[i]->requests();
+    ASSERT_EQ(seen.size(), kTicks) << i;
+    if (kubelets[i]->connections_accepted() == 1) {
+      EXPECT_EQ(kept_index, kubelets.size()) << "a second kept node: " << i;
+      kept_index = i;
+      for (const auto& r : seen) EXPECT_EQ(r.Header("Connection"), "") << i;
+      continue;
+    }
+    EXPECT_EQ(kubelets[i]->connections_accepted(), kTicks) << i;
+    for (size_t t = 0; t < kTicks; ++t) {
+      EXPECT_EQ(seen[t].Header("Connection"), "close") << i;
+      EXPECT_EQ(seen[t].resumed, t > 0) << i << " tick " << t;
+    }
+  }
+  ASSERT_LT(kept_index, kubelets.size()) << "no node kept its connection";
+
+  // The kept node leaves: one of the others takes its place at its next scrape and keeps its
+  // connection from then on.
+  nodes_.Remove(std::string(1, static_cast<char>('a' + kept_index)));
+  std::vector<size_t> before;
+  for (const auto& k : kubelets) before.push_back(k->connections_accepted());
+  for (size_t t = 0; t < 2; ++t) ASSERT_TRUE(RunTick(manager, kTickLimit));
+  EXPECT_EQ((*client)->kept(), 1u);
+  EXPECT_EQ((*client)->connections(), 2u);
+  size_t promoted = 0;
+  for (size_t i = 0; i < kubelets.size(); ++i) {
+    if (i == kept_index) continue;
+    size_t opened = kubelets[i]->connections_accepted() - before[i];
+    EXPECT_TRUE(opened == 1 || opened == 2) << i << ": " << opened;
+    if (opened == 1) ++promoted;
+  }
+  EXPECT_EQ(promoted, 1u);
+}
+
 // The owner may destroy the Manager from inside its `done` callback, or from another thread as
 // soon as `done` has run, while the io threads go on (scraper/manager.h, "Lifetime"). Repeated
 // so that the sanitizer builds see the end of a tick on an io thread race the destruction.

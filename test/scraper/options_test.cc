@@ -60,8 +60,9 @@ TEST(Options, ValidateReportsEveryError) {
   o.kubelet_client_key = "/key";
   o.kubelet_preferred_address_types = {"InternalIP", "Bogus"};
   o.kubelet_max_concurrency = 0;
+  o.kubelet_max_idle_connections = -2;
   auto errors = o.Validate();
-  ASSERT_EQ(errors.size(), 7u) << ::testing::PrintToString(errors);
+  ASSERT_EQ(errors.size(), 8u) << ::testing::PrintToString(errors);
   EXPECT_THAT(errors[0], HasSubstr("at least 5s, but value 4s provided"));
   EXPECT_THAT(errors[1], HasSubstr("larger than kubelet-request-timeout"));
   EXPECT_THAT(errors[2], HasSubstr("kubelet-port"));
@@ -69,6 +70,28 @@ TEST(Options, ValidateReportsEveryError) {
   EXPECT_THAT(errors[4], HasSubstr("--kubelet-insecure-tls"));
   EXPECT_THAT(errors[5], HasSubstr("--kubelet-client-key"));
   EXPECT_THAT(errors[6], HasSubstr("kubelet-max-concurrency"));
+  EXPECT_THAT(errors[7], HasSubstr("kubelet-max-idle-connections must be -1 (derived) or at "
+                                   "least 0, got -2"));
+}
+
+// Unset, the limit comes from the open-files limit (filled in by the program); set, it is taken
+// as given, 0 included (never keep a connection).
+TEST(Options, MaxIdleKubeletConnections) {
+  Options o;
+  EXPECT_EQ(o.kubelet_max_idle_connections, -1);
+  EXPECT_EQ(MakeKubeletClientSettings(o).max_idle_connections, SIZE_MAX);
+  ASSERT_THAT(Parse(o, {"--kubelet-max-idle-connections=0"}), IsEmpty());
+  EXPECT_THAT(o.Validate(), IsEmpty());
+  EXPECT_EQ(MakeKubeletClientSettings(o).max_idle_connections, 0u);
+  ASSERT_THAT(Parse(o, {"--kubelet-max-idle-connections=5000"}), IsEmpty());
+  EXPECT_EQ(MakeKubeletClientSettings(o).max_idle_connections, 5000u);
+
+  // A sixteenth of the limit, at least 256, stays for serving, plus the scrapes in flight.
+  EXPECT_EQ(DerivedMaxIdleConnections(20000, 64), 20000u - 1250 - 64);
+  EXPECT_EQ(DerivedMaxIdleConnections(1048576, 64), 1048576u - 65536 - 64);
+  EXPECT_EQ(DerivedMaxIdleConnections(1024, 64), 1024u - 256 - 64);
+  EXPECT_EQ(DerivedMaxIdleConnections(300, 64), 0u);
+  EXPECT_EQ(DerivedMaxIdleConnections(UINT64_MAX, 64), SIZE_MAX);
 }
 
 TEST(Options, FiveSecondResolutionNeedsShorterTimeout) {
