@@ -109,10 +109,8 @@ void AppendDurationProto(std::string& out, uint32_t field, std::chrono::nanoseco
   EndField(out, msg);
 }
 
-EncodedWindow::Item EncodeNode(const window::NodeMetrics& n) {
-  // Written into per-thread scratch buffers, then copied once at their exact size: no
-  // reallocation while appending, and no spare capacity kept for the window's lifetime.
-  thread_local std::string j, p;
+// Encodes into `j` and `p` (cleared first), which the caller copies into its storage.
+void EncodeNode(const window::NodeMetrics& n, std::string& j, std::string& p) {
   j.clear();
   p.clear();
   AppendTimeWindowJson(j, n.timestamp, n.window);
@@ -122,13 +120,9 @@ EncodedWindow::Item EncodeNode(const window::NodeMetrics& n) {
   AppendTimeProto(p, 2, n.timestamp);
   AppendDurationProto(p, 3, n.window);
   AppendUsageProto(p, 4, UsageOf(n));
-  return {j, p};
 }
 
-EncodedWindow::Item EncodePod(const window::PodMetrics& pod) {
-  // Written into per-thread scratch buffers, then copied once at their exact size: no
-  // reallocation while appending, and no spare capacity kept for the window's lifetime.
-  thread_local std::string j, p;
+void EncodePod(const window::PodMetrics& pod, std::string& j, std::string& p) {
   j.clear();
   p.clear();
   AppendTimeWindowJson(j, pod.timestamp, pod.window);
@@ -150,7 +144,6 @@ EncodedWindow::Item EncodePod(const window::PodMetrics& pod) {
     EndField(p, container);
   }
   j.append("]}");
-  return {j, p};
 }
 
 // `"metadata":{...}` for an item (no leading comma).
@@ -323,10 +316,33 @@ window::Publication::Subscription EncodedWindowCache::EncodeEachPublished(
 
 EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
     : window_(std::move(window)) {
+  // Each item is written into scratch buffers, then copied once, at its exact size, into the
+  // blocks: no reallocation while appending, no spare capacity kept for the window's lifetime.
+  std::string j, p;
   nodes_.reserve(window_->nodes().size());
-  for (const auto& n : window_->nodes()) nodes_.push_back(EncodeNode(n));
+  for (const auto& n : window_->nodes()) {
+    EncodeNode(n, j, p);
+    nodes_.push_back(Store(j, p));
+  }
   pods_.reserve(window_->pods().size());
-  for (const auto& p : window_->pods()) pods_.push_back(EncodePod(p));
+  for (const auto& pod : window_->pods()) {
+    EncodePod(pod, j, p);
+    pods_.push_back(Store(j, p));
+  }
+}
+
+EncodedWindow::Item EncodedWindow::Store(std::string_view json, std::string_view proto) {
+  const size_t need = json.size() + proto.size();
+  if (blocks_.empty() || block_size_ - block_used_ < need) {
+    block_size_ = std::max(kBlockBytes, need);
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_size_));
+    block_used_ = 0;
+  }
+  char* at = blocks_.back().get() + block_used_;
+  std::copy(json.begin(), json.end(), at);
+  std::copy(proto.begin(), proto.end(), at + json.size());
+  block_used_ += need;
+  return {{at, json.size()}, {at + json.size(), proto.size()}};
 }
 
 std::string EncodeObject(Format format, Kind kind, std::string_view api_version,

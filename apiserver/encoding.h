@@ -30,9 +30,10 @@ inline constexpr std::string_view kGroup = "metrics.k8s.io";
 // The request-independent encodings of one window, indexed like Window::nodes()/pods().
 class EncodedWindow {
  public:
+  // Views into the EncodedWindow's own storage: valid while it lives.
   struct Item {
-    std::string json_tail;   // `"timestamp":...,"window":...,"usage"|"containers":...}`
-    std::string proto_tail;  // NodeMetrics/PodMetrics fields 2.. (everything but metadata)
+    std::string_view json_tail;   // `"timestamp":...,"window":...,"usage"|"containers":...}`
+    std::string_view proto_tail;  // NodeMetrics/PodMetrics fields 2.. (everything but metadata)
   };
   // Encodes every node and pod of `window`; `window` must outlive the result.
   explicit EncodedWindow(std::shared_ptr<const window::Window> window);
@@ -44,9 +45,19 @@ class EncodedWindow {
   const Item& pod(const window::PodMetrics* p) const { return pods_[p - window_->pods().data()]; }
 
  private:
+  // Copies `json` and `proto` into blocks_ and returns views of the copies.
+  Item Store(std::string_view json, std::string_view proto);
+
   std::shared_ptr<const window::Window> window_;
   std::vector<Item> nodes_;
   std::vector<Item> pods_;
+  // Every item's bytes, back to back in blocks of kBlockBytes (an item too large for one gets a
+  // block of its own): one allocation per ~1,500 pods instead of two per pod, no per-string
+  // header or rounding, and a window freed in a few calls.
+  static constexpr size_t kBlockBytes = 256 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_used_ = 0;  // bytes used in blocks_.back()
+  size_t block_size_ = 0;  // size of blocks_.back()
 };
 
 // The encodings of the newest window asked for, shared by everything that serves it (lists,

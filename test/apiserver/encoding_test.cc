@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -154,6 +155,49 @@ TEST(EncodedWindowCacheTest, NewestNeverEncodesAnAnnouncedWindowItself) {
   answers.push_back(cache.Newest(big));
   for (const auto& a : answers) EXPECT_TRUE(a == seven || a == nine);
   EXPECT_EQ(answers.back(), nine);
+}
+
+// The items' bytes live in blocks the EncodedWindow owns: many items fill several blocks, an item
+// larger than a block gets one of its own, and each item reads back exactly what encoding it
+// alone gives (compared with a window of that pod alone).
+TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
+  std::vector<window::PodMetrics> pods;
+  for (int i = 0; i < 5000; ++i) {
+    window::PodMetrics pod;
+    pod.namespace_ = "ns";
+    pod.name = "pod-" + std::to_string(i);
+    pod.timestamp = kSample + i * 1'000'000'000LL;
+    pod.window = std::chrono::milliseconds(15000 + i);
+    pod.containers = {{"app", static_cast<uint64_t>(i) * 1000, static_cast<uint64_t>(i) << 20}};
+    if (i == 2500) {  // ~300 KiB of JSON: more than a block
+      pod.containers.clear();
+      for (int c = 0; c < 6000; ++c) pod.containers.push_back({"c" + std::to_string(c), 1, 2});
+    }
+    pods.push_back(std::move(pod));
+  }
+  auto window = std::make_shared<const window::Window>(1, std::vector<window::NodeMetrics>{},
+                                                       std::vector<window::PodMetrics>(pods));
+  EncodedWindow encoded(window);
+  // The window sorts its pods by namespace and name.
+  std::map<std::string, const window::PodMetrics*> by_name;
+  for (const auto& p : window->pods()) by_name[p.name] = &p;
+  ASSERT_EQ(by_name.size(), pods.size());
+  EXPECT_GT(encoded.pod(by_name["pod-2500"]).json_tail.size(), size_t{256} * 1024);
+  for (size_t i = 0; i < pods.size(); i += (i < 2490 || i > 2510) ? 499 : 1) {
+    auto alone = std::make_shared<const window::Window>(
+        2, std::vector<window::NodeMetrics>{}, std::vector<window::PodMetrics>{pods[i]});
+    EncodedWindow one(alone);
+    const auto& got = encoded.pod(by_name[pods[i].name]);
+    const auto& want = one.pod(&alone->pods()[0]);
+    EXPECT_EQ(got.json_tail, want.json_tail) << i;
+    EXPECT_EQ(got.proto_tail, want.proto_tail) << i;
+    EXPECT_NE(got.json_tail.find("\"containers\":[{\"name\":"), std::string_view::npos) << i;
+  }
+  // The pod stored last keeps its bytes after everything else was stored.
+  const window::PodMetrics& last = window->pods().back();
+  const std::string memory = "\"memory\":\"" + last.name.substr(4) + "Mi\"";
+  EXPECT_NE(encoded.pod(&last).json_tail.find(memory), std::string_view::npos)
+      << memory << " in " << encoded.pod(&last).json_tail;
 }
 
 TEST(EncodingTest, NodeMetricsJsonMatchesReferenceShape) {
