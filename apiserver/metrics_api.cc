@@ -310,13 +310,17 @@ MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
   selection.entries.reserve(
       std::min<size_t>(selection.pods.size(), static_cast<size_t>(end - cursor)));
   for (const auto& pod : selection.pods) {
-    // Both sequences are sorted by (namespace, name): advance the window cursor to the pod.
-    while (cursor != end &&
-           std::tie(cursor->namespace_, cursor->name) < std::tie(pod->namespace_, pod->name)) {
+    // Both sequences are sorted by (namespace, name): advance the window cursor to the pod, one
+    // three-way comparison per step (the namespace is usually equal and compared once).
+    int order = -1;
+    while (cursor != end) {
+      order = cursor->namespace_.compare(pod->namespace_);
+      if (order == 0) order = cursor->name.compare(pod->name);
+      if (order >= 0) break;
       ++cursor;
     }
     if (cursor == end) break;
-    if (cursor->namespace_ != pod->namespace_ || cursor->name != pod->name) continue;
+    if (order != 0) continue;  // the pod has no metrics in this window
     if (!request.fields.Empty()) {
       bool match =
           request.fields.Matches([&](std::string_view f) -> std::optional<std::string_view> {
