@@ -148,6 +148,13 @@ int main(int argc, char** argv) {
   const bool with_tls = arg(6, 1) != 0;
   const double publish_every = arg(7, 0);
   const int server_threads = std::max(1, static_cast<int>(arg(8, 1)));
+  if (pod_count < 1 || node_count < 1 || list_iterations < 1 || hpa_rate <= 0 ||
+      hpa_rate * hpa_seconds < 1) {
+    std::fprintf(stderr,
+                 "api_bench: pods, nodes and list_iterations must be at least 1, and hpa_rate x "
+                 "hpa_seconds at least one request (percentiles of nothing are undefined)\n");
+    return 2;
+  }
   const bool trim = arg(9, 1) != 0;  // 0: no malloc_trim after encoding (the server trims)
 
   base::SystemClock& clock = base::SystemClock::Instance();
