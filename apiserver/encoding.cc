@@ -193,7 +193,7 @@ void AppendItemJson(std::string& out, const ListEntry& e, std::string_view creat
 
 size_t BytesFieldSize(size_t len) { return 1 + VarintSize(len) + len; }  // field numbers < 16
 
-size_t LabelEntrySize(const std::string& k, const std::string& v) {
+size_t LabelEntrySize(std::string_view k, std::string_view v) {
   return BytesFieldSize(k.size()) + BytesFieldSize(v.size());
 }
 

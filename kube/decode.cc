@@ -25,6 +25,22 @@ void CopyStringMap(const json* obj, std::map<std::string, std::string>* out,
   }
 }
 
+// The string members of `obj` (others are skipped) into `out`, sized once.
+void CopyLabels(const json* obj, Labels* out) {
+  if (!obj || !obj->is_object()) return;
+  size_t count = 0;
+  size_t bytes = 0;
+  for (auto it = obj->begin(); it != obj->end(); ++it) {
+    if (!it.value().is_string()) continue;
+    ++count;
+    bytes += it.key().size() + it.value().get_ref<const std::string&>().size();
+  }
+  out->Reserve(count, bytes);
+  for (auto it = obj->begin(); it != obj->end(); ++it) {
+    if (it.value().is_string()) out->Set(it.key(), it.value().get_ref<const std::string&>());
+  }
+}
+
 // A resource.Quantity string field of `obj` (cpu in millicores with milli); 0 when absent or
 // unparsable.
 int64_t QuantityField(const json* obj, const char* key, bool milli) {
@@ -52,7 +68,7 @@ base::Result<Node> NodeFromJson(const json& j) {
   n.name = StringField(*meta, "name");
   if (n.name.empty()) return base::MakeError("node: no metadata.name");
   n.uid = StringField(*meta, "uid");
-  CopyStringMap(Field(*meta, "labels"), &n.labels);
+  CopyLabels(Field(*meta, "labels"), &n.labels);
   CopyStringMap(Field(*meta, "annotations"), &n.annotations, kMetricsAnnotationPrefix);
   const json* status = Field(j, "status");
   if (status) {
@@ -125,7 +141,7 @@ base::Result<Pod> PodFromJson(const json& j) {
     return base::MakeError("pod: no metadata.name or metadata.namespace");
   }
   p.uid = StringField(*meta, "uid");
-  CopyStringMap(Field(*meta, "labels"), &p.labels);
+  CopyLabels(Field(*meta, "labels"), &p.labels);
   return p;
 }
 

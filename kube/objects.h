@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace kube {
+#include "kube/labels.h"
 
-using Labels = std::map<std::string, std::string>;
+namespace kube {
 
 // One entry of Node.status.addresses.
 struct NodeAddress {

@@ -501,7 +501,7 @@ std::vector<std::string> ValidateLabelValue(std::string_view value) {
 bool LabelRequirement::Matches(const Labels& labels) const {
   auto it = labels.find(key);
   bool has = it != labels.end();
-  auto has_value = [&](const std::string& v) {
+  auto has_value = [&](std::string_view v) {
     return std::binary_search(values.begin(), values.end(), v);
   };
   switch (op) {
@@ -577,8 +577,9 @@ base::Result<LabelSelector> LabelSelector::Parse(std::string_view text) {
 
 LabelSelector LabelSelector::FromLabels(const Labels& labels) {
   LabelSelector selector;
-  for (const auto& [key, value] : labels) {  // std::map: already sorted by key
-    selector.requirements_.push_back({key, LabelRequirement::Op::kEquals, {value}});
+  for (const auto& [key, value] : labels) {  // already sorted by key
+    selector.requirements_.push_back(
+        {std::string(key), LabelRequirement::Op::kEquals, {std::string(value)}});
   }
   return selector;
 }

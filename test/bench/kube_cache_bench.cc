@@ -40,7 +40,8 @@ kube::Pod MakePod(std::size_t i, std::size_t labels) {
   p.name = "web-" + std::to_string(i) + "-7d9f8b6c5d-x2k4q";  // ~25 chars, like a ReplicaSet pod
   p.uid = "0b9f3c2e-5d1a-4f7b-9e8c-" + std::to_string(100000000000 + i);  // 36 chars
   for (std::size_t l = 0; l < labels; ++l) {
-    p.labels["app.kubernetes.io/label-" + std::to_string(l)] = "value-" + std::to_string(i % 10);
+    p.labels.Set("app.kubernetes.io/label-" + std::to_string(l),
+                 "value-" + std::to_string(i % 10));
   }
   return p;
 }

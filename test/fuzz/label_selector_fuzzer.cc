@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok() || again->String() != printed) std::abort();
     kube::Labels sample = {{"app", "web"}, {"n", "10"}, {"", ""}};
     for (const auto& r : labels->Requirements())
-      sample[r.key] = r.values.empty() ? "" : r.values[0];
+      sample.Set(r.key, r.values.empty() ? "" : r.values[0]);
     (void)labels->Matches(sample);
     (void)labels->Matches({});
   } else if (labels.error().empty()) {

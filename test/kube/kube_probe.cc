@@ -28,7 +28,7 @@ std::string JoinLabels(const kube::Labels& labels) {
   std::string out;
   for (const auto& [k, v] : labels) {
     if (!out.empty()) out += ',';
-    out += k + '=' + v;
+    out.append(k).append("=").append(v);
   }
   return out;
 }

@@ -265,7 +265,7 @@ TEST_F(ManagerTest, NodesQueuedPastTheTickDeadlineFailWithoutBeingScraped) {
 
 TEST_F(ManagerTest, NodeSelectorFiltersNodes) {
   kube::Node worker = NodeAt("worker", "10.0.0.1");
-  worker.labels["role"] = "worker";
+  worker.labels.Set("role", "worker");
   nodes_.Add(worker);
   nodes_.Add(NodeAt("control-plane", "10.0.0.2"));
   Options options;
