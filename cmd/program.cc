@@ -130,9 +130,10 @@ base::Status Program::BuildScraper() {
     settings.max_idle_connections =
         scraper::DerivedMaxIdleConnections(files, options_.scrape.kubelet_max_concurrency);
     if (files != UINT64_MAX) {
-      spdlog::info("keeping at most {} kubelet connections open between scrapes (open-files "
-                   "limit {}; --kubelet-max-idle-connections)",
-                   settings.max_idle_connections, files);
+      spdlog::info(
+          "keeping at most {} kubelet connections open between scrapes (open-files "
+          "limit {}; --kubelet-max-idle-connections)",
+          settings.max_idle_connections, files);
     }
   }
   auto kubelet = scraper::KubeletClientImpl::Create(scrape_io_, std::move(settings));
@@ -327,8 +328,8 @@ void Program::StartServing() {
     while (!has_metrics() && !shutting_down_.load() && std::chrono::steady_clock::now() < limit) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    spdlog::info("port sharing: listening {}", has_metrics() ? "with the first metrics"
-                                                             : "without metrics after the wait");
+    spdlog::info("port sharing: listening {}",
+                 has_metrics() ? "with the first metrics" : "without metrics after the wait");
   }
   server_->Start();
   spdlog::info("serving metrics.k8s.io {} on https://{}:{}",

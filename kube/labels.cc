@@ -15,8 +15,7 @@ Labels::value_type Labels::At(size_t i) const {
   const size_t key_end = ends_[2 * i];
   const size_t value_end = ends_[2 * i + 1];
   std::string_view data(data_);
-  return {data.substr(key_begin, key_end - key_begin),
-          data.substr(key_end, value_end - key_end)};
+  return {data.substr(key_begin, key_end - key_begin), data.substr(key_end, value_end - key_end)};
 }
 
 size_t Labels::LowerBound(std::string_view key) const {

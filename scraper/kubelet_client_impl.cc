@@ -1,7 +1,7 @@
 #include "scraper/kubelet_client_impl.h"
 
-#include <boost/beast/http/status.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/beast/http/status.hpp>
 
 #include <algorithm>
 
@@ -62,10 +62,10 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
       endpoint.tls = target.tls;
       endpoint.host = target.host;
       endpoint.port = target.port;
-      Entry entry{endpoint,
-                  net::HttpClient::Create(io_, target.tls ? tls_ : nullptr, endpoint,
-                                          client_options_),
-                  kept};
+      Entry entry{
+          endpoint,
+          net::HttpClient::Create(io_, target.tls ? tls_ : nullptr, endpoint, client_options_),
+          kept};
       it = clients_.insert_or_assign(std::string(node), std::move(entry)).first;
     }
     if (!it->second.kept && kept_ < settings_.max_idle_connections) {

@@ -28,8 +28,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -189,12 +189,11 @@ int main(int argc, char** argv) {
     const size_t before = mallinfo2().uordblks;
     auto start = std::chrono::steady_clock::now();
     auto one = std::make_unique<apiserver::EncodedWindow>(cluster.window);
-    const double ms = std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const size_t held = mallinfo2().uordblks - before;
     std::printf("pre-encoded window: %.1f MiB heap (%.0f B per pod), encoded in %.0f ms\n",
-                static_cast<double>(held) / (1 << 20),
-                static_cast<double>(held) / pod_count, ms);
+                static_cast<double>(held) / (1 << 20), static_cast<double>(held) / pod_count, ms);
   }
 
   // 1. All-pods list.

@@ -22,8 +22,11 @@ std::vector<std::pair<std::string, std::string>> Items(const Labels& labels) {
 }
 
 TEST(LabelsTest, SortedByKeyWhateverTheOrderOfSetAndFirstOfADuplicateInTheList) {
-  Labels l = {{"tier", "web"}, {"app", "shop"}, {"pod-template-hash", "7d9f8c6b5"},
-              {"app", "ignored"}, {"", "empty-key"}};
+  Labels l = {{"tier", "web"},
+              {"app", "shop"},
+              {"pod-template-hash", "7d9f8c6b5"},
+              {"app", "ignored"},
+              {"", "empty-key"}};
   EXPECT_EQ(l.size(), 4u);
   EXPECT_THAT(Items(l), ElementsAre(Pair("", "empty-key"), Pair("app", "shop"),
                                     Pair("pod-template-hash", "7d9f8c6b5"), Pair("tier", "web")));
