@@ -8,7 +8,7 @@
 // Thread-safety: every method may be called from any thread concurrently (a reader/writer
 // lock guards the maps). Mutations are meant to come from one informer at a time.
 //
-// Memory: a pod costs its Pod struct (namespace, name, uid strings; labels), one shared_ptr
+// Memory: a pod costs its Pod struct (namespace and name strings; labels), one shared_ptr
 // control block and one node in its namespace's index, whose key is a view of the pod's own
 // name. Namespaces are indexed, so per-namespace lists and gets cost O(log n) + the result.
 #pragma once

@@ -67,7 +67,6 @@ base::Result<Node> NodeFromJson(const json& j) {
   Node n;
   n.name = StringField(*meta, "name");
   if (n.name.empty()) return base::MakeError("node: no metadata.name");
-  n.uid = StringField(*meta, "uid");
   CopyLabels(Field(*meta, "labels"), &n.labels);
   CopyStringMap(Field(*meta, "annotations"), &n.annotations, kMetricsAnnotationPrefix);
   const json* status = Field(j, "status");
@@ -140,7 +139,6 @@ base::Result<Pod> PodFromJson(const json& j) {
   if (p.name.empty() || p.namespace_.empty()) {
     return base::MakeError("pod: no metadata.name or metadata.namespace");
   }
-  p.uid = StringField(*meta, "uid");
   CopyLabels(Field(*meta, "labels"), &p.labels);
   return p;
 }

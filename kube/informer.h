@@ -11,7 +11,8 @@
 // The cache keeps serving its last content while the kube-apiserver is unreachable.
 // Pods are listed and watched as PartialObjectMetadata (Accept
 // `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`) with
-// fieldSelector=status.phase=Running, so only name, namespace, uid and labels travel and stay.
+// fieldSelector=status.phase=Running, so only metadata travels, and name, namespace and labels
+// stay.
 // NewPodResourcesInformer (--heapster-pod-resources) watches the same pods in full and keeps only
 // their node and containers' requests and limits.
 //

@@ -20,7 +20,6 @@ struct NodeAddress {
 // What the scraper and the API need of a Node.
 struct Node {
   std::string name;
-  std::string uid;
   Labels labels;
   // Only the annotations this server reads (metrics.k8s.io/resource-metrics-path).
   std::map<std::string, std::string> annotations;
@@ -36,7 +35,6 @@ struct Node {
 struct Pod {
   std::string namespace_;
   std::string name;
-  std::string uid;
   Labels labels;
 };
 

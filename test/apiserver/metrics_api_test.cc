@@ -37,15 +37,15 @@ class MetricsApiTest : public ::testing::Test {
         std::vector<window::PodMetrics>{Pod("default", "web-1"), Pod("default", "web-0"),
                                         Pod("kube-system", "dns"), Pod("default", "db-0"),
                                         Pod("default", "completed")}));
-    nodes_.Replace({{"node-a", "uid-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
-                    {"node-b", "uid-b", {{"role", "infra"}}, {}, {}, 0, 0, 0},
-                    {"node-c", "uid-c", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
+    nodes_.Replace({{"node-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
+                    {"node-b", {{"role", "infra"}}, {}, {}, 0, 0, 0},
+                    {"node-c", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
     // "completed" is not Running, so it is not in the Running-pod cache.
-    pods_.Replace({{"default", "web-0", "u1", {{"app", "web"}, {"tier", "front"}}},
-                   {"default", "web-1", "u2", {{"app", "web"}}},
-                   {"default", "db-0", "u3", {{"app", "db"}}},
-                   {"default", "pending-metrics", "u4", {{"app", "web"}}},
-                   {"kube-system", "dns", "u5", {{"app", "dns"}}}});
+    pods_.Replace({{"default", "web-0", {{"app", "web"}, {"tier", "front"}}},
+                   {"default", "web-1", {{"app", "web"}}},
+                   {"default", "db-0", {{"app", "db"}}},
+                   {"default", "pending-metrics", {{"app", "web"}}},
+                   {"kube-system", "dns", {{"app", "dns"}}}});
   }
 
   MetricsApi Api(MetricsApiOptions options = {}) {

@@ -98,7 +98,7 @@ class ServerTest : public ::testing::Test {
         std::vector<window::NodeMetrics>{
             {"node-a", clock_.Now() - 5'000'000'000LL, 15s, 250000000, 1ull << 30}},
         std::vector<window::PodMetrics>{}));
-    nodes_.Replace({{"node-a", "uid", {}, {}, {}, 0, 0, 0}});
+    nodes_.Replace({{"node-a", {}, {}, {}, 0, 0, 0}});
     pods_.Replace({});
     serving_files_ = server_pki_.WriteFiles("serving", server_pki_.ServerCert());
     kube::AuthenticationConfig config;

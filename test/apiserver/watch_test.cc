@@ -187,12 +187,12 @@ class WatchClient {
 class WatchTest : public ::testing::Test {
  protected:
   WatchTest() {
-    nodes_.Replace({{"node-a", "uid-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
-                    {"node-b", "uid-b", {{"role", "infra"}}, {}, {}, 0, 0, 0}});
-    pods_.Replace({{"default", "web-0", "u1", {{"app", "web"}}},
-                   {"default", "web-1", "u2", {{"app", "web"}}},
-                   {"default", "db-0", "u3", {{"app", "db"}}},
-                   {"kube-system", "dns", "u4", {{"app", "dns"}}}});
+    nodes_.Replace({{"node-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
+                    {"node-b", {{"role", "infra"}}, {}, {}, 0, 0, 0}});
+    pods_.Replace({{"default", "web-0", {{"app", "web"}}},
+                   {"default", "web-1", {{"app", "web"}}},
+                   {"default", "db-0", {{"app", "db"}}},
+                   {"kube-system", "dns", {{"app", "dns"}}}});
     Publish({Node("node-a", 1), Node("node-b", 2)},
             {Pod("default", "web-0"), Pod("default", "web-1"), Pod("default", "db-0")});
   }
@@ -463,10 +463,10 @@ TEST_F(WatchTest, LabelSelectorWatchGetsAddedAndDeletedWhenLabelsStartOrStopMatc
   WaitWatchers(4);
 
   // web-1 becomes a db, db-0 a web; web-0 keeps its labels and changes its usage.
-  pods_.Replace({{"default", "web-0", "u1", {{"app", "web"}}},
-                 {"default", "web-1", "u2", {{"app", "db"}}},
-                 {"default", "db-0", "u3", {{"app", "web"}}},
-                 {"kube-system", "dns", "u4", {{"app", "dns"}}}});
+  pods_.Replace({{"default", "web-0", {{"app", "web"}}},
+                 {"default", "web-1", {{"app", "db"}}},
+                 {"default", "db-0", {{"app", "web"}}},
+                 {"kube-system", "dns", {{"app", "dns"}}}});
   Publish({Node("node-a", 1), Node("node-b", 2)},
           {Pod("default", "web-0", 5000000), Pod("default", "web-1"), Pod("default", "db-0")});
   auto next = [](WatchClient& c) {
@@ -722,7 +722,7 @@ TEST_F(WatchTest, SlowReaderIsClosedNotBuffered) {
   // Many pods with long names, so that each window's events outgrow the socket buffers.
   std::vector<kube::Pod> cached;
   for (int i = 0; i < 3000; ++i) {
-    cached.push_back({"default", "pod-" + std::string(100, 'x') + std::to_string(i), "u", {}});
+    cached.push_back({"default", "pod-" + std::string(100, 'x') + std::to_string(i), {}});
   }
   pods_.Replace(cached);
   auto publish_all = [&](uint64_t cpu) {

@@ -63,7 +63,6 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
   for (int i = 0; i < node_count; ++i) {
     std::string name = "node-" + std::to_string(10000 + i);
     c.nodes.push_back({name,
-                       "uid-" + name,
                        {{"kubernetes.io/hostname", name},
                         {"kubernetes.io/os", "linux"},
                         {"node.kubernetes.io/instance-type", "m5.2xlarge"},
@@ -89,7 +88,6 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
     std::string name = app + "-7d9f8c6b5-" + std::to_string(10000 + i);
     c.pods.push_back({ns_name,
                       name,
-                      "uid-" + std::to_string(i),
                       {{"app", app},
                        {"pod-template-hash", "7d9f8c6b5"},
                        {"app.kubernetes.io/part-of", "shop"},

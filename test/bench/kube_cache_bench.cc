@@ -38,7 +38,6 @@ kube::Pod MakePod(std::size_t i, std::size_t labels) {
   kube::Pod p;
   p.namespace_ = "ns-" + std::to_string(i % 100);
   p.name = "web-" + std::to_string(i) + "-7d9f8b6c5d-x2k4q";  // ~25 chars, like a ReplicaSet pod
-  p.uid = "0b9f3c2e-5d1a-4f7b-9e8c-" + std::to_string(100000000000 + i);  // 36 chars
   for (std::size_t l = 0; l < labels; ++l) {
     p.labels.Set("app.kubernetes.io/label-" + std::to_string(l),
                  "value-" + std::to_string(i % 10));
@@ -104,7 +103,6 @@ void NodeMemory(std::size_t n) {
       kube::Node node;
       node.name =
           "ip-10-0-" + std::to_string(i / 256) + "-" + std::to_string(i % 256) + ".ec2.internal";
-      node.uid = "7a1c2b3d-4e5f-4a6b-8c7d-" + std::to_string(100000000000 + i);
       node.labels = {{"kubernetes.io/hostname", node.name},
                      {"kubernetes.io/os", "linux"},
                      {"kubernetes.io/arch", "amd64"},

@@ -92,7 +92,6 @@ int main(int argc, char** argv) {
     kube::Pod pod;
     pod.namespace_ = "ns-" + std::to_string(10000 + i % namespaces);
     pod.name = "pod-" + std::to_string(1000000 + i);
-    pod.uid = "uid-" + std::to_string(i);
     pod.labels = {{"app", "app-" + std::to_string(i % 50)}, {"tier", "backend"}};
     cached_pods.push_back(pod);
   }

@@ -25,8 +25,8 @@ namespace {
 
 struct Fixture {
   Fixture() {
-    nodes.Replace({{"node-1", "u", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
-    pods.Replace({{"default", "web-0", "u", {{"app", "web"}}}});
+    nodes.Replace({{"node-1", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
+    pods.Replace({{"default", "web-0", {{"app", "web"}}}});
     windows.Publish(fuzz_support::FixedWindow());
   }
   window::Publication windows;

@@ -48,8 +48,8 @@ net::CertAndKey Issue(const net::CertAndKey& ca, const std::string& cn,
 
 struct Fixture {
   Fixture() {
-    nodes.Replace({{"node-1", "u", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
-    pods.Replace({{"default", "web-0", "u", {{"app", "web"}}}});
+    nodes.Replace({{"node-1", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
+    pods.Replace({{"default", "web-0", {{"app", "web"}}}});
     windows.Publish(fuzz_support::FixedWindow());
     auto client_ca = net::MakeCa("client-ca");
     auto proxy_ca = net::MakeCa("front-proxy-ca");

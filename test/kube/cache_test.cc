@@ -13,7 +13,6 @@ Pod MakePod(std::string ns, std::string name, Labels labels = {}) {
   Pod p;
   p.namespace_ = std::move(ns);
   p.name = std::move(name);
-  p.uid = "uid-" + p.namespace_ + "-" + p.name;
   p.labels = std::move(labels);
   return p;
 }

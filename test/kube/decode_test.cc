@@ -26,7 +26,6 @@ TEST(DecodeTest, NodeKeepsWhatTheServerNeeds) {
   auto n = DecodeNode(kNode);
   ASSERT_TRUE(n.ok()) << n.error();
   EXPECT_EQ(n->name, "node-1");
-  EXPECT_EQ(n->uid, "u-1");
   EXPECT_EQ(n->labels.size(), 2u);  // the non-string label is ignored
   EXPECT_EQ(n->labels.at("zone"), "a");
   ASSERT_EQ(n->annotations.size(), 1u);  // only metrics.k8s.io/ annotations are kept
@@ -83,7 +82,6 @@ TEST(DecodeTest, PodMetadataList) {
   ASSERT_EQ(page->items.size(), 2u);
   EXPECT_EQ(page->items[0].namespace_, "default");
   EXPECT_EQ(page->items[0].name, "web-0");
-  EXPECT_EQ(page->items[0].uid, "p1");
   EXPECT_EQ(page->items[0].labels.at("app"), "web");
   EXPECT_TRUE(page->items[1].labels.empty());
 
