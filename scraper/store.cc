@@ -1,6 +1,8 @@
 #include "scraper/store.h"
 
 #include <algorithm>
+#include <compare>
+#include <iterator>
 #include <tuple>
 
 namespace scraper {
@@ -88,6 +90,7 @@ struct PodState {
 };
 
 struct Store::NodeState {
+  std::string name;            // viewed by the StateMap key
   Series series;               // the node's own usage
   std::vector<PodState> pods;  // sorted by (namespace, name)
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
@@ -251,6 +254,20 @@ Store::~Store() = default;
 
 Store::Tick& Store::BeginTick() {
   base::MutexLock lock(tick_mu_);
+  if (next_) {
+    // A tick begun again before Publish(): what the open one collected becomes the state (a
+    // node it rebuilt replaces the old object), nodes it did not reach keep theirs, and the pod
+    // order is rebuilt from scratch.
+    for (auto& [key, node] : *next_) {
+      state_->erase(key);
+      std::string_view name = node->name;
+      state_->emplace(name, std::move(node));
+    }
+    std::erase_if(*state_, [](const auto& entry) { return !entry.second; });
+    order_.clear();
+    rebuilt_.clear();
+    for (const auto& entry : *state_) rebuilt_.push_back(entry.second.get());
+  }
   next_ = std::make_unique<StateMap>();
   return tick_;
 }
@@ -324,13 +341,18 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
   base::MutexLock lock(tick_mu_);
   if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
   auto old_it = state_->find(node);
-  // The old state is replaced at Publish(): its strings are moved into the new one.
-  NodeState* old = old_it == state_->end() ? nullptr : &old_it->second;
+  // The old state is replaced at Publish(): a node kept as it was moves over by pointer; a
+  // rebuilt one takes the old one's strings.
+  NodeState* old = old_it == state_->end() ? nullptr : old_it->second.get();
+  auto move_over = [&] {
+    std::unique_ptr<NodeState> kept = std::move(old_it->second);
+    std::string_view key = kept->name;
+    next_->emplace(key, std::move(kept));
+  };
   if (metrics == nullptr) {
     if (old != nullptr && old->failed_ticks < settings_.failure_retention_ticks) {
-      NodeState carried = std::move(*old);
-      ++carried.failed_ticks;
-      next_->emplace(std::string(node), std::move(carried));
+      ++old->failed_ticks;
+      move_over();
     }
     return;
   }
@@ -350,22 +372,28 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
     old->failed_ticks = 0;
     if (summary != nullptr) ApplySummary(*summary, &old->series, &old->pods);
     KeepSummary(summary, old->pods, &old->summary);
-    next_->emplace(std::string(node), std::move(*old));
+    move_over();
     return;
   }
-  NodeState fresh;
-  fresh.series = node_series;
-  fresh.pods = MergePods(old ? &old->pods : nullptr, usages, settings_.resolution);
-  if (summary != nullptr) ApplySummary(*summary, &fresh.series, &fresh.pods);
-  KeepSummary(summary, fresh.pods, &fresh.summary);
-  next_->emplace(std::string(node), std::move(fresh));
+  auto fresh = std::make_unique<NodeState>();
+  fresh->name = std::string(node);  // a copy: the old one is state_'s key until Publish()
+  fresh->series = node_series;
+  fresh->pods = MergePods(old ? &old->pods : nullptr, usages, settings_.resolution);
+  if (summary != nullptr) ApplySummary(*summary, &fresh->series, &fresh->pods);
+  KeepSummary(summary, fresh->pods, &fresh->summary);
+  rebuilt_.push_back(fresh.get());
+  std::string_view key = fresh->name;
+  next_->emplace(key, std::move(fresh));
 }
 
 void Store::KeepAsIs(std::string_view node) {
   base::MutexLock lock(tick_mu_);
   if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
   auto old = state_->find(node);
-  if (old != state_->end()) next_->emplace(std::string(node), std::move(old->second));
+  if (old == state_->end()) return;
+  std::unique_ptr<NodeState> kept = std::move(old->second);
+  std::string_view key = kept->name;
+  next_->emplace(key, std::move(kept));
 }
 
 void Store::Publish() {
@@ -374,7 +402,16 @@ void Store::Publish() {
   {
     base::MutexLock lock(tick_mu_);
     if (!next_) return;
+    // What was not moved over (nor rebuilt from) leaves with the old map; the order must forget
+    // it first. A rebuilt node's old object is among these: its pods were moved out.
+    std::unique_ptr<StateMap> old = std::move(state_);
     state_ = std::move(next_);
+    std::vector<const NodeState*> gone;
+    for (const auto& entry : *old) {
+      if (entry.second) gone.push_back(entry.second.get());
+    }
+    UpdateOrder(gone);
+    old.reset();
     window = BuildWindow(++generation_, &stats);
   }
   {
@@ -384,13 +421,65 @@ void Store::Publish() {
   publication_.Publish(std::move(window));
 }
 
+namespace {
+
+// Three-way comparison of two pods of the state by (namespace, name), then by node name.
+template <typename Ref>
+std::strong_ordering ComparePods(const Ref& a, const Ref& b, bool* same_key) {
+  const PodState& pa = a.node->pods[a.pod];
+  const PodState& pb = b.node->pods[b.pod];
+  std::strong_ordering c = pa.namespace_.compare(pb.namespace_) <=> 0;
+  if (c == 0) c = pa.name.compare(pb.name) <=> 0;
+  if (same_key != nullptr) *same_key = c == 0;
+  if (c == 0) c = a.node->name.compare(b.node->name) <=> 0;
+  return c;
+}
+
+}  // namespace
+
+void Store::UpdateOrder(const std::vector<const NodeState*>& gone) {
+  if (gone.empty() && rebuilt_.empty()) return;
+  std::vector<PodRef> kept;
+  kept.reserve(order_.size());
+  if (!gone.empty()) {
+    std::vector<const NodeState*> sorted_gone = gone;
+    std::sort(sorted_gone.begin(), sorted_gone.end());
+    for (const PodRef& ref : order_) {
+      if (!std::binary_search(sorted_gone.begin(), sorted_gone.end(), ref.node)) {
+        kept.push_back(ref);
+      }
+    }
+  } else {
+    kept = std::move(order_);
+  }
+  std::vector<PodRef> added;
+  for (const NodeState* node : rebuilt_) {
+    for (size_t i = 0; i < node->pods.size(); ++i) {
+      added.push_back({node, static_cast<uint32_t>(i), false});
+    }
+  }
+  rebuilt_.clear();
+  auto less = [](const PodRef& a, const PodRef& b) { return ComparePods(a, b, nullptr) < 0; };
+  std::sort(added.begin(), added.end(), less);
+  order_.clear();
+  order_.reserve(kept.size() + added.size());
+  std::merge(kept.begin(), kept.end(), added.begin(), added.end(), std::back_inserter(order_),
+             less);
+  for (size_t i = 1; i < order_.size(); ++i) {
+    bool same_key = false;
+    ComparePods(order_[i - 1], order_[i], &same_key);
+    order_[i].same_key = same_key;
+  }
+  if (!order_.empty()) order_[0].same_key = false;
+}
+
 std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
                                                          StoreStats* stats) const {
   std::vector<window::NodeMetrics> nodes;
   std::vector<window::PodMetrics> pods;
   // With the summary, the window's SummaryStats beside nodes and pods.
   bool with_summary = false;
-  for (const auto& entry : *state_) with_summary = with_summary || entry.second.summary;
+  for (const auto& entry : *state_) with_summary = with_summary || entry.second->summary;
   std::vector<window::SummaryStats> node_summaries;
   std::vector<window::PodSummary> pod_summaries;
   struct Servable {
@@ -398,13 +487,13 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
     const window::PodSummary* summary;  // null without the node's summary
   };
   std::vector<Servable> servable;
-  size_t pod_count = 0;
-  for (const auto& entry : *state_) pod_count += entry.second.pods.size();
+  servable.reserve(order_.size());
   nodes.reserve(state_->size());
-  servable.reserve(pod_count);
   stats->nodes = state_->size();
-  for (const auto& [name, node] : *state_) {
+  for (const auto& [name, node_ptr] : *state_) {
+    const NodeState& node = *node_ptr;
     if (node.failed_ticks > 0) ++stats->retained_nodes;
+    for (const PodState& pod : node.pods) stats->containers += pod.containers.size();
     const Series& s = node.series;
     if (s.Servable()) {
       window::NodeMetrics m;
@@ -422,26 +511,24 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
         node_summaries.push_back(node.summary ? node.summary->node : window::SummaryStats());
       }
     }
-    for (size_t i = 0; i < node.pods.size(); ++i) {
-      const PodState& pod = node.pods[i];
-      stats->containers += pod.containers.size();
+  }
+  // order_ lists every pod sorted by (namespace, name, node name): of a pod reported by two nodes
+  // (a kubelet bug or a stale node) the first node's complete one is served, as metrics-server
+  // does, and lookups stay unambiguous.
+  for (size_t first = 0, end = 0; first < order_.size(); first = end) {
+    end = first + 1;
+    while (end < order_.size() && order_[end].same_key) ++end;
+    for (size_t k = first; k < end; ++k) {
+      const NodeState& node = *order_[k].node;
+      const PodState& pod = node.pods[order_[k].pod];
       bool complete = !pod.containers.empty();
       for (const ContainerState& c : pod.containers) complete = complete && c.series.Servable();
-      if (complete) servable.push_back({&pod, node.summary ? &node.summary->pods[i] : nullptr});
+      if (complete) {
+        servable.push_back({&pod, node.summary ? &node.summary->pods[order_[k].pod] : nullptr});
+        break;
+      }
     }
   }
-  // Sort pointers, not PodMetrics: cheap to move. Nodes are visited in name order and a node's
-  // pods are sorted, so a stable sort keeps, for a pod reported by two nodes (a kubelet bug or a
-  // stale node), the first one, as metrics-server does; lookups stay unambiguous.
-  std::stable_sort(servable.begin(), servable.end(), [](const Servable& a, const Servable& b) {
-    return std::tie(a.pod->namespace_, a.pod->name) < std::tie(b.pod->namespace_, b.pod->name);
-  });
-  servable.erase(std::unique(servable.begin(), servable.end(),
-                             [](const Servable& a, const Servable& b) {
-                               return a.pod->namespace_ == b.pod->namespace_ &&
-                                      a.pod->name == b.pod->name;
-                             }),
-                 servable.end());
   pods.reserve(servable.size());
   if (with_summary) pod_summaries.reserve(servable.size());
   for (const auto& [pod, summary] : servable) {

@@ -93,11 +93,27 @@ class Store final {
   StoreStats Stats() const;
 
  private:
-  using StateMap = std::map<std::string, NodeState, std::less<>>;
+  // Keyed by a view of NodeState::name. A node's state lives in one heap object from the tick it
+  // first appears until it leaves, moved between ticks by pointer, so the pod order below can
+  // refer to it.
+  using StateMap = std::map<std::string_view, std::unique_ptr<NodeState>>;
+
+  // One pod of the state: node->pods[pod]. The order lists every pod of state_ sorted by
+  // (namespace, name, node name); `same_key` says the entry before it has the same namespace and
+  // name (a pod reported by two nodes).
+  struct PodRef {
+    const NodeState* node;
+    uint32_t pod;
+    bool same_key;
+  };
 
   void Merge(std::string_view node, const ResourceMetrics* metrics, const SummaryStorage* summary);
   void KeepAsIs(std::string_view node);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
+  // Brings order_ in line with state_ after a tick: drops the pods of `gone` nodes, sorts in
+  // the pods of the nodes rebuilt this tick (rebuilt_) and merges; when neither happened, the
+  // order is kept as it is, so a tick whose pods did not change sorts nothing.
+  void UpdateOrder(const std::vector<const NodeState*>& gone) REQUIRES(tick_mu_);
   std::shared_ptr<const window::Window> BuildWindow(uint64_t generation, StoreStats* stats) const
       REQUIRES(tick_mu_);
 
@@ -108,6 +124,9 @@ class Store final {
   std::unique_ptr<StateMap> state_ GUARDED_BY(tick_mu_);  // the points of the last published tick
   std::unique_ptr<StateMap> next_ GUARDED_BY(tick_mu_);   // the tick being collected
   uint64_t generation_ GUARDED_BY(tick_mu_) = 0;
+  std::vector<PodRef> order_ GUARDED_BY(tick_mu_);
+  // Nodes of next_ whose pods were (re)built this tick: not in order_ yet.
+  std::vector<const NodeState*> rebuilt_ GUARDED_BY(tick_mu_);
 
   window::Publication& publication_;
   mutable base::Mutex stats_mu_;  // held only to copy stats_

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
+#include <random>
 #include <tuple>
 
 namespace scraper {
@@ -515,6 +517,123 @@ TEST_F(StoreTest, PodReportedByTwoNodesIsServedOnce) {
   auto w = Tick({{"a", &a2}, {"b", &a2}});
   EXPECT_EQ(w->pods().size(), 1u);
   EXPECT_EQ(store_.Stats().servable_pods, 1u);
+}
+
+// Pods come, go, move between nodes, change containers and are now and then reported by two
+// nodes; nodes come and go. Every window must list each pod once, sorted, from the first node (by
+// name) whose report of it is complete, i.e. names only containers that node also reported one
+// tick before: what a reference model computes here from the reports alone. The store keeps its
+// pod order across ticks and only re-sorts what changed, which this checks against.
+TEST_F(StoreTest, WindowMatchesAReferenceModelUnderChurn) {
+  constexpr int kNodes = 6;
+  constexpr int kPods = 40;
+  std::mt19937 rng(20261205);
+  auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  auto node_name = [](int n) { return "node-" + std::to_string(n); };
+  auto pod_ns = [](int p) { return "ns-" + std::to_string(p % 3); };
+  auto pod_name = [](int p) { return "pod-" + std::to_string(p); };
+  // reports[n][p] = containers node n reported of pod p (0 = none, 1 = app, 2 = app and sidecar),
+  // or -1 when the node was not in the tick at all.
+  using Reports = std::vector<std::vector<int>>;
+  std::vector<int> home(kPods), width(kPods);
+  for (int p = 0; p < kPods; ++p) {
+    home[p] = pick(kNodes);
+    width[p] = 1 + pick(2);
+  }
+  Reports before(kNodes, std::vector<int>(kPods, -1));
+  int served_total = 0;
+  int duplicates_total = 0;
+  for (int t = 1; t <= 60; ++t) {
+    Reports now(kNodes, std::vector<int>(kPods, 0));
+    std::vector<bool> present(kNodes);
+    for (int n = 0; n < kNodes; ++n) present[n] = chance(0.85);
+    for (int p = 0; p < kPods; ++p) {
+      if (chance(0.1)) home[p] = pick(kNodes);
+      if (chance(0.1)) width[p] = 1 + pick(2);
+      now[home[p]][p] = width[p];
+      if (chance(0.08)) now[pick(kNodes)][p] = 1 + pick(2);
+    }
+    std::vector<std::unique_ptr<Batch>> batches;
+    std::vector<std::pair<std::string, const Batch*>> ok;
+    for (int n = 0; n < kNodes; ++n) {
+      if (!present[n]) {
+        std::fill(now[n].begin(), now[n].end(), -1);
+        continue;
+      }
+      std::vector<C> containers;
+      // Each node's own CPU rate, (n + 1) millicores per container, tells which node was served.
+      const double cpu = t * 15.0 * 0.001 * (n + 1);
+      for (int p = 0; p < kPods; ++p) {
+        for (int c = 0; c < now[n][p]; ++c) {
+          containers.push_back({.ns = pod_ns(p), .pod = pod_name(p),
+                                .name = c == 0 ? "app" : "sidecar", .ts = t * 15.0, .cpu = cpu});
+        }
+      }
+      batches.push_back(std::make_unique<Batch>(-1, 0, 0, std::move(containers)));
+      ok.emplace_back(node_name(n), batches.back().get());
+    }
+    std::shuffle(ok.begin(), ok.end(), rng);  // completions arrive in any order
+    auto w = Tick(ok);
+
+    struct Expected {
+      std::string ns, name;
+      int node, width;
+    };
+    std::vector<Expected> expected;
+    for (int p = 0; p < kPods; ++p) {
+      int reporters = 0;
+      for (int n = 0; n < kNodes; ++n) reporters += now[n][p] > 0;
+      duplicates_total += reporters > 1;
+      for (int n = 0; n < kNodes; ++n) {
+        if (now[n][p] > 0 && before[n][p] >= now[n][p]) {
+          expected.push_back({pod_ns(p), pod_name(p), n, now[n][p]});
+          break;
+        }
+      }
+    }
+    std::sort(expected.begin(), expected.end(), [](const Expected& a, const Expected& b) {
+      return std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
+    });
+    ASSERT_EQ(w->pods().size(), expected.size()) << "tick " << t;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const PodMetrics& got = w->pods()[i];
+      const Expected& want = expected[i];
+      ASSERT_EQ(got.namespace_, want.ns) << "tick " << t << " #" << i;
+      ASSERT_EQ(got.name, want.name) << "tick " << t << " #" << i;
+      ASSERT_EQ(got.containers.size(), static_cast<size_t>(want.width)) << got.name;
+      for (const auto& c : got.containers) {
+        EXPECT_NEAR(static_cast<double>(c.cpu_nanocores), (want.node + 1) * 1e6, 2)
+            << "tick " << t << " " << got.name << " served from the wrong node";
+      }
+    }
+    EXPECT_EQ(store_.Stats().servable_pods, expected.size());
+    served_total += static_cast<int>(expected.size());
+    before = std::move(now);
+  }
+  // The run exercised what it is about.
+  EXPECT_GT(served_total, 60 * kPods / 2);
+  EXPECT_GT(duplicates_total, 20);
+}
+
+// A tick begun again before the open one was published: what the open one collected becomes
+// the state, the other nodes keep theirs.
+TEST_F(StoreTest, TickBegunAgainKeepsWhatTheOpenOneCollected) {
+  Batch a1(-1, 0, 0, {{.pod = "pa", .ts = 100, .cpu = 1}});
+  Batch b1(-1, 0, 0, {{.pod = "pb", .ts = 100, .cpu = 1}});
+  Batch a2(-1, 0, 0, {{.pod = "pa", .ts = 115, .cpu = 2}, {.pod = "pc", .ts = 115, .cpu = 1}});
+  Batch a3(-1, 0, 0, {{.pod = "pa", .ts = 130, .cpu = 2.5}, {.pod = "pc", .ts = 130, .cpu = 2}});
+  Batch b3(-1, 0, 0, {{.pod = "pb", .ts = 130, .cpu = 4}});
+  Tick({{"a", &a1}, {"b", &b1}});
+  store_.BeginTick().Success("a", a2.metrics);  // rebuilt: pc is new
+  auto w = Tick({{"a", &a3}, {"b", &b3}});
+  ASSERT_EQ(w->pods().size(), 3u);
+  EXPECT_EQ(w->pods()[0].name, "pa");
+  EXPECT_EQ(w->pods()[0].containers[0].cpu_nanocores, 33'333'333u);  // 0.5 s over 15 s
+  EXPECT_EQ(w->pods()[1].name, "pb");
+  EXPECT_EQ(w->pods()[1].containers[0].cpu_nanocores, 100'000'000u);  // 3 s over 30 s
+  EXPECT_EQ(w->pods()[2].name, "pc");
+  EXPECT_EQ(w->pods()[2].containers[0].cpu_nanocores, 66'666'666u);  // 1 s over 15 s
 }
 
 TEST(CpuNanocores, LargeCountersDoNotOverflow) {
