@@ -30,19 +30,21 @@ uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window) {
 namespace {
 
 // The last and (optionally) previous point of one object. prev.ts < last.ts whenever has_prev.
+// The flags after the integers: 64 bytes instead of 80 (two per pod at 30 pods per node).
 struct Series {
   Point last;
   Point prev;
+  uint64_t memory_bytes = 0;
+  uint64_t swap_bytes = 0;
+  uint64_t storage_bytes = 0;
   bool has_last = false;
   bool has_prev = false;
-  uint64_t memory_bytes = 0;
-  bool has_swap = false;  // swap is served only where the kubelet reported it
-  uint64_t swap_bytes = 0;
+  bool has_swap = false;     // swap is served only where the kubelet reported it
   bool has_storage = false;  // ephemeral storage, from /stats/summary of this tick
-  uint64_t storage_bytes = 0;
 
   bool Servable() const { return has_last && has_prev && last.ts > prev.ts; }
 };
+static_assert(sizeof(Series) == 64);
 
 // The gauges of the newer point: working set and, when reported, swap.
 void SetGauges(const ResourceUsage& usage, Series* out) {
