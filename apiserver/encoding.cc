@@ -188,7 +188,7 @@ void AppendItemJson(std::string& out, const ListEntry& e, std::string_view creat
   }
   AppendMetaJson(out, e.meta, creation);
   out.push_back(',');
-  out.append(e.item->json_tail);
+  out.append(e.item->json_tail());
 }
 
 size_t BytesFieldSize(size_t len) { return 1 + VarintSize(len) + len; }  // field numbers < 16
@@ -243,7 +243,7 @@ std::string TimeField(base::UnixNanos now) {
 std::string ItemProto(const ListEntry& e, base::UnixNanos now) {
   std::string out;
   AppendMetaProtoField(out, e.meta, TimeField(now));
-  out.append(e.item->proto_tail);
+  out.append(e.item->proto_tail());
   return out;
 }
 
@@ -314,8 +314,20 @@ window::Publication::Subscription EncodedWindowCache::EncodeEachPublished(
   });
 }
 
+namespace {
+
+// The blocks of every EncodedWindow. Never destroyed: windows may outlive any owner.
+const std::shared_ptr<base::BlockPool>& EncodingBlocks() {
+  static const auto* pool = new std::shared_ptr<base::BlockPool>(std::make_shared<base::BlockPool>());
+  return *pool;
+}
+
+}  // namespace
+
+const base::BlockPool& EncodedWindow::Blocks() { return *EncodingBlocks(); }
+
 EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
-    : window_(std::move(window)) {
+    : window_(std::move(window)), pool_(EncodingBlocks()) {
   // Each item is written into scratch buffers, then copied once, at its exact size, into the
   // blocks: no reallocation while appending, no spare capacity kept for the window's lifetime.
   std::string j, p;
@@ -329,20 +341,31 @@ EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
     EncodePod(pod, j, p);
     pods_.push_back(Store(j, p));
   }
+  // Spares for the next window: as many blocks as this one took (the window before gives its
+  // back when it is released).
+  pool_->SetSpareLimit(blocks_.size());
+}
+
+EncodedWindow::~EncodedWindow() {
+  for (char* block : blocks_) pool_->Give(block);
 }
 
 EncodedWindow::Item EncodedWindow::Store(std::string_view json, std::string_view proto) {
   const size_t need = json.size() + proto.size();
-  if (blocks_.empty() || block_size_ - block_used_ < need) {
-    block_size_ = std::max(kBlockBytes, need);
-    blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_size_));
-    block_used_ = 0;
+  char* at;
+  if (need > pool_->block_bytes()) {
+    at = large_blocks_.emplace_back(std::make_unique_for_overwrite<char[]>(need)).get();
+  } else {
+    if (block_ == nullptr || pool_->block_bytes() - block_used_ < need) {
+      block_ = blocks_.emplace_back(pool_->Take());
+      block_used_ = 0;
+    }
+    at = block_ + block_used_;
+    block_used_ += need;
   }
-  char* at = blocks_.back().get() + block_used_;
   std::copy(json.begin(), json.end(), at);
   std::copy(proto.begin(), proto.end(), at + json.size());
-  block_used_ += need;
-  return {{at, json.size()}, {at + json.size(), proto.size()}};
+  return {at, static_cast<uint32_t>(json.size()), static_cast<uint32_t>(proto.size())};
 }
 
 std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
@@ -368,7 +391,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
     item_sizes.reserve(entries.size());
     size_t raw_size = BytesFieldSize(list_meta.size());
     for (const auto& e : entries) {
-      size_t item = MetaProtoFieldSize(e.meta, time_field.size()) + e.item->proto_tail.size();
+      size_t item = MetaProtoFieldSize(e.meta, time_field.size()) + e.item->proto_tail().size();
       item_sizes.push_back(item);
       raw_size += BytesFieldSize(item);
     }
@@ -387,7 +410,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
       out.push_back(0x12);
       AppendVarint(out, item_sizes[i]);
       AppendMetaProtoField(out, e.meta, time_field);
-      out.append(e.item->proto_tail);
+      out.append(e.item->proto_tail());
     }
     AppendBytesField(out, 3, "");
     AppendBytesField(out, 4, "");
@@ -397,7 +420,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
   std::string out;
   size_t estimate = 128;
   for (const auto& e : entries) {
-    estimate += e.item->json_tail.size() + e.meta.name.size() + e.meta.namespace_.size() + 96;
+    estimate += e.item->json_tail().size() + e.meta.name.size() + e.meta.namespace_.size() + 96;
     if (e.meta.labels != nullptr) {
       for (const auto& [k, v] : *e.meta.labels) estimate += k.size() + v.size() + 6;
     }

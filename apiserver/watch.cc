@@ -168,7 +168,7 @@ std::shared_ptr<Transition> MakeTransition(std::shared_ptr<const Snapshot> prev,
         const Visible& b = after[j++];
         if (!SameLabels(a.entry.meta.labels, b.entry.meta.labels)) {
           changes.push_back({"MODIFIED", &b, &a});
-        } else if (a.entry.item->json_tail != b.entry.item->json_tail) {
+        } else if (a.entry.item->json_tail() != b.entry.item->json_tail()) {
           changes.push_back({"MODIFIED", &b});
         }
       }

@@ -340,7 +340,8 @@ void Program::StartServing() {
   // their free pages to the system, so that the resident size follows what the server holds
   // instead of its peak; glibc keeps freed memory otherwise. At 10,000 nodes this took the RSS
   // from 1,054 to 739 MiB, for 10-25 % more scrape CPU (the pages are faulted in again as the
-  // next window is built; README, "Benchmark").
+  // next window is built; README, "Benchmark"). The encodings' own blocks are not among them:
+  // they stay mapped, lazily freed, for the next window (base::BlockPool).
   // Requests meanwhile get the previous window's encodings (announced: they do not wait for
   // this one's, which at 300,000 pods takes about a second).
   prewarm_ = encoded_windows_.EncodeEachPublished(

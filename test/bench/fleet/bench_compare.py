@@ -162,6 +162,21 @@ def vm_status(pid):
     return out
 
 
+def lazy_free(pid):
+    """Bytes of the process's resident memory it marked MADV_FREE (smaps_rollup's LazyFree): the
+    kernel reclaims them first under pressure, and a memory cgroup counts them as inactive file
+    pages, outside the working set kubelet reports; None when unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k == "LazyFree":
+                    return int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 FLEET_PORTS = range(0)  # the current fleet's kubelet ports, which free_port avoids
 
 
@@ -629,10 +644,11 @@ def measure_server(srv, a, n, p, port, pki, fleet_certs, d, other_pgids):
         check_alive("settling")
         c0, t0 = proc_stat(proc.pid)[1], time.monotonic()
         o0, _ = group_usage(other_pgids)
-        rss = []
+        rss, lazy = [], []
         while time.monotonic() - t0 < a.steady_ticks * res_s:
             check_alive("the steady-state window")
             rss.append(vm_status(proc.pid).get("VmRSS", 0))
+            lazy.append(lazy_free(proc.pid))
             time.sleep(min(1.0, res_s / 10))
         c1, t1 = proc_stat(proc.pid)[1], time.monotonic()
         o1, _ = group_usage(other_pgids)
@@ -643,6 +659,8 @@ def measure_server(srv, a, n, p, port, pki, fleet_certs, d, other_pgids):
         r["rss_bytes"] = statistics.median(rss)
         r["rss_max_bytes"] = max(rss)
         r["rss_kib_per_node"] = r["rss_bytes"] / n / 1024
+        if rss and None not in lazy:
+            r["rss_less_lazy_free_bytes"] = statistics.median(x - y for x, y in zip(rss, lazy))
         r["context_cpu_s_per_tick"] = (o1 - o0) / ticks
         log(f"{srv.name}: {r['cpu_s_per_tick']:.4f} CPU s/tick, RSS {r['rss_bytes'] / 2**20:.1f} MiB")
 
@@ -824,6 +842,9 @@ def rows_for(size):
     add("peak RSS over the window (MiB)",
         lambda s: get(s, "rss_max_bytes") / 2**20 if get(s, "rss_max_bytes") else None, ".1f")
     add("RSS per node (KiB)", lambda s: get(s, "rss_kib_per_node"), ".1f")
+    add("steady RSS less lazily freed pages (MiB, median)",
+        lambda s: get(s, "rss_less_lazy_free_bytes") / 2**20
+        if get(s, "rss_less_lazy_free_bytes") is not None else None, ".1f")
     add("start to ready (s)", lambda s: get(s, "ready_s"), ".2f")
     add("start to every node and pod served (s)", lambda s: get(s, "all_served_s"), ".2f")
     add("staleness of served samples, median (s)", lambda s: get(s, "staleness_median_s"), ".1f")
