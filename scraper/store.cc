@@ -346,15 +346,10 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
   // The old state is replaced at Publish(): a node kept as it was moves over by pointer; a
   // rebuilt one takes the old one's strings.
   NodeState* old = old_it == state_->end() ? nullptr : old_it->second.get();
-  auto move_over = [&] {
-    std::unique_ptr<NodeState> kept = std::move(old_it->second);
-    std::string_view key = kept->name;
-    next_->emplace(key, std::move(kept));
-  };
   if (metrics == nullptr) {
     if (old != nullptr && old->failed_ticks < settings_.failure_retention_ticks) {
       ++old->failed_ticks;
-      move_over();
+      MoveNode(old_it->second, *next_);
     }
     return;
   }
@@ -374,7 +369,7 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
     old->failed_ticks = 0;
     if (summary != nullptr) ApplySummary(*summary, &old->series, &old->pods);
     KeepSummary(summary, old->pods, &old->summary);
-    move_over();
+    MoveNode(old_it->second, *next_);
     return;
   }
   auto fresh = std::make_unique<NodeState>();
@@ -392,10 +387,12 @@ void Store::KeepAsIs(std::string_view node) {
   base::MutexLock lock(tick_mu_);
   if (!next_ || next_->find(node) != next_->end()) return;  // no open tick, or reported twice
   auto old = state_->find(node);
-  if (old == state_->end()) return;
-  std::unique_ptr<NodeState> kept = std::move(old->second);
-  std::string_view key = kept->name;
-  next_->emplace(key, std::move(kept));
+  if (old != state_->end()) MoveNode(old->second, *next_);
+}
+
+void Store::MoveNode(std::unique_ptr<NodeState>& from, StateMap& to) {
+  std::string_view key = from->name;
+  to.emplace(key, std::move(from));
 }
 
 void Store::Publish() {

@@ -110,6 +110,8 @@ class Store final {
   void Merge(std::string_view node, const ResourceMetrics* metrics, const SummaryStorage* summary);
   void KeepAsIs(std::string_view node);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
+  // Moves a node's state from one tick's map into the next one's, keyed by its name.
+  static void MoveNode(std::unique_ptr<NodeState>& from, StateMap& to);
   // Brings order_ in line with state_ after a tick: drops the pods of `gone` nodes, sorts in
   // the pods of the nodes rebuilt this tick (rebuilt_) and merges; when neither happened, the
   // order is kept as it is, so a tick whose pods did not change sorts nothing.
