@@ -56,7 +56,8 @@ Reply StatusReply(unsigned code, const std::string& reason, const std::string& m
 
 FakeKubeApiserver::FakeKubeApiserver() : FakeKubeApiserver(Options{}) {}
 
-FakeKubeApiserver::FakeKubeApiserver(Options fake_options) {
+FakeKubeApiserver::FakeKubeApiserver(Options fake_options)
+    : record_targets_(fake_options.record_requests) {
   nodes_.name = "nodes";
   pods_.name = "pods";
   configmaps_.name = "configmaps";
@@ -450,9 +451,8 @@ int FakeKubeApiserver::watch_requests(const std::string& collection) const {
 }
 
 std::vector<std::string> FakeKubeApiserver::targets() const {
-  std::vector<std::string> out;
-  for (const auto& r : server_->requests()) out.push_back(r.method + " " + r.target);
-  return out;
+  base::MutexLock lock(mu_);
+  return targets_;
 }
 
 // ---- serving ----
@@ -473,6 +473,10 @@ bool FakeKubeApiserver::Selected(const Watch& w, const json& object) {
 }
 
 Reply FakeKubeApiserver::Handle(const testing_support::SeenRequest& req) {
+  if (record_targets_) {
+    base::MutexLock lock(mu_);
+    targets_.push_back(req.method + " " + req.target);
+  }
   if (unavailable_) {
     Reply r;
     r.action = Reply::Action::kReset;

@@ -173,6 +173,11 @@ class FakeKubeApiserver {
 
   testing_support::TestPki pki_;
   mutable base::Mutex mu_;
+  // Every request's "METHOD target", recorded as Handle() starts, under mu_: a test that saw a
+  // counter move (watch_requests, open_watches) finds the request that moved it here too. The
+  // server's own record comes only after the handler returns.
+  const bool record_targets_;
+  std::vector<std::string> targets_ GUARDED_BY(mu_);
   uint64_t rv_ GUARDED_BY(mu_) = 100;
   uint64_t compacted_ GUARDED_BY(mu_) = 0;
   Collection nodes_ GUARDED_BY(mu_);
