@@ -1,6 +1,7 @@
 #include "apiserver/encoding.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "apiserver/wire_format.h"
@@ -382,69 +383,105 @@ std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
 std::string EncodeList(Format format, Kind kind, std::string_view api_version,
                        const std::vector<ListEntry>& entries, base::UnixNanos now,
                        std::string_view resource_version) {
-  if (format == Format::kProtobuf) {
-    const std::string time_field = TimeField(now);
-    std::string list_meta;  // ListMeta: resourceVersion is field 2
-    if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
-    // The envelope needs the raw length up front: size every item first, then write once.
-    std::vector<size_t> item_sizes;
-    item_sizes.reserve(entries.size());
-    size_t raw_size = BytesFieldSize(list_meta.size());
-    for (const auto& e : entries) {
-      size_t item = MetaProtoFieldSize(e.meta, time_field.size()) + e.item->proto_tail().size();
-      item_sizes.push_back(item);
-      raw_size += BytesFieldSize(item);
-    }
-    std::string type_meta;
-    AppendBytesField(type_meta, 1, api_version);
-    AppendBytesField(type_meta, 2, ListKindName(kind));
-    std::string out;
-    out.reserve(raw_size + type_meta.size() + 32);
-    out.append(kProtobufMagic);
-    AppendBytesField(out, 1, type_meta);
-    out.push_back(0x12);
-    AppendVarint(out, raw_size);
-    AppendBytesField(out, 1, list_meta);
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const auto& e = entries[i];
-      out.push_back(0x12);
-      AppendVarint(out, item_sizes[i]);
-      AppendMetaProtoField(out, e.meta, time_field);
-      out.append(e.item->proto_tail());
-    }
-    AppendBytesField(out, 3, "");
-    AppendBytesField(out, 4, "");
-    return out;
-  }
-  const std::string creation = FormatTime(now);
+  ListEncoder encoder(format, kind, api_version, entries, now, resource_version);
   std::string out;
-  size_t estimate = 128;
-  for (const auto& e : entries) {
-    estimate += e.item->json_tail().size() + e.meta.name.size() + e.meta.namespace_.size() + 96;
+  out.reserve(encoder.size_estimate());
+  encoder.Next(out, std::numeric_limits<size_t>::max());
+  return out;
+}
+
+ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
+                         std::span<const ListEntry> entries, base::UnixNanos now,
+                         std::string_view resource_version)
+    : format_(format),
+      kind_(kind),
+      api_version_(api_version),
+      entries_(entries),
+      resource_version_(resource_version) {
+  if (format_ == Format::kProtobuf) {
+    creation_ = TimeField(now);
+    // The envelope needs the raw length up front: size every item first.
+    item_sizes_.reserve(entries_.size());
+    raw_size_ = BytesFieldSize(
+        resource_version_.empty() ? 0 : BytesFieldSize(resource_version_.size()));  // ListMeta
+    for (const auto& e : entries_) {
+      const size_t item =
+          MetaProtoFieldSize(e.meta, creation_.size()) + e.item->proto_tail().size();
+      item_sizes_.push_back(static_cast<uint32_t>(item));
+      raw_size_ += BytesFieldSize(item);
+    }
+    const size_t type_meta =
+        BytesFieldSize(api_version_.size()) + BytesFieldSize(ListKindName(kind_).size());
+    size_estimate_ = kProtobufMagic.size() + BytesFieldSize(type_meta) + BytesFieldSize(raw_size_) +
+                     2 * BytesFieldSize(0);
+    return;
+  }
+  creation_ = FormatTime(now);
+  size_estimate_ = 128 + resource_version_.size();
+  for (const auto& e : entries_) {
+    size_estimate_ +=
+        e.item->json_tail().size() + e.meta.name.size() + e.meta.namespace_.size() + 96;
     if (e.meta.labels != nullptr) {
-      for (const auto& [k, v] : *e.meta.labels) estimate += k.size() + v.size() + 6;
+      for (const auto& [k, v] : *e.meta.labels) size_estimate_ += k.size() + v.size() + 6;
     }
   }
-  out.reserve(estimate);
-  out.append("{\"kind\":\"");
-  out.append(ListKindName(kind));
-  out.append("\",\"apiVersion\":\"");
-  out.append(api_version);
-  if (resource_version.empty()) {
-    out.append("\",\"metadata\":{},\"items\":[");
-  } else {
-    out.append("\",\"metadata\":{\"resourceVersion\":");
-    AppendJsonString(out, resource_version);
-    out.append("},\"items\":[");
+}
+
+bool ListEncoder::Next(std::string& out, size_t bytes) {
+  const bool proto = format_ == Format::kProtobuf;
+  if (state_ == State::kHead) {
+    if (proto) {
+      std::string type_meta;
+      AppendBytesField(type_meta, 1, api_version_);
+      AppendBytesField(type_meta, 2, ListKindName(kind_));
+      std::string list_meta;  // ListMeta: resourceVersion is field 2
+      if (!resource_version_.empty()) AppendBytesField(list_meta, 2, resource_version_);
+      out.append(kProtobufMagic);
+      AppendBytesField(out, 1, type_meta);
+      out.push_back(0x12);
+      AppendVarint(out, raw_size_);
+      AppendBytesField(out, 1, list_meta);
+    } else {
+      out.append("{\"kind\":\"");
+      out.append(ListKindName(kind_));
+      out.append("\",\"apiVersion\":\"");
+      out.append(api_version_);
+      if (resource_version_.empty()) {
+        out.append("\",\"metadata\":{},\"items\":[");
+      } else {
+        out.append("\",\"metadata\":{\"resourceVersion\":");
+        AppendJsonString(out, resource_version_);
+        out.append("},\"items\":[");
+      }
+    }
+    state_ = State::kItems;
   }
-  bool first = true;
-  for (const auto& e : entries) {
-    if (!first) out.push_back(',');
-    first = false;
-    AppendItemJson(out, e, creation, {}, {});
+  if (state_ == State::kItems) {
+    for (; next_ < entries_.size() && out.size() < bytes; ++next_) {
+      const ListEntry& e = entries_[next_];
+      if (proto) {
+        out.push_back(0x12);
+        AppendVarint(out, item_sizes_[next_]);
+        AppendMetaProtoField(out, e.meta, creation_);
+        out.append(e.item->proto_tail());
+      } else {
+        if (next_ != 0) out.push_back(',');
+        AppendItemJson(out, e, creation_, {}, {});
+      }
+    }
+    if (next_ < entries_.size()) return false;
+    state_ = State::kTail;
   }
-  out.append("]}\n");
-  return out;
+  if (state_ == State::kTail) {
+    if (proto) {
+      AppendBytesField(out, 3, "");
+      AppendBytesField(out, 4, "");
+    } else {
+      out.append("]}\n");
+    }
+    state_ = State::kDone;
+  }
+  return true;
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +142,42 @@ std::string EncodeObject(Format format, Kind kind, std::string_view api_version,
 std::string EncodeList(Format format, Kind kind, std::string_view api_version,
                        const std::vector<ListEntry>& entries, base::UnixNanos now,
                        std::string_view resource_version = {});
+
+// EncodeList's body (JSON or protobuf) a piece at a time, for writing a large list in chunks
+// from a small buffer that is reused (and stays in cache) instead of building the whole body
+// first: 64 MB for 150,000 pods, faulted in afresh for every request and written only once it
+// is complete. The pieces put back to back are EncodeList's body byte for byte.
+//
+// Thread-safety: a plain value; the entries (and what they point to) must outlive it.
+class ListEncoder {
+ public:
+  ListEncoder(Format format, Kind kind, std::string_view api_version,
+              std::span<const ListEntry> entries, base::UnixNanos now,
+              std::string_view resource_version);
+
+  // Appends the next bytes of the body to `out`, whole items, until `out` holds at least
+  // `bytes` or the body is complete. Returns true once the body is complete.
+  bool Next(std::string& out, size_t bytes);
+  bool done() const { return state_ == State::kDone; }
+  // The body's size: exact for protobuf (its envelope needs it up front), an upper estimate
+  // for JSON.
+  size_t size_estimate() const { return size_estimate_; }
+
+ private:
+  enum class State { kHead, kItems, kTail, kDone };
+
+  Format format_;
+  Kind kind_;
+  std::string api_version_;
+  std::span<const ListEntry> entries_;
+  std::string resource_version_;
+  std::string creation_;              // JSON: metadata.creationTimestamp; protobuf: its field 8
+  std::vector<uint32_t> item_sizes_;  // protobuf: each item's message size
+  size_t raw_size_ = 0;               // protobuf: the envelope's raw field size
+  size_t size_estimate_ = 0;
+  size_t next_ = 0;  // the next entry to write
+  State state_ = State::kHead;
+};
 
 // Watch events in JSON (metav1.WatchEvent, newline-delimited as k8s.io/apiserver streams them):
 // appends `{"type":<type>,"object":<the object with kind and apiVersion>}` and a newline.

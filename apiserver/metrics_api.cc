@@ -3,6 +3,7 @@
 #include "apiserver/status.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <tuple>
 #include <utility>
@@ -127,7 +128,13 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
   const Selection selection =
       request.kind == Kind::kNode ? SelectNodes(request, *encoded) : SelectPods(request, *encoded);
-  return Respond(request, selection.entries, std::to_string(encoded->window().generation()));
+  std::string resource_version = std::to_string(encoded->window().generation());
+  if (request.negotiated.format != Format::kTable &&
+      selection.entries.size() >= kStreamedListItems) {
+    return RespondStreamed(request, std::move(encoded), std::move(selection),
+                           std::move(resource_version));
+  }
+  return Respond(request, selection.entries, resource_version);
 }
 
 HttpResponse MetricsApi::Watch(const ResourceRequest& request, const Query& query) const {
@@ -339,19 +346,85 @@ MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
   return selection;
 }
 
+void MetricsApi::ObserveFreshness(const std::vector<ListEntry>& entries,
+                                  base::UnixNanos now) const {
+  if (options_.freshness == nullptr || entries.empty()) return;
+  std::vector<double> ages;
+  ages.reserve(entries.size());
+  for (const auto& e : entries) {
+    base::UnixNanos ts = e.node != nullptr ? e.node->timestamp : e.pod->timestamp;
+    ages.push_back(static_cast<double>(now - ts) / 1e9);
+  }
+  options_.freshness->ObserveAll({}, ages);
+}
+
+namespace {
+
+// A large list's body, encoded a chunk at a time into one buffer as the connection takes it
+// (ListEncoder), so that the response never holds the whole body: the encoded window and the
+// cached objects the entries point into are held instead, until the last chunk is written.
+class ListStream final : public ResponseStream, public std::enable_shared_from_this<ListStream> {
+ public:
+  ListStream(std::shared_ptr<const EncodedWindow> encoded, std::vector<ListEntry> entries,
+             std::shared_ptr<const void> objects, Format format, Kind kind,
+             std::string_view api_version, base::UnixNanos now, std::string_view resource_version)
+      : encoded_(std::move(encoded)),
+        entries_(std::move(entries)),
+        objects_(std::move(objects)),
+        encoder_(format, kind, api_version, entries_, now, resource_version) {}
+
+  size_t size_estimate() const { return encoder_.size_estimate(); }
+
+  void Next(std::function<void(StreamChunk)> next) override {
+    StreamChunk chunk;
+    if (cancelled_.load() || encoder_.done()) {
+      chunk.end = true;
+      return next(std::move(chunk));
+    }
+    buffer_.clear();
+    encoder_.Next(buffer_, kStreamedListChunkBytes);
+    chunk.parts.emplace_back(buffer_);
+    chunk.keep = shared_from_this();
+    next(std::move(chunk));
+  }
+  void Cancel() override { cancelled_.store(true); }
+
+ private:
+  std::shared_ptr<const EncodedWindow> encoded_;
+  std::vector<ListEntry> entries_;
+  std::shared_ptr<const void> objects_;
+  ListEncoder encoder_;  // over entries_
+  std::string buffer_;   // the chunk being written; one Next at a time
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace
+
+HttpResponse MetricsApi::RespondStreamed(const ResourceRequest& request,
+                                         std::shared_ptr<const EncodedWindow> encoded,
+                                         Selection selection, std::string resource_version) const {
+  const base::UnixNanos now = clock_.Now();
+  ObserveFreshness(selection.entries, now);
+  auto objects = std::make_shared<std::pair<std::vector<std::shared_ptr<const kube::Node>>,
+                                            std::vector<std::shared_ptr<const kube::Pod>>>>(
+      std::move(selection.nodes), std::move(selection.pods));
+  auto stream = std::make_shared<ListStream>(
+      std::move(encoded), std::move(selection.entries), std::move(objects),
+      request.negotiated.format, request.kind, request.api_version, now, resource_version);
+  HttpResponse r;
+  r.content_type = std::string(request.negotiated.format == Format::kProtobuf ? kProtobufContentType
+                                                                              : kJsonContentType);
+  r.stream_size = stream->size_estimate();
+  r.stream_finite = true;
+  r.stream = std::move(stream);
+  return r;
+}
+
 HttpResponse MetricsApi::Respond(const ResourceRequest& request,
                                  const std::vector<ListEntry>& entries,
                                  std::string_view resource_version) const {
   const base::UnixNanos now = clock_.Now();
-  if (options_.freshness != nullptr && !entries.empty()) {
-    std::vector<double> ages;
-    ages.reserve(entries.size());
-    for (const auto& e : entries) {
-      base::UnixNanos ts = e.node != nullptr ? e.node->timestamp : e.pod->timestamp;
-      ages.push_back(static_cast<double>(now - ts) / 1e9);
-    }
-    options_.freshness->ObserveAll({}, ages);
-  }
+  ObserveFreshness(entries, now);
   const Negotiated& n = request.negotiated;
   HttpResponse r;
   switch (n.format) {

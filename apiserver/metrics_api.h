@@ -31,6 +31,12 @@
 
 namespace apiserver {
 
+// A JSON or protobuf list of at least this many objects is streamed: written with chunked
+// transfer encoding as it is encoded, kStreamedListChunkBytes at a time, instead of built whole
+// first (a smaller one, ~430 KB of JSON at most, is answered with a Content-Length).
+inline constexpr size_t kStreamedListItems = 1000;
+inline constexpr size_t kStreamedListChunkBytes = 128 * 1024;
+
 // The field errors k8s.io/apimachinery's ValidateListOptions (WatchList enabled) finds in a list
 // (`watch` false) or watch query: resourceVersionMatch with sendInitialEvents, resourceVersion
 // and continue, sendInitialEvents on a list. Empty when valid. ServeResource answers them 422.
@@ -109,6 +115,13 @@ class MetricsApi {
   // metadata.resourceVersion is `resource_version`).
   HttpResponse Respond(const ResourceRequest& request, const std::vector<ListEntry>& entries,
                        std::string_view resource_version = {}) const;
+  // A list of at least kStreamedListItems objects in JSON or protobuf: the response streams
+  // the body (ListStream in metrics_api.cc), holding `encoded` and `selection` until written.
+  HttpResponse RespondStreamed(const ResourceRequest& request,
+                               std::shared_ptr<const EncodedWindow> encoded, Selection selection,
+                               std::string resource_version) const;
+  // Records the age of every served sample in options_.freshness.
+  void ObserveFreshness(const std::vector<ListEntry>& entries, base::UnixNanos now) const;
   // Starts a watch (the request passed ParseResourceRequest as a list); a 400 for a bad watch
   // parameter.
   HttpResponse Watch(const ResourceRequest& request, const Query& query) const;

@@ -81,8 +81,9 @@ struct StreamChunk {
   bool end = false;
 };
 
-// A response body produced over time (a watch), written with chunked transfer encoding after
-// the headers, one HTTP chunk per StreamChunk, until the stream ends or the connection fails.
+// A response body produced over time (a watch, or a large list encoded as it is written),
+// written with chunked transfer encoding after the headers, one HTTP chunk per StreamChunk,
+// until the stream ends or the connection fails.
 //
 // Thread-safety: both methods may be called from any thread.
 class ResponseStream {
@@ -105,8 +106,16 @@ struct HttpResponse {
   // is (not copied; the session holds it until written): for a large text served to every
   // request, such as /metrics/heapster's.
   std::shared_ptr<const std::string> shared_body;
-  // When set, the body is this stream instead of `body`; the connection closes after it.
+  // When set, the body is this stream instead of `body`; the connection closes after it, unless
+  // `stream_finite`.
   std::shared_ptr<ResponseStream> stream;
+  // The stream is one answer whose chunks come without waiting (a large list), not a watch: the
+  // connection is kept alive after it, each chunk's write is bounded by the write timeout from
+  // the moment it is asked for, and a shutdown lets it finish like any request.
+  bool stream_finite = false;
+  // What the stream's body is expected to take (reserved in the server's budget for pending
+  // response bytes while it is written, as a body of that size would be).
+  std::size_t stream_size = 0;
 
   // The bytes of the body (not of a stream).
   std::size_t body_size() const { return shared_body ? shared_body->size() : body.size(); }

@@ -190,7 +190,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   void Drain() {
     asio::dispatch(executor_, [self = shared_from_this()] {
       // A stream (a watch) ends: its terminating chunk is written and the connection closes.
-      if (self->body_stream_) return self->body_stream_->Cancel();
+      // A finite stream (a large list) is a request being handled: it finishes, then closes.
+      if (self->body_stream_ && !self->stream_finite_) return self->body_stream_->Cancel();
       if (self->busy_) return;
       if (self->served_) return self->Tcp().close();
       if (!self->stream_) {
@@ -355,7 +356,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // nothing else touches its members.
   void Admit(HttpResponse& r) {
     admitted_ = true;
-    if (head_ || ReserveResponseBytes(r.body_size())) return;
+    if (head_ || ReserveResponseBytes(r.stream ? r.stream_size : r.body_size())) return;
+    if (r.stream) r.stream->Cancel();
     r = TooManyRequests("Too many large responses pending, please try again later.");
     ReserveResponseBytes(r.body.size());  // small: always fits
   }
@@ -366,7 +368,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     if (!admitted_) Admit(r);
     admitted_ = false;
     if (r.stream) {
-      if (!head_ && !server_.draining_flag.load()) return WriteStreamHead(std::move(r));
+      if (!head_ && (r.stream_finite || !server_.draining_flag.load())) {
+        return WriteStreamHead(std::move(r));
+      }
       r.stream->Cancel();  // HEAD, or shutting down: the headers alone, then close
       r.stream.reset();
       keep_alive_ = false;
@@ -425,12 +429,15 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   // A streamed body: the headers with chunked transfer encoding, then one HTTP chunk per
   // StreamChunk as the stream produces them, each write bounded by the write timeout; between
-  // chunks the connection waits without a deadline (a watch lasts as long as its stream).
+  // chunks the connection waits without a deadline (a watch lasts as long as its stream), except
+  // in a finite stream, whose chunks come at once and which keeps the connection alive.
   void WriteStreamHead(HttpResponse r) {
     body_stream_ = std::move(r.stream);
+    stream_finite_ = r.stream_finite;
     auto res = std::make_shared<http::response<http::empty_body>>();
     SetHead(*res, r);
-    res->keep_alive(false);
+    stream_keep_ = stream_finite_ && keep_alive_ && !server_.draining_flag.load();
+    res->keep_alive(stream_keep_);
     res->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     response_ = res;
@@ -446,7 +453,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void NextChunk() {
-    Tcp().expires_never();
+    if (stream_finite_) {
+      Tcp().expires_after(server_.options.write_timeout);
+    } else {
+      Tcp().expires_never();
+    }
     body_stream_->Next([self = shared_from_this()](StreamChunk chunk) {
       asio::post(self->executor_, [self, chunk = std::move(chunk)]() mutable {
         self->WriteChunk(std::move(chunk));
@@ -480,6 +491,13 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
                         const bool end = self->chunk_.end;
                         self->chunk_ = StreamChunk{};
                         if (ec) return self->StreamFailed(ec);
+                        if (end && self->stream_finite_) {
+                          self->body_stream_.reset();
+                          self->stream_finite_ = false;
+                          // As any response's end (a shutdown meanwhile closes the now idle
+                          // connection in Read).
+                          return self->OnWrite(self->stream_keep_, ec, 0);
+                        }
                         if (end) {
                           self->body_stream_.reset();
                           self->busy_ = false;
@@ -494,7 +512,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     // Lets go of the stream's callbacks, which hold this session.
     if (body_stream_) body_stream_->Cancel();
     body_stream_.reset();
+    stream_finite_ = false;
     busy_ = false;
+    ReleaseResponseBytes();
     Fail(ec, "write");
   }
 
@@ -539,6 +559,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   std::shared_ptr<void> response_;
   std::shared_ptr<void> serializer_;
   std::shared_ptr<ResponseStream> body_stream_;  // a streamed response being written
+  bool stream_finite_ = false;                   // body_stream_ is HttpResponse::stream_finite
+  bool stream_keep_ = false;                     // its head kept the connection alive
   StreamChunk chunk_;                            // the chunk being written
   std::string chunk_head_;                       // its size line
   uint64_t reserved_bytes_ = 0;  // of State::response_bytes, while a response is written

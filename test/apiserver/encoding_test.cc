@@ -260,6 +260,77 @@ TEST(EncodingTest, ListsCarryTheirResourceVersion) {
   EXPECT_EQ(ProtoBytes(ProtoBytes(items[0], 1), 1), "example-pod-with-ephemeral-storage");
 }
 
+TEST(ListEncoderTest, PiecesPutTogetherAreTheWholeList) {
+  std::vector<window::PodMetrics> pods;
+  for (int i = 0; i < 200; ++i) {
+    window::PodMetrics pod;
+    pod.namespace_ = "ns-" + std::to_string(i % 3);
+    pod.name = "pod-" + std::to_string(i) + std::string(static_cast<size_t>(i % 40), 'x');
+    pod.timestamp = kSample;
+    pod.window = std::chrono::milliseconds(15000 + i);
+    pod.containers = {{"app", static_cast<uint64_t>(i) * 1000, static_cast<uint64_t>(i) << 20},
+                      {"sidecar", 5, 7}};
+    pods.push_back(std::move(pod));
+  }
+  auto window = std::make_shared<const window::Window>(3, std::vector<window::NodeMetrics>{},
+                                                       std::move(pods));
+  EncodedWindow encoded(window);
+  std::vector<kube::Labels> labels(window->pods().size());
+  std::vector<ListEntry> entries;
+  for (size_t i = 0; i < window->pods().size(); ++i) {
+    const window::PodMetrics* p = &window->pods()[i];
+    if (i % 2 == 0) labels[i] = {{"app", "a" + std::to_string(i)}, {"tier", "web"}};
+    entries.push_back({{p->name, p->namespace_, i % 4 == 3 ? nullptr : &labels[i], {}},
+                       &encoded.pod(p),
+                       nullptr,
+                       p});
+  }
+  for (Format format : {Format::kJson, Format::kProtobuf}) {
+    for (std::string rv : {"", "9"}) {
+      const std::string whole =
+          EncodeList(format, Kind::kPod, "metrics.k8s.io/v1beta1", entries, kNow, rv);
+      for (size_t bytes : {size_t{1}, size_t{100}, size_t{4096}, size_t{1} << 20}) {
+        SCOPED_TRACE(::testing::Message() << (format == Format::kJson ? "json" : "protobuf")
+                                          << " rv=" << rv << " pieces of " << bytes);
+        ListEncoder encoder(format, Kind::kPod, "metrics.k8s.io/v1beta1", entries, kNow, rv);
+        if (format == Format::kProtobuf) {
+          EXPECT_EQ(encoder.size_estimate(), whole.size());
+        } else {
+          EXPECT_GE(encoder.size_estimate(), whole.size());
+        }
+        std::string joined;
+        size_t count = 0;
+        for (bool done = false; !done; ++count) {
+          ASSERT_FALSE(encoder.done());
+          std::string piece;
+          done = encoder.Next(piece, bytes);
+          if (!done) EXPECT_GE(piece.size(), bytes);
+          joined += piece;
+          ASSERT_LT(count, 1000u);
+        }
+        EXPECT_TRUE(encoder.done());
+        EXPECT_EQ(joined, whole);
+        // One piece per item at most (whole items), and at least the head, the items and the
+        // tail for pieces of one byte.
+        if (bytes == 1) EXPECT_EQ(count, entries.size() + 1);
+        if (bytes == size_t{1} << 20) EXPECT_EQ(count, 1u);
+      }
+      if (format == Format::kJson) {
+        auto parsed = nlohmann::json::parse(whole);
+        ASSERT_EQ(parsed["items"].size(), entries.size());
+        EXPECT_EQ(parsed["items"][199]["metadata"]["name"], entries[199].meta.name);
+        EXPECT_EQ(parsed["items"][0]["metadata"]["labels"]["app"], "a0");
+      } else {
+        std::string raw;
+        ExpectEnvelope(whole, "metrics.k8s.io/v1beta1", "PodMetricsList", &raw);
+        auto items = ProtoRepeated(raw, 2);
+        ASSERT_EQ(items.size(), entries.size());
+        EXPECT_EQ(ProtoBytes(ProtoBytes(items[199], 1), 1), entries[199].meta.name);
+      }
+    }
+  }
+}
+
 TEST(EncodingTest, WatchEventsAreNewlineDelimitedWatchEvents) {
   Fixture f;
   ListEntry e = f.PodEntry();

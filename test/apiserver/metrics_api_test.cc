@@ -413,5 +413,106 @@ TEST_F(MetricsApiTest, FreshnessIsObserved) {
             std::string::npos);
 }
 
+// Reads a streamed body to its end: the chunks in order, and whether it ended.
+std::vector<std::string> ReadStream(ResponseStream& stream, size_t max_chunks = 100000) {
+  std::vector<std::string> chunks;
+  for (bool end = false; !end && chunks.size() < max_chunks;) {
+    stream.Next([&](StreamChunk chunk) {
+      end = chunk.end;
+      if (end) return;
+      std::string joined;
+      for (std::string_view p : chunk.parts) joined += p;
+      chunks.push_back(std::move(joined));
+    });
+  }
+  return chunks;
+}
+
+TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {
+  const size_t n = kStreamedListItems + 500;
+  std::vector<window::PodMetrics> metrics;
+  std::vector<kube::Pod> cached;
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = "pod-" + std::to_string(100000 + i);
+    metrics.push_back(Pod("big", name));
+    cached.push_back({"big", name, {{"app", "a" + std::to_string(i % 7)}}});
+  }
+  windows_.Publish(
+      std::make_shared<window::Window>(5, std::vector<window::NodeMetrics>{}, std::move(metrics)));
+  pods_.Replace(cached);
+  base::MetricsRegistry registry;
+  MetricsApiOptions options;
+  options.freshness = ServerMetrics::Create(registry).metric_freshness;
+  MetricsApi api = Api(options);
+
+  for (const std::string accept : {"application/json", "application/vnd.kubernetes.protobuf"}) {
+    SCOPED_TRACE(accept);
+    HttpResponse r = Get(api, "/apis/metrics.k8s.io/v1beta1/pods", accept);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.content_type, accept);
+    ASSERT_NE(r.stream, nullptr);
+    EXPECT_TRUE(r.stream_finite);
+    EXPECT_TRUE(r.body.empty());
+    // What was listed stays served while a new window and cache replace them.
+    windows_.Publish(std::make_shared<window::Window>(6, std::vector<window::NodeMetrics>{},
+                                                      std::vector<window::PodMetrics>{}));
+    pods_.Replace({});
+    const std::vector<std::string> chunks = ReadStream(*r.stream);
+    ASSERT_GT(chunks.size(), 1u);
+    std::string body;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      if (i + 1 < chunks.size()) EXPECT_GE(chunks[i].size(), kStreamedListChunkBytes) << i;
+      EXPECT_LT(chunks[i].size(), kStreamedListChunkBytes + 1024) << i;
+      body += chunks[i];
+    }
+    EXPECT_GE(r.stream_size, body.size());
+    if (accept == "application/json") {
+      EXPECT_EQ(r.stream_size > body.size() + body.size() / 2, false) << r.stream_size;
+      HttpResponse whole;
+      whole.body = body;
+      const std::vector<std::string> names = Names(whole);
+      ASSERT_EQ(names.size(), n);
+      EXPECT_EQ(names.front(), "big/pod-100000");
+      EXPECT_EQ(names.back(), "big/pod-" + std::to_string(100000 + n - 1));
+      EXPECT_EQ(json::parse(body)["metadata"]["resourceVersion"], "5");
+    } else {
+      EXPECT_EQ(r.stream_size, body.size());
+      EXPECT_EQ(body.substr(0, 4), std::string("k8s\0", 4));
+      EXPECT_NE(body.find("pod-" + std::to_string(100000 + n - 1)), std::string::npos);
+    }
+    // Once ended, the stream stays ended.
+    EXPECT_TRUE(ReadStream(*r.stream).empty());
+    // Put the big window back for the next format.
+    std::vector<window::PodMetrics> again;
+    for (size_t i = 0; i < n; ++i) again.push_back(Pod("big", "pod-" + std::to_string(100000 + i)));
+    windows_.Publish(
+        std::make_shared<window::Window>(7, std::vector<window::NodeMetrics>{}, std::move(again)));
+    pods_.Replace(cached);
+  }
+  EXPECT_NE(registry.Render().find("metrics_server_api_metric_freshness_seconds_count " +
+                                   std::to_string(2 * n) + "\n"),
+            std::string::npos);
+
+  // A cancelled stream ends at its next chunk.
+  HttpResponse cancelled = Get(api, "/apis/metrics.k8s.io/v1beta1/pods");
+  ASSERT_NE(cancelled.stream, nullptr);
+  EXPECT_EQ(ReadStream(*cancelled.stream, 1).size(), 1u);
+  cancelled.stream->Cancel();
+  EXPECT_TRUE(ReadStream(*cancelled.stream).empty());
+
+  // Below the threshold, and Tables, are answered whole.
+  std::vector<kube::Pod> fewer(cached.begin(), cached.begin() + (kStreamedListItems - 1));
+  pods_.Replace(fewer);
+  HttpResponse small = Get(api, "/apis/metrics.k8s.io/v1beta1/pods");
+  EXPECT_EQ(small.stream, nullptr);
+  EXPECT_EQ(Names(small).size(), kStreamedListItems - 1);
+  pods_.Replace(cached);
+  HttpResponse table =
+      Get(api, "/apis/metrics.k8s.io/v1beta1/pods", "application/json;as=Table;v=v1;g=meta.k8s.io");
+  ASSERT_EQ(table.status, 200u);
+  EXPECT_EQ(table.stream, nullptr);
+  EXPECT_EQ(json::parse(table.body)["rows"].size(), n);
+}
+
 }  // namespace
 }  // namespace apiserver

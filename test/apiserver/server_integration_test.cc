@@ -47,8 +47,79 @@ using testing_support::FakeAuthorizer;
 using testing_support::IoThreads;
 using testing_support::WaitFor;
 
+// A finite stream (as a large list is written): kFiniteChunks chunks of kFiniteChunkBytes, the
+// i-th all 'a' + i % 26. With `gate`, each chunk after the first waits for Release().
+constexpr size_t kFiniteChunks = 40;
+constexpr size_t kFiniteChunkBytes = 100 * 1024;
+std::string FiniteBody() {
+  std::string body;
+  for (size_t i = 0; i < kFiniteChunks; ++i) {
+    body.append(kFiniteChunkBytes, static_cast<char>('a' + i % 26));
+  }
+  return body;
+}
+class FiniteStream final : public ResponseStream {
+ public:
+  explicit FiniteStream(bool gate) : gate_(gate) {}
+  void Next(std::function<void(StreamChunk)> next) override {
+    {
+      base::MutexLock lock(mu_);
+      if (gate_ && !cancelled_ && next_ > 0 && !released_) {
+        waiting_ = std::move(next);
+        return;
+      }
+    }
+    Produce(next);
+  }
+  void Cancel() override {
+    std::function<void(StreamChunk)> waiting;
+    {
+      base::MutexLock lock(mu_);
+      cancelled_ = true;
+      waiting.swap(waiting_);
+    }
+    if (waiting) Produce(waiting);
+  }
+  bool Waiting() {
+    base::MutexLock lock(mu_);
+    return waiting_ != nullptr;
+  }
+  void Release() {
+    std::function<void(StreamChunk)> waiting;
+    {
+      base::MutexLock lock(mu_);
+      released_ = true;
+      waiting.swap(waiting_);
+    }
+    if (waiting) Produce(waiting);
+  }
+
+ private:
+  void Produce(const std::function<void(StreamChunk)>& next) {
+    StreamChunk chunk;
+    {
+      base::MutexLock lock(mu_);
+      if (cancelled_ || next_ == kFiniteChunks) {
+        chunk.end = true;
+      } else {
+        chunk_.assign(kFiniteChunkBytes, static_cast<char>('a' + next_++ % 26));
+        chunk.parts.emplace_back(chunk_);
+      }
+    }
+    next(std::move(chunk));
+  }
+
+  const bool gate_;
+  base::Mutex mu_;
+  size_t next_ GUARDED_BY(mu_) = 0;
+  bool cancelled_ GUARDED_BY(mu_) = false;
+  bool released_ GUARDED_BY(mu_) = false;
+  std::function<void(StreamChunk)> waiting_ GUARDED_BY(mu_);
+  std::string chunk_;  // the chunk being written
+};
+
 // Holds requests to /slow until released, to have requests in flight; answers /big with
-// kBigBody bytes.
+// kBigBody bytes, /finite and /finite-gated with a FiniteStream.
 constexpr size_t kBigBody = 4 << 20;
 class GatedHandler : public Handler {
  public:
@@ -60,10 +131,27 @@ class GatedHandler : public Handler {
       r.body.assign(kBigBody, 'b');
       return done(std::move(r));
     }
+    if (request.Path() == "/finite" || request.Path() == "/finite-gated") {
+      auto stream = std::make_shared<FiniteStream>(request.Path() == "/finite-gated");
+      {
+        base::MutexLock lock(mu_);
+        last_stream_ = stream;
+      }
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.stream = stream;
+      r.stream_finite = true;
+      r.stream_size = kFiniteChunks * kFiniteChunkBytes;
+      return done(std::move(r));
+    }
     if (request.Path() != "/slow") return inner_.Handle(std::move(request), std::move(done));
     base::MutexLock lock(mu_);
     held_.push_back(std::move(done));
     cv_.NotifyAll();
+  }
+  std::shared_ptr<FiniteStream> last_stream() {
+    base::MutexLock lock(mu_);
+    return last_stream_;
   }
   bool WaitHeld(size_t n) {
     base::MutexLock lock(mu_);
@@ -88,6 +176,7 @@ class GatedHandler : public Handler {
   base::Mutex mu_;
   base::CondVar cv_;
   std::vector<std::function<void(HttpResponse)>> held_ GUARDED_BY(mu_);
+  std::shared_ptr<FiniteStream> last_stream_ GUARDED_BY(mu_);
 };
 
 class ServerTest : public ::testing::Test {
@@ -791,6 +880,83 @@ RawOutcome RawExchange(uint16_t port, const std::string& head, const std::string
 }
 
 const std::string kLivez = "GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+
+TEST_F(ServerTest, FiniteStreamsAreChunkedAndKeepTheConnection) {
+  StartServer();
+  auto client = Client(nullptr);
+  auto r = Get(*client, "/finite");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_TRUE(r->body == FiniteBody()) << r->body.size();
+  // On the wire: chunked, without "Connection: close", and the next request on the same
+  // connection is answered (a watch's stream would close it).
+  RawOutcome raw = RawExchange(server_->port(),
+                               "GET /finite HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(raw.closed);
+  const size_t head_end = raw.response.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  const std::string head = raw.response.substr(0, head_end);
+  EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+  const size_t last_chunk = raw.response.find("\r\n0\r\n\r\n", head_end);
+  ASSERT_NE(last_chunk, std::string::npos);
+  EXPECT_EQ(raw.response.compare(last_chunk + 7, 15, "HTTP/1.1 200 OK"), 0)
+      << raw.response.substr(last_chunk, 40);
+  EXPECT_GT(last_chunk - head_end, kFiniteChunks * kFiniteChunkBytes);
+  EXPECT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
+      << server_->response_bytes_pending();
+}
+
+TEST_F(ServerTest, FiniteStreamsAreCountedInTheResponseBudget) {
+  ServerOptions options;
+  options.max_response_bytes_pending = kFiniteChunks * kFiniteChunkBytes + kBigBody / 2;
+  StartServer(options);
+  StalledReader stalled(server_->port(), "/finite");
+  ASSERT_TRUE(WaitFor([&] {
+    return server_->response_bytes_pending() >= kFiniteChunks * kFiniteChunkBytes;
+  })) << server_->response_bytes_pending();
+  auto client = Client(nullptr);
+  auto big = client->SendSync({boost::beast::http::verb::get, "/big", {}, "", ""}, 10s, 0);
+  ASSERT_TRUE(big.ok()) << big.error();
+  EXPECT_EQ(big->status, 429u);
+  auto finite = client->SendSync({boost::beast::http::verb::get, "/finite", {}, "", ""}, 10s, 0);
+  ASSERT_TRUE(finite.ok()) << finite.error();
+  EXPECT_EQ(finite->status, 429u);
+  stalled.Close();
+  ASSERT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
+      << server_->response_bytes_pending();
+  auto again = Get(*client, "/finite");
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->status, 200u);
+  EXPECT_EQ(again->body.size(), kFiniteChunks * kFiniteChunkBytes);
+}
+
+TEST_F(ServerTest, GracefulShutdownLetsAFiniteStreamFinish) {
+  StartServer();
+  auto client = Client(nullptr);
+  std::promise<base::Result<net::Response>> result;
+  net::Request req;
+  req.target = "/finite-gated";
+  client->Send(req, std::chrono::steady_clock::now() + 10s, 0,
+               [&](base::Result<net::Response> r) { result.set_value(std::move(r)); });
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = gated_.last_stream();
+    return s != nullptr && s->Waiting();
+  }));
+  std::promise<void> drained;
+  server_->Shutdown([&] { drained.set_value(); });
+  auto drained_future = drained.get_future();
+  EXPECT_EQ(drained_future.wait_for(200ms), std::future_status::timeout);
+  gated_.last_stream()->Release();
+  auto done = result.get_future().get();
+  ASSERT_TRUE(done.ok()) << done.error();
+  EXPECT_EQ(done->status, 200u);
+  EXPECT_TRUE(done->body == FiniteBody()) << done->body.size();
+  EXPECT_EQ(drained_future.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(server_->connections(), 0u);
+}
 
 TEST_F(ServerTest, RequestBodiesAreRefusedAfterTheHeaders) {
   StartServer();
