@@ -147,8 +147,20 @@ void EncodePod(const window::PodMetrics& pod, std::string& j, std::string& p) {
   j.append("]}");
 }
 
+// Counts the bytes the JSON writers below would append, in place of a std::string: the
+// size of a list is known before it is written (its Content-Length) from the same code that
+// writes it.
+struct ByteCounter {
+  size_t size = 0;
+  void append(std::string_view s) { size += s.size(); }
+  void push_back(char) { ++size; }
+};
+void AppendJsonString(ByteCounter& out, std::string_view s) { out.size += JsonStringSize(s); }
+using apiserver::AppendJsonString;  // the writing one, otherwise hidden by the counting one
+
 // `"metadata":{...}` for an item (no leading comma).
-void AppendMetaJson(std::string& out, const ItemMeta& meta, std::string_view creation) {
+template <typename Out>
+void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation) {
   out.append("\"metadata\":{\"name\":");
   AppendJsonString(out, meta.name);
   if (!meta.namespace_.empty()) {
@@ -177,7 +189,8 @@ void AppendMetaJson(std::string& out, const ItemMeta& meta, std::string_view cre
   out.push_back('}');
 }
 
-void AppendItemJson(std::string& out, const ListEntry& e, std::string_view creation,
+template <typename Out>
+void AppendItemJson(Out& out, const ListEntry& e, std::string_view creation,
                     std::string_view kind, std::string_view api_version) {
   out.push_back('{');
   if (!kind.empty()) {
@@ -385,7 +398,7 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
                        std::string_view resource_version) {
   ListEncoder encoder(format, kind, api_version, entries, now, resource_version);
   std::string out;
-  out.reserve(encoder.size_estimate());
+  out.reserve(encoder.size());
   encoder.Next(out, std::numeric_limits<size_t>::max());
   return out;
 }
@@ -393,73 +406,59 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
 ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
                          std::span<const ListEntry> entries, base::UnixNanos now,
                          std::string_view resource_version)
-    : format_(format),
-      kind_(kind),
-      api_version_(api_version),
-      entries_(entries),
-      resource_version_(resource_version) {
-  if (format_ == Format::kProtobuf) {
+    : proto_(format == Format::kProtobuf), entries_(entries) {
+  if (proto_) {
     creation_ = TimeField(now);
+    std::string list_meta;  // ListMeta: resourceVersion is field 2
+    if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
     // The envelope needs the raw length up front: size every item first.
     item_sizes_.reserve(entries_.size());
-    raw_size_ = BytesFieldSize(
-        resource_version_.empty() ? 0 : BytesFieldSize(resource_version_.size()));  // ListMeta
+    size_t items = 0;
     for (const auto& e : entries_) {
-      const size_t item =
-          MetaProtoFieldSize(e.meta, creation_.size()) + e.item->proto_tail().size();
+      const size_t item = MetaProtoFieldSize(e.meta, creation_.size()) + e.item->proto_tail().size();
       item_sizes_.push_back(static_cast<uint32_t>(item));
-      raw_size_ += BytesFieldSize(item);
+      items += BytesFieldSize(item);
     }
-    const size_t type_meta =
-        BytesFieldSize(api_version_.size()) + BytesFieldSize(ListKindName(kind_).size());
-    size_estimate_ = kProtobufMagic.size() + BytesFieldSize(type_meta) + BytesFieldSize(raw_size_) +
-                     2 * BytesFieldSize(0);
+    std::string type_meta;
+    AppendBytesField(type_meta, 1, api_version);
+    AppendBytesField(type_meta, 2, ListKindName(kind));
+    head_.append(kProtobufMagic);
+    AppendBytesField(head_, 1, type_meta);
+    head_.push_back(0x12);
+    AppendVarint(head_, BytesFieldSize(list_meta.size()) + items);
+    AppendBytesField(head_, 1, list_meta);
+    AppendBytesField(tail_, 3, "");
+    AppendBytesField(tail_, 4, "");
+    size_ = head_.size() + items + tail_.size();
     return;
   }
   creation_ = FormatTime(now);
-  size_estimate_ = 128 + resource_version_.size();
-  for (const auto& e : entries_) {
-    size_estimate_ +=
-        e.item->json_tail().size() + e.meta.name.size() + e.meta.namespace_.size() + 96;
-    if (e.meta.labels != nullptr) {
-      for (const auto& [k, v] : *e.meta.labels) size_estimate_ += k.size() + v.size() + 6;
-    }
+  head_.append("{\"kind\":\"");
+  head_.append(ListKindName(kind));
+  head_.append("\",\"apiVersion\":\"");
+  head_.append(api_version);
+  if (resource_version.empty()) {
+    head_.append("\",\"metadata\":{},\"items\":[");
+  } else {
+    head_.append("\",\"metadata\":{\"resourceVersion\":");
+    AppendJsonString(head_, resource_version);
+    head_.append("},\"items\":[");
   }
+  tail_ = "]}\n";
+  ByteCounter items;
+  for (const auto& e : entries_) AppendItemJson(items, e, creation_, {}, {});
+  size_ = head_.size() + items.size + (entries_.empty() ? 0 : entries_.size() - 1) + tail_.size();
 }
 
 bool ListEncoder::Next(std::string& out, size_t bytes) {
-  const bool proto = format_ == Format::kProtobuf;
   if (state_ == State::kHead) {
-    if (proto) {
-      std::string type_meta;
-      AppendBytesField(type_meta, 1, api_version_);
-      AppendBytesField(type_meta, 2, ListKindName(kind_));
-      std::string list_meta;  // ListMeta: resourceVersion is field 2
-      if (!resource_version_.empty()) AppendBytesField(list_meta, 2, resource_version_);
-      out.append(kProtobufMagic);
-      AppendBytesField(out, 1, type_meta);
-      out.push_back(0x12);
-      AppendVarint(out, raw_size_);
-      AppendBytesField(out, 1, list_meta);
-    } else {
-      out.append("{\"kind\":\"");
-      out.append(ListKindName(kind_));
-      out.append("\",\"apiVersion\":\"");
-      out.append(api_version_);
-      if (resource_version_.empty()) {
-        out.append("\",\"metadata\":{},\"items\":[");
-      } else {
-        out.append("\",\"metadata\":{\"resourceVersion\":");
-        AppendJsonString(out, resource_version_);
-        out.append("},\"items\":[");
-      }
-    }
+    out.append(head_);
     state_ = State::kItems;
   }
   if (state_ == State::kItems) {
     for (; next_ < entries_.size() && out.size() < bytes; ++next_) {
       const ListEntry& e = entries_[next_];
-      if (proto) {
+      if (proto_) {
         out.push_back(0x12);
         AppendVarint(out, item_sizes_[next_]);
         AppendMetaProtoField(out, e.meta, creation_);
@@ -470,15 +469,7 @@ bool ListEncoder::Next(std::string& out, size_t bytes) {
       }
     }
     if (next_ < entries_.size()) return false;
-    state_ = State::kTail;
-  }
-  if (state_ == State::kTail) {
-    if (proto) {
-      AppendBytesField(out, 3, "");
-      AppendBytesField(out, 4, "");
-    } else {
-      out.append("]}\n");
-    }
+    out.append(tail_);
     state_ = State::kDone;
   }
   return true;

@@ -146,7 +146,9 @@ std::string EncodeList(Format format, Kind kind, std::string_view api_version,
 // EncodeList's body (JSON or protobuf) a piece at a time, for writing a large list in chunks
 // from a small buffer that is reused (and stays in cache) instead of building the whole body
 // first: 64 MB for 150,000 pods, faulted in afresh for every request and written only once it
-// is complete. The pieces put back to back are EncodeList's body byte for byte.
+// is complete. The body's size is known before its first byte (a sizing pass over the entries
+// by the same code that writes them), so it can be sent with a Content-Length; the pieces put
+// back to back are EncodeList's body byte for byte.
 //
 // Thread-safety: a plain value; the entries (and what they point to) must outlive it.
 class ListEncoder {
@@ -159,22 +161,19 @@ class ListEncoder {
   // `bytes` or the body is complete. Returns true once the body is complete.
   bool Next(std::string& out, size_t bytes);
   bool done() const { return state_ == State::kDone; }
-  // The body's size: exact for protobuf (its envelope needs it up front), an upper estimate
-  // for JSON.
-  size_t size_estimate() const { return size_estimate_; }
+  // The body's size in bytes.
+  size_t size() const { return size_; }
 
  private:
-  enum class State { kHead, kItems, kTail, kDone };
+  enum class State { kHead, kItems, kDone };
 
-  Format format_;
-  Kind kind_;
-  std::string api_version_;
+  bool proto_;
   std::span<const ListEntry> entries_;
-  std::string resource_version_;
-  std::string creation_;              // JSON: metadata.creationTimestamp; protobuf: its field 8
+  std::string creation_;  // JSON: metadata.creationTimestamp; protobuf: its field 8
+  std::string head_;      // the bytes before the first item
+  std::string tail_;      // and after the last
   std::vector<uint32_t> item_sizes_;  // protobuf: each item's message size
-  size_t raw_size_ = 0;               // protobuf: the envelope's raw field size
-  size_t size_estimate_ = 0;
+  size_t size_ = 0;
   size_t next_ = 0;  // the next entry to write
   State state_ = State::kHead;
 };

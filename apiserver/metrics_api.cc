@@ -361,8 +361,9 @@ void MetricsApi::ObserveFreshness(const std::vector<ListEntry>& entries,
 namespace {
 
 // A large list's body, encoded a chunk at a time into one buffer as the connection takes it
-// (ListEncoder), so that the response never holds the whole body: the encoded window and the
-// cached objects the entries point into are held instead, until the last chunk is written.
+// (ListEncoder; its size is known up front and sent as the Content-Length), so that the
+// response never holds the whole body: the encoded window and the cached objects the entries
+// point into are held instead, until the last chunk is written.
 class ListStream final : public ResponseStream, public std::enable_shared_from_this<ListStream> {
  public:
   ListStream(std::shared_ptr<const EncodedWindow> encoded, std::vector<ListEntry> entries,
@@ -373,7 +374,7 @@ class ListStream final : public ResponseStream, public std::enable_shared_from_t
         objects_(std::move(objects)),
         encoder_(format, kind, api_version, entries_, now, resource_version) {}
 
-  size_t size_estimate() const { return encoder_.size_estimate(); }
+  size_t size() const { return encoder_.size(); }
 
   void Next(std::function<void(StreamChunk)> next) override {
     StreamChunk chunk;
@@ -414,7 +415,7 @@ HttpResponse MetricsApi::RespondStreamed(const ResourceRequest& request,
   HttpResponse r;
   r.content_type = std::string(request.negotiated.format == Format::kProtobuf ? kProtobufContentType
                                                                               : kJsonContentType);
-  r.stream_size = stream->size_estimate();
+  r.stream_size = stream->size();
   r.stream_finite = true;
   r.stream = std::move(stream);
   return r;

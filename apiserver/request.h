@@ -109,12 +109,14 @@ struct HttpResponse {
   // When set, the body is this stream instead of `body`; the connection closes after it, unless
   // `stream_finite`.
   std::shared_ptr<ResponseStream> stream;
-  // The stream is one answer whose chunks come without waiting (a large list), not a watch: the
-  // connection is kept alive after it, each chunk's write is bounded by the write timeout from
-  // the moment it is asked for, and a shutdown lets it finish like any request.
+  // The stream is one answer of exactly `stream_size` bytes whose chunks come without waiting
+  // (a large list), not a watch: it is written with that Content-Length (the chunks back to
+  // back, no chunked encoding), the connection is kept alive after it, each chunk's write is
+  // bounded by the write timeout from the moment it is asked for, and a shutdown lets it finish
+  // like any request.
   bool stream_finite = false;
-  // What the stream's body is expected to take (reserved in the server's budget for pending
-  // response bytes while it is written, as a body of that size would be).
+  // A finite stream's size, reserved in the server's budget for pending response bytes while
+  // it is written (as a body of that size would be).
   std::size_t stream_size = 0;
 
   // The bytes of the body (not of a stream).

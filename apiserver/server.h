@@ -19,8 +19,8 @@
 // max_requests_in_flight once its headers are produced (watches are long-running requests, as in
 // k8s.io/apiserver). Shutdown() ends every stream (terminating chunk, then close). A finite
 // stream (HttpResponse::stream_finite, a large list written as it is encoded) is a request like
-// any other: its expected size is reserved in the response budget, the connection is kept alive
-// after it, and Shutdown() lets it finish.
+// any other: written with its Content-Length, its size reserved in the response budget, the
+// connection kept alive after it, and Shutdown() lets it finish.
 //
 // Client certificates are requested but not required; the presented chain is handed to the
 // Handler unverified (authentication verifies it against the right CA, so a bad certificate is

@@ -189,6 +189,15 @@ constexpr JsonSpecial kJsonSpecial;
 
 }  // namespace
 
+size_t JsonStringSize(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && !kJsonSpecial.table[static_cast<unsigned char>(s[i])]) ++i;
+  if (i == s.size()) return s.size() + 2;  // nothing to escape: the usual case
+  std::string escaped;
+  AppendJsonString(escaped, s.substr(i));
+  return i + escaped.size();
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out.push_back('"');

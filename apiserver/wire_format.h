@@ -33,6 +33,8 @@ int64_t UnixSeconds(base::UnixNanos t);
 // Appends `s` as a JSON string literal with quotes, escaping as Go's encoding/json does
 // (including <, >, & and U+2028/U+2029). Invalid UTF-8 bytes become U+FFFD.
 void AppendJsonString(std::string& out, std::string_view s);
+// The bytes AppendJsonString appends for `s` (quotes included).
+size_t JsonStringSize(std::string_view s);
 
 // Protobuf wire primitives (proto2, as gogo-protobuf generates for Kubernetes types).
 void AppendVarint(std::string& out, uint64_t v);

@@ -48,7 +48,8 @@ using testing_support::IoThreads;
 using testing_support::WaitFor;
 
 // A finite stream (as a large list is written): kFiniteChunks chunks of kFiniteChunkBytes, the
-// i-th all 'a' + i % 26. With `gate`, each chunk after the first waits for Release().
+// i-th all 'a' + i % 26. With `gate`, each chunk after the first waits for Release(); with
+// `chunks`, it ends after that many (short of the size it announced).
 constexpr size_t kFiniteChunks = 40;
 constexpr size_t kFiniteChunkBytes = 100 * 1024;
 std::string FiniteBody() {
@@ -60,7 +61,7 @@ std::string FiniteBody() {
 }
 class FiniteStream final : public ResponseStream {
  public:
-  explicit FiniteStream(bool gate) : gate_(gate) {}
+  explicit FiniteStream(bool gate, size_t chunks = kFiniteChunks) : gate_(gate), chunks_(chunks) {}
   void Next(std::function<void(StreamChunk)> next) override {
     {
       base::MutexLock lock(mu_);
@@ -99,7 +100,7 @@ class FiniteStream final : public ResponseStream {
     StreamChunk chunk;
     {
       base::MutexLock lock(mu_);
-      if (cancelled_ || next_ == kFiniteChunks) {
+      if (cancelled_ || next_ == chunks_) {
         chunk.end = true;
       } else {
         chunk_.assign(kFiniteChunkBytes, static_cast<char>('a' + next_++ % 26));
@@ -110,6 +111,7 @@ class FiniteStream final : public ResponseStream {
   }
 
   const bool gate_;
+  const size_t chunks_;
   base::Mutex mu_;
   size_t next_ GUARDED_BY(mu_) = 0;
   bool cancelled_ GUARDED_BY(mu_) = false;
@@ -119,7 +121,7 @@ class FiniteStream final : public ResponseStream {
 };
 
 // Holds requests to /slow until released, to have requests in flight; answers /big with
-// kBigBody bytes, /finite and /finite-gated with a FiniteStream.
+// kBigBody bytes, /finite, /finite-gated and /finite-short with a FiniteStream.
 constexpr size_t kBigBody = 4 << 20;
 class GatedHandler : public Handler {
  public:
@@ -131,8 +133,10 @@ class GatedHandler : public Handler {
       r.body.assign(kBigBody, 'b');
       return done(std::move(r));
     }
-    if (request.Path() == "/finite" || request.Path() == "/finite-gated") {
-      auto stream = std::make_shared<FiniteStream>(request.Path() == "/finite-gated");
+    if (request.Path().starts_with("/finite")) {
+      auto stream = std::make_shared<FiniteStream>(
+          request.Path() == "/finite-gated",
+          request.Path() == "/finite-short" ? kFiniteChunks - 1 : kFiniteChunks);
       {
         base::MutexLock lock(mu_);
         last_stream_ = stream;
@@ -881,15 +885,15 @@ RawOutcome RawExchange(uint16_t port, const std::string& head, const std::string
 
 const std::string kLivez = "GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 
-TEST_F(ServerTest, FiniteStreamsAreChunkedAndKeepTheConnection) {
+TEST_F(ServerTest, FiniteStreamsHaveAContentLengthAndKeepTheConnection) {
   StartServer();
   auto client = Client(nullptr);
   auto r = Get(*client, "/finite");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->status, 200u);
   EXPECT_TRUE(r->body == FiniteBody()) << r->body.size();
-  // On the wire: chunked, without "Connection: close", and the next request on the same
-  // connection is answered (a watch's stream would close it).
+  // On the wire: the chunks back to back after a Content-Length, without "Connection: close",
+  // and the next request on the same connection is answered (a watch's stream would close it).
   RawOutcome raw = RawExchange(server_->port(),
                                "GET /finite HTTP/1.1\r\nHost: x\r\n\r\n"
                                "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -897,16 +901,39 @@ TEST_F(ServerTest, FiniteStreamsAreChunkedAndKeepTheConnection) {
   const size_t head_end = raw.response.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos);
   const std::string head = raw.response.substr(0, head_end);
-  EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(FiniteBody().size())),
+            std::string::npos)
+      << head;
+  EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
   EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
-  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
-  const size_t last_chunk = raw.response.find("\r\n0\r\n\r\n", head_end);
-  ASSERT_NE(last_chunk, std::string::npos);
-  EXPECT_EQ(raw.response.compare(last_chunk + 7, 15, "HTTP/1.1 200 OK"), 0)
-      << raw.response.substr(last_chunk, 40);
-  EXPECT_GT(last_chunk - head_end, kFiniteChunks * kFiniteChunkBytes);
+  const std::string rest = raw.response.substr(head_end + 4);
+  ASSERT_GT(rest.size(), FiniteBody().size());
+  EXPECT_TRUE(rest.substr(0, FiniteBody().size()) == FiniteBody());
+  EXPECT_EQ(rest.compare(FiniteBody().size(), 15, "HTTP/1.1 200 OK"), 0)
+      << rest.substr(FiniteBody().size(), 40);
   EXPECT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
       << server_->response_bytes_pending();
+}
+
+TEST_F(ServerTest, AFiniteStreamEndingShortOfItsLengthClosesTheConnection) {
+  StartServer();
+  RawOutcome raw = RawExchange(server_->port(),
+                               "GET /finite-short HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(raw.closed);
+  const size_t head_end = raw.response.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  // The chunks it produced, then the end of the connection: the second request is not answered.
+  EXPECT_EQ(raw.response.size() - head_end - 4, (kFiniteChunks - 1) * kFiniteChunkBytes);
+  EXPECT_EQ(raw.response.find("HTTP/1.1", 1), std::string::npos);
+  EXPECT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
+      << server_->response_bytes_pending();
+  auto client = Client(nullptr);
+  auto r = Get(*client, "/finite-short");
+  EXPECT_FALSE(r.ok());
+  auto after = Get(*client, "/finite");
+  ASSERT_TRUE(after.ok()) << after.error();
+  EXPECT_TRUE(after->body == FiniteBody());
 }
 
 TEST_F(ServerTest, FiniteStreamsAreCountedInTheResponseBudget) {
