@@ -211,15 +211,23 @@ size_t LabelEntrySize(std::string_view k, std::string_view v) {
   return BytesFieldSize(k.size()) + BytesFieldSize(v.size());
 }
 
-// Appends field 1 (ObjectMeta) of an item: name, namespace, creationTimestamp, labels. Written
-// in place (sizes computed first) since this runs once per listed object.
-void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field) {
-  size_t size = BytesFieldSize(meta.name.size()) + time_field.size();
+// The size of an item's ObjectMeta message (name, namespace, resourceVersion,
+// creationTimestamp, labels), without its field tag and length.
+size_t MetaProtoSize(const ItemMeta& meta, size_t time_field_size) {
+  size_t size = BytesFieldSize(meta.name.size()) + time_field_size;
   if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
   if (!meta.resource_version.empty()) size += BytesFieldSize(meta.resource_version.size());
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
   }
+  return size;
+}
+
+// Appends field 1 (ObjectMeta) of an item, whose message is `size` bytes (MetaProtoSize):
+// name, namespace, creationTimestamp, labels. Written in place since this runs once per listed
+// object.
+void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field,
+                          size_t size) {
   out.push_back(0x0a);
   AppendVarint(out, size);
   AppendBytesField(out, 1, meta.name);
@@ -235,15 +243,8 @@ void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_vi
     }
   }
 }
-
-size_t MetaProtoFieldSize(const ItemMeta& meta, size_t time_field_size) {
-  size_t size = BytesFieldSize(meta.name.size()) + time_field_size;
-  if (!meta.namespace_.empty()) size += BytesFieldSize(meta.namespace_.size());
-  if (!meta.resource_version.empty()) size += BytesFieldSize(meta.resource_version.size());
-  if (meta.labels != nullptr) {
-    for (const auto& [k, v] : *meta.labels) size += BytesFieldSize(LabelEntrySize(k, v));
-  }
-  return BytesFieldSize(size);
+void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field) {
+  AppendMetaProtoField(out, meta, time_field, MetaProtoSize(meta, time_field.size()));
 }
 
 // The creationTimestamp field (8) of ObjectMeta.
@@ -412,12 +413,12 @@ ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
     std::string list_meta;  // ListMeta: resourceVersion is field 2
     if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
     // The envelope needs the raw length up front: size every item first.
-    item_sizes_.reserve(entries_.size());
+    meta_sizes_.reserve(entries_.size());
     size_t items = 0;
     for (const auto& e : entries_) {
-      const size_t item = MetaProtoFieldSize(e.meta, creation_.size()) + e.item->proto_tail().size();
-      item_sizes_.push_back(static_cast<uint32_t>(item));
-      items += BytesFieldSize(item);
+      const size_t meta = MetaProtoSize(e.meta, creation_.size());
+      meta_sizes_.push_back(static_cast<uint32_t>(meta));
+      items += BytesFieldSize(BytesFieldSize(meta) + e.item->proto_tail().size());
     }
     std::string type_meta;
     AppendBytesField(type_meta, 1, api_version);
@@ -459,9 +460,10 @@ bool ListEncoder::Next(std::string& out, size_t bytes) {
     for (; next_ < entries_.size() && out.size() < bytes; ++next_) {
       const ListEntry& e = entries_[next_];
       if (proto_) {
+        const size_t meta = meta_sizes_[next_];
         out.push_back(0x12);
-        AppendVarint(out, item_sizes_[next_]);
-        AppendMetaProtoField(out, e.meta, creation_);
+        AppendVarint(out, BytesFieldSize(meta) + e.item->proto_tail().size());
+        AppendMetaProtoField(out, e.meta, creation_, meta);
         out.append(e.item->proto_tail());
       } else {
         if (next_ != 0) out.push_back(',');

@@ -382,16 +382,18 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       if (!head_ && (r.stream_finite || !server_.draining_flag.load())) {
         return WriteStreamHead(std::move(r));
       }
-      r.stream->Cancel();  // HEAD, or shutting down: the headers alone, then close
+      // HEAD, or shutting down: the headers alone, then close (a finite stream's HEAD gives
+      // its length and keeps the connection, as any other response's).
+      r.stream->Cancel();
       r.stream.reset();
-      keep_alive_ = false;
+      if (!r.stream_finite) keep_alive_ = false;
     }
     const bool keep = keep_alive_ && !server_.draining_flag.load();
     if (r.shared_body && !head_) return WriteShared(std::move(r), keep);
     auto res = std::make_shared<http::response<http::string_body>>();
     SetHead(*res, r);
     res->keep_alive(keep);
-    const size_t size = r.body_size();
+    const size_t size = r.stream_finite ? r.stream_size : r.body_size();
     if (!head_) res->body() = std::move(r.body);
     res->prepare_payload();
     if (head_) res->content_length(size);

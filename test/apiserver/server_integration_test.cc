@@ -911,6 +911,20 @@ TEST_F(ServerTest, FiniteStreamsHaveAContentLengthAndKeepTheConnection) {
   EXPECT_TRUE(rest.substr(0, FiniteBody().size()) == FiniteBody());
   EXPECT_EQ(rest.compare(FiniteBody().size(), 15, "HTTP/1.1 200 OK"), 0)
       << rest.substr(FiniteBody().size(), 40);
+  // HEAD: the same length, no body, and the connection kept as well.
+  RawOutcome head_only = RawExchange(
+      server_->port(),
+      "HEAD /finite HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(head_only.closed);
+  const size_t first_end = head_only.response.find("\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos);
+  EXPECT_NE(head_only.response.substr(0, first_end)
+                .find("Content-Length: " + std::to_string(FiniteBody().size())),
+            std::string::npos)
+      << head_only.response.substr(0, first_end);
+  EXPECT_EQ(head_only.response.compare(first_end + 4, 15, "HTTP/1.1 200 OK"), 0)
+      << head_only.response.substr(first_end, 40);
   EXPECT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
       << server_->response_bytes_pending();
 }
