@@ -190,8 +190,8 @@ void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation) {
 }
 
 template <typename Out>
-void AppendItemJson(Out& out, const ListEntry& e, std::string_view creation,
-                    std::string_view kind, std::string_view api_version) {
+void AppendItemJson(Out& out, const ListEntry& e, std::string_view creation, std::string_view kind,
+                    std::string_view api_version) {
   out.push_back('{');
   if (!kind.empty()) {
     out.append("\"kind\":\"");

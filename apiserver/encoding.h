@@ -169,9 +169,9 @@ class ListEncoder {
 
   bool proto_;
   std::span<const ListEntry> entries_;
-  std::string creation_;  // JSON: metadata.creationTimestamp; protobuf: its field 8
-  std::string head_;      // the bytes before the first item
-  std::string tail_;      // and after the last
+  std::string creation_;              // JSON: metadata.creationTimestamp; protobuf: its field 8
+  std::string head_;                  // the bytes before the first item
+  std::string tail_;                  // and after the last
   std::vector<uint32_t> meta_sizes_;  // protobuf: each item's ObjectMeta message size
   size_t size_ = 0;
   size_t next_ = 0;  // the next entry to write

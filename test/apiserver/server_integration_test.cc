@@ -901,8 +901,7 @@ TEST_F(ServerTest, FiniteStreamsHaveAContentLengthAndKeepTheConnection) {
   const size_t head_end = raw.response.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos);
   const std::string head = raw.response.substr(0, head_end);
-  EXPECT_NE(head.find("Content-Length: " + std::to_string(FiniteBody().size())),
-            std::string::npos)
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(FiniteBody().size())), std::string::npos)
       << head;
   EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
   EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
@@ -912,10 +911,9 @@ TEST_F(ServerTest, FiniteStreamsHaveAContentLengthAndKeepTheConnection) {
   EXPECT_EQ(rest.compare(FiniteBody().size(), 15, "HTTP/1.1 200 OK"), 0)
       << rest.substr(FiniteBody().size(), 40);
   // HEAD: the same length, no body, and the connection kept as well.
-  RawOutcome head_only = RawExchange(
-      server_->port(),
-      "HEAD /finite HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  RawOutcome head_only = RawExchange(server_->port(),
+                                     "HEAD /finite HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(head_only.closed);
   const size_t first_end = head_only.response.find("\r\n\r\n");
   ASSERT_NE(first_end, std::string::npos);

@@ -86,10 +86,10 @@ TEST(JsonStringTest, EscapesLikeGo) {
 
 TEST(JsonStringTest, SizeIsWhatAppendWrites) {
   for (std::string_view in :
-       {std::string_view(""), std::string_view("plain-name-0"), std::string_view("a\"b\\c\n<&>\x01"),
-        std::string_view("prefix \xc3\xa9\xff suffix"), std::string_view("\xe2\x80\xa8"),
-        std::string_view("\xf0\x9f\x98\x80 four bytes"), std::string_view("cut \xe2\x80"),
-        std::string_view("nul \0 inside", 13)}) {
+       {std::string_view(""), std::string_view("plain-name-0"),
+        std::string_view("a\"b\\c\n<&>\x01"), std::string_view("prefix \xc3\xa9\xff suffix"),
+        std::string_view("\xe2\x80\xa8"), std::string_view("\xf0\x9f\x98\x80 four bytes"),
+        std::string_view("cut \xe2\x80"), std::string_view("nul \0 inside", 13)}) {
     std::string s;
     AppendJsonString(s, in);
     EXPECT_EQ(JsonStringSize(in), s.size()) << s;
