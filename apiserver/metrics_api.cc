@@ -126,7 +126,7 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   if (request.watch) return Watch(request, query);
   if (!request.list) return request.kind == Kind::kNode ? GetNode(request) : GetPod(request);
   std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const Selection selection =
+  Selection selection =
       request.kind == Kind::kNode ? SelectNodes(request, *encoded) : SelectPods(request, *encoded);
   std::string resource_version = std::to_string(encoded->window().generation());
   if (request.negotiated.format != Format::kTable &&
@@ -363,16 +363,14 @@ namespace {
 // A large list's body, encoded a chunk at a time into one buffer as the connection takes it
 // (ListEncoder; its size is known up front and sent as the Content-Length), so that the
 // response never holds the whole body: the encoded window and the cached objects the entries
-// point into are held instead, until the last chunk is written.
+// point into are held instead (`held`, which owns `entries`), until the last chunk is written.
 class ListStream final : public ResponseStream, public std::enable_shared_from_this<ListStream> {
  public:
-  ListStream(std::shared_ptr<const EncodedWindow> encoded, std::vector<ListEntry> entries,
-             std::shared_ptr<const void> objects, Format format, Kind kind,
-             std::string_view api_version, base::UnixNanos now, std::string_view resource_version)
-      : encoded_(std::move(encoded)),
-        entries_(std::move(entries)),
-        objects_(std::move(objects)),
-        encoder_(format, kind, api_version, entries_, now, resource_version) {}
+  ListStream(std::shared_ptr<const void> held, std::span<const ListEntry> entries, Format format,
+             Kind kind, std::string_view api_version, base::UnixNanos now,
+             std::string_view resource_version)
+      : held_(std::move(held)),
+        encoder_(format, kind, api_version, entries, now, resource_version) {}
 
   size_t size() const { return encoder_.size(); }
 
@@ -391,10 +389,8 @@ class ListStream final : public ResponseStream, public std::enable_shared_from_t
   void Cancel() override { cancelled_.store(true); }
 
  private:
-  std::shared_ptr<const EncodedWindow> encoded_;
-  std::vector<ListEntry> entries_;
-  std::shared_ptr<const void> objects_;
-  ListEncoder encoder_;  // over entries_
+  std::shared_ptr<const void> held_;
+  ListEncoder encoder_;  // over entries held_ owns
   std::string buffer_;   // the chunk being written; one Next at a time
   std::atomic<bool> cancelled_{false};
 };
@@ -406,12 +402,15 @@ HttpResponse MetricsApi::RespondStreamed(const ResourceRequest& request,
                                          Selection selection, std::string resource_version) const {
   const base::UnixNanos now = clock_.Now();
   ObserveFreshness(selection.entries, now);
-  auto objects = std::make_shared<std::pair<std::vector<std::shared_ptr<const kube::Node>>,
-                                            std::vector<std::shared_ptr<const kube::Pod>>>>(
-      std::move(selection.nodes), std::move(selection.pods));
-  auto stream = std::make_shared<ListStream>(
-      std::move(encoded), std::move(selection.entries), std::move(objects),
-      request.negotiated.format, request.kind, request.api_version, now, resource_version);
+  struct Held {
+    std::shared_ptr<const EncodedWindow> encoded;
+    Selection selection;
+  };
+  auto held = std::make_shared<const Held>(Held{std::move(encoded), std::move(selection)});
+  const std::span<const ListEntry> entries = held->selection.entries;
+  auto stream =
+      std::make_shared<ListStream>(std::move(held), entries, request.negotiated.format,
+                                   request.kind, request.api_version, now, resource_version);
   HttpResponse r;
   r.content_type = std::string(request.negotiated.format == Format::kProtobuf ? kProtobufContentType
                                                                               : kJsonContentType);

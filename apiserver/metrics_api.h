@@ -31,9 +31,9 @@
 
 namespace apiserver {
 
-// A JSON or protobuf list of at least this many objects is streamed: written with chunked
-// transfer encoding as it is encoded, kStreamedListChunkBytes at a time, instead of built whole
-// first (a smaller one, ~430 KB of JSON at most, is answered with a Content-Length).
+// A JSON or protobuf list of at least this many objects is streamed: written as it is
+// encoded, kStreamedListChunkBytes at a time, after its Content-Length, instead of built whole
+// first (a smaller one, ~430 KB of JSON at most, is answered from one string).
 inline constexpr size_t kStreamedListItems = 1000;
 inline constexpr size_t kStreamedListChunkBytes = 128 * 1024;
 

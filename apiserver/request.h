@@ -81,9 +81,9 @@ struct StreamChunk {
   bool end = false;
 };
 
-// A response body produced over time (a watch, or a large list encoded as it is written),
-// written with chunked transfer encoding after the headers, one HTTP chunk per StreamChunk,
-// until the stream ends or the connection fails.
+// A response body produced over time: a watch, written with chunked transfer encoding after the
+// headers, one HTTP chunk per StreamChunk, until the stream ends or the connection fails; or a
+// large list encoded as it is written (HttpResponse::stream_finite), its chunks back to back.
 //
 // Thread-safety: both methods may be called from any thread.
 class ResponseStream {

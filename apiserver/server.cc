@@ -442,8 +442,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   // A streamed body: the headers with chunked transfer encoding, then one HTTP chunk per
   // StreamChunk as the stream produces them, each write bounded by the write timeout; between
-  // chunks the connection waits without a deadline (a watch lasts as long as its stream), except
-  // in a finite stream, whose chunks come at once and which keeps the connection alive.
+  // chunks the connection waits without a deadline (a watch lasts as long as its stream). A
+  // finite stream instead has a Content-Length, its chunks come at once and written as they are
+  // (WriteFiniteChunk), and the connection is kept alive after it.
   void WriteStreamHead(HttpResponse r) {
     body_stream_ = std::move(r.stream);
     stream_finite_ = r.stream_finite;
@@ -533,8 +534,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       body_stream_.reset();
       stream_finite_ = false;
       if (!chunk.end || stream_left_ != 0) {
-        spdlog::error("https connection: a response stream of {} bytes {}; closing the connection",
-                      reserved_bytes_, chunk.end ? "ended early" : "went past its length");
+        spdlog::error(
+            "https connection: a response stream {} its Content-Length ({} bytes left, "
+            "{} more given); closing the connection",
+            chunk.end ? "ended short of" : "went past", stream_left_, size);
         busy_ = false;
         ReleaseResponseBytes();
         return Tcp().close();
