@@ -158,14 +158,24 @@ struct ByteCounter {
 void AppendJsonString(ByteCounter& out, std::string_view s) { out.size += JsonStringSize(s); }
 using apiserver::AppendJsonString;  // the writing one, otherwise hidden by the counting one
 
+// A name, namespace or label as a JSON string: copied between quotes when the item's strings
+// are known to need no escaping (ItemMeta::plain), without looking at each byte.
+template <typename Out>
+void AppendMetaString(Out& out, std::string_view s, bool plain) {
+  if (!plain) return AppendJsonString(out, s);
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
 // `"metadata":{...}` for an item (no leading comma).
 template <typename Out>
 void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation) {
   out.append("\"metadata\":{\"name\":");
-  AppendJsonString(out, meta.name);
+  AppendMetaString(out, meta.name, meta.plain);
   if (!meta.namespace_.empty()) {
     out.append(",\"namespace\":");
-    AppendJsonString(out, meta.namespace_);
+    AppendMetaString(out, meta.namespace_, meta.plain);
   }
   if (!meta.resource_version.empty()) {
     out.append(",\"resourceVersion\":");
@@ -180,9 +190,9 @@ void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation) {
     for (const auto& [k, v] : *meta.labels) {
       if (!first) out.push_back(',');
       first = false;
-      AppendJsonString(out, k);
+      AppendMetaString(out, k, meta.plain);
       out.push_back(':');
-      AppendJsonString(out, v);
+      AppendMetaString(out, v, meta.plain);
     }
     out.push_back('}');
   }

@@ -121,6 +121,9 @@ struct ItemMeta {
   std::string_view namespace_;           // empty for nodes
   const kube::Labels* labels = nullptr;  // copied from the Node/Pod; may be null
   std::string_view resource_version;     // metadata.resourceVersion; empty = left out (gets, lists)
+  // name, namespace and labels are written without escaping (kube::Pod::plain); false: each is
+  // escaped as needed.
+  bool plain = false;
 };
 
 // One element of a list response.

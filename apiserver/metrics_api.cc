@@ -268,7 +268,7 @@ HttpResponse MetricsApi::GetPod(const ResourceRequest& request) const {
         ObjectNotFoundError("podmetrics", std::string(kGroup), ns + "/" + request.name), format);
   }
   ListEntry e;
-  e.meta = {pod->name, pod->namespace_, &pod->labels, {}};
+  e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
   e.item = &encoded->pod(m);
   e.pod = m;
   return Respond(request, {e});
@@ -338,7 +338,7 @@ MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
       if (!match) continue;
     }
     ListEntry e;
-    e.meta = {pod->name, pod->namespace_, &pod->labels, {}};
+    e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
     e.item = &encoded.pod(cursor);
     e.pod = cursor;
     selection.entries.push_back(e);

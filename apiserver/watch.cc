@@ -136,7 +136,7 @@ std::shared_ptr<Snapshot> MakeSnapshot(std::shared_ptr<const window::Window> win
     std::shared_ptr<const kube::Pod> pod = pods.Get(m.namespace_, m.name);
     if (pod == nullptr) continue;
     Visible v;
-    v.entry.meta = {pod->name, pod->namespace_, &pod->labels, {}};
+    v.entry.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
     v.entry.item = &s->encoded->pod(&m);
     v.entry.pod = &m;
     v.object = std::move(pod);

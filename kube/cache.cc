@@ -119,10 +119,28 @@ std::size_t PodCache::Size() const {
   return size_;
 }
 
+bool IsPlainText(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsPlainText(const Pod& pod) {
+  if (!IsPlainText(pod.namespace_) || !IsPlainText(pod.name)) return false;
+  for (const auto& [key, value] : pod.labels) {
+    if (!IsPlainText(key) || !IsPlainText(value)) return false;
+  }
+  return true;
+}
+
 void PodCache::Replace(std::vector<Pod> pods) {
   std::map<std::string, NameIndex, std::less<>> fresh;
   std::size_t count = 0;
   for (Pod& pod : pods) {
+    pod.plain = IsPlainText(pod);
     auto p = std::make_shared<const Pod>(std::move(pod));
     NameIndex& index = fresh[p->namespace_];
     std::string_view key = p->name;
@@ -139,6 +157,7 @@ void PodCache::Replace(std::vector<Pod> pods) {
 }
 
 void PodCache::Upsert(Pod pod) {
+  pod.plain = IsPlainText(pod);
   auto p = std::make_shared<const Pod>(std::move(pod));
   std::shared_ptr<const Pod> old;
   {

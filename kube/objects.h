@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kube/labels.h"
@@ -36,7 +37,19 @@ struct Pod {
   std::string namespace_;
   std::string name;
   Labels labels;
+  // The namespace, name and every label key and value are printable ASCII without the
+  // characters JSON writers escape (IsPlainText): set by PodCache when it stores the pod, so
+  // that the lists of 150,000 pods the API writes need not scan these strings twice each time
+  // (the API server validates them to far fewer characters; false only for a pod that never
+  // passed that validation, which is then escaped as usual).
+  bool plain = false;
 };
+
+// Whether every byte of `s` is printable ASCII (0x20-0x7e) other than " \ < > &: a JSON
+// writer copies it verbatim.
+bool IsPlainText(std::string_view s);
+// IsPlainText of the pod's namespace, name and every label key and value.
+bool IsPlainText(const Pod& pod);
 
 // A container's requests and limits (Heapster's cpu/request, cpu/limit, memory/request,
 // memory/limit); 0 when unset, as Heapster read a missing quantity.

@@ -329,6 +329,44 @@ TEST(ListEncoderTest, PiecesPutTogetherAreTheWholeList) {
   }
 }
 
+// Items whose strings are known to need no escaping (ItemMeta::plain, from kube::Pod::plain)
+// are copied without being scanned: the same bytes and size as escaping them would give.
+TEST(ListEncoderTest, PlainItemsAreWrittenAsEscapingWouldWriteThem) {
+  std::vector<window::PodMetrics> pods;
+  for (int i = 0; i < 50; ++i) {
+    window::PodMetrics pod;
+    pod.namespace_ = "team-" + std::to_string(i % 4);
+    pod.name = "web-7d9f8c6b5-" + std::to_string(i) + std::string(static_cast<size_t>(i), 'q');
+    pod.timestamp = kSample;
+    pod.window = std::chrono::milliseconds(15000);
+    pod.containers = {{"app", 1000, 2 << 20}};
+    pods.push_back(std::move(pod));
+  }
+  auto window = std::make_shared<const window::Window>(3, std::vector<window::NodeMetrics>{},
+                                                       std::move(pods));
+  EncodedWindow encoded(window);
+  const kube::Labels labels = {{"app.kubernetes.io/name", "web"},
+                               {"pod-template-hash", "7d9f8c6b5"},
+                               {"empty", ""},
+                               {"x.io/a_b-c", "A.b-C_9 ~"}};
+  std::vector<ListEntry> escaped;
+  std::vector<ListEntry> plain;
+  for (const auto& p : window->pods()) {
+    escaped.push_back({{p.name, p.namespace_, &labels, {}}, &encoded.pod(&p), nullptr, &p});
+    plain.push_back(escaped.back());
+    plain.back().meta.plain = true;
+  }
+  const std::string want =
+      EncodeList(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", escaped, kNow, "9");
+  ListEncoder encoder(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", plain, kNow, "9");
+  EXPECT_EQ(encoder.size(), want.size());
+  std::string got;
+  encoder.Next(got, std::numeric_limits<size_t>::max());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(EncodeObject(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", plain[7], kNow),
+            EncodeObject(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", escaped[7], kNow));
+}
+
 TEST(EncodingTest, WatchEventsAreNewlineDelimitedWatchEvents) {
   Fixture f;
   ListEntry e = f.PodEntry();

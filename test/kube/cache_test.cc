@@ -53,6 +53,36 @@ TEST(PodCacheTest, ReplaceListsSortedAndMarksSynced) {
   EXPECT_EQ(cache.Get("default", "z"), nullptr);
 }
 
+// The cache marks the pods whose namespace, name and labels JSON writes verbatim (Pod::plain,
+// which lets the API copy them without scanning): any other byte in any of them unmarks it.
+TEST(PodCacheTest, MarksPodsWhoseStringsNeedNoEscaping) {
+  EXPECT_TRUE(IsPlainText("web-7d9f8c6b5-x2x4q"));
+  EXPECT_TRUE(IsPlainText(" !#$%'()*+,-./09:;=?@AZ[]^_`az{|}~"));
+  EXPECT_TRUE(IsPlainText(""));
+  for (int c = 0; c < 256; ++c) {
+    const bool printable = c >= 0x20 && c <= 0x7e;
+    const bool special = c == '"' || c == '\\' || c == '<' || c == '>' || c == '&';
+    EXPECT_EQ(IsPlainText(std::string("a") + static_cast<char>(c) + "b"), printable && !special)
+        << "byte " << c;
+  }
+  PodCache cache;
+  cache.Replace({MakePod("default", "plain", {{"app", "web"}, {"app.kubernetes.io/name", "w"}}),
+                 MakePod("default", "quote\"name"), MakePod("ns\xc3\xa9", "utf8-namespace"),
+                 MakePod("default", "key", {{"a<b", "v"}}),
+                 MakePod("default", "value", {{"app", "web"}, {"k", "line\nbreak"}})});
+  EXPECT_TRUE(cache.Get("default", "plain")->plain);
+  EXPECT_FALSE(cache.Get("default", "quote\"name")->plain);
+  EXPECT_FALSE(cache.Get("ns\xc3\xa9", "utf8-namespace")->plain);
+  EXPECT_FALSE(cache.Get("default", "key")->plain);
+  EXPECT_FALSE(cache.Get("default", "value")->plain);
+  Pod flagged = MakePod("default", "upserted", {{"v", "a&b"}});
+  flagged.plain = true;  // whatever the caller said: the cache decides
+  cache.Upsert(std::move(flagged));
+  EXPECT_FALSE(cache.Get("default", "upserted")->plain);
+  cache.Upsert(MakePod("default", "upserted", {{"v", "ab"}}));
+  EXPECT_TRUE(cache.Get("default", "upserted")->plain);
+}
+
 TEST(PodCacheTest, ReplaceDropsWhatIsGoneAndKeepsLastDuplicate) {
   PodCache cache;
   cache.Replace({MakePod("a", "1"), MakePod("a", "2")});
