@@ -50,6 +50,8 @@
 # Environment:
 #   CLUSTER_STATE_DIR   state (PKI, etcd data, logs, pids) default ${TMPDIR:-/tmp}/cpp-metrics-server-cluster
 #   CLUSTER_NODES       number of kwok nodes (default 2; 0: no kwok, e.g. beside real-node.sh)
+#   CLUSTER_NODE_PODS   pods each kwok node has room for (capacity and allocatable; default 110,
+#                       a kubelet's default maxPods)
 #   CLUSTER_SERVICE_ACCOUNTS
 #                       1: pods get ServiceAccount tokens as on a real cluster (the ServiceAccount
 #                       admission plugin on, the kube-root-ca.crt publisher running); needed by
@@ -71,6 +73,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${CLUSTER_STATE_DIR:-${TMPDIR:-/tmp}/cpp-metrics-server-cluster}
 nodes=${CLUSTER_NODES:-2}
+node_pods=${CLUSTER_NODE_PODS:-110}
 timeout=${CLUSTER_TIMEOUT:-120}
 pki=$state/pki
 pids=$state/pids
@@ -386,8 +389,8 @@ metadata:
     node-role.kubernetes.io/agent: ""
     type: kwok
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+  allocatable: {cpu: "32", memory: 256Gi, pods: "$node_pods"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "$node_pods"}
   nodeInfo: {architecture: amd64, operatingSystem: linux}
 EOF
   done | kubectl apply -f - >/dev/null

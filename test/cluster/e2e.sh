@@ -20,6 +20,7 @@
 #
 # Environment:
 #   E2E_NODES        kwok nodes (default 2)
+#   E2E_MANY_PODS    pods created to make the all-pods list a streamed one (default 1000)
 #   E2E_RESOLUTION   --metric-resolution of both servers, seconds (default 15)
 #   E2E_TIMEOUT      bound of each wait, seconds (default 180)
 #   E2E_KEEP=1       leave the cluster up at the end (prints how to tear it down)
@@ -39,7 +40,10 @@ limit=${E2E_TIMEOUT:-180}
 name=cpp-metrics-server
 ref=metrics-server-ref
 
+many=${E2E_MANY_PODS:-1000}
 export CLUSTER_NODES=$nodes CLUSTER_TIMEOUT=$limit
+# Room on each node for its share of the many pods besides the others.
+export CLUSTER_NODE_PODS=${CLUSTER_NODE_PODS:-$(((many + nodes - 1) / nodes + 110))}
 export HPA_SYNC_PERIOD=${HPA_SYNC_PERIOD:-5s}
 export CHECK_KEEP=${E2E_KEEP:-0} CHECK_KEEP_LOGS=${E2E_KEEP_LOGS:-0}
 
@@ -396,6 +400,77 @@ if wait_until "$limit" hpa_reads; then
 else
   fail "HPA never computed a CPU utilization within ${limit}s: $(hpa_state)"
   fail "HPA scale-down not tested: no utilization"
+fi
+
+# --- a list large enough to be streamed, through the aggregator ----------------------------------
+
+# A JSON or protobuf list of 1,000 objects or more is written as it is encoded, after a sizing pass
+# that gives its Content-Length (kStreamedListItems, apiserver/metrics_api.h). 1,000 more pods,
+# created directly on the kwok nodes (nodeName set, as the scheduler would bind them; the nodes
+# have room for them: CLUSTER_NODE_PODS), make the all-pods list one; kubectl top, the protobuf
+# and JSON answers and the Content-Length are checked on it as on the small lists above.
+create_pods() { # NAMESPACE COUNT NODE...
+  python3 - "$api" "$pki" "$@" <<'PY'
+import concurrent.futures, http.client, json, ssl, sys, threading
+api, pki, ns, count, nodes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+host, port = api.split("//")[1].rsplit(":", 1)
+ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
+ctx.load_cert_chain(pki + "/admin.crt", pki + "/admin.key")
+local = threading.local()
+def create(i):
+    if not hasattr(local, "conn"):
+        local.conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=30)
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "many-%04d" % i, "namespace": ns, "labels": {"app": "many"},
+                        "annotations": {"kwok.x-k8s.io/usage-cpu": "%dm" % (100 + i % 400),
+                                        "kwok.x-k8s.io/usage-memory": "%dMi" % (16 + i % 48)}},
+           "spec": {"nodeName": nodes[i % len(nodes)], "containers": [{"name": "app", "image": "fake"}]}}
+    local.conn.request("POST", "/api/v1/namespaces/%s/pods" % ns, json.dumps(pod),
+                       {"Content-Type": "application/json"})
+    r = local.conn.getresponse()
+    body = r.read()
+    if r.status != 201:
+        raise RuntimeError("pod %d: HTTP %d %s" % (i, r.status, body[:200]))
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    list(pool.map(create, range(count)))
+print("created %d pods in %s" % (count, ns))
+PY
+}
+many_running() {
+  [ "$(k get pods -n e2e-many --field-selector=status.phase=Running -o name | wc -l)" -ge "$many" ]
+}
+t_many=$(now_ms)
+# shellcheck disable=SC2046 # the node names are words
+if k create namespace e2e-many >/dev/null &&
+  create_pods e2e-many "$many" $(k get nodes -o jsonpath='{.items[*].metadata.name}') >"$work/many.log" 2>&1 &&
+  wait_until "$limit" many_running; then
+  log "$many pods in e2e-many Running $(secs_since "$t_many")s after their creation began"
+  k get pods -A -o json >"$work/pods-many.json" &&
+    python3 "$check" expect "$work/pods-many.json" >"$work/expect-many.json" ||
+    fail "could not compute the expected usage with e2e-many"
+  top_many_ok() {
+    k top pods -A --no-headers >"$work/top-pods-many.txt" 2>&1 &&
+      python3 "$check" top-pods "$work/expect-many.json" "$work/top-pods-many.txt"
+  }
+  wait_until "$limit" top_many_ok
+  assert "kubectl top pods -A lists every pod ($(wc -l <"$work/top-pods-many.txt") rows: a streamed list), CPU and memory within 10% of the annotations" \
+    top_many_ok
+  assert "protobuf and JSON answers agree (a streamed list of every pod, through the aggregator)" \
+    proto_vs_json /apis/metrics.k8s.io/v1beta1/pods
+  # Directly from our server: a streamed list carries its exact length, not chunked encoding.
+  content_length() {
+    local n
+    curl -sS --max-time 20 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+      -D "$work/many.headers" -o "$work/many-direct.json" "https://127.0.0.1:$port/apis/metrics.k8s.io/v1beta1/pods" || return 1
+    n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$work/many-direct.json") || return 1
+    echo "items $n; $(grep -i -E '^(content-length|transfer-encoding):' "$work/many.headers" | tr -d '\r' | tr '\n' ' ')body $(stat -c %s "$work/many-direct.json") bytes"
+    [ "$n" -ge "$many" ] && grep -qix "content-length: $(stat -c %s "$work/many-direct.json")"$'\r' "$work/many.headers" &&
+      ! grep -qi '^transfer-encoding:' "$work/many.headers"
+  }
+  assert "our server answers the streamed list with a Content-Length equal to the body it sends" content_length
+else
+  tail -n 5 "$work/many.log"
+  fail "$many pods in e2e-many not Running within ${limit}s ($(k get pods -n e2e-many --field-selector=status.phase=Running -o name | wc -l) are)"
 fi
 
 # Our server is still healthy after all of the above and logged no errors about the cluster.
