@@ -1,5 +1,6 @@
 #include "apiserver/encoding.h"
 #include "apiserver/wire_format.h"
+#include "kube/objects.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -365,6 +366,15 @@ TEST(ListEncoderTest, PlainItemsAreWrittenAsEscapingWouldWriteThem) {
   EXPECT_EQ(got, want);
   EXPECT_EQ(EncodeObject(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", plain[7], kNow),
             EncodeObject(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1", escaped[7], kNow));
+  // What the pod cache calls plain (kube::IsPlainText, kept apart from the JSON writer's own
+  // table) is a subset of what AppendJsonString copies verbatim: for every byte value.
+  for (int c = 0; c < 256; ++c) {
+    const std::string s(1, static_cast<char>(c));
+    if (!kube::IsPlainText(s)) continue;
+    std::string out;
+    AppendJsonString(out, s);
+    EXPECT_EQ(out, "\"" + s + "\"") << "byte " << c;
+  }
 }
 
 TEST(EncodingTest, WatchEventsAreNewlineDelimitedWatchEvents) {

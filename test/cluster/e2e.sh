@@ -460,8 +460,8 @@ if k create namespace e2e-many >/dev/null &&
   # Directly from our server: a streamed list carries its exact length, not chunked encoding.
   content_length() {
     local n
-    curl -sS --max-time 20 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-      -D "$work/many.headers" -o "$work/many-direct.json" "https://127.0.0.1:$port/apis/metrics.k8s.io/v1beta1/pods" || return 1
+    admin_curl -D "$work/many.headers" -o "$work/many-direct.json" \
+      "https://127.0.0.1:$port/apis/metrics.k8s.io/v1beta1/pods" || return 1
     n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["items"]))' "$work/many-direct.json") || return 1
     echo "items $n; $(grep -i -E '^(content-length|transfer-encoding):' "$work/many.headers" | tr -d '\r' | tr '\n' ' ')body $(stat -c %s "$work/many-direct.json") bytes"
     [ "$n" -ge "$many" ] && grep -qix "content-length: $(stat -c %s "$work/many-direct.json")"$'\r' "$work/many.headers" &&
