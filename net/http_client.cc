@@ -93,6 +93,8 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
   // Read whatever the socket holds in one recv() instead of a record header and then its body
   // (two system calls per record otherwise).
   SSL_CTX_set_read_ahead(native, 1);
+  // Established TLS 1.3 connections drop their SSL object (net/tls_socket.h).
+  EnableRecordLayerHandover(native);
   boost::system::error_code ec;
 
   if (config.insecure_skip_verify) {
@@ -302,17 +304,22 @@ class HttpClientImpl final : public HttpClient {
     if (clean && tls_stream_ && tls_stream_->ok()) {
       // Keep the session (TLS 1.3 ticket) so the next connection can resume it and skip the
       // certificate exchange and verification.
-      SSL_SESSION* session = SSL_get1_session(tls_stream_->native_handle());
-      if (session != nullptr && SSL_SESSION_is_resumable(session) == 1)
+      SSL_SESSION* session = tls_stream_->session();
+      if (session != nullptr && SSL_SESSION_is_resumable(session) == 1 &&
+          SSL_SESSION_up_ref(session) == 1) {
         session_.reset(session);
-      else
-        SSL_SESSION_free(session);
+      }
     }
     AbortConnection();
     tls_stream_.reset();
     tcp_stream_.reset();
     buffer_.clear();
     if (buffer_.capacity() > kMaxIdleBuffer) buffer_.shrink_to_fit();
+  }
+
+  // A connection kept between calls: a TLS 1.3 one drops its SSL object (net/tls_socket.h).
+  void Idle() {
+    if (connected_ && tls_stream_ && !tls_stream_->handed_over()) tls_stream_->Handover();
   }
 
   // No timer stays armed on an idle connection, so nothing runs for this client between calls.
@@ -575,7 +582,10 @@ class HttpClientImpl final : public HttpClient {
       else
         f = co_await Exchange(*tcp_stream_, call, reused, out);
       DisarmTimers();
-      if (!f) co_return base::Status::Ok();
+      if (!f) {
+        Idle();
+        co_return base::Status::Ok();
+      }
       ResetConnection();
       if (f->retryable && attempt == 0 && call.epoch == epoch_) continue;
       co_return Error(*f);
@@ -662,6 +672,7 @@ class HttpClientImpl final : public HttpClient {
       if (!f) {
         // A stream stopped early leaves unread bytes on the connection: never reuse it.
         if (stopped) ResetConnection(/*clean=*/true);
+        Idle();
         co_return base::Status::Ok();
       }
       ResetConnection();

@@ -1,9 +1,13 @@
 #include "net/tls_socket.h"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 
 namespace net {
 
@@ -11,23 +15,47 @@ namespace asio = boost::asio;
 
 namespace {
 
+using State = TlsSocket::State;
+
+// Two records' worth: a response of several records is read with fewer system calls.
+constexpr std::size_t kInCapacity = 2 * (Tls13Records::kHeaderSize + Tls13Records::kMaxCiphertext);
+// Post-handshake messages are a session ticket or a key update; nothing legitimate is larger.
+constexpr std::size_t kMaxHandshakeMessage = 1 << 16;
+
+boost::system::error_code SslError(int reason) {
+  return boost::system::error_code(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, reason)),
+                                   asio::error::get_ssl_category());
+}
+
+boost::system::error_code Errno() {
+  return boost::system::error_code(errno, boost::system::system_category());
+}
+
 // A socket BIO that writes with MSG_NOSIGNAL: OpenSSL's own uses write(), which raises SIGPIPE
-// (killing the process by default) when the peer has already closed the connection.
-int FdOf(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
+// (killing the process by default) when the peer has already closed the connection. It also
+// counts the records that pass while a handover is prepared.
+State* StateOf(BIO* bio) { return static_cast<State*>(BIO_get_data(bio)); }
 
 int NoSignalWrite(BIO* bio, const char* data, int len) {
+  State* state = StateOf(bio);
   errno = 0;
-  ssize_t n = ::send(FdOf(bio), data, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+  ssize_t n =
+      ::send(state->socket.native_handle(), data, static_cast<std::size_t>(len), MSG_NOSIGNAL);
   BIO_clear_retry_flags(bio);
   if (n <= 0 && BIO_sock_should_retry(static_cast<int>(n))) BIO_set_retry_write(bio);
+  if (n > 0 && state->count_records)
+    state->write_records.Add(reinterpret_cast<const uint8_t*>(data), static_cast<std::size_t>(n));
   return static_cast<int>(n);
 }
 
 int NoSignalRead(BIO* bio, char* data, int len) {
+  State* state = StateOf(bio);
   errno = 0;
-  ssize_t n = ::recv(FdOf(bio), data, static_cast<std::size_t>(len), 0);
+  ssize_t n = ::recv(state->socket.native_handle(), data, static_cast<std::size_t>(len), 0);
   BIO_clear_retry_flags(bio);
   if (n < 0 && BIO_sock_should_retry(static_cast<int>(n))) BIO_set_retry_read(bio);
+  if (n > 0 && state->count_records)
+    state->read_records.Add(reinterpret_cast<const uint8_t*>(data), static_cast<std::size_t>(n));
   return static_cast<int>(n);
 }
 
@@ -45,15 +73,319 @@ const BIO_METHOD* NoSignalSocketMethod() {
   return method;
 }
 
+int StateIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+void Cleanse(std::vector<uint8_t>* v) {
+  if (!v->empty()) OPENSSL_cleanse(v->data(), v->size());
+  v->clear();
+  v->shrink_to_fit();
+}
+
+// The key log line "<LABEL> <client random hex> <secret hex>" for the two application traffic
+// secrets of a connection preparing its handover; the others are not needed.
+void KeyLog(const SSL* ssl, const char* line) {
+  auto* state = static_cast<State*>(SSL_get_ex_data(ssl, StateIndex()));
+  if (state == nullptr || !state->count_records) return;
+  std::string_view text(line);
+  std::vector<uint8_t>* secret = nullptr;
+  if (text.starts_with("CLIENT_TRAFFIC_SECRET_0 "))
+    secret = &state->client_secret;
+  else if (text.starts_with("SERVER_TRAFFIC_SECRET_0 "))
+    secret = &state->server_secret;
+  else
+    return;
+  std::string_view hex = text.substr(text.rfind(' ') + 1);
+  Cleanse(secret);
+  if (hex.size() % 2 != 0 || hex.size() > 2 * 64) return;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  secret->reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Cleanse(secret);
+    secret->push_back(static_cast<uint8_t>(hi << 4 | lo));
+  }
+}
+
 }  // namespace
 
+void EnableRecordLayerHandover(SSL_CTX* ctx) { SSL_CTX_set_keylog_callback(ctx, KeyLog); }
+
+void TlsSocket::RecordCounter::Add(const uint8_t* bytes, std::size_t n) {
+  while (n > 0) {
+    if (body_left > 0) {
+      std::size_t take = std::min(body_left, n);
+      body_left -= take;
+      bytes += take;
+      n -= take;
+      if (body_left == 0) ++records;
+      continue;
+    }
+    std::size_t take = std::min(sizeof header - header_size, n);
+    std::memcpy(header + header_size, bytes, take);
+    header_size += take;
+    bytes += take;
+    n -= take;
+    if (header_size == sizeof header) {
+      header_size = 0;
+      body_left = (std::size_t{header[3]} << 8) | header[4];
+      if (body_left == 0) ++records;
+    }
+  }
+}
+
 TlsSocket::State::~State() {
+  if (session != nullptr) SSL_SESSION_free(session);
+  Cleanse(&client_secret);
+  Cleanse(&server_secret);
   if (ssl == nullptr) return;
   // Connections end by closing the socket, without close_notify. Unless told the shutdown was
   // orderly, SSL_free marks the session non-resumable, which would defeat resumption.
   // Sessions of connections that failed with a TLS alert were already invalidated by OpenSSL.
   SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(ssl);
+}
+
+void TlsSocket::State::PrepareHandover() {
+  if (SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(ssl)) != KeyLog) return;
+  if (SSL_set_ex_data(ssl, StateIndex(), this) != 1) return;
+  // With read-ahead, OpenSSL could read the records after the server's Finished into its
+  // buffer during the handshake, and their count would be unknown.
+  SSL_set_read_ahead(ssl, 0);
+  count_records = true;
+}
+
+void TlsSocket::State::KeepSsl() {
+  count_records = false;
+  SSL_set_read_ahead(ssl, SSL_CTX_get_read_ahead(SSL_get_SSL_CTX(ssl)));
+  Cleanse(&client_secret);
+  Cleanse(&server_secret);
+}
+
+void TlsSocket::State::HandshakeDone() {
+  if (!count_records) return;
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  if (SSL_version(ssl) != TLS1_3_VERSION || cipher == nullptr ||
+      !Tls13SuiteOf(SSL_CIPHER_get_protocol_id(cipher)) || !read_records.at_boundary() ||
+      !write_records.at_boundary()) {
+    return KeepSsl();
+  }
+  // Without read-ahead OpenSSL has read exactly up to the end of the server's Finished; every
+  // record after it is protected with the application traffic keys.
+  read_at_finished = read_records.records;
+  written_at_finished = write_records.records;
+  handshake_done = true;
+}
+
+bool TlsSocket::State::Handover() {
+  if (records) return true;
+  if (!count_records || !handshake_done || ssl == nullptr) return false;
+  // Everything OpenSSL read is accounted for (no partial record or unread data in its buffer)
+  // and so is what it wrote. A key update OpenSSL took in would leave the keys below stale; the
+  // first record after the handover would then fail to open, an error and not wrong data. A
+  // server sends none unasked, and one asking for ours would have made OpenSSL write it.
+  if (SSL_has_pending(ssl) == 1 || !read_records.at_boundary() || !write_records.at_boundary())
+    return false;
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  std::optional<Tls13Suite> suite;
+  if (cipher != nullptr) suite = Tls13SuiteOf(SSL_CIPHER_get_protocol_id(cipher));
+  if (suite) {
+    records = Tls13Records::Create(*suite, client_secret, server_secret,
+                                   write_records.records - written_at_finished,
+                                   read_records.records - read_at_finished);
+  }
+  if (!records) {
+    KeepSsl();
+    return false;
+  }
+  session = SSL_get1_session(ssl);
+  if (session != nullptr && SSL_SESSION_is_resumable(session) != 1) {
+    SSL_SESSION_free(session);
+    session = nullptr;
+  }
+  count_records = false;
+  Cleanse(&client_secret);
+  Cleanse(&server_secret);
+  SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(ssl);
+  ssl = nullptr;
+  return true;
+}
+
+boost::system::error_code TlsSocket::State::Read(asio::mutable_buffer b, std::size_t* n,
+                                                 int* wait) {
+  if (records) return ReadRecords(b, n, wait);
+  ERR_clear_error();
+  return SslCall(*this, SSL_read_ex(ssl, b.data(), b.size(), n), wait);
+}
+
+boost::system::error_code TlsSocket::State::Write(asio::const_buffer b, std::size_t* n, int* wait) {
+  if (!records) {
+    ERR_clear_error();
+    return SslCall(*this, SSL_write_ex(ssl, b.data(), b.size(), n), wait);
+  }
+  if (out_data == 0) {
+    // First step of this write: seal (up to) one record of it after what is still unsent.
+    const std::size_t take = std::min(b.size(), Tls13Records::kMaxPlaintext);
+    const std::size_t at = out.size();
+    out.resize(at + Tls13Records::kHeaderSize + take + Tls13Records::kSealOverhead);
+    std::size_t size = 0;
+    auto ec = records->Seal(Tls13Records::kApplicationData,
+                            std::span(static_cast<const uint8_t*>(b.data()), take), out.data() + at,
+                            &size);
+    if (ec) return ec;
+    out.resize(at + size);
+    out_data = take;
+  }
+  if (auto ec = Flush(wait); ec || *wait >= 0) return ec;
+  *n = out_data;
+  out_data = 0;
+  return {};
+}
+
+boost::system::error_code TlsSocket::State::Flush(int* wait) {
+  while (out_sent < out.size()) {
+    ssize_t sent =
+        ::send(socket.native_handle(), out.data() + out_sent, out.size() - out_sent, MSG_NOSIGNAL);
+    if (sent > 0) {
+      out_sent += static_cast<std::size_t>(sent);
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      *wait = 1;
+      return {};
+    } else {
+      return Errno();
+    }
+  }
+  out.clear();
+  out.shrink_to_fit();  // idle connections keep no buffers
+  out_sent = 0;
+  return {};
+}
+
+boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, std::size_t* n,
+                                                        int* wait) {
+  for (;;) {
+    if (!plain.empty()) {
+      const std::size_t take = std::min(plain.size(), b.size());
+      std::memcpy(b.data(), plain.data(), take);
+      plain = plain.subspan(take);
+      if (plain.empty() && in_begin == in_end) {
+        in.reset();  // idle connections keep no buffers
+        in_begin = in_end = 0;
+      }
+      *n = take;
+      return {};
+    }
+    if (peer_closed) return asio::error::eof;
+    const std::size_t held = in_end - in_begin;
+    if (held >= Tls13Records::kHeaderSize) {
+      std::size_t size = 0;
+      std::span<uint8_t> bytes(in.get() + in_begin, held);
+      if (auto ec = Tls13Records::RecordSize(bytes, &size)) return ec;
+      if (held >= size) {
+        Tls13Records::Opened opened;
+        if (auto ec = records->Open(bytes.first(size), &opened)) return ec;
+        in_begin += size;
+        switch (opened.type) {
+          case Tls13Records::kApplicationData:
+            plain = opened.data;  // may be empty: then read on
+            continue;
+          case Tls13Records::kHandshake:
+            if (auto ec = HandshakeMessages(opened.data)) return ec;
+            continue;
+          case Tls13Records::kAlert:
+            if (opened.data.size() != 2) return SslError(SSL_R_INVALID_ALERT);
+            if (opened.data[1] == 0) {  // close_notify
+              peer_closed = true;
+              return asio::error::eof;
+            }
+            return SslError(SSL_AD_REASON_OFFSET + opened.data[1]);
+          default:
+            return SslError(SSL_R_UNEXPECTED_RECORD);
+        }
+      }
+    }
+    if (!in) {
+      in = std::make_unique_for_overwrite<uint8_t[]>(kInCapacity);
+      in_begin = in_end = 0;
+    } else if (in_begin > 0) {
+      std::memmove(in.get(), in.get() + in_begin, held);
+      in_begin = 0;
+      in_end = held;
+    }
+    ssize_t got = ::recv(socket.native_handle(), in.get() + in_end, kInCapacity - in_end, 0);
+    if (got > 0) {
+      in_end += static_cast<std::size_t>(got);
+    } else if (got == 0) {
+      return asio::ssl::error::stream_truncated;  // TCP closed without close_notify
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (in_end == 0) in.reset();
+      *wait = 0;
+      return {};
+    } else {
+      return Errno();
+    }
+  }
+}
+
+// The messages a server may send after the handshake (RFC 8446 section 4.6): session tickets,
+// ignored here (resumption uses the session OpenSSL kept at the handover), and key updates.
+boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const uint8_t> data) {
+  handshake.insert(handshake.end(), data.begin(), data.end());
+  std::size_t at = 0;
+  while (handshake.size() - at >= 4) {
+    const uint8_t type = handshake[at];
+    const std::size_t length = (std::size_t{handshake[at + 1]} << 16) |
+                               (std::size_t{handshake[at + 2]} << 8) | handshake[at + 3];
+    if (length > kMaxHandshakeMessage) return SslError(SSL_R_EXCESSIVE_MESSAGE_SIZE);
+    if (handshake.size() - at - 4 < length) break;
+    const uint8_t* body = handshake.data() + at + 4;
+    at += 4 + length;
+    switch (type) {
+      case 4:  // new_session_ticket
+        break;
+      case 24: {  // key_update
+        if (length != 1 || body[0] > 1) return SslError(SSL_R_BAD_KEY_UPDATE);
+        // It must end its record: the records after it use the next keys.
+        if (at != handshake.size()) return SslError(SSL_R_NOT_ON_RECORD_BOUNDARY);
+        const bool update_requested = body[0] == 1;
+        if (!records->UpdateReadKeys()) return SslError(ERR_R_INTERNAL_ERROR);
+        if (update_requested) {
+          // Answer with our own update (update_not_requested), sealed with the current keys,
+          // after whatever is still unsent, then switch to the next ones.
+          const uint8_t message[5] = {24, 0, 0, 1, 0};
+          const std::size_t end = out.size();
+          out.resize(end + Tls13Records::kHeaderSize + sizeof message +
+                     Tls13Records::kSealOverhead);
+          std::size_t size = 0;
+          if (auto ec = records->Seal(Tls13Records::kHandshake, message, out.data() + end, &size))
+            return ec;
+          out.resize(end + size);
+          if (!records->UpdateWriteKeys()) return SslError(ERR_R_INTERNAL_ERROR);
+          int ignored = -1;  // what cannot be sent now goes before the next write's data
+          if (auto ec = Flush(&ignored)) return ec;
+        }
+        break;
+      }
+      default:
+        return SslError(SSL_R_UNEXPECTED_MESSAGE);
+    }
+  }
+  handshake.erase(handshake.begin(), handshake.begin() + static_cast<std::ptrdiff_t>(at));
+  if (handshake.size() > kMaxHandshakeMessage) return SslError(SSL_R_EXCESSIVE_MESSAGE_SIZE);
+  if (handshake.empty()) handshake.shrink_to_fit();
+  return {};
 }
 
 TlsSocket::TlsSocket(asio::ip::tcp::socket socket, asio::ssl::context& context)
@@ -69,7 +401,7 @@ TlsSocket::TlsSocket(asio::ip::tcp::socket socket, asio::ssl::context& context)
     SSL_free(ssl);
     return;
   }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(state_->socket.native_handle())));
+  BIO_set_data(bio, state_.get());
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -107,6 +439,15 @@ void TlsSocket::close() {
   state_->timer.cancel();
   boost::system::error_code ignored;
   state_->socket.close(ignored);
+}
+
+SSL_SESSION* TlsSocket::session() const {
+  return state_->ssl != nullptr ? SSL_get0_session(state_->ssl) : state_->session;
+}
+
+boost::system::error_code TlsSocket::SslCall(State& s, int ret, int* wait) {
+  if (ret == 1) return {};
+  return Classify(s.ssl, ret, wait);
 }
 
 boost::system::error_code TlsSocket::Classify(SSL* ssl, int ret, int* wait) {

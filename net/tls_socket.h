@@ -6,6 +6,15 @@
 // SSL_MODE_RELEASE_BUFFERS (set by MakeClientContext) frees them while the connection is idle,
 // which is what makes thousands of kept-alive kubelet connections cheap.
 //
+// Client connections go further when their context allows it (EnableRecordLayerHandover, set
+// by MakeClientContext): when the owner calls Handover() on an idle TLS 1.3 connection (after
+// its first exchange, by which time the server's session tickets have come), the SSL object is
+// freed and the connection continues on Tls13Records, which holds the traffic keys and nothing
+// else (~16 KiB less per idle connection). The session stays available for resumption
+// (session()). Until then OpenSSL reads one record at a time, so that the records it took in
+// can be counted. Connections that negotiated TLS 1.2 or another suite, or whose state OpenSSL
+// could not hand over exactly, keep their SSL object.
+//
 // Models Asio's AsyncReadStream and AsyncWriteStream for Beast, with Beast tcp_stream-style
 // deadlines: expires_at/expires_after arm a timer; an operation pending or started after it
 // fires fails with beast::error::timeout. Reading after the peer's close_notify yields
@@ -32,9 +41,20 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "net/tls13_records.h"
 
 namespace net {
+
+// Lets client TlsSockets made from `ctx` hand an established TLS 1.3 connection over from the
+// SSL object to Tls13Records (see above). Installs the context's key log callback, through which
+// OpenSSL passes the traffic secrets; the secrets are kept in memory only, as OpenSSL keeps them.
+void EnableRecordLayerHandover(SSL_CTX* ctx);
 
 class TlsSocket {
  public:
@@ -46,8 +66,17 @@ class TlsSocket {
   TlsSocket(const TlsSocket&) = delete;
   TlsSocket& operator=(const TlsSocket&) = delete;
 
-  bool ok() const { return state_->ssl != nullptr; }
+  bool ok() const { return state_->ssl != nullptr || state_->records.has_value(); }
+  // Null once the connection was handed over to Tls13Records.
   SSL* native_handle() { return state_->ssl; }
+  // Whether the connection runs on Tls13Records instead of its SSL object.
+  bool handed_over() const { return state_->records.has_value(); }
+  // Hands an idle client connection over to Tls13Records when it can be (see above); call
+  // between exchanges, with no operation pending. Returns handed_over().
+  bool Handover() { return state_->Handover(); }
+  // The connection's TLS session (null before the handshake), also after the handover; owned by
+  // the connection.
+  SSL_SESSION* session() const;
   executor_type get_executor() { return state_->socket.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return state_->socket; }
 
@@ -62,10 +91,14 @@ class TlsSocket {
   // Completion signature of all three: void(error_code, std::size_t).
   template <typename Token>
   auto async_handshake(Token&& token) {
+    if (state_->ssl != nullptr) state_->PrepareHandover();
     return Start(
-        [](SSL* ssl, std::size_t* n) {
+        [](State& s, std::size_t* n, int* wait) {
           *n = 0;
-          return SSL_connect(ssl);
+          ERR_clear_error();
+          auto ec = SslCall(s, SSL_connect(s.ssl), wait);
+          if (!ec && *wait < 0) s.HandshakeDone();
+          return ec;
         },
         std::forward<Token>(token));
   }
@@ -75,39 +108,91 @@ class TlsSocket {
   auto async_server_handshake(Token&& token) {
     if (state_->ssl != nullptr) SSL_set_accept_state(state_->ssl);
     return Start(
-        [](SSL* ssl, std::size_t* n) {
+        [](State& s, std::size_t* n, int* wait) {
           *n = 0;
-          return SSL_accept(ssl);
+          ERR_clear_error();
+          return SslCall(s, SSL_accept(s.ssl), wait);
         },
         std::forward<Token>(token));
   }
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     boost::asio::mutable_buffer b = First<boost::asio::mutable_buffer>(buffers);
-    return Start([b](SSL* ssl, std::size_t* n) { return SSL_read_ex(ssl, b.data(), b.size(), n); },
+    return Start([b](State& s, std::size_t* n, int* wait) { return s.Read(b, n, wait); },
                  std::forward<Token>(token), b.size() == 0);
   }
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     boost::asio::const_buffer b = First<boost::asio::const_buffer>(buffers);
-    return Start([b](SSL* ssl, std::size_t* n) { return SSL_write_ex(ssl, b.data(), b.size(), n); },
+    return Start([b](State& s, std::size_t* n, int* wait) { return s.Write(b, n, wait); },
                  std::forward<Token>(token), b.size() == 0);
   }
 
  private:
+  // Counts the complete TLS records that pass one way through the socket BIO, so that the
+  // sequence numbers OpenSSL reached are known when the connection is handed over.
+  struct RecordCounter {
+    void Add(const uint8_t* bytes, std::size_t n);
+    bool at_boundary() const { return header_size == 0 && body_left == 0; }
+    uint8_t header[5] = {};
+    std::size_t header_size = 0;
+    std::size_t body_left = 0;
+    uint64_t records = 0;
+  };
+
+ public:
+  // Internal: the connection state shared with pending operations (and the key log callback).
   struct State {
     explicit State(boost::asio::ip::tcp::socket s)
         : socket(std::move(s)), timer(socket.get_executor()) {}
     ~State();
+
+    // The steps of the operations: each sets `wait` (0 readable, 1 writable) and returns no
+    // error when it must wait for the socket, or leaves it at -1 and returns the outcome.
+    boost::system::error_code Read(boost::asio::mutable_buffer b, std::size_t* n, int* wait);
+    boost::system::error_code Write(boost::asio::const_buffer b, std::size_t* n, int* wait);
+    // Before a client handshake: read records one at a time (no read-ahead), counting them.
+    void PrepareHandover();
+    // After a successful client handshake: notes the counts at the server's Finished, or gives
+    // the handover up (TLS 1.2, another suite).
+    void HandshakeDone();
+    // When everything OpenSSL took in since is accounted for: frees the SSL object.
+    bool Handover();
+    void KeepSsl();
+
+    boost::system::error_code ReadRecords(boost::asio::mutable_buffer b, std::size_t* n, int* wait);
+    boost::system::error_code HandshakeMessages(std::span<const uint8_t> data);
+    boost::system::error_code Flush(int* wait);
+
     boost::asio::ip::tcp::socket socket;
     boost::asio::steady_timer timer;
     SSL* ssl = nullptr;
     bool timed_out = false;
     uint64_t timer_generation = 0;
+
+    // The handover: the socket BIO's counts, the traffic secrets from the key log, the records.
+    bool count_records = false;
+    bool handshake_done = false;
+    RecordCounter read_records, write_records;
+    uint64_t read_at_finished = 0, written_at_finished = 0;
+    std::vector<uint8_t> client_secret, server_secret;
+    std::optional<Tls13Records> records;
+    SSL_SESSION* session = nullptr;  // kept from the freed SSL object
+    // Received ciphertext and, after Open, the plaintext inside it (allocated while reading).
+    std::unique_ptr<uint8_t[]> in;
+    std::size_t in_begin = 0, in_end = 0;
+    std::span<uint8_t> plain;
+    std::vector<uint8_t> handshake;  // an incomplete post-handshake message
+    // Sealed records not yet sent, and how much of the current write's data they carry.
+    std::vector<uint8_t> out;
+    std::size_t out_sent = 0, out_data = 0;
+    bool peer_closed = false;
   };
 
-  // Maps the outcome of an SSL_* call that did not succeed; sets `wait` when it must wait for
-  // the socket to become readable/writable instead.
+ private:
+  // Maps the outcome `ret` of an SSL_* call (1 = done); sets `wait` when it must wait for the
+  // socket to become readable/writable instead.
+  static boost::system::error_code SslCall(State& s, int ret, int* wait);
   static boost::system::error_code Classify(SSL* ssl, int ret, int* wait);
 
   template <typename Buffer, typename Sequence>
@@ -137,13 +222,10 @@ class TlsSocket {
       }
       if (state->timed_out) return Finish(self, first, boost::beast::error::timeout, 0);
       if (empty) return Finish(self, first, {}, 0);
-      ERR_clear_error();
       std::size_t n = 0;
-      int ret = call(state->ssl, &n);
-      if (ret == 1) return Finish(self, first, {}, n);
       int wait = -1;
-      ec = Classify(state->ssl, ret, &wait);
-      if (wait < 0) return Finish(self, first, ec, 0);
+      ec = call(*state, &n, &wait);
+      if (wait < 0) return Finish(self, first, ec, ec ? 0 : n);
       state->socket.async_wait(wait == 0 ? boost::asio::ip::tcp::socket::wait_read
                                          : boost::asio::ip::tcp::socket::wait_write,
                                std::move(self));

@@ -1,0 +1,345 @@
+// TlsSocket's handover of established TLS 1.3 client connections to Tls13Records, against
+// OpenSSL as the server (blocking, on its own thread): data both ways in records of every size,
+// padded records, key updates with and without a requested answer, close_notify, a TCP close,
+// and the connections that keep their SSL object (TLS 1.2, a context without the handover).
+#include "net/tls_socket.h"
+
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/http_client.h"
+#include "net/tls13_records.h"
+#include "test/testing/test_pki.h"
+
+namespace net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::vector<uint8_t> Hex(std::string_view hex) {
+  std::vector<uint8_t> out;
+  std::string digits;
+  for (char c : hex)
+    if (c != ' ') digits += c;
+  for (std::size_t i = 0; i + 1 < digits.size(); i += 2)
+    out.push_back(static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+std::string Pattern(std::size_t n, char seed) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 7 % 251);
+  return s;
+}
+
+// RFC 8448 section 3 (Simple 1-RTT Handshake): the server's application traffic secret and the
+// write key and IV derived from it with TLS_AES_128_GCM_SHA256.
+TEST(Tls13RecordsTest, DerivesRfc8448ApplicationKeys) {
+  auto secret =
+      Hex("a1 1a f9 f0 55 31 f8 56 ad 47 11 6b 45 a9 50 32 82 04 b4 f4 4b fb 6b 3a 4b 4f "
+          "1f 3f cb 63 16 43");
+  std::vector<uint8_t> key(16), iv(12);
+  ASSERT_TRUE(Tls13ExpandLabel(Tls13Suite::kAes128GcmSha256, secret, "key", key));
+  ASSERT_TRUE(Tls13ExpandLabel(Tls13Suite::kAes128GcmSha256, secret, "iv", iv));
+  EXPECT_EQ(key, Hex("9f 02 28 3b 6c 9c 07 ef c2 6b b9 f2 ac 92 e3 56"));
+  EXPECT_EQ(iv, Hex("cf 78 2b 88 dd 83 54 9a ad f1 e9 84"));
+}
+
+TEST(Tls13RecordsTest, OpensWhatThePeerSealedAndRejectsTamperingAndReordering) {
+  for (Tls13Suite suite : {Tls13Suite::kAes128GcmSha256, Tls13Suite::kAes256GcmSha384,
+                           Tls13Suite::kChaCha20Poly1305Sha256}) {
+    std::vector<uint8_t> a(Tls13SecretSize(suite), 0x11), b(Tls13SecretSize(suite), 0x22);
+    auto client = Tls13Records::Create(suite, a, b);
+    auto server = Tls13Records::Create(suite, b, a);
+    ASSERT_TRUE(client && server);
+    EXPECT_FALSE(Tls13Records::Create(suite, std::vector<uint8_t>(5), b));
+
+    std::vector<uint8_t> wire;
+    std::vector<std::size_t> sizes;
+    for (std::size_t n :
+         {std::size_t{0}, std::size_t{1}, std::size_t{1000}, Tls13Records::kMaxPlaintext}) {
+      std::string data = Pattern(n, 'a');
+      std::vector<uint8_t> record(Tls13Records::kHeaderSize + n + Tls13Records::kSealOverhead);
+      std::size_t size = 0;
+      ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData,
+                                std::span(reinterpret_cast<const uint8_t*>(data.data()), n),
+                                record.data(), &size));
+      ASSERT_EQ(size, record.size());
+      std::size_t parsed = 0;
+      ASSERT_FALSE(Tls13Records::RecordSize(record, &parsed));
+      EXPECT_EQ(parsed, size);
+      wire.insert(wire.end(), record.begin(), record.end());
+      sizes.push_back(size);
+    }
+    // Opened in order they give back the data; the copy below is reused for tampering.
+    std::vector<uint8_t> copy = wire;
+    std::size_t at = 0;
+    std::size_t i = 0;
+    for (std::size_t n :
+         {std::size_t{0}, std::size_t{1}, std::size_t{1000}, Tls13Records::kMaxPlaintext}) {
+      Tls13Records::Opened opened;
+      ASSERT_FALSE(server->Open(std::span(wire.data() + at, sizes[i]), &opened));
+      EXPECT_EQ(opened.type, Tls13Records::kApplicationData);
+      EXPECT_EQ(std::string(opened.data.begin(), opened.data.end()), Pattern(n, 'a'));
+      at += sizes[i++];
+    }
+    EXPECT_EQ(server->read_sequence(), 4u);
+
+    // A flipped bit anywhere in the record, or a record opened out of order, is rejected.
+    auto fresh = Tls13Records::Create(suite, b, a);
+    std::vector<uint8_t> flipped(copy.begin(), copy.begin() + sizes[0] + sizes[1]);
+    flipped[sizes[0] + Tls13Records::kHeaderSize] ^= 1;
+    Tls13Records::Opened opened;
+    ASSERT_FALSE(fresh->Open(std::span(flipped.data(), sizes[0]), &opened));
+    auto ec = fresh->Open(std::span(flipped.data() + sizes[0], sizes[1]), &opened);
+    EXPECT_EQ(ec.message(), "decryption failed or bad record mac (SSL routines)");
+    auto skipping = Tls13Records::Create(suite, b, a);
+    EXPECT_TRUE(skipping->Open(std::span(copy.data() + sizes[0], sizes[1]), &opened));
+
+    // After both sides update their keys, records still open; one side alone: they do not.
+    ASSERT_TRUE(client->UpdateWriteKeys());
+    std::vector<uint8_t> record(Tls13Records::kHeaderSize + 3 + Tls13Records::kSealOverhead);
+    std::size_t size = 0;
+    const uint8_t abc[] = {'a', 'b', 'c'};
+    ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData, abc, record.data(), &size));
+    std::vector<uint8_t> again = record;
+    EXPECT_TRUE(fresh->Open(record, &opened));  // old keys
+    ASSERT_TRUE(server->UpdateReadKeys());
+    ASSERT_FALSE(server->Open(again, &opened));
+    EXPECT_EQ(std::string(opened.data.begin(), opened.data.end()), "abc");
+  }
+}
+
+TEST(Tls13RecordsTest, RejectsRecordsThatAreNotProtectedOrTooLong) {
+  std::size_t size = 0;
+  const uint8_t alert[] = {21, 3, 3, 0, 2};
+  EXPECT_EQ(Tls13Records::RecordSize(alert, &size).message(), "unexpected record (SSL routines)");
+  const uint8_t huge[] = {23, 3, 3, 0x41, 0x01};  // 16,641 > 2^14 + 256
+  EXPECT_EQ(Tls13Records::RecordSize(huge, &size).message(),
+            "encrypted length too long (SSL routines)");
+  const uint8_t largest[] = {23, 3, 3, 0x41, 0x00};
+  EXPECT_FALSE(Tls13Records::RecordSize(largest, &size));
+  EXPECT_EQ(size, 5u + 16640u);
+}
+
+// A blocking OpenSSL server for one connection, running `script` on its own thread.
+class OpenSslServer {
+ public:
+  OpenSslServer(const net::CertAndKey& cert, int max_version,
+                std::function<void(SSL*, int fd)> script)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_max_proto_version(ctx_, max_version);
+    SSL_CTX_set_block_padding(ctx_, 512);  // padded records, which the client must strip
+    BIO* bio = BIO_new_mem_buf(cert.cert_pem.data(), static_cast<int>(cert.cert_pem.size()));
+    X509* x509 = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(cert.key_pem.data(), static_cast<int>(cert.key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    EXPECT_EQ(SSL_CTX_use_certificate(ctx_, x509), 1);
+    EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx_, key), 1);
+    X509_free(x509);
+    EVP_PKEY_free(key);
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this, script = std::move(script)] {
+      tcp::socket s(io_);
+      acceptor_.accept(s);
+      SSL* ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, s.native_handle());
+      if (SSL_accept(ssl) == 1) script(ssl, s.native_handle());
+      SSL_free(ssl);
+    });
+  }
+  ~OpenSslServer() {
+    thread_.join();
+    SSL_CTX_free(ctx_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  SSL_CTX* ctx_ = nullptr;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+std::string ServerRead(SSL* ssl, std::size_t n) {
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    std::size_t k = 0;
+    if (SSL_read_ex(ssl, out.data() + got, n - got, &k) != 1) break;
+    got += k;
+  }
+  out.resize(got);
+  return out;
+}
+
+void ServerWrite(SSL* ssl, std::string_view data) {
+  std::size_t k = 0;
+  EXPECT_EQ(SSL_write_ex(ssl, data.data(), data.size(), &k), 1);
+}
+
+class TlsSocketTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<asio::ssl::context> ClientContext() {
+    TlsClientConfig config;
+    config.ca_file = pki_.ca_file();
+    auto ctx = MakeClientContext(config);
+    EXPECT_TRUE(ctx.ok());
+    return *ctx;
+  }
+
+  std::unique_ptr<TlsSocket> Connect(uint16_t port, asio::ssl::context& ctx) {
+    tcp::socket s(io_);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    auto socket = std::make_unique<TlsSocket>(std::move(s), ctx);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(socket->native_handle()), "127.0.0.1");
+    boost::system::error_code result = asio::error::would_block;
+    socket->async_handshake([&](boost::system::error_code ec, std::size_t) { result = ec; });
+    Run();
+    EXPECT_FALSE(result) << result.message();
+    return socket;
+  }
+
+  void Run() {
+    io_.restart();
+    io_.run();
+  }
+
+  boost::system::error_code Write(TlsSocket& s, std::string_view data) {
+    boost::system::error_code result = asio::error::would_block;
+    asio::async_write(s, asio::buffer(data),
+                      [&](boost::system::error_code ec, std::size_t) { result = ec; });
+    Run();
+    return result;
+  }
+
+  // Reads exactly n bytes (or up to the error).
+  std::string Read(TlsSocket& s, std::size_t n, boost::system::error_code* error = nullptr) {
+    std::string out(n, '\0');
+    boost::system::error_code result = asio::error::would_block;
+    std::size_t got = 0;
+    asio::async_read(s, asio::buffer(out), [&](boost::system::error_code ec, std::size_t k) {
+      result = ec;
+      got = k;
+    });
+    Run();
+    out.resize(got);
+    if (error != nullptr) *error = result;
+    return out;
+  }
+
+  testing_support::TestPki pki_;
+  asio::io_context io_;
+};
+
+TEST_F(TlsSocketTest, HandedOverConnectionCarriesDataKeyUpdatesAndCloseNotify) {
+  const std::string up = Pattern(40'000, 'u');     // three records from the client
+  const std::string down = Pattern(100'000, 'd');  // seven padded records from the server
+  OpenSslServer server(pki_.ServerCert(), TLS1_3_VERSION, [&](SSL* ssl, int) {
+    EXPECT_EQ(ServerRead(ssl, 5), "hello");
+    ServerWrite(ssl, "world");  // after the two session tickets OpenSSL sends
+    EXPECT_EQ(ServerRead(ssl, up.size()), up);
+    ServerWrite(ssl, down);
+    // A key update asking for the client's: its next record only opens if it answered.
+    EXPECT_EQ(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    ServerWrite(ssl, "after-update");
+    EXPECT_EQ(ServerRead(ssl, 3), "ack");
+    EXPECT_EQ(SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    ServerWrite(ssl, "second");
+    EXPECT_EQ(ServerRead(ssl, 4), "bye!");
+    SSL_shutdown(ssl);
+  });
+  auto ctx = ClientContext();
+  auto socket = Connect(server.port(), *ctx);
+  ASSERT_TRUE(socket->ok());
+  EXPECT_FALSE(socket->handed_over());
+
+  ASSERT_FALSE(Write(*socket, "hello"));
+  EXPECT_EQ(Read(*socket, 5), "world");
+  ASSERT_TRUE(socket->Handover());
+  EXPECT_EQ(socket->native_handle(), nullptr);
+  ASSERT_NE(socket->session(), nullptr);
+  EXPECT_EQ(SSL_SESSION_is_resumable(socket->session()), 1);
+
+  ASSERT_FALSE(Write(*socket, up));
+  EXPECT_EQ(Read(*socket, down.size()), down);
+  EXPECT_EQ(Read(*socket, 12), "after-update");
+  ASSERT_FALSE(Write(*socket, "ack"));
+  EXPECT_EQ(Read(*socket, 6), "second");
+  ASSERT_FALSE(Write(*socket, "bye!"));
+  boost::system::error_code ec;
+  EXPECT_EQ(Read(*socket, 1, &ec), "");
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
+}
+
+TEST_F(TlsSocketTest, TcpCloseWithoutCloseNotifyIsATruncatedStream) {
+  OpenSslServer server(pki_.ServerCert(), TLS1_3_VERSION, [&](SSL* ssl, int fd) {
+    EXPECT_EQ(ServerRead(ssl, 2), "hi");
+    ServerWrite(ssl, "yo");
+    EXPECT_EQ(ServerRead(ssl, 2), "hi");
+    ServerWrite(ssl, "partial");
+    ::shutdown(fd, SHUT_RDWR);
+  });
+  auto ctx = ClientContext();
+  auto socket = Connect(server.port(), *ctx);
+  ASSERT_FALSE(Write(*socket, "hi"));
+  EXPECT_EQ(Read(*socket, 2), "yo");
+  ASSERT_TRUE(socket->Handover());
+  ASSERT_FALSE(Write(*socket, "hi"));
+  boost::system::error_code ec;
+  EXPECT_EQ(Read(*socket, 100, &ec), "partial");
+  EXPECT_EQ(ec, asio::ssl::error::stream_truncated) << ec.message();
+}
+
+TEST_F(TlsSocketTest, Tls12ConnectionsKeepTheirSslObject) {
+  OpenSslServer server(pki_.ServerCert(), TLS1_2_VERSION, [&](SSL* ssl, int) {
+    EXPECT_EQ(ServerRead(ssl, 2), "hi");
+    ServerWrite(ssl, "yo");
+    EXPECT_EQ(ServerRead(ssl, 5), "again");
+    ServerWrite(ssl, "fine");
+  });
+  auto ctx = ClientContext();
+  auto socket = Connect(server.port(), *ctx);
+  ASSERT_FALSE(Write(*socket, "hi"));
+  EXPECT_EQ(Read(*socket, 2), "yo");
+  EXPECT_FALSE(socket->Handover());
+  EXPECT_NE(socket->native_handle(), nullptr);
+  ASSERT_FALSE(Write(*socket, "again"));
+  EXPECT_EQ(Read(*socket, 4), "fine");
+}
+
+TEST_F(TlsSocketTest, ContextsWithoutTheHandoverKeepTheSslObject) {
+  OpenSslServer server(pki_.ServerCert(), TLS1_3_VERSION, [&](SSL* ssl, int) {
+    EXPECT_EQ(ServerRead(ssl, 2), "hi");
+    ServerWrite(ssl, "yo");
+  });
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(pki_.ca_file());
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  auto socket = Connect(server.port(), ctx);
+  ASSERT_FALSE(Write(*socket, "hi"));
+  EXPECT_EQ(Read(*socket, 2), "yo");
+  EXPECT_FALSE(socket->Handover());
+  EXPECT_NE(socket->native_handle(), nullptr);
+}
+
+}  // namespace
+}  // namespace net
