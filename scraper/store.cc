@@ -546,9 +546,14 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
     for (const ContainerState& c : pod->containers) {
       const Series& cs = c.series;
       std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
-      m.containers.push_back({c.name, CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window),
-                              cs.memory_bytes, cs.has_swap, cs.swap_bytes, cs.has_storage,
-                              cs.storage_bytes});
+      m.containers.push_back(
+          {.name = c.name,
+           .cpu_nanocores = CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window),
+           .memory_bytes = cs.memory_bytes,
+           .swap_bytes = cs.swap_bytes,
+           .ephemeral_storage_bytes = cs.storage_bytes,
+           .has_swap = cs.has_swap,
+           .has_ephemeral_storage = cs.has_storage});
       if (earliest == 0 || cs.last.ts < earliest) {
         earliest = cs.last.ts;
         m.timestamp = cs.last.ts;

@@ -34,16 +34,18 @@ struct NodeMetrics {
   uint64_t ephemeral_storage_bytes = 0;  // only if has_ephemeral_storage
 };
 
+// The flags after the integers: 72 bytes instead of 80, two per pod at 30 pods per node.
 struct ContainerMetrics {
   std::string name;
   uint64_t cpu_nanocores = 0;
   uint64_t memory_bytes = 0;
-  bool has_swap = false;    // as NodeMetrics::has_swap
   uint64_t swap_bytes = 0;  // only if has_swap
   // From /stats/summary (--kubelet-summary-api): the container's rootfs + logs usedBytes.
-  bool has_ephemeral_storage = false;
   uint64_t ephemeral_storage_bytes = 0;  // only if has_ephemeral_storage
+  bool has_swap = false;                 // as NodeMetrics::has_swap
+  bool has_ephemeral_storage = false;
 };
+static_assert(sizeof(ContainerMetrics) == sizeof(std::string) + 40);
 
 // Usage of one pod: every container with data, sorted by name. `timestamp`/`window` come from
 // the container with the earliest newer-point timestamp, as metrics-server reports them.

@@ -595,7 +595,14 @@ TEST(EncodingTest, SwapOnlyWhereReported) {
   pod.name = "p";
   pod.timestamp = kSample;
   pod.window = std::chrono::seconds(15);
-  pod.containers = {{"a", 5, 4096, true, 0}, {"b", 5, 4096, false, 0}, {"c", 5, 4096, true, 5000}};
+  pod.containers = {
+      {.name = "a", .cpu_nanocores = 5, .memory_bytes = 4096, .swap_bytes = 0, .has_swap = true},
+      {.name = "b", .cpu_nanocores = 5, .memory_bytes = 4096},
+      {.name = "c",
+       .cpu_nanocores = 5,
+       .memory_bytes = 4096,
+       .swap_bytes = 5000,
+       .has_swap = true}};
   auto w = std::make_shared<window::Window>(1, std::vector<window::NodeMetrics>{node, no_swap},
                                             std::vector<window::PodMetrics>{pod});
   EncodedWindow encoded(w);
@@ -655,7 +662,12 @@ TEST(EncodingTest, EphemeralStorageOnlyWhereReported) {
   pod.name = "p";
   pod.timestamp = kSample;
   pod.window = std::chrono::seconds(15);
-  pod.containers = {{"a", 5, 4096, false, 0, true, 49152}, {"b", 5, 4096}};
+  pod.containers = {{.name = "a",
+                     .cpu_nanocores = 5,
+                     .memory_bytes = 4096,
+                     .ephemeral_storage_bytes = 49152,
+                     .has_ephemeral_storage = true},
+                    {.name = "b", .cpu_nanocores = 5, .memory_bytes = 4096}};
   auto w = std::make_shared<window::Window>(1, std::vector<window::NodeMetrics>{node},
                                             std::vector<window::PodMetrics>{pod});
   EncodedWindow encoded(w);
