@@ -17,14 +17,6 @@ namespace net {
 
 namespace {
 
-boost::system::error_code SslError(int reason) {
-  // The messages are OpenSSL's reason strings, loaded with libssl's initialization.
-  static const bool loaded = OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr) == 1;
-  (void)loaded;
-  return boost::system::error_code(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, reason)),
-                                   boost::asio::error::get_ssl_category());
-}
-
 struct CipherFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
@@ -55,6 +47,14 @@ std::size_t KeySize(Tls13Suite suite) { return suite == Tls13Suite::kAes128GcmSh
 constexpr std::size_t kTagSize = 16;
 
 }  // namespace
+
+boost::system::error_code SslReasonError(int reason) {
+  // The messages are OpenSSL's reason strings, loaded with libssl's initialization.
+  static const bool loaded = OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr) == 1;
+  (void)loaded;
+  return boost::system::error_code(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, reason)),
+                                   boost::asio::error::get_ssl_category());
+}
 
 std::optional<Tls13Suite> Tls13SuiteOf(uint16_t protocol_id) {
   switch (protocol_id) {
@@ -172,8 +172,8 @@ void Tls13Records::Nonce(const Direction& d, uint8_t out[12]) const {
 
 boost::system::error_code Tls13Records::Seal(uint8_t type, std::span<const uint8_t> data,
                                              uint8_t* out, std::size_t* size) {
-  if (data.size() > kMaxPlaintext) return SslError(SSL_R_DATA_LENGTH_TOO_LONG);
-  if (write_.sequence == UINT64_MAX) return SslError(SSL_R_BAD_KEY_UPDATE);
+  if (data.size() > kMaxPlaintext) return SslReasonError(SSL_R_DATA_LENGTH_TOO_LONG);
+  if (write_.sequence == UINT64_MAX) return SslReasonError(SSL_R_BAD_KEY_UPDATE);
   const std::size_t inner = data.size() + 1;
   const std::size_t length = inner + kTagSize;
   uint8_t* header = out;
@@ -197,7 +197,7 @@ boost::system::error_code Tls13Records::Seal(uint8_t type, std::span<const uint8
       EVP_EncryptFinal_ex(ctx.get(), body + n, &n) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kTagSize, body + inner) != 1) {
     ERR_clear_error();
-    return SslError(ERR_R_INTERNAL_ERROR);
+    return SslReasonError(ERR_R_INTERNAL_ERROR);
   }
   ++write_.sequence;
   *size = kHeaderSize + length;
@@ -206,13 +206,13 @@ boost::system::error_code Tls13Records::Seal(uint8_t type, std::span<const uint8
 
 boost::system::error_code Tls13Records::RecordSize(std::span<const uint8_t> bytes,
                                                    std::size_t* size) {
-  if (bytes.size() < kHeaderSize) return SslError(SSL_R_BAD_LENGTH);
+  if (bytes.size() < kHeaderSize) return SslReasonError(SSL_R_BAD_LENGTH);
   // After the handshake every record is protected (opaque_type application_data); a plaintext
   // alert or change_cipher_spec here is a protocol violation.
-  if (bytes[0] != kApplicationData) return SslError(SSL_R_UNEXPECTED_RECORD);
+  if (bytes[0] != kApplicationData) return SslReasonError(SSL_R_UNEXPECTED_RECORD);
   const std::size_t length = (std::size_t{bytes[3]} << 8) | bytes[4];
-  if (length > kMaxCiphertext) return SslError(SSL_R_ENCRYPTED_LENGTH_TOO_LONG);
-  if (length < 1 + kTagSize) return SslError(SSL_R_BAD_LENGTH);
+  if (length > kMaxCiphertext) return SslReasonError(SSL_R_ENCRYPTED_LENGTH_TOO_LONG);
+  if (length < 1 + kTagSize) return SslReasonError(SSL_R_BAD_LENGTH);
   *size = kHeaderSize + length;
   return {};
 }
@@ -220,8 +220,8 @@ boost::system::error_code Tls13Records::RecordSize(std::span<const uint8_t> byte
 boost::system::error_code Tls13Records::Open(std::span<uint8_t> record, Opened* opened) {
   std::size_t size = 0;
   if (auto ec = RecordSize(record, &size)) return ec;
-  if (size != record.size()) return SslError(SSL_R_BAD_LENGTH);
-  if (read_.sequence == UINT64_MAX) return SslError(SSL_R_BAD_KEY_UPDATE);
+  if (size != record.size()) return SslReasonError(SSL_R_BAD_LENGTH);
+  if (read_.sequence == UINT64_MAX) return SslReasonError(SSL_R_BAD_KEY_UPDATE);
   uint8_t* body = record.data() + kHeaderSize;
   const std::size_t inner = record.size() - kHeaderSize - kTagSize;
 
@@ -236,16 +236,16 @@ boost::system::error_code Tls13Records::Open(std::span<uint8_t> record, Opened* 
       EVP_DecryptUpdate(ctx.get(), body, &n, body, static_cast<int>(inner)) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), body + n, &n) != 1) {
     ERR_clear_error();
-    return SslError(SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC);
+    return SslReasonError(SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC);
   }
   ++read_.sequence;
   // TLSInnerPlaintext: content, then the type, then zero padding.
   std::size_t end = inner;
   while (end > 0 && body[end - 1] == 0) --end;
-  if (end == 0) return SslError(SSL_R_BAD_RECORD_TYPE);
+  if (end == 0) return SslReasonError(SSL_R_BAD_RECORD_TYPE);
   const uint8_t type = body[end - 1];
   const std::size_t content = end - 1;
-  if (content > kMaxPlaintext) return SslError(SSL_R_DATA_LENGTH_TOO_LONG);
+  if (content > kMaxPlaintext) return SslReasonError(SSL_R_DATA_LENGTH_TOO_LONG);
   opened->type = type;
   opened->data = std::span(body, content);
   return {};

@@ -37,6 +37,10 @@ std::size_t Tls13SecretSize(Tls13Suite suite);
 bool Tls13ExpandLabel(Tls13Suite suite, std::span<const uint8_t> secret, std::string_view label,
                       std::span<uint8_t> out);
 
+// OpenSSL's libssl `reason` (SSL_R_..., or SSL_AD_REASON_OFFSET + an alert) as an error in
+// Asio's ssl category, with OpenSSL's message, as a failing SSL_read reports it.
+boost::system::error_code SslReasonError(int reason);
+
 // Errors are OpenSSL's reasons in Asio's ssl category (the same codes and messages a failing
 // SSL_read gives), except for the peer's close_notify: asio::error::eof.
 class Tls13Records {

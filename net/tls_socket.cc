@@ -22,11 +22,6 @@ constexpr std::size_t kInCapacity = 2 * (Tls13Records::kHeaderSize + Tls13Record
 // Post-handshake messages are a session ticket or a key update; nothing legitimate is larger.
 constexpr std::size_t kMaxHandshakeMessage = 1 << 16;
 
-boost::system::error_code SslError(int reason) {
-  return boost::system::error_code(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, reason)),
-                                   asio::error::get_ssl_category());
-}
-
 boost::system::error_code Errno() {
   return boost::system::error_code(errno, boost::system::system_category());
 }
@@ -97,20 +92,16 @@ void KeyLog(const SSL* ssl, const char* line) {
     secret = &state->server_secret;
   else
     return;
-  std::string_view hex = text.substr(text.rfind(' ') + 1);
+  // The secret's hex digits run to the end of the line (no copy of them is made).
+  const char* hex = line + text.rfind(' ') + 1;
+  const std::size_t digits = text.size() - static_cast<std::size_t>(hex - line);
   Cleanse(secret);
-  if (hex.size() % 2 != 0 || hex.size() > 2 * 64) return;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  secret->reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return Cleanse(secret);
-    secret->push_back(static_cast<uint8_t>(hi << 4 | lo));
+  secret->resize(digits / 2);
+  std::size_t size = 0;
+  if (digits > 2 * 64 ||
+      OPENSSL_hexstr2buf_ex(secret->data(), secret->size(), &size, hex, '\0') != 1 ||
+      size != secret->size()) {
+    Cleanse(secret);
   }
 }
 
@@ -172,35 +163,30 @@ void TlsSocket::State::KeepSsl() {
 void TlsSocket::State::HandshakeDone() {
   if (!count_records) return;
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  if (SSL_version(ssl) != TLS1_3_VERSION || cipher == nullptr ||
-      !Tls13SuiteOf(SSL_CIPHER_get_protocol_id(cipher)) || !read_records.at_boundary() ||
+  if (cipher != nullptr) suite = Tls13SuiteOf(SSL_CIPHER_get_protocol_id(cipher));
+  if (SSL_version(ssl) != TLS1_3_VERSION || !suite || !read_records.at_boundary() ||
       !write_records.at_boundary()) {
+    suite.reset();
     return KeepSsl();
   }
   // Without read-ahead OpenSSL has read exactly up to the end of the server's Finished; every
   // record after it is protected with the application traffic keys.
   read_at_finished = read_records.records;
   written_at_finished = write_records.records;
-  handshake_done = true;
 }
 
 bool TlsSocket::State::Handover() {
   if (records) return true;
-  if (!count_records || !handshake_done || ssl == nullptr) return false;
+  if (!count_records || !suite || ssl == nullptr) return false;
   // Everything OpenSSL read is accounted for (no partial record or unread data in its buffer)
-  // and so is what it wrote. A key update OpenSSL took in would leave the keys below stale; the
-  // first record after the handover would then fail to open, an error and not wrong data. A
-  // server sends none unasked, and one asking for ours would have made OpenSSL write it.
+  // and so is what it wrote. A key update OpenSSL took in or answered before the handover would
+  // leave the keys below stale: the next record would then fail to open at one end, an error
+  // and a reconnect, never wrong data. Servers send none before any data.
   if (SSL_has_pending(ssl) == 1 || !read_records.at_boundary() || !write_records.at_boundary())
     return false;
-  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  std::optional<Tls13Suite> suite;
-  if (cipher != nullptr) suite = Tls13SuiteOf(SSL_CIPHER_get_protocol_id(cipher));
-  if (suite) {
-    records = Tls13Records::Create(*suite, client_secret, server_secret,
-                                   write_records.records - written_at_finished,
-                                   read_records.records - read_at_finished);
-  }
+  records = Tls13Records::Create(*suite, client_secret, server_secret,
+                                 write_records.records - written_at_finished,
+                                 read_records.records - read_at_finished);
   if (!records) {
     KeepSsl();
     return false;
@@ -303,14 +289,14 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
             if (auto ec = HandshakeMessages(opened.data)) return ec;
             continue;
           case Tls13Records::kAlert:
-            if (opened.data.size() != 2) return SslError(SSL_R_INVALID_ALERT);
+            if (opened.data.size() != 2) return SslReasonError(SSL_R_INVALID_ALERT);
             if (opened.data[1] == 0) {  // close_notify
               peer_closed = true;
               return asio::error::eof;
             }
-            return SslError(SSL_AD_REASON_OFFSET + opened.data[1]);
+            return SslReasonError(SSL_AD_REASON_OFFSET + opened.data[1]);
           default:
-            return SslError(SSL_R_UNEXPECTED_RECORD);
+            return SslReasonError(SSL_R_UNEXPECTED_RECORD);
         }
       }
     }
@@ -348,7 +334,7 @@ boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const ui
     const uint8_t type = handshake[at];
     const std::size_t length = (std::size_t{handshake[at + 1]} << 16) |
                                (std::size_t{handshake[at + 2]} << 8) | handshake[at + 3];
-    if (length > kMaxHandshakeMessage) return SslError(SSL_R_EXCESSIVE_MESSAGE_SIZE);
+    if (length > kMaxHandshakeMessage) return SslReasonError(SSL_R_EXCESSIVE_MESSAGE_SIZE);
     if (handshake.size() - at - 4 < length) break;
     const uint8_t* body = handshake.data() + at + 4;
     at += 4 + length;
@@ -356,11 +342,11 @@ boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const ui
       case 4:  // new_session_ticket
         break;
       case 24: {  // key_update
-        if (length != 1 || body[0] > 1) return SslError(SSL_R_BAD_KEY_UPDATE);
+        if (length != 1 || body[0] > 1) return SslReasonError(SSL_R_BAD_KEY_UPDATE);
         // It must end its record: the records after it use the next keys.
-        if (at != handshake.size()) return SslError(SSL_R_NOT_ON_RECORD_BOUNDARY);
+        if (at != handshake.size()) return SslReasonError(SSL_R_NOT_ON_RECORD_BOUNDARY);
         const bool update_requested = body[0] == 1;
-        if (!records->UpdateReadKeys()) return SslError(ERR_R_INTERNAL_ERROR);
+        if (!records->UpdateReadKeys()) return SslReasonError(ERR_R_INTERNAL_ERROR);
         if (update_requested) {
           // Answer with our own update (update_not_requested), sealed with the current keys,
           // after whatever is still unsent, then switch to the next ones.
@@ -372,18 +358,18 @@ boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const ui
           if (auto ec = records->Seal(Tls13Records::kHandshake, message, out.data() + end, &size))
             return ec;
           out.resize(end + size);
-          if (!records->UpdateWriteKeys()) return SslError(ERR_R_INTERNAL_ERROR);
+          if (!records->UpdateWriteKeys()) return SslReasonError(ERR_R_INTERNAL_ERROR);
           int ignored = -1;  // what cannot be sent now goes before the next write's data
           if (auto ec = Flush(&ignored)) return ec;
         }
         break;
       }
       default:
-        return SslError(SSL_R_UNEXPECTED_MESSAGE);
+        return SslReasonError(SSL_R_UNEXPECTED_MESSAGE);
     }
   }
   handshake.erase(handshake.begin(), handshake.begin() + static_cast<std::ptrdiff_t>(at));
-  if (handshake.size() > kMaxHandshakeMessage) return SslError(SSL_R_EXCESSIVE_MESSAGE_SIZE);
+  if (handshake.size() > kMaxHandshakeMessage) return SslReasonError(SSL_R_EXCESSIVE_MESSAGE_SIZE);
   if (handshake.empty()) handshake.shrink_to_fit();
   return {};
 }

@@ -172,7 +172,7 @@ class TlsSocket {
 
     // The handover: the socket BIO's counts, the traffic secrets from the key log, the records.
     bool count_records = false;
-    bool handshake_done = false;
+    std::optional<Tls13Suite> suite;  // set by HandshakeDone when the handover is possible
     RecordCounter read_records, write_records;
     uint64_t read_at_finished = 0, written_at_finished = 0;
     std::vector<uint8_t> client_secret, server_secret;
