@@ -78,7 +78,8 @@ void Options::AddFlags(base::FlagSet& flags) {
       "\"foo.crt,foo.key:*.foo.com,foo.com\".");
   flags.Bool("permit-port-sharing", &permit_port_sharing,
              "If true, SO_REUSEPORT will be used when binding the port, which allows more than one "
-             "instance to bind on the same address and port.");
+             "instance to bind on the same address and port. Beside an instance that already "
+             "listens there, this one starts listening once it has metrics to serve.");
   flags.NoEffect("permit-address-sharing", "bool",
                  "SO_REUSEADDR is always set on the listening socket, as Go's listeners do",
                  "true");

@@ -660,6 +660,20 @@ base::Status Server::Listen() {
   return Bind(tcp::endpoint(address, options.port), false, &ec);
 }
 
+// Whether a socket listens on `endpoint`'s port: one without SO_REUSEPORT cannot bind it then.
+// With SO_REUSEADDR, so that the connections of an earlier process left in TIME_WAIT, or a
+// socket that is bound but not listening, do not count. A probe that fails otherwise (no
+// socket left) counts as no listener.
+bool Server::OthersListen(const asio::ip::tcp::endpoint& endpoint, bool dual_stack) {
+  tcp::acceptor probe(state_->acceptor.get_executor());
+  beast::error_code ec;
+  if (probe.open(endpoint.protocol(), ec); ec) return false;
+  if (endpoint.address().is_v6()) probe.set_option(asio::ip::v6_only(!dual_stack), ec);
+  probe.set_option(asio::socket_base::reuse_address(true), ec);
+  probe.bind(endpoint, ec);
+  return ec == asio::error::address_in_use;
+}
+
 base::Status Server::Bind(const asio::ip::tcp::endpoint& endpoint, bool dual_stack,
                           beast::error_code* error) {
   tcp::acceptor& acceptor = state_->acceptor;
@@ -683,6 +697,7 @@ base::Status Server::Bind(const asio::ip::tcp::endpoint& endpoint, bool dual_sta
     return fail("set_option");
   }
   if (state_->options.reuse_port) {
+    others_listening_ = endpoint.port() != 0 && OthersListen(endpoint, dual_stack);
     using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
     if (acceptor.set_option(reuse_port(true), ec); ec) return fail("set_option SO_REUSEPORT");
   }

@@ -105,7 +105,8 @@ struct ServerOptions : RequestLimits {
   // SO_REUSEPORT (--permit-port-sharing): several servers of the same user on one port, the
   // kernel spreading new connections over those that listen. The socket is bound by Listen()
   // (a port held without the option still fails there) but listens only from Start(), so that
-  // a server sharing the port takes no connection before it can serve them.
+  // a server sharing the port takes no connection before it can serve them; others_listening()
+  // says whether there is another server to share it with.
   bool reuse_port = false;
 };
 
@@ -122,6 +123,10 @@ class Server {
   base::Status Listen();
   // The bound port (useful with port 0). Valid after Listen().
   uint16_t port() const { return port_; }
+  // With reuse_port: whether another socket was listening on the port when Listen() bound it
+  // (a server already serving there, such as the old pod of a rolling upgrade). False without
+  // reuse_port, and with port 0 (a port of its own).
+  bool others_listening() const { return others_listening_; }
   // Starts accepting on the io_context (with reuse_port, listens first; a failure to listen,
   // which the bind makes unlikely, is logged and leaves the server not accepting).
   void Start();
@@ -145,9 +150,12 @@ class Server {
   // Opens, binds and listens on `endpoint`; `error` gets the failing call's error code.
   base::Status Bind(const boost::asio::ip::tcp::endpoint& endpoint, bool dual_stack,
                     boost::system::error_code* error);
+  // Whether another socket listens on `endpoint`'s port (probed before Bind binds its own).
+  bool OthersListen(const boost::asio::ip::tcp::endpoint& endpoint, bool dual_stack);
 
   std::shared_ptr<State> state_;  // also owns the acceptor and its pending accept
   uint16_t port_ = 0;
+  bool others_listening_ = false;
 };
 
 }  // namespace apiserver

@@ -312,13 +312,21 @@ void Program::StartScraping() {
 }
 
 void Program::StartServing() {
-  if (options_.api.permit_port_sharing) {
+  if (options_.api.permit_port_sharing && !server_->others_listening()) {
+    // Nothing else serves on the port (a first install, a restart after a crash): waiting for
+    // metrics would only keep the API's discovery down for a resolution (the aggregator then
+    // retries with a growing back-off, and kubectl reports the Metrics API as not available for
+    // seconds after the server is back). Listening now, the server answers discovery at once
+    // and metrics from its first window, as without the flag.
+    spdlog::info("port sharing: no other server listens on port {}: listening at once",
+                 server_->port());
+  } else if (options_.api.permit_port_sharing) {
     // Sharing the port (a rolling upgrade on a host-network node: the old pod still serves),
     // this server listens once it has metrics to serve: the kernel gives a listening socket its
     // share of new connections, which would otherwise get no metrics for a resolution. Bounded:
     // the first window is complete one resolution after the first tick (which is now); after
-    // that plus 10 s it listens anyway (a node-less cluster never has metrics), well before the
-    // liveness probes of a first install (nothing else on the port) could fail three times.
+    // that plus 10 s it listens anyway (a node-less cluster never has metrics; an old server
+    // that is not ending its rollout).
     const auto limit = std::chrono::steady_clock::now() + options_.scrape.metric_resolution +
                        std::chrono::seconds(10);
     auto has_metrics = [this] {

@@ -604,6 +604,7 @@ TEST_F(ServerTest, PortSharingLetsASecondServerTakeOverThePort) {
   shared.reuse_port = true;
   StartServer(shared);
   const uint16_t port = server_->port();
+  EXPECT_FALSE(server_->others_listening()) << "port 0: a port of its own";
 
   ServerOptions exclusive;
   exclusive.bind_address = "127.0.0.1";
@@ -620,6 +621,7 @@ TEST_F(ServerTest, PortSharingLetsASecondServerTakeOverThePort) {
   auto yes = second->Listen();
   ASSERT_TRUE(yes.ok()) << yes.message();
   EXPECT_EQ(second->port(), port);
+  EXPECT_TRUE(second->others_listening()) << "the first server listens on the port";
   auto all_served = [&](const char* when) {
     for (int i = 0; i < 20; ++i) {
       auto r = Get(*Client(nullptr), "/healthz");
@@ -640,15 +642,25 @@ TEST_F(ServerTest, PortSharingLetsASecondServerTakeOverThePort) {
   // refused until it starts.
   auto third = std::make_unique<Server>(server_io_.io, sharing, *certs_, gated_);
   ASSERT_TRUE(third->Listen().ok());
+  EXPECT_TRUE(third->others_listening()) << "the second server listens on the port";
   std::promise<void> second_drained;
   second->Shutdown([&] { second_drained.set_value(); });
   ASSERT_EQ(second_drained.get_future().wait_for(30s), std::future_status::ready);
   EXPECT_FALSE(Get(*Client(nullptr), "/healthz").ok());
+  // Bound but not listening, the third server is no server to share with: a fourth sees none.
+  auto fourth = std::make_unique<Server>(server_io_.io, sharing, *certs_, gated_);
+  ASSERT_TRUE(fourth->Listen().ok());
+  EXPECT_FALSE(fourth->others_listening());
   third->Start();
   all_served("after the third server's start");
   std::promise<void> third_drained;
   third->Shutdown([&] { third_drained.set_value(); });
   ASSERT_EQ(third_drained.get_future().wait_for(30s), std::future_status::ready);
+  fourth->Start();
+  all_served("after the fourth server's start");
+  std::promise<void> fourth_drained;
+  fourth->Shutdown([&] { fourth_drained.set_value(); });
+  ASSERT_EQ(fourth_drained.get_future().wait_for(30s), std::future_status::ready);
 }
 
 TEST_F(ServerTest, SelfSignedCertificateInCertDir) {

@@ -3,12 +3,18 @@
 // the server accepted gets a complete 200; connections after the signal are refused (the client
 // sees a connect or handshake failure, never a request cut off after it was sent); the process
 // exits 0 within the shutdown timeout.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -112,22 +118,91 @@ TEST(Shutdown, SigtermWithRequestsInFlightDropsNone) {
   Figure("sigterm_in_flight", buf);
 }
 
-// --permit-port-sharing (the host-network overlay's rolling upgrade: two pods on one port): the
-// server binds at start but listens only once it has metrics, so the kernel gives it no
-// connection it would answer without them; it then serves every node.
-TEST(PortSharing, ListensOnceItHasMetrics) {
+// A socket listening on 127.0.0.1 with SO_REUSEPORT (what another server started with
+// --permit-port-sharing holds), on a port the kernel picks; closed with the object.
+class PortHolder {
+ public:
+  PortHolder() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot hold a port: " << std::strerror(errno);
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~PortHolder() { Close(); }
+  PortHolder(const PortHolder&) = delete;
+  PortHolder& operator=(const PortHolder&) = delete;
+  uint16_t port() const { return port_; }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// --permit-port-sharing (the host-network overlay's rolling upgrade: two pods on one port), with
+// another server listening on the port: the new server binds at start but listens only once it
+// has metrics, so the kernel gives it no connection it would answer without them; it then
+// serves every node.
+TEST(PortSharing, BesideAnotherServerListensOnceItHasMetrics) {
   System sys;
   sys.AddKubelets(2);
+  PortHolder other;
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(sys.Start({"--permit-port-sharing"}));
+  // Not waiting for /readyz while `other` listens: the kernel would give it some of the probes.
+  ASSERT_TRUE(sys.Start({"--permit-port-sharing", "--secure-port=" + std::to_string(other.port())},
+                        /*wait_ready=*/false));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  other.Close();
   EXPECT_EQ(sys.LogLines("port sharing: listening with the first metrics").size(), 1u)
       << sys.Log();
+  EXPECT_EQ(sys.port(), other.port());
   auto nodes = sys.NodeMetrics();
   ASSERT_TRUE(nodes.ok()) << nodes.error();
   EXPECT_EQ(nodes->size(), 2u);
-  std::printf("FIGURE port sharing: listening %.1f s after the start (resolution 5 s)\n", seconds);
+  std::printf(
+      "FIGURE port sharing beside another server: listening %.1f s after the start "
+      "(resolution 5 s)\n",
+      seconds);
+}
+
+// --permit-port-sharing with nothing else on the port (a first install, a restart after a
+// crash): the server listens at once, so the API's discovery is answered before the first
+// window (the aggregator would otherwise retry it with a growing back-off after the window).
+TEST(PortSharing, AloneListensAtOnce) {
+  System sys;
+  sys.AddKubelets(2);
+  // Port 0: a port of the kernel's choosing, which nothing else can be listening on. (The probe
+  // that tells whether another server listens is tested in ServerTest, server_integration_test.)
+  ASSERT_TRUE(sys.Start({"--permit-port-sharing"}, /*wait_ready=*/false));
+  EXPECT_EQ(sys.LogLines("port sharing: no other server listens on port " +
+                         std::to_string(sys.port()) + ": listening at once")
+                .size(),
+            1u)
+      << sys.Log();
+  EXPECT_TRUE(sys.LogLines("with the first metrics").empty()) << sys.Log();
+  // Discovery is answered before the first window (the scrape resolution is 5 s).
+  auto discovery = sys.Get("/apis/metrics.k8s.io/v1beta1", sys.Admin(), 2s);
+  ASSERT_TRUE(discovery.ok()) << discovery.error();
+  EXPECT_EQ(discovery->status, 200u) << discovery->body;
+  EXPECT_NE(discovery->body.find("\"nodes\""), std::string::npos) << discovery->body;
+  EXPECT_GE(SecondsUntilServed(sys, "node-01", true, 30s), 0) << sys.Log();
+  auto nodes = sys.NodeMetrics();
+  ASSERT_TRUE(nodes.ok()) << nodes.error();
+  EXPECT_EQ(nodes->size(), 2u);
 }
 
 }  // namespace
