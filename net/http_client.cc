@@ -303,11 +303,11 @@ class HttpClientImpl final : public HttpClient {
   void ResetConnection(bool clean = false) {
     if (clean && tls_stream_ && tls_stream_->ok()) {
       // Keep the session (TLS 1.3 ticket) so the next connection can resume it and skip the
-      // certificate exchange and verification.
-      SSL_SESSION* session = tls_stream_->session();
-      if (session != nullptr && SSL_SESSION_is_resumable(session) == 1 &&
-          SSL_SESSION_up_ref(session) == 1) {
-        session_.reset(session);
+      // certificate exchange and verification; parsed, as a connection that ends after each
+      // response reconnects at the next call (a handed-over connection gave its session at
+      // Idle()).
+      if (TlsSession session = tls_stream_->TakeSession(); !session.empty()) {
+        session_ = std::move(session);
       }
     }
     AbortConnection();
@@ -317,9 +317,14 @@ class HttpClientImpl final : public HttpClient {
     if (buffer_.capacity() > kMaxIdleBuffer) buffer_.shrink_to_fit();
   }
 
-  // A connection kept between calls: a TLS 1.3 one drops its SSL object (net/tls_socket.h).
+  // A connection kept between calls: a TLS 1.3 one drops its SSL object (net/tls_socket.h), and
+  // its session, taken now in its compact encoded form (needed only if the connection breaks),
+  // replaces the one it may have resumed: one session kept per client.
   void Idle() {
-    if (connected_ && tls_stream_ && !tls_stream_->handed_over()) tls_stream_->Handover();
+    if (!connected_ || !tls_stream_ || tls_stream_->handed_over() || !tls_stream_->Handover())
+      return;
+    if (TlsSession session = tls_stream_->TakeSession(); !session.empty())
+      session_ = std::move(session);
   }
 
   // No timer stays armed on an idle connection, so nothing runs for this client between calls.
@@ -378,11 +383,11 @@ class HttpClientImpl final : public HttpClient {
       tcp_stream_.reset();
       if (!tls_stream_->ok()) co_return Failure{"handshake", OpenSslError("creating TLS session")};
       if (auto f = ConfigureTls(tls_stream_->native_handle())) co_return f;
-      if (session_) SSL_set_session(tls_stream_->native_handle(), session_.get());
+      session_.ApplyTo(tls_stream_->native_handle());
       tls_stream_->expires_at(Earlier(deadline, options_.handshake_timeout));
       auto [hec, hn] = co_await tls_stream_->async_handshake(kTuple);
       if (hec) {
-        session_.reset();
+        session_.Clear();
         std::string cause = Cause(hec);
         long verify = SSL_get_verify_result(tls_stream_->native_handle());
         if (verify != X509_V_OK)
@@ -695,10 +700,7 @@ class HttpClientImpl final : public HttpClient {
   bool resolve_timed_out_ = false;
   std::optional<beast::tcp_stream> tcp_stream_;  // plain connection, or TCP before the handshake
   std::optional<TlsSocket> tls_stream_;
-  struct SessionFree {
-    void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
-  };
-  std::unique_ptr<SSL_SESSION, SessionFree> session_;  // last resumable TLS session
+  TlsSession session_;  // the last resumable TLS session
   bool connected_ = false;
   // Read buffer, kept across requests; at most max_header_bytes, which bounds what a response
   // head, a chunk-size line with its extensions and a trailer section can each take.

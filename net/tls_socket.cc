@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace net {
 
@@ -109,6 +110,61 @@ void KeyLog(const SSL* ssl, const char* line) {
 
 void EnableRecordLayerHandover(SSL_CTX* ctx) { SSL_CTX_set_keylog_callback(ctx, KeyLog); }
 
+TlsSession TlsSession::Keep(SSL_SESSION* session) {
+  TlsSession out;
+  if (session != nullptr && SSL_SESSION_is_resumable(session) == 1 &&
+      SSL_SESSION_up_ref(session) == 1) {
+    out.parsed_ = session;
+  }
+  return out;
+}
+
+TlsSession TlsSession::Encode(const SSL_SESSION* session) {
+  TlsSession out;
+  if (session == nullptr || SSL_SESSION_is_resumable(session) != 1) return out;
+  const int size = i2d_SSL_SESSION(session, nullptr);
+  if (size <= 0) return out;
+  out.der_.resize(static_cast<std::size_t>(size));
+  unsigned char* p = out.der_.data();
+  if (i2d_SSL_SESSION(session, &p) != size) out.Clear();
+  return out;
+}
+
+TlsSession::TlsSession(TlsSession&& other) noexcept
+    : parsed_(std::exchange(other.parsed_, nullptr)), der_(std::move(other.der_)) {
+  other.der_.clear();
+}
+
+TlsSession& TlsSession::operator=(TlsSession&& other) noexcept {
+  if (this != &other) {
+    Clear();
+    parsed_ = std::exchange(other.parsed_, nullptr);
+    der_ = std::move(other.der_);
+    other.der_.clear();
+  }
+  return *this;
+}
+
+bool TlsSession::ApplyTo(SSL* ssl) const {
+  if (parsed_ != nullptr) return SSL_set_session(ssl, parsed_) == 1;
+  if (der_.empty()) return false;
+  const unsigned char* p = der_.data();
+  SSL_SESSION* session = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der_.size()));
+  if (session == nullptr) {
+    ERR_clear_error();
+    return false;
+  }
+  const bool set = SSL_set_session(ssl, session) == 1;
+  SSL_SESSION_free(session);
+  return set;
+}
+
+void TlsSession::Clear() {
+  if (parsed_ != nullptr) SSL_SESSION_free(parsed_);
+  parsed_ = nullptr;
+  Cleanse(&der_);
+}
+
 void TlsSocket::RecordCounter::Add(const uint8_t* bytes, std::size_t n) {
   while (n > 0) {
     if (body_left > 0) {
@@ -133,7 +189,6 @@ void TlsSocket::RecordCounter::Add(const uint8_t* bytes, std::size_t n) {
 }
 
 TlsSocket::State::~State() {
-  if (session != nullptr) SSL_SESSION_free(session);
   Cleanse(&client_secret);
   Cleanse(&server_secret);
   if (ssl == nullptr) return;
@@ -191,11 +246,7 @@ bool TlsSocket::State::Handover() {
     KeepSsl();
     return false;
   }
-  session = SSL_get1_session(ssl);
-  if (session != nullptr && SSL_SESSION_is_resumable(session) != 1) {
-    SSL_SESSION_free(session);
-    session = nullptr;
-  }
+  session = TlsSession::Encode(SSL_get0_session(ssl));
   count_records = false;
   Cleanse(&client_secret);
   Cleanse(&server_secret);
@@ -427,8 +478,9 @@ void TlsSocket::close() {
   state_->socket.close(ignored);
 }
 
-SSL_SESSION* TlsSocket::session() const {
-  return state_->ssl != nullptr ? SSL_get0_session(state_->ssl) : state_->session;
+TlsSession TlsSocket::TakeSession() {
+  if (state_->ssl != nullptr) return TlsSession::Keep(SSL_get0_session(state_->ssl));
+  return std::move(state_->session);
 }
 
 boost::system::error_code TlsSocket::SslCall(State& s, int ret, int* wait) {

@@ -10,9 +10,9 @@
 // by MakeClientContext): when the owner calls Handover() on an idle TLS 1.3 connection (after
 // its first exchange, by which time the server's session tickets have come), the SSL object is
 // freed and the connection continues on Tls13Records, which holds the traffic keys and nothing
-// else (~16 KiB less per idle connection). The session stays available for resumption
-// (session()). Until then OpenSSL reads one record at a time, so that the records it took in
-// can be counted. Connections that negotiated TLS 1.2 or another suite, or whose state OpenSSL
+// else (~16 KiB less per idle connection). The session stays available for resumption, as
+// bytes (TakeSession()). Until then OpenSSL reads one record at a time, so that the records it took
+// in can be counted. Connections that negotiated TLS 1.2 or another suite, or whose state OpenSSL
 // could not hand over exactly, keep their SSL object.
 //
 // Models Asio's AsyncReadStream and AsyncWriteStream for Beast, with Beast tcp_stream-style
@@ -56,6 +56,40 @@ namespace net {
 // OpenSSL passes the traffic secrets; the secrets are kept in memory only, as OpenSSL keeps them.
 void EnableRecordLayerHandover(SSL_CTX* ctx);
 
+// A resumable TLS session kept between connections, in one of two forms:
+//  - Parsed (Keep): OpenSSL's own object, ready to use; for a connection made again at once
+//    (a client that closes after each response). ~3 KiB, mostly the server's parsed
+//    certificate.
+//  - Encoded (Encode): its DER (i2d_SSL_SESSION), 771 bytes with a P-256 certificate; for the
+//    session of a kept-alive connection, needed only if that connection breaks. Decoding it
+//    costs ~200 µs (OpenSSL 3.0 parses the certificate again), once per reconnect.
+// Encoded bytes hold the resumption secret: cleansed when replaced or destroyed. Move-only.
+class TlsSession {
+ public:
+  TlsSession() = default;
+  // Both empty when `session` is null or not resumable (or, for Encode, cannot be encoded).
+  static TlsSession Keep(SSL_SESSION* session);
+  static TlsSession Encode(const SSL_SESSION* session);
+  TlsSession(TlsSession&& other) noexcept;
+  TlsSession& operator=(TlsSession&& other) noexcept;
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
+  ~TlsSession() { Clear(); }
+
+  bool empty() const { return parsed_ == nullptr && der_.empty(); }
+  bool encoded() const { return !der_.empty(); }
+  // The encoded size (0 when parsed or empty).
+  std::size_t size() const { return der_.size(); }
+  // Offers the session for resumption on a connection not yet handshaken (SSL_set_session).
+  // False, with nothing set, when empty or when the bytes do not decode.
+  bool ApplyTo(SSL* ssl) const;
+  void Clear();
+
+ private:
+  SSL_SESSION* parsed_ = nullptr;  // owned (one reference)
+  std::vector<uint8_t> der_;
+};
+
 class TlsSocket {
  public:
   using executor_type = boost::asio::any_io_executor;
@@ -74,9 +108,10 @@ class TlsSocket {
   // Hands an idle client connection over to Tls13Records when it can be (see above); call
   // between exchanges, with no operation pending. Returns handed_over().
   bool Handover() { return state_->Handover(); }
-  // The connection's TLS session (null before the handshake), also after the handover; owned by
-  // the connection.
-  SSL_SESSION* session() const;
+  // The connection's resumable TLS session (empty before the handshake or when the server
+  // offered none): parsed while the SSL object lives, encoded after the handover (moved out:
+  // call it when done with the connection, or once handed over).
+  TlsSession TakeSession();
   executor_type get_executor() { return state_->socket.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return state_->socket; }
 
@@ -177,7 +212,7 @@ class TlsSocket {
     uint64_t read_at_finished = 0, written_at_finished = 0;
     std::vector<uint8_t> client_secret, server_secret;
     std::optional<Tls13Records> records;
-    SSL_SESSION* session = nullptr;  // kept from the freed SSL object
+    TlsSession session;  // kept from the freed SSL object
     // Received ciphertext and, after Open, the plaintext inside it (allocated while reading).
     std::unique_ptr<uint8_t[]> in;
     std::size_t in_begin = 0, in_end = 0;

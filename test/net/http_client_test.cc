@@ -264,12 +264,17 @@ TEST_F(HttpClientTest, KeepAliveReusesOneConnectionAndRecoversWhenServerClosesIt
   }
   EXPECT_EQ(server.connections_accepted(), 1u);
 
-  // The server drops the idle connection; the next call retries transparently on a new one.
+  // The server drops the idle connection; the next call retries transparently on a new one,
+  // resuming the session the kept connection had (taken when it went idle).
   EXPECT_EQ(server.CloseIdleConnections(), 1u);
   auto r = client->SendSync(Get("/after"), 5s, kMiB);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "path=/after");
   EXPECT_EQ(server.connections_accepted(), 2u);
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_FALSE(seen[0].resumed);
+  EXPECT_TRUE(seen[5].resumed);
 }
 
 TEST_F(HttpClientTest, ReconnectResumesTheTlsSession) {

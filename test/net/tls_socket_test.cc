@@ -276,8 +276,19 @@ TEST_F(TlsSocketTest, HandedOverConnectionCarriesDataKeyUpdatesAndCloseNotify) {
   EXPECT_EQ(Read(*socket, 5), "world");
   ASSERT_TRUE(socket->Handover());
   EXPECT_EQ(socket->native_handle(), nullptr);
-  ASSERT_NE(socket->session(), nullptr);
-  EXPECT_EQ(SSL_SESSION_is_resumable(socket->session()), 1);
+  // The session, kept as bytes, decodes into a resumable one (the resumption itself is
+  // HttpClientTest's).
+  TlsSession session = socket->TakeSession();
+  ASSERT_FALSE(session.empty());
+  EXPECT_TRUE(session.encoded());
+  EXPECT_LT(session.size(), 2048u);
+  SSL* probe = SSL_new(ctx->native_handle());
+  ASSERT_NE(probe, nullptr);
+  EXPECT_TRUE(session.ApplyTo(probe));
+  ASSERT_NE(SSL_get0_session(probe), nullptr);
+  EXPECT_EQ(SSL_SESSION_is_resumable(SSL_get0_session(probe)), 1);
+  SSL_free(probe);
+  EXPECT_TRUE(socket->TakeSession().empty()) << "moved out";
 
   ASSERT_FALSE(Write(*socket, up));
   EXPECT_EQ(Read(*socket, down.size()), down);
