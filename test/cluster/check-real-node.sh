@@ -539,7 +539,9 @@ if t_started is None or t_served is None:
 t_top, top_said = None, collections.Counter()
 while time.time() < t_kill + 180 and t_top is None:
     t = time.time()
-    r = subprocess.run([os.environ["KUBECTL"], "top", "pods", "-A", "--no-headers"], capture_output=True, text=True)
+    # Bounded, so that a kubectl stuck on a request cannot outlast the 180 s of the loop.
+    r = subprocess.run([os.environ["KUBECTL"], "top", "pods", "-A", "--no-headers", "--request-timeout=10s"],
+                       capture_output=True, text=True)
     if r.returncode == 0:
         t_top = time.time()
     else:
