@@ -110,41 +110,52 @@ void AppendDurationProto(std::string& out, uint32_t field, std::chrono::nanoseco
   EndField(out, msg);
 }
 
-// Encodes into `j` and `p` (cleared first), which the caller copies into its storage.
-void EncodeNode(const window::NodeMetrics& n, std::string& j, std::string& p) {
-  j.clear();
-  p.clear();
-  AppendTimeWindowJson(j, n.timestamp, n.window);
-  j.append(",\"usage\":");
-  AppendUsageJson(j, UsageOf(n));
-  j.push_back('}');
-  AppendTimeProto(p, 2, n.timestamp);
-  AppendDurationProto(p, 3, n.window);
-  AppendUsageProto(p, 4, UsageOf(n));
+// Encodes into `j` and `p` (cleared first), which the caller copies into its storage; a null one
+// is left out.
+void EncodeNode(const window::NodeMetrics& n, std::string* j, std::string* p) {
+  if (j != nullptr) {
+    j->clear();
+    AppendTimeWindowJson(*j, n.timestamp, n.window);
+    j->append(",\"usage\":");
+    AppendUsageJson(*j, UsageOf(n));
+    j->push_back('}');
+  }
+  if (p != nullptr) {
+    p->clear();
+    AppendTimeProto(*p, 2, n.timestamp);
+    AppendDurationProto(*p, 3, n.window);
+    AppendUsageProto(*p, 4, UsageOf(n));
+  }
 }
 
-void EncodePod(const window::PodMetrics& pod, std::string& j, std::string& p) {
-  j.clear();
-  p.clear();
-  AppendTimeWindowJson(j, pod.timestamp, pod.window);
-  j.append(",\"containers\":[");
-  AppendTimeProto(p, 2, pod.timestamp);
-  AppendDurationProto(p, 3, pod.window);
-  bool first = true;
-  for (const auto& c : pod.containers) {
-    if (!first) j.push_back(',');
-    first = false;
-    j.append("{\"name\":");
-    AppendJsonString(j, c.name);
-    j.append(",\"usage\":");
-    AppendUsageJson(j, UsageOf(c));
-    j.push_back('}');
-    const size_t container = BeginField(p, 4);
-    AppendBytesField(p, 1, c.name);
-    AppendUsageProto(p, 2, UsageOf(c));
-    EndField(p, container);
+void EncodePod(const window::PodMetrics& pod, std::string* j, std::string* p) {
+  if (j != nullptr) {
+    j->clear();
+    AppendTimeWindowJson(*j, pod.timestamp, pod.window);
+    j->append(",\"containers\":[");
+    bool first = true;
+    for (const auto& c : pod.containers) {
+      if (!first) j->push_back(',');
+      first = false;
+      j->append("{\"name\":");
+      AppendJsonString(*j, c.name);
+      j->append(",\"usage\":");
+      AppendUsageJson(*j, UsageOf(c));
+      j->push_back('}');
+    }
+    j->append("]}");
   }
-  j.append("]}");
+  if (p != nullptr) {
+    p->clear();
+    AppendTimeProto(*p, 2, pod.timestamp);
+    AppendDurationProto(*p, 3, pod.window);
+    for (const auto& c : pod.containers) {
+      const size_t container = BeginField(*p, 4);
+      AppendBytesField(*p, 1, c.name);
+      AppendUsageProto(*p, 2, UsageOf(c));
+      EndField(*p, container);
+    }
+  }
 }
 
 // Counts the bytes the JSON writers below would append, in place of a std::string: the
@@ -286,10 +297,27 @@ void AppendColumn(std::string& out, std::string_view name, std::string_view form
 
 }  // namespace
 
+namespace {
+
+// The blocks of every EncodedWindow. Never destroyed: windows may outlive any owner.
+const std::shared_ptr<base::BlockPool>& EncodingBlocks() {
+  static const auto* pool =
+      new std::shared_ptr<base::BlockPool>(std::make_shared<base::BlockPool>());
+  return *pool;
+}
+
+}  // namespace
+
 std::shared_ptr<const EncodedWindow> EncodedWindowCache::Get(
     std::shared_ptr<const window::Window> window) const {
+  return Encode(std::move(window), true);
+}
+
+std::shared_ptr<const EncodedWindow> EncodedWindowCache::Encode(
+    std::shared_ptr<const window::Window> window, bool use) const {
   {
     base::MutexLock lock(mu_);
+    if (use) used_ = true;
     if (last_ != nullptr && &last_->window() == window.get()) return last_;
   }
   base::MutexLock encoding(encode_mu_);
@@ -308,17 +336,15 @@ std::shared_ptr<const EncodedWindow> EncodedWindowCache::Get(
   return encoded;
 }
 
-std::shared_ptr<const EncodedWindow> EncodedWindowCache::Newest(
-    std::shared_ptr<const window::Window> window) const {
-  {
-    base::MutexLock lock(mu_);
-    if (last_ != nullptr && (&last_->window() == window.get() ||
-                             (announced_ >= window->generation() &&
-                              last_->window().generation() < window->generation()))) {
-      return last_;
-    }
+std::shared_ptr<const EncodedWindow> EncodedWindowCache::Ready(
+    const std::shared_ptr<const window::Window>& window) const {
+  base::MutexLock lock(mu_);
+  if (last_ != nullptr &&
+      (&last_->window() == window.get() || (announced_ >= window->generation() &&
+                                            last_->window().generation() < window->generation()))) {
+    return last_;
   }
-  return Get(std::move(window));
+  return nullptr;
 }
 
 void EncodedWindowCache::Announce(uint64_t generation) const {
@@ -326,28 +352,52 @@ void EncodedWindowCache::Announce(uint64_t generation) const {
   announced_ = std::max(announced_, generation);
 }
 
-window::Publication::Subscription EncodedWindowCache::EncodeEachPublished(
+void EncodedWindowCache::NoteUse() const {
+  base::MutexLock lock(mu_);
+  used_ = true;
+}
+
+bool EncodedWindowCache::used() const {
+  base::MutexLock lock(mu_);
+  return used_;
+}
+
+void EncodedWindowCache::DropOlderThan(uint64_t generation) const {
+  std::shared_ptr<const EncodedWindow> dropped;  // freed after the lock
+  {
+    base::MutexLock lock(mu_);
+    if (last_ == nullptr || last_->window().generation() >= generation) return;
+    dropped = std::move(last_);
+  }
+  // The blocks of the dropped encodings (now, or when the last response holding them ends) go
+  // back to the system instead of waiting as spares; the next encoding sets the limit again.
+  EncodingBlocks()->SetSpareLimit(0);
+}
+
+window::Publication::Subscription EncodedWindowCache::EncodeWhileUsed(
     window::Publication& windows, std::function<void(std::function<void()>)> run,
     std::function<void()> after) const {
   return windows.Subscribe([this, run = std::move(run), after = std::move(after)](
                                const std::shared_ptr<const window::Window>& published) {
+    bool was_used;
+    {
+      base::MutexLock lock(mu_);
+      was_used = std::exchange(used_, false);
+    }
+    if (!was_used) {
+      run([this, generation = published->generation(), after] {
+        DropOlderThan(generation);
+        if (after) after();
+      });
+      return;
+    }
     Announce(published->generation());
     run([this, published, after] {
-      Get(published);
+      Encode(published, false);
       if (after) after();
     });
   });
 }
-
-namespace {
-
-// The blocks of every EncodedWindow. Never destroyed: windows may outlive any owner.
-const std::shared_ptr<base::BlockPool>& EncodingBlocks() {
-  static const auto* pool = new std::shared_ptr<base::BlockPool>(std::make_shared<base::BlockPool>());
-  return *pool;
-}
-
-}  // namespace
 
 const base::BlockPool& EncodedWindow::Blocks() { return *EncodingBlocks(); }
 
@@ -358,12 +408,12 @@ EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
   std::string j, p;
   nodes_.reserve(window_->nodes().size());
   for (const auto& n : window_->nodes()) {
-    EncodeNode(n, j, p);
+    EncodeNode(n, &j, &p);
     nodes_.push_back(Store(j, p));
   }
   pods_.reserve(window_->pods().size());
   for (const auto& pod : window_->pods()) {
-    EncodePod(pod, j, p);
+    EncodePod(pod, &j, &p);
     pods_.push_back(Store(j, p));
   }
   // Spares for the next window: as many blocks as this one took (the window before gives its
@@ -391,6 +441,35 @@ EncodedWindow::Item EncodedWindow::Store(std::string_view json, std::string_view
   std::copy(json.begin(), json.end(), at);
   std::copy(proto.begin(), proto.end(), at + json.size());
   return {at, static_cast<uint32_t>(json.size()), static_cast<uint32_t>(proto.size())};
+}
+
+EncodedItems::EncodedItems(std::span<ListEntry> entries, Format format) {
+  // Encoded into one string first, then copied to an exact allocation the items point into.
+  std::string all, j, p;
+  std::string* json = format == Format::kProtobuf ? nullptr : &j;
+  std::string* proto = format == Format::kProtobuf ? &p : nullptr;
+  std::vector<std::pair<uint32_t, uint32_t>> sizes;
+  sizes.reserve(entries.size());
+  for (const ListEntry& e : entries) {
+    if (e.node != nullptr) {
+      EncodeNode(*e.node, json, proto);
+    } else {
+      EncodePod(*e.pod, json, proto);
+    }
+    all.append(j);
+    all.append(p);
+    sizes.emplace_back(static_cast<uint32_t>(j.size()), static_cast<uint32_t>(p.size()));
+  }
+  bytes_size_ = all.size();
+  bytes_ = std::make_unique_for_overwrite<char[]>(all.size());
+  std::copy(all.begin(), all.end(), bytes_.get());
+  items_.reserve(entries.size());
+  const char* at = bytes_.get();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    items_.push_back({at, sizes[i].first, sizes[i].second});
+    at += sizes[i].first + sizes[i].second;
+    entries[i].item = &items_.back();
+  }
 }
 
 std::string EncodeObject(Format format, Kind kind, std::string_view api_version,

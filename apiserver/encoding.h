@@ -2,9 +2,10 @@
 // (byte-compatible with what metrics-server's Go encoder writes) and in Kubernetes protobuf (the
 // "k8s\0" + runtime.Unknown envelope, wire_format.h). metav1.Status, the error body, is status.h's.
 //
-// The per-object parts that do not depend on the request (timestamp, window, usage) are
-// pre-encoded once per window generation into an EncodedWindow; a response then only writes the
-// object metadata (name, namespace, labels, creationTimestamp = response time) around them.
+// The per-object parts that do not depend on the request (timestamp, window, usage) are encoded
+// once per window generation into an EncodedWindow when large lists or watches ask for them, or
+// for the few objects of one response (EncodedItems); a response then only writes the object
+// metadata (name, namespace, labels, creationTimestamp = response time) around them.
 //
 // Thread-safety: functions are pure; an EncodedWindow is immutable and may be shared.
 #pragma once
@@ -55,6 +56,7 @@ class EncodedWindow {
   static const base::BlockPool& Blocks();
 
   const window::Window& window() const { return *window_; }
+  const std::shared_ptr<const window::Window>& shared_window() const { return window_; }
   const Item& node(const window::NodeMetrics* n) const {
     return nodes_[n - window_->nodes().data()];
   }
@@ -78,41 +80,61 @@ class EncodedWindow {
   size_t block_used_ = 0;  // bytes used in block_
 };
 
-// The encodings of the newest window asked for, shared by everything that serves it (lists,
-// gets and the watch hub), so that each window is encoded once. Thread-safe.
+// The encodings of the newest window asked for, shared by everything that serves it (large
+// lists and the watch hub), so that each window is encoded once. Thread-safe.
 //
-// Encoding a large window takes long (about a second at 300,000 pods), so requests do not wait
-// for it: the server announces each window as it is published and encodes it off the request
-// path (cmd/program.cc); until that is done, Newest() serves the previous window's encodings.
+// A window is encoded only when something needs all of it: encoding 150,000 pods takes ~100 ms
+// and its encodings and the spare blocks kept for the next ones ~20 KiB per node of 30 pods, while
+// the usual requests (the HPA's, kubectl top of a namespace) select a few objects, which a
+// response encodes for itself (EncodedItems). Once a large list or a watch has used them, the
+// encodings follow each new window (EncodeWhileUsed), so that such requests do not wait for an
+// encoding; when a whole window passes without one, they are dropped.
 class EncodedWindowCache {
  public:
   // The encodings of `window`: the kept ones, or encoded now by the caller (one encoder at a
   // time: a caller for the window being encoded waits for it). Asking for an older window than
-  // the one kept encodes it without replacing the kept one.
+  // the one kept encodes it without replacing the kept one. Counts as a use (EncodeWhileUsed).
   std::shared_ptr<const EncodedWindow> Get(std::shared_ptr<const window::Window> window) const;
 
-  // For serving `window`, the current one: its encodings if they are ready; if it was announced
-  // and is not encoded yet, the newest encodings there are (of an older window, whose lists
-  // carry its own resourceVersion), so that a request never waits for an encoding; otherwise
-  // Get(window).
-  std::shared_ptr<const EncodedWindow> Newest(std::shared_ptr<const window::Window> window) const;
+  // For serving `window`, the current one, without encoding anything: its encodings if they are
+  // ready; if it was announced and is not encoded yet, the newest encodings there are (of an
+  // older window, whose lists carry its own resourceVersion), so that a request never waits for
+  // an encoding; otherwise null. Not a use.
+  std::shared_ptr<const EncodedWindow> Ready(
+      const std::shared_ptr<const window::Window>& window) const;
+
+  // Counts a use of the encodings Ready() gave (EncodeWhileUsed).
+  void NoteUse() const;
 
   // Says that Get() will be called for the window of `generation`, published now.
   void Announce(uint64_t generation) const;
 
-  // Encodes every window `windows` publishes from now on, off the publisher's thread: announces
-  // it, then hands `run` the work of Get(window) followed by `after` (may be empty). `run` must
-  // not run the work inline (the publisher's listeners must be quick): it posts it to the
-  // threads that serve. The cache must outlive the subscription.
-  [[nodiscard]] window::Publication::Subscription EncodeEachPublished(
+  // Follows the windows `windows` publishes from now on, off the publisher's thread. When the kept
+  // encodings were used (Get, NoteUse) since the window before was published, announces the new
+  // window, then hands `run` the work of encoding it followed by `after` (may be empty); otherwise
+  // hands `run` the work of dropping the kept encodings (a response that holds them keeps them
+  // until it ends) and the spare blocks kept for the next ones, followed by `after`. `run` must not
+  // run the work inline (the publisher's listeners must be quick): it posts it to the threads that
+  // serve. The cache must outlive the subscription.
+  [[nodiscard]] window::Publication::Subscription EncodeWhileUsed(
       window::Publication& windows, std::function<void(std::function<void()>)> run,
       std::function<void()> after) const;
 
+  // Whether the kept encodings were used since the last window was published (for tests).
+  bool used() const;
+
  private:
+  // Get(), counting as a use when `use`.
+  std::shared_ptr<const EncodedWindow> Encode(std::shared_ptr<const window::Window> window,
+                                              bool use) const;
+  // Drops the kept encodings if they are of a window older than `generation`.
+  void DropOlderThan(uint64_t generation) const;
+
   mutable base::Mutex encode_mu_;  // held while encoding, by one caller of Get() at a time
   mutable base::Mutex mu_;         // held only to read or swap what is kept
   mutable std::shared_ptr<const EncodedWindow> last_ GUARDED_BY(mu_);
   mutable uint64_t announced_ GUARDED_BY(mu_) = 0;
+  mutable bool used_ GUARDED_BY(mu_) = false;
 };
 
 // The object metadata written around a pre-encoded item.
@@ -135,6 +157,26 @@ struct ListEntry {
 };
 
 enum class Kind { kNode, kPod };
+
+// The encodings of the objects of one response (a get, or a list of a few objects) when the
+// window's shared encodings are not ready: the bytes EncodedWindow holds for the same objects, in
+// the response's format only, in one allocation. Movable: the entries' items stay valid (they
+// point into the heap).
+class EncodedItems {
+ public:
+  EncodedItems() = default;
+  // Encodes the node or pod of each entry and points the entry's `item` at its encoding: the
+  // protobuf tail for kProtobuf (its json_tail() is empty), the JSON tail otherwise (its
+  // proto_tail() is empty).
+  EncodedItems(std::span<ListEntry> entries, Format format);
+
+  size_t bytes() const { return bytes_size_; }
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  size_t bytes_size_ = 0;
+  std::vector<EncodedWindow::Item> items_;
+};
 
 // Full response bodies. `api_version` is "metrics.k8s.io/v1beta1" or "metrics.k8s.io/v1"; `now`
 // becomes metadata.creationTimestamp as metrics-server does.

@@ -25,8 +25,31 @@ bool MetricsApi::ServesVersion(std::string_view version) const {
          options_.versions.end();
 }
 
-std::shared_ptr<const EncodedWindow> MetricsApi::Encoded() const {
-  return encoded_.Newest(windows_.Current());
+MetricsApi::Selection MetricsApi::Serving() const {
+  Selection s;
+  s.window = windows_.Current();
+  s.shared = encoded_.Ready(s.window);
+  if (s.shared != nullptr) s.window = s.shared->shared_window();
+  return s;
+}
+
+void MetricsApi::Encode(Kind kind, Format format, Selection& selection) const {
+  std::vector<ListEntry>& entries = selection.entries;
+  if (kind == Kind::kPod && entries.size() >= kSharedEncodingMinPods &&
+      entries.size() * kSharedEncodingFraction >= selection.window->pods().size()) {
+    if (selection.shared != nullptr) {
+      encoded_.NoteUse();
+    } else {
+      selection.shared = encoded_.Get(selection.window);
+    }
+  }
+  if (selection.shared == nullptr) {
+    selection.own = EncodedItems(entries, format);
+    return;
+  }
+  const EncodedWindow& shared = *selection.shared;
+  for (ListEntry& e : entries)
+    e.item = e.node != nullptr ? &shared.node(e.node) : &shared.pod(e.pod);
 }
 
 std::optional<HttpResponse> MetricsApi::ServeDiscovery(std::string_view path,
@@ -125,14 +148,17 @@ HttpResponse MetricsApi::ServeResource(const RequestInfo& info, const Query& que
   }
   if (request.watch) return Watch(request, query);
   if (!request.list) return request.kind == Kind::kNode ? GetNode(request) : GetPod(request);
-  std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  Selection selection =
-      request.kind == Kind::kNode ? SelectNodes(request, *encoded) : SelectPods(request, *encoded);
-  std::string resource_version = std::to_string(encoded->window().generation());
+  Selection selection = Serving();
+  if (request.kind == Kind::kNode) {
+    SelectNodes(request, selection);
+  } else {
+    SelectPods(request, selection);
+  }
+  Encode(request.kind, request.negotiated.format, selection);
+  std::string resource_version = std::to_string(selection.window->generation());
   if (request.negotiated.format != Format::kTable &&
       selection.entries.size() >= kStreamedListItems) {
-    return RespondStreamed(request, std::move(encoded), std::move(selection),
-                           std::move(resource_version));
+    return RespondStreamed(request, std::move(selection), std::move(resource_version));
   }
   return Respond(request, selection.entries, resource_version);
 }
@@ -243,17 +269,17 @@ HttpResponse MetricsApi::GetNode(const ResourceRequest& request) const {
   const Format format = request.negotiated.format;
   std::shared_ptr<const kube::Node> node = nodes_.Get(request.name);
   if (node == nullptr) return ErrorResponse(ObjectNotFoundError("node", "", request.name), format);
-  std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const window::NodeMetrics* m = encoded->window().FindNode(request.name);
+  Selection selection = Serving();
+  const window::NodeMetrics* m = selection.window->FindNode(request.name);
   if (m == nullptr || !options_.node_selector.Matches(node->labels)) {
     return ErrorResponse(ObjectNotFoundError("nodemetrics", std::string(kGroup), request.name),
                          format);
   }
-  ListEntry e;
+  ListEntry& e = selection.entries.emplace_back();
   e.meta = {node->name, {}, &node->labels, {}};
-  e.item = &encoded->node(m);
   e.node = m;
-  return Respond(request, {e});
+  Encode(request.kind, request.negotiated.format, selection);
+  return Respond(request, selection.entries);
 }
 
 HttpResponse MetricsApi::GetPod(const ResourceRequest& request) const {
@@ -261,22 +287,20 @@ HttpResponse MetricsApi::GetPod(const ResourceRequest& request) const {
   const std::string& ns = request.namespace_;
   std::shared_ptr<const kube::Pod> pod = pods_.Get(ns, request.name);
   if (pod == nullptr) return ErrorResponse(ObjectNotFoundError("pods", "", request.name), format);
-  std::shared_ptr<const EncodedWindow> encoded = Encoded();
-  const window::PodMetrics* m = encoded->window().FindPod(ns, request.name);
+  Selection selection = Serving();
+  const window::PodMetrics* m = selection.window->FindPod(ns, request.name);
   if (m == nullptr) {
     return ErrorResponse(
         ObjectNotFoundError("podmetrics", std::string(kGroup), ns + "/" + request.name), format);
   }
-  ListEntry e;
+  ListEntry& e = selection.entries.emplace_back();
   e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
-  e.item = &encoded->pod(m);
   e.pod = m;
-  return Respond(request, {e});
+  Encode(request.kind, request.negotiated.format, selection);
+  return Respond(request, selection.entries);
 }
 
-MetricsApi::Selection MetricsApi::SelectNodes(const ResourceRequest& request,
-                                              const EncodedWindow& encoded) const {
-  Selection selection;
+void MetricsApi::SelectNodes(const ResourceRequest& request, Selection& selection) const {
   selection.nodes = options_.node_selector.Empty()
                         ? nodes_.List(request.labels)
                         : nodes_.List(request.labels.And(options_.node_selector));
@@ -290,21 +314,17 @@ MetricsApi::Selection MetricsApi::SelectNodes(const ResourceRequest& request,
           });
       if (!match) continue;
     }
-    const window::NodeMetrics* m = encoded.window().FindNode(node->name);
+    const window::NodeMetrics* m = selection.window->FindNode(node->name);
     if (m == nullptr) continue;
     ListEntry e;
     e.meta = {node->name, {}, &node->labels, {}};
-    e.item = &encoded.node(m);
     e.node = m;
     selection.entries.push_back(e);
   }
-  return selection;
 }
 
-MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
-                                             const EncodedWindow& encoded) const {
-  const window::Window& window = encoded.window();
-  Selection selection;
+void MetricsApi::SelectPods(const ResourceRequest& request, Selection& selection) const {
+  const window::Window& window = *selection.window;
   selection.pods = pods_.List(request.namespace_, request.labels);
   const window::PodMetrics* cursor;
   const window::PodMetrics* end;
@@ -339,11 +359,9 @@ MetricsApi::Selection MetricsApi::SelectPods(const ResourceRequest& request,
     }
     ListEntry e;
     e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
-    e.item = &encoded.pod(cursor);
     e.pod = cursor;
     selection.entries.push_back(e);
   }
-  return selection;
 }
 
 void MetricsApi::ObserveFreshness(const std::vector<ListEntry>& entries,
@@ -397,17 +415,12 @@ class ListStream final : public ResponseStream, public std::enable_shared_from_t
 
 }  // namespace
 
-HttpResponse MetricsApi::RespondStreamed(const ResourceRequest& request,
-                                         std::shared_ptr<const EncodedWindow> encoded,
-                                         Selection selection, std::string resource_version) const {
+HttpResponse MetricsApi::RespondStreamed(const ResourceRequest& request, Selection selection,
+                                         std::string resource_version) const {
   const base::UnixNanos now = clock_.Now();
   ObserveFreshness(selection.entries, now);
-  struct Held {
-    std::shared_ptr<const EncodedWindow> encoded;
-    Selection selection;
-  };
-  auto held = std::make_shared<const Held>(Held{std::move(encoded), std::move(selection)});
-  const std::span<const ListEntry> entries = held->selection.entries;
+  auto held = std::make_shared<const Selection>(std::move(selection));
+  const std::span<const ListEntry> entries = held->entries;
   auto stream =
       std::make_shared<ListStream>(std::move(held), entries, request.negotiated.format,
                                    request.kind, request.api_version, now, resource_version);

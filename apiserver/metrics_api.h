@@ -9,8 +9,10 @@
 // resourceVersion), 422 Invalid for a combination ValidateListOptions forbids (lists too); 406
 // unless JSON or protobuf is acceptable); without one it is 405, as in metrics-server.
 //
-// Thread-safety: Serve* may be called from any number of threads. The window's encodings are
-// built once per window generation (by the first request that sees it) and shared.
+// Thread-safety: Serve* may be called from any number of threads. A list of many pods uses the
+// window's shared encodings (EncodedWindowCache: built once per window, by the first such list
+// or ahead of it while such lists keep coming); other responses use them when they are ready and
+// otherwise encode their few objects themselves (EncodedItems).
 #pragma once
 
 #include <memory>
@@ -36,6 +38,11 @@ namespace apiserver {
 // first (a smaller one, ~430 KB of JSON at most, is answered from one string).
 inline constexpr size_t kStreamedListItems = 1000;
 inline constexpr size_t kStreamedListChunkBytes = 128 * 1024;
+// A list of at least this many pods, and at least 1/kSharedEncodingFraction of the window's,
+// uses (and if need be makes) the window's shared encodings; a smaller response encodes its own
+// objects unless the shared encodings are ready (MetricsApi).
+inline constexpr size_t kSharedEncodingMinPods = 1000;
+inline constexpr size_t kSharedEncodingFraction = 8;
 
 // The field errors k8s.io/apimachinery's ValidateListOptions (WatchList enabled) finds in a list
 // (`watch` false) or watch query: resourceVersionMatch with sendInitialEvents, resourceVersion
@@ -75,10 +82,6 @@ class MetricsApi {
   HttpResponse ServeResource(const RequestInfo& info, const Query& query,
                              std::string_view accept) const;
 
-  // The encodings requests are served from: the current window's, or the previous window's
-  // while the current one is announced and being encoded (EncodedWindowCache::Newest).
-  std::shared_ptr<const EncodedWindow> Encoded() const;
-
  private:
   // A resource request that passed validation: what to serve and how to encode it.
   struct ResourceRequest {
@@ -93,12 +96,16 @@ class MetricsApi {
     kube::LabelSelector labels;  // list only
     kube::FieldSelector fields;  // list only: on metadata.name and metadata.namespace
   };
-  // The entries of a list response and the cached objects their metadata views point into,
-  // which must stay alive until the response is encoded.
+  // The entries of a response and what they point into: the window, the cached objects their
+  // metadata views, and their items' encodings (the window's shared ones or their own), which
+  // must stay alive until the response is encoded.
   struct Selection {
     std::vector<ListEntry> entries;
     std::vector<std::shared_ptr<const kube::Node>> nodes;
     std::vector<std::shared_ptr<const kube::Pod>> pods;
+    std::shared_ptr<const window::Window> window;
+    std::shared_ptr<const EncodedWindow> shared;  // null when `own` holds the encodings
+    EncodedItems own;
   };
 
   // Validates a resource request in the order k8s.io/apiserver does: the path (404), the verb
@@ -108,17 +115,22 @@ class MetricsApi {
                                                                    std::string_view accept) const;
   HttpResponse GetNode(const ResourceRequest& request) const;
   HttpResponse GetPod(const ResourceRequest& request) const;
-  // The listed objects that have metrics in `encoded`'s window, in cache order.
-  Selection SelectNodes(const ResourceRequest& request, const EncodedWindow& encoded) const;
-  Selection SelectPods(const ResourceRequest& request, const EncodedWindow& encoded) const;
+  // The window to serve: the current one, or the one the ready shared encodings are of (the
+  // previous one while the current one is being encoded), with them set in the selection.
+  Selection Serving() const;
+  // Points the entries' items at the shared encodings when the selection is a large list of pods
+  // (made now if need be) or they are ready, at encodings of their own in `format` otherwise.
+  void Encode(Kind kind, Format format, Selection& selection) const;
+  // The listed objects that have metrics in `selection.window`, in cache order (items not set).
+  void SelectNodes(const ResourceRequest& request, Selection& selection) const;
+  void SelectPods(const ResourceRequest& request, Selection& selection) const;
   // Encodes `entries` in the negotiated format (one object for a get, a list otherwise, whose
   // metadata.resourceVersion is `resource_version`).
   HttpResponse Respond(const ResourceRequest& request, const std::vector<ListEntry>& entries,
                        std::string_view resource_version = {}) const;
   // A list of at least kStreamedListItems objects in JSON or protobuf: the response streams
-  // the body (ListStream in metrics_api.cc), holding `encoded` and `selection` until written.
-  HttpResponse RespondStreamed(const ResourceRequest& request,
-                               std::shared_ptr<const EncodedWindow> encoded, Selection selection,
+  // the body (ListStream in metrics_api.cc), holding `selection` until written.
+  HttpResponse RespondStreamed(const ResourceRequest& request, Selection selection,
                                std::string resource_version) const;
   // Records the age of every served sample in options_.freshness.
   void ObserveFreshness(const std::vector<ListEntry>& entries, base::UnixNanos now) const;

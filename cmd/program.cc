@@ -343,16 +343,17 @@ void Program::StartServing() {
   spdlog::info("serving metrics.k8s.io {} on https://{}:{}",
                Join(options_.api.metrics_api_versions, ","), options_.api.bind_address,
                server_->port());
-  // Pre-encode each new window off the request path, on the API's threads. Once it is encoded,
-  // the previous window and its encodings are gone (unless a request still holds them): return
-  // their free pages to the system, so that the resident size follows what the server holds
-  // instead of its peak; glibc keeps freed memory otherwise. At 10,000 nodes this took the RSS
-  // from 1,054 to 739 MiB, for 10-25 % more scrape CPU (the pages are faulted in again as the
-  // next window is built; README, "Benchmark"). The encodings' own blocks are not among them:
-  // they stay mapped, lazily freed, for the next window (base::BlockPool).
-  // Requests meanwhile get the previous window's encodings (announced: they do not wait for
-  // this one's, which at 300,000 pods takes about a second).
-  prewarm_ = encoded_windows_.EncodeEachPublished(
+  // While large lists or watches use the window's shared encodings, encode each new window off
+  // the request path, on the API's threads (requests meanwhile get the previous window's
+  // encodings: they do not wait for this one's, which at 150,000 pods takes ~100 ms); once a
+  // window passes without such a request, drop them (EncodedWindowCache). After either, the
+  // previous window and its encodings are gone (unless a request still holds them): return their
+  // free pages to the system, so that the resident size follows what the server holds instead of
+  // its peak; glibc keeps freed memory otherwise. At 10,000 nodes this took the RSS from 1,054 to
+  // 739 MiB, for 10-25 % more scrape CPU (the pages are faulted in again as the next window is
+  // built; README, "Benchmark"). The encodings' own blocks are not among them: while encodings
+  // are kept, they stay mapped, lazily freed, for the next window (base::BlockPool).
+  prewarm_ = encoded_windows_.EncodeWhileUsed(
       windows_, [this](std::function<void()> work) { boost::asio::post(io_, std::move(work)); },
       [] { malloc_trim(0); });
 }

@@ -84,48 +84,118 @@ TEST(EncodedWindowCacheTest, OneEncodingPerWindowAndTheNewestKept) {
   EXPECT_EQ(cache.Get(w8), newer);
 }
 
-TEST(EncodedWindowCacheTest, NewestServesThePreviousEncodingWhileTheCurrentIsAnnounced) {
+TEST(EncodedWindowCacheTest, ReadyServesThePreviousEncodingWhileTheCurrentIsAnnounced) {
   EncodedWindowCache cache;
   std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
   std::shared_ptr<const window::Window> w8 = EmptyWindow(8);
-  // Nothing encoded yet: the caller encodes.
-  std::shared_ptr<const EncodedWindow> first = cache.Newest(w7);
-  EXPECT_EQ(&first->window(), w7.get());
-  // Not announced: a newer window is encoded by the request that needs it.
-  EXPECT_EQ(&cache.Newest(w8)->window(), w8.get());
+  // Nothing encoded yet: Ready encodes nothing itself.
+  EXPECT_EQ(cache.Ready(w7), nullptr);
+  std::shared_ptr<const EncodedWindow> first = cache.Get(w7);
+  EXPECT_EQ(cache.Ready(w7), first);
+  // Not announced: a newer window has no encodings ready.
+  EXPECT_EQ(cache.Ready(w8), nullptr);
 
   EncodedWindowCache announced;
-  ASSERT_EQ(announced.Get(w7), announced.Newest(w7));
+  std::shared_ptr<const EncodedWindow> seven = announced.Get(w7);
+  ASSERT_EQ(announced.Ready(w7), seven);
   announced.Announce(8);
   // Announced and not yet encoded: the request gets generation 7's encodings, without waiting.
-  EXPECT_EQ(&announced.Newest(w8)->window(), w7.get());
+  EXPECT_EQ(&announced.Ready(w8)->window(), w7.get());
   // Once encoded (by the server, after publishing), requests get it.
   std::shared_ptr<const EncodedWindow> eight = announced.Get(w8);
-  EXPECT_EQ(announced.Newest(w8), eight);
+  EXPECT_EQ(announced.Ready(w8), eight);
 }
 
-TEST(EncodedWindowCacheTest, EncodeEachPublishedAnnouncesThenEncodesOffThePublisher) {
+TEST(EncodedWindowCacheTest, EncodeWhileUsedAnnouncesThenEncodesOffThePublisher) {
   EncodedWindowCache cache;
   window::Publication windows;
   std::shared_ptr<const window::Window> w7 = SampleWindow();  // generation 7
   windows.Publish(w7);
-  std::shared_ptr<const EncodedWindow> seven = cache.Newest(windows.Current());
+  std::shared_ptr<const EncodedWindow> seven = cache.Get(windows.Current());  // a use
+  EXPECT_TRUE(cache.used());
   std::vector<std::function<void()>> posted;
   int after = 0;
-  window::Publication::Subscription subscription = cache.EncodeEachPublished(
+  window::Publication::Subscription subscription = cache.EncodeWhileUsed(
       windows, [&](std::function<void()> work) { posted.push_back(std::move(work)); },
       [&] { ++after; });
   std::shared_ptr<const window::Window> w8 = EmptyWindow(8);
   windows.Publish(w8);
   ASSERT_EQ(posted.size(), 1u) << "the encoding is handed to `run`, not done by the publisher";
-  EXPECT_EQ(cache.Newest(windows.Current()), seven) << "announced: requests keep generation 7";
+  EXPECT_FALSE(cache.used()) << "each window starts unused";
+  EXPECT_EQ(cache.Ready(windows.Current()), seven) << "announced: requests keep generation 7";
   EXPECT_EQ(after, 0);
   posted[0]();
-  EXPECT_EQ(&cache.Newest(windows.Current())->window(), w8.get());
+  EXPECT_EQ(&cache.Ready(windows.Current())->window(), w8.get());
+  EXPECT_FALSE(cache.used()) << "encoding ahead of requests is not a use";
   EXPECT_EQ(after, 1);
 }
 
-TEST(EncodedWindowCacheTest, NewestNeverEncodesAnAnnouncedWindowItself) {
+TEST(EncodedWindowCacheTest, EncodeWhileUsedDropsTheEncodingsOfAWindowNobodyUsed) {
+  EncodedWindowCache cache;
+  window::Publication windows;
+  windows.Publish(SampleWindow());  // generation 7
+  std::vector<std::function<void()>> posted;
+  int after = 0;
+  window::Publication::Subscription subscription = cache.EncodeWhileUsed(
+      windows, [&](std::function<void()> work) { posted.push_back(std::move(work)); },
+      [&] { ++after; });
+  std::weak_ptr<const EncodedWindow> seven = cache.Get(windows.Current());
+  // Used during generation 7: generation 8 is encoded ahead of requests.
+  windows.Publish(EmptyWindow(8));
+  ASSERT_EQ(posted.size(), 1u);
+  posted[0]();
+  EXPECT_TRUE(seven.expired()) << "replaced by generation 8's";
+  std::weak_ptr<const EncodedWindow> eight = cache.Ready(windows.Current());
+  ASSERT_FALSE(eight.expired());
+  // Nothing used generation 8's: generation 9 is not encoded and generation 8's are dropped.
+  windows.Publish(EmptyWindow(9));
+  ASSERT_EQ(posted.size(), 2u);
+  EXPECT_EQ(cache.Ready(windows.Current()), nullptr) << "not announced";
+  EXPECT_FALSE(eight.expired()) << "dropped off the publisher's thread";
+  posted[1]();
+  EXPECT_TRUE(eight.expired());
+  EXPECT_EQ(cache.Ready(windows.Current()), nullptr);
+  EXPECT_EQ(EncodedWindow::Blocks().spare(), 0u) << "no spare blocks kept without encodings";
+  EXPECT_EQ(after, 2);
+  // A request that needs them encodes the current window; the next one is encoded ahead again.
+  std::shared_ptr<const EncodedWindow> nine = cache.Get(windows.Current());
+  EXPECT_EQ(&nine->window(), windows.Current().get());
+  windows.Publish(EmptyWindow(10));
+  ASSERT_EQ(posted.size(), 3u);
+  EXPECT_EQ(cache.Ready(windows.Current()), nine) << "announced";
+  posted[2]();
+  EXPECT_EQ(&cache.Ready(windows.Current())->window(), windows.Current().get());
+}
+
+// The encodings a response makes for itself are the shared ones' bytes, in its format.
+TEST(EncodedItemsTest, SameBytesAsTheWindowsEncodingsInTheResponsesFormat) {
+  Fixture f;
+  const std::vector<ListEntry> shared = {f.NodeEntry(), f.PodEntry()};
+  for (Format format : {Format::kJson, Format::kProtobuf, Format::kTable}) {
+    SCOPED_TRACE(static_cast<int>(format));
+    std::vector<ListEntry> entries = shared;
+    for (ListEntry& e : entries) e.item = nullptr;
+    EncodedItems own(entries, format);
+    EncodedItems moved = std::move(own);  // the items stay where they are
+    size_t bytes = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      ASSERT_NE(entries[i].item, nullptr);
+      EXPECT_NE(entries[i].item, shared[i].item);
+      if (format == Format::kProtobuf) {
+        EXPECT_EQ(entries[i].item->proto_tail(), shared[i].item->proto_tail());
+        EXPECT_TRUE(entries[i].item->json_tail().empty());
+        bytes += shared[i].item->proto_size;
+      } else {
+        EXPECT_EQ(entries[i].item->json_tail(), shared[i].item->json_tail());
+        EXPECT_TRUE(entries[i].item->proto_tail().empty());
+        bytes += shared[i].item->json_size;
+      }
+    }
+    EXPECT_EQ(moved.bytes(), bytes);
+  }
+}
+
+TEST(EncodedWindowCacheTest, ReadyNeverWaitsForAnAnnouncedWindow) {
   // A window large enough that encoding it takes a while.
   std::vector<window::PodMetrics> pods;
   for (int i = 0; i < 200000; ++i) {
@@ -148,12 +218,12 @@ TEST(EncodedWindowCacheTest, NewestNeverEncodesAnAnnouncedWindowItself) {
     encoded = true;
   });
   // While the server's encoder works, every answer is generation 7's (without waiting for the
-  // encoder: Newest does not take the encoding lock for an announced window); after, it is the
+  // encoder: Ready does not take the encoding lock); after, it is the
   // encoder's own result. Never a second encoding of generation 9.
   std::vector<std::shared_ptr<const EncodedWindow>> answers;
-  while (!encoded.load() && answers.size() < 100000) answers.push_back(cache.Newest(big));
+  while (!encoded.load() && answers.size() < 100000) answers.push_back(cache.Ready(big));
   encoder.join();
-  answers.push_back(cache.Newest(big));
+  answers.push_back(cache.Ready(big));
   for (const auto& a : answers) EXPECT_TRUE(a == seven || a == nine);
   EXPECT_EQ(answers.back(), nine);
 }

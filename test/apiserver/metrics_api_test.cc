@@ -388,20 +388,6 @@ TEST_F(MetricsApiTest, ContentNegotiation) {
   EXPECT_EQ(testing::ProtoVarint(raw, 6), 404u);
 }
 
-TEST_F(MetricsApiTest, EncodingsAreCachedPerWindow) {
-  MetricsApi api = Api();
-  auto first = api.Encoded();
-  EXPECT_EQ(api.Encoded(), first);
-  windows_.Publish(
-      std::make_shared<window::Window>(2, std::vector<window::NodeMetrics>{},
-                                       std::vector<window::PodMetrics>{Pod("default", "web-0")}));
-  auto second = api.Encoded();
-  EXPECT_NE(second, first);
-  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/pods")),
-            (std::vector<std::string>{"default/web-0"}));
-  EXPECT_TRUE(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes")).empty());
-}
-
 TEST_F(MetricsApiTest, FreshnessIsObserved) {
   base::MetricsRegistry registry;
   ServerMetrics metrics = ServerMetrics::Create(registry);
@@ -426,6 +412,61 @@ std::vector<std::string> ReadStream(ResponseStream& stream, size_t max_chunks = 
     });
   }
   return chunks;
+}
+
+// Gets and small lists encode their own objects; a list of many pods encodes the whole window
+// once, shared with the responses after it. Either way the bodies are the same.
+TEST_F(MetricsApiTest, SmallResponsesEncodeTheirOwnObjectsAndLargePodListsTheWindow) {
+  EncodedWindowCache cache;
+  MetricsApiOptions options;
+  options.encoded = &cache;
+  MetricsApi api = Api(options);
+  const std::string get = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0";
+  const std::string list = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods";
+  const std::string proto = "application/vnd.kubernetes.protobuf";
+  ASSERT_EQ(Get(api, get).status, 200u);
+  EXPECT_EQ(Names(Get(api, "/apis/metrics.k8s.io/v1beta1/nodes")),
+            (std::vector<std::string>{"node-a", "node-b"}));
+  EXPECT_EQ(cache.Ready(windows_.Current()), nullptr) << "nothing encoded the whole window";
+  EXPECT_FALSE(cache.used());
+
+  // 1,000 pods in a window of 8,000: a list of them is too small a part to encode them all.
+  std::vector<window::PodMetrics> metrics = {Pod("default", "web-0"), Pod("default", "web-1")};
+  std::vector<kube::Pod> cached = {{"default", "web-0", {{"app", "web"}, {"tier", "front"}}},
+                                   {"default", "web-1", {{"app", "web"}}}};
+  for (size_t i = 0; i < 8 * kSharedEncodingMinPods; ++i) {
+    const std::string ns = i < kSharedEncodingMinPods ? "big" : "other";
+    const std::string name = "pod-" + std::to_string(100000 + i);
+    metrics.push_back(Pod(ns, name));
+    cached.push_back({ns, name, {}});
+  }
+  windows_.Publish(std::make_shared<window::Window>(2, std::vector<window::NodeMetrics>{},
+                                                    std::vector<window::PodMetrics>(metrics)));
+  pods_.Replace(cached);
+  HttpResponse own_get = Get(api, get);
+  HttpResponse own_list = Get(api, list, proto);
+  ASSERT_EQ(own_get.status, 200u);
+  ASSERT_EQ(own_list.status, 200u);
+  HttpResponse part = Get(api, "/apis/metrics.k8s.io/v1beta1/namespaces/big/pods");
+  ASSERT_EQ(part.status, 200u);
+  ASSERT_NE(part.stream, nullptr);
+  EXPECT_EQ(cache.Ready(windows_.Current()), nullptr);
+
+  // Every pod: the window is encoded, and kept for what comes next.
+  HttpResponse all = Get(api, "/apis/metrics.k8s.io/v1beta1/pods");
+  ASSERT_NE(all.stream, nullptr);
+  std::shared_ptr<const EncodedWindow> shared = cache.Ready(windows_.Current());
+  ASSERT_NE(shared, nullptr);
+  EXPECT_EQ(&shared->window(), windows_.Current().get());
+  EXPECT_TRUE(cache.used());
+  EXPECT_EQ(Get(api, get).body, own_get.body);
+  EXPECT_EQ(Get(api, list, proto).body, own_list.body);
+  EXPECT_EQ(cache.Ready(windows_.Current()), shared) << "one encoding per window";
+  std::string body;
+  for (const std::string& chunk : ReadStream(*all.stream)) body += chunk;
+  HttpResponse whole;
+  whole.body = body;
+  EXPECT_EQ(Names(whole).size(), metrics.size());
 }
 
 TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {

@@ -344,7 +344,7 @@ int main(int argc, char** argv) {
     server_thread_pool.emplace_back([&] { server_io.run(); });
   }
   // As cmd/program.cc does after each published window.
-  window::Publication::Subscription prewarm = encoded.EncodeEachPublished(
+  window::Publication::Subscription prewarm = encoded.EncodeWhileUsed(
       windows, [&](std::function<void()> work) { boost::asio::post(server_io, std::move(work)); },
       [trim] {
         if (trim) malloc_trim(0);
