@@ -1,5 +1,7 @@
 #include "kube/cache.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "base/mutex.h"
@@ -76,19 +78,31 @@ void NodeCache::Remove(std::string_view name) {
 
 // ---- PodCache ----
 
+PodCache::NameIndex::iterator PodCache::LowerBound(NameIndex& index, std::string_view name) {
+  return std::lower_bound(index.begin(), index.end(), name,
+                          [](const std::shared_ptr<const Pod>& p, std::string_view n) {
+                            return std::string_view(p->name) < n;
+                          });
+}
+
+PodCache::NameIndex::const_iterator PodCache::LowerBound(const NameIndex& index,
+                                                         std::string_view name) {
+  return LowerBound(const_cast<NameIndex&>(index), name);
+}
+
 std::shared_ptr<const Pod> PodCache::Get(std::string_view ns, std::string_view name) const {
   base::ReaderMutexLock lock(mu_);
   auto nit = by_namespace_.find(ns);
   if (nit == by_namespace_.end()) return nullptr;
-  auto it = nit->second.find(name);
-  return it == nit->second.end() ? nullptr : it->second;
+  auto it = LowerBound(nit->second, name);
+  return it == nit->second.end() || (*it)->name != name ? nullptr : *it;
 }
 
 void PodCache::ForEach(std::string_view ns, const LabelSelector& selector,
                        const std::function<void(const std::shared_ptr<const Pod>&)>& fn) const {
   base::ReaderMutexLock lock(mu_);
   auto visit = [&](const NameIndex& index) {
-    for (const auto& [name, pod] : index) {
+    for (const auto& pod : index) {
       if (selector.Matches(pod->labels)) fn(pod);
     }
   };
@@ -138,20 +152,36 @@ bool IsPlainText(const Pod& pod) {
 
 void PodCache::Replace(std::vector<Pod> pods) {
   std::map<std::string, NameIndex, std::less<>> fresh;
-  std::size_t count = 0;
   for (Pod& pod : pods) {
     pod.plain = IsPlainText(pod);
     auto p = std::make_shared<const Pod>(std::move(pod));
-    NameIndex& index = fresh[p->namespace_];
-    std::string_view key = p->name;
-    if (index.erase(key) == 0) ++count;  // a duplicate: the last one wins, keyed by its own name
-    index.emplace(key, std::move(p));
+    auto nit = fresh.find(p->namespace_);
+    if (nit == fresh.end()) nit = fresh.emplace(p->namespace_, NameIndex()).first;
+    nit->second.push_back(std::move(p));
+  }
+  std::size_t count = 0;
+  for (auto& [ns, index] : fresh) {
+    std::stable_sort(index.begin(), index.end(),
+                     [](const std::shared_ptr<const Pod>& a, const std::shared_ptr<const Pod>& b) {
+                       return a->name < b->name;
+                     });
+    // A name listed twice: the last one wins (the stable sort kept their order).
+    auto kept = index.begin();
+    for (auto it = index.begin(); it != index.end(); ++it) {
+      if (std::next(it) != index.end() && (*std::next(it))->name == (*it)->name) continue;
+      if (kept != it) *kept = std::move(*it);
+      ++kept;
+    }
+    index.erase(kept, index.end());
+    index.shrink_to_fit();
+    count += index.size();
   }
   {
     base::WriterMutexLock lock(mu_);
     by_namespace_.swap(fresh);
     size_ = count;
   }
+  // `fresh` (the old content) is freed outside the lock.
   generation_.fetch_add(1, std::memory_order_acq_rel);
   synced_.store(true, std::memory_order_release);
 }
@@ -165,15 +195,13 @@ void PodCache::Upsert(Pod pod) {
     auto nit = by_namespace_.find(p->namespace_);
     if (nit == by_namespace_.end()) nit = by_namespace_.emplace(p->namespace_, NameIndex()).first;
     NameIndex& index = nit->second;
-    auto it = index.find(p->name);
-    if (it != index.end()) {
-      old = std::move(it->second);
-      index.erase(it);
+    auto it = LowerBound(index, p->name);
+    if (it != index.end() && (*it)->name == p->name) {
+      old = std::exchange(*it, std::move(p));
     } else {
+      index.insert(it, std::move(p));
       ++size_;
     }
-    std::string_view key = p->name;
-    index.emplace(key, std::move(p));
   }
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -184,12 +212,13 @@ void PodCache::Remove(std::string_view ns, std::string_view name) {
     base::WriterMutexLock lock(mu_);
     auto nit = by_namespace_.find(ns);
     if (nit == by_namespace_.end()) return;
-    auto it = nit->second.find(name);
-    if (it == nit->second.end()) return;
-    old = std::move(it->second);
-    nit->second.erase(it);
+    NameIndex& index = nit->second;
+    auto it = LowerBound(index, name);
+    if (it == index.end() || (*it)->name != name) return;
+    old = std::move(*it);
+    index.erase(it);
     --size_;
-    if (nit->second.empty()) by_namespace_.erase(nit);
+    if (index.empty()) by_namespace_.erase(nit);
   }
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }

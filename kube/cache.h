@@ -9,8 +9,8 @@
 // lock guards the maps). Mutations are meant to come from one informer at a time.
 //
 // Memory: a pod costs its Pod struct (namespace and name strings; labels), one shared_ptr
-// control block and one node in its namespace's index, whose key is a view of the pod's own
-// name. Namespaces are indexed, so per-namespace lists and gets cost O(log n) + the result.
+// control block and one pointer in its namespace's index, a vector sorted by name. Namespaces
+// are indexed, so per-namespace lists and gets cost O(log n) + the result.
 #pragma once
 
 #include <atomic>
@@ -90,10 +90,17 @@ class PodCache {
   void Remove(std::string_view ns, std::string_view name);
 
  private:
-  using NameIndex = std::map<std::string_view, std::shared_ptr<const Pod>>;
+  // A namespace's pods sorted by name: 16 bytes per pod instead of a tree node of 80, and read
+  // in order without chasing pointers; adding or removing a pod moves the ones after it (a
+  // namespace of 10,000 pods: ~160 KB, a few microseconds).
+  using NameIndex = std::vector<std::shared_ptr<const Pod>>;
+  // The first pod of `index` whose name is not less than `name`.
+  static NameIndex::iterator LowerBound(NameIndex& index, std::string_view name);
+  static NameIndex::const_iterator LowerBound(const NameIndex& index, std::string_view name);
+
   mutable base::SharedMutex mu_;
-  // namespace -> name -> pod. Namespace keys are owned (namespaces are few); name keys view the
-  // name inside the pod they map to. Empty namespaces are erased.
+  // namespace -> its pods sorted by name. Namespace keys are owned (namespaces are few). Empty
+  // namespaces are erased.
   std::map<std::string, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
   std::size_t size_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> synced_{false};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -118,6 +119,61 @@ TEST(PodCacheTest, UpsertAndRemove) {
   EXPECT_EQ(cache.Size(), 0u);
   EXPECT_EQ(cache.Get("ns", "p"), nullptr);
   EXPECT_TRUE(cache.List("").empty());
+}
+
+// Random upserts, removals and replacements against a model: the cache holds what the model
+// holds, listed by namespace then name, whatever order the changes came in.
+TEST(PodCacheTest, MatchesAModelUnderRandomChanges) {
+  PodCache cache;
+  std::map<std::pair<std::string, std::string>, std::string> model;  // (ns, name) -> label v
+  uint64_t seed = 12345;
+  auto next = [&](uint64_t n) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % n;
+  };
+  auto check = [&] {
+    std::vector<std::string> want;
+    for (const auto& [key, v] : model) want.push_back(key.first + "/" + key.second);
+    ASSERT_EQ(Names(cache.List("")), want);
+    ASSERT_EQ(cache.Size(), model.size());
+    for (const auto& [key, v] : model) {
+      auto p = cache.Get(key.first, key.second);
+      ASSERT_NE(p, nullptr) << key.first << "/" << key.second;
+      ASSERT_EQ(p->labels.at("v"), v);
+    }
+    std::vector<std::string> in_ns1;
+    for (const auto& [key, v] : model) {
+      if (key.first == "ns1") in_ns1.push_back("ns1/" + key.second);
+    }
+    ASSERT_EQ(Names(cache.List("ns1")), in_ns1);
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const std::string ns = "ns" + std::to_string(next(3));
+    const std::string name = "p" + std::to_string(next(40));
+    const std::string v = std::to_string(step);
+    const uint64_t op = next(100);
+    if (op < 60) {
+      cache.Upsert(MakePod(ns, name, {{"v", v}}));
+      model[{ns, name}] = v;
+    } else if (op < 98) {
+      cache.Remove(ns, name);
+      model.erase({ns, name});
+    } else {
+      // A full list, with duplicates (the last one wins) in no particular order.
+      std::vector<Pod> pods;
+      model.clear();
+      for (int i = 0; i < 30; ++i) {
+        const std::string lns = "ns" + std::to_string(next(3));
+        const std::string lname = "p" + std::to_string(next(40));
+        const std::string lv = v + "." + std::to_string(i);
+        pods.push_back(MakePod(lns, lname, {{"v", lv}}));
+        model[{lns, lname}] = lv;
+      }
+      cache.Replace(std::move(pods));
+    }
+    if (step % 10 == 0) check();
+  }
+  check();
 }
 
 TEST(PodCacheTest, ForEachVisitsInListOrder) {
