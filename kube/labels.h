@@ -3,9 +3,9 @@
 // A cache holds one per pod and node (300,000 pods at 10,000 nodes), so the layout is what
 // matters: a std::map<std::string, std::string> costs a tree node of ~112 bytes per label plus a
 // heap block for every key or value longer than 15 characters (most qualified keys, e.g.
-// "app.kubernetes.io/name"); here a label costs its characters and 8 bytes of offsets, in two
-// allocations per object. Iteration yields pair<string_view, string_view> in key order, as the
-// map did, so encoders and selectors read them the same way.
+// "app.kubernetes.io/name"); here a label costs its characters and 8 bytes of offsets, in one
+// allocation per object (none without labels). Iteration yields pair<string_view, string_view> in
+// key order, as the map did, so encoders and selectors read them the same way.
 //
 // Thread-safety: a plain value; const member functions may be called concurrently.
 #pragma once
@@ -17,7 +17,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace kube {
 
@@ -69,18 +68,12 @@ class Labels {
   // (as a JSON object's members arrive from the decoder) moves nothing.
   void Set(std::string_view key, std::string_view value);
   // Room for `labels` labels of `bytes` characters in all, so that Set does not over-allocate.
-  void Reserve(size_t labels, size_t bytes) {
-    data_.reserve(bytes);
-    ends_.reserve(2 * labels);
-  }
+  void Reserve(size_t labels, size_t bytes) { data_.reserve(HeaderBytes(labels) + bytes); }
 
-  void clear() {
-    data_.clear();
-    ends_.clear();
-  }
+  void clear() { data_.clear(); }
 
-  size_t size() const { return ends_.size() / 2; }
-  bool empty() const { return ends_.empty(); }
+  size_t size() const { return data_.empty() ? 0 : Word(0); }
+  bool empty() const { return data_.empty(); }
   const_iterator begin() const { return {this, 0}; }
   const_iterator end() const { return {this, size()}; }
   // The label `key`, or end().
@@ -88,15 +81,24 @@ class Labels {
   // The value of `key`; throws std::out_of_range when absent (as std::map::at).
   std::string_view at(std::string_view key) const;
 
-  bool operator==(const Labels& o) const { return ends_ == o.ends_ && data_ == o.data_; }
+  // The same labels (sorted, so the same bytes).
+  bool operator==(const Labels& o) const { return data_ == o.data_; }
 
  private:
   value_type At(size_t i) const;
   // The first label whose key is not less than `key`.
   size_t LowerBound(std::string_view key) const;
 
-  std::string data_;            // key 0, value 0, key 1, value 1, ... without separators
-  std::vector<uint32_t> ends_;  // end offset in data_ of key i (2i) and of value i (2i + 1)
+  // The bytes before the characters of `labels` labels: the count and two offsets per label.
+  static size_t HeaderBytes(size_t labels) { return 4 * (1 + 2 * labels); }
+  // The 32-bit word `k` of data_ (host order).
+  uint32_t Word(size_t k) const;
+  void SetWord(size_t k, uint32_t v);
+
+  // Empty without labels; otherwise the label count n, then for each label i the end offset of
+  // its key (word 1 + 2i) and of its value (word 2 + 2i) among the characters, then the
+  // characters: key 0, value 0, key 1, value 1, ... without separators.
+  std::string data_;
 };
 
 }  // namespace kube

@@ -83,6 +83,14 @@ TEST(LabelsTest, BehavesAsAMapOfStrings) {
     std::vector<std::pair<std::string, std::string>> expected(want.begin(), want.end());
     EXPECT_EQ(Items(got), expected) << "round " << round;
     for (const auto& [k, v] : want) EXPECT_EQ(got.at(k), v);
+    // The same labels set in key order into room made first (as the decoder does) are equal.
+    Labels reserved;
+    size_t bytes = 0;
+    for (const auto& [k, v] : want) bytes += k.size() + v.size();
+    reserved.Reserve(want.size(), bytes);
+    for (const auto& [k, v] : want) reserved.Set(k, v);
+    EXPECT_EQ(reserved, got) << "round " << round;
+    EXPECT_EQ(Items(reserved), expected) << "round " << round;
   }
 }
 
