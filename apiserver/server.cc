@@ -99,6 +99,7 @@ struct Server::State {
   // Kept-alive sessions waiting for their next request, the longest waiting first.
   std::list<Session*> idle GUARDED_BY(mu);
   bool draining GUARDED_BY(mu) = false;
+  bool listener_closed GUARDED_BY(mu) = false;  // by Shutdown, on the acceptor's strand
   std::function<void()> drained GUARDED_BY(mu);
 
   size_t Connections() {
@@ -121,7 +122,17 @@ struct Server::State {
         if (it->second.idle) idle.erase(it->second.idle_at);
         sessions.erase(it);
       }
-      if (draining && sessions.empty() && drained) done = std::move(drained);
+      if (draining && listener_closed && sessions.empty() && drained) done = std::move(drained);
+    }
+    if (done) done();
+  }
+  // Shutdown closed the listener: drained once no connection remains (now, if none does).
+  void ListenerClosed() {
+    std::function<void()> done;
+    {
+      base::MutexLock lock(mu);
+      listener_closed = true;
+      if (sessions.empty() && drained) done = std::move(drained);
     }
     if (done) done();
   }
@@ -783,7 +794,6 @@ uint64_t Server::accept_errors() const { return state_->accept_errors.load(); }
 
 void Server::Shutdown(std::function<void()> drained) {
   std::vector<std::shared_ptr<Session>> live;
-  bool call_now = false;
   {
     base::MutexLock lock(state_->mu);
     if (state_->draining) return;
@@ -792,20 +802,18 @@ void Server::Shutdown(std::function<void()> drained) {
     for (auto& [ptr, entry] : state_->sessions) {
       if (auto s = entry.session.lock()) live.push_back(std::move(s));
     }
-    if (state_->sessions.empty()) {
-      call_now = true;
-    } else {
-      state_->drained = std::move(drained);
-    }
+    state_->drained = std::move(drained);
   }
+  // `drained` waits for the listener to be closed too: until then the kernel may still queue a
+  // new connection on it (with reuse_port, one a server sharing the port would have served),
+  // and closing the listener resets what it queued.
   asio::dispatch(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ec;
     state->acceptor.close(ec);
     state->accept_retry.cancel();
+    state->ListenerClosed();
   });
   for (auto& s : live) s->Drain();
-  live.clear();
-  if (call_now && drained) drained();
 }
 
 }  // namespace apiserver

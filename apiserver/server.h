@@ -130,8 +130,10 @@ class Server {
   // Starts accepting on the io_context (with reuse_port, listens first; a failure to listen,
   // which the bind makes unlikely, is logged and leaves the server not accepting).
   void Start();
-  // Stops accepting and drains; `drained` runs once (on an io thread, or inline if already
-  // idle) when no connection remains. Idempotent; later callers' callbacks are ignored.
+  // Stops accepting and drains; `drained` runs once, on an io thread (inline when called on the
+  // acceptor's strand with no connection left), once the listener is closed and no connection
+  // remains: from then on the port takes no connection of this server's (with reuse_port, a
+  // server sharing it gets them all). Idempotent; later callers' callbacks are ignored.
   void Shutdown(std::function<void()> drained);
 
   size_t connections() const;

@@ -13,11 +13,13 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -592,6 +594,32 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedOnShutdown) {
   // connection for either of those cannot drain before 5 s, its timers never fire early. So
   // this bound never passes a wrong server, and a right one (milliseconds) has 5 s of headroom.
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+// `drained` comes only once the listener is closed, which happens on the io threads: until then
+// the kernel may still queue a new connection on it, to be reset when it closes (with
+// reuse_port, a connection the server sharing the port would have served). Here the io threads
+// are held busy, so the listener cannot close yet; a server that reported itself drained at
+// once (it has no connection) fails.
+TEST_F(ServerTest, DrainedOnlyOnceTheListenerIsClosed) {
+  StartServer();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> busy{0};
+  for (int i = 0; i < 2; ++i) {  // both io threads of server_io_
+    boost::asio::post(server_io_.io, [&busy, released] {
+      ++busy;
+      released.wait();
+    });
+  }
+  while (busy.load() < 2) std::this_thread::sleep_for(1ms);
+  std::promise<void> drained;
+  auto drained_future = drained.get_future();
+  server_->Shutdown([&] { drained.set_value(); });
+  EXPECT_EQ(drained_future.wait_for(200ms), std::future_status::timeout)
+      << "drained while the listener was still open";
+  release.set_value();
+  EXPECT_EQ(drained_future.wait_for(30s), std::future_status::ready);
 }
 
 // --permit-port-sharing (SO_REUSEPORT): a second server binds the port a running one holds (the
