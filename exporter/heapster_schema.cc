@@ -156,15 +156,15 @@ struct FloatSum {
 };
 
 // The previous window's summary of the same node / pod / container, or null.
-const SummaryStats* PreviousNode(const window::Window* previous, const std::string& name) {
+const SummaryStats* PreviousNode(const window::Window* previous, std::string_view name) {
   if (previous == nullptr) return nullptr;
   const window::NodeMetrics* n = previous->FindNode(name);
   if (n == nullptr) return nullptr;
   return previous->node_summary(static_cast<size_t>(n - previous->nodes().data()));
 }
 
-const window::PodSummary* PreviousPod(const window::Window* previous, const std::string& ns,
-                                      const std::string& name, const window::PodMetrics** pod) {
+const window::PodSummary* PreviousPod(const window::Window* previous, std::string_view ns,
+                                      std::string_view name, const window::PodMetrics** pod) {
   *pod = nullptr;
   if (previous == nullptr) return nullptr;
   *pod = previous->FindPod(ns, name);
@@ -173,11 +173,11 @@ const window::PodSummary* PreviousPod(const window::Window* previous, const std:
 }
 
 const SummaryStats* PreviousContainer(const window::PodMetrics* pod,
-                                      const window::PodSummary* summary, const std::string& name) {
+                                      const window::PodSummary* summary, std::string_view name) {
   if (pod == nullptr || summary == nullptr) return nullptr;
   auto it = std::lower_bound(
       pod->containers.begin(), pod->containers.end(), name,
-      [](const window::ContainerMetrics& c, const std::string& n) { return c.name < n; });
+      [](const window::ContainerMetrics& c, std::string_view n) { return c.name < n; });
   if (it == pod->containers.end() || it->name != name) return nullptr;
   const size_t i = static_cast<size_t>(it - pod->containers.begin());
   return i < summary->containers.size() ? &summary->containers[i] : nullptr;
@@ -220,21 +220,22 @@ void AddRequests(std::vector<Point>& out, const Tags& tags, const Requests& r,
   out.push_back(Point{std::string(kMemoryLimit), tags, r.memory_limit, timestamp});
 }
 
-const PodResources* FindPodResources(const Resources* resources, const std::string& ns,
-                                     const std::string& name) {
+const PodResources* FindPodResources(const Resources* resources, std::string_view ns,
+                                     std::string_view name) {
   if (resources == nullptr) return nullptr;
   const auto& pods = resources->pods;
+  using Key = std::pair<std::string_view, std::string_view>;
   auto it = std::lower_bound(
-      pods.begin(), pods.end(), std::tie(ns, name),
-      [](const PodResources& p, const auto& key) { return std::tie(p.namespace_, p.name) < key; });
+      pods.begin(), pods.end(), Key(ns, name),
+      [](const PodResources& p, const Key& key) { return Key(p.namespace_, p.name) < key; });
   return it != pods.end() && it->namespace_ == ns && it->name == name ? &*it : nullptr;
 }
 
-const ContainerResources* FindContainerResources(const PodResources* pod, const std::string& name) {
+const ContainerResources* FindContainerResources(const PodResources* pod, std::string_view name) {
   if (pod == nullptr) return nullptr;
-  auto it = std::lower_bound(
-      pod->containers.begin(), pod->containers.end(), name,
-      [](const ContainerResources& c, const std::string& n) { return c.name < n; });
+  auto it =
+      std::lower_bound(pod->containers.begin(), pod->containers.end(), name,
+                       [](const ContainerResources& c, std::string_view n) { return c.name < n; });
   return it != pod->containers.end() && it->name == name ? &*it : nullptr;
 }
 
@@ -336,7 +337,7 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
   // pods() is sorted by namespace, then name: each namespace is a contiguous run.
   const auto& pods = w.pods();
   for (size_t i = 0; i < pods.size();) {
-    const std::string& ns = pods[i].namespace_;
+    const std::string ns = pods[i].namespace_.str();
     base::UnixNanos ns_time = 0;
     int64_t ns_cpu = 0;
     int64_t ns_memory = 0;
@@ -359,9 +360,9 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
         int64_t memory = Bytes(c.memory_bytes);
         pod_cpu += cpu;
         pod_memory += memory;
-        const Tags tags = Sorted({{std::string(kLabelContainerName), c.name},
+        const Tags tags = Sorted({{std::string(kLabelContainerName), c.name.str()},
                                   {std::string(kLabelNamespaceName), ns},
-                                  {std::string(kLabelPodName), pod.name},
+                                  {std::string(kLabelPodName), pod.name.str()},
                                   {std::string(kLabelType), std::string(kTypeContainer)}});
         AddPair(out, tags, cpu, memory, pod.timestamp);
         const ContainerResources* container_resources =
@@ -394,7 +395,7 @@ std::vector<Point> HeapsterPoints(const window::Window& w, const window::Window*
         }
       }
       const Tags pod_tags = Sorted({{std::string(kLabelNamespaceName), ns},
-                                    {std::string(kLabelPodName), pod.name},
+                                    {std::string(kLabelPodName), pod.name.str()},
                                     {std::string(kLabelType), std::string(kTypePod)}});
       AddPair(out, pod_tags, pod_cpu, pod_memory, pod.timestamp);
       if (summary != nullptr) {

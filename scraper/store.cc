@@ -80,14 +80,14 @@ struct NodeSummary {
 };
 
 struct ContainerState {
-  std::string name;
+  base::SharedString name;  // shared with the windows
   base::UnixNanos start_time = 0;
   Series series;  // has_last is false when the kubelet sent no CPU or no memory line
 };
 
 struct PodState {
-  std::string namespace_;
-  std::string name;
+  base::SharedString namespace_;  // shared with the windows and, on a node, among its pods
+  base::SharedString name;
   std::vector<ContainerState> containers;  // sorted by name
 };
 
@@ -178,17 +178,48 @@ bool SameContainers(const PodState* old_pod, const std::vector<ContainerUsage>& 
   return true;
 }
 
+// The names the pods of one node repeat: their namespaces and container names ("app",
+// "istio-proxy"). A node's state being rebuilt takes each from here, so that it is kept once per
+// node rather than once per pod; the first few distinct names are remembered.
+class NodeNames {
+ public:
+  base::SharedString Get(std::string_view name) {
+    for (const base::SharedString& known : names_) {
+      if (known == name) return known;
+    }
+    base::SharedString fresh(name);
+    Remember(fresh);
+    return fresh;
+  }
+  // Remembers the names of a pod kept from the node's previous state.
+  void Offer(const PodState& pod) {
+    Remember(pod.namespace_);
+    for (const ContainerState& c : pod.containers) Remember(c.name);
+  }
+
+ private:
+  static constexpr size_t kMaxNames = 16;
+  void Remember(const base::SharedString& name) {
+    if (names_.size() == kMaxNames) return;
+    for (const base::SharedString& known : names_) {
+      if (known.SharesBufferWith(name) || known == name) return;
+    }
+    names_.push_back(name);
+  }
+  std::vector<base::SharedString> names_;
+};
+
 // A pod whose containers were added or removed, built afresh from usages[first, end); old
 // containers (if `old_pod`) are matched by a merge walk, both lists being sorted by name, and
-// their strings moved over.
+// their names kept.
 PodState RebuildPod(PodState* old_pod, const std::vector<ContainerUsage>& usages, size_t first,
-                    size_t end, std::chrono::nanoseconds resolution) {
+                    size_t end, std::chrono::nanoseconds resolution, NodeNames* names) {
   PodState pod;
   if (old_pod != nullptr) {
     pod.namespace_ = std::move(old_pod->namespace_);
     pod.name = std::move(old_pod->name);
   } else {
-    pod.namespace_ = usages[first].namespace_;
+    pod.namespace_ = names->Get(usages[first].namespace_);
     pod.name = usages[first].pod;
   }
   pod.containers.reserve(end - first);
@@ -209,7 +240,11 @@ PodState RebuildPod(PodState* old_pod, const std::vector<ContainerUsage>& usages
     }
     ContainerState container;
     AdvanceContainer(old_container, usage, resolution, &container);
-    container.name = old_container != nullptr ? std::move(old_container->name) : usage.container;
+    if (old_container != nullptr) {
+      container.name = std::move(old_container->name);
+    } else {
+      container.name = names->Get(usage.container);
+    }
     pod.containers.push_back(std::move(container));
   }
   return pod;
@@ -225,6 +260,10 @@ std::vector<PodState> MergePods(std::vector<PodState>* old_pods,
   std::vector<PodState> pods;
   pods.reserve(old_pods ? old_pods->size() : 0);
   size_t next_old_pod = 0;  // first old pod not yet matched or passed
+  NodeNames names;
+  if (old_pods != nullptr) {
+    for (const PodState& pod : *old_pods) names.Offer(pod);
+  }
   for (size_t first = 0, end = 0; first < usages.size(); first = end) {
     const ContainerUsage& head = usages[first];
     end = first + 1;
@@ -237,7 +276,7 @@ std::vector<PodState> MergePods(std::vector<PodState>* old_pods,
     if (SameContainers(old_pod, usages, first, end)) {
       AdvancePodInPlace(pods.emplace_back(std::move(*old_pod)), &usages[first], resolution);
     } else {
-      pods.push_back(RebuildPod(old_pod, usages, first, end, resolution));
+      pods.push_back(RebuildPod(old_pod, usages, first, end, resolution, &names));
     }
   }
   pods.shrink_to_fit();
@@ -427,8 +466,8 @@ template <typename Ref>
 std::strong_ordering ComparePods(const Ref& a, const Ref& b, bool* same_key) {
   const PodState& pa = a.node->pods[a.pod];
   const PodState& pb = b.node->pods[b.pod];
-  std::strong_ordering c = pa.namespace_.compare(pb.namespace_) <=> 0;
-  if (c == 0) c = pa.name.compare(pb.name) <=> 0;
+  std::strong_ordering c = pa.namespace_.view().compare(pb.namespace_.view()) <=> 0;
+  if (c == 0) c = pa.name.view().compare(pb.name.view()) <=> 0;
   if (same_key != nullptr) *same_key = c == 0;
   if (c == 0) c = a.node->name.compare(b.node->name) <=> 0;
   return c;

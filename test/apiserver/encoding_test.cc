@@ -251,14 +251,14 @@ TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
   EncodedWindow encoded(window);
   // The window sorts its pods by namespace and name.
   std::map<std::string, const window::PodMetrics*> by_name;
-  for (const auto& p : window->pods()) by_name[p.name] = &p;
+  for (const auto& p : window->pods()) by_name[p.name.str()] = &p;
   ASSERT_EQ(by_name.size(), pods.size());
   EXPECT_GT(encoded.pod(by_name["pod-2500"]).json_tail().size(), size_t{256} * 1024);
   for (size_t i = 0; i < pods.size(); i += (i < 2490 || i > 2510) ? 499 : 1) {
     auto alone = std::make_shared<const window::Window>(
         2, std::vector<window::NodeMetrics>{}, std::vector<window::PodMetrics>{pods[i]});
     EncodedWindow one(alone);
-    const auto& got = encoded.pod(by_name[pods[i].name]);
+    const auto& got = encoded.pod(by_name[pods[i].name.str()]);
     const auto& want = one.pod(&alone->pods()[0]);
     EXPECT_EQ(got.json_tail(), want.json_tail()) << i;
     EXPECT_EQ(got.proto_tail(), want.proto_tail()) << i;
@@ -266,7 +266,7 @@ TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
   }
   // The pod stored last keeps its bytes after everything else was stored.
   const window::PodMetrics& last = window->pods().back();
-  const std::string memory = "\"memory\":\"" + last.name.substr(4) + "Mi\"";
+  const std::string memory = "\"memory\":\"" + last.name.str().substr(4) + "Mi\"";
   EXPECT_NE(encoded.pod(&last).json_tail().find(memory), std::string_view::npos)
       << memory << " in " << encoded.pod(&last).json_tail();
 }

@@ -267,6 +267,54 @@ TEST_F(StoreTest, ContainerSetChangesKeepTheOthersHistory) {
   EXPECT_EQ(store_.Stats().containers, 2u);
 }
 
+TEST_F(StoreTest, WindowsShareTheirNamesWithTheStoreAndAmongANodesPods) {
+  // Two pods of one namespace with the same container names; a third pod comes in the second
+  // tick (the node's state is rebuilt), a fourth in another namespace in the third.
+  std::vector<C> first = {{.pod = "web-1", .name = "app", .ts = 100, .cpu = 1},
+                          {.pod = "web-1", .name = "sidecar", .ts = 100, .cpu = 1},
+                          {.pod = "web-2", .name = "app", .ts = 100, .cpu = 1},
+                          {.pod = "web-2", .name = "sidecar", .ts = 100, .cpu = 1}};
+  std::vector<C> second = first;
+  for (C& c : second) c.ts = 115, c.cpu = 2;
+  second.push_back({.pod = "web-3", .name = "app", .ts = 115, .cpu = 1, .start = 104});
+  second.push_back({.pod = "web-3", .name = "sidecar", .ts = 115, .cpu = 1, .start = 104});
+  std::vector<C> third = second;
+  for (C& c : third) c.ts = 130, c.cpu = 3;
+  third.push_back({.ns = "other", .pod = "db", .name = "app", .ts = 130, .cpu = 1, .start = 119});
+  Batch b1(-1, 0, 0, first), b2(-1, 0, 0, second), b3(-1, 0, 0, third);
+  Tick({{"n1", &b1}});
+  auto w2 = Tick({{"n1", &b2}});
+  auto w3 = Tick({{"n1", &b3}});
+  ASSERT_EQ(w2->pods().size(), 3u);
+  ASSERT_EQ(w3->pods().size(), 4u);
+
+  const PodMetrics* web1 = w3->FindPod("default", "web-1");
+  const PodMetrics* web3 = w3->FindPod("default", "web-3");
+  const PodMetrics* db = w3->FindPod("other", "db");
+  ASSERT_TRUE(web1 != nullptr && web3 != nullptr && db != nullptr);
+  // Each window's names are the store's: the same buffers from one window to the next.
+  for (size_t i = 0; i < w2->pods().size(); ++i) {
+    const PodMetrics& before = w2->pods()[i];
+    const PodMetrics* after = w3->FindPod(before.namespace_, before.name);
+    ASSERT_NE(after, nullptr) << before.name;
+    EXPECT_TRUE(after->name.SharesBufferWith(before.name)) << before.name;
+    EXPECT_TRUE(after->namespace_.SharesBufferWith(before.namespace_)) << before.name;
+    for (size_t k = 0; k < before.containers.size(); ++k) {
+      EXPECT_TRUE(after->containers[k].name.SharesBufferWith(before.containers[k].name))
+          << before.name << " " << before.containers[k].name;
+    }
+  }
+  // A pod that came later takes the namespace and container names its node already had.
+  EXPECT_TRUE(web3->namespace_.SharesBufferWith(web1->namespace_));
+  EXPECT_TRUE(web3->containers[0].name.SharesBufferWith(web1->containers[0].name));
+  EXPECT_TRUE(web3->containers[1].name.SharesBufferWith(web1->containers[1].name));
+  EXPECT_TRUE(db->containers[0].name.SharesBufferWith(web1->containers[0].name));
+  EXPECT_EQ(db->namespace_, "other");
+  EXPECT_FALSE(db->namespace_.SharesBufferWith(web1->namespace_));
+  EXPECT_FALSE(web3->name.SharesBufferWith(web1->name));
+  EXPECT_EQ(web3->containers[1].name, "sidecar");
+}
+
 TEST_F(StoreTest, ZeroUsageIsServedButMissingLineHidesPod) {
   Batch b1(-1, 0, 0,
            {{.pod = "idle", .name = "a", .ts = 100, .cpu = 0, .memory = 0},
