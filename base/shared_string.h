@@ -19,6 +19,7 @@
 #include <iosfwd>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace base {
 
@@ -62,11 +63,26 @@ class SharedString {
 
   void Swap(SharedString& other) noexcept { std::swap(rep_, other.rep_); }
 
-  // Compared by characters. One overload per operator, taking a view: a SharedString, a
-  // std::string or a literal on either side converts to it without ambiguity.
-  friend bool operator==(const SharedString& a, std::string_view b) { return a.view() == b; }
-  friend std::strong_ordering operator<=>(const SharedString& a, std::string_view b) {
-    return a.view() <=> b;
+  // Compared by characters, with each other and with anything that converts to a view (a
+  // std::string, a literal), on either side. The second form is a template so that a literal
+  // binds to it exactly instead of converting to a SharedString.
+  friend bool operator==(const SharedString& a, const SharedString& b) {
+    return a.rep_ == b.rep_ || a.view() == b.view();
+  }
+  friend std::strong_ordering operator<=>(const SharedString& a, const SharedString& b) {
+    return a.view() <=> b.view();
+  }
+  template <typename T>
+  requires(std::is_convertible_v<const T&, std::string_view> &&
+           !std::is_same_v<T, SharedString>) friend bool
+  operator==(const SharedString& a, const T& b) {
+    return a.view() == std::string_view(b);
+  }
+  template <typename T>
+  requires(std::is_convertible_v<const T&, std::string_view> &&
+           !std::is_same_v<T, SharedString>) friend std::strong_ordering
+  operator<=>(const SharedString& a, const T& b) {
+    return a.view() <=> std::string_view(b);
   }
 
  private:
