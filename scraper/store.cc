@@ -202,7 +202,7 @@ class NodeNames {
   void Remember(const base::SharedString& name) {
     if (names_.size() == kMaxNames) return;
     for (const base::SharedString& known : names_) {
-      if (known.SharesBufferWith(name) || known == name) return;
+      if (known == name) return;  // the same buffer, or equal characters
     }
     names_.push_back(name);
   }
@@ -466,8 +466,8 @@ template <typename Ref>
 std::strong_ordering ComparePods(const Ref& a, const Ref& b, bool* same_key) {
   const PodState& pa = a.node->pods[a.pod];
   const PodState& pb = b.node->pods[b.pod];
-  std::strong_ordering c = pa.namespace_.view().compare(pb.namespace_.view()) <=> 0;
-  if (c == 0) c = pa.name.view().compare(pb.name.view()) <=> 0;
+  std::strong_ordering c = pa.namespace_ <=> pb.namespace_;
+  if (c == 0) c = pa.name <=> pb.name;
   if (same_key != nullptr) *same_key = c == 0;
   if (c == 0) c = a.node->name.compare(b.node->name) <=> 0;
   return c;
