@@ -61,6 +61,13 @@ class SharedString {
     return rep_ != nullptr && rep_ == other.rep_;
   }
 
+  // How many SharedStrings hold this buffer (0 when empty). Exact only while no other thread
+  // copies or drops one of them: for a table that interns strings, whose entries nothing else
+  // can copy once the table holds the last one (a count of 1).
+  uint32_t use_count() const {
+    return rep_ == nullptr ? 0 : rep_->refs.load(std::memory_order_acquire);
+  }
+
   void Swap(SharedString& other) noexcept { std::swap(rep_, other.rep_); }
 
   // Compared by characters, with each other and with anything that converts to a view (a

@@ -152,8 +152,10 @@ bool IsPlainText(const Pod& pod) {
 
 void PodCache::Replace(std::vector<Pod> pods) {
   std::map<std::string, NameIndex, std::less<>> fresh;
+  LabelSetTable label_sets;
   for (Pod& pod : pods) {
     pod.plain = IsPlainText(pod);
+    label_sets.Intern(pod.labels);
     auto p = std::make_shared<const Pod>(std::move(pod));
     auto nit = fresh.find(p->namespace_);
     if (nit == fresh.end()) nit = fresh.emplace(p->namespace_, NameIndex()).first;
@@ -180,6 +182,7 @@ void PodCache::Replace(std::vector<Pod> pods) {
     base::WriterMutexLock lock(mu_);
     by_namespace_.swap(fresh);
     size_ = count;
+    std::swap(label_sets_, label_sets);
   }
   // `fresh` (the old content) is freed outside the lock.
   generation_.fetch_add(1, std::memory_order_acq_rel);
@@ -188,10 +191,11 @@ void PodCache::Replace(std::vector<Pod> pods) {
 
 void PodCache::Upsert(Pod pod) {
   pod.plain = IsPlainText(pod);
-  auto p = std::make_shared<const Pod>(std::move(pod));
   std::shared_ptr<const Pod> old;
   {
     base::WriterMutexLock lock(mu_);
+    const bool sweep = label_sets_.Intern(pod.labels);
+    auto p = std::make_shared<const Pod>(std::move(pod));
     auto nit = by_namespace_.find(p->namespace_);
     if (nit == by_namespace_.end()) nit = by_namespace_.emplace(p->namespace_, NameIndex()).first;
     NameIndex& index = nit->second;
@@ -201,6 +205,10 @@ void PodCache::Upsert(Pod pod) {
     } else {
       index.insert(it, std::move(p));
       ++size_;
+    }
+    if (sweep) {
+      old.reset();  // its labels are not counted as held
+      label_sets_.Sweep();
     }
   }
   generation_.fetch_add(1, std::memory_order_acq_rel);

@@ -103,6 +103,8 @@ class PodCache {
   // namespaces are erased.
   std::map<std::string, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
   std::size_t size_ GUARDED_BY(mu_) = 0;
+  // One buffer per distinct label set of the cached pods (those of a ReplicaSet share theirs).
+  LabelSetTable label_sets_ GUARDED_BY(mu_);
   std::atomic<bool> synced_{false};
   std::atomic<uint64_t> generation_{0};
 };

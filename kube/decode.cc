@@ -35,10 +35,12 @@ void CopyLabels(const json* obj, Labels* out) {
     ++count;
     bytes += it.key().size() + it.value().get_ref<const std::string&>().size();
   }
-  out->Reserve(count, bytes);
+  Labels::Builder builder;
+  builder.Reserve(count, bytes);
   for (auto it = obj->begin(); it != obj->end(); ++it) {
-    if (it.value().is_string()) out->Set(it.key(), it.value().get_ref<const std::string&>());
+    if (it.value().is_string()) builder.Set(it.key(), it.value().get_ref<const std::string&>());
   }
+  *out = builder.Build();
 }
 
 // A resource.Quantity string field of `obj` (cpu in millicores with milli); 0 when absent or

@@ -5,21 +5,33 @@
 
 namespace kube {
 
-static_assert(sizeof(Labels) == sizeof(std::string), "one buffer per object");
+static_assert(sizeof(Labels) == sizeof(void*), "one shared buffer per object");
 
 Labels::Labels(std::initializer_list<value_type> labels) {
+  std::string data;
   for (const auto& [key, value] : labels) {
-    if (find(key) == end()) Set(key, value);
+    Labels so_far;
+    so_far.data_ = base::SharedString(data);
+    if (so_far.find(key) == so_far.end()) SetIn(data, key, value);
   }
+  data_ = base::SharedString(data);
 }
 
-uint32_t Labels::Word(size_t k) const {
+Labels Labels::Builder::Build() const {
+  Labels labels;
+  labels.data_ = base::SharedString(data_);
+  return labels;
+}
+
+uint32_t Labels::WordOf(std::string_view data, size_t k) {
   uint32_t v;
-  std::memcpy(&v, data_.data() + 4 * k, sizeof v);
+  std::memcpy(&v, data.data() + 4 * k, sizeof v);
   return v;
 }
 
-void Labels::SetWord(size_t k, uint32_t v) { std::memcpy(data_.data() + 4 * k, &v, sizeof v); }
+void Labels::SetWord(std::string& data, size_t k, uint32_t v) {
+  std::memcpy(data.data() + 4 * k, &v, sizeof v);
+}
 
 Labels::value_type Labels::At(size_t i) const {
   const size_t key_begin = i == 0 ? 0 : Word(2 * i);
@@ -55,39 +67,75 @@ std::string_view Labels::at(std::string_view key) const {
 }
 
 void Labels::Set(std::string_view key, std::string_view value) {
-  const size_t n = size();
-  const size_t i = LowerBound(key);
-  if (i < n && At(i).first == key) {
-    // Replace the value: shift what follows by the difference in length.
-    const size_t begin = Word(1 + 2 * i);
-    const size_t old_size = Word(2 + 2 * i) - begin;
-    data_.replace(HeaderBytes(n) + begin, old_size, value);
-    const int64_t delta = static_cast<int64_t>(value.size()) - static_cast<int64_t>(old_size);
-    for (size_t k = 2 + 2 * i; k <= 2 * n; ++k) {
-      SetWord(k, static_cast<uint32_t>(static_cast<int64_t>(Word(k)) + delta));
+  std::string data(data_.view());
+  SetIn(data, key, value);
+  data_ = base::SharedString(data);
+}
+
+void Labels::SetIn(std::string& data, std::string_view key, std::string_view value) {
+  auto word = [&data](size_t k) { return WordOf(data, k); };
+  const size_t n = data.empty() ? 0 : word(0);
+  // The first label whose key is not less than `key` (as LowerBound, on `data`).
+  size_t i = 0;
+  {
+    size_t low = 0, high = n;
+    auto key_at = [&](size_t j) {
+      const size_t key_begin = j == 0 ? 0 : word(2 * j);
+      const size_t key_end = word(1 + 2 * j);
+      return std::string_view(data).substr(HeaderBytes(n) + key_begin, key_end - key_begin);
+    };
+    while (low < high) {
+      const size_t mid = low + (high - low) / 2;
+      if (key_at(mid) < key) {
+        low = mid + 1;
+      } else {
+        high = mid;
+      }
     }
-    return;
+    i = low;
+    if (i < n && key_at(i) == key) {
+      // Replace the value: shift what follows by the difference in length.
+      const size_t begin = word(1 + 2 * i);
+      const size_t old_size = word(2 + 2 * i) - begin;
+      data.replace(HeaderBytes(n) + begin, old_size, value);
+      const int64_t delta = static_cast<int64_t>(value.size()) - static_cast<int64_t>(old_size);
+      for (size_t k = 2 + 2 * i; k <= 2 * n; ++k) {
+        SetWord(data, k, static_cast<uint32_t>(static_cast<int64_t>(word(k)) + delta));
+      }
+      return;
+    }
   }
-  // Grown to the exact size unless Reserve made room: the object keeps what it needs, not what
-  // std::string's doubling would leave (labels are set a few at a time, then kept long).
+  // Grown to the exact size unless Reserve made room.
   const auto added = static_cast<uint32_t>(key.size() + value.size());
-  const size_t need = (n == 0 ? HeaderBytes(1) : data_.size() + 8) + added;
-  if (data_.capacity() < need) {
+  const size_t need = (n == 0 ? HeaderBytes(1) : data.size() + 8) + added;
+  if (data.capacity() < need) {
     std::string grown;
     grown.reserve(need);
-    grown.assign(data_);
-    data_.swap(grown);
+    grown.assign(data);
+    data.swap(grown);
   }
-  if (n == 0) data_.assign(HeaderBytes(0), '\0');
+  if (n == 0) data.assign(HeaderBytes(0), '\0');
   // The characters first (their place is known from the header as it is), then the two offsets.
-  const size_t at = i == 0 ? 0 : Word(2 * i);
-  data_.insert(HeaderBytes(n) + at, key);
-  data_.insert(HeaderBytes(n) + at + key.size(), value);
+  const size_t at = i == 0 ? 0 : word(2 * i);
+  data.insert(HeaderBytes(n) + at, key);
+  data.insert(HeaderBytes(n) + at + key.size(), value);
   const uint32_t ends[2] = {static_cast<uint32_t>(at + key.size()),
                             static_cast<uint32_t>(at + added)};
-  data_.insert(4 * (1 + 2 * i), reinterpret_cast<const char*>(ends), sizeof ends);
-  SetWord(0, static_cast<uint32_t>(n + 1));
-  for (size_t k = 3 + 2 * i; k <= 2 * (n + 1); ++k) SetWord(k, Word(k) + added);
+  data.insert(4 * (1 + 2 * i), reinterpret_cast<const char*>(ends), sizeof ends);
+  SetWord(data, 0, static_cast<uint32_t>(n + 1));
+  for (size_t k = 3 + 2 * i; k <= 2 * (n + 1); ++k) SetWord(data, k, word(k) + added);
+}
+
+bool LabelSetTable::Intern(Labels& labels) {
+  if (labels.empty()) return false;
+  auto [it, added] = sets_.insert(labels.data_);
+  if (!added) labels.data_ = *it;
+  return sets_.size() > 2 * size_after_sweep_ + 64;
+}
+
+void LabelSetTable::Sweep() {
+  std::erase_if(sets_, [](const base::SharedString& s) { return s.use_count() == 1; });
+  size_after_sweep_ = sets_.size();
 }
 
 }  // namespace kube

@@ -7,6 +7,10 @@
 // allocation per object (none without labels). Iteration yields pair<string_view, string_view> in
 // key order, as the map did, so encoders and selectors read them the same way.
 //
+// The buffer is shared by copies (base::SharedString) and immutable: a change makes a new one.
+// The pod cache keeps one buffer per distinct label set (the pods of a ReplicaSet have the same
+// labels), so a pod's labels cost a pointer (kube::LabelSetTable).
+//
 // Thread-safety: a plain value; const member functions may be called concurrently.
 #pragma once
 
@@ -16,7 +20,10 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
+
+#include "base/shared_string.h"
 
 namespace kube {
 
@@ -64,13 +71,25 @@ class Labels {
   // As std::map's: for a key given twice, the first value wins.
   Labels(std::initializer_list<value_type> labels);
 
-  // Adds `key` with `value`, or replaces the value of `key`. Appending keys in increasing order
-  // (as a JSON object's members arrive from the decoder) moves nothing.
+  // Adds `key` with `value`, or replaces the value of `key`: copies the labels into a new
+  // buffer. To set several at once, use a Builder.
   void Set(std::string_view key, std::string_view value);
-  // Room for `labels` labels of `bytes` characters in all, so that Set does not over-allocate.
-  void Reserve(size_t labels, size_t bytes) { data_.reserve(HeaderBytes(labels) + bytes); }
 
-  void clear() { data_.clear(); }
+  // Builds labels in a buffer of its own, made shared once by Build().
+  class Builder {
+   public:
+    // Room for `labels` labels of `bytes` characters in all, so that Set does not grow the
+    // buffer again. Appending keys in increasing order (as a JSON object's members arrive from
+    // the decoder) moves nothing.
+    void Reserve(size_t labels, size_t bytes) { data_.reserve(HeaderBytes(labels) + bytes); }
+    void Set(std::string_view key, std::string_view value) { Labels::SetIn(data_, key, value); }
+    Labels Build() const;
+
+   private:
+    std::string data_;
+  };
+
+  void clear() { data_ = base::SharedString(); }
 
   size_t size() const { return data_.empty() ? 0 : Word(0); }
   bool empty() const { return data_.empty(); }
@@ -82,9 +101,17 @@ class Labels {
   std::string_view at(std::string_view key) const;
 
   // The same labels (sorted, so the same bytes).
-  bool operator==(const Labels& o) const { return data_ == o.data_; }
+  bool operator==(const Labels& o) const {
+    return data_.SharesBufferWith(o.data_) || data_ == o.data_.view();
+  }
+  // True when both hold the same buffer (an interned label set).
+  bool SharesBufferWith(const Labels& o) const { return data_.SharesBufferWith(o.data_); }
 
  private:
+  friend class LabelSetTable;
+  // Sets `key` to `value` in the layout below, held in `data`.
+  static void SetIn(std::string& data, std::string_view key, std::string_view value);
+
   value_type At(size_t i) const;
   // The first label whose key is not less than `key`.
   size_t LowerBound(std::string_view key) const;
@@ -92,13 +119,35 @@ class Labels {
   // The bytes before the characters of `labels` labels: the count and two offsets per label.
   static size_t HeaderBytes(size_t labels) { return 4 * (1 + 2 * labels); }
   // The 32-bit word `k` of data_ (host order).
-  uint32_t Word(size_t k) const;
-  void SetWord(size_t k, uint32_t v);
+  uint32_t Word(size_t k) const { return WordOf(data_.view(), k); }
+  static uint32_t WordOf(std::string_view data, size_t k);
+  static void SetWord(std::string& data, size_t k, uint32_t v);
 
   // Empty without labels; otherwise the label count n, then for each label i the end offset of
   // its key (word 1 + 2i) and of its value (word 2 + 2i) among the characters, then the
   // characters: key 0, value 0, key 1, value 1, ... without separators.
-  std::string data_;
+  base::SharedString data_;
+};
+
+// One buffer per distinct label set among the objects of a cache: Intern() makes an object's
+// labels share the buffer of equal labels seen before. Sets no object holds any more are
+// dropped by Sweep(), which the cache calls as it changes (amortized: Intern() asks for one once
+// the table has doubled since the last).
+//
+// Thread-safety: none; the owner serializes every call (the cache's writer lock), and readers
+// of the objects only copy or read their labels.
+class LabelSetTable {
+ public:
+  // Makes `labels` share the buffer of an equal set already in the table, or adds its buffer.
+  // Returns true when a sweep is due.
+  bool Intern(Labels& labels);
+  // Drops the sets only the table holds.
+  void Sweep();
+  size_t size() const { return sets_.size(); }
+
+ private:
+  std::unordered_set<base::SharedString> sets_;
+  size_t size_after_sweep_ = 0;
 };
 
 }  // namespace kube

@@ -176,6 +176,36 @@ TEST(PodCacheTest, MatchesAModelUnderRandomChanges) {
   check();
 }
 
+TEST(PodCacheTest, PodsWithEqualLabelsShareOneBuffer) {
+  PodCache cache;
+  cache.Replace({MakePod("default", "web-1", {{"app", "web"}, {"hash", "1"}}),
+                 MakePod("default", "web-2", {{"app", "web"}, {"hash", "1"}}),
+                 MakePod("default", "db-1", {{"app", "db"}})});
+  auto web1 = cache.Get("default", "web-1");
+  auto web2 = cache.Get("default", "web-2");
+  auto db1 = cache.Get("default", "db-1");
+  EXPECT_TRUE(web2->labels.SharesBufferWith(web1->labels));
+  EXPECT_FALSE(db1->labels.SharesBufferWith(web1->labels));
+  // Added later, and in another namespace: the same buffer.
+  cache.Upsert(MakePod("other", "web-3", {{"app", "web"}, {"hash", "1"}}));
+  auto web3 = cache.Get("other", "web-3");
+  EXPECT_TRUE(web3->labels.SharesBufferWith(web1->labels));
+  EXPECT_EQ(web3->labels.at("hash"), "1");
+  // Many pods with sets of their own come and go; the ones still cached keep theirs intact.
+  for (int i = 0; i < 500; ++i) {
+    cache.Upsert(MakePod("churn", "p" + std::to_string(i), {{"i", std::to_string(i)}}));
+    if (i % 2 == 0) cache.Remove("churn", "p" + std::to_string(i));
+  }
+  for (int i = 1; i < 500; i += 2) {
+    auto p = cache.Get("churn", "p" + std::to_string(i));
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->labels.at("i"), std::to_string(i));
+  }
+  auto web4 = MakePod("default", "web-4", {{"app", "web"}, {"hash", "1"}});
+  cache.Upsert(std::move(web4));
+  EXPECT_TRUE(cache.Get("default", "web-4")->labels.SharesBufferWith(web1->labels));
+}
+
 TEST(PodCacheTest, ForEachVisitsInListOrder) {
   PodCache cache;
   cache.Replace({MakePod("b", "1"), MakePod("a", "2"), MakePod("a", "1")});

@@ -84,14 +84,69 @@ TEST(LabelsTest, BehavesAsAMapOfStrings) {
     EXPECT_EQ(Items(got), expected) << "round " << round;
     for (const auto& [k, v] : want) EXPECT_EQ(got.at(k), v);
     // The same labels set in key order into room made first (as the decoder does) are equal.
-    Labels reserved;
+    Labels::Builder builder;
     size_t bytes = 0;
     for (const auto& [k, v] : want) bytes += k.size() + v.size();
-    reserved.Reserve(want.size(), bytes);
-    for (const auto& [k, v] : want) reserved.Set(k, v);
+    builder.Reserve(want.size(), bytes);
+    for (const auto& [k, v] : want) builder.Set(k, v);
+    const Labels reserved = builder.Build();
     EXPECT_EQ(reserved, got) << "round " << round;
     EXPECT_EQ(Items(reserved), expected) << "round " << round;
   }
+}
+
+TEST(LabelsTest, CopiesShareTheBufferAndAChangeMakesANewOne) {
+  const Labels a = {{"app", "web"}, {"pod-template-hash", "7d9f8c6b5d"}};
+  Labels b = a;
+  EXPECT_TRUE(b.SharesBufferWith(a));
+  b.Set("app", "db");
+  EXPECT_FALSE(b.SharesBufferWith(a));
+  EXPECT_EQ(a.at("app"), "web");
+  EXPECT_EQ(b.at("app"), "db");
+  EXPECT_EQ(b.at("pod-template-hash"), "7d9f8c6b5d");
+  b.clear();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(a.size(), 2u);
+}
+
+TEST(LabelSetTableTest, EqualSetsShareOneBufferAndUnheldSetsAreSwept) {
+  LabelSetTable table;
+  Labels web1 = {{"app", "web"}, {"hash", "1"}};
+  Labels web2 = {{"app", "web"}, {"hash", "1"}};
+  Labels db = {{"app", "db"}};
+  Labels none;
+  EXPECT_FALSE(web2.SharesBufferWith(web1));
+  table.Intern(web1);
+  table.Intern(web2);
+  table.Intern(db);
+  table.Intern(none);
+  EXPECT_TRUE(web2.SharesBufferWith(web1));
+  EXPECT_EQ(web2, (Labels{{"app", "web"}, {"hash", "1"}}));
+  EXPECT_FALSE(db.SharesBufferWith(web1));
+  EXPECT_EQ(table.size(), 2u);  // no entry for empty labels
+
+  db = Labels();  // nothing holds {app=db} but the table
+  table.Sweep();
+  EXPECT_EQ(table.size(), 1u);
+  web1 = Labels();
+  table.Sweep();
+  EXPECT_EQ(table.size(), 1u);  // web2 still holds it
+  Labels web3 = {{"app", "web"}, {"hash", "1"}};
+  table.Intern(web3);
+  EXPECT_TRUE(web3.SharesBufferWith(web2));
+}
+
+TEST(LabelSetTableTest, InternAsksForASweepOnceTheTableHasDoubled) {
+  LabelSetTable table;
+  std::vector<Labels> held;
+  int first_due = -1;
+  for (int i = 0; i < 1000 && first_due < 0; ++i) {
+    Labels l = {{"app", "app-" + std::to_string(i)}};
+    if (table.Intern(l)) first_due = i;
+  }
+  EXPECT_EQ(first_due, 64);  // 2 * 0 + 64 sets after the (empty) last sweep, then one more
+  table.Sweep();             // none is held: all dropped
+  EXPECT_EQ(table.size(), 0u);
 }
 
 }  // namespace
