@@ -151,15 +151,15 @@ bool IsPlainText(const Pod& pod) {
 }
 
 void PodCache::Replace(std::vector<Pod> pods) {
-  std::map<std::string, NameIndex, std::less<>> fresh;
+  std::map<base::SharedString, NameIndex, std::less<>> fresh;
   LabelSetTable label_sets;
   for (Pod& pod : pods) {
     pod.plain = IsPlainText(pod);
     label_sets.Intern(pod.labels);
-    auto p = std::make_shared<const Pod>(std::move(pod));
-    auto nit = fresh.find(p->namespace_);
-    if (nit == fresh.end()) nit = fresh.emplace(p->namespace_, NameIndex()).first;
-    nit->second.push_back(std::move(p));
+    auto nit = fresh.find(pod.namespace_.view());
+    if (nit == fresh.end()) nit = fresh.emplace(pod.namespace_, NameIndex()).first;
+    pod.namespace_ = nit->first;  // the namespace's one buffer
+    nit->second.push_back(std::make_shared<const Pod>(std::move(pod)));
   }
   std::size_t count = 0;
   for (auto& [ns, index] : fresh) {
@@ -195,9 +195,10 @@ void PodCache::Upsert(Pod pod) {
   {
     base::WriterMutexLock lock(mu_);
     const bool sweep = label_sets_.Intern(pod.labels);
+    auto nit = by_namespace_.find(pod.namespace_.view());
+    if (nit == by_namespace_.end()) nit = by_namespace_.emplace(pod.namespace_, NameIndex()).first;
+    pod.namespace_ = nit->first;  // the namespace's one buffer
     auto p = std::make_shared<const Pod>(std::move(pod));
-    auto nit = by_namespace_.find(p->namespace_);
-    if (nit == by_namespace_.end()) nit = by_namespace_.emplace(p->namespace_, NameIndex()).first;
     NameIndex& index = nit->second;
     auto it = LowerBound(index, p->name);
     if (it != index.end() && (*it)->name == p->name) {

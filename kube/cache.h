@@ -99,9 +99,9 @@ class PodCache {
   static NameIndex::const_iterator LowerBound(const NameIndex& index, std::string_view name);
 
   mutable base::SharedMutex mu_;
-  // namespace -> its pods sorted by name. Namespace keys are owned (namespaces are few). Empty
-  // namespaces are erased.
-  std::map<std::string, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
+  // namespace -> its pods sorted by name. Each key's buffer is shared by its pods' namespace_.
+  // Empty namespaces are erased.
+  std::map<base::SharedString, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
   std::size_t size_ GUARDED_BY(mu_) = 0;
   // One buffer per distinct label set of the cached pods (those of a ReplicaSet share theirs).
   LabelSetTable label_sets_ GUARDED_BY(mu_);

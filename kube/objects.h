@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/shared_string.h"
 #include "kube/labels.h"
 
 namespace kube {
@@ -34,8 +35,9 @@ struct Node {
 
 // What the API needs of a Running pod (watched as PartialObjectMetadata).
 struct Pod {
-  std::string namespace_;
-  std::string name;
+  // Shared: the pod cache gives the pods of a namespace one buffer for its name.
+  base::SharedString namespace_;
+  base::SharedString name;
   Labels labels;
   // The namespace, name and every label key and value are printable ASCII without the
   // characters JSON writers escape (IsPlainText): set by PodCache when it stores the pod, so

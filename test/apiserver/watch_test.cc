@@ -727,7 +727,7 @@ TEST_F(WatchTest, SlowReaderIsClosedNotBuffered) {
   pods_.Replace(cached);
   auto publish_all = [&](uint64_t cpu) {
     std::vector<window::PodMetrics> pods;
-    for (const auto& p : cached) pods.push_back(Pod(p.namespace_, p.name, cpu));
+    for (const auto& p : cached) pods.push_back(Pod(p.namespace_.str(), p.name.str(), cpu));
     std::sort(pods.begin(), pods.end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });
     Publish({}, std::move(pods));

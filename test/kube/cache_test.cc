@@ -27,7 +27,7 @@ Node MakeNode(std::string name, Labels labels = {}) {
 
 std::vector<std::string> Names(const std::vector<std::shared_ptr<const Pod>>& pods) {
   std::vector<std::string> out;
-  for (const auto& p : pods) out.push_back(p->namespace_ + "/" + p->name);
+  for (const auto& p : pods) out.push_back(p->namespace_.str() + "/" + p->name.str());
   return out;
 }
 
@@ -206,12 +206,35 @@ TEST(PodCacheTest, PodsWithEqualLabelsShareOneBuffer) {
   EXPECT_TRUE(cache.Get("default", "web-4")->labels.SharesBufferWith(web1->labels));
 }
 
+TEST(PodCacheTest, PodsOfANamespaceShareItsName) {
+  PodCache cache;
+  cache.Replace({MakePod("default", "a"), MakePod("default", "b"), MakePod("other", "c")});
+  auto a = cache.Get("default", "a");
+  auto b = cache.Get("default", "b");
+  auto c = cache.Get("other", "c");
+  EXPECT_TRUE(b->namespace_.SharesBufferWith(a->namespace_));
+  EXPECT_FALSE(c->namespace_.SharesBufferWith(a->namespace_));
+  EXPECT_EQ(c->namespace_, "other");
+  // Added later, from a string of its own: given the namespace's buffer.
+  cache.Upsert(MakePod(std::string("defaul") + "t", "d"));
+  auto d = cache.Get("default", "d");
+  EXPECT_TRUE(d->namespace_.SharesBufferWith(a->namespace_));
+  EXPECT_EQ(d->name, "d");
+  // A namespace emptied and filled again still finds and shares its (new) key.
+  cache.Remove("other", "c");
+  cache.Upsert(MakePod("other", "e"));
+  cache.Upsert(MakePod("other", "f"));
+  EXPECT_TRUE(
+      cache.Get("other", "f")->namespace_.SharesBufferWith(cache.Get("other", "e")->namespace_));
+  EXPECT_EQ(cache.List("other").size(), 2u);
+}
+
 TEST(PodCacheTest, ForEachVisitsInListOrder) {
   PodCache cache;
   cache.Replace({MakePod("b", "1"), MakePod("a", "2"), MakePod("a", "1")});
   std::vector<std::string> seen;
   cache.ForEach("", LabelSelector(), [&](const std::shared_ptr<const Pod>& p) {
-    seen.push_back(p->namespace_ + "/" + p->name);
+    seen.push_back(p->namespace_.str() + "/" + p->name.str());
   });
   EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "a/2", "b/1"}));
 }

@@ -24,7 +24,7 @@ using testing_support::WaitFor;
 
 std::vector<std::string> PodKeys(const PodCache& cache) {
   std::vector<std::string> out;
-  for (const auto& p : cache.List("")) out.push_back(p->namespace_ + "/" + p->name);
+  for (const auto& p : cache.List("")) out.push_back(p->namespace_.str() + "/" + p->name.str());
   return out;
 }
 

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
                     n->addresses.size(), JoinLabels(n->labels).c_str());
       }
       for (const auto& p : pods.List("")) {
-        std::printf("pod: %s/%s labels=%s\n", p->namespace_.c_str(), p->name.c_str(),
+        std::printf("pod: %s/%s labels=%s\n", p->namespace_.data(), p->name.data(),
                     JoinLabels(p->labels).c_str());
       }
       for (int i = 0; i < 100 && !acw.HasSynced(); ++i) {
