@@ -150,16 +150,21 @@ bool IsPlainText(const Pod& pod) {
   return true;
 }
 
+PodCache::NameIndex& PodCache::IndexOf(Namespaces& namespaces, Pod& pod) {
+  auto it = namespaces.find(pod.namespace_.view());
+  if (it == namespaces.end()) it = namespaces.emplace(pod.namespace_, NameIndex()).first;
+  pod.namespace_ = it->first;  // the namespace's one buffer
+  return it->second;
+}
+
 void PodCache::Replace(std::vector<Pod> pods) {
-  std::map<base::SharedString, NameIndex, std::less<>> fresh;
+  Namespaces fresh;
   LabelSetTable label_sets;
   for (Pod& pod : pods) {
     pod.plain = IsPlainText(pod);
     label_sets.Intern(pod.labels);
-    auto nit = fresh.find(pod.namespace_.view());
-    if (nit == fresh.end()) nit = fresh.emplace(pod.namespace_, NameIndex()).first;
-    pod.namespace_ = nit->first;  // the namespace's one buffer
-    nit->second.push_back(std::make_shared<const Pod>(std::move(pod)));
+    NameIndex& index = IndexOf(fresh, pod);
+    index.push_back(std::make_shared<const Pod>(std::move(pod)));
   }
   std::size_t count = 0;
   for (auto& [ns, index] : fresh) {
@@ -195,11 +200,8 @@ void PodCache::Upsert(Pod pod) {
   {
     base::WriterMutexLock lock(mu_);
     const bool sweep = label_sets_.Intern(pod.labels);
-    auto nit = by_namespace_.find(pod.namespace_.view());
-    if (nit == by_namespace_.end()) nit = by_namespace_.emplace(pod.namespace_, NameIndex()).first;
-    pod.namespace_ = nit->first;  // the namespace's one buffer
+    NameIndex& index = IndexOf(by_namespace_, pod);
     auto p = std::make_shared<const Pod>(std::move(pod));
-    NameIndex& index = nit->second;
     auto it = LowerBound(index, p->name);
     if (it != index.end() && (*it)->name == p->name) {
       old = std::exchange(*it, std::move(p));

@@ -98,10 +98,14 @@ class PodCache {
   static NameIndex::iterator LowerBound(NameIndex& index, std::string_view name);
   static NameIndex::const_iterator LowerBound(const NameIndex& index, std::string_view name);
 
-  mutable base::SharedMutex mu_;
   // namespace -> its pods sorted by name. Each key's buffer is shared by its pods' namespace_.
+  using Namespaces = std::map<base::SharedString, NameIndex, std::less<>>;
+  // The index of `pod`'s namespace in `namespaces` (added if new); gives the pod the key's buffer.
+  static NameIndex& IndexOf(Namespaces& namespaces, Pod& pod);
+
+  mutable base::SharedMutex mu_;
   // Empty namespaces are erased.
-  std::map<base::SharedString, NameIndex, std::less<>> by_namespace_ GUARDED_BY(mu_);
+  Namespaces by_namespace_ GUARDED_BY(mu_);
   std::size_t size_ GUARDED_BY(mu_) = 0;
   // One buffer per distinct label set of the cached pods (those of a ReplicaSet share theirs).
   LabelSetTable label_sets_ GUARDED_BY(mu_);

@@ -10,9 +10,8 @@ static_assert(sizeof(Labels) == sizeof(void*), "one shared buffer per object");
 Labels::Labels(std::initializer_list<value_type> labels) {
   std::string data;
   for (const auto& [key, value] : labels) {
-    Labels so_far;
-    so_far.data_ = base::SharedString(data);
-    if (so_far.find(key) == so_far.end()) SetIn(data, key, value);
+    const size_t i = LowerBoundIn(data, key);
+    if (i == CountIn(data) || AtIn(data, i).first != key) SetIn(data, key, value);
   }
   data_ = base::SharedString(data);
 }
@@ -33,20 +32,20 @@ void Labels::SetWord(std::string& data, size_t k, uint32_t v) {
   std::memcpy(data.data() + 4 * k, &v, sizeof v);
 }
 
-Labels::value_type Labels::At(size_t i) const {
-  const size_t key_begin = i == 0 ? 0 : Word(2 * i);
-  const size_t key_end = Word(1 + 2 * i);
-  const size_t value_end = Word(2 + 2 * i);
-  const std::string_view chars = std::string_view(data_).substr(HeaderBytes(size()));
+Labels::value_type Labels::AtIn(std::string_view data, size_t i) {
+  const size_t key_begin = i == 0 ? 0 : WordOf(data, 2 * i);
+  const size_t key_end = WordOf(data, 1 + 2 * i);
+  const size_t value_end = WordOf(data, 2 + 2 * i);
+  const std::string_view chars = data.substr(HeaderBytes(CountIn(data)));
   return {chars.substr(key_begin, key_end - key_begin), chars.substr(key_end, value_end - key_end)};
 }
 
-size_t Labels::LowerBound(std::string_view key) const {
+size_t Labels::LowerBoundIn(std::string_view data, std::string_view key) {
   size_t low = 0;
-  size_t high = size();
+  size_t high = CountIn(data);
   while (low < high) {
     const size_t mid = low + (high - low) / 2;
-    if (At(mid).first < key) {
+    if (AtIn(data, mid).first < key) {
       low = mid + 1;
     } else {
       high = mid;
@@ -74,36 +73,18 @@ void Labels::Set(std::string_view key, std::string_view value) {
 
 void Labels::SetIn(std::string& data, std::string_view key, std::string_view value) {
   auto word = [&data](size_t k) { return WordOf(data, k); };
-  const size_t n = data.empty() ? 0 : word(0);
-  // The first label whose key is not less than `key` (as LowerBound, on `data`).
-  size_t i = 0;
-  {
-    size_t low = 0, high = n;
-    auto key_at = [&](size_t j) {
-      const size_t key_begin = j == 0 ? 0 : word(2 * j);
-      const size_t key_end = word(1 + 2 * j);
-      return std::string_view(data).substr(HeaderBytes(n) + key_begin, key_end - key_begin);
-    };
-    while (low < high) {
-      const size_t mid = low + (high - low) / 2;
-      if (key_at(mid) < key) {
-        low = mid + 1;
-      } else {
-        high = mid;
-      }
+  const size_t n = CountIn(data);
+  const size_t i = LowerBoundIn(data, key);
+  if (i < n && AtIn(data, i).first == key) {
+    // Replace the value: shift what follows by the difference in length.
+    const size_t begin = word(1 + 2 * i);
+    const size_t old_size = word(2 + 2 * i) - begin;
+    data.replace(HeaderBytes(n) + begin, old_size, value);
+    const int64_t delta = static_cast<int64_t>(value.size()) - static_cast<int64_t>(old_size);
+    for (size_t k = 2 + 2 * i; k <= 2 * n; ++k) {
+      SetWord(data, k, static_cast<uint32_t>(static_cast<int64_t>(word(k)) + delta));
     }
-    i = low;
-    if (i < n && key_at(i) == key) {
-      // Replace the value: shift what follows by the difference in length.
-      const size_t begin = word(1 + 2 * i);
-      const size_t old_size = word(2 + 2 * i) - begin;
-      data.replace(HeaderBytes(n) + begin, old_size, value);
-      const int64_t delta = static_cast<int64_t>(value.size()) - static_cast<int64_t>(old_size);
-      for (size_t k = 2 + 2 * i; k <= 2 * n; ++k) {
-        SetWord(data, k, static_cast<uint32_t>(static_cast<int64_t>(word(k)) + delta));
-      }
-      return;
-    }
+    return;
   }
   // Grown to the exact size unless Reserve made room.
   const auto added = static_cast<uint32_t>(key.size() + value.size());

@@ -91,7 +91,7 @@ class Labels {
 
   void clear() { data_ = base::SharedString(); }
 
-  size_t size() const { return data_.empty() ? 0 : Word(0); }
+  size_t size() const { return CountIn(data_.view()); }
   bool empty() const { return data_.empty(); }
   const_iterator begin() const { return {this, 0}; }
   const_iterator end() const { return {this, size()}; }
@@ -101,9 +101,7 @@ class Labels {
   std::string_view at(std::string_view key) const;
 
   // The same labels (sorted, so the same bytes).
-  bool operator==(const Labels& o) const {
-    return data_.SharesBufferWith(o.data_) || data_ == o.data_.view();
-  }
+  bool operator==(const Labels& o) const { return data_ == o.data_; }  // same buffer first
   // True when both hold the same buffer (an interned label set).
   bool SharesBufferWith(const Labels& o) const { return data_.SharesBufferWith(o.data_); }
 
@@ -112,14 +110,17 @@ class Labels {
   // Sets `key` to `value` in the layout below, held in `data`.
   static void SetIn(std::string& data, std::string_view key, std::string_view value);
 
-  value_type At(size_t i) const;
+  value_type At(size_t i) const { return AtIn(data_.view(), i); }
   // The first label whose key is not less than `key`.
-  size_t LowerBound(std::string_view key) const;
+  size_t LowerBound(std::string_view key) const { return LowerBoundIn(data_.view(), key); }
+  // The same on labels laid out in `data` (as data_, below), for the builders.
+  static size_t CountIn(std::string_view data) { return data.empty() ? 0 : WordOf(data, 0); }
+  static value_type AtIn(std::string_view data, size_t i);
+  static size_t LowerBoundIn(std::string_view data, std::string_view key);
 
   // The bytes before the characters of `labels` labels: the count and two offsets per label.
   static size_t HeaderBytes(size_t labels) { return 4 * (1 + 2 * labels); }
-  // The 32-bit word `k` of data_ (host order).
-  uint32_t Word(size_t k) const { return WordOf(data_.view(), k); }
+  // The 32-bit word `k` of `data` (host order).
   static uint32_t WordOf(std::string_view data, size_t k);
   static void SetWord(std::string& data, size_t k, uint32_t v);
 
