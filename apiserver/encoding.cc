@@ -32,9 +32,12 @@ Usage UsageOf(const window::NodeMetrics& n) {
   return {n.cpu_nanocores, n.memory_bytes,          n.has_swap,
           n.swap_bytes,    n.has_ephemeral_storage, n.ephemeral_storage_bytes};
 }
-Usage UsageOf(const window::ContainerMetrics& c) {
-  return {c.cpu_nanocores, c.memory_bytes,          c.has_swap,
-          c.swap_bytes,    c.has_ephemeral_storage, c.ephemeral_storage_bytes};
+// The usage of pod.containers[k].
+Usage UsageOf(const window::PodMetrics& pod, size_t k) {
+  const window::ContainerMetrics& c = pod.containers[k];
+  const window::ContainerExtras x = pod.extras_of(k);
+  return {c.cpu_nanocores, c.memory_bytes,          x.has_swap,
+          x.swap_bytes,    x.has_ephemeral_storage, x.ephemeral_storage_bytes};
 }
 
 // `"usage":{"cpu":"...",["ephemeral-storage":"...",]"memory":"..."[,"swap":"..."]}` without
@@ -133,14 +136,12 @@ void EncodePod(const window::PodMetrics& pod, std::string* j, std::string* p) {
     j->clear();
     AppendTimeWindowJson(*j, pod.timestamp, pod.window);
     j->append(",\"containers\":[");
-    bool first = true;
-    for (const auto& c : pod.containers) {
-      if (!first) j->push_back(',');
-      first = false;
+    for (size_t k = 0; k < pod.containers.size(); ++k) {
+      if (k != 0) j->push_back(',');
       j->append("{\"name\":");
-      AppendJsonString(*j, c.name);
+      AppendJsonString(*j, pod.containers[k].name);
       j->append(",\"usage\":");
-      AppendUsageJson(*j, UsageOf(c));
+      AppendUsageJson(*j, UsageOf(pod, k));
       j->push_back('}');
     }
     j->append("]}");
@@ -149,10 +150,10 @@ void EncodePod(const window::PodMetrics& pod, std::string* j, std::string* p) {
     p->clear();
     AppendTimeProto(*p, 2, pod.timestamp);
     AppendDurationProto(*p, 3, pod.window);
-    for (const auto& c : pod.containers) {
+    for (size_t k = 0; k < pod.containers.size(); ++k) {
       const size_t container = BeginField(*p, 4);
-      AppendBytesField(*p, 1, c.name);
-      AppendUsageProto(*p, 2, UsageOf(c));
+      AppendBytesField(*p, 1, pod.containers[k].name);
+      AppendUsageProto(*p, 2, UsageOf(pod, k));
       EndField(*p, container);
     }
   }

@@ -29,47 +29,53 @@ uint64_t CpuNanocores(uint64_t cpu_delta_ns, std::chrono::nanoseconds window) {
 
 namespace {
 
-// The last and (optionally) previous point of one object. prev.ts < last.ts whenever has_prev.
-// The flags after the integers: 64 bytes instead of 80 (two per pod at 30 pods per node).
+// The last and (optionally) previous point of one object; a point whose timestamp is 0 is absent
+// (the parsers give no sample a timestamp at or before the epoch, and a fresh container's start
+// time is used only when positive). prev.ts < last.ts whenever both are present. Swap and
+// ephemeral storage are "not reported" as kNone, which no parser gives (they accept nothing
+// above INT64_MAX): 56 bytes, with the flags this would otherwise take.
 struct Series {
+  static constexpr uint64_t kNone = UINT64_MAX;
+
   Point last;
   Point prev;
   uint64_t memory_bytes = 0;
-  uint64_t swap_bytes = 0;
-  uint64_t storage_bytes = 0;
-  bool has_last = false;
-  bool has_prev = false;
-  bool has_swap = false;     // swap is served only where the kubelet reported it
-  bool has_storage = false;  // ephemeral storage, from /stats/summary of this tick
+  uint64_t swap_bytes = kNone;     // swap is served only where the kubelet reported it
+  uint64_t storage_bytes = kNone;  // ephemeral storage, from /stats/summary of this tick
 
-  bool Servable() const { return has_last && has_prev && last.ts > prev.ts; }
+  bool has_last() const { return last.ts != 0; }
+  bool has_prev() const { return prev.ts != 0; }
+  bool has_swap() const { return swap_bytes != kNone; }
+  bool has_storage() const { return storage_bytes != kNone; }
+  bool Servable() const { return has_last() && has_prev() && last.ts > prev.ts; }
 };
-static_assert(sizeof(Series) == 64);
+static_assert(sizeof(Series) == 56);
+
+// A reported gauge as Series keeps it.
+uint64_t Reported(bool has, uint64_t bytes) {
+  return has ? std::min(bytes, Series::kNone - 1) : Series::kNone;
+}
 
 // The gauges of the newer point: working set and, when reported, swap.
 void SetGauges(const ResourceUsage& usage, Series* out) {
   out->memory_bytes = usage.memory_bytes;
-  out->has_swap = usage.has_swap;
-  out->swap_bytes = usage.has_swap ? usage.swap_bytes : 0;
+  out->swap_bytes = Reported(usage.has_swap, usage.swap_bytes);
 }
 
 // metrics-server's rule for choosing the older point when a new one arrives (storage/node.go),
 // plus: a counter lower than the older point means a reset, so there is no older point.
 void Advance(const Series* old, const ResourceUsage& usage, Series* out) {
   out->last = {usage.cpu_timestamp, usage.cpu_ns};
-  out->has_last = true;
   SetGauges(usage, out);
-  out->has_prev = false;
-  if (old == nullptr || !old->has_last) return;
+  out->prev = {};
+  if (old == nullptr || !old->has_last()) return;
   if (out->last.ts > old->last.ts) {
     out->prev = old->last;
-    out->has_prev = true;
-  } else if (old->has_prev && old->prev.ts < out->last.ts) {
+  } else if (old->has_prev() && old->prev.ts < out->last.ts) {
     // The same sample again (equal timestamps) or an out-of-order one: keep the older point.
     out->prev = old->prev;
-    out->has_prev = true;
   }
-  if (out->has_prev && out->prev.cpu_ns > out->last.cpu_ns) out->has_prev = false;
+  if (out->has_prev() && out->prev.cpu_ns > out->last.cpu_ns) out->prev = {};
 }
 
 }  // namespace
@@ -81,9 +87,9 @@ struct NodeSummary {
 
 struct ContainerState {
   base::SharedString name;  // shared with the windows
-  base::UnixNanos start_time = 0;
-  Series series;  // has_last is false when the kubelet sent no CPU or no memory line
+  Series series;            // no last point when the kubelet sent no CPU or no memory line
 };
+static_assert(sizeof(ContainerState) == 64);
 
 struct PodState {
   base::SharedString namespace_;  // shared with the windows and, on a node, among its pods
@@ -121,7 +127,6 @@ namespace {
 
 void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
                       std::chrono::nanoseconds resolution, ContainerState* out) {
-  out->start_time = usage.start_time;
   if (!usage.has_cpu || !usage.has_memory) return;  // no point: the pod is not servable
   const base::UnixNanos ts = usage.cpu_timestamp;
   const base::UnixNanos start = usage.start_time;
@@ -130,17 +135,15 @@ void AdvanceContainer(const ContainerState* old, const ContainerUsage& usage,
   if (start > 0 && start < ts && ts - start >= kFreshContainerMinAge &&
       ts - start < resolution.count()) {
     out->series.last = {ts, usage.cpu_ns};
-    out->series.has_last = true;
     SetGauges(usage, &out->series);
     out->series.prev = {start, 0};
-    out->series.has_prev = true;
     return;
   }
   // Restarted when it started at or after our newer point (metrics-server's rule). A start time
   // that merely differs is not enough: some kubelet stand-ins (kwok) report a start time that
   // moves with every sample, and a real reset shows as a counter decrease, handled in Advance.
   bool restarted =
-      old != nullptr && old->series.has_last && start > 0 && start >= old->series.last.ts;
+      old != nullptr && old->series.has_last() && start > 0 && start >= old->series.last.ts;
   Advance(restarted || old == nullptr ? nullptr : &old->series, usage, &out->series);
 }
 
@@ -151,7 +154,6 @@ void AdvancePodInPlace(PodState& pod, const ContainerUsage* usages,
   for (ContainerState& c : pod.containers) {
     ContainerState next;
     AdvanceContainer(&c, *usages++, resolution, &next);
-    c.start_time = next.start_time;
     c.series = next.series;
   }
 }
@@ -328,8 +330,7 @@ namespace {
 // sorted by namespace, pod, container: one merge walk). Containers it does not name keep none.
 void ApplySummary(const SummaryStorage& summary, Series* node_series, std::vector<PodState>* pods) {
   if (summary.has_node_fs) {
-    node_series->has_storage = true;
-    node_series->storage_bytes = summary.node_fs_used_bytes;
+    node_series->storage_bytes = Reported(true, summary.node_fs_used_bytes);
   }
   using Key = std::tuple<std::string_view, std::string_view>;
   size_t p = 0;
@@ -344,8 +345,7 @@ void ApplySummary(const SummaryStorage& summary, Series* node_series, std::vecto
         pod.containers.begin(), pod.containers.end(), cs.container,
         [](const ContainerState& c, const std::string& name) { return c.name < name; });
     if (it == pod.containers.end() || it->name != cs.container) continue;
-    it->series.has_storage = true;
-    it->series.storage_bytes = cs.ephemeral_storage_bytes();
+    it->series.storage_bytes = Reported(true, cs.ephemeral_storage_bytes());
   }
 }
 
@@ -513,46 +513,27 @@ void Store::UpdateOrder(const std::vector<const NodeState*>& gone) {
 
 std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
                                                          StoreStats* stats) const {
-  std::vector<window::NodeMetrics> nodes;
-  std::vector<window::PodMetrics> pods;
   // With the summary, the window's SummaryStats beside nodes and pods.
   bool with_summary = false;
   for (const auto& entry : *state_) with_summary = with_summary || entry.second->summary;
-  std::vector<window::SummaryStats> node_summaries;
-  std::vector<window::PodSummary> pod_summaries;
   struct Servable {
     const PodState* pod;
     const window::PodSummary* summary;  // null without the node's summary
   };
   std::vector<Servable> servable;
   servable.reserve(order_.size());
-  nodes.reserve(state_->size());
   stats->nodes = state_->size();
+  size_t servable_nodes = 0;
   for (const auto& [name, node_ptr] : *state_) {
     const NodeState& node = *node_ptr;
     if (node.failed_ticks > 0) ++stats->retained_nodes;
     for (const PodState& pod : node.pods) stats->containers += pod.containers.size();
-    const Series& s = node.series;
-    if (s.Servable()) {
-      window::NodeMetrics m;
-      m.name = name;
-      m.timestamp = s.last.ts;
-      m.window = std::chrono::nanoseconds(s.last.ts - s.prev.ts);
-      m.cpu_nanocores = CpuNanocores(s.last.cpu_ns - s.prev.cpu_ns, m.window);
-      m.memory_bytes = s.memory_bytes;
-      m.has_swap = s.has_swap;
-      m.swap_bytes = s.swap_bytes;
-      m.has_ephemeral_storage = s.has_storage;
-      m.ephemeral_storage_bytes = s.storage_bytes;
-      nodes.push_back(std::move(m));
-      if (with_summary) {
-        node_summaries.push_back(node.summary ? node.summary->node : window::SummaryStats());
-      }
-    }
+    if (node.series.Servable()) ++servable_nodes;
   }
   // order_ lists every pod sorted by (namespace, name, node name): of a pod reported by two nodes
   // (a kubelet bug or a stale node) the first node's complete one is served, as metrics-server
   // does, and lookups stay unambiguous.
+  size_t servable_containers = 0;
   for (size_t first = 0, end = 0; first < order_.size(); first = end) {
     end = first + 1;
     while (end < order_.size() && order_[end].same_key) ++end;
@@ -563,50 +544,56 @@ std::shared_ptr<const window::Window> Store::BuildWindow(uint64_t generation,
       for (const ContainerState& c : pod.containers) complete = complete && c.series.Servable();
       if (complete) {
         servable.push_back({&pod, node.summary ? &node.summary->pods[order_[k].pod] : nullptr});
+        servable_containers += pod.containers.size();
         break;
       }
     }
   }
-  pods.reserve(servable.size());
-  if (with_summary) pod_summaries.reserve(servable.size());
+  window::Window::Builder window(generation, with_summary, servable_nodes, servable.size(),
+                                 servable_containers);
+  for (const auto& [name, node_ptr] : *state_) {
+    const NodeState& node = *node_ptr;
+    const Series& s = node.series;
+    if (!s.Servable()) continue;
+    window::NodeMetrics m;
+    m.name = name;
+    m.timestamp = s.last.ts;
+    m.window = std::chrono::nanoseconds(s.last.ts - s.prev.ts);
+    m.cpu_nanocores = CpuNanocores(s.last.cpu_ns - s.prev.cpu_ns, m.window);
+    m.memory_bytes = s.memory_bytes;
+    m.has_swap = s.has_swap();
+    m.swap_bytes = s.has_swap() ? s.swap_bytes : 0;
+    m.has_ephemeral_storage = s.has_storage();
+    m.ephemeral_storage_bytes = s.has_storage() ? s.storage_bytes : 0;
+    window.AddNode(std::move(m), node.summary ? &node.summary->node : nullptr);
+  }
   for (const auto& [pod, summary] : servable) {
-    if (with_summary) {
-      if (summary != nullptr) {
-        pod_summaries.push_back(*summary);
-      } else {
-        pod_summaries.emplace_back().containers.resize(pod->containers.size());
+    // The pod's timestamp and window are its container's with the earliest newer point.
+    base::UnixNanos earliest = 0;
+    std::chrono::nanoseconds earliest_window{0};
+    for (const ContainerState& c : pod->containers) {
+      if (earliest == 0 || c.series.last.ts < earliest) {
+        earliest = c.series.last.ts;
+        earliest_window = std::chrono::nanoseconds(c.series.last.ts - c.series.prev.ts);
       }
     }
-    window::PodMetrics m;
-    m.namespace_ = pod->namespace_;
-    m.name = pod->name;
-    m.containers.reserve(pod->containers.size());
-    base::UnixNanos earliest = 0;
+    window.AddPod(pod->namespace_, pod->name, earliest, earliest_window, summary);
     for (const ContainerState& c : pod->containers) {
       const Series& cs = c.series;
-      std::chrono::nanoseconds window(cs.last.ts - cs.prev.ts);
-      m.containers.push_back(
-          {.name = c.name,
-           .cpu_nanocores = CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns, window),
-           .memory_bytes = cs.memory_bytes,
-           .swap_bytes = cs.swap_bytes,
-           .ephemeral_storage_bytes = cs.storage_bytes,
-           .has_swap = cs.has_swap,
-           .has_ephemeral_storage = cs.has_storage});
-      if (earliest == 0 || cs.last.ts < earliest) {
-        earliest = cs.last.ts;
-        m.timestamp = cs.last.ts;
-        m.window = window;
-      }
+      window.AddContainer(c.name,
+                          CpuNanocores(cs.last.cpu_ns - cs.prev.cpu_ns,
+                                       std::chrono::nanoseconds(cs.last.ts - cs.prev.ts)),
+                          cs.memory_bytes,
+                          {.swap_bytes = cs.has_swap() ? cs.swap_bytes : 0,
+                           .ephemeral_storage_bytes = cs.has_storage() ? cs.storage_bytes : 0,
+                           .has_swap = cs.has_swap(),
+                           .has_ephemeral_storage = cs.has_storage()});
     }
-    stats->servable_containers += m.containers.size();
-    pods.push_back(std::move(m));
   }
-  stats->servable_nodes = nodes.size();
-  stats->servable_pods = pods.size();
-  return std::make_shared<const window::Window>(generation, std::move(nodes), std::move(pods),
-                                                std::move(node_summaries),
-                                                std::move(pod_summaries));
+  stats->servable_nodes = servable_nodes;
+  stats->servable_pods = servable.size();
+  stats->servable_containers += servable_containers;
+  return std::move(window).Build();
 }
 
 StoreStats Store::Stats() const {

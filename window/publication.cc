@@ -6,7 +6,7 @@
 namespace window {
 
 Publication::Publication()
-    : window_(std::make_shared<Window>(0, std::vector<NodeMetrics>{}, std::vector<PodMetrics>{})) {}
+    : window_(std::make_shared<Window>(0, std::vector<NodeMetrics>{}, std::vector<PodInput>{})) {}
 
 Publication::~Publication() = default;
 

@@ -33,18 +33,59 @@ void SortWith(std::vector<T>& items, std::vector<U>& parallel, Less less) {
   parallel = std::move(sorted_parallel);
 }
 
+// A reported value as kept in the window; the parsers accept nothing above INT64_MAX, so the
+// clamp only keeps a caller's impossible value from reading as "not reported".
+uint64_t SwapOf(bool reported, uint64_t bytes) {
+  return reported ? std::min(bytes, ContainerMetrics::kNoSwap - 1) : ContainerMetrics::kNoSwap;
+}
+uint64_t StorageOf(bool reported, uint64_t bytes) {
+  return reported ? std::min(bytes, PodMetrics::kNoStorage - 1) : PodMetrics::kNoStorage;
+}
+
 }  // namespace
 
-Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods)
+Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodInput> pods)
     : Window(generation, std::move(nodes), std::move(pods), {}, {}) {}
 
-Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods,
+Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodInput> pods,
                std::vector<SummaryStats> node_summaries, std::vector<PodSummary> pod_summaries)
     : generation_(generation),
       nodes_(std::move(nodes)),
-      pods_(std::move(pods)),
       node_summaries_(std::move(node_summaries)),
       pod_summaries_(std::move(pod_summaries)) {
+  size_t containers = 0;
+  bool any_storage = false;
+  for (const PodInput& pod : pods) {
+    containers += pod.containers.size();
+    for (const ContainerInput& c : pod.containers) {
+      any_storage = any_storage || c.has_ephemeral_storage;
+    }
+  }
+  containers_.reserve(containers);
+  if (any_storage) storage_.reserve(containers);
+  pods_.reserve(pods.size());
+  for (PodInput& pod : pods) {
+    const size_t first = containers_.size();
+    for (ContainerInput& c : pod.containers) {
+      containers_.push_back({.name = std::move(c.name),
+                             .cpu_nanocores = c.cpu_nanocores,
+                             .memory_bytes = c.memory_bytes,
+                             .swap_bytes = SwapOf(c.has_swap, c.swap_bytes)});
+      if (any_storage) {
+        storage_.push_back(StorageOf(c.has_ephemeral_storage, c.ephemeral_storage_bytes));
+      }
+    }
+    pods_.push_back({.namespace_ = std::move(pod.namespace_),
+                     .name = std::move(pod.name),
+                     .timestamp = pod.timestamp,
+                     .window = pod.window,
+                     .containers = {containers_.data() + first, pod.containers.size()},
+                     .ephemeral_storage = any_storage ? storage_.data() + first : nullptr});
+  }
+  Sort();
+}
+
+void Window::Sort() {
   auto node_less = [](const NodeMetrics& a, const NodeMetrics& b) { return a.name < b.name; };
   auto pod_less = [](const PodMetrics& a, const PodMetrics& b) {
     return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
@@ -53,6 +94,69 @@ Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<
   if (pod_summaries_.size() != pods_.size()) pod_summaries_.clear();
   SortWith(nodes_, node_summaries_, node_less);
   SortWith(pods_, pod_summaries_, pod_less);
+}
+
+Window::Builder::Builder(uint64_t generation, bool with_summary, size_t nodes, size_t pods,
+                         size_t containers)
+    : window_(new Window()), with_summary_(with_summary) {
+  window_->generation_ = generation;
+  window_->nodes_.reserve(nodes);
+  window_->pods_.reserve(pods);
+  window_->containers_.reserve(containers);
+  first_.reserve(pods);
+  if (with_summary_) {
+    window_->node_summaries_.reserve(nodes);
+    window_->pod_summaries_.reserve(pods);
+  }
+}
+
+void Window::Builder::AddNode(NodeMetrics node, const SummaryStats* summary) {
+  window_->nodes_.push_back(std::move(node));
+  if (with_summary_) window_->node_summaries_.push_back(summary ? *summary : SummaryStats());
+}
+
+void Window::Builder::AddPod(base::SharedString namespace_, base::SharedString name,
+                             base::UnixNanos timestamp, std::chrono::nanoseconds window,
+                             const PodSummary* summary) {
+  window_->pods_.push_back({.namespace_ = std::move(namespace_),
+                            .name = std::move(name),
+                            .timestamp = timestamp,
+                            .window = window,
+                            .containers = {}});
+  first_.push_back(static_cast<uint32_t>(window_->containers_.size()));
+  if (with_summary_) window_->pod_summaries_.push_back(summary ? *summary : PodSummary());
+}
+
+void Window::Builder::AddContainer(base::SharedString name, uint64_t cpu_nanocores,
+                                   uint64_t memory_bytes, const ContainerExtras& extras) {
+  Window& w = *window_;
+  if (!any_storage_ && extras.has_ephemeral_storage) {
+    any_storage_ = true;
+    w.storage_.reserve(w.containers_.capacity());
+    w.storage_.resize(w.containers_.size(), PodMetrics::kNoStorage);
+  }
+  w.containers_.push_back({.name = std::move(name),
+                           .cpu_nanocores = cpu_nanocores,
+                           .memory_bytes = memory_bytes,
+                           .swap_bytes = SwapOf(extras.has_swap, extras.swap_bytes)});
+  if (any_storage_) {
+    w.storage_.push_back(StorageOf(extras.has_ephemeral_storage, extras.ephemeral_storage_bytes));
+  }
+}
+
+std::shared_ptr<const Window> Window::Builder::Build() && {
+  Window& w = *window_;
+  for (size_t i = 0; i < w.pods_.size(); ++i) {
+    const size_t first = first_[i];
+    const size_t end = i + 1 < first_.size() ? first_[i + 1] : w.containers_.size();
+    w.pods_[i].containers = {w.containers_.data() + first, end - first};
+    if (any_storage_) w.pods_[i].ephemeral_storage = w.storage_.data() + first;
+    if (with_summary_ && w.pod_summaries_[i].containers.empty()) {
+      w.pod_summaries_[i].containers.resize(end - first);
+    }
+  }
+  w.Sort();
+  return std::shared_ptr<const Window>(std::move(window_));
 }
 
 const NodeMetrics* Window::FindNode(std::string_view name) const {

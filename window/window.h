@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,28 +36,77 @@ struct NodeMetrics {
   uint64_t ephemeral_storage_bytes = 0;  // only if has_ephemeral_storage
 };
 
-// The flags after the integers: 48 bytes instead of 56, two per pod at 30 pods per node. The
-// names of pods and containers share their characters with the store and the other windows.
+// Usage of one container, one of a window's array of all its containers: a pod views its own
+// (PodMetrics::containers), so that building a window allocates a few arrays instead of one per
+// pod. The names of pods and containers share their characters with the store and the other
+// windows. 32 bytes: swap, which kubelets report for every container on Linux (0 without swap),
+// is kept in place with a value that no kubelet sends for "not reported"; ephemeral storage,
+// which only --kubelet-summary-api gives, in an array of its own beside (PodMetrics).
 struct ContainerMetrics {
+  static constexpr uint64_t kNoSwap = UINT64_MAX;  // above any value the parsers accept
+
   base::SharedString name;
   uint64_t cpu_nanocores = 0;
   uint64_t memory_bytes = 0;
+  uint64_t swap_bytes = kNoSwap;  // swap in use at the newer point, if the kubelet reported it
+
+  bool has_swap() const { return swap_bytes != kNoSwap; }
+};
+static_assert(sizeof(ContainerMetrics) == 32);
+
+// What a container may have beside CPU and memory, as encoders read it.
+struct ContainerExtras {
   uint64_t swap_bytes = 0;  // only if has_swap
   // From /stats/summary (--kubelet-summary-api): the container's rootfs + logs usedBytes.
   uint64_t ephemeral_storage_bytes = 0;  // only if has_ephemeral_storage
   bool has_swap = false;                 // as NodeMetrics::has_swap
   bool has_ephemeral_storage = false;
 };
-static_assert(sizeof(ContainerMetrics) == 48);
 
 // Usage of one pod: every container with data, sorted by name. `timestamp`/`window` come from
 // the container with the earliest newer-point timestamp, as metrics-server reports them.
+// `containers` and `ephemeral_storage` view the window's storage: valid while the window lives.
 struct PodMetrics {
+  static constexpr uint64_t kNoStorage = UINT64_MAX;
+
   base::SharedString namespace_;
   base::SharedString name;
   base::UnixNanos timestamp = 0;
   std::chrono::nanoseconds window{0};
-  std::vector<ContainerMetrics> containers;  // never empty in a published window
+  std::span<const ContainerMetrics> containers;  // never empty in a published window
+  // Null when no container of the window has ephemeral storage; else parallel to `containers`,
+  // kNoStorage for a container without it.
+  const uint64_t* ephemeral_storage = nullptr;
+
+  // The swap and ephemeral storage of containers[k].
+  ContainerExtras extras_of(size_t k) const {
+    const ContainerMetrics& c = containers[k];
+    const uint64_t storage = ephemeral_storage != nullptr ? ephemeral_storage[k] : kNoStorage;
+    return {.swap_bytes = c.has_swap() ? c.swap_bytes : 0,
+            .ephemeral_storage_bytes = storage != kNoStorage ? storage : 0,
+            .has_swap = c.has_swap(),
+            .has_ephemeral_storage = storage != kNoStorage};
+  }
+};
+static_assert(sizeof(PodMetrics) == 56);
+
+// A pod as a test or a small caller gives it to Window's constructor: its containers in a
+// vector of their own.
+struct ContainerInput {
+  base::SharedString name;
+  uint64_t cpu_nanocores = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t swap_bytes = 0;
+  uint64_t ephemeral_storage_bytes = 0;
+  bool has_swap = false;
+  bool has_ephemeral_storage = false;
+};
+struct PodInput {
+  base::SharedString namespace_;
+  base::SharedString name;
+  base::UnixNanos timestamp = 0;
+  std::chrono::nanoseconds window{0};
+  std::vector<ContainerInput> containers;
 };
 
 // A filesystem from the kubelet's /stats/summary (FsStats): Heapster's filesystem/usage, /limit
@@ -119,11 +169,15 @@ struct PodSummary {
 // One immutable generation of servable metrics.
 class Window {
  public:
-  Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods);
+  class Builder;
+
+  Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodInput> pods);
   // With the summary (--kubelet-summary-api): `node_summaries` parallel to `nodes`,
   // `pod_summaries` parallel to `pods` (each either empty or of the same length).
-  Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodMetrics> pods,
+  Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<PodInput> pods,
          std::vector<SummaryStats> node_summaries, std::vector<PodSummary> pod_summaries);
+  Window(const Window&) = delete;
+  Window& operator=(const Window&) = delete;
 
   // Increases by one with every published window.
   uint64_t generation() const { return generation_; }
@@ -150,11 +204,42 @@ class Window {
       std::string_view namespace_) const;
 
  private:
-  uint64_t generation_;
+  Window() = default;
+  void Sort();
+
+  uint64_t generation_ = 0;
   std::vector<NodeMetrics> nodes_;
   std::vector<PodMetrics> pods_;
+  std::vector<ContainerMetrics> containers_;  // every pod's, viewed by PodMetrics::containers
+  std::vector<uint64_t> storage_;             // empty, or parallel to containers_
   std::vector<SummaryStats> node_summaries_;  // empty, or parallel to nodes_
   std::vector<PodSummary> pod_summaries_;     // empty, or parallel to pods_
+};
+
+// Builds a window in place: nodes, then pods each followed by its containers. Pods come in the
+// order given; a builder that gives them sorted (the store) spares the window a sort.
+class Window::Builder {
+ public:
+  // `with_summary`: the window carries summaries (--kubelet-summary-api). The counts are
+  // capacities to reserve, not limits.
+  Builder(uint64_t generation, bool with_summary, size_t nodes, size_t pods, size_t containers);
+
+  // `summary`: the node's, with the summary; null gives it an empty one.
+  void AddNode(NodeMetrics node, const SummaryStats* summary = nullptr);
+  // Starts a pod; the containers added next are its own. `summary`: the pod's, with the summary;
+  // null gives it an empty one with one entry per container.
+  void AddPod(base::SharedString namespace_, base::SharedString name, base::UnixNanos timestamp,
+              std::chrono::nanoseconds window, const PodSummary* summary = nullptr);
+  void AddContainer(base::SharedString name, uint64_t cpu_nanocores, uint64_t memory_bytes,
+                    const ContainerExtras& extras = {});
+  // Sorts what is not sorted yet (a linear check when it is).
+  std::shared_ptr<const Window> Build() &&;
+
+ private:
+  std::unique_ptr<Window> window_;
+  bool with_summary_;
+  std::vector<uint32_t> first_;  // per pod, the index of its first container
+  bool any_storage_ = false;     // window_->storage_ is filled once a container has storage
 };
 
 // The read side of the window layer (window::Publication); the seam consumers' tests fake.

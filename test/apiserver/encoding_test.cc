@@ -25,20 +25,20 @@ constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;  // 2025-01-09T13:
 
 std::shared_ptr<const window::Window> EmptyWindow(uint64_t generation) {
   return std::make_shared<const window::Window>(generation, std::vector<window::NodeMetrics>{},
-                                                std::vector<window::PodMetrics>{});
+                                                std::vector<window::PodInput>{});
 }
 
 std::shared_ptr<const window::Window> SampleWindow() {
   window::NodeMetrics node{"node-1", kSample, std::chrono::milliseconds(15001), 164843745,
                            1616273408};
-  window::PodMetrics pod;
+  window::PodInput pod;
   pod.namespace_ = "default";
   pod.name = "example-pod-with-ephemeral-storage";
   pod.timestamp = kSample;
   pod.window = std::chrono::milliseconds(17913);
   pod.containers = {{"example-container", 0, 4620 * 1024}};
   return std::make_shared<window::Window>(7, std::vector<window::NodeMetrics>{node},
-                                          std::vector<window::PodMetrics>{pod});
+                                          std::vector<window::PodInput>{pod});
 }
 
 struct Fixture {
@@ -197,9 +197,9 @@ TEST(EncodedItemsTest, SameBytesAsTheWindowsEncodingsInTheResponsesFormat) {
 
 TEST(EncodedWindowCacheTest, ReadyNeverWaitsForAnAnnouncedWindow) {
   // A window large enough that encoding it takes a while.
-  std::vector<window::PodMetrics> pods;
+  std::vector<window::PodInput> pods;
   for (int i = 0; i < 200000; ++i) {
-    window::PodMetrics p;
+    window::PodInput p;
     p.namespace_ = "ns-" + std::to_string(i % 100);
     p.name = "pod-" + std::to_string(i);
     p.containers = {{"app", 1000, 2000}};
@@ -232,9 +232,9 @@ TEST(EncodedWindowCacheTest, ReadyNeverWaitsForAnAnnouncedWindow) {
 // larger than a block gets one of its own, and each item reads back exactly what encoding it
 // alone gives (compared with a window of that pod alone).
 TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
-  std::vector<window::PodMetrics> pods;
+  std::vector<window::PodInput> pods;
   for (int i = 0; i < 5000; ++i) {
-    window::PodMetrics pod;
+    window::PodInput pod;
     pod.namespace_ = "ns";
     pod.name = "pod-" + std::to_string(i);
     pod.timestamp = kSample + i * 1'000'000'000LL;
@@ -247,7 +247,7 @@ TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
     pods.push_back(std::move(pod));
   }
   auto window = std::make_shared<const window::Window>(1, std::vector<window::NodeMetrics>{},
-                                                       std::vector<window::PodMetrics>(pods));
+                                                       std::vector<window::PodInput>(pods));
   EncodedWindow encoded(window);
   // The window sorts its pods by namespace and name.
   std::map<std::string, const window::PodMetrics*> by_name;
@@ -255,8 +255,8 @@ TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
   ASSERT_EQ(by_name.size(), pods.size());
   EXPECT_GT(encoded.pod(by_name["pod-2500"]).json_tail().size(), size_t{256} * 1024);
   for (size_t i = 0; i < pods.size(); i += (i < 2490 || i > 2510) ? 499 : 1) {
-    auto alone = std::make_shared<const window::Window>(
-        2, std::vector<window::NodeMetrics>{}, std::vector<window::PodMetrics>{pods[i]});
+    auto alone = std::make_shared<const window::Window>(2, std::vector<window::NodeMetrics>{},
+                                                        std::vector<window::PodInput>{pods[i]});
     EncodedWindow one(alone);
     const auto& got = encoded.pod(by_name[pods[i].name.str()]);
     const auto& want = one.pod(&alone->pods()[0]);
@@ -332,9 +332,9 @@ TEST(EncodingTest, ListsCarryTheirResourceVersion) {
 }
 
 TEST(ListEncoderTest, PiecesPutTogetherAreTheWholeList) {
-  std::vector<window::PodMetrics> pods;
+  std::vector<window::PodInput> pods;
   for (int i = 0; i < 200; ++i) {
-    window::PodMetrics pod;
+    window::PodInput pod;
     pod.namespace_ = "ns-" + std::to_string(i % 3);
     pod.name = "pod-" + std::to_string(i) + std::string(static_cast<size_t>(i % 40), 'x');
     pod.timestamp = kSample;
@@ -403,9 +403,9 @@ TEST(ListEncoderTest, PiecesPutTogetherAreTheWholeList) {
 // Items whose strings are known to need no escaping (ItemMeta::plain, from kube::Pod::plain)
 // are copied without being scanned: the same bytes and size as escaping them would give.
 TEST(ListEncoderTest, PlainItemsAreWrittenAsEscapingWouldWriteThem) {
-  std::vector<window::PodMetrics> pods;
+  std::vector<window::PodInput> pods;
   for (int i = 0; i < 50; ++i) {
-    window::PodMetrics pod;
+    window::PodInput pod;
     pod.namespace_ = "team-" + std::to_string(i % 4);
     pod.name = "web-7d9f8c6b5-" + std::to_string(i) + std::string(static_cast<size_t>(i), 'q');
     pod.timestamp = kSample;
@@ -660,7 +660,7 @@ TEST(EncodingTest, SwapOnlyWhereReported) {
   window::NodeMetrics node{"node-1", kSample, std::chrono::seconds(15), 1000, 1 << 20,
                            true,     3u << 20};
   window::NodeMetrics no_swap{"node-2", kSample, std::chrono::seconds(15), 1000, 1 << 20};
-  window::PodMetrics pod;
+  window::PodInput pod;
   pod.namespace_ = "default";
   pod.name = "p";
   pod.timestamp = kSample;
@@ -674,7 +674,7 @@ TEST(EncodingTest, SwapOnlyWhereReported) {
        .swap_bytes = 5000,
        .has_swap = true}};
   auto w = std::make_shared<window::Window>(1, std::vector<window::NodeMetrics>{node, no_swap},
-                                            std::vector<window::PodMetrics>{pod});
+                                            std::vector<window::PodInput>{pod});
   EncodedWindow encoded(w);
   const auto* n1 = &w->nodes()[0];
   const auto* n2 = &w->nodes()[1];
@@ -727,7 +727,7 @@ TEST(EncodingTest, SwapOnlyWhereReported) {
 TEST(EncodingTest, EphemeralStorageOnlyWhereReported) {
   window::NodeMetrics node{"node-1", kSample,    std::chrono::seconds(15), 1000, 1 << 20, true, 0,
                            true,     20ull << 30};
-  window::PodMetrics pod;
+  window::PodInput pod;
   pod.namespace_ = "default";
   pod.name = "p";
   pod.timestamp = kSample;
@@ -739,7 +739,7 @@ TEST(EncodingTest, EphemeralStorageOnlyWhereReported) {
                      .has_ephemeral_storage = true},
                     {.name = "b", .cpu_nanocores = 5, .memory_bytes = 4096}};
   auto w = std::make_shared<window::Window>(1, std::vector<window::NodeMetrics>{node},
-                                            std::vector<window::PodMetrics>{pod});
+                                            std::vector<window::PodInput>{pod});
   EncodedWindow encoded(w);
   const auto* n = &w->nodes()[0];
   const auto* p = &w->pods()[0];

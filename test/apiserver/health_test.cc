@@ -72,7 +72,7 @@ class ServerHealthTest : public ::testing::Test {
 
   void PublishWindow(bool with_pods) {
     window::NodeMetrics node{"node-1", clock_.Now(), seconds(10), 1000, 2000};
-    std::vector<window::PodMetrics> pods;
+    std::vector<window::PodInput> pods;
     if (with_pods) pods.push_back({"ns", "pod-1", clock_.Now(), seconds(10), {{"c", 10, 20}}});
     windows_.Publish(std::make_shared<const window::Window>(
         windows_.published() + 1, std::vector<window::NodeMetrics>{node}, std::move(pods)));

@@ -15,8 +15,8 @@ using nlohmann::json;
 
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;
 
-window::PodMetrics Pod(std::string ns, std::string name) {
-  window::PodMetrics p;
+window::PodInput Pod(std::string ns, std::string name) {
+  window::PodInput p;
   p.namespace_ = std::move(ns);
   p.name = std::move(name);
   p.timestamp = kSample;
@@ -34,9 +34,9 @@ class MetricsApiTest : public ::testing::Test {
             {"node-b", kSample, std::chrono::seconds(15), 2000000000, 2ull << 30},
             {"node-a", kSample, std::chrono::seconds(15), 500000000, 1ull << 30},
             {"node-gone", kSample, std::chrono::seconds(15), 1, 1}},
-        std::vector<window::PodMetrics>{Pod("default", "web-1"), Pod("default", "web-0"),
-                                        Pod("kube-system", "dns"), Pod("default", "db-0"),
-                                        Pod("default", "completed")}));
+        std::vector<window::PodInput>{Pod("default", "web-1"), Pod("default", "web-0"),
+                                      Pod("kube-system", "dns"), Pod("default", "db-0"),
+                                      Pod("default", "completed")}));
     nodes_.Replace({{"node-a", {{"role", "worker"}}, {}, {}, 0, 0, 0},
                     {"node-b", {{"role", "infra"}}, {}, {}, 0, 0, 0},
                     {"node-c", {{"role", "worker"}}, {}, {}, 0, 0, 0}});
@@ -431,7 +431,7 @@ TEST_F(MetricsApiTest, SmallResponsesEncodeTheirOwnObjectsAndLargePodListsTheWin
   EXPECT_FALSE(cache.used());
 
   // 1,000 pods in a window of 8,000: a list of them is too small a part to encode them all.
-  std::vector<window::PodMetrics> metrics = {Pod("default", "web-0"), Pod("default", "web-1")};
+  std::vector<window::PodInput> metrics = {Pod("default", "web-0"), Pod("default", "web-1")};
   std::vector<kube::Pod> cached = {{"default", "web-0", {{"app", "web"}, {"tier", "front"}}},
                                    {"default", "web-1", {{"app", "web"}}}};
   for (size_t i = 0; i < 8 * kSharedEncodingMinPods; ++i) {
@@ -441,7 +441,7 @@ TEST_F(MetricsApiTest, SmallResponsesEncodeTheirOwnObjectsAndLargePodListsTheWin
     cached.push_back({ns, name, {}});
   }
   windows_.Publish(std::make_shared<window::Window>(2, std::vector<window::NodeMetrics>{},
-                                                    std::vector<window::PodMetrics>(metrics)));
+                                                    std::vector<window::PodInput>(metrics)));
   pods_.Replace(cached);
   HttpResponse own_get = Get(api, get);
   HttpResponse own_list = Get(api, list, proto);
@@ -471,7 +471,7 @@ TEST_F(MetricsApiTest, SmallResponsesEncodeTheirOwnObjectsAndLargePodListsTheWin
 
 TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {
   const size_t n = kStreamedListItems + 500;
-  std::vector<window::PodMetrics> metrics;
+  std::vector<window::PodInput> metrics;
   std::vector<kube::Pod> cached;
   for (size_t i = 0; i < n; ++i) {
     std::string name = "pod-" + std::to_string(100000 + i);
@@ -496,7 +496,7 @@ TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {
     EXPECT_TRUE(r.body.empty());
     // What was listed stays served while a new window and cache replace them.
     windows_.Publish(std::make_shared<window::Window>(6, std::vector<window::NodeMetrics>{},
-                                                      std::vector<window::PodMetrics>{}));
+                                                      std::vector<window::PodInput>{}));
     pods_.Replace({});
     const std::vector<std::string> chunks = ReadStream(*r.stream);
     ASSERT_GT(chunks.size(), 1u);
@@ -522,7 +522,7 @@ TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {
     // Once ended, the stream stays ended.
     EXPECT_TRUE(ReadStream(*r.stream).empty());
     // Put the big window back for the next format.
-    std::vector<window::PodMetrics> again;
+    std::vector<window::PodInput> again;
     for (size_t i = 0; i < n; ++i) again.push_back(Pod("big", "pod-" + std::to_string(100000 + i)));
     windows_.Publish(
         std::make_shared<window::Window>(7, std::vector<window::NodeMetrics>{}, std::move(again)));

@@ -192,7 +192,7 @@ class ServerTest : public ::testing::Test {
         1,
         std::vector<window::NodeMetrics>{
             {"node-a", clock_.Now() - 5'000'000'000LL, 15s, 250000000, 1ull << 30}},
-        std::vector<window::PodMetrics>{}));
+        std::vector<window::PodInput>{}));
     nodes_.Replace({{"node-a", {}, {}, {}, 0, 0, 0}});
     pods_.Replace({});
     serving_files_ = server_pki_.WriteFiles("serving", server_pki_.ServerCert());

@@ -42,8 +42,8 @@ namespace asio = boost::asio;
 
 constexpr base::UnixNanos kSample = 1736430339'000'000'000LL;
 
-window::PodMetrics Pod(std::string ns, std::string name, uint64_t cpu = 1000000) {
-  window::PodMetrics p;
+window::PodInput Pod(std::string ns, std::string name, uint64_t cpu = 1000000) {
+  window::PodInput p;
   p.namespace_ = std::move(ns);
   p.name = std::move(name);
   p.timestamp = kSample;
@@ -209,7 +209,7 @@ class WatchTest : public ::testing::Test {
     server_io_.Stop();
   }
 
-  void Publish(std::vector<window::NodeMetrics> nodes, std::vector<window::PodMetrics> pods) {
+  void Publish(std::vector<window::NodeMetrics> nodes, std::vector<window::PodInput> pods) {
     windows_.Publish(
         std::make_shared<window::Window>(++generation_, std::move(nodes), std::move(pods)));
   }
@@ -726,7 +726,7 @@ TEST_F(WatchTest, SlowReaderIsClosedNotBuffered) {
   }
   pods_.Replace(cached);
   auto publish_all = [&](uint64_t cpu) {
-    std::vector<window::PodMetrics> pods;
+    std::vector<window::PodInput> pods;
     for (const auto& p : cached) pods.push_back(Pod(p.namespace_.str(), p.name.str(), cpu));
     std::sort(pods.begin(), pods.end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -80,7 +80,7 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
   // 300 pods (15 deployments of 20) per namespace.
   const int per_namespace = 15 * kPodsPerDeployment;
   c.namespaces = (pod_count + per_namespace - 1) / per_namespace;
-  std::vector<window::PodMetrics> pod_metrics;
+  std::vector<window::PodInput> pod_metrics;
   for (int i = 0; i < pod_count; ++i) {
     int ns = i / per_namespace;
     int deployment = (i % per_namespace) / kPodsPerDeployment;
@@ -93,7 +93,7 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
                        {"pod-template-hash", "7d9f8c6b5"},
                        {"app.kubernetes.io/part-of", "shop"},
                        {"version", "v1.2.3"}}});
-    window::PodMetrics p;
+    window::PodInput p;
     p.namespace_ = ns_name;
     p.name = name;
     p.timestamp = now - 4'000'000'000LL;

@@ -247,6 +247,13 @@ int main(int argc, char** argv) {
       rss_base, rss, static_cast<double>(rss - rss_base) / config.nodes, rss_trimmed,
       static_cast<double>(rss_trimmed - rss_base) / config.nodes, hwm,
       static_cast<double>(hwm - rss_base) / config.nodes);
+  {
+    // What the process holds, without what the allocator keeps free: steadier than the RSS.
+    const struct mallinfo2 mi = mallinfo2();
+    const double in_use = static_cast<double>(mi.uordblks + mi.hblkhd) / 1024;
+    std::printf("heap in use after the ticks: %.0f KiB (%.1f KiB per node)\n", in_use,
+                in_use / config.nodes);
+  }
   std::printf("connections held: %zu\n", (*client)->connections());
   // Split the figure: close every kubelet connection and look again; what remains is the
   // store, the published window and the process's fixed overhead.

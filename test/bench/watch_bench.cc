@@ -106,9 +106,9 @@ int main(int argc, char** argv) {
       ns.push_back(
           {n.name, ts, std::chrono::seconds(15), 100000000 + generation * 1000, 1ull << 30});
     }
-    std::vector<window::PodMetrics> ps;
+    std::vector<window::PodInput> ps;
     for (const auto& p : cached_pods) {
-      window::PodMetrics m;
+      window::PodInput m;
       m.namespace_ = p.namespace_;
       m.name = p.name;
       m.timestamp = ts;

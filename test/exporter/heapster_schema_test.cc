@@ -8,13 +8,13 @@
 namespace exporter {
 namespace {
 
-using window::ContainerMetrics;
+using window::ContainerInput;
 using window::NodeMetrics;
-using window::PodMetrics;
+using window::PodInput;
 
-PodMetrics Pod(std::string ns, std::string name, base::UnixNanos ts,
-               std::vector<ContainerMetrics> containers) {
-  PodMetrics p;
+PodInput Pod(std::string ns, std::string name, base::UnixNanos ts,
+             std::vector<ContainerInput> containers) {
+  PodInput p;
   p.namespace_ = std::move(ns);
   p.name = std::move(name);
   p.timestamp = ts;

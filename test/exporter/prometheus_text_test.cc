@@ -15,9 +15,9 @@
 namespace exporter {
 namespace {
 
-using window::ContainerMetrics;
+using window::ContainerInput;
 using window::NodeMetrics;
-using window::PodMetrics;
+using window::PodInput;
 
 constexpr base::UnixNanos kT1 = 1'700'000'000'123'456'789;  // ms: 1700000000123
 constexpr base::UnixNanos kT2 = 1'700'000'005'000'000'000;
@@ -112,11 +112,11 @@ TEST(PrometheusText, ExposesTheWholeSchemaOfAWindow) {
   node.timestamp = kT1;
   node.cpu_nanocores = 2'000'000'000;
   node.memory_bytes = 1 << 30;
-  PodMetrics pod;
+  PodInput pod;
   pod.namespace_ = "default";
   pod.name = "web";
   pod.timestamp = kT2;
-  ContainerMetrics c;
+  ContainerInput c;
   c.name = "app";
   c.cpu_nanocores = 250'000'000;
   c.memory_bytes = 1000;
@@ -150,11 +150,11 @@ TEST(PrometheusText, PromtoolCheckMetricsIsClean) {
   node.timestamp = kT1;
   node.cpu_nanocores = 1'500'000'000;
   node.memory_bytes = 1 << 20;
-  PodMetrics pod;
+  PodInput pod;
   pod.namespace_ = "kube-system";
   pod.name = "dns-7f9c";
   pod.timestamp = kT2;
-  ContainerMetrics c;
+  ContainerInput c;
   c.name = "coredns";
   c.cpu_nanocores = 3'000'000;
   c.memory_bytes = 12345;
@@ -192,13 +192,13 @@ TEST(HeapsterExposition, EncodesEachWindowOnce) {
   node.name = "n1";
   node.timestamp = kT1;
   auto w1 = std::make_shared<const window::Window>(1, std::vector<NodeMetrics>{node},
-                                                   std::vector<PodMetrics>{});
+                                                   std::vector<PodInput>{});
   auto first = exposition.Get(w1);
   EXPECT_EQ(exposition.Get(w1).get(), first.get()) << "the same window is served from the cache";
 
   node.cpu_nanocores = 5'000'000;
   auto w2 = std::make_shared<const window::Window>(2, std::vector<NodeMetrics>{node},
-                                                   std::vector<PodMetrics>{});
+                                                   std::vector<PodInput>{});
   auto second = exposition.Get(w2);
   EXPECT_NE(second.get(), first.get());
   EXPECT_NE(second->find("heapster_cpu_usage_rate{nodename=\"n1\",type=\"node\"} 5 "),
@@ -220,7 +220,7 @@ TEST(HeapsterExposition, SummaryRatesFromTheWindowEncodedBefore) {
     stats.network_time = t;
     stats.rx_bytes = rx;
     return std::make_shared<const window::Window>(
-        generation, std::vector<NodeMetrics>{node}, std::vector<PodMetrics>{},
+        generation, std::vector<NodeMetrics>{node}, std::vector<PodInput>{},
         std::vector<window::SummaryStats>{stats}, std::vector<window::PodSummary>{});
   };
   HeapsterExposition exposition;
@@ -240,7 +240,7 @@ TEST(HeapsterExposition, ResourcesAreAskedOncePerWindow) {
   node.timestamp = kT1;
   node.cpu_nanocores = 1'000'000'000;
   auto w = std::make_shared<const window::Window>(1, std::vector<NodeMetrics>{node},
-                                                  std::vector<PodMetrics>{});
+                                                  std::vector<PodInput>{});
   auto resources = std::make_shared<Resources>();
   resources->nodes.push_back({"n1", 4000, 4000, 8LL << 30, 8LL << 30});
   int asked = 0;

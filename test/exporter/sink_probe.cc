@@ -31,7 +31,7 @@ std::shared_ptr<const window::Window> ProbeWindow(uint64_t generation, base::Uni
   node.window = std::chrono::seconds(15);
   node.cpu_nanocores = 1'500'000'000;
   node.memory_bytes = uint64_t{2} << 30;
-  window::PodMetrics pod;
+  window::PodInput pod;
   pod.namespace_ = "default";
   pod.name = "probe-pod";
   pod.timestamp = ts;

@@ -29,7 +29,7 @@ inline std::shared_ptr<const window::Window> MakeWindow(uint64_t generation) {
   node.window = std::chrono::seconds(15);
   node.cpu_nanocores = 2'000'000'000;
   node.memory_bytes = 1 << 30;
-  window::PodMetrics pod;
+  window::PodInput pod;
   pod.namespace_ = "default";
   pod.name = "web";
   pod.timestamp = node.timestamp;

@@ -11,7 +11,7 @@
 namespace fuzz_support {
 
 inline std::shared_ptr<const window::Window> FixedWindow() {
-  window::PodMetrics pod;
+  window::PodInput pod;
   pod.namespace_ = "default";
   pod.name = "web-0";
   pod.timestamp = 1'700'000'000'000'000'000;
@@ -21,7 +21,7 @@ inline std::shared_ptr<const window::Window> FixedWindow() {
       1,
       std::vector<window::NodeMetrics>{
           {"node-1", 1'700'000'000'000'000'000, std::chrono::seconds(15), 500000000, 1 << 30}},
-      std::vector<window::PodMetrics>{pod});
+      std::vector<window::PodInput>{pod});
 }
 
 }  // namespace fuzz_support

@@ -342,8 +342,8 @@ TEST_F(KubeletScrapeTest, SummaryApiAddsEphemeralStoragePerNodeFailuresStayPerNo
   const window::PodMetrics* p = window->FindPod("default", "web");
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(p->containers.size(), 1u);
-  EXPECT_TRUE(p->containers[0].has_ephemeral_storage);
-  EXPECT_EQ(p->containers[0].ephemeral_storage_bytes, 40960u + 8192u);
+  EXPECT_TRUE(p->extras_of(0).has_ephemeral_storage);
+  EXPECT_EQ(p->extras_of(0).ephemeral_storage_bytes, 40960u + 8192u);
   // One connection per kubelet: the summary followed on it.
   EXPECT_EQ(good.connections_accepted(), 1u);
   ASSERT_EQ(good.requests().size(), 4u);

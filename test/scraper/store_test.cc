@@ -364,11 +364,11 @@ TEST_F(StoreTest, SwapServedFromTheNewerPointOnlyWhereReported) {
   const PodMetrics* p = w->FindPod("default", "p");
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(p->containers.size(), 3u);
-  EXPECT_TRUE(p->containers[0].has_swap);
-  EXPECT_EQ(p->containers[0].swap_bytes, 8192u);
-  EXPECT_TRUE(p->containers[1].has_swap);
-  EXPECT_EQ(p->containers[1].swap_bytes, 0u);
-  EXPECT_FALSE(p->containers[2].has_swap);
+  EXPECT_TRUE(p->extras_of(0).has_swap);
+  EXPECT_EQ(p->extras_of(0).swap_bytes, 8192u);
+  EXPECT_TRUE(p->extras_of(1).has_swap);
+  EXPECT_EQ(p->extras_of(1).swap_bytes, 0u);
+  EXPECT_FALSE(p->extras_of(2).has_swap);
 
   w = Tick({{"n1", &b3}});
   ASSERT_NE(w->FindNode("n1"), nullptr);
@@ -377,12 +377,12 @@ TEST_F(StoreTest, SwapServedFromTheNewerPointOnlyWhereReported) {
   p = w->FindPod("default", "p");
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(p->containers.size(), 4u);
-  EXPECT_EQ(p->containers[0].swap_bytes, 16384u);
-  EXPECT_FALSE(p->containers[1].has_swap);
-  EXPECT_TRUE(p->containers[2].has_swap);
-  EXPECT_EQ(p->containers[2].swap_bytes, 12u);
-  EXPECT_TRUE(p->containers[3].has_swap);
-  EXPECT_EQ(p->containers[3].swap_bytes, 34u);
+  EXPECT_EQ(p->extras_of(0).swap_bytes, 16384u);
+  EXPECT_FALSE(p->extras_of(1).has_swap);
+  EXPECT_TRUE(p->extras_of(2).has_swap);
+  EXPECT_EQ(p->extras_of(2).swap_bytes, 12u);
+  EXPECT_TRUE(p->extras_of(3).has_swap);
+  EXPECT_EQ(p->extras_of(3).swap_bytes, 34u);
 }
 
 TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
@@ -432,13 +432,13 @@ TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
   EXPECT_EQ(w->FindNode("n1")->ephemeral_storage_bytes, 5000u);
   const PodMetrics* p = w->FindPod("default", "p");
   ASSERT_NE(p, nullptr);
-  EXPECT_TRUE(p->containers[0].has_ephemeral_storage);
-  EXPECT_EQ(p->containers[0].ephemeral_storage_bytes, 101u);
-  EXPECT_FALSE(p->containers[1].has_ephemeral_storage);
+  EXPECT_TRUE(p->extras_of(0).has_ephemeral_storage);
+  EXPECT_EQ(p->extras_of(0).ephemeral_storage_bytes, 101u);
+  EXPECT_FALSE(p->extras_of(1).has_ephemeral_storage);
   const PodMetrics* q = w->FindPod("default", "q");
   ASSERT_NE(q, nullptr);
-  EXPECT_TRUE(q->containers[0].has_ephemeral_storage);
-  EXPECT_EQ(q->containers[0].ephemeral_storage_bytes, 1u);
+  EXPECT_TRUE(q->extras_of(0).has_ephemeral_storage);
+  EXPECT_EQ(q->extras_of(0).ephemeral_storage_bytes, 1u);
   // The window carries the summary's statistics beside the node, pods and containers.
   ASSERT_TRUE(w->has_summary());
   ASSERT_NE(w->node_summary(0), nullptr);
@@ -460,7 +460,7 @@ TEST_F(StoreTest, SummaryAddsEphemeralStorageToNodeAndNamedContainers) {
   ASSERT_NE(w->FindNode("n1"), nullptr);
   EXPECT_FALSE(w->FindNode("n1")->has_ephemeral_storage);
   ASSERT_NE(w->FindPod("default", "p"), nullptr);
-  EXPECT_FALSE(w->FindPod("default", "p")->containers[0].has_ephemeral_storage);
+  EXPECT_FALSE(w->FindPod("default", "p")->extras_of(0).has_ephemeral_storage);
   // No node sent a summary this tick: the window has none (as without --kubelet-summary-api).
   EXPECT_FALSE(w->has_summary());
   EXPECT_EQ(w->node_summary(0), nullptr);

@@ -13,7 +13,7 @@ namespace {
 std::shared_ptr<const Window> Generation(uint64_t g) {
   NodeMetrics node;
   node.name = "node-" + std::to_string(g);
-  return std::make_shared<Window>(g, std::vector<NodeMetrics>{node}, std::vector<PodMetrics>{});
+  return std::make_shared<Window>(g, std::vector<NodeMetrics>{node}, std::vector<PodInput>{});
 }
 
 TEST(Publication, StartsEmptyAtGenerationZero) {
