@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <compare>
 #include <iterator>
+#include <span>
 #include <tuple>
 
 namespace scraper {
@@ -94,13 +95,18 @@ static_assert(sizeof(ContainerState) == 64);
 struct PodState {
   base::SharedString namespace_;  // shared with the windows and, on a node, among its pods
   base::SharedString name;
-  std::vector<ContainerState> containers;  // sorted by name
+  // Sorted by name; a range of the node's `containers` (one array per node instead of one per
+  // pod: 32 bytes per pod instead of 40 and no allocation of its own).
+  std::span<ContainerState> containers;
 };
 
 struct Store::NodeState {
   std::string name;            // viewed by the StateMap key
   Series series;               // the node's own usage
   std::vector<PodState> pods;  // sorted by (namespace, name)
+  // The containers of every pod, pod after pod: PodState::containers are ranges of it, so it is
+  // sized once when the node's state is built and never grows after.
+  std::vector<ContainerState> containers;
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
   // What the node's last /stats/summary (--kubelet-summary-api) said of it and of its pods,
   // `pods` parallel to NodeState::pods; null without the flag, so the default state per node
@@ -211,12 +217,14 @@ class NodeNames {
   std::vector<base::SharedString> names_;
 };
 
-// A pod whose containers were added or removed, built afresh from usages[first, end); old
-// containers (if `old_pod`) are matched by a merge walk, both lists being sorted by name, and
-// their names kept.
+// A pod whose containers were added or removed, built afresh from usages[first, end) into
+// `containers` (which has room for them); old containers (if `old_pod`) are matched by a merge
+// walk, both lists being sorted by name, and their names kept.
 PodState RebuildPod(PodState* old_pod, const std::vector<ContainerUsage>& usages, size_t first,
-                    size_t end, std::chrono::nanoseconds resolution, NodeNames* names) {
+                    size_t end, std::chrono::nanoseconds resolution, NodeNames* names,
+                    std::vector<ContainerState>* containers) {
   PodState pod;
+  const size_t begin = containers->size();
   if (old_pod != nullptr) {
     pod.namespace_ = std::move(old_pod->namespace_);
     pod.name = std::move(old_pod->name);
@@ -224,7 +232,6 @@ PodState RebuildPod(PodState* old_pod, const std::vector<ContainerUsage>& usages
     pod.namespace_ = names->Get(usages[first].namespace_);
     pod.name = usages[first].pod;
   }
-  pod.containers.reserve(end - first);
   size_t next_old_container = 0;
   for (size_t k = first; k < end; ++k) {
     const ContainerUsage& usage = usages[k];
@@ -247,20 +254,21 @@ PodState RebuildPod(PodState* old_pod, const std::vector<ContainerUsage>& usages
     } else {
       container.name = names->Get(usage.container);
     }
-    pod.containers.push_back(std::move(container));
+    containers->push_back(std::move(container));
   }
+  pod.containers = std::span<ContainerState>(containers->data() + begin, end - first);
   return pod;
 }
 
-// The pods of a node whose containers changed since the last scrape. Containers arrive sorted
-// by (namespace, pod, container), as the old state is: one merge walk finds each pod's old
-// state. A pod whose containers did not change (the usual case) is moved over and updated in
-// place, so only one generation of per-container state is ever alive.
-std::vector<PodState> MergePods(std::vector<PodState>* old_pods,
-                                const std::vector<ContainerUsage>& usages,
-                                std::chrono::nanoseconds resolution) {
-  std::vector<PodState> pods;
+// The pods of a node whose containers changed since the last scrape, into `pods` and
+// `containers` (empty). Containers arrive sorted by (namespace, pod, container), as the old state
+// is: one merge walk finds each pod's old state. A pod whose containers did not change (the
+// usual case) is moved over and updated.
+void MergePods(std::vector<PodState>* old_pods, const std::vector<ContainerUsage>& usages,
+               std::chrono::nanoseconds resolution, std::vector<PodState>& pods,
+               std::vector<ContainerState>& containers) {
   pods.reserve(old_pods ? old_pods->size() : 0);
+  containers.reserve(usages.size());  // one per usage: never reallocated, so the spans hold
   size_t next_old_pod = 0;  // first old pod not yet matched or passed
   NodeNames names;
   if (old_pods != nullptr) {
@@ -276,13 +284,16 @@ std::vector<PodState> MergePods(std::vector<PodState>* old_pods,
     PodState* old_pod =
         old_pods ? FindOldPod(*old_pods, &next_old_pod, head.namespace_, head.pod) : nullptr;
     if (SameContainers(old_pod, usages, first, end)) {
-      AdvancePodInPlace(pods.emplace_back(std::move(*old_pod)), &usages[first], resolution);
+      const size_t begin = containers.size();
+      for (ContainerState& c : old_pod->containers) containers.push_back(std::move(c));
+      PodState& pod = pods.emplace_back(std::move(*old_pod));
+      pod.containers = std::span<ContainerState>(containers.data() + begin, end - first);
+      AdvancePodInPlace(pod, &usages[first], resolution);
     } else {
-      pods.push_back(RebuildPod(old_pod, usages, first, end, resolution, &names));
+      pods.push_back(RebuildPod(old_pod, usages, first, end, resolution, &names, &containers));
     }
   }
   pods.shrink_to_fit();
-  return pods;
 }
 
 }  // namespace
@@ -414,7 +425,8 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
   auto fresh = std::make_unique<NodeState>();
   fresh->name = std::string(node);  // a copy: the old one is state_'s key until Publish()
   fresh->series = node_series;
-  fresh->pods = MergePods(old ? &old->pods : nullptr, usages, settings_.resolution);
+  MergePods(old ? &old->pods : nullptr, usages, settings_.resolution, fresh->pods,
+            fresh->containers);
   if (summary != nullptr) ApplySummary(*summary, &fresh->series, &fresh->pods);
   KeepSummary(summary, fresh->pods, &fresh->summary);
   rebuilt_.push_back(fresh.get());
