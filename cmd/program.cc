@@ -61,6 +61,23 @@ std::string Join(const std::vector<std::string>& items, const char* separator) {
   return joined;
 }
 
+// The store takes the names of the pods it keeps from the pod cache, which holds them already
+// (one buffer per name in cache, store and windows instead of two). A pod the cache does not
+// have yet (the first scrapes overlap the cache's filling) is looked up again at its node's next
+// scrape.
+scraper::StoreSettings StoreSettings(const scraper::Options& options, const kube::PodCache& pods) {
+  scraper::StoreSettings settings = scraper::MakeStoreSettings(options);
+  settings.pod_names = [&pods](std::string_view namespace_, std::string_view name) {
+    scraper::SharedPodNames names;
+    if (std::shared_ptr<const kube::Pod> pod = pods.Get(namespace_, name)) {
+      names.namespace_ = pod->namespace_;
+      names.name = pod->name;
+    }
+    return names;
+  };
+  return settings;
+}
+
 }  // namespace
 
 base::Result<std::unique_ptr<Program>> Program::Create(const ProgramOptions& options,
@@ -82,7 +99,7 @@ Program::Program(const ProgramOptions& options, scraper::ManagerSettings manager
       clock_(base::SystemClock::Instance()),
       work_(io_.get_executor()),
       scrape_work_(scrape_io_.get_executor()),
-      store_(scraper::MakeStoreSettings(options.scrape), windows_),
+      store_(StoreSettings(options.scrape, pods_), windows_),
       server_metrics_(apiserver::ServerMetrics::Create(registry_)) {}
 
 Program::~Program() = default;

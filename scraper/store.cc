@@ -108,11 +108,30 @@ struct Store::NodeState {
   // sized once when the node's state is built and never grows after.
   std::vector<ContainerState> containers;
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
+  // Every pod's names are StoreSettings::pod_names' (nothing more to look up until the node's
+  // pods change).
+  bool names_shared = false;
   // What the node's last /stats/summary (--kubelet-summary-api) said of it and of its pods,
   // `pods` parallel to NodeState::pods; null without the flag, so the default state per node
   // grows by one pointer only.
   std::unique_ptr<NodeSummary> summary;
 };
+
+void Store::SharePodNames(NodeState& node) const {
+  if (!settings_.pod_names || node.names_shared) return;
+  bool all = true;
+  for (PodState& pod : node.pods) {
+    if (pod.name.empty()) continue;
+    SharedPodNames shared = settings_.pod_names(pod.namespace_, pod.name);
+    if (shared.name != pod.name || shared.namespace_ != pod.namespace_) {
+      all = false;  // not known (yet): looked up again at the node's next scrape
+      continue;
+    }
+    pod.namespace_ = std::move(shared.namespace_);
+    pod.name = std::move(shared.name);
+  }
+  node.names_shared = all;
+}
 
 // True when `usages` lists exactly the containers of `node`, in the same order.
 bool Store::SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages) {
@@ -417,6 +436,7 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
     }
     old->series = node_series;
     old->failed_ticks = 0;
+    SharePodNames(*old);
     if (summary != nullptr) ApplySummary(*summary, &old->series, &old->pods);
     KeepSummary(summary, old->pods, &old->summary);
     MoveNode(old_it->second, *next_);
@@ -427,6 +447,7 @@ void Store::Merge(std::string_view node, const ResourceMetrics* metrics,
   fresh->series = node_series;
   MergePods(old ? &old->pods : nullptr, usages, settings_.resolution, fresh->pods,
             fresh->containers);
+  SharePodNames(*fresh);
   if (summary != nullptr) ApplySummary(*summary, &fresh->series, &fresh->pods);
   KeepSummary(summary, fresh->pods, &fresh->summary);
   rebuilt_.push_back(fresh.get());

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,17 +30,31 @@
 
 #include "base/clock.h"
 #include "base/mutex.h"
+#include "base/shared_string.h"
 #include "scraper/resource_metrics.h"
 #include "scraper/summary.h"
 #include "window/publication.h"
 
 namespace scraper {
 
+// A pod's namespace and name in buffers something else already holds (StoreSettings::pod_names).
+struct SharedPodNames {
+  base::SharedString namespace_;
+  base::SharedString name;
+};
+
 struct StoreSettings {
   // The scrape interval; containers younger than this get a start-time-based first point.
   std::chrono::nanoseconds resolution = std::chrono::seconds(15);
   // Ticks during which a node whose scrapes fail keeps (and serves) its last good points.
   int failure_retention_ticks = 2;
+  // Optional: where the store takes a pod's names from instead of keeping its own copies of the
+  // kubelet's (the server passes its pod cache's, so that cache, store and windows hold each name
+  // once). Given a namespace and a pod name, the same characters in shared buffers, or empty ones
+  // when it knows no such pod. Called from scrape threads, with the store's lock held, for the
+  // pods of nodes whose names are not all shared yet: once per pod after the pod first appears.
+  std::function<SharedPodNames(std::string_view namespace_, std::string_view name)> pod_names =
+      nullptr;
 };
 
 // Counts for self-metrics, as of the last published tick.
@@ -110,6 +125,8 @@ class Store final {
   void Merge(std::string_view node, const ResourceMetrics* metrics, const SummaryStorage* summary);
   void KeepAsIs(std::string_view node);
   static bool SameLayout(const NodeState& node, const std::vector<ContainerUsage>& usages);
+  // Takes the names of `node`'s pods from settings_.pod_names where it has them.
+  void SharePodNames(NodeState& node) const;
   // Moves a node's state from one tick's map into the next one's, keyed by its name.
   static void MoveNode(std::unique_ptr<NodeState>& from, StateMap& to);
   // Brings order_ in line with state_ after a tick: drops the pods of `gone` nodes, sorts in

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <random>
 #include <tuple>
@@ -313,6 +314,65 @@ TEST_F(StoreTest, WindowsShareTheirNamesWithTheStoreAndAmongANodesPods) {
   EXPECT_FALSE(db->namespace_.SharesBufferWith(web1->namespace_));
   EXPECT_FALSE(web3->name.SharesBufferWith(web1->name));
   EXPECT_EQ(web3->containers[1].name, "sidecar");
+}
+
+// With StoreSettings::pod_names (the server's pod cache), the store and its windows hold the
+// names the settings give instead of copies of the kubelet's; a pod the source does not know yet
+// keeps its own copy until a later scrape of its node finds it there.
+TEST(StorePodNamesTest, PodsTakeTheirNamesFromTheSourceOnceItHasThem) {
+  std::map<std::pair<std::string, std::string>, SharedPodNames> known;
+  int lookups = 0;
+  auto add = [&](std::string ns, std::string name) {
+    known[{ns, name}] = {base::SharedString(ns), base::SharedString(name)};
+  };
+  add("default", "web-1");
+  StoreSettings settings{seconds(15), 2};
+  settings.pod_names = [&](std::string_view ns, std::string_view name) {
+    ++lookups;
+    auto it = known.find({std::string(ns), std::string(name)});
+    return it == known.end() ? SharedPodNames{} : it->second;
+  };
+  window::Publication windows;
+  Store store(settings, windows);
+  auto tick = [&](const Batch& b) {
+    store.BeginTick().Success("n1", b.metrics);
+    store.Publish();
+    return windows.Current();
+  };
+  std::vector<C> cs = {{.pod = "web-1", .name = "app", .ts = 100, .cpu = 1},
+                       {.pod = "web-2", .name = "app", .ts = 100, .cpu = 1}};
+  Batch b1(-1, 0, 0, cs);
+  for (C& c : cs) c.ts = 115, c.cpu = 2;
+  Batch b2(-1, 0, 0, cs);
+  for (C& c : cs) c.ts = 130, c.cpu = 3;
+  Batch b3(-1, 0, 0, cs);
+  for (C& c : cs) c.ts = 145, c.cpu = 4;
+  Batch b4(-1, 0, 0, cs);
+
+  tick(b1);
+  EXPECT_EQ(lookups, 2);
+  auto w = tick(b2);
+  EXPECT_EQ(lookups, 4);  // web-2 unknown: the node's pods are looked up again
+  const PodMetrics* web1 = w->FindPod("default", "web-1");
+  const PodMetrics* web2 = w->FindPod("default", "web-2");
+  ASSERT_TRUE(web1 != nullptr && web2 != nullptr);
+  const SharedPodNames& names1 = known[{"default", "web-1"}];
+  EXPECT_TRUE(web1->name.SharesBufferWith(names1.name));
+  EXPECT_TRUE(web1->namespace_.SharesBufferWith(names1.namespace_));
+  EXPECT_EQ(web2->name, "web-2");  // its own copy, served all the same
+
+  add("default", "web-2");
+  w = tick(b3);
+  EXPECT_EQ(lookups, 6);
+  const SharedPodNames& names2 = known[{"default", "web-2"}];
+  ASSERT_NE(w->FindPod("default", "web-2"), nullptr);
+  EXPECT_TRUE(w->FindPod("default", "web-2")->name.SharesBufferWith(names2.name));
+  EXPECT_TRUE(w->FindPod("default", "web-2")->namespace_.SharesBufferWith(names2.namespace_));
+  // Every name shared: no more lookups while the node's pods stay the same.
+  w = tick(b4);
+  EXPECT_EQ(lookups, 6);
+  EXPECT_TRUE(w->FindPod("default", "web-1")->name.SharesBufferWith(names1.name));
+  EXPECT_EQ(w->pods().size(), 2u);
 }
 
 TEST_F(StoreTest, ZeroUsageIsServedButMissingLineHidesPod) {
