@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/allocator.h"
 #include "base/flags.h"
 #include "base/log.h"
 #include "cmd/options.h"
@@ -19,6 +20,8 @@
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "doctor") return doctor::Main(argc - 1, argv + 1);
+  // Before any thread or large block (base/allocator.h).
+  const base::MmapThreshold mmap_threshold = base::SetMallocMmapThreshold();
   cmd::ProgramOptions options;
   base::FlagSet flags(
       "cpp-metrics-server",
@@ -60,6 +63,10 @@ int main(int argc, char** argv) {
                  list);
   }
 
+  if (mmap_threshold == base::MmapThreshold::kLeftToOperator) {
+    spdlog::info(
+        "glibc's malloc mmap threshold is left as MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES set it");
+  }
   auto program = cmd::Program::Create(options, std::move(manager_settings).value());
   if (!program.ok()) {
     spdlog::critical("{}", program.error());
