@@ -109,8 +109,9 @@ struct Store::NodeState {
   std::vector<ContainerState> containers;
   int failed_ticks = 0;        // consecutive failed scrapes since the points were taken
   // Every pod's names are StoreSettings::pod_names' (nothing more to look up until the node's
-  // pods change).
+  // pods change), and the scrapes that looked them up without finding them all.
   bool names_shared = false;
+  uint8_t name_lookups_failed = 0;
   // What the node's last /stats/summary (--kubelet-summary-api) said of it and of its pods,
   // `pods` parallel to NodeState::pods; null without the flag, so the default state per node
   // grows by one pointer only.
@@ -118,7 +119,13 @@ struct Store::NodeState {
 };
 
 void Store::SharePodNames(NodeState& node) const {
-  if (!settings_.pod_names || node.names_shared) return;
+  // A pod the source never has (not Running in the API, say) is not looked up at every scrape:
+  // after a few, the node's pods keep their copies until they change. A few scrapes cover the
+  // pod cache's filling at start.
+  constexpr uint8_t kMaxFailedLookups = 4;
+  if (!settings_.pod_names || node.names_shared || node.name_lookups_failed >= kMaxFailedLookups) {
+    return;
+  }
   bool all = true;
   for (PodState& pod : node.pods) {
     if (pod.name.empty()) continue;
@@ -131,6 +138,7 @@ void Store::SharePodNames(NodeState& node) const {
     pod.name = std::move(shared.name);
   }
   node.names_shared = all;
+  if (!all) ++node.name_lookups_failed;
 }
 
 // True when `usages` lists exactly the containers of `node`, in the same order.

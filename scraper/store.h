@@ -52,7 +52,8 @@ struct StoreSettings {
   // kubelet's (the server passes its pod cache's, so that cache, store and windows hold each name
   // once). Given a namespace and a pod name, the same characters in shared buffers, or empty ones
   // when it knows no such pod. Called from scrape threads, with the store's lock held, for the
-  // pods of nodes whose names are not all shared yet: once per pod after the pod first appears.
+  // pods of a node whose names are not all shared yet, at each of its scrapes until they are (at
+  // most four times until its pods change).
   std::function<SharedPodNames(std::string_view namespace_, std::string_view name)> pod_names =
       nullptr;
 };

@@ -373,6 +373,20 @@ TEST(StorePodNamesTest, PodsTakeTheirNamesFromTheSourceOnceItHasThem) {
   EXPECT_EQ(lookups, 6);
   EXPECT_TRUE(w->FindPod("default", "web-1")->name.SharesBufferWith(names1.name));
   EXPECT_EQ(w->pods().size(), 2u);
+
+  // A pod the source never has: its node's pods are looked up at four scrapes, then no more
+  // until they change. The pod is served as any other.
+  cs.push_back({.pod = "web-9", .name = "app", .ts = 160, .cpu = 1, .start = 150});
+  for (C& c : cs) c.ts = 160, c.cpu = 5;
+  lookups = 0;
+  for (int i = 0; i < 6; ++i) {
+    for (C& c : cs) c.ts += 15, c.cpu += 1;
+    Batch b(-1, 0, 0, cs);
+    w = tick(b);
+  }
+  EXPECT_EQ(lookups, 4 * 3);
+  ASSERT_NE(w->FindPod("default", "web-9"), nullptr);
+  EXPECT_TRUE(w->FindPod("default", "web-1")->name.SharesBufferWith(names1.name));
 }
 
 TEST_F(StoreTest, ZeroUsageIsServedButMissingLineHidesPod) {
