@@ -54,33 +54,51 @@ Window::Window(uint64_t generation, std::vector<NodeMetrics> nodes, std::vector<
       node_summaries_(std::move(node_summaries)),
       pod_summaries_(std::move(pod_summaries)) {
   size_t containers = 0;
-  bool any_storage = false;
-  for (const PodInput& pod : pods) {
-    containers += pod.containers.size();
-    for (const ContainerInput& c : pod.containers) {
-      any_storage = any_storage || c.has_ephemeral_storage;
-    }
-  }
+  for (const PodInput& pod : pods) containers += pod.containers.size();
   containers_.reserve(containers);
-  if (any_storage) storage_.reserve(containers);
   pods_.reserve(pods.size());
+  std::vector<uint32_t> first;
+  first.reserve(pods.size());
   for (PodInput& pod : pods) {
-    const size_t first = containers_.size();
-    for (ContainerInput& c : pod.containers) {
-      containers_.push_back({.name = std::move(c.name),
-                             .cpu_nanocores = c.cpu_nanocores,
-                             .memory_bytes = c.memory_bytes,
-                             .swap_bytes = SwapOf(c.has_swap, c.swap_bytes)});
-      if (any_storage) {
-        storage_.push_back(StorageOf(c.has_ephemeral_storage, c.ephemeral_storage_bytes));
-      }
-    }
     pods_.push_back({.namespace_ = std::move(pod.namespace_),
                      .name = std::move(pod.name),
                      .timestamp = pod.timestamp,
                      .window = pod.window,
-                     .containers = {containers_.data() + first, pod.containers.size()},
-                     .ephemeral_storage = any_storage ? storage_.data() + first : nullptr});
+                     .containers = {}});
+    first.push_back(static_cast<uint32_t>(containers_.size()));
+    for (ContainerInput& c : pod.containers) {
+      AppendContainer(std::move(c.name), c.cpu_nanocores, c.memory_bytes,
+                      {.swap_bytes = c.swap_bytes,
+                       .ephemeral_storage_bytes = c.ephemeral_storage_bytes,
+                       .has_swap = c.has_swap,
+                       .has_ephemeral_storage = c.has_ephemeral_storage});
+    }
+  }
+  Seal(first);
+}
+
+void Window::AppendContainer(base::SharedString name, uint64_t cpu_nanocores,
+                             uint64_t memory_bytes, const ContainerExtras& extras) {
+  const bool with_storage = !storage_.empty() || extras.has_ephemeral_storage;
+  if (with_storage && storage_.empty()) {
+    storage_.reserve(containers_.capacity());
+    storage_.resize(containers_.size(), PodMetrics::kNoStorage);
+  }
+  containers_.push_back({.name = std::move(name),
+                         .cpu_nanocores = cpu_nanocores,
+                         .memory_bytes = memory_bytes,
+                         .swap_bytes = SwapOf(extras.has_swap, extras.swap_bytes)});
+  if (with_storage) {
+    storage_.push_back(StorageOf(extras.has_ephemeral_storage, extras.ephemeral_storage_bytes));
+  }
+}
+
+void Window::Seal(const std::vector<uint32_t>& first) {
+  for (size_t i = 0; i < pods_.size(); ++i) {
+    const size_t begin = first[i];
+    const size_t end = i + 1 < first.size() ? first[i + 1] : containers_.size();
+    pods_[i].containers = {containers_.data() + begin, end - begin};
+    if (!storage_.empty()) pods_[i].ephemeral_storage = storage_.data() + begin;
   }
   Sort();
 }
@@ -129,33 +147,18 @@ void Window::Builder::AddPod(base::SharedString namespace_, base::SharedString n
 
 void Window::Builder::AddContainer(base::SharedString name, uint64_t cpu_nanocores,
                                    uint64_t memory_bytes, const ContainerExtras& extras) {
-  Window& w = *window_;
-  if (!any_storage_ && extras.has_ephemeral_storage) {
-    any_storage_ = true;
-    w.storage_.reserve(w.containers_.capacity());
-    w.storage_.resize(w.containers_.size(), PodMetrics::kNoStorage);
-  }
-  w.containers_.push_back({.name = std::move(name),
-                           .cpu_nanocores = cpu_nanocores,
-                           .memory_bytes = memory_bytes,
-                           .swap_bytes = SwapOf(extras.has_swap, extras.swap_bytes)});
-  if (any_storage_) {
-    w.storage_.push_back(StorageOf(extras.has_ephemeral_storage, extras.ephemeral_storage_bytes));
-  }
+  window_->AppendContainer(std::move(name), cpu_nanocores, memory_bytes, extras);
 }
 
 std::shared_ptr<const Window> Window::Builder::Build() && {
   Window& w = *window_;
-  for (size_t i = 0; i < w.pods_.size(); ++i) {
-    const size_t first = first_[i];
-    const size_t end = i + 1 < first_.size() ? first_[i + 1] : w.containers_.size();
-    w.pods_[i].containers = {w.containers_.data() + first, end - first};
-    if (any_storage_) w.pods_[i].ephemeral_storage = w.storage_.data() + first;
-    if (with_summary_ && w.pod_summaries_[i].containers.empty()) {
-      w.pod_summaries_[i].containers.resize(end - first);
+  if (with_summary_) {
+    for (size_t i = 0; i < w.pods_.size(); ++i) {
+      const size_t end = i + 1 < first_.size() ? first_[i + 1] : w.containers_.size();
+      if (w.pod_summaries_[i].containers.empty()) w.pod_summaries_[i].containers.resize(end - first_[i]);
     }
   }
-  w.Sort();
+  w.Seal(first_);
   return std::shared_ptr<const Window>(std::move(window_));
 }
 

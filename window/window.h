@@ -205,6 +205,13 @@ class Window {
 
  private:
   Window() = default;
+  // Appends a container of the pod added last; the storage array starts with the first container
+  // that has ephemeral storage.
+  void AppendContainer(base::SharedString name, uint64_t cpu_nanocores, uint64_t memory_bytes,
+                       const ContainerExtras& extras);
+  // Points each pod at its containers (`first`: per pod, the index of its first one; the arrays
+  // are complete, so the views hold), then sorts.
+  void Seal(const std::vector<uint32_t>& first);
   void Sort();
 
   uint64_t generation_ = 0;
@@ -239,7 +246,6 @@ class Window::Builder {
   std::unique_ptr<Window> window_;
   bool with_summary_;
   std::vector<uint32_t> first_;  // per pod, the index of its first container
-  bool any_storage_ = false;     // window_->storage_ is filled once a container has storage
 };
 
 // The read side of the window layer (window::Publication); the seam consumers' tests fake.
