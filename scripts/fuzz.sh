@@ -5,6 +5,7 @@
 # fuzzer finds a crash, leak, timeout (> 5 s per input) or out-of-memory (> 2 GiB); the input is
 # kept under ${FUZZ_BUILD_DIR}/findings/<fuzzer>/ (add it to the fuzzer's corpus once fixed).
 # Prints per fuzzer: executions, executions per second, coverage (edges) and features.
+# Each fuzzer runs on one core, so FUZZ_JOBS of them (default: the number of cores) run at once.
 #
 # Usage: scripts/fuzz.sh [fuzzer...]      (default: every fuzzer below)
 # Longer runs: FUZZ_SECONDS=300 scripts/fuzz.sh http_request
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-25}
+jobs=${FUZZ_JOBS:-$(nproc)}
 
 # name and -max_len (bytes): large enough for the biggest seeds of each corpus.
 declare -A max_len=(
@@ -37,24 +39,41 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-failed=()
-printf '%-16s %10s %8s %7s %7s  %s\n' fuzzer execs exec/s cov ft result
-for f in "${fuzzers[@]}"; do
+# run_fuzzer NAME: one fuzzer for $seconds; its output in findings/NAME.log, its exit status in
+# $scratch/NAME.rc.
+run_fuzzer() {
+  local f=$1 rc=0 dict=()
   mkdir -p "$scratch/$f" "$build_dir/findings/$f"
-  log="$build_dir/findings/$f.log"
-  rc=0
-  dict=()  # a fuzzer's dictionary of format tokens, when it has one
+  # a fuzzer's dictionary of format tokens, when it has one
   [ -f "test/fuzz/$f.dict" ] && dict=(-dict="test/fuzz/$f.dict")
   "$build_dir/test/fuzz/${f}_fuzzer" "$scratch/$f" "test/fuzz/corpus/$f" "${dict[@]}" \
     -max_total_time="$seconds" -max_len="${max_len[$f]}" -timeout=5 -rss_limit_mb=2048 \
-    -artifact_prefix="$build_dir/findings/$f/" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$build_dir/findings/$f/" -print_final_stats=1 \
+    >"$build_dir/findings/$f.log" 2>&1 || rc=$?
+  echo "$rc" >"$scratch/$f.rc"
+}
+running=0
+for f in "${fuzzers[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_fuzzer "$f" &
+  running=$((running + 1))
+done
+wait
+failed=()
+printf '%-16s %10s %8s %7s %7s  %s\n' fuzzer execs exec/s cov ft result
+for f in "${fuzzers[@]}"; do
+  log="$build_dir/findings/$f.log"
+  rc=$(cat "$scratch/$f.rc" 2>/dev/null || echo "no exit status")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   result=ok
-  if [ "$rc" -ne 0 ]; then
+  if [ "$rc" != 0 ]; then
     result="FAILED (exit $rc; log $log; input in $build_dir/findings/$f/)"
     failed+=("$f")
   fi
@@ -70,4 +89,4 @@ if [ ${#failed[@]} -ne 0 ]; then
   echo "fuzz: FAILED: ${failed[*]}" >&2
   exit 1
 fi
-echo "fuzz: ${#fuzzers[@]} fuzzers, ${seconds} s each, no findings"
+echo "fuzz: ${#fuzzers[@]} fuzzers, ${seconds} s each, $jobs at a time, no findings"
