@@ -416,11 +416,13 @@ TEST(PlanLaunches, GroupsLaunchesIntoBatches) {
 }
 
 TEST(TickSpread, LaunchSpacingPerNodeAtMostTheTicksFirstPart) {
-  ManagerSettings s;  // 15 s resolution, 10 s request timeout, 1 ms spacing
-  EXPECT_EQ(TickSpread(100, s), milliseconds(100));
-  EXPECT_EQ(TickSpread(1000, s), seconds(1));
-  EXPECT_EQ(TickSpread(5000, s), seconds(5));
-  EXPECT_EQ(TickSpread(10000, s), seconds(5));
+  ManagerSettings s;  // 15 s resolution, 10 s request timeout, 250 µs spacing
+  EXPECT_EQ(TickSpread(100, s), milliseconds(25));
+  EXPECT_EQ(TickSpread(1000, s), milliseconds(250));
+  EXPECT_EQ(TickSpread(5000, s), milliseconds(1250));
+  EXPECT_EQ(TickSpread(10000, s), milliseconds(2500));
+  EXPECT_EQ(TickSpread(20000, s), seconds(5));
+  EXPECT_EQ(TickSpread(30000, s), seconds(5));
   EXPECT_EQ(TickSpread(0, s), seconds(0));
   EXPECT_EQ(TickSpread(std::numeric_limits<size_t>::max(), s), seconds(5));  // no overflow
   s.launch_spacing = seconds(0);
