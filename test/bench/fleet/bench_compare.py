@@ -1089,8 +1089,9 @@ def main():
     ap.add_argument("--steady-ticks", type=int, default=4)
     ap.add_argument("--settle-ticks", type=float, default=2,
                     help="ticks to wait after every node and pod is served before measuring")
-    ap.add_argument("--snapshots", type=int, default=3,
-                    help="all-pods lists for staleness, spread over one tick")
+    ap.add_argument("--snapshots", type=int, default=10,
+                    help="all-pods lists for staleness, evenly spread over one tick (the median "
+                         "of K lists is within resolution/K of the tick-wide median)")
     ap.add_argument("--hpa-rate", type=float, default=200)
     ap.add_argument("--hpa-seconds", type=float, default=None, help="default: 2 resolutions")
     ap.add_argument("--list-rate", type=float, default=1)
