@@ -44,9 +44,9 @@
 
 namespace scraper {
 
-// Spread launches go out in at most this many groups per tick (+1): at 1,000 nodes and 15 s
-// about ten nodes every 140 ms, each launched at most that much later than an even spread
-// would; fewer nodes than this keep one launch per node.
+// Spread launches go out in at most this many groups per tick (+1): at 20,000 nodes and 15 s
+// (a 5 s spread) 200 nodes every 50 ms, each launched at most that much later than an even
+// spread would; fewer nodes than this keep one launch per node.
 inline constexpr size_t kLaunchBatches = 100;
 
 struct ManagerSettings {
