@@ -1,6 +1,7 @@
 #include "apiserver/encoding.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -168,7 +169,23 @@ struct ByteCounter {
   void push_back(char) { ++size; }
 };
 void AppendJsonString(ByteCounter& out, std::string_view s) { out.size += JsonStringSize(s); }
-using apiserver::AppendJsonString;  // the writing one, otherwise hidden by the counting one
+
+// Writes the same bytes at `p`, into room already made for them (the size ByteCounter gave):
+// a list's items are written without a capacity check per append.
+struct RawWriter {
+  char* p;
+  void append(std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  void push_back(char c) { *p++ = c; }
+};
+void AppendJsonString(RawWriter& out, std::string_view s) {
+  std::string escaped;  // rare: names and labels are plain text (ItemMeta::plain)
+  apiserver::AppendJsonString(escaped, s);
+  out.append(escaped);
+}
+using apiserver::AppendJsonString;  // the std::string one, otherwise hidden by the two above
 
 // A name, namespace or label as a JSON string: copied between quotes when the item's strings
 // are known to need no escaping (ItemMeta::plain), without looking at each byte.
@@ -503,11 +520,11 @@ ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
     std::string list_meta;  // ListMeta: resourceVersion is field 2
     if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
     // The envelope needs the raw length up front: size every item first.
-    meta_sizes_.reserve(entries_.size());
+    sizes_.reserve(entries_.size());
     size_t items = 0;
     for (const auto& e : entries_) {
       const size_t meta = MetaProtoSize(e.meta, creation_.size());
-      meta_sizes_.push_back(static_cast<uint32_t>(meta));
+      sizes_.push_back(static_cast<uint32_t>(meta));
       items += BytesFieldSize(BytesFieldSize(meta) + e.item->proto_tail().size());
     }
     std::string type_meta;
@@ -536,9 +553,15 @@ ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
     head_.append("},\"items\":[");
   }
   tail_ = "]}\n";
-  ByteCounter items;
-  for (const auto& e : entries_) AppendItemJson(items, e, creation_, {}, {});
-  size_ = head_.size() + items.size + (entries_.empty() ? 0 : entries_.size() - 1) + tail_.size();
+  sizes_.reserve(entries_.size());
+  size_t items = 0;
+  for (const auto& e : entries_) {
+    ByteCounter item;
+    AppendItemJson(item, e, creation_, {}, {});
+    sizes_.push_back(static_cast<uint32_t>(item.size));
+    items += item.size;
+  }
+  size_ = head_.size() + items + (entries_.empty() ? 0 : entries_.size() - 1) + tail_.size();
 }
 
 bool ListEncoder::Next(std::string& out, size_t bytes) {
@@ -547,17 +570,28 @@ bool ListEncoder::Next(std::string& out, size_t bytes) {
     state_ = State::kItems;
   }
   if (state_ == State::kItems) {
-    for (; next_ < entries_.size() && out.size() < bytes; ++next_) {
-      const ListEntry& e = entries_[next_];
-      if (proto_) {
-        const size_t meta = meta_sizes_[next_];
+    if (proto_) {
+      for (; next_ < entries_.size() && out.size() < bytes; ++next_) {
+        const ListEntry& e = entries_[next_];
+        const size_t meta = sizes_[next_];
         out.push_back(0x12);
         AppendVarint(out, BytesFieldSize(meta) + e.item->proto_tail().size());
         AppendMetaProtoField(out, e.meta, creation_, meta);
         out.append(e.item->proto_tail());
-      } else {
-        if (next_ != 0) out.push_back(',');
-        AppendItemJson(out, e, creation_, {}, {});
+      }
+    } else {
+      // The items that fit, sized first (each item's size is known), then written in place.
+      size_t end = next_;
+      size_t add = 0;
+      for (; end < entries_.size() && out.size() + add < bytes; ++end) {
+        add += sizes_[end] + (end != 0 ? 1 : 0);
+      }
+      const size_t at = out.size();
+      out.resize(at + add);
+      RawWriter w{out.data() + at};
+      for (; next_ < end; ++next_) {
+        if (next_ != 0) w.push_back(',');
+        AppendItemJson(w, entries_[next_], creation_, {}, {});
       }
     }
     if (next_ < entries_.size()) return false;

@@ -217,7 +217,8 @@ class ListEncoder {
   std::string creation_;              // JSON: metadata.creationTimestamp; protobuf: its field 8
   std::string head_;                  // the bytes before the first item
   std::string tail_;                  // and after the last
-  std::vector<uint32_t> meta_sizes_;  // protobuf: each item's ObjectMeta message size
+  // Per item: protobuf, its ObjectMeta message's size; JSON, the item's size (without the comma).
+  std::vector<uint32_t> sizes_;
   size_t size_ = 0;
   size_t next_ = 0;  // the next entry to write
   State state_ = State::kHead;

@@ -58,7 +58,10 @@ struct Cluster {
   int namespaces = 0;
 };
 
-Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t generation) {
+// With `names`, the window's pods take their namespace and name buffers from that cache, as the
+// server's store takes them from its pod cache (StoreSettings::pod_names).
+Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t generation,
+                    const kube::PodCache* names = nullptr) {
   Cluster c;
   std::vector<window::NodeMetrics> node_metrics;
   for (int i = 0; i < node_count; ++i) {
@@ -94,8 +97,13 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
                        {"app.kubernetes.io/part-of", "shop"},
                        {"version", "v1.2.3"}}});
     window::PodInput p;
-    p.namespace_ = ns_name;
-    p.name = name;
+    if (auto cached = names != nullptr ? names->Get(ns_name, name) : nullptr) {
+      p.namespace_ = cached->namespace_;
+      p.name = cached->name;
+    } else {
+      p.namespace_ = ns_name;
+      p.name = name;
+    }
     p.timestamp = now - 4'000'000'000LL;
     p.window = std::chrono::milliseconds(14987);
     p.containers = {{"app", 12345678ull + static_cast<uint64_t>(i),
@@ -237,7 +245,8 @@ int main(int argc, char** argv) {
   for (const auto& [label, accept] :
        {std::pair<const char*, std::string>{"JSON", json}, {"protobuf", protobuf}}) {
     // A fresh window, so the first request pays for pre-encoding it.
-    windows.Publish(MakeCluster(pod_count, node_count, clock.Now(), 3 - (accept == json)).window);
+    windows.Publish(
+        MakeCluster(pod_count, node_count, clock.Now(), 3 - (accept == json), &pods).window);
     auto t0 = Clock::now();
     HttpResponse first = Serve(handler, all_pods, accept);
     size_t bytes = ReadBody(first);
@@ -388,7 +397,7 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_until(next);
         if (!publishing.load()) break;
         const auto t = Clock::now();
-        auto window = MakeCluster(pod_count, node_count, clock.Now(), ++generation).window;
+        auto window = MakeCluster(pod_count, node_count, clock.Now(), ++generation, &pods).window;
         build_ms.push_back(Ms(Clock::now() - t));
         windows.Publish(std::move(window));
         published++;
