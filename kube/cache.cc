@@ -116,13 +116,16 @@ void PodCache::ForEach(std::string_view ns, const LabelSelector& selector,
 std::vector<std::shared_ptr<const Pod>> PodCache::List(std::string_view ns,
                                                        const LabelSelector& selector) const {
   std::vector<std::shared_ptr<const Pod>> out;
-  if (selector.Empty()) {
+  if (selector.Empty()) {  // every pod: copied a namespace at a time, not one call per pod
     base::ReaderMutexLock lock(mu_);
     if (ns.empty()) {
       out.reserve(size_);
+      for (const auto& [unused, index] : by_namespace_)
+        out.insert(out.end(), index.begin(), index.end());
     } else if (auto it = by_namespace_.find(ns); it != by_namespace_.end()) {
-      out.reserve(it->second.size());
+      out.assign(it->second.begin(), it->second.end());
     }
+    return out;
   }
   ForEach(ns, selector, [&](const std::shared_ptr<const Pod>& p) { out.push_back(p); });
   return out;
