@@ -1,6 +1,7 @@
 #include "apiserver/encoding.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -593,6 +594,7 @@ bool ListEncoder::Next(std::string& out, size_t bytes) {
         if (next_ != 0) w.push_back(',');
         AppendItemJson(w, entries_[next_], creation_, {}, {});
       }
+      assert(w.p == out.data() + out.size());  // the sizes and the writer are the same code
     }
     if (next_ < entries_.size()) return false;
     out.append(tail_);
