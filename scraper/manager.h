@@ -59,11 +59,11 @@ struct ManagerSettings {
   bool spread = true;
   // 250 µs: a scrape costs the scrape thread about 0.1 ms of CPU, so launching keeps it at most
   // about 40 % busy, and the window, published when the last node has answered, holds samples
-  // taken within 0.25 s at 1,000 nodes, 1.25 s at 5,000 and 2.5 s at 10,000 (from 20,000 on,
-  // the cap: 5 s at a 15 s resolution and 10 s request timeout). metrics-server v0.8.0 sleeps each scrape a random 0 to 8 ms per node
-  // (at most 4 s) and also publishes when the last has answered, so its samples are as old or
-  // older. Launches at most one node per 250 µs also bound the kubelets' answers arriving at
-  // once: ~160 MB/s at the 41 KB of 30 pods.
+  // taken within 0.25 s at 1,000 nodes, 1.25 s at 5,000, 2.5 s at 10,000, and from 20,000 on
+  // the cap (5 s at a 15 s resolution and 10 s timeout). metrics-server v0.8.0 sleeps each scrape
+  // 0 to 8 ms per node at random (at most 4 s), then also publishes when the last has answered.
+  // At most one launch per 250 µs also bounds the kubelets' answers arriving at once: ~160 MB/s
+  // at the 41 KB of 30 pods.
   std::chrono::nanoseconds launch_spacing = std::chrono::microseconds(250);
   TargetSettings target;
   // Nodes whose labels do not match are not scraped (and leave the window after one tick).

@@ -58,10 +58,11 @@ struct Cluster {
   int namespaces = 0;
 };
 
-// With `names`, the window's pods take their namespace and name buffers from that cache, as the
-// server's store takes them from its pod cache (StoreSettings::pod_names).
+// With `names` (the pod cache's pod i for the i-th pod made here), the window's pods take their
+// namespace and name buffers from the cache, as the server's store takes them from its pod cache
+// (StoreSettings::pod_names).
 Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t generation,
-                    const kube::PodCache* names = nullptr) {
+                    const std::vector<std::shared_ptr<const kube::Pod>>* names = nullptr) {
   Cluster c;
   std::vector<window::NodeMetrics> node_metrics;
   for (int i = 0; i < node_count; ++i) {
@@ -97,9 +98,9 @@ Cluster MakeCluster(int pod_count, int node_count, base::UnixNanos now, uint64_t
                        {"app.kubernetes.io/part-of", "shop"},
                        {"version", "v1.2.3"}}});
     window::PodInput p;
-    if (auto cached = names != nullptr ? names->Get(ns_name, name) : nullptr) {
-      p.namespace_ = cached->namespace_;
-      p.name = cached->name;
+    if (names != nullptr) {
+      p.namespace_ = (*names)[static_cast<size_t>(i)]->namespace_;
+      p.name = (*names)[static_cast<size_t>(i)]->name;
     } else {
       p.namespace_ = ns_name;
       p.name = name;
@@ -192,6 +193,10 @@ int main(int argc, char** argv) {
   kube::PodCache pods;
   nodes.Replace(cluster.nodes);
   pods.Replace(cluster.pods);
+  // The cached pods in the order MakeCluster makes them, looked up once for every window.
+  std::vector<std::shared_ptr<const kube::Pod>> names;
+  names.reserve(cluster.pods.size());
+  for (const kube::Pod& p : cluster.pods) names.push_back(pods.Get(p.namespace_, p.name));
 
   testing_support::FakeAuthorizer allow;
   apiserver::RequestAuthenticator authn(nullptr);
@@ -246,7 +251,7 @@ int main(int argc, char** argv) {
        {std::pair<const char*, std::string>{"JSON", json}, {"protobuf", protobuf}}) {
     // A fresh window, so the first request pays for pre-encoding it.
     windows.Publish(
-        MakeCluster(pod_count, node_count, clock.Now(), 3 - (accept == json), &pods).window);
+        MakeCluster(pod_count, node_count, clock.Now(), 3 - (accept == json), &names).window);
     auto t0 = Clock::now();
     HttpResponse first = Serve(handler, all_pods, accept);
     size_t bytes = ReadBody(first);
@@ -397,7 +402,7 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_until(next);
         if (!publishing.load()) break;
         const auto t = Clock::now();
-        auto window = MakeCluster(pod_count, node_count, clock.Now(), ++generation, &pods).window;
+        auto window = MakeCluster(pod_count, node_count, clock.Now(), ++generation, &names).window;
         build_ms.push_back(Ms(Clock::now() - t));
         windows.Publish(std::move(window));
         published++;
