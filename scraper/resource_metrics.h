@@ -89,7 +89,7 @@ enum class ExpositionFormat {
 inline constexpr char kResourceMetricsAccept[] =
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
     "q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
-// The Accept header with protobuf left out (--kubelet-metrics-protobuf=false).
+// The Accept header with protobuf left out (--kubelet-request-protobuf=false).
 inline constexpr char kResourceMetricsTextAccept[] = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
 
 // The format of a response by its Content-Type: kProtobufDelimited for

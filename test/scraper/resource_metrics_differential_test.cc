@@ -254,6 +254,14 @@ TEST(ResourceMetricsDifferential, LabelForms) {
         // The same line after one of its own family, and twice over.
         ExpectSameAsReference(std::string(family) + " 0\n" + line, &got, &want);
         ExpectSameAsReference(line + line, &got, &want);
+        // After a family that listed a container, plain or with escapes: the fast path first
+        // compares the labels with that container's (the one expected next).
+        for (const char* first : {"{container=\"c\",namespace=\"n\",pod=\"p\"}",
+                                  "{container=\"c\\\"q\",namespace=\"n\\\\\",pod=\"p\\n\"}",
+                                  "{container=\"c\",namespace=\"n\",pod=\"pp\"}"}) {
+          ExpectSameAsReference(
+              std::string("container_swap_usage_bytes") + first + " 7 1000\n" + line, &got, &want);
+        }
       }
     }
   }
