@@ -108,7 +108,7 @@ inline const char* FindValueEnd(const char* p, const char* end) {
 
 // a == b for the short strings of a sample line (names, label values), without a call to memcmp:
 // eight bytes at a time, the last load overlapping the one before.
-inline bool Equal(std::string_view a, std::string_view b) {
+[[gnu::always_inline]] inline bool Equal(std::string_view a, std::string_view b) {
   const size_t n = a.size();
   if (n != b.size()) return false;
   const char* x = a.data();
@@ -351,6 +351,10 @@ enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFix
 
 // Reads a base-128 varint of at most ten bytes; false when it runs past `end` or is longer.
 inline bool ReadVarint(const char*& p, const char* end, uint64_t* out) {
+  if (p < end && static_cast<uint8_t>(*p) < 0x80) {  // tags and short lengths: one byte
+    *out = static_cast<uint8_t>(*p++);
+    return true;
+  }
   uint64_t value = 0;
   for (int shift = 0; shift < 64 && p < end; shift += 7) {
     const uint8_t byte = static_cast<uint8_t>(*p++);
@@ -375,7 +379,7 @@ struct Field {
 };
 
 // Reads the field at p into *field and advances p past it; on failure returns what went wrong.
-inline const char* ReadField(const char*& p, const char* end, Field* field) {
+[[gnu::always_inline]] inline const char* ReadField(const char*& p, const char* end, Field* field) {
   uint64_t tag;
   if (!ReadVarint(p, end, &tag)) return "malformed tag varint";
   if (tag >> 3 == 0 || tag >> 3 > 0x1fffffff) return "invalid field number";
@@ -844,60 +848,72 @@ class Parser {
       Field field;
       (void)ReadField(p, end, &field);  // read once above without error
       if (field.number != kFamilyMetric) continue;
-      base::Status s = MetricMessage(metric, name, field.bytes);
-      if (!s.ok()) return s;
+      if (!MetricMessage(metric, name, field.bytes)) return std::move(error_);
     }
     return base::Status::Ok();
   }
 
   // One Metric of a family the window needs. A metric without a gauge, counter or untyped value
-  // (a summary or histogram under a known name) has no sample to record.
-  base::Status MetricMessage(Metric metric, std::string_view name, std::string_view message) {
+  // (a summary or histogram under a known name) has no sample to record. False with the error in
+  // error_ when the message is malformed or Record rejects the sample.
+  bool MetricMessage(Metric metric, std::string_view name, std::string_view message) {
     predicted_ = false;
     std::string_view ns, pod, container;
     double value = 0;
     bool has_value = false;
     int64_t timestamp_ms = 0;
     bool has_timestamp = false;
-    seen_labels_.clear();
+    seen_labels_.clear();  // labels other than the three below
+    unsigned seen = 0;     // bit per label among namespace, pod, container
     const char* end = message.data() + message.size();
     for (const char* p = message.data(); p < end;) {
       Field field;
       if (const char* error = ReadField(p, end, &field)) {
-        return Fail(std::string("metric: ") + error);
+        return Reject(std::string("metric: ") + error);
       }
       switch (field.number) {
         case kMetricLabel: {
-          if (field.wire_type != kLengthDelimited) return Fail("label: wrong wire type");
+          if (field.wire_type != kLengthDelimited) return Reject("label: wrong wire type");
           std::string_view label, label_value;
           const char* q = field.bytes.data();
           const char* q_end = q + field.bytes.size();
           while (q < q_end) {
             Field f;
             if (const char* error = ReadField(q, q_end, &f)) {
-              return Fail(std::string("label: ") + error);
+              return Reject(std::string("label: ") + error);
             }
             if (f.number != kLabelName && f.number != kLabelValue) continue;
-            if (f.wire_type != kLengthDelimited) return Fail("label: wrong wire type");
+            if (f.wire_type != kLengthDelimited) return Reject("label: wrong wire type");
             (f.number == kLabelName ? label : label_value) = f.bytes;
           }
-          if (std::find(seen_labels_.begin(), seen_labels_.end(), label) != seen_labels_.end()) {
-            return Fail("labels: duplicate label \"" + std::string(label.substr(0, 200)) + "\"");
+          // The three labels the window needs are told apart by size first; only others go
+          // through the list of labels seen.
+          std::string_view* known = nullptr;
+          unsigned bit = 0;
+          if (label.size() == 9 && Equal(label, "namespace")) {
+            known = &ns, bit = 1;
+          } else if (label.size() == 3 && Equal(label, "pod")) {
+            known = &pod, bit = 2;
+          } else if (label.size() == 9 && Equal(label, "container")) {
+            known = &container, bit = 4;
           }
-          seen_labels_.push_back(label);
-          if (label == "namespace") {
-            ns = label_value;
-          } else if (label == "pod") {
-            pod = label_value;
-          } else if (label == "container") {
-            container = label_value;
+          if (known != nullptr ? (seen & bit) != 0
+                               : std::find(seen_labels_.begin(), seen_labels_.end(), label) !=
+                                     seen_labels_.end()) {
+            return Reject("labels: duplicate label \"" + std::string(label.substr(0, 200)) + "\"");
+          }
+          if (known != nullptr) {
+            seen |= bit;
+            *known = label_value;
+          } else {
+            seen_labels_.push_back(label);
           }
           break;
         }
         case kMetricGauge:
         case kMetricCounter:
         case kMetricUntyped: {
-          if (field.wire_type != kLengthDelimited) return Fail("value: wrong wire type");
+          if (field.wire_type != kLengthDelimited) return Reject("value: wrong wire type");
           // A present message without its value field holds the default, 0.
           value = 0;
           has_value = true;
@@ -906,16 +922,16 @@ class Parser {
           while (q < q_end) {
             Field f;
             if (const char* error = ReadField(q, q_end, &f)) {
-              return Fail(std::string("value: ") + error);
+              return Reject(std::string("value: ") + error);
             }
             if (f.number != kValue) continue;  // e.g. a counter's exemplar
-            if (f.wire_type != kFixed64) return Fail("value: wrong wire type");
+            if (f.wire_type != kFixed64) return Reject("value: wrong wire type");
             value = std::bit_cast<double>(f.value);
           }
           break;
         }
         case kMetricTimestamp:
-          if (field.wire_type != kVarint) return Fail("timestamp: wrong wire type");
+          if (field.wire_type != kVarint) return Reject("timestamp: wrong wire type");
           timestamp_ms = static_cast<int64_t>(field.value);
           has_timestamp = true;
           break;
@@ -923,14 +939,17 @@ class Parser {
           break;  // a summary, a histogram or a field this version does not know
       }
     }
-    if (!has_value) return base::Status::Ok();
+    if (!has_value) return true;
     base::UnixNanos timestamp = scrape_time_;
     bool timestamp_ok = true;
     if (has_timestamp) timestamp_ok = MillisToNanos(timestamp_ms, &timestamp);
-    if (!Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok)) {
-      return std::move(error_);
-    }
-    return base::Status::Ok();
+    return Record(metric, name, ns, pod, container, value, timestamp, timestamp_ok);
+  }
+
+  // Fail for the readers that return a bool: keeps the error in error_.
+  bool Reject(std::string_view what) {
+    error_ = Fail(what);
+    return false;
   }
 
   // Records one sample; false when it is rejected, with the error in error_. Not a Status: this

@@ -414,6 +414,29 @@ TEST(ResourceMetricsProtobuf, SameErrorsAsTheTextParser) {
   body.clear();
   AppendDelimited(FamilyMessage("container_cpu_usage_seconds_total", 0, {metric}), &body);
   EXPECT_EQ(ParseError(body), "family 1: labels: duplicate label \"pod\"");
+  // Each of the three labels the window reads, and any other, once too often; and labels
+  // that only share a size or a first letter with them are other labels.
+  for (const char* label : {"namespace", "container", "a"}) {
+    metric = MetricMessage(3, 1, 1000, "ns", "p", "c");
+    AppendLengthDelimited(1, Label("a", "1"), &metric);
+    if (std::string_view(label) != "a") AppendLengthDelimited(1, Label("b", "2"), &metric);
+    AppendLengthDelimited(1, Label(label, "x"), &metric);
+    body.clear();
+    AppendDelimited(FamilyMessage("container_cpu_usage_seconds_total", 0, {metric}), &body);
+    EXPECT_EQ(ParseError(body), std::string("family 1: labels: duplicate label \"") + label + "\"");
+  }
+  metric = MetricMessage(3, 1, 1000, "ns", "p", "c");
+  for (const char* label : {"namespacf", "containes", "pid", "nod"}) {
+    AppendLengthDelimited(1, Label(label, "x"), &metric);
+  }
+  body.clear();
+  AppendDelimited(FamilyMessage("container_cpu_usage_seconds_total", 0, {metric}), &body);
+  ResourceMetrics got;
+  ASSERT_TRUE(ParseResourceMetricsProtobuf(body, 1, &got).ok());
+  ASSERT_EQ(got.containers.size(), 1u);
+  EXPECT_EQ(got.containers[0].namespace_, "ns");
+  EXPECT_EQ(got.containers[0].pod, "p");
+  EXPECT_EQ(got.containers[0].container, "c");
 }
 
 TEST(ResourceMetricsProtobuf, GeneratedPayloadMatchesText) {
