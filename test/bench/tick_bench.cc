@@ -3,9 +3,12 @@
 //
 //   build/test/bench/tick_bench [nodes=1000] [pods-per-node=30] [containers-per-pod=2]
 //                               [steady-ticks=5] [max-concurrency=64] [io-threads=2]
-//                               [summary=0]
+//                               [summary=0] [protobuf=0]
 // summary=1: the kubelets also serve /stats/summary (test/testing/summary_payload.h) and the
 // scraper reads it (--kubelet-summary-api), for its cost per node per tick.
+// protobuf=1: the scraper asks for the delimited protobuf exposition
+// (--kubelet-request-protobuf), which the kubelets then serve, and the offline figure parses
+// that form.
 //
 // The kubelets run in a forked child process (testing_support::SimKubelets: one io_context, one
 // listening port per kubelet on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away
@@ -33,6 +36,7 @@
 #include "scraper/kubelet_client_impl.h"
 #include "scraper/manager.h"
 #include "scraper/options.h"
+#include "test/testing/exposition_protobuf.h"
 #include "test/testing/fake_nodes.h"
 #include "test/testing/kubelet_payload.h"
 #include "test/testing/proc_status.h"
@@ -52,6 +56,7 @@ struct Config {
   int concurrency = 64;
   int io_threads = 2;
   bool summary = false;
+  bool protobuf = false;
 };
 
 // ---- the simulated kubelets (child process) ----
@@ -111,6 +116,7 @@ int main(int argc, char** argv) {
   if (argc > 5) config.concurrency = std::atoi(argv[5]);
   if (argc > 6) config.io_threads = std::atoi(argv[6]);
   if (argc > 7) config.summary = std::atoi(argv[7]) != 0;
+  if (argc > 8) config.protobuf = std::atoi(argv[8]) != 0;
 
   auto ca = net::MakeCa("bench-ca");
   if (!ca.ok()) return std::fprintf(stderr, "%s\n", ca.error().c_str()), 1;
@@ -169,6 +175,7 @@ int main(int argc, char** argv) {
   options.metric_resolution = std::chrono::seconds(15);
   options.kubelet_request_timeout = std::chrono::seconds(10);
   options.kubelet_summary_api = config.summary;
+  options.kubelet_request_protobuf = config.protobuf;
   auto client = scraper::KubeletClientImpl::Create(io, scraper::MakeKubeletClientSettings(options));
   if (!client.ok()) return std::fprintf(stderr, "%s\n", client.error().c_str()), 1;
   window::Publication windows;
@@ -178,9 +185,10 @@ int main(int argc, char** argv) {
   scraper::Manager manager(io, base::SystemClock::Instance(), nodes, **client, store, *settings);
 
   std::printf(
-      "%d simulated kubelets, %d pods x %d containers each, concurrency %d, %d io threads%s\n",
+      "%d simulated kubelets, %d pods x %d containers each, concurrency %d, %d io threads%s%s\n",
       config.nodes, config.pods, config.containers, config.concurrency, config.io_threads,
-      config.summary ? ", with /stats/summary" : "");
+      config.summary ? ", with /stats/summary" : "",
+      config.protobuf ? ", protobuf exposition" : ", text exposition");
   int exit_code = 0;
   double steady_cpu = 0, steady_wall = 0, steady_sys = 0;
   for (int t = 0; t <= config.steady_ticks; ++t) {
@@ -273,9 +281,15 @@ int main(int argc, char** argv) {
     std::vector<std::string> bodies[2];
     for (int t = 0; t < 2; ++t) {
       for (int i = 0; i < config.nodes; ++i) {
-        bodies[t].push_back(testing_support::KubeletPayload(config.pods, config.containers,
-                                                            1'700'000'000'000 + t * 15'000,
-                                                            static_cast<uint32_t>(i + 1)));
+        std::string text = testing_support::KubeletPayload(config.pods, config.containers,
+                                                           1'700'000'000'000 + t * 15'000,
+                                                           static_cast<uint32_t>(i + 1));
+        if (config.protobuf) {
+          std::string delimited;
+          if (!testing_support::AppendAsDelimitedProtobuf(text, &delimited)) return 1;
+          text = std::move(delimited);
+        }
+        bodies[t].push_back(std::move(text));
       }
     }
     window::Publication offline_windows;
@@ -287,7 +301,10 @@ int main(int argc, char** argv) {
       double cpu0 = CpuSeconds();
       auto& tick = offline.BeginTick();
       for (int i = 0; i < config.nodes; ++i) {
-        if (!scraper::ParseResourceMetrics(bodies[t][i], 1, &metrics).ok()) return 1;
+        const base::Status parsed =
+            config.protobuf ? scraper::ParseResourceMetricsProtobuf(bodies[t][i], 1, &metrics)
+                            : scraper::ParseResourceMetrics(bodies[t][i], 1, &metrics);
+        if (!parsed.ok()) return 1;
         tick.Success(node_list[i]->name, metrics);
       }
       offline.Publish();
