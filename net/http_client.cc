@@ -516,8 +516,6 @@ class HttpClientImpl final : public HttpClient {
     if (auto length = parser.content_length(); length && !parser.is_done()) {
       // The usual case: read the body straight into the response, not through buffer_ and the
       // parser (one copy instead of two, and reads as large as the TLS records).
-      if (out.body.capacity() < call.request.response_storage.capacity())
-        out.body.swap(call.request.response_storage);
       if (auto f = co_await ReadBody(stream, *length, call.max_body_bytes, out.body)) co_return f;
     } else {
       // Chunked, or delimited by the end of the connection: let Beast decode it, read by read.

@@ -73,10 +73,6 @@ struct Request {
   // response, keeping the TLS session to resume on the next call. The client then holds no
   // socket, no TLS state and no buffers between calls.
   bool keep_alive = true;
-  // Storage for the response's body, e.g. the body of an earlier response handed back: its
-  // capacity, and its size, so that a body of known length no longer than that is read into it
-  // without being zeroed first (every byte of it is then overwritten). Optional.
-  std::string response_storage;
 };
 
 struct Response {

@@ -35,10 +35,6 @@ class KubeletClient {
   // Releases per-node resources (connections) of every node not in `nodes`. Called once per
   // tick with the names about to be scraped.
   virtual void Retain(const std::vector<std::string>& nodes) = 0;
-
-  // Takes back the body of a response the caller is done with, to read a later response into
-  // (net::Request::response_storage). Optional; by default the body is dropped.
-  virtual void Recycle(std::string body) { (void)body; }
 };
 
 }  // namespace scraper

@@ -47,13 +47,8 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
   }
   std::shared_ptr<net::HttpClient> client;
   bool keep_alive = true;
-  std::string storage;
   {
     base::MutexLock lock(mu_);
-    if (!bodies_.empty()) {
-      storage = std::move(bodies_.back());
-      bodies_.pop_back();
-    }
     auto it = clients_.find(node);
     bool same = it != clients_.end() && it->second.endpoint.host == target.host &&
                 it->second.endpoint.port == target.port && it->second.endpoint.tls == target.tls;
@@ -91,7 +86,6 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
   net::Request request;
   request.target = target.path;
   request.keep_alive = keep_alive;
-  request.response_storage = std::move(storage);
   // /metrics/resource: protobuf (what Prometheus asks for first), then the classic text format,
   // never OpenMetrics, and anything last: some servers (kwok) answer 406 to an Accept without a
   // wildcard. The summary API keeps the text-first header it always had (it answers JSON).
@@ -117,15 +111,8 @@ void KubeletClientImpl::Get(std::string_view node, const Target& target,
       });
 }
 
-void KubeletClientImpl::Recycle(std::string body) {
-  if (body.capacity() > kMaxRecycledBodyBytes) return;
-  base::MutexLock lock(mu_);
-  if (bodies_.size() < kMaxRecycledBodies) bodies_.push_back(std::move(body));
-}
-
 void KubeletClientImpl::Retain(const std::vector<std::string>& nodes) {
   base::MutexLock lock(mu_);
-  if (nodes.empty()) bodies_.clear();
   // `nodes` is sorted (the manager sorts it); fall back to a lookup otherwise.
   bool sorted = std::is_sorted(nodes.begin(), nodes.end());
   for (auto it = clients_.begin(); it != clients_.end();) {

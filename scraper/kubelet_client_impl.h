@@ -4,8 +4,8 @@
 // with host name / IP SAN check unless --kubelet-insecure-tls, an optional client certificate,
 // and a bearer token read (static, or from a file and re-read when it changes).
 //
-// Thread-safety: Get, Retain and Recycle may be called from any thread. `io` must outlive the
-// client; connections are closed on destruction.
+// Thread-safety: Get and Retain may be called from any thread. `io` must outlive the client;
+// connections are closed on destruction.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "base/mutex.h"
 #include "base/result.h"
@@ -58,13 +57,6 @@ class KubeletClientImpl final : public KubeletClient {
   void Get(std::string_view node, const Target& target,
            std::chrono::steady_clock::time_point deadline, Callback done) override;
   void Retain(const std::vector<std::string>& nodes) override;
-  // Keeps up to kMaxRecycledBodies bodies of at most kMaxRecycledBodyBytes each for the next
-  // requests: a kubelet's body is read into one instead of a new allocation zeroed first
-  // (tens of KiB per node per tick). Retain({}) drops them.
-  void Recycle(std::string body) override;
-
-  static constexpr size_t kMaxRecycledBodies = 16;
-  static constexpr size_t kMaxRecycledBodyBytes = 1 << 20;
 
   size_t connections() const;  // clients currently held (one per node)
   size_t kept() const;         // of which keep their connection between scrapes
@@ -89,7 +81,6 @@ class KubeletClientImpl final : public KubeletClient {
   std::map<std::string, Entry, std::less<>> clients_ GUARDED_BY(mu_);  // by node name
   size_t kept_ GUARDED_BY(mu_) = 0;  // entries with kept == true
   bool warned_beyond_ GUARDED_BY(mu_) = false;  // logged once that a node is beyond the limit
-  std::vector<std::string> bodies_ GUARDED_BY(mu_);  // recycled bodies (Recycle)
 };
 
 }  // namespace scraper

@@ -436,7 +436,6 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
           thread_local ResourceMetrics metrics;
           ParseResourceBody(body, &outcome, &metrics);
           complete(std::move(outcome), &metrics, nullptr);
-          if (body.ok()) client.Recycle(std::move(body->body));  // merged: nothing points into it
           return;
         }
         // With the summary: keep the body (the metrics point into it) until the summary is in,

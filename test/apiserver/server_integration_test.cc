@@ -49,12 +49,6 @@ using testing_support::FakeAuthorizer;
 using testing_support::IoThreads;
 using testing_support::WaitFor;
 
-net::Request GetRequest(std::string target) {
-  net::Request request;
-  request.target = std::move(target);
-  return request;
-}
-
 // A finite stream (as a large list is written): kFiniteChunks chunks of kFiniteChunkBytes, the
 // i-th all 'a' + i % 26. With `gate`, each chunk after the first waits for Release(); with
 // `chunks`, it ends after that many (short of the size it announced).
@@ -845,7 +839,7 @@ TEST_F(ServerTest, StalledReadersCannotHoldMoreThanTheResponseBudget) {
       << server_->response_bytes_pending();
   auto client = Client(nullptr);
   // A second large response does not fit while the first is pending...
-  auto big = client->SendSync(GetRequest("/big"), 10s, 0);
+  auto big = client->SendSync({boost::beast::http::verb::get, "/big", {}, "", ""}, 10s, 0);
   ASSERT_TRUE(big.ok()) << big.error();
   EXPECT_EQ(big->status, 429u);
   // ...small ones still do.
@@ -856,7 +850,7 @@ TEST_F(ServerTest, StalledReadersCannotHoldMoreThanTheResponseBudget) {
   stalled.Close();
   ASSERT_TRUE(WaitFor([&] { return server_->response_bytes_pending() == 0; }))
       << server_->response_bytes_pending();
-  auto again = client->SendSync(GetRequest("/big"), 10s, 0);
+  auto again = client->SendSync({boost::beast::http::verb::get, "/big", {}, "", ""}, 10s, 0);
   ASSERT_TRUE(again.ok()) << again.error();
   EXPECT_EQ(again->status, 200u);
   EXPECT_EQ(again->body.size(), kBigBody);
@@ -1003,10 +997,10 @@ TEST_F(ServerTest, FiniteStreamsAreCountedInTheResponseBudget) {
     return server_->response_bytes_pending() >= kFiniteChunks * kFiniteChunkBytes;
   })) << server_->response_bytes_pending();
   auto client = Client(nullptr);
-  auto big = client->SendSync(GetRequest("/big"), 10s, 0);
+  auto big = client->SendSync({boost::beast::http::verb::get, "/big", {}, "", ""}, 10s, 0);
   ASSERT_TRUE(big.ok()) << big.error();
   EXPECT_EQ(big->status, 429u);
-  auto finite = client->SendSync(GetRequest("/finite"), 10s, 0);
+  auto finite = client->SendSync({boost::beast::http::verb::get, "/finite", {}, "", ""}, 10s, 0);
   ASSERT_TRUE(finite.ok()) << finite.error();
   EXPECT_EQ(finite->status, 429u);
   stalled.Close();

@@ -277,23 +277,6 @@ TEST_F(HttpClientTest, KeepAliveReusesOneConnectionAndRecoversWhenServerClosesIt
   EXPECT_TRUE(seen[5].resumed);
 }
 
-TEST_F(HttpClientTest, BodyIsReadIntoTheStorageGivenWithoutItsOldBytes) {
-  LocalHttpsServer server(TlsServer(pki_.ServerCert()), Echo);
-  auto client = Client(server.endpoint(), TrustingPki());
-  // Longer than the body, shorter, and empty: the body is exactly the server's bytes.
-  for (std::size_t old_size : {std::size_t{4096}, std::size_t{3}, std::size_t{0}}) {
-    std::string storage(old_size, 'x');
-    storage.reserve(8192);
-    const char* const buffer = storage.data();
-    Request request = Get("/stored");
-    request.response_storage = std::move(storage);
-    auto r = client->SendSync(std::move(request), 5s, kMiB);
-    ASSERT_TRUE(r.ok()) << r.error();
-    EXPECT_EQ(r->body, "path=/stored") << "storage of " << old_size << " bytes";
-    EXPECT_EQ(r->body.data(), buffer) << "the body is read into the storage given";
-  }
-}
-
 TEST_F(HttpClientTest, ReconnectResumesTheTlsSession) {
   LocalHttpsServer server(TlsServer(pki_.ServerCert()), [](const SeenRequest& req) {
     Reply r = Echo(req);

@@ -376,45 +376,6 @@ TEST_F(KubeletScrapeTest, InsecureTlsAcceptsAnyCertificate) {
   EXPECT_EQ(foreign.requests().at(0).Header("Authorization"), "");
 }
 
-TEST_F(KubeletScrapeTest, RecycledBodiesAreReadIntoWithoutTheirOldBytes) {
-  const std::string want = Payload(0.25);
-  LocalHttpsServer kubelet(Tls(pki_.ServerCert()),
-                           [want](const SeenRequest&) { return Reply::Ok(want); });
-  KubeletClientSettings cs;
-  cs.tls.ca_file = pki_.ca_file();
-  IoThreads io(kIoThreads);
-  auto client = KubeletClientImpl::Create(io.io, cs);
-  ASSERT_TRUE(client.ok()) << client.error();
-  Target target;
-  target.host = "127.0.0.1";
-  target.port = kubelet.port();
-  target.path = "/metrics/resource";
-  auto get = [&] {
-    std::promise<base::Result<KubeletResponse>> done;
-    auto answer = done.get_future();
-    (*client)->Get("node", target, std::chrono::steady_clock::now() + seconds(5),
-                   [&done](base::Result<KubeletResponse> r) { done.set_value(std::move(r)); });
-    EXPECT_EQ(answer.wait_for(seconds(10)), std::future_status::ready);
-    return answer.get();
-  };
-  // A body longer than the next one, full of other bytes: the next body is read into it.
-  std::string old(want.size() + 1000, 'x');
-  const char* const buffer = old.data();
-  (*client)->Recycle(std::move(old));
-  auto r = get();
-  ASSERT_TRUE(r.ok()) << r.error();
-  EXPECT_EQ(r->body, want);
-  EXPECT_EQ(r->body.data(), buffer);
-  // One above the size kept is dropped: the next body is a new allocation.
-  std::string large(KubeletClientImpl::kMaxRecycledBodyBytes + 1, 'y');
-  const char* const large_buffer = large.data();
-  (*client)->Recycle(std::move(large));
-  r = get();
-  ASSERT_TRUE(r.ok()) << r.error();
-  EXPECT_EQ(r->body, want);
-  EXPECT_NE(r->body.data(), large_buffer);
-}
-
 TEST_F(KubeletScrapeTest, ClientCertificateIsPresented) {
   ServerOptions o = Tls(pki_.ServerCert());
   o.client_ca_pem = pki_.ca().cert_pem;
