@@ -794,12 +794,16 @@ class Parser {
     const auto& containers = out_->containers;
     if (hint_ >= containers.size()) return nullptr;
     const ContainerUsage& c = containers[hint_];
+    // Until a value has been decoded, every value is a view into the text.
     auto from_text = [this](std::string_view v) {  // std::less: the pointers may be unrelated
       const std::less<const char*> less;
       return !less(v.data(), text_.data()) &&
              !less(text_.data() + text_.size(), v.data() + v.size());
     };
-    if (!from_text(c.container) || !from_text(c.namespace_) || !from_text(c.pod)) return nullptr;
+    if (!out_->decoded.empty() &&
+        (!from_text(c.container) || !from_text(c.namespace_) || !from_text(c.pod))) {
+      return nullptr;
+    }
     // `container="C",namespace="N",pod="P"` and the byte after it.
     constexpr std::string_view kContainer = "container=\"";
     constexpr std::string_view kNamespace = "\",namespace=\"";
@@ -857,7 +861,6 @@ class Parser {
   // (a summary or histogram under a known name) has no sample to record. False with the error in
   // error_ when the message is malformed or Record rejects the sample.
   bool MetricMessage(Metric metric, std::string_view name, std::string_view message) {
-    predicted_ = false;
     std::string_view ns, pod, container;
     double value = 0;
     bool has_value = false;
@@ -886,15 +889,15 @@ class Parser {
             if (f.wire_type != kLengthDelimited) return Reject("label: wrong wire type");
             (f.number == kLabelName ? label : label_value) = f.bytes;
           }
-          // The three labels the window needs are told apart by size first; only others go
-          // through the list of labels seen.
+          // The three labels the window needs are checked for repeats with a bit each; only
+          // others go through the list of labels seen.
           std::string_view* known = nullptr;
           unsigned bit = 0;
-          if (label.size() == 9 && Equal(label, "namespace")) {
+          if (Equal(label, "namespace")) {
             known = &ns, bit = 1;
-          } else if (label.size() == 3 && Equal(label, "pod")) {
+          } else if (Equal(label, "pod")) {
             known = &pod, bit = 2;
-          } else if (label.size() == 9 && Equal(label, "container")) {
+          } else if (Equal(label, "container")) {
             known = &container, bit = 4;
           }
           if (known != nullptr ? (seen & bit) != 0
@@ -976,8 +979,7 @@ class Parser {
         break;
     }
     if (ns.empty() || pod.empty() || container.empty()) {
-      error_ = Fail(std::string(name) + ": needs non-empty namespace, pod and container labels");
-      return false;
+      return Reject(std::string(name) + ": needs non-empty namespace, pod and container labels");
     }
     ContainerUsage* c = Find(ns, pod, container);
     switch (metric) {

@@ -232,6 +232,7 @@ TEST(ResourceMetricsDifferential, LabelForms) {
       "{ container = \"c\" , namespace=\"n\",\tpod=\"p\" }",
       "{container=\"c\\\"q\",namespace=\"n\\\\\",pod=\"p\\n\"}",
       "{container=\"c\",namespace=\"n\",pod=\"p\",,}",
+      "{container=\"c\"q\",namespace=\"n\",pod=\"p\"}",
       "{container=\"c\",namespace=\"n\",pod=\"p\"",
       "{container=\"c\",namespace=\"n\",pod=\"p}",
       "{container=\"c\" namespace=\"n\",pod=\"p\"}",
@@ -258,6 +259,7 @@ TEST(ResourceMetricsDifferential, LabelForms) {
         // compares the labels with that container's (the one expected next).
         for (const char* first : {"{container=\"c\",namespace=\"n\",pod=\"p\"}",
                                   "{container=\"c\\\"q\",namespace=\"n\\\\\",pod=\"p\\n\"}",
+                                  "{container=\"c\\\"q\",namespace=\"n\",pod=\"p\"}",
                                   "{container=\"c\",namespace=\"n\",pod=\"pp\"}"}) {
           ExpectSameAsReference(
               std::string("container_swap_usage_bytes") + first + " 7 1000\n" + line, &got, &want);
