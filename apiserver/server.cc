@@ -3,6 +3,7 @@
 #include "apiserver/http_parser.h"
 #include "apiserver/status.h"
 #include "base/mutex.h"
+#include "net/tls_socket.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -197,7 +198,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   void Evict() {
     asio::dispatch(executor_, [self = shared_from_this()] {
       if (self->busy_ || !self->awaiting_next_ || self->buffer_.size() > 0) return;
-      self->Tcp().close();
+      self->CloseSocket();
     });
   }
 
@@ -207,7 +208,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       // A finite stream (a large list) is a request being handled: it finishes, then closes.
       if (self->body_stream_ && !self->stream_finite_) return self->body_stream_->Cancel();
       if (self->busy_) return;
-      if (self->served_) return self->Tcp().close();
+      if (self->served_) return self->CloseSocket();
       if (!self->stream_) {
         // Still waiting for the first bytes: the hello timer bounds that wait.
         if (self->hello_timer_ &&
@@ -217,23 +218,38 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
         }
         return;
       }
-      self->Tcp().expires_after(kDrainFirstRequest);
+      self->ExpiresAfter(kDrainFirstRequest);
     });
   }
 
  private:
-  beast::tcp_stream& Tcp() { return stream_ ? beast::get_lowest_layer(*stream_) : tcp_; }
+  // The connection's socket: tcp_ until the first bytes arrive, then stream_'s.
+  void ExpiresAfter(asio::steady_timer::duration d) {
+    if (stream_) return stream_->expires_after(d);
+    tcp_.expires_after(d);
+  }
+  void ExpiresNever() {
+    if (stream_) return stream_->expires_never();
+    tcp_.expires_never();
+  }
+  void CloseSocket() {
+    if (stream_) return stream_->close();
+    tcp_.close();
+  }
 
-  // While a finite stream is written, its TLS records (each a socket write of up to 16 KiB)
-  // leave in full segments instead of one packet per record: fewer packets for the kernel to
-  // send and the client to take. Uncorking sends what is held at once.
+  // While a finite stream is written, its TLS records (a socket write of up to 16 records on a
+  // handed-over connection, of one through an SSL object) leave in full segments instead of
+  // one packet per write: fewer packets for the kernel to send and the client to take.
+  // Uncorking sends what is held at once.
   void Cork(bool on) {
     const int value = on ? 1 : 0;
-    ::setsockopt(Tcp().socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+    const int fd = stream_ ? stream_->socket().native_handle() : tcp_.socket().native_handle();
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
   // Until the client's first bytes arrive the session holds only its socket and a timer: the
-  // TLS engine and its buffers (~80 KiB) are made when there is a handshake to do, so a flood
+  // TLS state (an SSL object, ~16 KiB, and OpenSSL's buffers during the handshake) is made
+  // when there is a handshake to do, so a flood
   // of idle TCP connections costs little memory. Both count against max_connections and end at
   // the handshake timeout.
   void WaitForHello() {
@@ -260,18 +276,22 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     beast::error_code ec;
     const auto local = tcp_.socket().local_endpoint(ec);
     if (!ec) local_address_ = AddressText(local.address());
-    stream_.emplace(std::move(tcp_), *ctx_);
+    stream_.emplace(tcp_.release_socket(), *ctx_);
+    if (!stream_->ok()) {
+      spdlog::error("https connection: cannot allocate its TLS state; closing it");
+      return stream_->close();
+    }
     SSL_set_ex_data(stream_->native_handle(), LocalAddressIndex(), &local_address_);
     // Request (not require) a client certificate; authentication verifies it.
     SSL_set_verify(stream_->native_handle(), SSL_VERIFY_PEER,
                    [](int, X509_STORE_CTX*) { return 1; });
     // The handshake timeout covers the wait for the first byte too.
-    Tcp().expires_after(std::max<asio::steady_timer::duration>(left, std::chrono::milliseconds(1)));
-    stream_->async_handshake(asio::ssl::stream_base::server,
-                             beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+    ExpiresAfter(std::max<asio::steady_timer::duration>(left, std::chrono::milliseconds(1)));
+    stream_->async_server_handshake(
+        beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
   }
 
-  void OnHandshake(beast::error_code ec) {
+  void OnHandshake(beast::error_code ec, std::size_t) {
     if (ec) return Fail(ec, "handshake");
     X509* leaf = SSL_get1_peer_certificate(stream_->native_handle());
     if (leaf != nullptr) {
@@ -279,6 +299,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
           leaf, SSL_get_peer_cert_chain(stream_->native_handle()));
       X509_free(leaf);
     }
+    // A TLS 1.3 connection continues on its traffic keys alone (net::TlsSocket): no SSL object
+    // while it is idle, and a large response leaves in batches of records.
+    stream_->Handover();
     Read(true);
   }
 
@@ -288,7 +311,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     // once, as Drain() closes it when it comes first. (A TLS shutdown here would wait up to 5 s
     // for the close_notify of a client that is not reading, and only because Shutdown() came
     // between the write and its completion.)
-    if (draining && !first) return Tcp().close();
+    if (draining && !first) return CloseSocket();
     if (!first) {
       awaiting_next_ = true;
       server_.SetIdle(this, true);
@@ -300,7 +323,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     // by the read timeout as a whole (the shorter of both applies to the first request).
     auto timeout = first ? server_.options.read_timeout : server_.options.idle_timeout;
     if (draining) timeout = std::min<std::chrono::milliseconds>(timeout, kDrainFirstRequest);
-    Tcp().expires_after(timeout);
+    ExpiresAfter(timeout);
     http::async_read_header(*stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
@@ -322,7 +345,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     head_ = msg.method() == http::verb::head;
     HttpRequest req = ToHttpRequest(msg, peer_);
     busy_ = true;
-    Tcp().expires_never();
+    ExpiresNever();
     // Health probes bypass the in-flight cap: requests waiting on reviews must not make the
     // kubelet's liveness probe fail and restart the pod.
     const bool counted = !IsHealthProbe(msg.method(), req.target);
@@ -409,7 +432,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     res->prepare_payload();
     if (head_) res->content_length(size);
     response_ = res;
-    Tcp().expires_after(server_.options.write_timeout);
+    ExpiresAfter(server_.options.write_timeout);
     if (head_) {
       auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
       serializer_ = sr;
@@ -435,7 +458,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     res->message.body() = {res->owner->data(), res->owner->size()};
     res->message.prepare_payload();
     response_ = res;
-    Tcp().expires_after(server_.options.write_timeout);
+    ExpiresAfter(server_.options.write_timeout);
     http::async_write(*stream_, res->message,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep));
   }
@@ -473,7 +496,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     response_ = res;
     serializer_ = sr;
-    Tcp().expires_after(server_.options.write_timeout);
+    ExpiresAfter(server_.options.write_timeout);
     http::async_write_header(*stream_, *sr,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                self->response_.reset();
@@ -485,9 +508,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   void NextChunk() {
     if (stream_finite_) {
-      Tcp().expires_after(server_.options.write_timeout);
+      ExpiresAfter(server_.options.write_timeout);
     } else {
-      Tcp().expires_never();
+      ExpiresNever();
     }
     body_stream_->Next([self = shared_from_this()](StreamChunk chunk) {
       asio::post(self->executor_, [self, chunk = std::move(chunk)]() mutable {
@@ -517,7 +540,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       }
       buffers.emplace_back("\r\n", 2);
     }
-    Tcp().expires_after(server_.options.write_timeout);
+    ExpiresAfter(server_.options.write_timeout);
     asio::async_write(*stream_, buffers,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         const bool end = self->chunk_.end;
@@ -551,7 +574,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
             chunk.end ? "ended short of" : "went past", stream_left_, size);
         busy_ = false;
         ReleaseResponseBytes();
-        return Tcp().close();
+        return CloseSocket();
       }
       // As any response's end (a shutdown meanwhile closes the now idle connection in Read).
       return OnWrite(stream_keep_, {}, 0);
@@ -563,7 +586,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     for (std::string_view p : chunk_.parts) {
       if (!p.empty()) buffers.emplace_back(p.data(), p.size());
     }
-    Tcp().expires_after(server_.options.write_timeout);
+    ExpiresAfter(server_.options.write_timeout);
     asio::async_write(*stream_, buffers,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         self->chunk_ = StreamChunk{};
@@ -595,11 +618,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Close() {
-    Tcp().expires_after(std::chrono::seconds(5));
+    ExpiresAfter(std::chrono::seconds(5));
     stream_->async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
   }
 
-  void OnShutdown(beast::error_code) { Tcp().close(); }
+  void OnShutdown(beast::error_code, std::size_t) { CloseSocket(); }
 
   void Fail(beast::error_code ec, const char* what) {
     if (ec == asio::error::operation_aborted || ec == beast::error::timeout ||
@@ -616,7 +639,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   asio::any_io_executor executor_;           // the session's strand
   beast::tcp_stream tcp_;                    // until the first bytes; then moved into stream_
   std::optional<asio::steady_timer> hello_timer_;
-  std::optional<asio::ssl::stream<beast::tcp_stream>> stream_;
+  std::optional<net::TlsSocket> stream_;
   beast::flat_buffer buffer_;  // at most ReadBufferLimit() bytes
   std::optional<RequestParser> parser_;
   std::shared_ptr<const PeerCertificates> peer_;

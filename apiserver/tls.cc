@@ -1,5 +1,7 @@
 #include "apiserver/tls.h"
 
+#include "net/tls_socket.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -335,6 +337,15 @@ base::Status ServingCertificates::Configure(ssl::context& ctx, const std::string
   SSL_CTX_set_client_CA_list(native, names);
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
+  // TLS 1.3 connections are handed over to net::Tls13Records after the handshake (see
+  // net/tls_socket.h), which needs the traffic secrets and a server that sends no session
+  // tickets (OpenSSL does not say how many records they took). Clients of this server (the
+  // kube-apiserver's proxy, client-go) keep no TLS session cache, so tickets went unused;
+  // TLS 1.2 clients still resume by session ID. OpenSSL's buffers are freed while a connection
+  // that keeps its SSL object is idle.
+  SSL_CTX_set_num_tickets(native, 0);
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  net::EnableRecordLayerHandover(native);
   static const unsigned char kContext[] = "cpp-metrics-server";
   SSL_CTX_set_session_id_context(native, kContext, sizeof kContext - 1);
   return base::Status::Ok();

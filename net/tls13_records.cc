@@ -172,9 +172,18 @@ void Tls13Records::Nonce(const Direction& d, uint8_t out[12]) const {
 
 boost::system::error_code Tls13Records::Seal(uint8_t type, std::span<const uint8_t> data,
                                              uint8_t* out, std::size_t* size) {
-  if (data.size() > kMaxPlaintext) return SslReasonError(SSL_R_DATA_LENGTH_TOO_LONG);
+  const std::span<const uint8_t> parts[1] = {data};
+  return Seal(type, parts, out, size);
+}
+
+boost::system::error_code Tls13Records::Seal(uint8_t type,
+                                             std::span<const std::span<const uint8_t>> parts,
+                                             uint8_t* out, std::size_t* size) {
+  std::size_t data_size = 0;
+  for (std::span<const uint8_t> p : parts) data_size += p.size();
+  if (data_size > kMaxPlaintext) return SslReasonError(SSL_R_DATA_LENGTH_TOO_LONG);
   if (write_.sequence == UINT64_MAX) return SslReasonError(SSL_R_BAD_KEY_UPDATE);
-  const std::size_t inner = data.size() + 1;
+  const std::size_t inner = data_size + 1;
   const std::size_t length = inner + kTagSize;
   uint8_t* header = out;
   header[0] = kApplicationData;  // opaque_type
@@ -183,19 +192,28 @@ boost::system::error_code Tls13Records::Seal(uint8_t type, std::span<const uint8
   header[3] = static_cast<uint8_t>(length >> 8);
   header[4] = static_cast<uint8_t>(length);
   uint8_t* body = out + kHeaderSize;
-  if (!data.empty() && data.data() != body) std::memmove(body, data.data(), data.size());
-  body[data.size()] = type;  // TLSInnerPlaintext: content, type, no padding
 
   uint8_t nonce[12];
   Nonce(write_, nonce);
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int n = 0;
-  if (!ctx ||
-      EVP_EncryptInit_ex2(ctx.get(), CipherOf(suite_), write_.key.data(), nonce, nullptr) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &n, header, kHeaderSize) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), body, &n, body, static_cast<int>(inner)) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), body + n, &n) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kTagSize, body + inner) != 1) {
+  bool ok =
+      ctx &&
+      EVP_EncryptInit_ex2(ctx.get(), CipherOf(suite_), write_.key.data(), nonce, nullptr) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, header, kHeaderSize) == 1;
+  // TLSInnerPlaintext: the content, its type, no padding; encrypted from where the parts are
+  // (GCM and ChaCha20-Poly1305 take it in pieces) straight into the record.
+  uint8_t* at = body;
+  for (std::span<const uint8_t> p : parts) {
+    if (!ok || p.empty()) continue;
+    ok = EVP_EncryptUpdate(ctx.get(), at, &n, p.data(), static_cast<int>(p.size())) == 1;
+    at += n;
+  }
+  ok = ok && EVP_EncryptUpdate(ctx.get(), at, &n, &type, 1) == 1;
+  at += ok ? n : 0;
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), at, &n) == 1 &&
+       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kTagSize, body + inner) == 1;
+  if (!ok) {
     ERR_clear_error();
     return SslReasonError(ERR_R_INTERNAL_ERROR);
   }

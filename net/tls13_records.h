@@ -68,9 +68,14 @@ class Tls13Records {
   ~Tls13Records();  // the secrets and keys are cleansed
 
   // Seals `data` (at most kMaxPlaintext bytes) as one record of `type` into `out`, which must
-  // hold kHeaderSize + data.size() + kSealOverhead bytes; returns the record's size.
+  // hold kHeaderSize + data.size() + kSealOverhead bytes; returns the record's size. `data`
+  // may be where the record's content goes (out + kHeaderSize), or not overlap `out` at all.
   boost::system::error_code Seal(uint8_t type, std::span<const uint8_t> data, uint8_t* out,
                                  std::size_t* size);
+  // The same for content in several pieces (at most kMaxPlaintext bytes in all), encrypted
+  // where they are: one record, no copy of them first.
+  boost::system::error_code Seal(uint8_t type, std::span<const std::span<const uint8_t>> parts,
+                                 uint8_t* out, std::size_t* size);
 
   // The size of the record starting at `bytes` (at least kHeaderSize of them): header included;
   // record_overflow when its length field exceeds kMaxCiphertext, unexpected_message when it is

@@ -22,6 +22,10 @@ using State = TlsSocket::State;
 constexpr std::size_t kInCapacity = 2 * (Tls13Records::kHeaderSize + Tls13Records::kMaxCiphertext);
 // Post-handshake messages are a session ticket or a key update; nothing legitimate is larger.
 constexpr std::size_t kMaxHandshakeMessage = 1 << 16;
+// The plaintext a handed-over connection seals for one send: 16 records.
+constexpr std::size_t kWriteBatch = 16 * Tls13Records::kMaxPlaintext;
+// The pieces one record is sealed from (several small buffers make one record).
+constexpr std::size_t kMaxRecordParts = 16;
 
 boost::system::error_code Errno() {
   return boost::system::error_code(errno, boost::system::system_category());
@@ -219,13 +223,16 @@ void TlsSocket::State::HandshakeDone() {
   if (!count_records) return;
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
   if (cipher != nullptr) suite = Tls13SuiteOf(SSL_CIPHER_get_protocol_id(cipher));
+  // A server's session tickets went out with the application keys before SSL_accept returned,
+  // in a number OpenSSL does not report: the write sequence would be unknown.
   if (SSL_version(ssl) != TLS1_3_VERSION || !suite || !read_records.at_boundary() ||
-      !write_records.at_boundary()) {
+      !write_records.at_boundary() || (server && SSL_get_num_tickets(ssl) != 0)) {
     suite.reset();
     return KeepSsl();
   }
-  // Without read-ahead OpenSSL has read exactly up to the end of the server's Finished; every
-  // record after it is protected with the application traffic keys.
+  // Without read-ahead OpenSSL has read exactly up to the end of the peer's last handshake
+  // message (a client: the server's Finished; a server: the client's); every record after it is
+  // protected with the application traffic keys.
   read_at_finished = read_records.records;
   written_at_finished = write_records.records;
 }
@@ -239,9 +246,9 @@ bool TlsSocket::State::Handover() {
   // and a reconnect, never wrong data. Servers send none before any data.
   if (SSL_has_pending(ssl) == 1 || !read_records.at_boundary() || !write_records.at_boundary())
     return false;
-  records = Tls13Records::Create(*suite, client_secret, server_secret,
-                                 write_records.records - written_at_finished,
-                                 read_records.records - read_at_finished);
+  records = Tls13Records::Create(
+      *suite, server ? server_secret : client_secret, server ? client_secret : server_secret,
+      write_records.records - written_at_finished, read_records.records - read_at_finished);
   if (!records) {
     KeepSsl();
     return false;
@@ -263,23 +270,41 @@ boost::system::error_code TlsSocket::State::Read(asio::mutable_buffer b, std::si
   return SslCall(*this, SSL_read_ex(ssl, b.data(), b.size(), n), wait);
 }
 
-boost::system::error_code TlsSocket::State::Write(asio::const_buffer b, std::size_t* n, int* wait) {
+boost::system::error_code TlsSocket::State::Write(std::span<const asio::const_buffer> buffers,
+                                                  std::size_t* n, int* wait) {
   if (!records) {
     ERR_clear_error();
+    const asio::const_buffer b = buffers.empty() ? asio::const_buffer() : buffers.front();
     return SslCall(*this, SSL_write_ex(ssl, b.data(), b.size(), n), wait);
   }
   if (out_data == 0) {
-    // First step of this write: seal (up to) one record of it after what is still unsent.
-    const std::size_t take = std::min(b.size(), Tls13Records::kMaxPlaintext);
-    const std::size_t at = out.size();
-    out.resize(at + Tls13Records::kHeaderSize + take + Tls13Records::kSealOverhead);
-    std::size_t size = 0;
-    auto ec = records->Seal(Tls13Records::kApplicationData,
-                            std::span(static_cast<const uint8_t*>(b.data()), take), out.data() + at,
-                            &size);
-    if (ec) return ec;
-    out.resize(at + size);
-    out_data = take;
+    // First step of this write: seal up to a batch of it after what is still unsent, a record
+    // at a time, each from the pieces of the buffers it covers.
+    std::size_t i = 0, offset = 0, sealed = 0;
+    while (i < buffers.size() && sealed < kWriteBatch) {
+      std::span<const uint8_t> parts[kMaxRecordParts];
+      std::size_t count = 0, size = 0;
+      while (i < buffers.size() && count < kMaxRecordParts && size < Tls13Records::kMaxPlaintext) {
+        const std::size_t take =
+            std::min(buffers[i].size() - offset, Tls13Records::kMaxPlaintext - size);
+        parts[count++] = std::span(static_cast<const uint8_t*>(buffers[i].data()) + offset, take);
+        size += take;
+        offset += take;
+        if (offset == buffers[i].size()) {
+          ++i;
+          offset = 0;
+        }
+      }
+      uint8_t* record = OutSpace(Tls13Records::kHeaderSize + size + Tls13Records::kSealOverhead);
+      std::size_t record_size = 0;
+      if (auto ec = records->Seal(Tls13Records::kApplicationData, std::span(parts, count), record,
+                                  &record_size)) {
+        return ec;
+      }
+      out_size += record_size;
+      sealed += size;
+    }
+    out_data = sealed;
   }
   if (auto ec = Flush(wait); ec || *wait >= 0) return ec;
   *n = out_data;
@@ -287,10 +312,42 @@ boost::system::error_code TlsSocket::State::Write(asio::const_buffer b, std::siz
   return {};
 }
 
+boost::system::error_code TlsSocket::State::Shutdown(std::size_t* n, int* wait) {
+  *n = 0;
+  if (!records) {
+    ERR_clear_error();
+    const int ret = SSL_shutdown(ssl);
+    if (ret >= 0) return {};  // 0: sent, the peer's not awaited
+    return Classify(ssl, ret, wait);
+  }
+  if (!close_sent) {
+    const uint8_t alert[2] = {1, 0};  // warning, close_notify
+    uint8_t* record =
+        OutSpace(Tls13Records::kHeaderSize + sizeof alert + Tls13Records::kSealOverhead);
+    std::size_t size = 0;
+    if (auto ec = records->Seal(Tls13Records::kAlert, alert, record, &size)) return ec;
+    out_size += size;
+    close_sent = true;
+  }
+  return Flush(wait);
+}
+
+uint8_t* TlsSocket::State::OutSpace(std::size_t size) {
+  if (out_capacity - out_size < size) {
+    const std::size_t capacity =
+        std::max(out_size + size, std::min(2 * out_capacity, kWriteBatch + 1024));
+    auto grown = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+    if (out_size > 0) std::memcpy(grown.get(), out.get(), out_size);
+    out = std::move(grown);
+    out_capacity = capacity;
+  }
+  return out.get() + out_size;
+}
+
 boost::system::error_code TlsSocket::State::Flush(int* wait) {
-  while (out_sent < out.size()) {
+  while (out_sent < out_size) {
     ssize_t sent =
-        ::send(socket.native_handle(), out.data() + out_sent, out.size() - out_sent, MSG_NOSIGNAL);
+        ::send(socket.native_handle(), out.get() + out_sent, out_size - out_sent, MSG_NOSIGNAL);
     if (sent > 0) {
       out_sent += static_cast<std::size_t>(sent);
     } else if (errno == EINTR) {
@@ -302,8 +359,9 @@ boost::system::error_code TlsSocket::State::Flush(int* wait) {
       return Errno();
     }
   }
-  out.clear();
-  out.shrink_to_fit();  // idle connections keep no buffers
+  // The buffer is kept for the next write of the same response; a connection that waits to
+  // read releases it (ReadRecords).
+  out_size = 0;
   out_sent = 0;
   return {};
 }
@@ -368,6 +426,10 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (in_end == 0) in.reset();
+      if (out_size == 0 && out) {  // idle connections keep no buffers
+        out.reset();
+        out_capacity = 0;
+      }
       *wait = 0;
       return {};
     } else {
@@ -376,8 +438,9 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
   }
 }
 
-// The messages a server may send after the handshake (RFC 8446 section 4.6): session tickets,
-// ignored here (resumption uses the session OpenSSL kept at the handover), and key updates.
+// The messages a peer may send after the handshake (RFC 8446 section 4.6): a server's session
+// tickets, ignored here (resumption uses the session OpenSSL kept at the handover), and key
+// updates.
 boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const uint8_t> data) {
   handshake.insert(handshake.end(), data.begin(), data.end());
   std::size_t at = 0;
@@ -391,6 +454,7 @@ boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const ui
     at += 4 + length;
     switch (type) {
       case 4:  // new_session_ticket
+        if (server) return SslReasonError(SSL_R_UNEXPECTED_MESSAGE);
         break;
       case 24: {  // key_update
         if (length != 1 || body[0] > 1) return SslReasonError(SSL_R_BAD_KEY_UPDATE);
@@ -402,13 +466,11 @@ boost::system::error_code TlsSocket::State::HandshakeMessages(std::span<const ui
           // Answer with our own update (update_not_requested), sealed with the current keys,
           // after whatever is still unsent, then switch to the next ones.
           const uint8_t message[5] = {24, 0, 0, 1, 0};
-          const std::size_t end = out.size();
-          out.resize(end + Tls13Records::kHeaderSize + sizeof message +
-                     Tls13Records::kSealOverhead);
+          uint8_t* record =
+              OutSpace(Tls13Records::kHeaderSize + sizeof message + Tls13Records::kSealOverhead);
           std::size_t size = 0;
-          if (auto ec = records->Seal(Tls13Records::kHandshake, message, out.data() + end, &size))
-            return ec;
-          out.resize(end + size);
+          if (auto ec = records->Seal(Tls13Records::kHandshake, message, record, &size)) return ec;
+          out_size += size;
           if (!records->UpdateWriteKeys()) return SslReasonError(ERR_R_INTERNAL_ERROR);
           int ignored = -1;  // what cannot be sent now goes before the next write's data
           if (auto ec = Flush(&ignored)) return ec;

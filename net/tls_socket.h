@@ -1,19 +1,27 @@
-// A TLS connection (client side; server side for test doubles) in which OpenSSL reads and writes
-// the (non-blocking) socket itself.
+// A TLS connection, client or server side, in which OpenSSL reads and writes the (non-blocking)
+// socket itself.
 //
 // asio::ssl::stream keeps four 17 KiB buffers per connection (two of its own, two in its BIO
 // pair) for the connection's whole life; here OpenSSL owns the only buffers, and with
 // SSL_MODE_RELEASE_BUFFERS (set by MakeClientContext) frees them while the connection is idle,
 // which is what makes thousands of kept-alive kubelet connections cheap.
 //
-// Client connections go further when their context allows it (EnableRecordLayerHandover, set
-// by MakeClientContext): when the owner calls Handover() on an idle TLS 1.3 connection (after
-// its first exchange, by which time the server's session tickets have come), the SSL object is
-// freed and the connection continues on Tls13Records, which holds the traffic keys and nothing
-// else (~16 KiB less per idle connection). The session stays available for resumption, as
-// bytes (TakeSession()). Until then OpenSSL reads one record at a time, so that the records it took
-// in can be counted. Connections that negotiated TLS 1.2 or another suite, or whose state OpenSSL
-// could not hand over exactly, keep their SSL object.
+// Connections go further when their context allows it (EnableRecordLayerHandover, set by
+// MakeClientContext and by the metrics server's serving contexts): when the owner calls
+// Handover() on an idle TLS 1.3 connection (a client after its first exchange, by which time
+// the server's session tickets have come; a server right after its handshake, when its context
+// sends no session tickets), the SSL object is freed and the connection continues on
+// Tls13Records, which holds the traffic keys and nothing else (~16 KiB less per idle
+// connection). A client's session stays available for resumption, as bytes (TakeSession()).
+// Until then OpenSSL reads one record at a time, so that the records it took in can be counted.
+// Connections that negotiated TLS 1.2 or another suite, a server context that sends session
+// tickets (which OpenSSL writes with the application keys before the handshake returns, in a
+// number it does not report), or a state OpenSSL could not hand over exactly keep their SSL
+// object.
+//
+// A handed-over connection seals what one write is given into as many records as it takes,
+// up to 256 KiB, encrypted from the caller's buffers, and sends them with one system call:
+// a large response costs one send per 16 records instead of one per record.
 //
 // Models Asio's AsyncReadStream and AsyncWriteStream for Beast, with Beast tcp_stream-style
 // deadlines: expires_at/expires_after arm a timer; an operation pending or started after it
@@ -38,6 +46,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -137,18 +146,30 @@ class TlsSocket {
         },
         std::forward<Token>(token));
   }
-  // The server side of the handshake, for a socket from an acceptor (simulated kubelets in
-  // benchmarks). Call at most once, instead of async_handshake.
+  // The server side of the handshake, for a socket from an acceptor. Call at most once,
+  // instead of async_handshake.
   template <typename Token>
   auto async_server_handshake(Token&& token) {
-    if (state_->ssl != nullptr) SSL_set_accept_state(state_->ssl);
+    if (state_->ssl != nullptr) {
+      SSL_set_accept_state(state_->ssl);
+      state_->server = true;
+      state_->PrepareHandover();
+    }
     return Start(
         [](State& s, std::size_t* n, int* wait) {
           *n = 0;
           ERR_clear_error();
-          return SslCall(s, SSL_accept(s.ssl), wait);
+          auto ec = SslCall(s, SSL_accept(s.ssl), wait);
+          if (!ec && *wait < 0) s.HandshakeDone();
+          return ec;
         },
         std::forward<Token>(token));
+  }
+  // Sends close_notify (without waiting for the peer's); the owner then closes the socket.
+  template <typename Token>
+  auto async_shutdown(Token&& token) {
+    return Start([](State& s, std::size_t* n, int* wait) { return s.Shutdown(n, wait); },
+                 std::forward<Token>(token));
   }
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
@@ -158,9 +179,16 @@ class TlsSocket {
   }
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    boost::asio::const_buffer b = First<boost::asio::const_buffer>(buffers);
-    return Start([b](State& s, std::size_t* n, int* wait) { return s.Write(b, n, wait); },
-                 std::forward<Token>(token), b.size() == 0);
+    Gathered g;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers) && g.count < g.buffers.size(); ++it) {
+      boost::asio::const_buffer b(*it);
+      if (b.size() > 0) g.buffers[g.count++] = b;
+    }
+    const bool empty = g.count == 0;
+    return Start([g](State& s, std::size_t* n,
+                     int* wait) { return s.Write(std::span(g.buffers.data(), g.count), n, wait); },
+                 std::forward<Token>(token), empty);
   }
 
  private:
@@ -185,11 +213,16 @@ class TlsSocket {
     // The steps of the operations: each sets `wait` (0 readable, 1 writable) and returns no
     // error when it must wait for the socket, or leaves it at -1 and returns the outcome.
     boost::system::error_code Read(boost::asio::mutable_buffer b, std::size_t* n, int* wait);
-    boost::system::error_code Write(boost::asio::const_buffer b, std::size_t* n, int* wait);
-    // Before a client handshake: read records one at a time (no read-ahead), counting them.
+    // Writes from the first of `buffers` (through the SSL object) or from as many as fit in one
+    // batch of records (handed over).
+    boost::system::error_code Write(std::span<const boost::asio::const_buffer> buffers,
+                                    std::size_t* n, int* wait);
+    boost::system::error_code Shutdown(std::size_t* n, int* wait);
+    // Before a handshake: read records one at a time (no read-ahead), counting them.
     void PrepareHandover();
-    // After a successful client handshake: notes the counts at the server's Finished, or gives
-    // the handover up (TLS 1.2, another suite).
+    // After a successful handshake: notes the counts at its end (a client's at the server's
+    // Finished, a server's at the client's), or gives the handover up (TLS 1.2, another suite,
+    // a server that sent session tickets).
     void HandshakeDone();
     // When everything OpenSSL took in since is accounted for: frees the SSL object.
     bool Handover();
@@ -198,10 +231,13 @@ class TlsSocket {
     boost::system::error_code ReadRecords(boost::asio::mutable_buffer b, std::size_t* n, int* wait);
     boost::system::error_code HandshakeMessages(std::span<const uint8_t> data);
     boost::system::error_code Flush(int* wait);
+    // Room for `size` more bytes at the end of `out`; out_size grows by what is used of it.
+    uint8_t* OutSpace(std::size_t size);
 
     boost::asio::ip::tcp::socket socket;
     boost::asio::steady_timer timer;
     SSL* ssl = nullptr;
+    bool server = false;  // the server side of the handshake
     bool timed_out = false;
     uint64_t timer_generation = 0;
 
@@ -218,10 +254,13 @@ class TlsSocket {
     std::size_t in_begin = 0, in_end = 0;
     std::span<uint8_t> plain;
     std::vector<uint8_t> handshake;  // an incomplete post-handshake message
-    // Sealed records not yet sent, and how much of the current write's data they carry.
-    std::vector<uint8_t> out;
-    std::size_t out_sent = 0, out_data = 0;
+    // Sealed records not yet sent (out_size bytes of out_capacity; kept while a response is
+    // written, released when the connection waits to read), and how much of the current
+    // write's data they carry.
+    std::unique_ptr<uint8_t[]> out;
+    std::size_t out_size = 0, out_capacity = 0, out_sent = 0, out_data = 0;
     bool peer_closed = false;
+    bool close_sent = false;
   };
 
  private:
@@ -229,6 +268,12 @@ class TlsSocket {
   // socket to become readable/writable instead.
   static boost::system::error_code SslCall(State& s, int ret, int* wait);
   static boost::system::error_code Classify(SSL* ssl, int ret, int* wait);
+
+  // The buffers one write takes (a write_some of a longer sequence writes what these hold).
+  struct Gathered {
+    std::array<boost::asio::const_buffer, 64> buffers;
+    std::size_t count = 0;
+  };
 
   template <typename Buffer, typename Sequence>
   static Buffer First(const Sequence& buffers) {

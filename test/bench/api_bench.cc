@@ -14,7 +14,9 @@
 //      `server_threads` io threads (optional, skipped with tls=0); with publish_every > 0, a
 //      thread builds and publishes a new window of the same size every that many seconds
 //      meanwhile, and each one is pre-encoded and memory trimmed on the server's threads, as
-//      the server does after every tick: the HPA latency while windows come and go.
+//      the server does after every tick: the HPA latency while windows come and go;
+//   4. all-pods lists over that TLS server, one kept-alive connection (with tls=1): latency to
+//      the body's last byte and the CPU of the server's threads per list.
 //
 // Usage: api_bench [pods=30000] [nodes=1000] [list_iterations=50] [hpa_rate=2000]
 //                  [hpa_seconds=5] [tls=1] [publish_every=0] [server_threads=1] [trim=1]
@@ -23,6 +25,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <malloc.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +34,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -445,6 +449,49 @@ int main(int argc, char** argv) {
           "  meanwhile %d windows of %d pods published, one every %.1f s (building one took "
           "p50 %.0f ms), each pre-encoded and trimmed on the server's threads\n",
           published.load(), pod_count, publish_every, Percentile(build_ms, 0.5));
+    }
+  }
+  {
+    // 4. All-pods lists over the same TLS server, one after another on one kept-alive
+    // connection: wall time to the body's last byte, and the CPU the server's threads spent.
+    auto server_cpu_ms = [&] {
+      double ms = 0;
+      for (std::thread& t : server_thread_pool) {
+        clockid_t id;
+        timespec ts{};
+        if (pthread_getcpuclockid(t.native_handle(), &id) == 0 && clock_gettime(id, &ts) == 0) {
+          ms += static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+        }
+      }
+      return ms;
+    };
+    for (const auto& [label, accept] :
+         {std::pair<const char*, std::string>{"JSON", json}, {"protobuf", protobuf}}) {
+      std::vector<double> wall, cpu;
+      size_t bytes = 0;
+      for (int i = 0; i <= list_iterations; ++i) {
+        net::Request req;
+        req.target = all_pods;
+        req.headers = {{"Accept", accept}};
+        const double c = server_cpu_ms();
+        const auto t = Clock::now();
+        base::Result<net::Response> r = clients[0]->SendSync(req, std::chrono::seconds(60), 0);
+        const double ms = Ms(Clock::now() - t);
+        if (!r.ok() || r->status != 200) {
+          std::fprintf(stderr, "list over TLS failed: %s\n",
+                       r.ok() ? std::to_string(r->status).c_str() : r.error().c_str());
+          return 1;
+        }
+        bytes = r->body.size();
+        if (i == 0) continue;  // the first one may encode the window
+        wall.push_back(ms);
+        cpu.push_back(server_cpu_ms() - c);
+      }
+      std::printf(
+          "list all pods over TLS, %-8s: %zu bytes; p50 %.2f ms, min %.2f, max %.2f over %d "
+          "requests; server threads' CPU p50 %.2f ms per list\n",
+          label, bytes, Percentile(wall, 0.5), *std::min_element(wall.begin(), wall.end()),
+          *std::max_element(wall.begin(), wall.end()), list_iterations, Percentile(cpu, 0.5));
     }
   }
   prewarm.Reset();

@@ -1,7 +1,9 @@
-// TlsSocket's handover of established TLS 1.3 client connections to Tls13Records, against
-// OpenSSL as the server (blocking, on its own thread): data both ways in records of every size,
+// TlsSocket's handover of established TLS 1.3 connections to Tls13Records, against OpenSSL as
+// the peer (blocking, on its own thread): as a client, data both ways in records of every size,
 // padded records, key updates with and without a requested answer, close_notify, a TCP close,
-// and the connections that keep their SSL object (TLS 1.2, a context without the handover).
+// and the connections that keep their SSL object (TLS 1.2, a context without the handover); as
+// a server, the same data, key updates and close_notify, writes gathered from many buffers into
+// batches of records, and a context that sends session tickets keeping its SSL object.
 #include "net/tls_socket.h"
 
 #include <openssl/pem.h>
@@ -350,6 +352,161 @@ TEST_F(TlsSocketTest, ContextsWithoutTheHandoverKeepTheSslObject) {
   EXPECT_EQ(Read(*socket, 2), "yo");
   EXPECT_FALSE(socket->Handover());
   EXPECT_NE(socket->native_handle(), nullptr);
+}
+
+// OpenSSL as the client, blocking on its own thread: connects to `port`, verifying the
+// server's certificate, and runs `script` once the handshake is done.
+class OpenSslClient {
+ public:
+  OpenSslClient(const std::string& ca_file, uint16_t port, std::function<void(SSL*)> script) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    EXPECT_EQ(SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr), 1);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_block_padding(ctx_, 512);  // padded records, which the server must strip
+    thread_ = std::thread([this, port, script = std::move(script)] {
+      asio::io_context io;
+      tcp::socket s(io);
+      s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+      SSL* ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, s.native_handle());
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+      if (SSL_connect(ssl) == 1) {
+        script(ssl);
+      } else {
+        ADD_FAILURE() << "client handshake failed";
+      }
+      SSL_free(ssl);
+    });
+  }
+  ~OpenSslClient() {
+    thread_.join();
+    SSL_CTX_free(ctx_);
+  }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  std::thread thread_;
+};
+
+class TlsServerSocketTest : public TlsSocketTest {
+ protected:
+  // A serving context as the metrics server makes one: the handover enabled, and (unless
+  // `tickets`) no session tickets.
+  std::unique_ptr<asio::ssl::context> ServerContext(bool tickets) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    const net::CertAndKey cert = pki_.ServerCert();
+    ctx->use_certificate_chain(asio::buffer(cert.cert_pem));
+    ctx->use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem);
+    if (!tickets) SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
+    EnableRecordLayerHandover(ctx->native_handle());
+    return ctx;
+  }
+
+  std::unique_ptr<TlsSocket> Accept(tcp::acceptor& acceptor, asio::ssl::context& ctx) {
+    tcp::socket s(io_);
+    acceptor.accept(s);
+    auto socket = std::make_unique<TlsSocket>(std::move(s), ctx);
+    boost::system::error_code result = asio::error::would_block;
+    socket->async_server_handshake([&](boost::system::error_code ec, std::size_t) { result = ec; });
+    Run();
+    EXPECT_FALSE(result) << result.message();
+    return socket;
+  }
+
+  boost::system::error_code Shutdown(TlsSocket& s) {
+    boost::system::error_code result = asio::error::would_block;
+    s.async_shutdown([&](boost::system::error_code ec, std::size_t) { result = ec; });
+    Run();
+    return result;
+  }
+
+  tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+};
+
+std::string ClientRead(SSL* ssl, std::size_t n) { return ServerRead(ssl, n); }
+void ClientWrite(SSL* ssl, std::string_view data) { ServerWrite(ssl, data); }
+
+TEST_F(TlsServerSocketTest, HandedOverServerConnectionCarriesDataKeyUpdatesAndCloseNotify) {
+  const std::string up = Pattern(70'000, 'u');       // five padded records from the client
+  const std::string down = Pattern(1'000'000, 'd');  // 62 records, four batches of them
+  OpenSslClient client(pki_.ca_file(), acceptor_.local_endpoint().port(), [&](SSL* ssl) {
+    ClientWrite(ssl, "hello");
+    EXPECT_EQ(ClientRead(ssl, 5), "world");
+    ClientWrite(ssl, up);
+    EXPECT_EQ(ClientRead(ssl, down.size()), down);
+    // A key update asking for the server's: its next record only opens if it answered.
+    EXPECT_EQ(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    ClientWrite(ssl, "after-update");
+    EXPECT_EQ(ClientRead(ssl, 3), "ack");
+    EXPECT_EQ(SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    ClientWrite(ssl, "second");
+    EXPECT_EQ(ClientRead(ssl, 4), "bye!");
+    // The server's close_notify: a clean end of the stream.
+    char byte = 0;
+    std::size_t got = 0;
+    EXPECT_EQ(SSL_read_ex(ssl, &byte, 1, &got), 0);
+    EXPECT_EQ(SSL_get_error(ssl, 0), SSL_ERROR_ZERO_RETURN);
+  });
+  auto ctx = ServerContext(false);
+  auto socket = Accept(acceptor_, *ctx);
+  ASSERT_TRUE(socket->Handover());
+  EXPECT_EQ(socket->native_handle(), nullptr);
+  EXPECT_EQ(Read(*socket, 5), "hello");
+  ASSERT_FALSE(Write(*socket, "world"));
+  EXPECT_EQ(Read(*socket, up.size()), up);
+  ASSERT_FALSE(Write(*socket, down));
+  EXPECT_EQ(Read(*socket, 12), "after-update");
+  ASSERT_FALSE(Write(*socket, "ack"));
+  EXPECT_EQ(Read(*socket, 6), "second");
+  ASSERT_FALSE(Write(*socket, "bye!"));
+  EXPECT_FALSE(Shutdown(*socket));
+}
+
+TEST_F(TlsServerSocketTest, OneWriteGathersManyBuffersIntoBatchesOfRecords) {
+  // 3,000 pieces of 1 to 400 bytes (as a list's encoded items are), then one of 300,000: every
+  // byte arrives, in order, whatever record and batch boundaries fall where.
+  std::vector<std::string> pieces;
+  std::string all;
+  for (int i = 0; i < 3000; ++i) {
+    pieces.push_back(Pattern(1 + static_cast<std::size_t>(i * 37 % 400), static_cast<char>(i)));
+    all += pieces.back();
+  }
+  pieces.push_back(Pattern(300'000, 'z'));
+  all += pieces.back();
+  OpenSslClient client(pki_.ca_file(), acceptor_.local_endpoint().port(), [&](SSL* ssl) {
+    ClientWrite(ssl, "go");
+    EXPECT_EQ(ClientRead(ssl, all.size()), all);
+    ClientWrite(ssl, "done");
+  });
+  auto ctx = ServerContext(false);
+  auto socket = Accept(acceptor_, *ctx);
+  ASSERT_TRUE(socket->Handover());
+  EXPECT_EQ(Read(*socket, 2), "go");
+  std::vector<asio::const_buffer> buffers;
+  for (const std::string& p : pieces) buffers.push_back(asio::buffer(p));
+  boost::system::error_code result = asio::error::would_block;
+  std::size_t written = 0;
+  asio::async_write(*socket, buffers, [&](boost::system::error_code ec, std::size_t n) {
+    result = ec;
+    written = n;
+  });
+  Run();
+  ASSERT_FALSE(result) << result.message();
+  EXPECT_EQ(written, all.size());
+  EXPECT_EQ(Read(*socket, 4), "done");
+}
+
+TEST_F(TlsServerSocketTest, ServerThatSendsSessionTicketsKeepsItsSslObject) {
+  OpenSslClient client(pki_.ca_file(), acceptor_.local_endpoint().port(), [&](SSL* ssl) {
+    ClientWrite(ssl, "hi");
+    EXPECT_EQ(ClientRead(ssl, 2), "yo");
+  });
+  auto ctx = ServerContext(true);
+  auto socket = Accept(acceptor_, *ctx);
+  EXPECT_FALSE(socket->Handover());
+  EXPECT_NE(socket->native_handle(), nullptr);
+  EXPECT_EQ(Read(*socket, 2), "hi");
+  ASSERT_FALSE(Write(*socket, "yo"));
 }
 
 }  // namespace
