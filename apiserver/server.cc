@@ -14,7 +14,6 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -510,6 +509,9 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     if (stream_finite_) {
       ExpiresAfter(server_.options.write_timeout);
     } else {
+      // A watch waits for its next window: it keeps no buffer of sealed records meanwhile
+      // (a finite stream's next chunk follows at once and reuses it).
+      stream_->ReleaseBuffers();
       ExpiresNever();
     }
     body_stream_->Next([self = shared_from_this()](StreamChunk chunk) {

@@ -426,10 +426,7 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (in_end == 0) in.reset();
-      if (out_size == 0 && out) {  // idle connections keep no buffers
-        out.reset();
-        out_capacity = 0;
-      }
+      ReleaseOut();  // idle connections keep no buffers
       *wait = 0;
       return {};
     } else {

@@ -121,6 +121,12 @@ class TlsSocket {
   // offered none): parsed while the SSL object lives, encoded after the handover (moved out:
   // call it when done with the connection, or once handed over).
   TlsSession TakeSession();
+  // Frees the buffer of sealed records a handed-over connection keeps between the writes of
+  // one response (it is freed anyway when the connection next waits to read); call between
+  // writes, for a connection that will be idle without reading (a watch between events).
+  void ReleaseBuffers() { state_->ReleaseOut(); }
+  // The bytes that buffer holds now (allocated, not necessarily used).
+  std::size_t write_buffer_capacity() const { return state_->out_capacity; }
   executor_type get_executor() { return state_->socket.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return state_->socket; }
 
@@ -233,6 +239,12 @@ class TlsSocket {
     boost::system::error_code Flush(int* wait);
     // Room for `size` more bytes at the end of `out`; out_size grows by what is used of it.
     uint8_t* OutSpace(std::size_t size);
+    // Frees `out` when it holds nothing unsent.
+    void ReleaseOut() {
+      if (out_size != 0) return;
+      out.reset();
+      out_capacity = 0;
+    }
 
     boost::asio::ip::tcp::socket socket;
     boost::asio::steady_timer timer;

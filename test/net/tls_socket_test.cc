@@ -18,6 +18,7 @@
 #include <boost/asio/write.hpp>
 
 #include <functional>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -473,9 +474,13 @@ TEST_F(TlsServerSocketTest, OneWriteGathersManyBuffersIntoBatchesOfRecords) {
   }
   pieces.push_back(Pattern(300'000, 'z'));
   all += pieces.back();
+  std::promise<void> send_done;
+  std::shared_future<void> send_done_at = send_done.get_future().share();
   OpenSslClient client(pki_.ca_file(), acceptor_.local_endpoint().port(), [&](SSL* ssl) {
     ClientWrite(ssl, "go");
     EXPECT_EQ(ClientRead(ssl, all.size()), all);
+    EXPECT_EQ(ClientRead(ssl, 4), "more");
+    send_done_at.wait_for(std::chrono::seconds(10));
     ClientWrite(ssl, "done");
   });
   auto ctx = ServerContext(false);
@@ -493,7 +498,23 @@ TEST_F(TlsServerSocketTest, OneWriteGathersManyBuffersIntoBatchesOfRecords) {
   Run();
   ASSERT_FALSE(result) << result.message();
   EXPECT_EQ(written, all.size());
-  EXPECT_EQ(Read(*socket, 4), "done");
+  // The batch buffer stays for the response's next write until released.
+  EXPECT_GT(socket->write_buffer_capacity(), Tls13Records::kMaxPlaintext);
+  socket->ReleaseBuffers();
+  EXPECT_EQ(socket->write_buffer_capacity(), 0u);
+  ASSERT_FALSE(Write(*socket, "more"));
+  EXPECT_GT(socket->write_buffer_capacity(), 0u);
+  // Waiting to read releases it too (the client sends "done" only once the read waits).
+  std::string done(4, '\0');
+  asio::async_read(*socket, asio::buffer(done),
+                   [&](boost::system::error_code ec, std::size_t) { result = ec; });
+  io_.restart();
+  io_.poll();
+  EXPECT_EQ(socket->write_buffer_capacity(), 0u);
+  send_done.set_value();
+  Run();
+  EXPECT_FALSE(result) << result.message();
+  EXPECT_EQ(done, "done");
 }
 
 TEST_F(TlsServerSocketTest, ServerThatSendsSessionTicketsKeepsItsSslObject) {
