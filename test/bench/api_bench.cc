@@ -368,6 +368,19 @@ int main(int argc, char** argv) {
         if (trim) malloc_trim(0);
       });
 
+  // CPU time of the server's io threads so far.
+  auto server_cpu_ms = [&] {
+    double ms = 0;
+    for (std::thread& t : server_thread_pool) {
+      clockid_t id;
+      timespec ts{};
+      if (pthread_getcpuclockid(t.native_handle(), &id) == 0 && clock_gettime(id, &ts) == 0) {
+        ms += static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+      }
+    }
+    return ms;
+  };
+
   boost::asio::io_context client_io;
   auto client_work = boost::asio::make_work_guard(client_io);
   std::thread client_thread([&] { client_io.run(); });
@@ -412,6 +425,7 @@ int main(int argc, char** argv) {
         published++;
       }
     });
+    const double cpu_before = server_cpu_ms();
     const auto start = Clock::now();
     for (uint64_t i = 0; i < total; ++i) {
       auto scheduled = start + interval * static_cast<int64_t>(i);
@@ -432,6 +446,7 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double cpu_ms = server_cpu_ms() - cpu_before;
     publishing = false;
     publisher.join();
     std::lock_guard<std::mutex> lock(mu);
@@ -444,6 +459,9 @@ int main(int argc, char** argv) {
         static_cast<double>(latency.size()) / elapsed, Percentile(latency, 0.5),
         Percentile(latency, 0.99), Percentile(latency, 0.999),
         latency.empty() ? 0.0 : *std::max_element(latency.begin(), latency.end()));
+    std::printf("  server threads' CPU: %.1f us per request%s\n",
+                cpu_ms * 1e3 / static_cast<double>(std::max<size_t>(latency.size(), 1)),
+                publish_every > 0 ? " (the windows' pre-encoding and trimming included)" : "");
     if (publish_every > 0) {
       std::printf(
           "  meanwhile %d windows of %d pods published, one every %.1f s (building one took "
@@ -454,17 +472,6 @@ int main(int argc, char** argv) {
   {
     // 4. All-pods lists over the same TLS server, one after another on one kept-alive
     // connection: wall time to the body's last byte, and the CPU the server's threads spent.
-    auto server_cpu_ms = [&] {
-      double ms = 0;
-      for (std::thread& t : server_thread_pool) {
-        clockid_t id;
-        timespec ts{};
-        if (pthread_getcpuclockid(t.native_handle(), &id) == 0 && clock_gettime(id, &ts) == 0) {
-          ms += static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-        }
-      }
-      return ms;
-    };
     for (const auto& [label, accept] :
          {std::pair<const char*, std::string>{"JSON", json}, {"protobuf", protobuf}}) {
       std::vector<double> wall, cpu;
