@@ -2,8 +2,9 @@
 // 7.1-7.3): application traffic keys derived from the traffic secrets, AEAD sealing and opening
 // of records with per-direction sequence numbers, and key updates.
 //
-// OpenSSL does the handshake (certificate verification, key exchange); TlsSocket then carries a
-// kept-alive client connection on with this object instead of the SSL object, which is the
+// OpenSSL does the handshake (certificate verification, key exchange); TlsSocket then carries an
+// established connection (the scraper's to kubelets, the server's from its clients) on with
+// this object instead of the SSL object, which is the
 // largest part of what an idle connection costs: in OpenSSL 3.0 the SSL structure alone is
 // 7.6 KiB, and with its cipher contexts, key share and certificate copies about 16 KiB per
 // connection, against the ~200 bytes here. The AEAD itself is OpenSSL's (EVP).
