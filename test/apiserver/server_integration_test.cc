@@ -2,7 +2,6 @@
 // (authentication, authorization, routing, negotiation), limits, certificate handling and
 // graceful shutdown with requests in flight.
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -440,31 +439,19 @@ class RawTlsClient {
   RawTlsClient(uint16_t port, const std::string& ca_file, int max_version,
                const net::CertAndKey& cert)
       : socket_(io_) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_max_proto_version(ctx_, max_version);
-    SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    BIO* bio = BIO_new_mem_buf(cert.cert_pem.data(), static_cast<int>(cert.cert_pem.size()));
-    X509* x509 = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    bio = BIO_new_mem_buf(cert.key_pem.data(), static_cast<int>(cert.key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    SSL_CTX_use_certificate(ctx_, x509);
-    SSL_CTX_use_PrivateKey(ctx_, key);
-    X509_free(x509);
-    EVP_PKEY_free(key);
+    SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_version);
+    ctx_.load_verify_file(ca_file);
+    ctx_.set_verify_mode(boost::asio::ssl::verify_peer);
+    ctx_.use_certificate_chain(boost::asio::buffer(cert.cert_pem));
+    ctx_.use_private_key(boost::asio::buffer(cert.key_pem), boost::asio::ssl::context::pem);
     socket_.connect(
         boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-    ssl_ = SSL_new(ctx_);
+    ssl_ = SSL_new(ctx_.native_handle());
     SSL_set_fd(ssl_, socket_.native_handle());
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
     connected_ = SSL_connect(ssl_) == 1;
   }
-  ~RawTlsClient() {
-    SSL_free(ssl_);
-    SSL_CTX_free(ctx_);
-  }
+  ~RawTlsClient() { SSL_free(ssl_); }
   bool connected() const { return connected_; }
   SSL* ssl() { return ssl_; }
 
@@ -500,7 +487,7 @@ class RawTlsClient {
 
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_;
-  SSL_CTX* ctx_ = nullptr;
+  boost::asio::ssl::context ctx_{boost::asio::ssl::context::tls_client};
   SSL* ssl_ = nullptr;
   bool connected_ = false;
 };
