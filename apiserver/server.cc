@@ -248,9 +248,8 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   // Until the client's first bytes arrive the session holds only its socket and a timer: the
   // TLS state (an SSL object, ~16 KiB, and OpenSSL's buffers during the handshake) is made
-  // when there is a handshake to do, so a flood
-  // of idle TCP connections costs little memory. Both count against max_connections and end at
-  // the handshake timeout.
+  // when there is a handshake to do, so a flood of idle TCP connections costs little memory.
+  // Both count against max_connections and end at the handshake timeout.
   void WaitForHello() {
     hello_timer_.emplace(executor_);
     ArmHelloTimer(server_.options.handshake_timeout);
