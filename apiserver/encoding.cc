@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "apiserver/wire_format.h"
@@ -199,8 +200,10 @@ void AppendMetaString(Out& out, std::string_view s, bool plain) {
 }
 
 // `"metadata":{...}` for an item (no leading comma).
+// With `creation_at`, sets it to the offset in `out` where `creation` is written.
 template <typename Out>
-void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation) {
+void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation,
+                    size_t* creation_at = nullptr) {
   out.append("\"metadata\":{\"name\":");
   AppendMetaString(out, meta.name, meta.plain);
   if (!meta.namespace_.empty()) {
@@ -212,6 +215,9 @@ void AppendMetaJson(Out& out, const ItemMeta& meta, std::string_view creation) {
     AppendJsonString(out, meta.resource_version);
   }
   out.append(",\"creationTimestamp\":\"");
+  if constexpr (std::is_same_v<Out, std::string>) {
+    if (creation_at != nullptr) *creation_at = out.size();
+  }
   out.append(creation);
   out.push_back('"');
   if (meta.labels != nullptr && !meta.labels->empty()) {
@@ -266,13 +272,15 @@ size_t MetaProtoSize(const ItemMeta& meta, size_t time_field_size) {
 // Appends field 1 (ObjectMeta) of an item, whose message is `size` bytes (MetaProtoSize):
 // name, namespace, creationTimestamp, labels. Written in place since this runs once per listed
 // object.
+// With `time_at`, sets it to the offset in `out` where `time_field` is written.
 void AppendMetaProtoField(std::string& out, const ItemMeta& meta, std::string_view time_field,
-                          size_t size) {
+                          size_t size, size_t* time_at = nullptr) {
   out.push_back(0x0a);
   AppendVarint(out, size);
   AppendBytesField(out, 1, meta.name);
   if (!meta.namespace_.empty()) AppendBytesField(out, 3, meta.namespace_);
   if (!meta.resource_version.empty()) AppendBytesField(out, 6, meta.resource_version);
+  if (time_at != nullptr) *time_at = out.size();
   out.append(time_field);
   if (meta.labels != nullptr) {
     for (const auto& [k, v] : *meta.labels) {
@@ -329,11 +337,11 @@ const std::shared_ptr<base::BlockPool>& EncodingBlocks() {
 
 std::shared_ptr<const EncodedWindow> EncodedWindowCache::Get(
     std::shared_ptr<const window::Window> window) const {
-  return Encode(std::move(window), true);
+  return Encode(std::move(window), true, {});
 }
 
 std::shared_ptr<const EncodedWindow> EncodedWindowCache::Encode(
-    std::shared_ptr<const window::Window> window, bool use) const {
+    std::shared_ptr<const window::Window> window, bool use, EncodedWindow::Heads heads) const {
   {
     base::MutexLock lock(mu_);
     if (use) used_ = true;
@@ -344,7 +352,7 @@ std::shared_ptr<const EncodedWindow> EncodedWindowCache::Encode(
     base::MutexLock lock(mu_);
     if (last_ != nullptr && &last_->window() == window.get()) return last_;
   }
-  auto encoded = std::make_shared<const EncodedWindow>(std::move(window));
+  auto encoded = std::make_shared<const EncodedWindow>(std::move(window), heads);
   std::shared_ptr<const EncodedWindow> replaced;  // freed after the lock (300,000 pods: ~50 ms)
   {
     base::MutexLock lock(mu_);
@@ -376,6 +384,11 @@ void EncodedWindowCache::NoteUse() const {
   used_ = true;
 }
 
+void EncodedWindowCache::NoteList(Format format) const {
+  base::MutexLock lock(mu_);
+  (format == Format::kProtobuf ? proto_lists_ : json_lists_) = true;
+}
+
 bool EncodedWindowCache::used() const {
   base::MutexLock lock(mu_);
   return used_;
@@ -399,9 +412,13 @@ window::Publication::Subscription EncodedWindowCache::EncodeWhileUsed(
   return windows.Subscribe([this, run = std::move(run), after = std::move(after)](
                                const std::shared_ptr<const window::Window>& published) {
     bool was_used;
+    EncodedWindow::Heads heads;
     {
       base::MutexLock lock(mu_);
       was_used = std::exchange(used_, false);
+      heads.pods = pods_;
+      heads.json = std::exchange(json_lists_, false);
+      heads.protobuf = std::exchange(proto_lists_, false);
     }
     if (!was_used) {
       run([this, generation = published->generation(), after] {
@@ -411,8 +428,8 @@ window::Publication::Subscription EncodedWindowCache::EncodeWhileUsed(
       return;
     }
     Announce(published->generation());
-    run([this, published, after] {
-      Encode(published, false);
+    run([this, published, after, heads] {
+      Encode(published, false, heads);
       if (after) after();
     });
   });
@@ -420,7 +437,7 @@ window::Publication::Subscription EncodedWindowCache::EncodeWhileUsed(
 
 const base::BlockPool& EncodedWindow::Blocks() { return *EncodingBlocks(); }
 
-EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
+EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window, Heads heads)
     : window_(std::move(window)), pool_(EncodingBlocks()) {
   // Each item is written into scratch buffers, then copied once, at its exact size, into the
   // blocks: no reallocation while appending, no spare capacity kept for the window's lifetime.
@@ -428,12 +445,64 @@ EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window)
   nodes_.reserve(window_->nodes().size());
   for (const auto& n : window_->nodes()) {
     EncodeNode(n, &j, &p);
-    nodes_.push_back(Store(j, p));
+    nodes_.push_back(Store({}, j, {}, p));
   }
+  // The pods' heads, from the cached pods of the same namespace and name. Both are sorted by
+  // (namespace, name); the window's names are usually the cache's own buffers
+  // (scraper::StoreSettings::pod_names), equal without reading them.
+  const bool any_heads = heads.pods != nullptr && (heads.json || heads.protobuf);
+  const std::vector<std::shared_ptr<const kube::Pod>> cached =
+      any_heads ? heads.pods->List("") : std::vector<std::shared_ptr<const kube::Pod>>{};
+  auto cached_pod = cached.begin();
+  auto order = [](const window::PodMetrics& a, const kube::Pod& b) {
+    const int ns =
+        a.namespace_.SharesBufferWith(b.namespace_) ? 0 : a.namespace_.compare(b.namespace_);
+    if (ns != 0) return ns;
+    return a.name.SharesBufferWith(b.name) ? 0 : a.name.compare(b.name);
+  };
+  // The placeholder time is any whose encodings have the sizes lists check for.
+  const base::UnixNanos placeholder = 1'700'000'000LL * 1'000'000'000LL;
+  const std::string json_time = FormatTime(placeholder);
+  const std::string proto_time = TimeField(placeholder);
+  assert(json_time.size() == kHeadJsonTimeSize && proto_time.size() == kHeadProtoTimeSize);
+  std::string jh, ph;
   pods_.reserve(window_->pods().size());
   for (const auto& pod : window_->pods()) {
     EncodePod(pod, &j, &p);
-    pods_.push_back(Store(j, p));
+    while (cached_pod != cached.end() && order(pod, **cached_pod) > 0) ++cached_pod;
+    if (cached_pod == cached.end() || order(pod, **cached_pod) != 0 ||
+        (*cached_pod)->revision == 0) {
+      pods_.push_back(Store({}, j, {}, p));
+      continue;
+    }
+    const kube::Pod& from = **cached_pod++;
+    // As ListEncoder writes an item's metadata.
+    const ItemMeta meta{from.name, from.namespace_, &from.labels, {}, from.plain, from.revision};
+    size_t json_at = 0;
+    size_t proto_at = 0;
+    jh.clear();
+    ph.clear();
+    if (heads.json) {
+      jh.push_back('{');
+      AppendMetaJson(jh, meta, json_time, &json_at);
+      jh.push_back(',');
+    }
+    if (heads.protobuf) {
+      const size_t meta_size = MetaProtoSize(meta, proto_time.size());
+      ph.push_back(0x12);  // PodMetricsList.items, then the item's length
+      AppendVarint(ph, BytesFieldSize(meta_size) + p.size());
+      AppendMetaProtoField(ph, meta, proto_time, meta_size, &proto_at);
+    }
+    if (jh.size() > std::numeric_limits<uint16_t>::max() ||
+        ph.size() > std::numeric_limits<uint16_t>::max()) {
+      pods_.push_back(Store({}, j, {}, p));  // a pod with labels beyond 64 KiB: no heads
+      continue;
+    }
+    Item item = Store(jh, j, ph, p);
+    item.revision = from.revision;
+    item.json_time = static_cast<uint16_t>(json_at);
+    item.proto_time = static_cast<uint16_t>(proto_at);
+    pods_.push_back(item);
   }
   // Spares for the next window: as many blocks as this one took (the window before gives its
   // back when it is released).
@@ -444,8 +513,9 @@ EncodedWindow::~EncodedWindow() {
   for (char* block : blocks_) pool_->Give(block);
 }
 
-EncodedWindow::Item EncodedWindow::Store(std::string_view json, std::string_view proto) {
-  const size_t need = json.size() + proto.size();
+EncodedWindow::Item EncodedWindow::Store(std::string_view json_head, std::string_view json,
+                                         std::string_view proto_head, std::string_view proto) {
+  const size_t need = json_head.size() + json.size() + proto_head.size() + proto.size();
   char* at;
   if (need > pool_->block_bytes()) {
     at = large_blocks_.emplace_back(std::make_unique_for_overwrite<char[]>(need)).get();
@@ -457,9 +527,15 @@ EncodedWindow::Item EncodedWindow::Store(std::string_view json, std::string_view
     at = block_ + block_used_;
     block_used_ += need;
   }
-  std::copy(json.begin(), json.end(), at);
-  std::copy(proto.begin(), proto.end(), at + json.size());
-  return {at, static_cast<uint32_t>(json.size()), static_cast<uint32_t>(proto.size())};
+  char* to = at;
+  for (std::string_view part : {json_head, json, proto_head, proto}) {
+    std::copy(part.begin(), part.end(), to);
+    to += part.size();
+  }
+  Item item{at, static_cast<uint32_t>(json.size()), static_cast<uint32_t>(proto.size())};
+  item.json_head = static_cast<uint16_t>(json_head.size());
+  item.proto_head = static_cast<uint16_t>(proto_head.size());
+  return item;
 }
 
 EncodedItems::EncodedItems(std::span<ListEntry> entries, Format format) {
@@ -518,12 +594,18 @@ ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
     : proto_(format == Format::kProtobuf), entries_(entries) {
   if (proto_) {
     creation_ = TimeField(now);
+    heads_ = creation_.size() == EncodedWindow::kHeadProtoTimeSize;
     std::string list_meta;  // ListMeta: resourceVersion is field 2
     if (!resource_version.empty()) AppendBytesField(list_meta, 2, resource_version);
     // The envelope needs the raw length up front: size every item first.
     sizes_.reserve(entries_.size());
     size_t items = 0;
     for (const auto& e : entries_) {
+      if (UsesHead(e)) {
+        sizes_.push_back(0);
+        items += e.item->proto_item().size();
+        continue;
+      }
       const size_t meta = MetaProtoSize(e.meta, creation_.size());
       sizes_.push_back(static_cast<uint32_t>(meta));
       items += BytesFieldSize(BytesFieldSize(meta) + e.item->proto_tail().size());
@@ -542,6 +624,7 @@ ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
     return;
   }
   creation_ = FormatTime(now);
+  heads_ = creation_.size() == EncodedWindow::kHeadJsonTimeSize;
   head_.append("{\"kind\":\"");
   head_.append(ListKindName(kind));
   head_.append("\",\"apiVersion\":\"");
@@ -557,6 +640,11 @@ ListEncoder::ListEncoder(Format format, Kind kind, std::string_view api_version,
   sizes_.reserve(entries_.size());
   size_t items = 0;
   for (const auto& e : entries_) {
+    if (UsesHead(e)) {
+      sizes_.push_back(static_cast<uint32_t>(e.item->json_item().size()));
+      items += sizes_.back();
+      continue;
+    }
     ByteCounter item;
     AppendItemJson(item, e, creation_, {}, {});
     sizes_.push_back(static_cast<uint32_t>(item.size));
@@ -574,6 +662,12 @@ bool ListEncoder::Next(std::string& out, size_t bytes) {
     if (proto_) {
       for (; next_ < entries_.size() && out.size() < bytes; ++next_) {
         const ListEntry& e = entries_[next_];
+        if (UsesHead(e)) {
+          const size_t at = out.size();
+          out.append(e.item->proto_item());
+          std::memcpy(out.data() + at + e.item->proto_time, creation_.data(), creation_.size());
+          continue;
+        }
         const size_t meta = sizes_[next_];
         out.push_back(0x12);
         AppendVarint(out, BytesFieldSize(meta) + e.item->proto_tail().size());
@@ -592,7 +686,15 @@ bool ListEncoder::Next(std::string& out, size_t bytes) {
       RawWriter w{out.data() + at};
       for (; next_ < end; ++next_) {
         if (next_ != 0) w.push_back(',');
-        AppendItemJson(w, entries_[next_], creation_, {}, {});
+        const ListEntry& e = entries_[next_];
+        if (UsesHead(e)) {
+          const std::string_view item = e.item->json_item();
+          std::memcpy(w.p, item.data(), item.size());
+          std::memcpy(w.p + e.item->json_time, creation_.data(), creation_.size());
+          w.p += item.size();
+          continue;
+        }
+        AppendItemJson(w, e, creation_, {}, {});
       }
       assert(w.p == out.data() + out.size());  // the sizes and the writer are the same code
     }

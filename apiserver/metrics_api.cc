@@ -18,6 +18,7 @@ MetricsApi::MetricsApi(const window::Source& windows, const kube::NodeCache& nod
       pods_(pods),
       clock_(clock),
       options_(std::move(options)),
+      own_encoded_(&pods),
       encoded_(options_.encoded != nullptr ? *options_.encoded : own_encoded_) {}
 
 bool MetricsApi::ServesVersion(std::string_view version) const {
@@ -42,6 +43,7 @@ void MetricsApi::Encode(Kind kind, Format format, Selection& selection) const {
     } else {
       selection.shared = encoded_.Get(selection.window);
     }
+    if (format != Format::kTable) encoded_.NoteList(format);
   }
   if (selection.shared == nullptr) {
     selection.own = EncodedItems(entries, format);
@@ -294,7 +296,7 @@ HttpResponse MetricsApi::GetPod(const ResourceRequest& request) const {
         ObjectNotFoundError("podmetrics", std::string(kGroup), ns + "/" + request.name), format);
   }
   ListEntry& e = selection.entries.emplace_back();
-  e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
+  e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain, pod->revision};
   e.pod = m;
   Encode(request.kind, request.negotiated.format, selection);
   return Respond(request, selection.entries);
@@ -366,7 +368,7 @@ void MetricsApi::SelectPods(const ResourceRequest& request, Selection& selection
       if (!match) continue;
     }
     ListEntry e;
-    e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain};
+    e.meta = {pod->name, pod->namespace_, &pod->labels, {}, pod->plain, pod->revision};
     e.pod = metrics;
     selection.entries.push_back(e);
   }

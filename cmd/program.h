@@ -153,7 +153,7 @@ class Program {
   // Serving.
   base::MetricsRegistry registry_;
   apiserver::ServerMetrics server_metrics_;
-  apiserver::EncodedWindowCache encoded_windows_;  // shared by watch_ and api_
+  apiserver::EncodedWindowCache encoded_windows_{&pods_};  // shared by watch_ and api_
   exporter::HeapsterExposition heapster_exposition_;  // /metrics/heapster (--heapster-metrics)
   std::unique_ptr<apiserver::WatchHub> watch_;
   std::unique_ptr<apiserver::MetricsApi> api_;

@@ -1,6 +1,7 @@
 #include "kube/cache.h"
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <utility>
 
@@ -160,11 +161,25 @@ PodCache::NameIndex& PodCache::IndexOf(Namespaces& namespaces, Pod& pod) {
   return it->second;
 }
 
+namespace {
+
+// Pod::revision: a pod and the ones replacing it get different revisions until the counter
+// wraps, after 2^32 stores (encodings compared against it live for a few resolutions).
+uint32_t NextPodRevision() {
+  static std::atomic<uint32_t> last{0};
+  uint32_t r = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  while (r == 0) r = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  return r;
+}
+
+}  // namespace
+
 void PodCache::Replace(std::vector<Pod> pods) {
   Namespaces fresh;
   LabelSetTable label_sets;
   for (Pod& pod : pods) {
     pod.plain = IsPlainText(pod);
+    pod.revision = NextPodRevision();
     label_sets.Intern(pod.labels);
     NameIndex& index = IndexOf(fresh, pod);
     index.push_back(std::make_shared<const Pod>(std::move(pod)));
@@ -199,6 +214,7 @@ void PodCache::Replace(std::vector<Pod> pods) {
 
 void PodCache::Upsert(Pod pod) {
   pod.plain = IsPlainText(pod);
+  pod.revision = NextPodRevision();
   std::shared_ptr<const Pod> old;
   {
     base::WriterMutexLock lock(mu_);

@@ -45,6 +45,11 @@ struct Pod {
   // (the API server validates them to far fewer characters; false only for a pod that never
   // passed that validation, which is then escaped as usual).
   bool plain = false;
+  // Set by PodCache when it stores the pod, from a process-wide counter (never 0 there): the
+  // pods it replaces and the one replacing them never share a revision, so that encodings made
+  // from this object (the metadata in apiserver::EncodedWindow) can be told current by comparing
+  // it. 0: not from a PodCache.
+  uint32_t revision = 0;
 };
 
 // Whether every byte of `s` is printable ASCII (0x20-0x7e) other than " \ < > &: a JSON

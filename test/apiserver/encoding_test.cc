@@ -1,5 +1,6 @@
 #include "apiserver/encoding.h"
 #include "apiserver/wire_format.h"
+#include "kube/cache.h"
 #include "kube/objects.h"
 
 #include <gtest/gtest.h>
@@ -269,6 +270,170 @@ TEST(EncodedWindowTest, ItemsAcrossBlocksAndOneLargerThanABlock) {
   const std::string memory = "\"memory\":\"" + last.name.str().substr(4) + "Mi\"";
   EXPECT_NE(encoded.pod(&last).json_tail().find(memory), std::string_view::npos)
       << memory << " in " << encoded.pod(&last).json_tail();
+}
+
+// Pods for the heads tests: `usage` varies the tails' sizes between windows.
+std::vector<window::PodInput> HeadsPods(uint64_t usage) {
+  std::vector<window::PodInput> pods;
+  for (const char* name : {"a-plain", "b-escaped", "c-many-labels", "d-uncached", "e-updated"}) {
+    window::PodInput pod;
+    pod.namespace_ = "team";
+    pod.name = name;
+    pod.timestamp = kSample;
+    pod.window = std::chrono::milliseconds(15000);
+    pod.containers = {{"app", usage, usage << 20}, {"sidecar", usage * 3, 1 << 20}};
+    pods.push_back(std::move(pod));
+  }
+  return pods;
+}
+
+void FillHeadsCache(kube::PodCache& cache) {
+  std::vector<kube::Pod> pods;
+  auto add = [&](std::string name, kube::Labels labels) {
+    kube::Pod& pod = pods.emplace_back();
+    pod.namespace_ = "team";
+    pod.name = std::move(name);
+    pod.labels = std::move(labels);
+  };
+  add("a-plain", {{"app", "web"}, {"pod-template-hash", "7d9f8c6b5"}});
+  add("b-escaped", {{"note", "say \"hi\" <b>&</b>"}});
+  kube::Labels many;
+  for (int i = 0; i < 40; ++i) many.Set("label-" + std::to_string(i), std::string(50, 'v'));
+  add("c-many-labels", many);
+  add("e-updated", {{"version", "1"}});
+  add("f-no-metrics", {{"app", "web"}});
+  cache.Replace(std::move(pods));
+}
+
+// The entries a list of every pod of `window` has, as MetricsApi::SelectPods makes them.
+std::vector<ListEntry> HeadsEntries(const kube::PodCache& cache, const EncodedWindow& encoded) {
+  std::vector<ListEntry> entries;
+  for (const auto& pod : encoded.window().pods()) {
+    std::shared_ptr<const kube::Pod> cached = cache.Get(pod.namespace_, pod.name);
+    if (cached == nullptr) continue;
+    ListEntry& e = entries.emplace_back();
+    e.meta = {cached->name, cached->namespace_, &cached->labels,
+              {},           cached->plain,      cached->revision};
+    e.pod = &pod;
+    e.item = &encoded.pod(&pod);
+  }
+  return entries;
+}
+
+// A list written from the items' heads is the list written from their metadata, byte for byte,
+// at any time: for unchanged pods, for pods whose labels changed since (their heads are of an
+// older revision and not used), and with heads in one format only.
+TEST(EncodedWindowTest, ListsFromHeadsAreTheListsFromMetadata) {
+  kube::PodCache cache;
+  FillHeadsCache(cache);
+  auto first =
+      std::make_shared<const window::Window>(1, std::vector<window::NodeMetrics>{}, HeadsPods(5));
+  EncodedWindow plain(first);
+  EncodedWindow heads(first, {&cache, true, true});
+  size_t with_heads = 0;
+  for (const auto& pod : first->pods()) {
+    EXPECT_EQ(plain.pod(&pod).revision, 0u);
+    EXPECT_EQ(plain.pod(&pod).json_tail(), heads.pod(&pod).json_tail()) << pod.name.view();
+    EXPECT_EQ(plain.pod(&pod).proto_tail(), heads.pod(&pod).proto_tail()) << pod.name.view();
+    if (heads.pod(&pod).revision != 0) {
+      ++with_heads;
+      EXPECT_EQ(heads.pod(&pod).json_item().substr(0, 21), R"({"metadata":{"name":")");
+    }
+  }
+  EXPECT_EQ(with_heads, 4u) << "every cached pod of the window; d-uncached has none";
+
+  auto expect_same_lists = [&](const EncodedWindow& from_heads, const EncodedWindow& reference,
+                               base::UnixNanos now, const std::string& what) {
+    std::vector<ListEntry> a = HeadsEntries(cache, from_heads);
+    std::vector<ListEntry> b = HeadsEntries(cache, reference);
+    ASSERT_EQ(a.size(), 4u) << what;
+    for (Format format : {Format::kJson, Format::kProtobuf}) {
+      EXPECT_EQ(EncodeList(format, Kind::kPod, "metrics.k8s.io/v1beta1", a, now, "12"),
+                EncodeList(format, Kind::kPod, "metrics.k8s.io/v1beta1", b, now, "12"))
+          << what << (format == Format::kJson ? " JSON" : " protobuf");
+      // One item alone, as a list of a few objects is written.
+      EXPECT_EQ(EncodeList(format, Kind::kPod, "metrics.k8s.io/v1", {a[2]}, now),
+                EncodeList(format, Kind::kPod, "metrics.k8s.io/v1", {b[2]}, now))
+          << what;
+    }
+  };
+  expect_same_lists(heads, plain, kNow, "heads written");
+  expect_same_lists(heads, plain, kNow + 86'400'000'000'000LL * 400, "a year later");
+  const std::string json_list = EncodeList(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1",
+                                           HeadsEntries(cache, heads), kNow, "12");
+  EXPECT_NE(json_list.find(R"("creationTimestamp":"2025-01-09T13:46:04Z","labels":{"app":"web")"),
+            std::string::npos)
+      << json_list;
+  EXPECT_NE(json_list.find(R"("note":"say \"hi\" \u003cb\u003e\u0026\u003c/b\u003e")"),
+            std::string::npos)
+      << json_list;
+
+  // A label changes: that pod is written from its new metadata.
+  kube::Pod updated;
+  updated.namespace_ = "team";
+  updated.name = "e-updated";
+  updated.labels = {{"version", "2"}};
+  cache.Upsert(updated);
+  expect_same_lists(heads, plain, kNow, "after an update");
+  EXPECT_NE(EncodeList(Format::kJson, Kind::kPod, "metrics.k8s.io/v1beta1",
+                       HeadsEntries(cache, heads), kNow)
+                .find(R"("labels":{"version":"2"})"),
+            std::string::npos);
+
+  // Heads in one format only: lists in the other are written from the metadata.
+  EncodedWindow json_only(first, {&cache, true, false});
+  expect_same_lists(json_only, plain, kNow, "JSON heads only");
+  for (const auto& pod : first->pods()) {
+    if (json_only.pod(&pod).revision == 0) continue;
+    EXPECT_NE(json_only.pod(&pod).json_head, 0u);
+    EXPECT_EQ(json_only.pod(&pod).proto_head, 0u);
+    EXPECT_EQ(json_only.pod(&pod).proto_tail(), plain.pod(&pod).proto_tail());
+  }
+}
+
+// Encodings made for a request have no heads (the first list after a pause does not wait for
+// them); those that follow the windows have them in the formats large lists were served in since
+// the window before.
+TEST(EncodedWindowCacheTest, HeadsOnlyInTheEncodingsThatFollowTheWindows) {
+  kube::PodCache pods;
+  FillHeadsCache(pods);
+  EncodedWindowCache cache(&pods);
+  window::Publication windows;
+  windows.Publish(
+      std::make_shared<const window::Window>(1, std::vector<window::NodeMetrics>{}, HeadsPods(5)));
+  std::shared_ptr<const EncodedWindow> asked = cache.Get(windows.Current());
+  for (const auto& pod : asked->window().pods()) EXPECT_EQ(asked->pod(&pod).revision, 0u);
+  cache.NoteList(Format::kJson);
+  window::Publication::Subscription subscription =
+      cache.EncodeWhileUsed(windows, [](std::function<void()> work) { work(); }, {});
+  auto publish = [&](uint64_t generation) {
+    windows.Publish(std::make_shared<const window::Window>(
+        generation, std::vector<window::NodeMetrics>{}, HeadsPods(generation)));
+    std::shared_ptr<const EncodedWindow> followed = cache.Ready(windows.Current());
+    EXPECT_NE(followed, nullptr);
+    EXPECT_EQ(followed->window().generation(), generation);
+    return followed;
+  };
+  std::shared_ptr<const EncodedWindow> json = publish(2);
+  size_t with_heads = 0;
+  for (const auto& pod : json->window().pods()) {
+    const EncodedWindow::Item& item = json->pod(&pod);
+    if (item.revision == 0) continue;
+    ++with_heads;
+    EXPECT_NE(item.json_head, 0u);
+    EXPECT_EQ(item.proto_head, 0u) << "no protobuf list was served";
+  }
+  EXPECT_EQ(with_heads, 4u);
+  cache.NoteUse();  // a list of a few pods from the encodings: followed, without heads
+  std::shared_ptr<const EncodedWindow> none = publish(3);
+  for (const auto& pod : none->window().pods()) EXPECT_EQ(none->pod(&pod).revision, 0u);
+  cache.NoteUse();
+  cache.NoteList(Format::kProtobuf);
+  std::shared_ptr<const EncodedWindow> proto = publish(4);
+  for (const auto& pod : proto->window().pods()) {
+    if (proto->pod(&pod).revision != 0) EXPECT_NE(proto->pod(&pod).proto_head, 0u);
+    EXPECT_EQ(proto->pod(&pod).json_head, 0u);
+  }
 }
 
 TEST(EncodingTest, NodeMetricsJsonMatchesReferenceShape) {

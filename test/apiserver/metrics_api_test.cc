@@ -469,6 +469,67 @@ TEST_F(MetricsApiTest, SmallResponsesEncodeTheirOwnObjectsAndLargePodListsTheWin
   EXPECT_EQ(Names(whole).size(), metrics.size());
 }
 
+// While lists of all pods keep coming, the encodings that follow the windows carry the pods'
+// heads in the format listed, and the lists written from them are the lists written from the
+// cached pods, a pod changed since included.
+TEST_F(MetricsApiTest, ListsThatKeepComingAreWrittenFromThePodsHeads) {
+  const size_t n = kStreamedListItems + 10;
+  std::vector<window::PodInput> metrics;
+  std::vector<kube::Pod> cached;
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = "pod-" + std::to_string(100000 + i);
+    metrics.push_back(Pod("big", name));
+    cached.push_back({"big", name, {{"app", "a" + std::to_string(i % 7)}}});
+  }
+  pods_.Replace(cached);
+  auto publish = [&](uint64_t generation) {
+    windows_.Publish(std::make_shared<window::Window>(
+        generation, std::vector<window::NodeMetrics>{}, std::vector<window::PodInput>(metrics)));
+  };
+  publish(5);
+  EncodedWindowCache cache(&pods_);
+  MetricsApiOptions options;
+  options.encoded = &cache;
+  MetricsApi api = Api(options);
+  MetricsApi reference = Api();  // its own encodings, made for each request: no heads
+  window::Publication::Subscription follow =
+      cache.EncodeWhileUsed(windows_, [](std::function<void()> work) { work(); }, {});
+  auto list = [&](const MetricsApi& from, const std::string& accept) {
+    HttpResponse r = Get(from, "/apis/metrics.k8s.io/v1beta1/pods", accept);
+    EXPECT_EQ(r.status, 200u);
+    std::string body;
+    if (r.stream != nullptr) {
+      for (const std::string& chunk : ReadStream(*r.stream)) body += chunk;
+    }
+    return body;
+  };
+  const std::string json = "application/json";
+  const std::string proto = "application/vnd.kubernetes.protobuf";
+  list(api, json);  // a large JSON list: the next window is encoded with JSON heads
+  publish(6);
+  std::shared_ptr<const EncodedWindow> followed = cache.Ready(windows_.Current());
+  ASSERT_NE(followed, nullptr);
+  ASSERT_EQ(followed->window().generation(), 6u);
+  const EncodedWindow::Item& first = followed->pod(&followed->window().pods()[0]);
+  EXPECT_NE(first.revision, 0u);
+  EXPECT_NE(first.json_head, 0u);
+  EXPECT_EQ(first.proto_head, 0u);
+
+  pods_.Upsert({"big", "pod-100003", {{"app", "changed"}}});
+  const std::string body = list(api, json);
+  EXPECT_EQ(body, list(reference, json));
+  EXPECT_NE(body.find(R"("name":"pod-100003","namespace":"big","creationTimestamp":")"
+                      R"(2025-01-09T13:46:04Z","labels":{"app":"changed"}})"),
+            std::string::npos);
+  EXPECT_EQ(list(api, proto), list(reference, proto));
+  publish(7);  // JSON and protobuf lists were served: heads in both
+  followed = cache.Ready(windows_.Current());
+  ASSERT_NE(followed, nullptr);
+  EXPECT_NE(followed->pod(&followed->window().pods()[0]).proto_head, 0u);
+  EXPECT_EQ(list(api, json), list(reference, json));
+  EXPECT_EQ(list(api, proto), list(reference, proto));
+}
+
 TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {
   const size_t n = kStreamedListItems + 500;
   std::vector<window::PodInput> metrics;
