@@ -469,6 +469,16 @@ TEST_F(MetricsApiTest, SmallResponsesEncodeTheirOwnObjectsAndLargePodListsTheWin
   EXPECT_EQ(Names(whole).size(), metrics.size());
 }
 
+// `n` pods in namespace "big" (pod-100000, ...), with metrics and labels app=a0..a6.
+void BigNamespace(size_t n, std::vector<window::PodInput>& metrics,
+                  std::vector<kube::Pod>& cached) {
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = "pod-" + std::to_string(100000 + i);
+    metrics.push_back(Pod("big", name));
+    cached.push_back({"big", name, {{"app", "a" + std::to_string(i % 7)}}});
+  }
+}
+
 // While lists of all pods keep coming, the encodings that follow the windows carry the pods'
 // heads in the format listed, and the lists written from them are the lists written from the
 // cached pods, a pod changed since included.
@@ -476,11 +486,7 @@ TEST_F(MetricsApiTest, ListsThatKeepComingAreWrittenFromThePodsHeads) {
   const size_t n = kStreamedListItems + 10;
   std::vector<window::PodInput> metrics;
   std::vector<kube::Pod> cached;
-  for (size_t i = 0; i < n; ++i) {
-    std::string name = "pod-" + std::to_string(100000 + i);
-    metrics.push_back(Pod("big", name));
-    cached.push_back({"big", name, {{"app", "a" + std::to_string(i % 7)}}});
-  }
+  BigNamespace(n, metrics, cached);
   pods_.Replace(cached);
   auto publish = [&](uint64_t generation) {
     windows_.Publish(std::make_shared<window::Window>(
@@ -534,11 +540,7 @@ TEST_F(MetricsApiTest, LargeListsAreStreamedFromTheWindowAndCacheTheyStarted) {
   const size_t n = kStreamedListItems + 500;
   std::vector<window::PodInput> metrics;
   std::vector<kube::Pod> cached;
-  for (size_t i = 0; i < n; ++i) {
-    std::string name = "pod-" + std::to_string(100000 + i);
-    metrics.push_back(Pod("big", name));
-    cached.push_back({"big", name, {{"app", "a" + std::to_string(i % 7)}}});
-  }
+  BigNamespace(n, metrics, cached);
   windows_.Publish(
       std::make_shared<window::Window>(5, std::vector<window::NodeMetrics>{}, std::move(metrics)));
   pods_.Replace(cached);
