@@ -447,19 +447,11 @@ EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window, Heads
     EncodeNode(n, &j, &p);
     nodes_.push_back(Store({}, j, {}, p));
   }
-  // The pods' heads, from the cached pods of the same namespace and name. Both are sorted by
-  // (namespace, name); the window's names are usually the cache's own buffers
-  // (scraper::StoreSettings::pod_names), equal without reading them.
+  // The pods' heads, from the cached pods of the same namespace and name (both sorted).
   const bool any_heads = heads.pods != nullptr && (heads.json || heads.protobuf);
   const std::vector<std::shared_ptr<const kube::Pod>> cached =
       any_heads ? heads.pods->List("") : std::vector<std::shared_ptr<const kube::Pod>>{};
   auto cached_pod = cached.begin();
-  auto order = [](const window::PodMetrics& a, const kube::Pod& b) {
-    const int ns =
-        a.namespace_.SharesBufferWith(b.namespace_) ? 0 : a.namespace_.compare(b.namespace_);
-    if (ns != 0) return ns;
-    return a.name.SharesBufferWith(b.name) ? 0 : a.name.compare(b.name);
-  };
   // The placeholder time is any whose encodings have the sizes lists check for.
   const base::UnixNanos placeholder = 1'700'000'000LL * 1'000'000'000LL;
   const std::string json_time = FormatTime(placeholder);
@@ -469,8 +461,8 @@ EncodedWindow::EncodedWindow(std::shared_ptr<const window::Window> window, Heads
   pods_.reserve(window_->pods().size());
   for (const auto& pod : window_->pods()) {
     EncodePod(pod, &j, &p);
-    while (cached_pod != cached.end() && order(pod, **cached_pod) > 0) ++cached_pod;
-    if (cached_pod == cached.end() || order(pod, **cached_pod) != 0 ||
+    while (cached_pod != cached.end() && ComparePodKeys(pod, **cached_pod) > 0) ++cached_pod;
+    if (cached_pod == cached.end() || ComparePodKeys(pod, **cached_pod) != 0 ||
         (*cached_pod)->revision == 0) {
       pods_.push_back(Store({}, j, {}, p));
       continue;

@@ -189,6 +189,17 @@ class EncodedWindowCache {
   mutable bool proto_lists_ GUARDED_BY(mu_) = false;
 };
 
+// Orders a window's pod and a cached pod (or two of either) by (namespace, name), as both are
+// sorted. The window's names are usually the cache's own buffers (the store takes them from it,
+// scraper::StoreSettings::pod_names): the same buffer is equal without reading it.
+template <typename A, typename B>
+int ComparePodKeys(const A& a, const B& b) {
+  const int ns =
+      a.namespace_.SharesBufferWith(b.namespace_) ? 0 : a.namespace_.compare(b.namespace_);
+  if (ns != 0) return ns;
+  return a.name.SharesBufferWith(b.name) ? 0 : a.name.compare(b.name);
+}
+
 // The object metadata written around a pre-encoded item.
 struct ItemMeta {
   std::string_view name;

@@ -338,21 +338,11 @@ void MetricsApi::SelectPods(const ResourceRequest& request, Selection& selection
   }
   selection.entries.reserve(
       std::min<size_t>(selection.pods.size(), static_cast<size_t>(end - cursor)));
-  // The window's pod names are usually the pod cache's own buffers (the store takes them from
-  // it, scraper::StoreSettings::pod_names): the same buffer is equal without reading it.
-  auto compare = [](const base::SharedString& a, const base::SharedString& b) {
-    return a.SharesBufferWith(b) ? 0 : a.compare(b);
-  };
   for (const auto& pod : selection.pods) {
     // Both sequences are sorted by (namespace, name): advance the window cursor to the pod, one
     // three-way comparison per step (the namespace is usually equal and compared once).
     int order = -1;
-    while (cursor != end) {
-      order = compare(cursor->namespace_, pod->namespace_);
-      if (order == 0) order = compare(cursor->name, pod->name);
-      if (order >= 0) break;
-      ++cursor;
-    }
+    while (cursor != end && (order = ComparePodKeys(*cursor, *pod)) < 0) ++cursor;
     if (cursor == end) break;
     if (order != 0) continue;  // the pod has no metrics in this window
     // Names are unique in both: the next pod starts after this one (one comparison fewer, and

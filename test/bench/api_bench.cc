@@ -277,19 +277,26 @@ int main(int argc, char** argv) {
     HttpResponse first = Serve(handler, all_pods, accept);
     size_t bytes = ReadBody(first);
     double cold = Ms(Clock::now() - t0);
+    // `list_iterations` lists: wall and thread CPU times; false on an unexpected status.
     std::vector<double> warm, cpu;
-    for (int i = 0; i < list_iterations; ++i) {
-      auto t = Clock::now();
-      double c = ThreadCpuMs();
-      HttpResponse r = Serve(handler, all_pods, accept);
-      ReadBody(r);
-      cpu.push_back(ThreadCpuMs() - c);
-      warm.push_back(Ms(Clock::now() - t));
-      if (r.status != 200) {
-        std::fprintf(stderr, "unexpected status %u\n", r.status);
-        return 1;
+    auto measure = [&] {
+      warm.clear();
+      cpu.clear();
+      for (int i = 0; i < list_iterations; ++i) {
+        auto t = Clock::now();
+        double c = ThreadCpuMs();
+        HttpResponse r = Serve(handler, all_pods, accept);
+        ReadBody(r);
+        cpu.push_back(ThreadCpuMs() - c);
+        warm.push_back(Ms(Clock::now() - t));
+        if (r.status != 200) {
+          std::fprintf(stderr, "unexpected status %u\n", r.status);
+          return false;
+        }
       }
-    }
+      return true;
+    };
+    if (!measure()) return 1;
     std::printf(
         "list all pods, %-8s: %zu bytes; first request of a new window %.2f ms (includes "
         "pre-encoding); then p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d requests (thread CPU "
@@ -309,20 +316,7 @@ int main(int argc, char** argv) {
     windows.Publish(std::move(next));
     const double encode_ms = Ms(Clock::now() - publish_start);
     follow.Reset();
-    warm.clear();
-    cpu.clear();
-    for (int i = 0; i < list_iterations; ++i) {
-      auto t = Clock::now();
-      double c = ThreadCpuMs();
-      HttpResponse r = Serve(handler, all_pods, accept);
-      ReadBody(r);
-      if (r.status != 200) {
-        std::fprintf(stderr, "unexpected status %u\n", r.status);
-        return 1;
-      }
-      cpu.push_back(ThreadCpuMs() - c);
-      warm.push_back(Ms(Clock::now() - t));
-    }
+    if (!measure()) return 1;
     std::printf(
         "list all pods, %-8s, from encodings following the windows (with the %s heads: "
         "encoded in %.0f ms): p50 %.2f ms, p99 %.2f ms over %d requests (thread CPU p50 %.2f "
