@@ -3,12 +3,15 @@
 //
 //   build/test/bench/tick_bench [nodes=1000] [pods-per-node=30] [containers-per-pod=2]
 //                               [steady-ticks=5] [max-concurrency=64] [io-threads=2]
-//                               [summary=0] [protobuf=0]
+//                               [summary=0] [protobuf=0] [go-framing=0]
 // summary=1: the kubelets also serve /stats/summary (test/testing/summary_payload.h) and the
 // scraper reads it (--kubelet-summary-api), for its cost per node per tick.
 // protobuf=1: the scraper asks for the delimited protobuf exposition
 // (--kubelet-request-protobuf), which the kubelets then serve, and the offline figure parses
 // that form.
+// go-framing=1: the kubelets frame /metrics/resource as a real kubelet does (chunked, written in
+// 4 KiB records; testing_support::SimKubelets), instead of one Content-Length body in records of
+// up to 16 KiB.
 //
 // The kubelets run in a forked child process (testing_support::SimKubelets: one io_context, one
 // listening port per kubelet on 127.0.0.1, TLS with an ECDSA P-256 certificate from a throw-away
@@ -57,6 +60,7 @@ struct Config {
   int io_threads = 2;
   bool summary = false;
   bool protobuf = false;
+  bool go_framing = false;
 };
 
 // ---- the simulated kubelets (child process) ----
@@ -66,17 +70,18 @@ struct Config {
   auto tls = testing_support::MakeKubeletServerContext(cert);
   if (!tls.ok()) _exit(2);
   testing_support::SimKubelets kubelets(
-      io, *tls, [&config](int node, int64_t now_ms, std::string* body) {
+      io, *tls,
+      [&config](int node, int64_t now_ms, std::string* body) {
         *body = testing_support::KubeletPayload(config.pods, config.containers, now_ms,
                                                 static_cast<uint32_t>(node + 1));
       },
       /*gzip=*/false,
-      config.summary ? testing_support::SimKubelets::Render(
-                           [&config](int, int64_t now_ms, std::string* body) {
-                             *body = testing_support::SummaryPayload(config.pods,
-                                                                     config.containers, now_ms);
-                           })
-                     : nullptr);
+      config.summary
+          ? testing_support::SimKubelets::Render([&config](int, int64_t now_ms, std::string* body) {
+              *body = testing_support::SummaryPayload(config.pods, config.containers, now_ms);
+            })
+          : nullptr,
+      /*protobuf=*/true, config.go_framing);
   std::vector<uint16_t> ports;
   for (int i = 0; i < config.nodes; ++i) {
     auto port = kubelets.Listen(i, 0);
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
   if (argc > 6) config.io_threads = std::atoi(argv[6]);
   if (argc > 7) config.summary = std::atoi(argv[7]) != 0;
   if (argc > 8) config.protobuf = std::atoi(argv[8]) != 0;
+  if (argc > 9) config.go_framing = std::atoi(argv[9]) != 0;
 
   auto ca = net::MakeCa("bench-ca");
   if (!ca.ok()) return std::fprintf(stderr, "%s\n", ca.error().c_str()), 1;
@@ -185,10 +191,11 @@ int main(int argc, char** argv) {
   scraper::Manager manager(io, base::SystemClock::Instance(), nodes, **client, store, *settings);
 
   std::printf(
-      "%d simulated kubelets, %d pods x %d containers each, concurrency %d, %d io threads%s%s\n",
+      "%d simulated kubelets, %d pods x %d containers each, concurrency %d, %d io threads%s%s%s\n",
       config.nodes, config.pods, config.containers, config.concurrency, config.io_threads,
       config.summary ? ", with /stats/summary" : "",
-      config.protobuf ? ", protobuf exposition" : ", text exposition");
+      config.protobuf ? ", protobuf exposition" : ", text exposition",
+      config.go_framing ? ", framed as Go's net/http frames it (chunked, 4 KiB records)" : "");
   int exit_code = 0;
   double steady_cpu = 0, steady_wall = 0, steady_sys = 0;
   for (int t = 0; t <= config.steady_ticks; ++t) {

@@ -8,8 +8,10 @@
 #include <boost/beast/zlib/deflate_stream.hpp>
 #include <boost/crc.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -101,14 +103,15 @@ class Session : public std::enable_shared_from_this<Session> {
           std::shared_ptr<const SimKubelets::Render> render,
           std::shared_ptr<const SimKubelets::Render> summary,
           std::shared_ptr<std::atomic<uint64_t>> responses, std::shared_ptr<SimKubelets::Gzip> gzip,
-          bool protobuf)
+          bool protobuf, bool go_framing)
       : stream_(std::move(socket), tls),
         node_(node),
         render_(std::move(render)),
         summary_(std::move(summary)),
         responses_(std::move(responses)),
         gzip_(std::move(gzip)),
-        protobuf_(protobuf) {}
+        protobuf_(protobuf),
+        go_framing_(go_framing) {}
 
   void Start() {
     if (!stream_.ok()) return;
@@ -149,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
                          .count();
     body_.clear();
     const char* encoding = "";
+    bool chunked = false;
     const char* status = "200 OK";
     const char* type = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -175,25 +179,69 @@ class Session : public std::enable_shared_from_this<Session> {
         gzip_->Compress(plain, &body_);
         encoding = "\r\nContent-Encoding: gzip";
       }
+      chunked = go_framing_ && body_.size() > kGoChunkingBuffer;
     }
     head_ = "HTTP/1.1 ";
     head_ += status;
     head_ += "\r\nContent-Type: ";
     head_ += type;
     head_ += encoding;
-    head_ += "\r\nContent-Length: ";
-    head_ += std::to_string(body_.size());
+    if (chunked) {
+      head_ += "\r\nTransfer-Encoding: chunked";
+    } else {
+      head_ += "\r\nContent-Length: ";
+      head_ += std::to_string(body_.size());
+    }
     head_ += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
     if (req.method() == http::verb::head) body_.clear();
     stream_.expires_after(kWriteTimeout);
+    if (go_framing_) {
+      // Head and body as one stream, written 4 KiB at a time: one record and one send each.
+      std::string wire = std::move(head_);
+      if (!chunked) {
+        wire += body_;
+      } else if (req.method() != http::verb::head) {
+        char size[20];
+        for (std::size_t at = 0; at < body_.size(); at += kGoChunk) {
+          const std::size_t n = std::min(kGoChunk, body_.size() - at);
+          wire.append(size,
+                      static_cast<std::size_t>(std::snprintf(size, sizeof size, "%zx\r\n", n)));
+          wire.append(body_, at, n);
+          wire += "\r\n";
+        }
+        wire += "0\r\n\r\n";
+      }
+      head_.clear();
+      body_ = std::move(wire);
+      return WritePiece(0);
+    }
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(stream_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->body_ = std::string();  // an idle connection keeps no body
-      if (ec) return;
-      self->responses_->fetch_add(1, std::memory_order_relaxed);
-      if (self->keep_alive_) self->Read();
+      self->Written(ec);
     });
   }
+
+  // Writes body_ from `at` on, kGoWrite bytes per write.
+  void WritePiece(std::size_t at) {
+    if (at >= body_.size()) return Written({});
+    const std::size_t n = std::min(kGoWrite, body_.size() - at);
+    asio::async_write(stream_, asio::buffer(body_.data() + at, n),
+                      [self = shared_from_this(), next = at + n](beast::error_code ec, size_t) {
+                        if (ec) return self->Written(ec);
+                        self->WritePiece(next);
+                      });
+  }
+
+  void Written(beast::error_code ec) {
+    body_ = std::string();  // an idle connection keeps no body
+    if (ec) return;
+    responses_->fetch_add(1, std::memory_order_relaxed);
+    if (keep_alive_) Read();
+  }
+
+  static constexpr std::size_t kGoChunkingBuffer = 2048;
+  static constexpr std::size_t kGoChunk = 4096;
+  static constexpr std::size_t kGoWrite = 4096;
 
   net::TlsSocket stream_;
   beast::flat_buffer buffer_{8192};
@@ -206,6 +254,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<std::atomic<uint64_t>> responses_;
   std::shared_ptr<SimKubelets::Gzip> gzip_;
   bool protobuf_;
+  bool go_framing_;
 };
 
 }  // namespace
@@ -225,14 +274,15 @@ base::Result<std::shared_ptr<asio::ssl::context>> MakeKubeletServerContext(
 }
 
 SimKubelets::SimKubelets(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
-                         Render render, bool gzip, Render summary, bool protobuf)
+                         Render render, bool gzip, Render summary, bool protobuf, bool go_framing)
     : io_(io),
       tls_(std::move(tls)),
       render_(std::make_shared<const Render>(std::move(render))),
       summary_(std::make_shared<const Render>(std::move(summary))),
       responses_(std::make_shared<std::atomic<uint64_t>>(0)),
       gzip_(gzip ? std::make_shared<Gzip>() : nullptr),
-      protobuf_(protobuf) {}
+      protobuf_(protobuf),
+      go_framing_(go_framing) {}
 
 SimKubelets::~SimKubelets() { Close(); }
 
@@ -259,7 +309,7 @@ void SimKubelets::Accept(std::size_t index) {
     Listener& l = listeners_[index];
     if (!ec) {
       std::make_shared<Session>(std::move(socket), *tls_, l.node, render_, summary_, responses_,
-                                gzip_, protobuf_)
+                                gzip_, protobuf_, go_framing_)
           ->Start();
     } else if (ec == asio::error::no_descriptors) {
       // Out of file descriptors: let connections close before accepting again.

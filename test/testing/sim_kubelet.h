@@ -43,8 +43,17 @@ class SimKubelets {
   // answers its JSON body (application/json); without, 404 as for any other path. Without
   // `protobuf`, the text format is served whatever the Accept header says. `render` writes text;
   // the protobuf form is converted from it (AppendAsDelimitedProtobuf).
+  //
+  // With `go_framing`, /metrics/resource bodies are framed as a kubelet frames them:
+  // Prometheus' handler streams its output without a Content-Length, so Go's net/http sends
+  // anything past its 2 KiB buffer chunked (net/http `bufferBeforeChunkingSize`), in chunks of
+  // up to 4 KiB (the text encoder's bufio.Writer), and writes the connection through a 4 KiB
+  // buffer, each flush of which crypto/tls seals as one record and sends with one write (after
+  // a connection's first 128 KB; `maxPayloadSizeForWrite`). Without it, one Content-Length
+  // response sealed in records of up to 16 KiB.
   SimKubelets(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
-              Render render, bool gzip = false, Render summary = nullptr, bool protobuf = true);
+              Render render, bool gzip = false, Render summary = nullptr, bool protobuf = true,
+              bool go_framing = false);
   ~SimKubelets();
 
   // Listens on 127.0.0.1:`port` (0 = any free port) as node `node`; returns the bound port.
@@ -66,6 +75,7 @@ class SimKubelets {
   std::shared_ptr<std::atomic<uint64_t>> responses_;
   std::shared_ptr<Gzip> gzip_;
   bool protobuf_;
+  bool go_framing_;
   struct Listener {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
     int node;

@@ -775,7 +775,9 @@ def run_size(a, n, pki, fleet_certs, ms_bin):
     fleet = Proc("fleet_sim", [os.path.join(a.fleet_bin_dir, "fleet_sim"),
                                f"--nodes={n}", f"--pods={p}", f"--containers={c}",
                                f"--port-base={port_base}", f"--cert-dir={fleet_certs}",
-                               f"--ready-file={ready}"], os.path.join(d, "fleet_sim.log"))
+                               f"--ready-file={ready}",
+                               *(["--go-framing"] if a.kubelet_framing == "go" else [])],
+                 os.path.join(d, "fleet_sim.log"))
     inv = None
     try:
         size["fleet_ready_s"] = wait_file(ready, fleet, 900, "fleet_sim")
@@ -1106,6 +1108,11 @@ def main():
     ap.add_argument("--ours-flags", default="",
                     help="more flags for our server, space-separated, e.g. "
                          "--kubelet-request-protobuf=true (ask kubelets for the protobuf exposition)")
+    ap.add_argument("--kubelet-framing", choices=("content-length", "go"), default="content-length",
+                    help="how the simulated kubelets frame /metrics/resource: one Content-Length "
+                         "body in 16 KiB TLS records (the default, as in the tables so far), or "
+                         "as a real kubelet's Go HTTP server does (chunked, 4 KiB records, one "
+                         "write each: fleet_sim --go-framing)")
     ap.add_argument("--fleet-bin-dir", default=None,
                     help="where fleet_sim, kube_standin, metrics_load are; "
                          "default: BUILD_DIR/test/bench/fleet")
@@ -1151,6 +1158,7 @@ def main():
             "pods": a.pods, "containers": a.containers, "resolution_s": a.resolution_s,
             "steady_ticks": a.steady_ticks, "hpa_rate": a.hpa_rate, "hpa_seconds": a.hpa_seconds,
             "list_rate": a.list_rate, "list_seconds": a.list_seconds,
+            "kubelet_framing": a.kubelet_framing,
             "loadavg_start": os.getloadavg(), "argv": sys.argv[1:], **machine()}
     results = {"meta": meta, "sizes": []}
     t_start = time.monotonic()
@@ -1169,7 +1177,8 @@ def main():
             f"{meta['kernel']}; revision {meta['revision']}; {meta['date']}; load average "
             f"{meta['loadavg_start'][0]:.1f} at start, {meta['loadavg_end'][0]:.1f} at end; "
             f"CPU over {a.steady_ticks} ticks, HPA {a.hpa_rate:g}/s for {a.hpa_seconds:g}s "
-            f"(8 connections), lists {a.list_rate:g}/s for {a.list_seconds:g}s.\n\n")
+            f"(8 connections), lists {a.list_rate:g}/s for {a.list_seconds:g}s; kubelet "
+            f"framing {a.kubelet_framing}.\n\n")
     with open(os.path.join(a.out, "tables.md"), "w") as f:
         f.write(head + "\n".join(table_text(s, meta) for s in results["sizes"]))
         marg = marginal_text(results)

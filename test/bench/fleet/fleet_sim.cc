@@ -2,13 +2,15 @@
 //
 //   fleet_sim --nodes=N --pods=P --containers=C [--port-base=20000] [--shards=S]
 //             --cert-dir=DIR [--ready-file=FILE] [--duration=SECONDS] [--gzip] [--summary]
-//             [--protobuf=false]
+//             [--protobuf=false] [--go-framing]
 //
 // Node i's kubelet listens on 127.0.0.1:<port-base + i> and serves GET /metrics/resource over
 // TLS (in the delimited protobuf exposition when the Accept header prefers it, as kubelets do;
 // else in the text format) (certificate signed by DIR/ca.crt, created with DIR/ca.key when absent,
 // IP SAN 127.0.0.1); with --summary also GET /stats/summary (test/testing/summary_payload.h) for
-// the same pods and containers, for servers run with --kubelet-summary-api.
+// the same pods and containers, for servers run with --kubelet-summary-api. With --go-framing,
+// /metrics/resource answers are framed as a real kubelet's (chunked, in 4 KiB TLS records, one
+// write each; testing_support::SimKubelets) instead of one Content-Length body in 16 KiB records.
 // DIR also gets a client CA and a client certificate for the servers under test
 // (client-ca.crt, client.crt, client.key: CN bench, O system:masters).
 //
@@ -134,8 +136,8 @@ class Shard {
 
 // Runs in the forked child; never returns.
 [[noreturn]] void RunShard(const fleet::FleetModel& model, int first, int count, bool gzip,
-                           bool protobuf, bool summary, const net::CertAndKey& serving,
-                           int ready_fd, int stats_fd) {
+                           bool protobuf, bool summary, bool go_framing,
+                           const net::CertAndKey& serving, int ready_fd, int stats_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   sigset_t all;
   sigemptyset(&all);
@@ -159,7 +161,7 @@ class Shard {
                       shard.RenderSummary(node, now_ms, body);
                     })
               : nullptr,
-      protobuf);
+      protobuf, go_framing);
   for (int i = first; i < first + count; ++i) {
     auto port = kubelets.Listen(i, static_cast<uint16_t>(model.KubeletPort(i)));
     if (!port.ok()) fail("node-" + std::to_string(i) + ": " + port.error());
@@ -217,6 +219,7 @@ int main(int argc, char** argv) {
   std::string cert_dir, ready_file;
   bool gzip = false, summary = false;
   bool protobuf = true;
+  bool go_framing = false;
   base::FlagSet flags("fleet_sim", "Simulated kubelets for the fleet model (see fleet_model.h).");
   size.Register(flags);
   flags.Int("shards", &shards, "Shard processes (0 = one per 2500 nodes).");
@@ -229,6 +232,10 @@ int main(int argc, char** argv) {
   flags.Bool("protobuf", &protobuf,
              "Serve the delimited protobuf exposition to requests whose Accept header prefers it, "
              "as kubelets do; false serves the text format to every request.");
+  flags.Bool("go-framing", &go_framing,
+             "Frame /metrics/resource answers as a kubelet's Go HTTP server does: chunked (the "
+             "Prometheus handler streams without a Content-Length), in 4 KiB TLS records sent "
+             "with one write each.");
   flags.Bool("summary", &summary,
              "Also serve /stats/summary for the same pods (for --kubelet-summary-api), rendered "
              "per request.");
@@ -293,7 +300,8 @@ int main(int argc, char** argv) {
         close(c.ready_fd);
         close(c.stats_fd);
       }
-      RunShard(model, first, last - first, gzip, protobuf, summary, *serving, ready[1], stats[1]);
+      RunShard(model, first, last - first, gzip, protobuf, summary, go_framing, *serving, ready[1],
+               stats[1]);
     }
     close(ready[1]);
     close(stats[1]);
