@@ -44,6 +44,9 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Size of the buffer streamed bodies are decoded into (allocated on the first Stream call).
 constexpr std::size_t kStreamChunk = 16 * 1024;
+// What one read of a chunked body asks for at least: a whole TLS record's plaintext (16 KiB, and
+// up to 256 bytes of padding) fits, so it is decrypted straight into the read buffer.
+constexpr std::size_t kFramedRead = 17 * 1024;
 // A kept-alive connection's read buffer larger than this is released between requests.
 constexpr std::size_t kMaxIdleBuffer = 8 * 1024;
 
@@ -153,6 +156,51 @@ base::Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientCon
 // HttpClient
 
 namespace {
+
+// A response body held in a std::string that Beast's parser appends to. http::string_body
+// resizes the string (zero-filling it) before copying each decoded piece in, which for a chunked
+// body means a fill and a copy per chunk and a reallocation per doubling.
+struct AppendedStringBody {
+  using value_type = std::string;
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      ec = {};
+      if (!length) return;
+      if (*length > body_.max_size()) {
+        ec = http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<std::size_t>(*length));
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+           ++it) {
+        const asio::const_buffer b(*it);
+        if (b.size() > body_.max_size() - body_.size()) {
+          ec = http::error::buffer_overflow;
+          return n;
+        }
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      return n;
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
 
 class HttpClientImpl final : public HttpClient {
  public:
@@ -501,7 +549,7 @@ class HttpClientImpl final : public HttpClient {
   template <typename S>
   awaitable<std::optional<Failure>> Exchange(S& stream, Call& call, bool reused, Response& out) {
     if (auto f = co_await WriteRequest(stream, call.deadline, reused)) co_return f;
-    http::response_parser<http::string_body> parser;
+    http::response_parser<AppendedStringBody> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     if (call.max_body_bytes > 0)
       parser.body_limit(call.max_body_bytes);
@@ -518,20 +566,7 @@ class HttpClientImpl final : public HttpClient {
       // parser (one copy instead of two, and reads as large as the TLS records).
       if (auto f = co_await ReadBody(stream, *length, call.max_body_bytes, out.body)) co_return f;
     } else {
-      // Chunked, or delimited by the end of the connection: let Beast decode it, read by read.
-      // A chunk-size line (with its extensions) or the trailer section must fit in buffer_,
-      // and the bytes on the wire are counted, so framing cannot grow past the limit either.
-      const std::size_t wire_limit = WireBodyLimit(call.max_body_bytes, buffer_.max_size());
-      std::size_t wire = 0;
-      while (!parser.is_done()) {
-        auto [bec, bn] = co_await http::async_read_some(stream, buffer_, parser, kTuple);
-        if (bec) co_return Failure{"read", ReadCause(bec, call.max_body_bytes)};
-        wire += bn;
-        if (wire_limit > 0 && wire > wire_limit) {
-          co_return Failure{
-              "read", "body exceeds limit of " + std::to_string(call.max_body_bytes) + " bytes"};
-        }
-      }
+      if (auto f = co_await ReadFramedBody(stream, parser, call.max_body_bytes)) co_return f;
       out.body = std::move(parser.get().body());
     }
     auto& msg = parser.get();
@@ -545,6 +580,62 @@ class HttpClientImpl final : public HttpClient {
       buffer_.shrink_to_fit();
     }
     co_return std::nullopt;
+  }
+
+  // Reads a chunked body (as Go servers, kubelets among them, send what they stream) or one
+  // delimited by the end of the connection: each read takes what the stream has (a TLS record
+  // or more) into buffer_, and Beast's parser then decodes all of it in one go (eager), instead
+  // of one Beast read operation per chunk-size line and per piece of chunk data. A chunk-size
+  // line (with its extensions) or the trailer section must fit in buffer_, and the bytes on the
+  // wire are counted, so framing cannot grow past the limit either.
+  template <typename S>
+  awaitable<std::optional<Failure>> ReadFramedBody(
+      S& stream, http::response_parser<AppendedStringBody>& parser, std::size_t max_body) {
+    const std::size_t wire_limit = WireBodyLimit(max_body, buffer_.max_size());
+    std::size_t wire = 0;
+    bool eof = false;
+    parser.eager(true);
+    // Room for a body as large as the last one read this way and an eighth more, so that one
+    // copy of each chunk is all it costs (kubelets answer every scrape with about the same).
+    std::size_t hint = framed_body_hint_ + framed_body_hint_ / 8;
+    if (max_body > 0) hint = std::min(hint, max_body);
+    parser.get().body().reserve(hint);
+    for (;;) {
+      while (buffer_.size() > 0 && !parser.is_done()) {
+        boost::system::error_code ec;
+        const std::size_t used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == http::error::need_more) break;
+        if (ec) co_return Failure{"read", ReadCause(ec, max_body)};
+        if (used == 0) break;
+      }
+      if (parser.is_done()) {
+        framed_body_hint_ = parser.get().body().size();
+        co_return std::nullopt;
+      }
+      if (eof) {
+        boost::system::error_code ec;
+        parser.put_eof(ec);  // completes a body delimited by the close; else partial_message
+        if (ec) co_return Failure{"read", ReadCause(ec, max_body)};
+        framed_body_hint_ = parser.get().body().size();
+        co_return std::nullopt;
+      }
+      const std::size_t room = buffer_.max_size() - buffer_.size();
+      if (room == 0) co_return Failure{"read", ReadCause(http::error::buffer_overflow, max_body)};
+      const std::size_t want =
+          std::min(room, std::max(kFramedRead, buffer_.capacity() - buffer_.size()));
+      auto [ec, n] = co_await stream.async_read_some(buffer_.prepare(want), kTuple);
+      buffer_.commit(n);
+      wire += n;
+      if (wire_limit > 0 && wire > wire_limit) {
+        co_return Failure{"read", "body exceeds limit of " + std::to_string(max_body) + " bytes"};
+      }
+      if (ec == asio::error::eof) {
+        eof = true;
+      } else if (ec) {
+        co_return Failure{"read", ReadCause(ec, max_body)};
+      }
+    }
   }
 
   // Reads a body of exactly `length` bytes into `body`: first what buffer_ holds past the
@@ -705,6 +796,7 @@ class HttpClientImpl final : public HttpClient {
   // Read buffer, kept across requests; at most max_header_bytes, which bounds what a response
   // head, a chunk-size line with its extensions and a trailer section can each take.
   beast::flat_buffer buffer_;
+  std::size_t framed_body_hint_ = 0;  // the size of the last chunked or close-delimited body
   std::string request_bytes_;  // the serialized request being sent, storage reused
   std::unique_ptr<char[]> stream_buffer_;
   std::deque<Call> queue_;

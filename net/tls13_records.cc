@@ -44,8 +44,6 @@ const EVP_MD* HashOf(Tls13Suite suite) {
 
 std::size_t KeySize(Tls13Suite suite) { return suite == Tls13Suite::kAes128GcmSha256 ? 16 : 32; }
 
-constexpr std::size_t kTagSize = 16;
-
 }  // namespace
 
 boost::system::error_code SslReasonError(int reason) {
@@ -236,12 +234,17 @@ boost::system::error_code Tls13Records::RecordSize(std::span<const uint8_t> byte
 }
 
 boost::system::error_code Tls13Records::Open(std::span<uint8_t> record, Opened* opened) {
+  return Open(record, record.data() + kHeaderSize, opened);
+}
+
+boost::system::error_code Tls13Records::Open(std::span<uint8_t> record, uint8_t* out,
+                                             Opened* opened) {
   std::size_t size = 0;
   if (auto ec = RecordSize(record, &size)) return ec;
   if (size != record.size()) return SslReasonError(SSL_R_BAD_LENGTH);
   if (read_.sequence == UINT64_MAX) return SslReasonError(SSL_R_BAD_KEY_UPDATE);
-  uint8_t* body = record.data() + kHeaderSize;
-  const std::size_t inner = record.size() - kHeaderSize - kTagSize;
+  const uint8_t* body = record.data() + kHeaderSize;
+  const std::size_t inner = InnerSize(record);
 
   uint8_t nonce[12];
   Nonce(read_, nonce);
@@ -249,23 +252,24 @@ boost::system::error_code Tls13Records::Open(std::span<uint8_t> record, Opened* 
   int n = 0;
   if (!ctx ||
       EVP_DecryptInit_ex2(ctx.get(), CipherOf(suite_), read_.key.data(), nonce, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kTagSize, body + inner) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kTagSize,
+                          const_cast<uint8_t*>(body + inner)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &n, record.data(), kHeaderSize) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), body, &n, body, static_cast<int>(inner)) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), body + n, &n) != 1) {
+      EVP_DecryptUpdate(ctx.get(), out, &n, body, static_cast<int>(inner)) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), out + n, &n) != 1) {
     ERR_clear_error();
     return SslReasonError(SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC);
   }
   ++read_.sequence;
   // TLSInnerPlaintext: content, then the type, then zero padding.
   std::size_t end = inner;
-  while (end > 0 && body[end - 1] == 0) --end;
+  while (end > 0 && out[end - 1] == 0) --end;
   if (end == 0) return SslReasonError(SSL_R_BAD_RECORD_TYPE);
-  const uint8_t type = body[end - 1];
+  const uint8_t type = out[end - 1];
   const std::size_t content = end - 1;
   if (content > kMaxPlaintext) return SslReasonError(SSL_R_DATA_LENGTH_TOO_LONG);
   opened->type = type;
-  opened->data = std::span(body, content);
+  opened->data = std::span(out, content);
   return {};
 }
 

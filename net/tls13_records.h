@@ -50,7 +50,8 @@ class Tls13Records {
   static constexpr std::size_t kMaxPlaintext = 1 << 14;
   // Sealed records carry one content-type byte and a 16-byte tag; RFC 8446 allows 256 bytes of
   // expansion for records received.
-  static constexpr std::size_t kSealOverhead = 1 + 16;
+  static constexpr std::size_t kTagSize = 16;
+  static constexpr std::size_t kSealOverhead = 1 + kTagSize;
   static constexpr std::size_t kMaxCiphertext = kMaxPlaintext + 256;
   static constexpr uint8_t kApplicationData = 23;
   static constexpr uint8_t kHandshake = 22;
@@ -90,6 +91,15 @@ class Tls13Records {
     std::span<uint8_t> data;
   };
   boost::system::error_code Open(std::span<uint8_t> record, Opened* opened);
+  // The same, decrypting into `out` instead: room for InnerSize(record) bytes, where the record's
+  // content is or not overlapping `record`; `opened->data` then points into `out`. On an error
+  // what `out` holds is unspecified.
+  boost::system::error_code Open(std::span<uint8_t> record, uint8_t* out, Opened* opened);
+  // The size of a record's inner plaintext (content, type and padding): its size less the
+  // header and the tag. `record` is at least kHeaderSize + kTagSize bytes, as RecordSize allows.
+  static std::size_t InnerSize(std::span<const uint8_t> record) {
+    return record.size() - kHeaderSize - kTagSize;
+  }
 
   // Key updates (RFC 8446 section 4.6.3): the next traffic secret, keys and sequence 0.
   bool UpdateWriteKeys();

@@ -368,46 +368,78 @@ boost::system::error_code TlsSocket::State::Flush(int* wait) {
 
 boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, std::size_t* n,
                                                         int* wait) {
+  // Fills `b` with the plaintext of as many complete records as are held and fit (one read for
+  // the several records a peer sent in small writes); reads the socket only when nothing was
+  // taken yet. An error or the end of the stream after some data is reported by the next read.
+  uint8_t* const dst = static_cast<uint8_t*>(b.data());
+  std::size_t done = 0;
+  const auto finish = [&]() -> boost::system::error_code {
+    if (plain.empty() && in_begin == in_end) {
+      in.reset();  // idle connections keep no buffers
+      in_begin = in_end = 0;
+    }
+    *n = done;
+    return {};
+  };
   for (;;) {
     if (!plain.empty()) {
-      const std::size_t take = std::min(plain.size(), b.size());
-      std::memcpy(b.data(), plain.data(), take);
+      const std::size_t take = std::min(plain.size(), b.size() - done);
+      std::memcpy(dst + done, plain.data(), take);
       plain = plain.subspan(take);
-      if (plain.empty() && in_begin == in_end) {
-        in.reset();  // idle connections keep no buffers
-        in_begin = in_end = 0;
-      }
-      *n = take;
-      return {};
+      done += take;
     }
-    if (peer_closed) return asio::error::eof;
+    if (done == b.size()) return finish();
+    if (read_error) return done > 0 ? finish() : read_error;
+    if (peer_closed) return done > 0 ? finish() : asio::error::eof;
     const std::size_t held = in_end - in_begin;
     if (held >= Tls13Records::kHeaderSize) {
       std::size_t size = 0;
       std::span<uint8_t> bytes(in.get() + in_begin, held);
-      if (auto ec = Tls13Records::RecordSize(bytes, &size)) return ec;
+      if (auto ec = Tls13Records::RecordSize(bytes, &size)) return Fail(ec, done, n);
       if (held >= size) {
+        // A record whose plaintext fits in what is left of the caller's buffer is decrypted
+        // straight into it; otherwise in place, and handed out from here a piece at a time.
+        std::span<uint8_t> record = bytes.first(size);
+        uint8_t* direct = b.size() - done >= Tls13Records::InnerSize(record) ? dst + done : nullptr;
         Tls13Records::Opened opened;
-        if (auto ec = records->Open(bytes.first(size), &opened)) return ec;
+        if (auto ec =
+                direct ? records->Open(record, direct, &opened) : records->Open(record, &opened)) {
+          return Fail(ec, done, n);
+        }
         in_begin += size;
         switch (opened.type) {
           case Tls13Records::kApplicationData:
-            plain = opened.data;  // may be empty: then read on
+            if (direct == nullptr) {
+              plain = opened.data;  // may be empty: then read on
+            } else {
+              done += opened.data.size();
+            }
             continue;
           case Tls13Records::kHandshake:
-            if (auto ec = HandshakeMessages(opened.data)) return ec;
+            if (auto ec = HandshakeMessages(opened.data)) return Fail(ec, done, n);
             continue;
           case Tls13Records::kAlert:
-            if (opened.data.size() != 2) return SslReasonError(SSL_R_INVALID_ALERT);
+            if (opened.data.size() != 2) return Fail(SslReasonError(SSL_R_INVALID_ALERT), done, n);
             if (opened.data[1] == 0) {  // close_notify
               peer_closed = true;
-              return asio::error::eof;
+              continue;
             }
-            return SslReasonError(SSL_AD_REASON_OFFSET + opened.data[1]);
+            return Fail(SslReasonError(SSL_AD_REASON_OFFSET + opened.data[1]), done, n);
           default:
-            return SslReasonError(SSL_R_UNEXPECTED_RECORD);
+            return Fail(SslReasonError(SSL_R_UNEXPECTED_RECORD), done, n);
         }
       }
+    }
+    if (done > 0) return finish();
+    if (drained) {
+      // The last receive took less than it asked for: the socket had nothing more then, so
+      // wait for it instead of asking again (the wait re-arms the descriptor, so data that came
+      // since is seen at once).
+      drained = false;
+      if (in_end == 0) in.reset();
+      ReleaseOut();  // idle connections keep no buffers
+      *wait = 0;
+      return {};
     }
     if (!in) {
       in = std::make_unique_for_overwrite<uint8_t[]>(kInCapacity);
@@ -417,9 +449,11 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       in_begin = 0;
       in_end = held;
     }
-    ssize_t got = ::recv(socket.native_handle(), in.get() + in_end, kInCapacity - in_end, 0);
+    const std::size_t ask = kInCapacity - in_end;
+    ssize_t got = ::recv(socket.native_handle(), in.get() + in_end, ask, 0);
     if (got > 0) {
       in_end += static_cast<std::size_t>(got);
+      drained = static_cast<std::size_t>(got) < ask;
     } else if (got == 0) {
       return asio::ssl::error::stream_truncated;  // TCP closed without close_notify
     } else if (errno == EINTR) {
@@ -433,6 +467,14 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       return Errno();
     }
   }
+}
+
+boost::system::error_code TlsSocket::State::Fail(boost::system::error_code ec, std::size_t done,
+                                                 std::size_t* n) {
+  if (done == 0) return ec;
+  read_error = ec;  // for the next read; this one returns the data before it
+  *n = done;
+  return {};
 }
 
 // The messages a peer may send after the handshake (RFC 8446 section 4.6): a server's session

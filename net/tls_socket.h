@@ -235,6 +235,9 @@ class TlsSocket {
     void KeepSsl();
 
     boost::system::error_code ReadRecords(boost::asio::mutable_buffer b, std::size_t* n, int* wait);
+    // A read's error: returned now when the read took no data (`done` bytes), else kept in
+    // read_error for the next read, and the read returns its data.
+    boost::system::error_code Fail(boost::system::error_code ec, std::size_t done, std::size_t* n);
     boost::system::error_code HandshakeMessages(std::span<const uint8_t> data);
     boost::system::error_code Flush(int* wait);
     // Room for `size` more bytes at the end of `out`; out_size grows by what is used of it.
@@ -272,6 +275,8 @@ class TlsSocket {
     std::unique_ptr<uint8_t[]> out;
     std::size_t out_size = 0, out_capacity = 0, out_sent = 0, out_data = 0;
     bool peer_closed = false;
+    boost::system::error_code read_error;  // after data a read returned (ReadRecords)
+    bool drained = false;                  // the last recv returned less than it asked for
     bool close_sent = false;
   };
 

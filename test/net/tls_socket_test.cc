@@ -17,6 +17,9 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+
+#include <chrono>
 #include <functional>
 #include <future>
 #include <string>
@@ -124,6 +127,43 @@ TEST(Tls13RecordsTest, OpensWhatThePeerSealedAndRejectsTamperingAndReordering) {
     ASSERT_TRUE(server->UpdateReadKeys());
     ASSERT_FALSE(server->Open(again, &opened));
     EXPECT_EQ(std::string(opened.data.begin(), opened.data.end()), "abc");
+  }
+}
+
+TEST(Tls13RecordsTest, OpensIntoAnotherBufferLeavingTheRecordAsItWas) {
+  for (Tls13Suite suite : {Tls13Suite::kAes128GcmSha256, Tls13Suite::kAes256GcmSha384,
+                           Tls13Suite::kChaCha20Poly1305Sha256}) {
+    std::vector<uint8_t> a(Tls13SecretSize(suite), 0x33), b(Tls13SecretSize(suite), 0x44);
+    auto client = Tls13Records::Create(suite, a, b);
+    auto server = Tls13Records::Create(suite, b, a);
+    ASSERT_TRUE(client && server);
+    for (std::size_t n : {std::size_t{0}, std::size_t{7}, Tls13Records::kMaxPlaintext}) {
+      const std::string data = Pattern(n, 'o');
+      std::vector<uint8_t> record(Tls13Records::kHeaderSize + n + Tls13Records::kSealOverhead);
+      std::size_t size = 0;
+      ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData,
+                                std::span(reinterpret_cast<const uint8_t*>(data.data()), n),
+                                record.data(), &size));
+      ASSERT_EQ(Tls13Records::InnerSize(record), n + 1);
+      const std::vector<uint8_t> sealed = record;
+      std::vector<uint8_t> out(Tls13Records::InnerSize(record), 0xff);
+      Tls13Records::Opened opened;
+      ASSERT_FALSE(server->Open(record, out.data(), &opened));
+      EXPECT_EQ(opened.type, Tls13Records::kApplicationData);
+      EXPECT_EQ(opened.data.data(), out.data());
+      EXPECT_EQ(std::string(opened.data.begin(), opened.data.end()), data);
+      EXPECT_EQ(record, sealed);
+    }
+    // A tampered record fails the same way out of place.
+    std::vector<uint8_t> record(Tls13Records::kHeaderSize + 3 + Tls13Records::kSealOverhead);
+    std::size_t size = 0;
+    const uint8_t abc[] = {'a', 'b', 'c'};
+    ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData, abc, record.data(), &size));
+    record.back() ^= 0x80;
+    std::vector<uint8_t> out(Tls13Records::InnerSize(record));
+    Tls13Records::Opened opened;
+    EXPECT_EQ(server->Open(record, out.data(), &opened).message(),
+              "decryption failed or bad record mac (SSL routines)");
   }
 }
 
@@ -249,6 +289,22 @@ class TlsSocketTest : public ::testing::Test {
     return out;
   }
 
+  // What one read_some into a buffer of `capacity` bytes gives.
+  std::string ReadSome(TlsSocket& s, std::size_t capacity,
+                       boost::system::error_code* error = nullptr) {
+    std::string out(capacity, '\0');
+    boost::system::error_code result = asio::error::would_block;
+    std::size_t got = 0;
+    s.async_read_some(asio::buffer(out), [&](boost::system::error_code ec, std::size_t k) {
+      result = ec;
+      got = k;
+    });
+    Run();
+    out.resize(got);
+    if (error != nullptr) *error = result;
+    return out;
+  }
+
   testing_support::TestPki pki_;
   asio::io_context io_;
 };
@@ -268,6 +324,7 @@ TEST_F(TlsSocketTest, HandedOverConnectionCarriesDataKeyUpdatesAndCloseNotify) {
     EXPECT_EQ(SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
     ServerWrite(ssl, "second");
     EXPECT_EQ(ServerRead(ssl, 4), "bye!");
+    ServerWrite(ssl, "last");
     SSL_shutdown(ssl);
   });
   auto ctx = ClientContext();
@@ -294,12 +351,30 @@ TEST_F(TlsSocketTest, HandedOverConnectionCarriesDataKeyUpdatesAndCloseNotify) {
   EXPECT_TRUE(socket->TakeSession().empty()) << "moved out";
 
   ASSERT_FALSE(Write(*socket, up));
+  // Records whose plaintext fits in what is left of the buffer are decrypted into it, the last
+  // one (1,696 bytes padded to 2,048) is not and comes a piece at a time.
   EXPECT_EQ(Read(*socket, down.size()), down);
-  EXPECT_EQ(Read(*socket, 12), "after-update");
+  // One read into a buffer larger than the padded records: the key update is decrypted into
+  // the caller's buffer, taken in, and overwritten by the data after it.
+  EXPECT_EQ(ReadSome(*socket, 4096), "after-update");
   ASSERT_FALSE(Write(*socket, "ack"));
-  EXPECT_EQ(Read(*socket, 6), "second");
+  EXPECT_EQ(Read(*socket, 6), "second");  // padded to 512: opened in place, then copied
   ASSERT_FALSE(Write(*socket, "bye!"));
+  // Once both the last record (533 bytes, padded) and the close_notify (24 bytes, or 533 if
+  // padded too) have arrived, one read takes the data and keeps the end of the stream for the
+  // next read.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char peek[2048];
+  while (::recv(socket->socket().native_handle(), peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT) <
+             533 + 24 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   boost::system::error_code ec;
+  EXPECT_EQ(ReadSome(*socket, 4096, &ec), "last");
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(ReadSome(*socket, 4096, &ec), "");
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
   EXPECT_EQ(Read(*socket, 1, &ec), "");
   EXPECT_EQ(ec, asio::error::eof) << ec.message();
 }
