@@ -431,16 +431,6 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       }
     }
     if (done > 0) return finish();
-    if (drained) {
-      // The last receive took less than it asked for: the socket had nothing more then, so
-      // wait for it instead of asking again (the wait re-arms the descriptor, so data that came
-      // since is seen at once).
-      drained = false;
-      if (in_end == 0) in.reset();
-      ReleaseOut();  // idle connections keep no buffers
-      *wait = 0;
-      return {};
-    }
     if (!in) {
       in = std::make_unique_for_overwrite<uint8_t[]>(kInCapacity);
       in_begin = in_end = 0;
@@ -449,11 +439,9 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       in_begin = 0;
       in_end = held;
     }
-    const std::size_t ask = kInCapacity - in_end;
-    ssize_t got = ::recv(socket.native_handle(), in.get() + in_end, ask, 0);
+    ssize_t got = ::recv(socket.native_handle(), in.get() + in_end, kInCapacity - in_end, 0);
     if (got > 0) {
       in_end += static_cast<std::size_t>(got);
-      drained = static_cast<std::size_t>(got) < ask;
     } else if (got == 0) {
       return asio::ssl::error::stream_truncated;  // TCP closed without close_notify
     } else if (errno == EINTR) {

@@ -276,7 +276,6 @@ class TlsSocket {
     std::size_t out_size = 0, out_capacity = 0, out_sent = 0, out_data = 0;
     bool peer_closed = false;
     boost::system::error_code read_error;  // after data a read returned (ReadRecords)
-    bool drained = false;                  // the last recv returned less than it asked for
     bool close_sent = false;
   };
 
