@@ -7,6 +7,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 
 #include <cstdio>
 #include <future>
@@ -16,6 +19,7 @@
 #include "base/mutex.h"
 #include "test/testing/local_https_server.h"
 #include "test/testing/proc_status.h"
+#include "test/testing/sim_kubelet.h"
 #include "test/testing/test_pki.h"
 
 namespace net {
@@ -1015,6 +1019,63 @@ TEST_F(HttpClientTest, ChunkExtensionsTrailersAndFramingWithinTheLimitsAreAccept
   auto r = Client(server.endpoint(), TrustingPki())->SendSync(Get("/chunked"), 10s, kMiB);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body.size(), kMiB);
+}
+
+TEST_F(HttpClientTest, KubeletStyleChunkedAnswersInSmallRecordsReadWhole) {
+  // A kubelet sends /metrics/resource chunked, in 4 KiB TLS records with one write each
+  // (SimKubelets' go_framing). Read several times over one kept-alive connection: the first
+  // through OpenSSL, the rest on the handed-over record layer, which fills a read with every
+  // record it holds.
+  std::string text;
+  for (int i = 0; text.size() < 100'000; ++i)
+    text += "container_cpu_usage_seconds_total{container=\"c" + std::to_string(i) + "\"} " +
+            std::to_string(i * 0.25) + " 1700000000000\n";
+  asio::io_context kubelet_io(1);
+  auto tls = testing_support::MakeKubeletServerContext(pki_.ServerCert());
+  ASSERT_TRUE(tls.ok()) << tls.error();
+  testing_support::SimKubelets kubelets(
+      kubelet_io, *tls, [&text](int, int64_t, std::string* body) { *body = text; },
+      /*gzip=*/false, /*summary=*/nullptr, /*protobuf=*/false, /*go_framing=*/true);
+  auto port = kubelets.Listen(0, 0);
+  ASSERT_TRUE(port.ok()) << port.error();
+  std::thread kubelet_thread([&kubelet_io] { kubelet_io.run(); });
+
+  // The answer is chunked (read once with Beast over a plain OpenSSL stream).
+  {
+    asio::io_context io;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
+    stream.next_layer().connect(
+        asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), *port));
+    stream.handshake(asio::ssl::stream_base::client);
+    boost::beast::http::request<boost::beast::http::empty_body> req(boost::beast::http::verb::get,
+                                                                    "/metrics/resource", 11);
+    req.set(boost::beast::http::field::host, "127.0.0.1");
+    boost::beast::http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+    parser.body_limit(kMiB);
+    boost::beast::http::read(stream, buffer, parser);
+    EXPECT_TRUE(parser.chunked());
+    EXPECT_EQ(parser.get().body(), text);
+  }
+
+  Endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = *port;
+  auto client = Client(ep, TrustingPki());
+  for (int i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    auto r = client->SendSync(Get("/metrics/resource"), 10s, kMiB);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body.size(), text.size());
+    EXPECT_TRUE(r->body == text);
+  }
+  EXPECT_EQ(kubelets.responses(), 5u);
+  kubelets.Close();
+  kubelet_io.stop();
+  kubelet_thread.join();
 }
 
 }  // namespace
