@@ -22,7 +22,10 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -52,6 +55,34 @@ std::string Pattern(std::size_t n, char seed) {
   return s;
 }
 
+// The two ends of a connection's record protection with made-up secrets: `client` seals what
+// `server` opens.
+struct RecordEnds {
+  std::optional<Tls13Records> client, server;
+};
+RecordEnds MakeRecordEnds(Tls13Suite suite, uint8_t client_fill, uint8_t server_fill) {
+  std::vector<uint8_t> a(Tls13SecretSize(suite), client_fill);
+  std::vector<uint8_t> b(Tls13SecretSize(suite), server_fill);
+  return {Tls13Records::Create(suite, a, b), Tls13Records::Create(suite, b, a)};
+}
+
+// `data` sealed by `from` as one application-data record (empty if sealing fails).
+std::vector<uint8_t> SealRecord(Tls13Records& from, std::string_view data) {
+  std::vector<uint8_t> record(Tls13Records::kHeaderSize + data.size() +
+                              Tls13Records::kSealOverhead);
+  std::size_t size = 0;
+  if (from.Seal(Tls13Records::kApplicationData,
+                std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()),
+                record.data(), &size) ||
+      size != record.size()) {
+    return {};
+  }
+  return record;
+}
+
+constexpr Tls13Suite kSuites[] = {Tls13Suite::kAes128GcmSha256, Tls13Suite::kAes256GcmSha384,
+                                  Tls13Suite::kChaCha20Poly1305Sha256};
+
 // RFC 8448 section 3 (Simple 1-RTT Handshake): the server's application traffic secret and the
 // write key and IV derived from it with TLS_AES_128_GCM_SHA256.
 TEST(Tls13RecordsTest, DerivesRfc8448ApplicationKeys) {
@@ -66,30 +97,23 @@ TEST(Tls13RecordsTest, DerivesRfc8448ApplicationKeys) {
 }
 
 TEST(Tls13RecordsTest, OpensWhatThePeerSealedAndRejectsTamperingAndReordering) {
-  for (Tls13Suite suite : {Tls13Suite::kAes128GcmSha256, Tls13Suite::kAes256GcmSha384,
-                           Tls13Suite::kChaCha20Poly1305Sha256}) {
-    std::vector<uint8_t> a(Tls13SecretSize(suite), 0x11), b(Tls13SecretSize(suite), 0x22);
-    auto client = Tls13Records::Create(suite, a, b);
-    auto server = Tls13Records::Create(suite, b, a);
+  for (Tls13Suite suite : kSuites) {
+    auto [client, server] = MakeRecordEnds(suite, 0x11, 0x22);
     ASSERT_TRUE(client && server);
-    EXPECT_FALSE(Tls13Records::Create(suite, std::vector<uint8_t>(5), b));
+    EXPECT_FALSE(Tls13Records::Create(suite, std::vector<uint8_t>(5),
+                                      std::vector<uint8_t>(Tls13SecretSize(suite), 0x22)));
 
     std::vector<uint8_t> wire;
     std::vector<std::size_t> sizes;
     for (std::size_t n :
          {std::size_t{0}, std::size_t{1}, std::size_t{1000}, Tls13Records::kMaxPlaintext}) {
-      std::string data = Pattern(n, 'a');
-      std::vector<uint8_t> record(Tls13Records::kHeaderSize + n + Tls13Records::kSealOverhead);
-      std::size_t size = 0;
-      ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData,
-                                std::span(reinterpret_cast<const uint8_t*>(data.data()), n),
-                                record.data(), &size));
-      ASSERT_EQ(size, record.size());
+      std::vector<uint8_t> record = SealRecord(*client, Pattern(n, 'a'));
+      ASSERT_FALSE(record.empty());
       std::size_t parsed = 0;
       ASSERT_FALSE(Tls13Records::RecordSize(record, &parsed));
-      EXPECT_EQ(parsed, size);
+      EXPECT_EQ(parsed, record.size());
       wire.insert(wire.end(), record.begin(), record.end());
-      sizes.push_back(size);
+      sizes.push_back(record.size());
     }
     // Opened in order they give back the data; the copy below is reused for tampering.
     std::vector<uint8_t> copy = wire;
@@ -106,22 +130,20 @@ TEST(Tls13RecordsTest, OpensWhatThePeerSealedAndRejectsTamperingAndReordering) {
     EXPECT_EQ(server->read_sequence(), 4u);
 
     // A flipped bit anywhere in the record, or a record opened out of order, is rejected.
-    auto fresh = Tls13Records::Create(suite, b, a);
+    auto fresh = MakeRecordEnds(suite, 0x11, 0x22).server;
     std::vector<uint8_t> flipped(copy.begin(), copy.begin() + sizes[0] + sizes[1]);
     flipped[sizes[0] + Tls13Records::kHeaderSize] ^= 1;
     Tls13Records::Opened opened;
     ASSERT_FALSE(fresh->Open(std::span(flipped.data(), sizes[0]), &opened));
     auto ec = fresh->Open(std::span(flipped.data() + sizes[0], sizes[1]), &opened);
     EXPECT_EQ(ec.message(), "decryption failed or bad record mac (SSL routines)");
-    auto skipping = Tls13Records::Create(suite, b, a);
+    auto skipping = MakeRecordEnds(suite, 0x11, 0x22).server;
     EXPECT_TRUE(skipping->Open(std::span(copy.data() + sizes[0], sizes[1]), &opened));
 
     // After both sides update their keys, records still open; one side alone: they do not.
     ASSERT_TRUE(client->UpdateWriteKeys());
-    std::vector<uint8_t> record(Tls13Records::kHeaderSize + 3 + Tls13Records::kSealOverhead);
-    std::size_t size = 0;
-    const uint8_t abc[] = {'a', 'b', 'c'};
-    ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData, abc, record.data(), &size));
+    std::vector<uint8_t> record = SealRecord(*client, "abc");
+    ASSERT_FALSE(record.empty());
     std::vector<uint8_t> again = record;
     EXPECT_TRUE(fresh->Open(record, &opened));  // old keys
     ASSERT_TRUE(server->UpdateReadKeys());
@@ -131,19 +153,13 @@ TEST(Tls13RecordsTest, OpensWhatThePeerSealedAndRejectsTamperingAndReordering) {
 }
 
 TEST(Tls13RecordsTest, OpensIntoAnotherBufferLeavingTheRecordAsItWas) {
-  for (Tls13Suite suite : {Tls13Suite::kAes128GcmSha256, Tls13Suite::kAes256GcmSha384,
-                           Tls13Suite::kChaCha20Poly1305Sha256}) {
-    std::vector<uint8_t> a(Tls13SecretSize(suite), 0x33), b(Tls13SecretSize(suite), 0x44);
-    auto client = Tls13Records::Create(suite, a, b);
-    auto server = Tls13Records::Create(suite, b, a);
+  for (Tls13Suite suite : kSuites) {
+    auto [client, server] = MakeRecordEnds(suite, 0x33, 0x44);
     ASSERT_TRUE(client && server);
     for (std::size_t n : {std::size_t{0}, std::size_t{7}, Tls13Records::kMaxPlaintext}) {
       const std::string data = Pattern(n, 'o');
-      std::vector<uint8_t> record(Tls13Records::kHeaderSize + n + Tls13Records::kSealOverhead);
-      std::size_t size = 0;
-      ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData,
-                                std::span(reinterpret_cast<const uint8_t*>(data.data()), n),
-                                record.data(), &size));
+      std::vector<uint8_t> record = SealRecord(*client, data);
+      ASSERT_FALSE(record.empty());
       ASSERT_EQ(Tls13Records::InnerSize(record), n + 1);
       const std::vector<uint8_t> sealed = record;
       std::vector<uint8_t> out(Tls13Records::InnerSize(record), 0xff);
@@ -155,10 +171,8 @@ TEST(Tls13RecordsTest, OpensIntoAnotherBufferLeavingTheRecordAsItWas) {
       EXPECT_EQ(record, sealed);
     }
     // A tampered record fails the same way out of place.
-    std::vector<uint8_t> record(Tls13Records::kHeaderSize + 3 + Tls13Records::kSealOverhead);
-    std::size_t size = 0;
-    const uint8_t abc[] = {'a', 'b', 'c'};
-    ASSERT_FALSE(client->Seal(Tls13Records::kApplicationData, abc, record.data(), &size));
+    std::vector<uint8_t> record = SealRecord(*client, "abc");
+    ASSERT_FALSE(record.empty());
     record.back() ^= 0x80;
     std::vector<uint8_t> out(Tls13Records::InnerSize(record));
     Tls13Records::Opened opened;
@@ -274,35 +288,30 @@ class TlsSocketTest : public ::testing::Test {
     return result;
   }
 
-  // Reads exactly n bytes (or up to the error).
-  std::string Read(TlsSocket& s, std::size_t n, boost::system::error_code* error = nullptr) {
+  // Reads exactly n bytes (or up to the error); with `some`, what one read_some into a buffer of
+  // n bytes gives.
+  std::string Read(TlsSocket& s, std::size_t n, boost::system::error_code* error = nullptr,
+                   bool some = false) {
     std::string out(n, '\0');
     boost::system::error_code result = asio::error::would_block;
     std::size_t got = 0;
-    asio::async_read(s, asio::buffer(out), [&](boost::system::error_code ec, std::size_t k) {
+    auto done = [&](boost::system::error_code ec, std::size_t k) {
       result = ec;
       got = k;
-    });
+    };
+    if (some) {
+      s.async_read_some(asio::buffer(out), done);
+    } else {
+      asio::async_read(s, asio::buffer(out), done);
+    }
     Run();
     out.resize(got);
     if (error != nullptr) *error = result;
     return out;
   }
-
-  // What one read_some into a buffer of `capacity` bytes gives.
   std::string ReadSome(TlsSocket& s, std::size_t capacity,
                        boost::system::error_code* error = nullptr) {
-    std::string out(capacity, '\0');
-    boost::system::error_code result = asio::error::would_block;
-    std::size_t got = 0;
-    s.async_read_some(asio::buffer(out), [&](boost::system::error_code ec, std::size_t k) {
-      result = ec;
-      got = k;
-    });
-    Run();
-    out.resize(got);
-    if (error != nullptr) *error = result;
-    return out;
+    return Read(s, capacity, error, /*some=*/true);
   }
 
   testing_support::TestPki pki_;
