@@ -47,6 +47,8 @@ constexpr std::size_t kStreamChunk = 16 * 1024;
 // What one read of a chunked body asks for at least: a whole TLS record's plaintext (16 KiB, and
 // up to 256 bytes of padding) fits, so it is decrypted straight into the read buffer.
 constexpr std::size_t kFramedRead = 17 * 1024;
+// The most a chunked body's string reserves ahead of reading it (from the last such body).
+constexpr std::size_t kMaxBodyHint = 1 << 20;
 // A kept-alive connection's read buffer larger than this is released between requests.
 constexpr std::size_t kMaxIdleBuffer = 8 * 1024;
 
@@ -596,8 +598,10 @@ class HttpClientImpl final : public HttpClient {
     bool eof = false;
     parser.eager(true);
     // Room for a body as large as the last one read this way and an eighth more, so that one
-    // copy of each chunk is all it costs (kubelets answer every scrape with about the same).
-    std::size_t hint = framed_body_hint_ + framed_body_hint_ / 8;
+    // copy of each chunk is all it costs (kubelets answer every scrape with about the same);
+    // at most kMaxBodyHint, so that one large list does not make every later answer reserve
+    // as much.
+    std::size_t hint = std::min(framed_body_hint_ + framed_body_hint_ / 8, kMaxBodyHint);
     if (max_body > 0) hint = std::min(hint, max_body);
     parser.get().body().reserve(hint);
     for (;;) {
