@@ -381,6 +381,12 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
     *n = done;
     return {};
   };
+  // An error after data: this read returns the data, the next one the error.
+  const auto fail = [&](boost::system::error_code ec) -> boost::system::error_code {
+    if (done == 0) return ec;
+    read_error = ec;
+    return finish();
+  };
   for (;;) {
     if (!plain.empty()) {
       const std::size_t take = std::min(plain.size(), b.size() - done);
@@ -395,7 +401,7 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
     if (held >= Tls13Records::kHeaderSize) {
       std::size_t size = 0;
       std::span<uint8_t> bytes(in.get() + in_begin, held);
-      if (auto ec = Tls13Records::RecordSize(bytes, &size)) return Fail(ec, done, n);
+      if (auto ec = Tls13Records::RecordSize(bytes, &size)) return fail(ec);
       if (held >= size) {
         // A record whose plaintext fits in what is left of the caller's buffer is decrypted
         // straight into it; otherwise in place, and handed out from here a piece at a time.
@@ -404,7 +410,7 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
         Tls13Records::Opened opened;
         if (auto ec =
                 direct ? records->Open(record, direct, &opened) : records->Open(record, &opened)) {
-          return Fail(ec, done, n);
+          return fail(ec);
         }
         in_begin += size;
         switch (opened.type) {
@@ -416,17 +422,17 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
             }
             continue;
           case Tls13Records::kHandshake:
-            if (auto ec = HandshakeMessages(opened.data)) return Fail(ec, done, n);
+            if (auto ec = HandshakeMessages(opened.data)) return fail(ec);
             continue;
           case Tls13Records::kAlert:
-            if (opened.data.size() != 2) return Fail(SslReasonError(SSL_R_INVALID_ALERT), done, n);
+            if (opened.data.size() != 2) return fail(SslReasonError(SSL_R_INVALID_ALERT));
             if (opened.data[1] == 0) {  // close_notify
               peer_closed = true;
               continue;
             }
-            return Fail(SslReasonError(SSL_AD_REASON_OFFSET + opened.data[1]), done, n);
+            return fail(SslReasonError(SSL_AD_REASON_OFFSET + opened.data[1]));
           default:
-            return Fail(SslReasonError(SSL_R_UNEXPECTED_RECORD), done, n);
+            return fail(SslReasonError(SSL_R_UNEXPECTED_RECORD));
         }
       }
     }
@@ -455,14 +461,6 @@ boost::system::error_code TlsSocket::State::ReadRecords(asio::mutable_buffer b, 
       return Errno();
     }
   }
-}
-
-boost::system::error_code TlsSocket::State::Fail(boost::system::error_code ec, std::size_t done,
-                                                 std::size_t* n) {
-  if (done == 0) return ec;
-  read_error = ec;  // for the next read; this one returns the data before it
-  *n = done;
-  return {};
 }
 
 // The messages a peer may send after the handshake (RFC 8446 section 4.6): a server's session

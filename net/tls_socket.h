@@ -235,9 +235,6 @@ class TlsSocket {
     void KeepSsl();
 
     boost::system::error_code ReadRecords(boost::asio::mutable_buffer b, std::size_t* n, int* wait);
-    // A read's error: returned now when the read took no data (`done` bytes), else kept in
-    // read_error for the next read, and the read returns its data.
-    boost::system::error_code Fail(boost::system::error_code ec, std::size_t done, std::size_t* n);
     boost::system::error_code HandshakeMessages(std::span<const uint8_t> data);
     boost::system::error_code Flush(int* wait);
     // Room for `size` more bytes at the end of `out`; out_size grows by what is used of it.
