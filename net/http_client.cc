@@ -631,9 +631,8 @@ class HttpClientImpl final : public HttpClient {
       auto [ec, n] = co_await stream.async_read_some(buffer_.prepare(want), kTuple);
       buffer_.commit(n);
       wire += n;
-      if (wire_limit > 0 && wire > wire_limit) {
-        co_return Failure{"read", "body exceeds limit of " + std::to_string(max_body) + " bytes"};
-      }
+      if (wire_limit > 0 && wire > wire_limit)
+        co_return Failure{"read", ReadCause(http::error::body_limit, max_body)};
       if (ec == asio::error::eof) {
         eof = true;
       } else if (ec) {
