@@ -1108,11 +1108,11 @@ def main():
     ap.add_argument("--ours-flags", default="",
                     help="more flags for our server, space-separated, e.g. "
                          "--kubelet-request-protobuf=true (ask kubelets for the protobuf exposition)")
-    ap.add_argument("--kubelet-framing", choices=("content-length", "go"), default="content-length",
-                    help="how the simulated kubelets frame /metrics/resource: one Content-Length "
-                         "body in 16 KiB TLS records (the default, as in the tables so far), or "
-                         "as a real kubelet's Go HTTP server does (chunked, 4 KiB records, one "
-                         "write each: fleet_sim --go-framing)")
+    ap.add_argument("--kubelet-framing", choices=("go", "content-length"), default="go",
+                    help="how the simulated kubelets frame /metrics/resource: as a real "
+                         "kubelet's Go HTTP server does (the default: chunked, 4 KiB records, one "
+                         "write each: fleet_sim --go-framing), or one Content-Length body in 16 "
+                         "KiB TLS records (the tables until 2026-12-07)")
     ap.add_argument("--fleet-bin-dir", default=None,
                     help="where fleet_sim, kube_standin, metrics_load are; "
                          "default: BUILD_DIR/test/bench/fleet")
