@@ -181,6 +181,53 @@ TEST(Tls13RecordsTest, OpensIntoAnotherBufferLeavingTheRecordAsItWas) {
   }
 }
 
+// Records of connections under different keys (and suites), sealed and opened interleaved on
+// one thread, as a scraper reads many kubelets: each opens under its own keys, a tampered record
+// between them changes nothing for the next, and records after a key update open.
+TEST(Tls13RecordsTest, ConnectionsUnderDifferentKeysSealAndOpenInterleaved) {
+  struct Pair {
+    RecordEnds ends;
+    std::string prefix;
+  };
+  std::vector<Pair> pairs;
+  for (Tls13Suite suite : kSuites) {
+    for (uint8_t fill : {uint8_t{0x51}, uint8_t{0x52}}) {
+      pairs.push_back({MakeRecordEnds(suite, fill, static_cast<uint8_t>(fill + 0x10)),
+                       "pair" + std::to_string(pairs.size()) + ":"});
+      ASSERT_TRUE(pairs.back().ends.client && pairs.back().ends.server);
+    }
+  }
+  for (int round = 0; round < 4; ++round) {
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      Pair& p = pairs[i];
+      if (round == 2 && i % 2 == 0) {
+        ASSERT_TRUE(p.ends.client->UpdateWriteKeys());
+        ASSERT_TRUE(p.ends.server->UpdateReadKeys());
+      }
+      const std::string data = p.prefix + Pattern(100 + round * 1000 + i, 'k');
+      std::vector<uint8_t> record = SealRecord(*p.ends.client, data);
+      ASSERT_FALSE(record.empty());
+      if (round == 1 && i % 2 == 1) {
+        // Rejected without advancing the sequence: the intact record opens after it.
+        std::vector<uint8_t> tampered = record;
+        tampered[Tls13Records::kHeaderSize + 4] ^= 0x01;
+        Tls13Records::Opened opened;
+        EXPECT_EQ(p.ends.server->Open(tampered, &opened).message(),
+                  "decryption failed or bad record mac (SSL routines)");
+      }
+      std::vector<uint8_t> out(Tls13Records::InnerSize(record));
+      Tls13Records::Opened opened;
+      ASSERT_FALSE(p.ends.server->Open(record, out.data(), &opened))
+          << "round " << round << ", pair " << i;
+      EXPECT_EQ(std::string(opened.data.begin(), opened.data.end()), data);
+    }
+  }
+  // A record sealed for one connection does not open on another.
+  std::vector<uint8_t> record = SealRecord(*pairs[0].ends.client, "x");
+  Tls13Records::Opened opened;
+  EXPECT_TRUE(pairs[1].ends.server->Open(record, &opened));
+}
+
 TEST(Tls13RecordsTest, RejectsRecordsThatAreNotProtectedOrTooLong) {
   std::size_t size = 0;
   const uint8_t alert[] = {21, 3, 3, 0, 2};
