@@ -49,6 +49,9 @@ struct Manager::Job {
 
 namespace {
 
+// How many of the nodes not started before a tick's deadline its warning names.
+constexpr size_t kNotStartedNamed = 5;
+
 // One node's /metrics/resource body and its parse, kept while its /stats/summary is read.
 struct Scrape {
   std::string body;
@@ -118,6 +121,10 @@ struct Manager::TickRun {
   bool timer_armed = false;
   SteadyTime timer_due{};
   boost::asio::steady_timer watchdog;  // ends the tick if a client misses its deadline
+  // Nodes still queued behind the concurrency limit at the deadline: one warning per tick
+  // names the first few and counts the rest (every node's error is in the tick's report).
+  size_t not_started = 0;
+  std::vector<std::string> not_started_named;
   std::function<void()> done;
   // Guards `closed`: once the tick is closed, late answers no longer reach the store.
   base::Mutex merge_mu;
@@ -362,7 +369,11 @@ void Manager::LaunchDue(const std::shared_ptr<TickRun>& run) {
       outcome.error = "not started before the tick deadline (" +
                       std::to_string(settings_.max_concurrency) + " scrapes in flight)";
       run->tick->Failure(job.node);
-      Record(run, index, std::move(outcome));
+      if (run->not_started_named.size() < kNotStartedNamed) {
+        run->not_started_named.push_back(job.node);
+      }
+      ++run->not_started;
+      Record(run, index, std::move(outcome), /*log=*/false);
       continue;
     }
     Launch(run, run->next++);
@@ -469,7 +480,8 @@ void Manager::Launch(const std::shared_ptr<TickRun>& run, size_t index) {
       });
 }
 
-void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome) {
+void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome,
+                     bool log) {
   --run->remaining;
   run->jobs[index].done = true;
   if (outcome.success) {
@@ -483,7 +495,9 @@ void Manager::Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutc
     }
   } else {
     total_failure_.fetch_add(1);
-    spdlog::warn("Failed to scrape node {} ({}): {}", outcome.node, outcome.url, outcome.error);
+    if (log) {
+      spdlog::warn("Failed to scrape node {} ({}): {}", outcome.node, outcome.url, outcome.error);
+    }
   }
   run->jobs[index].outcome = std::move(outcome);
 }
@@ -498,6 +512,20 @@ void Manager::Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutc
 void Manager::EndTick(const std::shared_ptr<TickRun>& run) {
   run->ended = true;
   run->watchdog.cancel();
+  if (run->not_started > 0) {
+    std::string named;
+    for (const std::string& node : run->not_started_named) {
+      if (!named.empty()) named += ", ";
+      named += node;
+    }
+    const size_t more = run->not_started - run->not_started_named.size();
+    if (more > 0) named += " and " + std::to_string(more) + " more";
+    spdlog::warn(
+        "Failed to scrape {} node{}: not started before the tick deadline ({} scrapes in flight "
+        "took the whole tick; raise --kubelet-max-concurrency if the server has CPU to spare): "
+        "{}",
+        run->not_started, run->not_started == 1 ? "" : "s", settings_.max_concurrency, named);
+  }
   {
     base::MutexLock lock(run->merge_mu);
     run->closed = true;

@@ -159,7 +159,9 @@ class Manager {
   size_t PlanSecondSamples(TickRun& run, const FirstAnswers& first) const;
   void LaunchDue(const std::shared_ptr<TickRun>& run);
   void Launch(const std::shared_ptr<TickRun>& run, size_t index);
-  void Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
+  // `log`: a warning for a failure (the nodes never started are summed up at the tick's end).
+  void Record(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome,
+              bool log = true);
   void Finish(const std::shared_ptr<TickRun>& run, size_t index, NodeOutcome outcome);
   void EndTick(const std::shared_ptr<TickRun>& run);
 

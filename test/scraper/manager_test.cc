@@ -2,11 +2,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <limits>
 #include <map>
+#include <sstream>
 
 #include "scraper/options.h"
 #include "scraper/self_metrics.h"
@@ -261,6 +264,39 @@ TEST_F(ManagerTest, NodesQueuedPastTheTickDeadlineFailWithoutBeingScraped) {
   EXPECT_EQ(report->nodes[1].error, "not started before the tick deadline (1 scrapes in flight)");
   EXPECT_EQ(report->nodes[2].error, "not started before the tick deadline (1 scrapes in flight)");
   EXPECT_EQ(report->nodes[2].started, 0);
+}
+
+// Thousands of nodes never started in one tick (an overloaded start-up) log one warning that
+// names the first five and counts the rest, not one line per node; the tick's report still
+// holds every node's error.
+TEST_F(ManagerTest, NodesNotStartedBeforeTheDeadlineAreSummedUpInOneWarning) {
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "n" + std::to_string(10 + i);
+    nodes_.Add(NodeAt(name, "10.0.2." + std::to_string(i)));
+    kubelet_.delay[name] = seconds(20);
+  }
+  ManagerSettings s = NoSpread();
+  s.max_concurrency = 2;
+  auto m = Make(s, clock_);
+  auto out = std::make_shared<std::ostringstream>();
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "not-started-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out)));
+  RunTick(*m);
+  spdlog::set_default_logger(previous);
+  auto report = m->LastReport();
+  ASSERT_EQ(report->nodes.size(), 12u);
+  int not_started = 0;
+  for (const auto& node : report->nodes) {
+    if (node.error == "not started before the tick deadline (2 scrapes in flight)") ++not_started;
+  }
+  EXPECT_EQ(not_started, 10);
+  const std::string log = out->str();
+  EXPECT_THAT(log, testing::HasSubstr(
+                       "Failed to scrape 10 nodes: not started before the tick deadline (2 "
+                       "scrapes in flight took the whole tick; raise --kubelet-max-concurrency if "
+                       "the server has CPU to spare): n12, n13, n14, n15, n16 and 5 more"));
+  EXPECT_THAT(log, testing::Not(testing::HasSubstr("Failed to scrape node n12")));
 }
 
 TEST_F(ManagerTest, NodeSelectorFiltersNodes) {
