@@ -185,47 +185,42 @@ TEST(Tls13RecordsTest, OpensIntoAnotherBufferLeavingTheRecordAsItWas) {
 // one thread, as a scraper reads many kubelets: each opens under its own keys, a tampered record
 // between them changes nothing for the next, and records after a key update open.
 TEST(Tls13RecordsTest, ConnectionsUnderDifferentKeysSealAndOpenInterleaved) {
-  struct Pair {
-    RecordEnds ends;
-    std::string prefix;
-  };
-  std::vector<Pair> pairs;
+  std::vector<RecordEnds> pairs;
   for (Tls13Suite suite : kSuites) {
     for (uint8_t fill : {uint8_t{0x51}, uint8_t{0x52}}) {
-      pairs.push_back({MakeRecordEnds(suite, fill, static_cast<uint8_t>(fill + 0x10)),
-                       "pair" + std::to_string(pairs.size()) + ":"});
-      ASSERT_TRUE(pairs.back().ends.client && pairs.back().ends.server);
+      pairs.push_back(MakeRecordEnds(suite, fill, static_cast<uint8_t>(fill + 0x10)));
+      ASSERT_TRUE(pairs.back().client && pairs.back().server);
     }
   }
   for (int round = 0; round < 4; ++round) {
     for (std::size_t i = 0; i < pairs.size(); ++i) {
-      Pair& p = pairs[i];
+      RecordEnds& p = pairs[i];
       if (round == 2 && i % 2 == 0) {
-        ASSERT_TRUE(p.ends.client->UpdateWriteKeys());
-        ASSERT_TRUE(p.ends.server->UpdateReadKeys());
+        ASSERT_TRUE(p.client->UpdateWriteKeys());
+        ASSERT_TRUE(p.server->UpdateReadKeys());
       }
-      const std::string data = p.prefix + Pattern(100 + round * 1000 + i, 'k');
-      std::vector<uint8_t> record = SealRecord(*p.ends.client, data);
+      const std::string data = "pair" + std::to_string(i) + ":" + Pattern(100 + round * 1000, 'k');
+      std::vector<uint8_t> record = SealRecord(*p.client, data);
       ASSERT_FALSE(record.empty());
       if (round == 1 && i % 2 == 1) {
         // Rejected without advancing the sequence: the intact record opens after it.
         std::vector<uint8_t> tampered = record;
         tampered[Tls13Records::kHeaderSize + 4] ^= 0x01;
         Tls13Records::Opened opened;
-        EXPECT_EQ(p.ends.server->Open(tampered, &opened).message(),
+        EXPECT_EQ(p.server->Open(tampered, &opened).message(),
                   "decryption failed or bad record mac (SSL routines)");
       }
       std::vector<uint8_t> out(Tls13Records::InnerSize(record));
       Tls13Records::Opened opened;
-      ASSERT_FALSE(p.ends.server->Open(record, out.data(), &opened))
+      ASSERT_FALSE(p.server->Open(record, out.data(), &opened))
           << "round " << round << ", pair " << i;
       EXPECT_EQ(std::string(opened.data.begin(), opened.data.end()), data);
     }
   }
   // A record sealed for one connection does not open on another.
-  std::vector<uint8_t> record = SealRecord(*pairs[0].ends.client, "x");
+  std::vector<uint8_t> record = SealRecord(*pairs[0].client, "x");
   Tls13Records::Opened opened;
-  EXPECT_TRUE(pairs[1].ends.server->Open(record, &opened));
+  EXPECT_TRUE(pairs[1].server->Open(record, &opened));
 }
 
 TEST(Tls13RecordsTest, RejectsRecordsThatAreNotProtectedOrTooLong) {
